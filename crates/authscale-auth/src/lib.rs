@@ -1,0 +1,33 @@
+//! Authentication for authscale nodes: a session scheme backed by a shared
+//! store, a JWT scheme verified locally, and the synthetic user directory
+//! every node derives identically from a seed.
+//!
+//! The crate does no network I/O except through the [`SessionStore`] trait;
+//! everything else is pure computation, so its cost can be benchmarked in
+//! isolation.
+
+mod crypto;
+mod directory;
+mod error;
+mod redis_store;
+mod session;
+mod store;
+mod token;
+
+pub use directory::{Directory, User};
+pub use error::{AuthError, ConfigError, StoreError};
+pub use redis_store::{RedisStore, RedisStoreConfig};
+pub use session::{SessionConfig, SessionId, SessionRecord, SessionScheme, parse_cookie};
+pub use store::SessionStore;
+pub use token::{
+    Algorithm, Claims, IssuedToken, KeySource, TokenConfig, TokenKeyConfig, TokenScheme,
+    bearer_token,
+};
+
+/// Seconds since the Unix epoch, the time base of every expiry in this crate.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -1,0 +1,32 @@
+//! The session store interface. The auth crate reaches the network only
+//! through this trait; the Redis implementation lives in `redis_store`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::StoreError;
+
+/// A key-value store with per-key expiry, as a session scheme needs it.
+/// Every method is one round trip to the store.
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores `value` under `key`, expiring after `ttl`.
+    fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Reads `key`; with `refresh` set, also resets its expiry (one call).
+    fn get(
+        &self,
+        key: &str,
+        refresh: Option<Duration>,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Deletes `key`; true when it existed.
+    fn delete(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Checks the store answers (readiness).
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

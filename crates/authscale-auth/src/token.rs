@@ -1,0 +1,413 @@
+//! The token scheme: JWT access tokens, verified locally on every node
+//! (RFC 8725, OWASP JWT cheat sheet).
+//!
+//! - the algorithm is pinned by configuration; the token's `alg` header must
+//!   equal it, so `none` and HS/RS confusion are refused before any crypto;
+//! - `kid` selects among configured keys (rotation: an old key still
+//!   verifies, the new one signs); keys are never taken from the token
+//!   (`jwk`, `jku`, `x5u` are ignored) and an unknown `kid` is refused;
+//! - `typ` must be `at+jwt` (RFC 9068), so other JWTs cannot pass as
+//!   access tokens;
+//! - `exp`, `iss`, `aud`, `sub` are required, `nbf` is validated, the leeway
+//!   is explicit and small;
+//! - HMAC keys shorter than the hash output are refused at startup.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::{AuthError, ConfigError, User, crypto, unix_now};
+
+pub use jsonwebtoken::Algorithm;
+
+/// The `typ` header of an access token (RFC 9068 §2.1).
+const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// Key material for one `kid`.
+#[derive(Clone)]
+pub enum KeySource {
+    /// An HMAC secret: signs and verifies.
+    Secret(Vec<u8>),
+    /// A private and a public PEM key: signs and verifies.
+    Pair { private_pem: Vec<u8>, public_pem: Vec<u8> },
+    /// A public PEM key: verifies only (a rotated-out or foreign signer).
+    Public(Vec<u8>),
+}
+
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.write_str(match self {
+            KeySource::Secret(_) => "Secret(..)",
+            KeySource::Pair { .. } => "Pair(..)",
+            KeySource::Public(_) => "Public(..)",
+        })
+    }
+}
+
+/// One configured key.
+#[derive(Debug, Clone)]
+pub struct TokenKeyConfig {
+    pub kid: String,
+    pub source: KeySource,
+}
+
+/// How tokens are issued and verified.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    /// The one algorithm tokens may use.
+    pub algorithm: Algorithm,
+    pub keys: Vec<TokenKeyConfig>,
+    /// The key that signs new tokens; defaults to the only signing key.
+    pub signing_kid: Option<String>,
+    pub issuer: String,
+    pub audience: String,
+    /// Lifetime of an issued token.
+    pub ttl: Duration,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway: Duration,
+}
+
+impl TokenConfig {
+    /// Defaults for everything but the algorithm and keys.
+    pub fn new(algorithm: Algorithm, keys: Vec<TokenKeyConfig>) -> TokenConfig {
+        TokenConfig {
+            algorithm,
+            keys,
+            signing_kid: None,
+            issuer: "authscale".into(),
+            audience: "authscale-api".into(),
+            ttl: Duration::from_secs(15 * 60),
+            leeway: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The claims of an access token. Strictly typed: `exp` as a string or a
+/// claim given twice fails deserialization and the token is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    pub iat: u64,
+    pub jti: String,
+}
+
+/// A freshly signed token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_in: u64,
+    pub claims: Claims,
+}
+
+/// Issues and verifies access tokens.
+pub struct TokenScheme {
+    algorithm: Algorithm,
+    verifying: HashMap<String, DecodingKey>,
+    signing_kid: String,
+    signing_key: EncodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for TokenScheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenScheme")
+            .field("algorithm", &self.algorithm)
+            .field("kids", &self.verifying.keys().collect::<Vec<_>>())
+            .field("signing_kid", &self.signing_kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenScheme {
+    /// Validates the configuration, loads the keys, and proves them with one
+    /// sign-and-verify round trip, so a broken key or crypto backend stops
+    /// the node at startup rather than failing its first request.
+    pub fn new(config: TokenConfig) -> Result<TokenScheme, ConfigError> {
+        crypto::ensure_provider();
+        let algorithm = config.algorithm;
+        check_supported(algorithm)?;
+        if config.keys.is_empty() {
+            return Err(invalid("token mode needs at least one key"));
+        }
+        if config.issuer.is_empty() || config.audience.is_empty() {
+            return Err(invalid("the token issuer and audience must not be empty"));
+        }
+        if config.ttl.is_zero() {
+            return Err(invalid("the token lifetime must be greater than zero"));
+        }
+        let mut verifying = HashMap::new();
+        let mut signers = Vec::new();
+        for key in &config.keys {
+            check_kid(&key.kid)?;
+            let (decoding, encoding) = load_key(algorithm, key)?;
+            if verifying.insert(key.kid.clone(), decoding).is_some() {
+                return Err(invalid(format!("key id {:?} is configured twice", key.kid)));
+            }
+            if let Some(encoding) = encoding {
+                signers.push((key.kid.clone(), encoding));
+            }
+        }
+        let (signing_kid, signing_key) = pick_signer(signers, config.signing_kid.as_deref())?;
+
+        let mut validation = Validation::new(algorithm);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.leeway = config.leeway.as_secs();
+        validation.reject_tokens_expiring_in_less_than = 0;
+
+        let scheme = TokenScheme {
+            algorithm,
+            verifying,
+            signing_kid,
+            signing_key,
+            validation,
+            issuer: config.issuer,
+            audience: config.audience,
+            ttl: config.ttl,
+        };
+        scheme.self_test()?;
+        Ok(scheme)
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The crypto backend jsonwebtoken runs on.
+    pub fn backend(&self) -> &'static str {
+        crypto::BACKEND
+    }
+
+    /// Issues an access token for `user`.
+    pub fn issue(&self, user: &User) -> Result<IssuedToken, ConfigError> {
+        let now = unix_now();
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            sub: user.name.clone(),
+            aud: self.audience.clone(),
+            exp: now + self.ttl.as_secs(),
+            nbf: Some(now),
+            iat: now,
+            jti: crate::SessionId::generate().as_str().to_owned(),
+        };
+        let mut header = Header::new(self.algorithm);
+        header.kid = Some(self.signing_kid.clone());
+        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        let token = jsonwebtoken::encode(&header, &claims, &self.signing_key)
+            .map_err(|e| invalid(format!("signing with key {:?} failed: {e}", self.signing_kid)))?;
+        Ok(IssuedToken {
+            token,
+            expires_in: self.ttl.as_secs(),
+            claims,
+        })
+    }
+
+    /// Verifies an access token and returns its claims.
+    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        if token.split('.').count() != 3 {
+            return Err(AuthError::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        if header.alg != self.algorithm {
+            return Err(AuthError::BadAlgorithm);
+        }
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE) || t.eq_ignore_ascii_case("application/at+jwt"))
+        {
+            return Err(AuthError::WrongType);
+        }
+        // No extension is understood, so any critical one must be refused
+        // (RFC 7515 §4.1.11).
+        if header.crit.is_some() {
+            return Err(AuthError::Malformed);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.verifying.get(kid))
+            .ok_or(AuthError::UnknownKey)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(map_error)?;
+        let claims = data.claims;
+        if claims.sub.is_empty() || claims.jti.is_empty() {
+            return Err(AuthError::BadClaims("sub and jti must not be empty"));
+        }
+        Ok(claims)
+    }
+
+    fn self_test(&self) -> Result<(), ConfigError> {
+        let probe = User {
+            index: 0,
+            name: "self-test".into(),
+        };
+        let issued = self.issue(&probe)?;
+        self.verify(&issued.token).map(drop).map_err(|e| {
+            invalid(format!(
+                "the signing key {:?} does not verify its own token ({e}); \
+                 does its public key match its private key?",
+                self.signing_kid
+            ))
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header (RFC 6750 §2.1).
+pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
+    let header = header.ok_or(AuthError::Missing)?;
+    let (scheme, token) = header.split_once(' ').ok_or(AuthError::Malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::Missing);
+    }
+    let token68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
+    if token.is_empty() || !token.bytes().all(token68) {
+        return Err(AuthError::Malformed);
+    }
+    Ok(token)
+}
+
+fn map_error(e: jsonwebtoken::errors::Error) -> AuthError {
+    match e.kind() {
+        ErrorKind::InvalidSignature => AuthError::BadSignature,
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidIssuer => AuthError::BadClaims("iss"),
+        ErrorKind::InvalidAudience => AuthError::BadClaims("aud"),
+        ErrorKind::InvalidSubject => AuthError::BadClaims("sub"),
+        ErrorKind::MissingRequiredClaim(_) => AuthError::BadClaims("a required claim is missing"),
+        ErrorKind::InvalidClaimFormat(_) => AuthError::BadClaims("a claim has the wrong type"),
+        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => AuthError::BadAlgorithm,
+        _ => AuthError::Malformed,
+    }
+}
+
+fn check_supported(algorithm: Algorithm) -> Result<(), ConfigError> {
+    use Algorithm::*;
+    match algorithm {
+        HS256 | HS384 | HS512 | RS256 | RS384 | RS512 | PS256 | PS384 | PS512 | ES256
+        | ES384 | EdDSA => Ok(()),
+        #[allow(unreachable_patterns)]
+        other => Err(invalid(format!("algorithm {other:?} is not supported"))),
+    }
+}
+
+fn is_hmac(algorithm: Algorithm) -> bool {
+    matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+/// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
+fn min_hmac_bytes(algorithm: Algorithm) -> usize {
+    match algorithm {
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => 32,
+    }
+}
+
+fn check_kid(kid: &str) -> Result<(), ConfigError> {
+    let ok = !kid.is_empty()
+        && kid.len() <= 64
+        && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "key id {kid:?} must be 1-64 characters of A-Z a-z 0-9 - _ ."
+        )))
+    }
+}
+
+fn load_key(
+    algorithm: Algorithm,
+    key: &TokenKeyConfig,
+) -> Result<(DecodingKey, Option<EncodingKey>), ConfigError> {
+    let kid = &key.kid;
+    let bad = |what: &str, e: jsonwebtoken::errors::Error| {
+        invalid(format!("key {kid:?}: the {what} is not a valid {algorithm:?} PEM key: {e}"))
+    };
+    match (&key.source, is_hmac(algorithm)) {
+        (KeySource::Secret(secret), true) => {
+            let min = min_hmac_bytes(algorithm);
+            if secret.len() < min {
+                return Err(invalid(format!(
+                    "HMAC key {kid:?} is {} bytes; {algorithm:?} needs at least {min} \
+                     (generate one with: head -c {min} /dev/urandom > key.secret)",
+                    secret.len()
+                )));
+            }
+            Ok((DecodingKey::from_secret(secret), Some(EncodingKey::from_secret(secret))))
+        }
+        (KeySource::Pair { private_pem, public_pem }, false) => {
+            let encoding = encoding_from_pem(algorithm, private_pem).map_err(|e| bad("private key", e))?;
+            let decoding = decoding_from_pem(algorithm, public_pem).map_err(|e| bad("public key", e))?;
+            Ok((decoding, Some(encoding)))
+        }
+        (KeySource::Public(public_pem), false) => {
+            let decoding = decoding_from_pem(algorithm, public_pem).map_err(|e| bad("public key", e))?;
+            Ok((decoding, None))
+        }
+        (_, true) => Err(invalid(format!(
+            "key {kid:?}: {algorithm:?} takes an HMAC secret, not a PEM key"
+        ))),
+        (KeySource::Secret(_), false) => Err(invalid(format!(
+            "key {kid:?}: {algorithm:?} takes PEM keys, not an HMAC secret"
+        ))),
+    }
+}
+
+fn encoding_from_pem(algorithm: Algorithm, pem: &[u8]) -> jsonwebtoken::errors::Result<EncodingKey> {
+    match algorithm {
+        Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(pem),
+        Algorithm::EdDSA => EncodingKey::from_ed_pem(pem),
+        _ => EncodingKey::from_rsa_pem(pem),
+    }
+}
+
+fn decoding_from_pem(algorithm: Algorithm, pem: &[u8]) -> jsonwebtoken::errors::Result<DecodingKey> {
+    match algorithm {
+        Algorithm::ES256 | Algorithm::ES384 => DecodingKey::from_ec_pem(pem),
+        Algorithm::EdDSA => DecodingKey::from_ed_pem(pem),
+        _ => DecodingKey::from_rsa_pem(pem),
+    }
+}
+
+fn pick_signer(
+    signers: Vec<(String, EncodingKey)>,
+    wanted: Option<&str>,
+) -> Result<(String, EncodingKey), ConfigError> {
+    match wanted {
+        Some(kid) => signers
+            .into_iter()
+            .find(|(k, _)| k == kid)
+            .ok_or_else(|| invalid(format!("the signing key {kid:?} is not configured with a secret or private key"))),
+        None => {
+            let count = signers.len();
+            let mut signers = signers.into_iter();
+            match (signers.next(), count) {
+                (Some(only), 1) => Ok(only),
+                (None, _) => Err(invalid("no configured key can sign: give a secret or a private key")),
+                _ => Err(invalid("several keys can sign: name the signing one with --jwt-signing-kid")),
+            }
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid(message.into())
+}

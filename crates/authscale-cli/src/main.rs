@@ -1,0 +1,72 @@
+//! `authscale`: the only binary of the workspace, and the only place with
+//! argument parsing, a log subscriber and process exit codes.
+
+mod duration;
+mod node_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Measure how session auth and token auth scale as server nodes are added.
+#[derive(Debug, Parser)]
+#[command(name = "authscale", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one HTTP node: login, a protected route, logout, health and metrics.
+    ///
+    /// Examples:
+    ///   authscale node --auth session --redis-url redis://127.0.0.1:6379
+    ///   authscale node --auth token --jwt-secret k1=./k1.secret
+    ///   authscale node --config node.toml --listen 127.0.0.1:0
+    #[command(verbatim_doc_comment)]
+    Node(Box<node_cmd::NodeOptions>),
+}
+
+/// Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration
+/// (clap uses 2 for its own usage errors too).
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Node(options) => node_cmd::run(*options),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("authscale: error: {:#}", failure.error);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// An error with the exit code it deserves.
+#[derive(Debug)]
+struct Failure {
+    error: anyhow::Error,
+    code: u8,
+}
+
+impl Failure {
+    fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure { error: error.into(), code: 2 }
+    }
+
+    fn runtime(error: impl Into<anyhow::Error>) -> Failure {
+        Failure { error: error.into(), code: 1 }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,333 @@
+//! `authscale node`: flags, environment and TOML file merged into a
+//! validated `NodeConfig`, then the server run until SIGINT or SIGTERM.
+//!
+//! Precedence: flag > environment variable > config file > default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use authscale_auth::{Algorithm, KeySource, RedisStoreConfig, SessionConfig, TokenConfig, TokenKeyConfig};
+use authscale_node::{AuthMode, Node, NodeConfig};
+use clap::Args;
+use serde::Deserialize;
+
+use crate::{Failure, duration};
+
+/// Options of `authscale node`. The same names work as TOML keys in
+/// `--config` (for example `work-us = 50`, `jwt-secret = ["k1=k1.secret"]`).
+#[derive(Debug, Default, Args, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct NodeOptions {
+    /// TOML file with any of these options; flags and environment win over it.
+    #[arg(long, env = "AUTHSCALE_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+
+    /// Auth mode: none (upper bound), session (shared Redis store), token (JWT). [default: none]
+    #[arg(long, env = "AUTHSCALE_AUTH", value_name = "MODE")]
+    auth: Option<String>,
+
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed). [default: 127.0.0.1:8080]
+    #[arg(long, env = "AUTHSCALE_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+
+    /// Redis server holding sessions (session mode). [default: redis://127.0.0.1:6379]
+    #[arg(long, env = "AUTHSCALE_REDIS_URL", value_name = "URL")]
+    redis_url: Option<String>,
+
+    /// Upper bound on every store call; a slower or absent store answers 503 within it. [default: 100ms]
+    #[arg(long, env = "AUTHSCALE_STORE_TIMEOUT", value_name = "DURATION")]
+    store_timeout: Option<String>,
+
+    /// Microseconds of real CPU work per protected request, standing for application logic. [default: 0]
+    #[arg(long, env = "AUTHSCALE_WORK_US", value_name = "US")]
+    work_us: Option<u64>,
+
+    /// Number of synthetic users (user0 … userN-1). [default: 10000]
+    #[arg(long, env = "AUTHSCALE_USERS", value_name = "N")]
+    users: Option<u64>,
+
+    /// Seed of the synthetic user directory; every node and load generator must agree. [default: 1]
+    #[arg(long, env = "AUTHSCALE_SEED", value_name = "N")]
+    seed: Option<u64>,
+
+    /// Session idle timeout (the store TTL). [default: 30m]
+    #[arg(long, value_name = "DURATION")]
+    session_idle: Option<String>,
+
+    /// Session absolute lifetime from login. [default: 8h]
+    #[arg(long, value_name = "DURATION")]
+    session_lifetime: Option<String>,
+
+    /// Reset the idle timeout on each request (GETEX instead of GET: still one store call).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    session_sliding: Option<bool>,
+
+    /// Mark the session cookie Secure and name it __Host-sid (only for HTTPS deployments).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    secure_cookie: Option<bool>,
+
+    /// JWT algorithm, pinned: tokens with any other alg are refused. [default: HS256]
+    #[arg(long, env = "AUTHSCALE_JWT_ALG", value_name = "ALG")]
+    jwt_alg: Option<String>,
+
+    /// HMAC key as KID=FILE (raw bytes, at least 32 for HS256). Repeat for rotation.
+    #[arg(long, value_name = "KID=FILE")]
+    #[serde(default)]
+    jwt_secret: Vec<String>,
+
+    /// Signing key pair as KID=PRIVATE.pem,PUBLIC.pem (RS*, PS*, ES*, EdDSA). Repeatable.
+    #[arg(long, value_name = "KID=PRIV,PUB")]
+    #[serde(default)]
+    jwt_key: Vec<String>,
+
+    /// Verify-only public key as KID=PUBLIC.pem (for example a rotated-out key). Repeatable.
+    #[arg(long, value_name = "KID=FILE")]
+    #[serde(default)]
+    jwt_public_key: Vec<String>,
+
+    /// Which key signs new tokens, when several can. [default: the only signing key]
+    #[arg(long, value_name = "KID")]
+    jwt_signing_kid: Option<String>,
+
+    /// Token issuer (iss), required to match. [default: authscale]
+    #[arg(long, value_name = "ISS")]
+    jwt_issuer: Option<String>,
+
+    /// Token audience (aud), required to match. [default: authscale-api]
+    #[arg(long, value_name = "AUD")]
+    jwt_audience: Option<String>,
+
+    /// Lifetime of issued tokens. [default: 15m]
+    #[arg(long, value_name = "DURATION")]
+    token_ttl: Option<String>,
+
+    /// Clock skew tolerated on exp and nbf (at most 5s). [default: 2s]
+    #[arg(long, value_name = "DURATION")]
+    jwt_leeway: Option<String>,
+
+    /// Name of this node in responses and metrics. [default: node-PORT]
+    #[arg(long, value_name = "NAME")]
+    node_id: Option<String>,
+
+    /// Worker threads of the node's runtime. [default: number of CPUs]
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// How long shutdown waits for in-flight requests. [default: 5s]
+    #[arg(long, value_name = "DURATION")]
+    drain_timeout: Option<String>,
+}
+
+impl NodeOptions {
+    /// Fills every option not given on the command line from `file`.
+    fn or_file(self, file: NodeOptions) -> NodeOptions {
+        fn list(a: Vec<String>, b: Vec<String>) -> Vec<String> {
+            if a.is_empty() { b } else { a }
+        }
+        NodeOptions {
+            config: self.config,
+            auth: self.auth.or(file.auth),
+            listen: self.listen.or(file.listen),
+            redis_url: self.redis_url.or(file.redis_url),
+            store_timeout: self.store_timeout.or(file.store_timeout),
+            work_us: self.work_us.or(file.work_us),
+            users: self.users.or(file.users),
+            seed: self.seed.or(file.seed),
+            session_idle: self.session_idle.or(file.session_idle),
+            session_lifetime: self.session_lifetime.or(file.session_lifetime),
+            session_sliding: self.session_sliding.or(file.session_sliding),
+            secure_cookie: self.secure_cookie.or(file.secure_cookie),
+            jwt_alg: self.jwt_alg.or(file.jwt_alg),
+            jwt_secret: list(self.jwt_secret, file.jwt_secret),
+            jwt_key: list(self.jwt_key, file.jwt_key),
+            jwt_public_key: list(self.jwt_public_key, file.jwt_public_key),
+            jwt_signing_kid: self.jwt_signing_kid.or(file.jwt_signing_kid),
+            jwt_issuer: self.jwt_issuer.or(file.jwt_issuer),
+            jwt_audience: self.jwt_audience.or(file.jwt_audience),
+            token_ttl: self.token_ttl.or(file.token_ttl),
+            jwt_leeway: self.jwt_leeway.or(file.jwt_leeway),
+            node_id: self.node_id.or(file.node_id),
+            threads: self.threads.or(file.threads),
+            drain_timeout: self.drain_timeout.or(file.drain_timeout),
+        }
+    }
+}
+
+/// Everything `run` needs besides the node's own configuration.
+struct Launch {
+    listen: SocketAddr,
+    threads: Option<usize>,
+    config: NodeConfig,
+}
+
+pub fn run(options: NodeOptions) -> Result<(), Failure> {
+    let launch = resolve(options).map_err(Failure::usage)?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(threads) = launch.threads {
+        runtime.worker_threads(threads);
+    }
+    let runtime = runtime.build().map_err(Failure::runtime)?;
+    runtime.block_on(serve(launch))
+}
+
+async fn serve(launch: Launch) -> Result<(), Failure> {
+    let listener = tokio::net::TcpListener::bind(launch.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", launch.listen))
+        .map_err(Failure::runtime)?;
+    let addr = listener.local_addr().map_err(Failure::runtime)?;
+    let mut config = launch.config;
+    if config.node_id.is_empty() {
+        config.node_id = format!("node-{}", addr.port());
+    }
+    let drain = config.drain_timeout;
+    let mode = config.auth;
+    let node = Arc::new(Node::new(config).map_err(Failure::usage)?);
+    // The one line on stdout: scripts and tests read the address from it.
+    println!("authscale node listening on http://{addr} (auth={})", mode.as_str());
+    tracing::info!(%addr, auth = mode.as_str(), iterations_per_us = node.work().iterations_per_us(), "node started");
+    authscale_node::serve(listener, node, shutdown_signal(), drain)
+        .await
+        .map_err(Failure::runtime)?;
+    tracing::info!("node stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop the node with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}
+
+fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
+    let options = match &options.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            let file: NodeOptions = toml::from_str(&text)
+                .map_err(|e| anyhow!("config file {}: {e}", path.display()))?;
+            options.or_file(file)
+        }
+        None => options,
+    };
+    let auth: AuthMode = options.auth.as_deref().unwrap_or("none").parse().map_err(|e: String| anyhow!(e))?;
+    let listen = options.listen.as_deref().unwrap_or("127.0.0.1:8080");
+    let listen: SocketAddr = listen
+        .parse()
+        .map_err(|_| anyhow!("--listen {listen:?} is not an address like 127.0.0.1:8080"))?;
+    if options.threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    let mut config = NodeConfig::new(auth);
+    config.work_us = options.work_us.unwrap_or(0);
+    config.users = options.users.unwrap_or(10_000);
+    config.directory_seed = options.seed.unwrap_or(1);
+    config.node_id = options.node_id.clone().unwrap_or_default();
+    config.drain_timeout = dur("drain-timeout", options.drain_timeout.as_deref(), "5s")?;
+    if auth == AuthMode::Session {
+        config.store = Some(RedisStoreConfig {
+            url: options.redis_url.clone().unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+            timeout: dur("store-timeout", options.store_timeout.as_deref(), "100ms")?,
+        });
+        config.session = SessionConfig {
+            idle_ttl: dur("session-idle", options.session_idle.as_deref(), "30m")?,
+            absolute_ttl: dur("session-lifetime", options.session_lifetime.as_deref(), "8h")?,
+            sliding: options.session_sliding.unwrap_or(false),
+            secure_cookie: options.secure_cookie.unwrap_or(false),
+        };
+        if config.session.idle_ttl < Duration::from_secs(1) {
+            bail!("--session-idle must be at least 1s (the store's TTL resolution)");
+        }
+    }
+    if auth == AuthMode::Token {
+        config.token = Some(token_config(&options)?);
+    }
+    Ok(Launch {
+        listen,
+        threads: options.threads,
+        config,
+    })
+}
+
+fn token_config(options: &NodeOptions) -> anyhow::Result<TokenConfig> {
+    let alg_name = options.jwt_alg.as_deref().unwrap_or("HS256");
+    let algorithm: Algorithm = alg_name
+        .parse()
+        .map_err(|_| anyhow!("unknown --jwt-alg {alg_name:?}: use HS256, RS256, ES256 or EdDSA"))?;
+    let mut keys = Vec::new();
+    for spec in &options.jwt_secret {
+        let (kid, path) = split_kid(spec, "--jwt-secret")?;
+        keys.push(TokenKeyConfig { kid, source: KeySource::Secret(read_key(Path::new(path))?) });
+    }
+    for spec in &options.jwt_key {
+        let (kid, paths) = split_kid(spec, "--jwt-key")?;
+        let (private, public) = paths
+            .split_once(',')
+            .ok_or_else(|| anyhow!("--jwt-key {spec:?}: expected KID=PRIVATE.pem,PUBLIC.pem"))?;
+        keys.push(TokenKeyConfig {
+            kid,
+            source: KeySource::Pair {
+                private_pem: read_key(Path::new(private))?,
+                public_pem: read_key(Path::new(public))?,
+            },
+        });
+    }
+    for spec in &options.jwt_public_key {
+        let (kid, path) = split_kid(spec, "--jwt-public-key")?;
+        keys.push(TokenKeyConfig { kid, source: KeySource::Public(read_key(Path::new(path))?) });
+    }
+    if keys.is_empty() {
+        if !alg_name.starts_with("HS") {
+            bail!("{alg_name} needs a key: --jwt-key KID=PRIVATE.pem,PUBLIC.pem");
+        }
+        // A node on its own can sign and verify with a throwaway key; nodes
+        // behind one proxy must share a key, given with --jwt-secret.
+        tracing::warn!("no --jwt-secret given: using a random key that only this node knows");
+        let mut secret = vec![0u8; 64];
+        getrandom::fill(&mut secret).map_err(|e| anyhow!("no OS randomness: {e}"))?;
+        keys.push(TokenKeyConfig { kid: "ephemeral".into(), source: KeySource::Secret(secret) });
+    }
+    let leeway = dur("jwt-leeway", options.jwt_leeway.as_deref(), "2s")?;
+    if leeway > Duration::from_secs(5) {
+        bail!("--jwt-leeway {leeway:?} is too generous: at most 5s");
+    }
+    let mut config = TokenConfig::new(algorithm, keys);
+    config.signing_kid = options.jwt_signing_kid.clone();
+    config.issuer = options.jwt_issuer.clone().unwrap_or(config.issuer);
+    config.audience = options.jwt_audience.clone().unwrap_or(config.audience);
+    config.ttl = dur("token-ttl", options.token_ttl.as_deref(), "15m")?;
+    config.leeway = leeway;
+    Ok(config)
+}
+
+fn split_kid<'a>(spec: &'a str, flag: &str) -> anyhow::Result<(String, &'a str)> {
+    let (kid, rest) = spec
+        .split_once('=')
+        .ok_or_else(|| anyhow!("{flag} {spec:?}: expected KID=FILE"))?;
+    Ok((kid.to_owned(), rest))
+}
+
+/// Reads key material. A secret file's trailing newline (as left by
+/// `echo` or an editor) is not part of the key.
+fn read_key(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = std::fs::read(path).with_context(|| format!("cannot read key file {}", path.display()))?;
+    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        bytes.pop();
+    }
+    Ok(bytes)
+}
+
+fn dur(name: &str, raw: Option<&str>, default: &str) -> anyhow::Result<Duration> {
+    duration::parse(raw.unwrap_or(default)).map_err(|e| anyhow!("--{name}: {e}"))
+}

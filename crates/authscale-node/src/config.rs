@@ -1,0 +1,86 @@
+//! The node's validated configuration and its startup errors.
+
+use std::time::Duration;
+
+use authscale_auth::{ConfigError, RedisStoreConfig, SessionConfig, TokenConfig};
+
+/// Which auth scheme protects `/api/me`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// No authentication: the upper bound of throughput.
+    None,
+    /// A session id in a cookie, looked up in the shared store per request.
+    Session,
+    /// A JWT in the `Authorization` header, verified locally per request.
+    Token,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::None => "none",
+            AuthMode::Session => "session",
+            AuthMode::Token => "token",
+        }
+    }
+}
+
+impl std::str::FromStr for AuthMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<AuthMode, String> {
+        match s {
+            "none" => Ok(AuthMode::None),
+            "session" => Ok(AuthMode::Session),
+            "token" => Ok(AuthMode::Token),
+            other => Err(format!(
+                "unknown auth mode {other:?}: expected none, session or token"
+            )),
+        }
+    }
+}
+
+/// Everything a node needs, validated by [`crate::Node::new`].
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub auth: AuthMode,
+    /// Required in session mode.
+    pub store: Option<RedisStoreConfig>,
+    pub session: SessionConfig,
+    /// Required in token mode.
+    pub token: Option<TokenConfig>,
+    /// Seed and size of the synthetic user directory.
+    pub directory_seed: u64,
+    pub users: u64,
+    /// CPU work per protected request, microseconds.
+    pub work_us: u64,
+    /// How long in-flight requests may take to finish on shutdown.
+    pub drain_timeout: Duration,
+    /// A name for this node in responses and metrics.
+    pub node_id: String,
+}
+
+impl NodeConfig {
+    pub fn new(auth: AuthMode) -> NodeConfig {
+        NodeConfig {
+            auth,
+            store: None,
+            session: SessionConfig::default(),
+            token: None,
+            directory_seed: 1,
+            users: 10_000,
+            work_us: 0,
+            drain_timeout: Duration::from_secs(5),
+            node_id: "node".into(),
+        }
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}

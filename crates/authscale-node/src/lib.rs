@@ -1,0 +1,19 @@
+//! One authscale node: an HTTP/1.1 server with a login, a protected route
+//! that does a calibrated amount of CPU work, logout, health, readiness and
+//! Prometheus metrics, in one of the auth modes.
+//!
+//! [`serve`] takes an already-bound listener and a shutdown future, so the
+//! binary and the tests run the very same code.
+
+mod config;
+mod metrics;
+mod respond;
+mod routes;
+mod server;
+mod work;
+
+pub use config::{AuthMode, NodeConfig, NodeError};
+pub use metrics::Metrics;
+pub use routes::Node;
+pub use server::serve;
+pub use work::Work;

@@ -1,0 +1,172 @@
+//! The node's counters, exposed at `/metrics` in Prometheus text format.
+//! Fixed-size arrays of atomics: recording is a relaxed increment with no
+//! lock and no allocation on the request path.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// The routes a request is counted under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Login,
+    Me,
+    Logout,
+    Healthz,
+    Readyz,
+    Metrics,
+    Other,
+}
+
+const ROUTES: [(Route, &str); 7] = [
+    (Route::Login, "/login"),
+    (Route::Me, "/api/me"),
+    (Route::Logout, "/logout"),
+    (Route::Healthz, "/healthz"),
+    (Route::Readyz, "/readyz"),
+    (Route::Metrics, "/metrics"),
+    (Route::Other, "other"),
+];
+
+/// Every status the node answers with; anything else lands in the last slot.
+const STATUSES: [u16; 13] = [200, 204, 400, 401, 404, 405, 411, 413, 415, 431, 500, 503, 0];
+
+const REASONS: [&str; 11] = [
+    "missing",
+    "malformed",
+    "bad_signature",
+    "bad_algorithm",
+    "unknown_key",
+    "wrong_type",
+    "expired",
+    "not_yet_valid",
+    "bad_claims",
+    "unknown_session",
+    "store_unavailable",
+];
+
+/// Upper bounds of the store latency histogram, seconds.
+const STORE_BUCKETS: [f64; 13] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+    f64::INFINITY,
+];
+
+/// The node's counters.
+#[derive(Debug)]
+pub struct Metrics {
+    requests: [[AtomicU64; STATUSES.len()]; ROUTES.len()],
+    auth_failures: [AtomicU64; REASONS.len()],
+    store_buckets: [AtomicU64; STORE_BUCKETS.len()],
+    store_sum_ns: AtomicU64,
+    store_errors: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            requests: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            auth_failures: std::array::from_fn(|_| AtomicU64::new(0)),
+            store_buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            store_sum_ns: AtomicU64::new(0),
+            store_errors: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn request(&self, route: Route, status: u16) {
+        let r = ROUTES.iter().position(|(x, _)| *x == route).unwrap_or(ROUTES.len() - 1);
+        let s = STATUSES.iter().position(|x| *x == status).unwrap_or(STATUSES.len() - 1);
+        self.requests[r][s].fetch_add(1, Relaxed);
+    }
+
+    pub fn auth_failure(&self, reason: &str) {
+        if let Some(i) = REASONS.iter().position(|x| *x == reason) {
+            self.auth_failures[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Records one store call and whether it succeeded.
+    pub fn store_call(&self, elapsed: Duration, ok: bool) {
+        let secs = elapsed.as_secs_f64();
+        let bucket = STORE_BUCKETS.iter().position(|b| secs <= *b).unwrap_or(STORE_BUCKETS.len() - 1);
+        self.store_buckets[bucket].fetch_add(1, Relaxed);
+        self.store_sum_ns.fetch_add(elapsed.as_nanos() as u64, Relaxed);
+        if !ok {
+            self.store_errors.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Requests counted for `route` with `status` (tests and reports).
+    pub fn requests_for(&self, route: Route, status: u16) -> u64 {
+        let r = ROUTES.iter().position(|(x, _)| *x == route).unwrap_or(ROUTES.len() - 1);
+        let s = STATUSES.iter().position(|x| *x == status).unwrap_or(STATUSES.len() - 1);
+        self.requests[r][s].load(Relaxed)
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self, info: &[(&str, &str)]) -> String {
+        let mut out = String::with_capacity(4096);
+        let labels: Vec<String> = info.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+        let _ = writeln!(out, "# HELP authscale_node_info Static facts about this node.");
+        let _ = writeln!(out, "# TYPE authscale_node_info gauge");
+        let _ = writeln!(out, "authscale_node_info{{{}}} 1", labels.join(","));
+
+        let _ = writeln!(out, "# HELP authscale_requests_total Requests answered, by route and status.");
+        let _ = writeln!(out, "# TYPE authscale_requests_total counter");
+        for (r, (_, route)) in ROUTES.iter().enumerate() {
+            for (s, status) in STATUSES.iter().enumerate() {
+                let n = self.requests[r][s].load(Relaxed);
+                if n > 0 {
+                    let status = if *status == 0 { "other".to_string() } else { status.to_string() };
+                    let _ = writeln!(out, "authscale_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+                }
+            }
+        }
+
+        let _ = writeln!(out, "# HELP authscale_auth_failures_total Refused credentials, by reason.");
+        let _ = writeln!(out, "# TYPE authscale_auth_failures_total counter");
+        for (i, reason) in REASONS.iter().enumerate() {
+            let n = self.auth_failures[i].load(Relaxed);
+            let _ = writeln!(out, "authscale_auth_failures_total{{reason=\"{reason}\"}} {n}");
+        }
+
+        let _ = writeln!(out, "# HELP authscale_store_call_seconds Latency of session store calls.");
+        let _ = writeln!(out, "# TYPE authscale_store_call_seconds histogram");
+        let mut cumulative = 0;
+        for (i, bound) in STORE_BUCKETS.iter().enumerate() {
+            cumulative += self.store_buckets[i].load(Relaxed);
+            let le = if bound.is_infinite() { "+Inf".to_string() } else { bound.to_string() };
+            let _ = writeln!(out, "authscale_store_call_seconds_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        let sum = self.store_sum_ns.load(Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "authscale_store_call_seconds_sum {sum}");
+        let _ = writeln!(out, "authscale_store_call_seconds_count {cumulative}");
+        let _ = writeln!(out, "# HELP authscale_store_errors_total Store calls that failed or timed out.");
+        let _ = writeln!(out, "# TYPE authscale_store_errors_total counter");
+        let _ = writeln!(out, "authscale_store_errors_total {}", self.store_errors.load(Relaxed));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_appear_in_the_exposition() {
+        let m = Metrics::default();
+        m.request(Route::Me, 200);
+        m.request(Route::Me, 200);
+        m.request(Route::Me, 799);
+        m.auth_failure("expired");
+        m.store_call(Duration::from_micros(300), true);
+        let text = m.render(&[("auth", "session")]);
+        assert!(text.contains("authscale_requests_total{route=\"/api/me\",status=\"200\"} 2"));
+        assert!(text.contains("authscale_requests_total{route=\"/api/me\",status=\"other\"} 1"));
+        assert!(text.contains("authscale_auth_failures_total{reason=\"expired\"} 1"));
+        assert!(text.contains("authscale_store_call_seconds_bucket{le=\"0.0005\"} 1"));
+        assert!(text.contains("authscale_store_call_seconds_count 1"));
+        assert!(text.contains("authscale_node_info{auth=\"session\"} 1"));
+    }
+}

@@ -1,0 +1,366 @@
+//! The routes of a node and the auth scheme behind them.
+
+use std::time::Instant;
+
+use authscale_auth::{
+    AuthError, Directory, RedisStore, SessionScheme, TokenScheme, User, bearer_token,
+};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Deserialize;
+
+use crate::config::{AuthMode, NodeConfig, NodeError};
+use crate::metrics::{Metrics, Route};
+use crate::respond::{self, Body};
+use crate::work::Work;
+
+/// The largest login body accepted; anything larger is answered 413.
+const MAX_LOGIN_BODY: usize = 4096;
+
+enum Auth {
+    None,
+    Session(SessionScheme<RedisStore>),
+    Token(TokenScheme),
+}
+
+/// A node's state, shared by all its connections.
+pub struct Node {
+    mode: AuthMode,
+    auth: Auth,
+    directory: Directory,
+    work: Work,
+    work_us: u64,
+    node_id: String,
+    metrics: Metrics,
+    info: Vec<(&'static str, String)>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("mode", &self.mode)
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    user: String,
+    password: String,
+}
+
+impl Node {
+    /// Validates the configuration and prepares the auth scheme; calibrates
+    /// the CPU work loop. Does not contact the store.
+    pub fn new(config: NodeConfig) -> Result<Node, NodeError> {
+        let mut info = vec![("auth", config.auth.as_str().to_owned())];
+        let auth = match config.auth {
+            AuthMode::None => Auth::None,
+            AuthMode::Session => {
+                let store_config = config.store.as_ref().ok_or_else(|| {
+                    NodeError::Invalid("session mode needs a store: pass --redis-url".into())
+                })?;
+                let store = RedisStore::new(store_config)?;
+                Auth::Session(SessionScheme::new(store, config.session.clone()))
+            }
+            AuthMode::Token => {
+                let token_config = config.token.clone().ok_or_else(|| {
+                    NodeError::Invalid("token mode needs a token configuration".into())
+                })?;
+                let scheme = TokenScheme::new(token_config)?;
+                info.push(("alg", format!("{:?}", scheme.algorithm())));
+                info.push(("backend", scheme.backend().to_owned()));
+                Auth::Token(scheme)
+            }
+        };
+        if config.users == 0 {
+            return Err(NodeError::Invalid("the user directory needs at least one user".into()));
+        }
+        let work = Work::calibrate();
+        info.push(("node", config.node_id.clone()));
+        info.push(("work_us", config.work_us.to_string()));
+        Ok(Node {
+            mode: config.auth,
+            auth,
+            directory: Directory::new(config.directory_seed, config.users),
+            work,
+            work_us: config.work_us,
+            node_id: config.node_id,
+            metrics: Metrics::default(),
+            info,
+        })
+    }
+
+    pub fn mode(&self) -> AuthMode {
+        self.mode
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn work(&self) -> &Work {
+        &self.work
+    }
+
+    /// Answers one request. Never fails: every outcome is a response.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let route = route_of(req.uri().path());
+        let response = match (route, req.method()) {
+            (Route::Login, &Method::POST) => self.login(req).await,
+            (Route::Me, &Method::GET) => self.me(&req).await,
+            (Route::Logout, &Method::POST) => self.logout(&req).await,
+            (Route::Healthz, &Method::GET | &Method::HEAD) => respond::json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
+            (Route::Readyz, &Method::GET | &Method::HEAD) => self.readyz().await,
+            (Route::Metrics, &Method::GET | &Method::HEAD) => self.render_metrics(),
+            (Route::Login | Route::Logout, _) => respond::method_not_allowed("POST"),
+            (Route::Me, _) => respond::method_not_allowed("GET"),
+            (Route::Healthz | Route::Readyz | Route::Metrics, _) => respond::method_not_allowed("GET, HEAD"),
+            (Route::Other, _) => respond::error(StatusCode::NOT_FOUND, "no_such_route"),
+        };
+        self.metrics.request(route, response.status().as_u16());
+        response
+    }
+
+    async fn login<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let (parts, body) = req.into_parts();
+        let credentials = match read_login(&parts.headers, body).await {
+            Ok(c) => c,
+            Err(response) => return response,
+        };
+        let Some(user) = self.directory.authenticate(&credentials.user, &credentials.password) else {
+            return respond::error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+        };
+        match &self.auth {
+            Auth::None => respond::json(StatusCode::OK, user_body(&user.name, &self.node_id)),
+            Auth::Session(scheme) => {
+                let started = Instant::now();
+                let result = scheme.login(&user).await;
+                self.metrics.store_call(started.elapsed(), result.is_ok());
+                match result {
+                    Ok((_, cookie)) => {
+                        let mut response = respond::json(StatusCode::OK, user_body(&user.name, &self.node_id));
+                        if let Ok(value) = HeaderValue::from_str(&cookie) {
+                            response.headers_mut().insert(header::SET_COOKIE, value);
+                        }
+                        no_store(&mut response);
+                        response
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "session store unavailable at login");
+                        self.metrics.auth_failure("store_unavailable");
+                        respond::store_unavailable()
+                    }
+                }
+            }
+            Auth::Token(scheme) => self.issue_token(scheme, &user),
+        }
+    }
+
+    fn issue_token(&self, scheme: &TokenScheme, user: &User) -> Response<Body> {
+        match scheme.issue(user) {
+            Ok(issued) => {
+                let body = serde_json::json!({
+                    "access_token": issued.token,
+                    "token_type": "Bearer",
+                    "expires_in": issued.expires_in,
+                });
+                let mut response = respond::json(StatusCode::OK, body.to_string());
+                no_store(&mut response);
+                response
+            }
+            Err(e) => {
+                // Keys were proven at startup; reaching this is a server bug.
+                tracing::error!(error = %e, "token signing failed");
+                respond::error(StatusCode::INTERNAL_SERVER_ERROR, "signing_failed")
+            }
+        }
+    }
+
+    async fn me<B>(&self, req: &Request<B>) -> Response<Body> {
+        let user = match self.authenticate(req).await {
+            Ok(user) => user,
+            Err(e) => return self.refuse(&e),
+        };
+        self.work.run(self.work_us);
+        respond::json(StatusCode::OK, user_body(&user, &self.node_id))
+    }
+
+    async fn logout<B>(&self, req: &Request<B>) -> Response<Body> {
+        match &self.auth {
+            Auth::None => respond::no_content(),
+            Auth::Session(scheme) => {
+                let started = Instant::now();
+                let result = scheme.logout(cookie_header(req)).await;
+                self.record_store(started, &result);
+                match result {
+                    Ok(clear) => {
+                        let mut response = respond::no_content();
+                        if let Ok(value) = HeaderValue::from_str(&clear) {
+                            response.headers_mut().insert(header::SET_COOKIE, value);
+                        }
+                        response
+                    }
+                    Err(e) => self.refuse(&e),
+                }
+            }
+            // A JWT cannot be revoked before `exp` without shared state;
+            // logout only tells the client to discard it.
+            Auth::Token(scheme) => match self.verify_token(scheme, req) {
+                Ok(_) => respond::no_content(),
+                Err(e) => self.refuse(&e),
+            },
+        }
+    }
+
+    /// The authenticated user's name.
+    async fn authenticate<B>(&self, req: &Request<B>) -> Result<String, AuthError> {
+        match &self.auth {
+            Auth::None => Ok("anonymous".to_owned()),
+            Auth::Session(scheme) => {
+                let started = Instant::now();
+                let result = scheme.authenticate(cookie_header(req)).await;
+                self.record_store(started, &result);
+                result.map(|record| record.user)
+            }
+            Auth::Token(scheme) => self.verify_token(scheme, req),
+        }
+    }
+
+    fn verify_token<B>(&self, scheme: &TokenScheme, req: &Request<B>) -> Result<String, AuthError> {
+        let header = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().map_err(|_| AuthError::Malformed))
+            .transpose()?;
+        let token = bearer_token(header)?;
+        scheme.verify(token).map(|claims| claims.sub)
+    }
+
+    /// Counts a store call, unless the credential was refused before one.
+    fn record_store<T>(&self, started: Instant, result: &Result<T, AuthError>) {
+        match result {
+            Err(AuthError::Missing | AuthError::Malformed) => {}
+            Err(AuthError::Store(_)) => self.metrics.store_call(started.elapsed(), false),
+            _ => self.metrics.store_call(started.elapsed(), true),
+        }
+    }
+
+    fn refuse(&self, error: &AuthError) -> Response<Body> {
+        self.metrics.auth_failure(error.reason());
+        if let AuthError::Store(e) = error {
+            tracing::warn!(error = %e, "session store unavailable");
+            return respond::store_unavailable();
+        }
+        let challenge = match (&self.auth, error) {
+            (Auth::Token(_), AuthError::Missing) => HeaderValue::from_static(r#"Bearer realm="authscale""#),
+            (Auth::Token(_), _) => HeaderValue::from_str(&format!(
+                r#"Bearer realm="authscale", error="invalid_token", error_description="{}""#,
+                error.reason()
+            ))
+            .unwrap_or(HeaderValue::from_static(r#"Bearer realm="authscale", error="invalid_token""#)),
+            _ => HeaderValue::from_static(r#"Cookie realm="authscale", cookie-name="sid""#),
+        };
+        respond::unauthorized(challenge, error.reason())
+    }
+
+    async fn readyz(&self) -> Response<Body> {
+        let Auth::Session(scheme) = &self.auth else {
+            return respond::json(StatusCode::OK, r#"{"status":"ready"}"#.into());
+        };
+        use authscale_auth::SessionStore;
+        match scheme.store().ping().await {
+            Ok(()) => respond::json(StatusCode::OK, r#"{"status":"ready"}"#.into()),
+            Err(e) => {
+                tracing::debug!(error = %e, "not ready: store unreachable");
+                respond::store_unavailable()
+            }
+        }
+    }
+
+    fn render_metrics(&self) -> Response<Body> {
+        let info: Vec<(&str, &str)> = self.info.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        respond::text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            self.metrics.render(&info),
+        )
+    }
+}
+
+fn route_of(path: &str) -> Route {
+    match path {
+        "/login" => Route::Login,
+        "/api/me" => Route::Me,
+        "/logout" => Route::Logout,
+        "/healthz" => Route::Healthz,
+        "/readyz" => Route::Readyz,
+        "/metrics" => Route::Metrics,
+        _ => Route::Other,
+    }
+}
+
+fn cookie_header<B>(req: &Request<B>) -> Option<&str> {
+    req.headers().get(header::COOKIE).and_then(|v| v.to_str().ok())
+}
+
+fn user_body(user: &str, node: &str) -> String {
+    serde_json::json!({ "user": user, "node": node }).to_string()
+}
+
+/// Credentials must not be cached by any intermediary (RFC 6749 §5.1).
+fn no_store(response: &mut Response<Body>) {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// Reads and parses a login body, answering 413/415/400 for what is wrong.
+async fn read_login<B>(headers: &hyper::HeaderMap, body: B) -> Result<LoginRequest, Response<Body>>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let json = content_type
+            .to_str()
+            .map(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"))
+            .unwrap_or(false);
+        if !json {
+            return Err(respond::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/json"));
+        }
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_LOGIN_BODY as u64) {
+        return Err(respond::error(StatusCode::PAYLOAD_TOO_LARGE, "login body over 4096 bytes"));
+    }
+    let bytes = match Limited::new(body, MAX_LOGIN_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(respond::error(StatusCode::PAYLOAD_TOO_LARGE, "login body over 4096 bytes"));
+        }
+        Err(e) => {
+            return Err(respond::error(StatusCode::BAD_REQUEST, &format!("unreadable body: {e}")));
+        }
+    };
+    serde_json::from_slice::<LoginRequest>(&bytes).map_err(|e| {
+        respond::error(
+            StatusCode::BAD_REQUEST,
+            &format!("expected JSON {{\"user\": string, \"password\": string}}: {e}"),
+        )
+    })
+}
