@@ -13,7 +13,7 @@ use std::sync::Once;
 pub(crate) const BACKEND: &str = "aws_lc_rs";
 
 /// Installs the aws-lc-rs provider as the process default, once.
-pub(crate) fn ensure_provider() {
+pub fn ensure_provider() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         // An Err means a provider was already installed by the embedding

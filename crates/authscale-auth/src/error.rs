@@ -65,9 +65,4 @@ pub enum StoreError {
 pub enum ConfigError {
     #[error("{0}")]
     Invalid(String),
-    #[error("cannot read key file {path}: {source}")]
-    KeyFile {
-        path: String,
-        source: std::io::Error,
-    },
 }

@@ -14,6 +14,7 @@ mod session;
 mod store;
 mod token;
 
+pub use crypto::ensure_provider as install_crypto_provider;
 pub use directory::{Directory, User};
 pub use error::{AuthError, ConfigError, StoreError};
 pub use redis_store::{RedisStore, RedisStoreConfig};

@@ -85,7 +85,11 @@ impl SessionStore for RedisStore {
             .await
     }
 
-    async fn get(&self, key: &str, refresh: Option<Duration>) -> Result<Option<String>, StoreError> {
+    async fn get(
+        &self,
+        key: &str,
+        refresh: Option<Duration>,
+    ) -> Result<Option<String>, StoreError> {
         let mut conn = self.conn.clone();
         match refresh {
             None => self.bounded(conn.get(key)).await,

@@ -165,14 +165,19 @@ impl<S: SessionStore> SessionScheme<S> {
             expires: now + self.config.absolute_ttl.as_secs(),
         };
         let ttl = self.config.idle_ttl.min(self.config.absolute_ttl);
-        self.store.put(&id.store_key(), &record.encode(), ttl).await?;
+        self.store
+            .put(&id.store_key(), &record.encode(), ttl)
+            .await?;
         let cookie = self.set_cookie(&id, ttl);
         Ok((id, cookie))
     }
 
     /// Authenticates a request from its `Cookie` header: exactly one store
     /// call for a well-formed id, none for a malformed one.
-    pub async fn authenticate(&self, cookie_header: Option<&str>) -> Result<SessionRecord, AuthError> {
+    pub async fn authenticate(
+        &self,
+        cookie_header: Option<&str>,
+    ) -> Result<SessionRecord, AuthError> {
         let id = self.session_id(cookie_header)?;
         let refresh = self.config.sliding.then_some(self.config.idle_ttl);
         let raw = self
@@ -211,7 +216,11 @@ impl<S: SessionStore> SessionScheme<S> {
     }
 
     fn set_cookie(&self, id: &SessionId, ttl: Duration) -> String {
-        let secure = if self.config.secure_cookie { "; Secure" } else { "" };
+        let secure = if self.config.secure_cookie {
+            "; Secure"
+        } else {
+            ""
+        };
         format!(
             "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
             self.cookie_name,
@@ -221,7 +230,11 @@ impl<S: SessionStore> SessionScheme<S> {
     }
 
     fn clear_cookie(&self) -> String {
-        let secure = if self.config.secure_cookie { "; Secure" } else { "" };
+        let secure = if self.config.secure_cookie {
+            "; Secure"
+        } else {
+            ""
+        };
         format!(
             "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
             self.cookie_name
@@ -244,7 +257,13 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_refused() {
-        for raw in ["", "short", "../../etc/passwd/aaaaaaa", "aaaaaaaaaaaaaaaaaaaaa*", &"a".repeat(23)] {
+        for raw in [
+            "",
+            "short",
+            "../../etc/passwd/aaaaaaa",
+            "aaaaaaaaaaaaaaaaaaaaa*",
+            &"a".repeat(23),
+        ] {
             assert_eq!(SessionId::parse(raw), None, "{raw:?}");
         }
     }
@@ -257,7 +276,14 @@ mod tests {
             expires: 20,
         };
         assert_eq!(SessionRecord::decode(&r.encode()), Some(r));
-        for raw in ["", "v2\tuser1\t1\t2", "v1\tuser1\t1", "v1\tuser1\tx\t2", "v1\t\t1\t2", "v1\tu\t1\t2\t3"] {
+        for raw in [
+            "",
+            "v2\tuser1\t1\t2",
+            "v1\tuser1\t1",
+            "v1\tuser1\tx\t2",
+            "v1\t\t1\t2",
+            "v1\tu\t1\t2\t3",
+        ] {
             assert_eq!(SessionRecord::decode(raw), None, "{raw:?}");
         }
     }

@@ -32,7 +32,10 @@ pub enum KeySource {
     /// An HMAC secret: signs and verifies.
     Secret(Vec<u8>),
     /// A private and a public PEM key: signs and verifies.
-    Pair { private_pem: Vec<u8>, public_pem: Vec<u8> },
+    Pair {
+        private_pem: Vec<u8>,
+        public_pem: Vec<u8>,
+    },
     /// A public PEM key: verifies only (a rotated-out or foreign signer).
     Public(Vec<u8>),
 }
@@ -209,8 +212,12 @@ impl TokenScheme {
         let mut header = Header::new(self.algorithm);
         header.kid = Some(self.signing_kid.clone());
         header.typ = Some(ACCESS_TOKEN_TYPE.into());
-        let token = jsonwebtoken::encode(&header, &claims, &self.signing_key)
-            .map_err(|e| invalid(format!("signing with key {:?} failed: {e}", self.signing_kid)))?;
+        let token = jsonwebtoken::encode(&header, &claims, &self.signing_key).map_err(|e| {
+            invalid(format!(
+                "signing with key {:?} failed: {e}",
+                self.signing_kid
+            ))
+        })?;
         Ok(IssuedToken {
             token,
             expires_in: self.ttl.as_secs(),
@@ -227,11 +234,10 @@ impl TokenScheme {
         if header.alg != self.algorithm {
             return Err(AuthError::BadAlgorithm);
         }
-        if !header
-            .typ
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE) || t.eq_ignore_ascii_case("application/at+jwt"))
-        {
+        if !header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
+                || t.eq_ignore_ascii_case("application/at+jwt")
+        }) {
             return Err(AuthError::WrongType);
         }
         // No extension is understood, so any critical one must be refused
@@ -244,7 +250,8 @@ impl TokenScheme {
             .as_deref()
             .and_then(|kid| self.verifying.get(kid))
             .ok_or(AuthError::UnknownKey)?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(map_error)?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(map_error)?;
         let claims = data.claims;
         if claims.sub.is_empty() || claims.jti.is_empty() {
             return Err(AuthError::BadClaims("sub and jti must not be empty"));
@@ -293,6 +300,11 @@ fn map_error(e: jsonwebtoken::errors::Error) -> AuthError {
         ErrorKind::MissingRequiredClaim(_) => AuthError::BadClaims("a required claim is missing"),
         ErrorKind::InvalidClaimFormat(_) => AuthError::BadClaims("a claim has the wrong type"),
         ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => AuthError::BadAlgorithm,
+        // Valid JSON that does not fit the claims (a missing, mistyped or
+        // repeated claim) versus a payload that is not JSON at all.
+        ErrorKind::Json(e) if e.is_data() => {
+            AuthError::BadClaims("the claims do not have the required names and types")
+        }
         _ => AuthError::Malformed,
     }
 }
@@ -300,15 +312,18 @@ fn map_error(e: jsonwebtoken::errors::Error) -> AuthError {
 fn check_supported(algorithm: Algorithm) -> Result<(), ConfigError> {
     use Algorithm::*;
     match algorithm {
-        HS256 | HS384 | HS512 | RS256 | RS384 | RS512 | PS256 | PS384 | PS512 | ES256
-        | ES384 | EdDSA => Ok(()),
+        HS256 | HS384 | HS512 | RS256 | RS384 | RS512 | PS256 | PS384 | PS512 | ES256 | ES384
+        | EdDSA => Ok(()),
         #[allow(unreachable_patterns)]
         other => Err(invalid(format!("algorithm {other:?} is not supported"))),
     }
 }
 
 fn is_hmac(algorithm: Algorithm) -> bool {
-    matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+    matches!(
+        algorithm,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    )
 }
 
 /// RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
@@ -323,7 +338,9 @@ fn min_hmac_bytes(algorithm: Algorithm) -> usize {
 fn check_kid(kid: &str) -> Result<(), ConfigError> {
     let ok = !kid.is_empty()
         && kid.len() <= 64
-        && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -339,7 +356,9 @@ fn load_key(
 ) -> Result<(DecodingKey, Option<EncodingKey>), ConfigError> {
     let kid = &key.kid;
     let bad = |what: &str, e: jsonwebtoken::errors::Error| {
-        invalid(format!("key {kid:?}: the {what} is not a valid {algorithm:?} PEM key: {e}"))
+        invalid(format!(
+            "key {kid:?}: the {what} is not a valid {algorithm:?} PEM key: {e}"
+        ))
     };
     match (&key.source, is_hmac(algorithm)) {
         (KeySource::Secret(secret), true) => {
@@ -351,15 +370,27 @@ fn load_key(
                     secret.len()
                 )));
             }
-            Ok((DecodingKey::from_secret(secret), Some(EncodingKey::from_secret(secret))))
+            Ok((
+                DecodingKey::from_secret(secret),
+                Some(EncodingKey::from_secret(secret)),
+            ))
         }
-        (KeySource::Pair { private_pem, public_pem }, false) => {
-            let encoding = encoding_from_pem(algorithm, private_pem).map_err(|e| bad("private key", e))?;
-            let decoding = decoding_from_pem(algorithm, public_pem).map_err(|e| bad("public key", e))?;
+        (
+            KeySource::Pair {
+                private_pem,
+                public_pem,
+            },
+            false,
+        ) => {
+            let encoding =
+                encoding_from_pem(algorithm, private_pem).map_err(|e| bad("private key", e))?;
+            let decoding =
+                decoding_from_pem(algorithm, public_pem).map_err(|e| bad("public key", e))?;
             Ok((decoding, Some(encoding)))
         }
         (KeySource::Public(public_pem), false) => {
-            let decoding = decoding_from_pem(algorithm, public_pem).map_err(|e| bad("public key", e))?;
+            let decoding =
+                decoding_from_pem(algorithm, public_pem).map_err(|e| bad("public key", e))?;
             Ok((decoding, None))
         }
         (_, true) => Err(invalid(format!(
@@ -371,7 +402,10 @@ fn load_key(
     }
 }
 
-fn encoding_from_pem(algorithm: Algorithm, pem: &[u8]) -> jsonwebtoken::errors::Result<EncodingKey> {
+fn encoding_from_pem(
+    algorithm: Algorithm,
+    pem: &[u8],
+) -> jsonwebtoken::errors::Result<EncodingKey> {
     match algorithm {
         Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(pem),
         Algorithm::EdDSA => EncodingKey::from_ed_pem(pem),
@@ -379,7 +413,10 @@ fn encoding_from_pem(algorithm: Algorithm, pem: &[u8]) -> jsonwebtoken::errors::
     }
 }
 
-fn decoding_from_pem(algorithm: Algorithm, pem: &[u8]) -> jsonwebtoken::errors::Result<DecodingKey> {
+fn decoding_from_pem(
+    algorithm: Algorithm,
+    pem: &[u8],
+) -> jsonwebtoken::errors::Result<DecodingKey> {
     match algorithm {
         Algorithm::ES256 | Algorithm::ES384 => DecodingKey::from_ec_pem(pem),
         Algorithm::EdDSA => DecodingKey::from_ed_pem(pem),
@@ -392,17 +429,22 @@ fn pick_signer(
     wanted: Option<&str>,
 ) -> Result<(String, EncodingKey), ConfigError> {
     match wanted {
-        Some(kid) => signers
-            .into_iter()
-            .find(|(k, _)| k == kid)
-            .ok_or_else(|| invalid(format!("the signing key {kid:?} is not configured with a secret or private key"))),
+        Some(kid) => signers.into_iter().find(|(k, _)| k == kid).ok_or_else(|| {
+            invalid(format!(
+                "the signing key {kid:?} is not configured with a secret or private key"
+            ))
+        }),
         None => {
             let count = signers.len();
             let mut signers = signers.into_iter();
             match (signers.next(), count) {
                 (Some(only), 1) => Ok(only),
-                (None, _) => Err(invalid("no configured key can sign: give a secret or a private key")),
-                _ => Err(invalid("several keys can sign: name the signing one with --jwt-signing-kid")),
+                (None, _) => Err(invalid(
+                    "no configured key can sign: give a secret or a private key",
+                )),
+                _ => Err(invalid(
+                    "several keys can sign: name the signing one with --jwt-signing-kid",
+                )),
             }
         }
     }

@@ -18,7 +18,11 @@ pub fn parse(raw: &str) -> Result<Duration, String> {
         "ms" => value / 1e3,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("unknown unit {other:?} in {raw:?}: use us, ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {raw:?}: use us, ms, s, m or h"
+            ));
+        }
     };
     if !seconds.is_finite() || !(0.0..=1e9).contains(&seconds) {
         return Err(format!("{raw:?} is out of range"));

@@ -26,6 +26,27 @@ enum Command {
     ///   authscale node --config node.toml --listen 127.0.0.1:0
     #[command(verbatim_doc_comment)]
     Node(Box<node_cmd::NodeOptions>),
+
+    /// Print users of the synthetic directory with their passwords, one
+    /// "NAME PASSWORD" line each, for logging in by hand or from scripts.
+    ///
+    /// Example:
+    ///   authscale users --count 3
+    #[command(verbatim_doc_comment)]
+    Users(UsersOptions),
+}
+
+#[derive(Debug, clap::Args)]
+struct UsersOptions {
+    /// Seed of the directory; must match the nodes' --seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// First user index.
+    #[arg(long, default_value_t = 0)]
+    first: u64,
+    /// How many users to print.
+    #[arg(long, default_value_t = 1)]
+    count: u64,
 }
 
 /// Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration
@@ -35,6 +56,7 @@ fn main() -> ExitCode {
     init_tracing();
     let result = match cli.command {
         Command::Node(options) => node_cmd::run(*options),
+        Command::Users(options) => print_users(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -43,6 +65,23 @@ fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+fn print_users(options: &UsersOptions) -> Result<(), Failure> {
+    use std::io::Write;
+    let directory = authscale_auth::Directory::new(options.seed, u64::MAX);
+    let mut out = std::io::stdout().lock();
+    for index in options.first..options.first.saturating_add(options.count) {
+        let line = format!(
+            "{} {}",
+            authscale_auth::Directory::name(index),
+            directory.password(index)
+        );
+        if writeln!(out, "{line}").is_err() {
+            break; // closed pipe (e.g. `| head`): stop quietly
+        }
+    }
+    Ok(())
 }
 
 /// An error with the exit code it deserves.
@@ -54,11 +93,17 @@ struct Failure {
 
 impl Failure {
     fn usage(error: impl Into<anyhow::Error>) -> Failure {
-        Failure { error: error.into(), code: 2 }
+        Failure {
+            error: error.into(),
+            code: 2,
+        }
     }
 
     fn runtime(error: impl Into<anyhow::Error>) -> Failure {
-        Failure { error: error.into(), code: 1 }
+        Failure {
+            error: error.into(),
+            code: 1,
+        }
     }
 }
 

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use authscale_auth::{Algorithm, KeySource, RedisStoreConfig, SessionConfig, TokenConfig, TokenKeyConfig};
+use authscale_auth::{
+    Algorithm, KeySource, RedisStoreConfig, SessionConfig, TokenConfig, TokenKeyConfig,
+};
 use authscale_node::{AuthMode, Node, NodeConfig};
 use clap::Args;
 use serde::Deserialize;
@@ -189,7 +191,10 @@ async fn serve(launch: Launch) -> Result<(), Failure> {
     let mode = config.auth;
     let node = Arc::new(Node::new(config).map_err(Failure::usage)?);
     // The one line on stdout: scripts and tests read the address from it.
-    println!("authscale node listening on http://{addr} (auth={})", mode.as_str());
+    println!(
+        "authscale node listening on http://{addr} (auth={})",
+        mode.as_str()
+    );
     tracing::info!(%addr, auth = mode.as_str(), iterations_per_us = node.work().iterations_per_us(), "node started");
     authscale_node::serve(listener, node, shutdown_signal(), drain)
         .await
@@ -200,7 +205,10 @@ async fn serve(launch: Launch) -> Result<(), Failure> {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers; stop the node with SIGKILL");
         return std::future::pending().await;
     };
@@ -221,7 +229,12 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
         }
         None => options,
     };
-    let auth: AuthMode = options.auth.as_deref().unwrap_or("none").parse().map_err(|e: String| anyhow!(e))?;
+    let auth: AuthMode = options
+        .auth
+        .as_deref()
+        .unwrap_or("none")
+        .parse()
+        .map_err(|e: String| anyhow!(e))?;
     let listen = options.listen.as_deref().unwrap_or("127.0.0.1:8080");
     let listen: SocketAddr = listen
         .parse()
@@ -237,12 +250,19 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
     config.drain_timeout = dur("drain-timeout", options.drain_timeout.as_deref(), "5s")?;
     if auth == AuthMode::Session {
         config.store = Some(RedisStoreConfig {
-            url: options.redis_url.clone().unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+            url: options
+                .redis_url
+                .clone()
+                .unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
             timeout: dur("store-timeout", options.store_timeout.as_deref(), "100ms")?,
         });
         config.session = SessionConfig {
             idle_ttl: dur("session-idle", options.session_idle.as_deref(), "30m")?,
-            absolute_ttl: dur("session-lifetime", options.session_lifetime.as_deref(), "8h")?,
+            absolute_ttl: dur(
+                "session-lifetime",
+                options.session_lifetime.as_deref(),
+                "8h",
+            )?,
             sliding: options.session_sliding.unwrap_or(false),
             secure_cookie: options.secure_cookie.unwrap_or(false),
         };
@@ -268,7 +288,10 @@ fn token_config(options: &NodeOptions) -> anyhow::Result<TokenConfig> {
     let mut keys = Vec::new();
     for spec in &options.jwt_secret {
         let (kid, path) = split_kid(spec, "--jwt-secret")?;
-        keys.push(TokenKeyConfig { kid, source: KeySource::Secret(read_key(Path::new(path))?) });
+        keys.push(TokenKeyConfig {
+            kid,
+            source: KeySource::Secret(read_key(Path::new(path))?),
+        });
     }
     for spec in &options.jwt_key {
         let (kid, paths) = split_kid(spec, "--jwt-key")?;
@@ -285,7 +308,10 @@ fn token_config(options: &NodeOptions) -> anyhow::Result<TokenConfig> {
     }
     for spec in &options.jwt_public_key {
         let (kid, path) = split_kid(spec, "--jwt-public-key")?;
-        keys.push(TokenKeyConfig { kid, source: KeySource::Public(read_key(Path::new(path))?) });
+        keys.push(TokenKeyConfig {
+            kid,
+            source: KeySource::Public(read_key(Path::new(path))?),
+        });
     }
     if keys.is_empty() {
         if !alg_name.starts_with("HS") {
@@ -296,7 +322,10 @@ fn token_config(options: &NodeOptions) -> anyhow::Result<TokenConfig> {
         tracing::warn!("no --jwt-secret given: using a random key that only this node knows");
         let mut secret = vec![0u8; 64];
         getrandom::fill(&mut secret).map_err(|e| anyhow!("no OS randomness: {e}"))?;
-        keys.push(TokenKeyConfig { kid: "ephemeral".into(), source: KeySource::Secret(secret) });
+        keys.push(TokenKeyConfig {
+            kid: "ephemeral".into(),
+            source: KeySource::Secret(secret),
+        });
     }
     let leeway = dur("jwt-leeway", options.jwt_leeway.as_deref(), "2s")?;
     if leeway > Duration::from_secs(5) {
@@ -321,7 +350,8 @@ fn split_kid<'a>(spec: &'a str, flag: &str) -> anyhow::Result<(String, &'a str)>
 /// Reads key material. A secret file's trailing newline (as left by
 /// `echo` or an editor) is not part of the key.
 fn read_key(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let mut bytes = std::fs::read(path).with_context(|| format!("cannot read key file {}", path.display()))?;
+    let mut bytes =
+        std::fs::read(path).with_context(|| format!("cannot read key file {}", path.display()))?;
     while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
         bytes.pop();
     }

@@ -79,8 +79,8 @@ impl NodeConfig {
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
-    #[error("invalid configuration: {0}")]
+    #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("invalid configuration: {0}")]
+    #[error("{0}")]
     Invalid(String),
 }

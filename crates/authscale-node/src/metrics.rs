@@ -29,7 +29,9 @@ const ROUTES: [(Route, &str); 7] = [
 ];
 
 /// Every status the node answers with; anything else lands in the last slot.
-const STATUSES: [u16; 13] = [200, 204, 400, 401, 404, 405, 411, 413, 415, 431, 500, 503, 0];
+const STATUSES: [u16; 13] = [
+    200, 204, 400, 401, 404, 405, 411, 413, 415, 431, 500, 503, 0,
+];
 
 const REASONS: [&str; 11] = [
     "missing",
@@ -47,7 +49,18 @@ const REASONS: [&str; 11] = [
 
 /// Upper bounds of the store latency histogram, seconds.
 const STORE_BUCKETS: [f64; 13] = [
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+    0.000_05,
+    0.000_1,
+    0.000_25,
+    0.000_5,
+    0.001,
+    0.002_5,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
     f64::INFINITY,
 ];
 
@@ -75,8 +88,14 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn request(&self, route: Route, status: u16) {
-        let r = ROUTES.iter().position(|(x, _)| *x == route).unwrap_or(ROUTES.len() - 1);
-        let s = STATUSES.iter().position(|x| *x == status).unwrap_or(STATUSES.len() - 1);
+        let r = ROUTES
+            .iter()
+            .position(|(x, _)| *x == route)
+            .unwrap_or(ROUTES.len() - 1);
+        let s = STATUSES
+            .iter()
+            .position(|x| *x == status)
+            .unwrap_or(STATUSES.len() - 1);
         self.requests[r][s].fetch_add(1, Relaxed);
     }
 
@@ -89,9 +108,13 @@ impl Metrics {
     /// Records one store call and whether it succeeded.
     pub fn store_call(&self, elapsed: Duration, ok: bool) {
         let secs = elapsed.as_secs_f64();
-        let bucket = STORE_BUCKETS.iter().position(|b| secs <= *b).unwrap_or(STORE_BUCKETS.len() - 1);
+        let bucket = STORE_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(STORE_BUCKETS.len() - 1);
         self.store_buckets[bucket].fetch_add(1, Relaxed);
-        self.store_sum_ns.fetch_add(elapsed.as_nanos() as u64, Relaxed);
+        self.store_sum_ns
+            .fetch_add(elapsed.as_nanos() as u64, Relaxed);
         if !ok {
             self.store_errors.fetch_add(1, Relaxed);
         }
@@ -99,8 +122,14 @@ impl Metrics {
 
     /// Requests counted for `route` with `status` (tests and reports).
     pub fn requests_for(&self, route: Route, status: u16) -> u64 {
-        let r = ROUTES.iter().position(|(x, _)| *x == route).unwrap_or(ROUTES.len() - 1);
-        let s = STATUSES.iter().position(|x| *x == status).unwrap_or(STATUSES.len() - 1);
+        let r = ROUTES
+            .iter()
+            .position(|(x, _)| *x == route)
+            .unwrap_or(ROUTES.len() - 1);
+        let s = STATUSES
+            .iter()
+            .position(|x| *x == status)
+            .unwrap_or(STATUSES.len() - 1);
         self.requests[r][s].load(Relaxed)
     }
 
@@ -108,43 +137,79 @@ impl Metrics {
     pub fn render(&self, info: &[(&str, &str)]) -> String {
         let mut out = String::with_capacity(4096);
         let labels: Vec<String> = info.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-        let _ = writeln!(out, "# HELP authscale_node_info Static facts about this node.");
+        let _ = writeln!(
+            out,
+            "# HELP authscale_node_info Static facts about this node."
+        );
         let _ = writeln!(out, "# TYPE authscale_node_info gauge");
         let _ = writeln!(out, "authscale_node_info{{{}}} 1", labels.join(","));
 
-        let _ = writeln!(out, "# HELP authscale_requests_total Requests answered, by route and status.");
+        let _ = writeln!(
+            out,
+            "# HELP authscale_requests_total Requests answered, by route and status."
+        );
         let _ = writeln!(out, "# TYPE authscale_requests_total counter");
         for (r, (_, route)) in ROUTES.iter().enumerate() {
             for (s, status) in STATUSES.iter().enumerate() {
                 let n = self.requests[r][s].load(Relaxed);
                 if n > 0 {
-                    let status = if *status == 0 { "other".to_string() } else { status.to_string() };
-                    let _ = writeln!(out, "authscale_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+                    let status = if *status == 0 {
+                        "other".to_string()
+                    } else {
+                        status.to_string()
+                    };
+                    let _ = writeln!(
+                        out,
+                        "authscale_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                    );
                 }
             }
         }
 
-        let _ = writeln!(out, "# HELP authscale_auth_failures_total Refused credentials, by reason.");
+        let _ = writeln!(
+            out,
+            "# HELP authscale_auth_failures_total Refused credentials, by reason."
+        );
         let _ = writeln!(out, "# TYPE authscale_auth_failures_total counter");
         for (i, reason) in REASONS.iter().enumerate() {
             let n = self.auth_failures[i].load(Relaxed);
-            let _ = writeln!(out, "authscale_auth_failures_total{{reason=\"{reason}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "authscale_auth_failures_total{{reason=\"{reason}\"}} {n}"
+            );
         }
 
-        let _ = writeln!(out, "# HELP authscale_store_call_seconds Latency of session store calls.");
+        let _ = writeln!(
+            out,
+            "# HELP authscale_store_call_seconds Latency of session store calls."
+        );
         let _ = writeln!(out, "# TYPE authscale_store_call_seconds histogram");
         let mut cumulative = 0;
         for (i, bound) in STORE_BUCKETS.iter().enumerate() {
             cumulative += self.store_buckets[i].load(Relaxed);
-            let le = if bound.is_infinite() { "+Inf".to_string() } else { bound.to_string() };
-            let _ = writeln!(out, "authscale_store_call_seconds_bucket{{le=\"{le}\"}} {cumulative}");
+            let le = if bound.is_infinite() {
+                "+Inf".to_string()
+            } else {
+                bound.to_string()
+            };
+            let _ = writeln!(
+                out,
+                "authscale_store_call_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
         }
         let sum = self.store_sum_ns.load(Relaxed) as f64 / 1e9;
         let _ = writeln!(out, "authscale_store_call_seconds_sum {sum}");
         let _ = writeln!(out, "authscale_store_call_seconds_count {cumulative}");
-        let _ = writeln!(out, "# HELP authscale_store_errors_total Store calls that failed or timed out.");
+        let _ = writeln!(
+            out,
+            "# HELP authscale_store_errors_total Store calls that failed or timed out."
+        );
         let _ = writeln!(out, "# TYPE authscale_store_errors_total counter");
-        let _ = writeln!(out, "authscale_store_errors_total {}", self.store_errors.load(Relaxed));
+        let _ = writeln!(
+            out,
+            "authscale_store_errors_total {}",
+            self.store_errors.load(Relaxed)
+        );
         out
     }
 }

@@ -22,7 +22,7 @@ const MAX_LOGIN_BODY: usize = 4096;
 enum Auth {
     None,
     Session(SessionScheme<RedisStore>),
-    Token(TokenScheme),
+    Token(Box<TokenScheme>),
 }
 
 /// A node's state, shared by all its connections.
@@ -73,11 +73,13 @@ impl Node {
                 let scheme = TokenScheme::new(token_config)?;
                 info.push(("alg", format!("{:?}", scheme.algorithm())));
                 info.push(("backend", scheme.backend().to_owned()));
-                Auth::Token(scheme)
+                Auth::Token(Box::new(scheme))
             }
         };
         if config.users == 0 {
-            return Err(NodeError::Invalid("the user directory needs at least one user".into()));
+            return Err(NodeError::Invalid(
+                "the user directory needs at least one user".into(),
+            ));
         }
         let work = Work::calibrate();
         info.push(("node", config.node_id.clone()));
@@ -117,12 +119,16 @@ impl Node {
             (Route::Login, &Method::POST) => self.login(req).await,
             (Route::Me, &Method::GET) => self.me(&req).await,
             (Route::Logout, &Method::POST) => self.logout(&req).await,
-            (Route::Healthz, &Method::GET | &Method::HEAD) => respond::json(StatusCode::OK, r#"{"status":"ok"}"#.into()),
+            (Route::Healthz, &Method::GET | &Method::HEAD) => {
+                respond::json(StatusCode::OK, r#"{"status":"ok"}"#.into())
+            }
             (Route::Readyz, &Method::GET | &Method::HEAD) => self.readyz().await,
             (Route::Metrics, &Method::GET | &Method::HEAD) => self.render_metrics(),
             (Route::Login | Route::Logout, _) => respond::method_not_allowed("POST"),
             (Route::Me, _) => respond::method_not_allowed("GET"),
-            (Route::Healthz | Route::Readyz | Route::Metrics, _) => respond::method_not_allowed("GET, HEAD"),
+            (Route::Healthz | Route::Readyz | Route::Metrics, _) => {
+                respond::method_not_allowed("GET, HEAD")
+            }
             (Route::Other, _) => respond::error(StatusCode::NOT_FOUND, "no_such_route"),
         };
         self.metrics.request(route, response.status().as_u16());
@@ -139,7 +145,10 @@ impl Node {
             Ok(c) => c,
             Err(response) => return response,
         };
-        let Some(user) = self.directory.authenticate(&credentials.user, &credentials.password) else {
+        let Some(user) = self
+            .directory
+            .authenticate(&credentials.user, &credentials.password)
+        else {
             return respond::error(StatusCode::UNAUTHORIZED, "invalid_credentials");
         };
         match &self.auth {
@@ -150,7 +159,8 @@ impl Node {
                 self.metrics.store_call(started.elapsed(), result.is_ok());
                 match result {
                     Ok((_, cookie)) => {
-                        let mut response = respond::json(StatusCode::OK, user_body(&user.name, &self.node_id));
+                        let mut response =
+                            respond::json(StatusCode::OK, user_body(&user.name, &self.node_id));
                         if let Ok(value) = HeaderValue::from_str(&cookie) {
                             response.headers_mut().insert(header::SET_COOKIE, value);
                         }
@@ -264,12 +274,16 @@ impl Node {
             return respond::store_unavailable();
         }
         let challenge = match (&self.auth, error) {
-            (Auth::Token(_), AuthError::Missing) => HeaderValue::from_static(r#"Bearer realm="authscale""#),
+            (Auth::Token(_), AuthError::Missing) => {
+                HeaderValue::from_static(r#"Bearer realm="authscale""#)
+            }
             (Auth::Token(_), _) => HeaderValue::from_str(&format!(
                 r#"Bearer realm="authscale", error="invalid_token", error_description="{}""#,
                 error.reason()
             ))
-            .unwrap_or(HeaderValue::from_static(r#"Bearer realm="authscale", error="invalid_token""#)),
+            .unwrap_or(HeaderValue::from_static(
+                r#"Bearer realm="authscale", error="invalid_token""#,
+            )),
             _ => HeaderValue::from_static(r#"Cookie realm="authscale", cookie-name="sid""#),
         };
         respond::unauthorized(challenge, error.reason())
@@ -312,7 +326,9 @@ fn route_of(path: &str) -> Route {
 }
 
 fn cookie_header<B>(req: &Request<B>) -> Option<&str> {
-    req.headers().get(header::COOKIE).and_then(|v| v.to_str().ok())
+    req.headers()
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
 }
 
 fn user_body(user: &str, node: &str) -> String {
@@ -335,10 +351,17 @@ where
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let json = content_type
             .to_str()
-            .map(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"))
+            .map(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            })
             .unwrap_or(false);
         if !json {
-            return Err(respond::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/json"));
+            return Err(respond::error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected application/json",
+            ));
         }
     }
     let declared = headers
@@ -346,15 +369,24 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_LOGIN_BODY as u64) {
-        return Err(respond::error(StatusCode::PAYLOAD_TOO_LARGE, "login body over 4096 bytes"));
+        return Err(respond::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "login body over 4096 bytes",
+        ));
     }
     let bytes = match Limited::new(body, MAX_LOGIN_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(respond::error(StatusCode::PAYLOAD_TOO_LARGE, "login body over 4096 bytes"));
+            return Err(respond::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "login body over 4096 bytes",
+            ));
         }
         Err(e) => {
-            return Err(respond::error(StatusCode::BAD_REQUEST, &format!("unreadable body: {e}")));
+            return Err(respond::error(
+                StatusCode::BAD_REQUEST,
+                &format!("unreadable body: {e}"),
+            ));
         }
     };
     serde_json::from_slice::<LoginRequest>(&bytes).map_err(|e| {
