@@ -1,0 +1,2 @@
+//! authscale's measurements of its own building blocks. The programs live in
+//! `examples/` (decision measurements) and, later, `benches/` (criterion).
