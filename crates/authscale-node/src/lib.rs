@@ -7,13 +7,11 @@
 
 mod config;
 mod metrics;
-mod respond;
 mod routes;
-mod server;
 mod work;
 
 pub use config::{AuthMode, NodeConfig, NodeError};
 pub use metrics::Metrics;
 pub use routes::Node;
-pub use server::serve;
+pub use authscale_http::serve;
 pub use work::Work;

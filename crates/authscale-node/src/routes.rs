@@ -13,8 +13,17 @@ use serde::Deserialize;
 
 use crate::config::{AuthMode, NodeConfig, NodeError};
 use crate::metrics::{Metrics, Route};
-use crate::respond::{self, Body};
+use authscale_http::respond::{self, Body};
 use crate::work::Work;
+
+impl authscale_http::Handler for Node {
+    type Body = Body;
+    type BodyError = std::convert::Infallible;
+
+    async fn handle(&self, req: Request<hyper::body::Incoming>, _peer: std::net::SocketAddr) -> Response<Body> {
+        self.handle(req).await
+    }
+}
 
 /// The largest login body accepted; anything larger is answered 413.
 const MAX_LOGIN_BODY: usize = 4096;

@@ -2,16 +2,31 @@
 //! with graceful shutdown that drains in-flight requests within a deadline.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::Node;
+/// Something that answers requests: a node, a proxy, an admin endpoint.
+pub trait Handler: Send + Sync + 'static {
+    type Body: hyper::body::Body<Data = Bytes, Error = Self::BodyError> + Send + 'static;
+    type BodyError: Into<Box<dyn std::error::Error + Send + Sync>>;
+
+    /// Answers one request from `peer`. Every outcome is a response.
+    fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response<Self::Body>> + Send;
+}
 
 /// The request head (request line and headers) may not exceed this; hyper
 /// answers 431 beyond it. 8 KiB is also hyper's smallest buffer limit.
@@ -19,11 +34,11 @@ const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// A client has this long to send a complete request head (slowloris guard).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `node` on `listener` until `shutdown` resolves, then stops
+/// Serves `handler` on `listener` until `shutdown` resolves, then stops
 /// accepting and waits up to `drain` for open requests to finish.
-pub async fn serve(
+pub async fn serve<H: Handler>(
     listener: TcpListener,
-    node: Arc<Node>,
+    handler: Arc<H>,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) -> std::io::Result<()> {
@@ -36,7 +51,7 @@ pub async fn serve(
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
@@ -49,10 +64,10 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let node = node.clone();
+        let handler = handler.clone();
         let service = service_fn(move |req| {
-            let node = node.clone();
-            async move { Ok::<_, std::convert::Infallible>(node.handle(req).await) }
+            let handler = handler.clone();
+            async move { Ok::<_, std::convert::Infallible>(handler.handle(req, peer).await) }
         });
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
