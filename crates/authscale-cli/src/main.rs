@@ -1,8 +1,10 @@
 //! `authscale`: the only binary of the workspace, and the only place with
 //! argument parsing, a log subscriber and process exit codes.
 
+mod common;
 mod duration;
 mod node_cmd;
+mod proxy_cmd;
 
 use std::process::ExitCode;
 
@@ -26,6 +28,15 @@ enum Command {
     ///   authscale node --config node.toml --listen 127.0.0.1:0
     #[command(verbatim_doc_comment)]
     Node(Box<node_cmd::NodeOptions>),
+
+    /// Run the reverse proxy in front of the nodes.
+    ///
+    /// Examples:
+    ///   authscale proxy --upstream 127.0.0.1:8081 --upstream 127.0.0.1:8082
+    ///   authscale proxy --listen 127.0.0.1:0 --admin 127.0.0.1:9000 --policy cookie-hash
+    ///   curl -X PUT 127.0.0.1:9000/upstreams -d '["127.0.0.1:8081","127.0.0.1:8083"]'
+    #[command(verbatim_doc_comment)]
+    Proxy(Box<proxy_cmd::ProxyOptions>),
 
     /// Print users of the synthetic directory with their passwords, one
     /// "NAME PASSWORD" line each, for logging in by hand or from scripts.
@@ -56,6 +67,7 @@ fn main() -> ExitCode {
     init_tracing();
     let result = match cli.command {
         Command::Node(options) => node_cmd::run(*options),
+        Command::Proxy(options) => proxy_cmd::run(*options),
         Command::Users(options) => print_users(&options),
     };
     match result {
@@ -112,6 +124,7 @@ fn init_tracing() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 }

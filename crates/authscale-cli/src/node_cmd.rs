@@ -16,7 +16,8 @@ use authscale_node::{AuthMode, Node, NodeConfig};
 use clap::Args;
 use serde::Deserialize;
 
-use crate::{Failure, duration};
+use crate::Failure;
+use crate::common::{self, dur};
 
 /// Options of `authscale node`. The same names work as TOML keys in
 /// `--config` (for example `work-us = 50`, `jwt-secret = ["k1=k1.secret"]`).
@@ -168,13 +169,7 @@ struct Launch {
 
 pub fn run(options: NodeOptions) -> Result<(), Failure> {
     let launch = resolve(options).map_err(Failure::usage)?;
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    runtime.enable_all();
-    if let Some(threads) = launch.threads {
-        runtime.worker_threads(threads);
-    }
-    let runtime = runtime.build().map_err(Failure::runtime)?;
-    runtime.block_on(serve(launch))
+    common::runtime(launch.threads)?.block_on(serve(launch))
 }
 
 async fn serve(launch: Launch) -> Result<(), Failure> {
@@ -196,26 +191,11 @@ async fn serve(launch: Launch) -> Result<(), Failure> {
         mode.as_str()
     );
     tracing::info!(%addr, auth = mode.as_str(), iterations_per_us = node.work().iterations_per_us(), "node started");
-    authscale_node::serve(listener, node, shutdown_signal(), drain)
+    authscale_node::serve(listener, node, common::shutdown_signal(), drain)
         .await
         .map_err(Failure::runtime)?;
     tracing::info!("node stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop the node with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-    }
 }
 
 fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
@@ -356,8 +336,4 @@ fn read_key(path: &Path) -> anyhow::Result<Vec<u8>> {
         bytes.pop();
     }
     Ok(bytes)
-}
-
-fn dur(name: &str, raw: Option<&str>, default: &str) -> anyhow::Result<Duration> {
-    duration::parse(raw.unwrap_or(default)).map_err(|e| anyhow!("--{name}: {e}"))
 }

@@ -26,6 +26,10 @@ pub trait Handler: Send + Sync + 'static {
         req: Request<Incoming>,
         peer: SocketAddr,
     ) -> impl Future<Output = Response<Self::Body>> + Send;
+
+    /// A client connection ended with an error (reset, bad request head,
+    /// timeout). Counted by handlers that report downstream errors.
+    fn connection_error(&self, _error: &hyper::Error) {}
 }
 
 /// The request head (request line and headers) may not exceed this; hyper
@@ -64,16 +68,18 @@ pub async fn serve<H: Handler>(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
+        let for_service = handler.clone();
         let service = service_fn(move |req| {
-            let handler = handler.clone();
+            let handler = for_service.clone();
             async move { Ok::<_, std::convert::Infallible>(handler.handle(req, peer).await) }
         });
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
+        let handler = handler.clone();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection ended with an error");
+                handler.connection_error(&e);
             }
         });
     }

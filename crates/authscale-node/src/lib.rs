@@ -10,8 +10,8 @@ mod metrics;
 mod routes;
 mod work;
 
+pub use authscale_http::serve;
 pub use config::{AuthMode, NodeConfig, NodeError};
 pub use metrics::Metrics;
 pub use routes::Node;
-pub use authscale_http::serve;
 pub use work::Work;

@@ -13,14 +13,18 @@ use serde::Deserialize;
 
 use crate::config::{AuthMode, NodeConfig, NodeError};
 use crate::metrics::{Metrics, Route};
-use authscale_http::respond::{self, Body};
 use crate::work::Work;
+use authscale_http::respond::{self, Body};
 
 impl authscale_http::Handler for Node {
     type Body = Body;
     type BodyError = std::convert::Infallible;
 
-    async fn handle(&self, req: Request<hyper::body::Incoming>, _peer: std::net::SocketAddr) -> Response<Body> {
+    async fn handle(
+        &self,
+        req: Request<hyper::body::Incoming>,
+        _peer: std::net::SocketAddr,
+    ) -> Response<Body> {
         self.handle(req).await
     }
 }

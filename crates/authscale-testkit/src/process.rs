@@ -20,12 +20,12 @@ pub fn free_port() -> u16 {
 #[derive(Debug)]
 pub struct ChildProcess {
     child: Child,
-    addr: Option<SocketAddr>,
+    addrs: Vec<SocketAddr>,
 }
 
 impl ChildProcess {
     /// Starts `program args…` and waits (up to 20 s) for a stdout line
-    /// containing `http://ADDR`, the address it listens on.
+    /// containing `http://ADDR`: the addresses it listens on, in order.
     pub fn spawn_server(program: &std::path::Path, args: &[&str]) -> ChildProcess {
         let mut child = Command::new(program)
             .args(args)
@@ -39,15 +39,32 @@ impl ChildProcess {
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
             while let Some(Ok(line)) = lines.next() {
-                if let Some(rest) = line.split("http://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
-                    let _ = tx.send(addr);
+                let addrs: Vec<String> = line
+                    .split("http://")
+                    .skip(1)
+                    .map(|rest| {
+                        rest.split(|c: char| c.is_whitespace() || c == ')')
+                            .next()
+                            .unwrap_or("")
+                            .to_owned()
+                    })
+                    .collect();
+                if !addrs.is_empty() {
+                    let _ = tx.send(addrs);
                 }
             }
         });
-        let mut process = ChildProcess { child, addr: None };
+        let mut process = ChildProcess {
+            child,
+            addrs: Vec::new(),
+        };
         match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(addr) => process.addr = Some(addr.parse().expect("a socket address")),
+            Ok(addrs) => {
+                process.addrs = addrs
+                    .iter()
+                    .map(|a| a.parse().expect("a socket address"))
+                    .collect();
+            }
             Err(_) => {
                 let status = process.child.try_wait().ok().flatten();
                 panic!(
@@ -59,8 +76,20 @@ impl ChildProcess {
         process
     }
 
+    /// The first address the server reported.
     pub fn addr(&self) -> SocketAddr {
-        self.addr.expect("the server reported no address")
+        self.addrs[0]
+    }
+
+    /// Every address the server reported (a proxy: clients, then admin).
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn id(&self) -> u32 {

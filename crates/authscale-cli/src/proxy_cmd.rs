@@ -1,0 +1,160 @@
+//! `authscale proxy`: the reverse proxy and its admin endpoint, until
+//! SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use authscale_proxy::{Admin, Policy, Proxy, ProxyConfig, Upstreams};
+use clap::Args;
+
+use crate::Failure;
+use crate::common::{self, dur};
+
+/// Options of `authscale proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyOptions {
+    /// Address to listen on for clients; port 0 picks a free port (printed).
+    #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR")]
+    listen: String,
+
+    /// An upstream node, HOST:PORT; repeat for each. The set can change later through the admin endpoint.
+    #[arg(long = "upstream", value_name = "ADDR")]
+    upstreams: Vec<String>,
+
+    /// Admin endpoint (GET/PUT /upstreams, GET /metrics); port 0 picks a free port (printed).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    admin: String,
+
+    /// How requests are spread: round-robin, least-conn, or cookie-hash (pins a client by --cookie-name).
+    #[arg(long, default_value = "round-robin", value_name = "POLICY")]
+    policy: String,
+
+    /// The cookie that cookie-hash pins clients by.
+    #[arg(long, default_value = "sid", value_name = "NAME")]
+    cookie_name: String,
+
+    /// How long an upstream that refused or reset a connection is skipped.
+    #[arg(long, default_value = "2s", value_name = "DURATION")]
+    cooldown: String,
+
+    /// Bound on connecting to an upstream.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    connect_timeout: String,
+
+    /// Bound on waiting for an upstream's response head; 504 beyond it.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    upstream_timeout: String,
+
+    /// Probe each upstream's /healthz this often (off by default: passive checks only).
+    #[arg(long, value_name = "DURATION")]
+    health_interval: Option<String>,
+
+    /// Permit upstreams and an admin address outside the loopback range.
+    #[arg(long)]
+    allow_remote: bool,
+
+    /// Worker threads. [default: number of CPUs]
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// How long shutdown waits for in-flight requests.
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    drain_timeout: String,
+}
+
+pub fn run(options: ProxyOptions) -> Result<(), Failure> {
+    let threads = options.threads;
+    let (listen, admin, upstreams, config, drain) = resolve(options).map_err(Failure::usage)?;
+    common::runtime(threads)?.block_on(async move {
+        let listener = bind(listen).await?;
+        let admin_listener = bind(admin).await?;
+        let (addr, admin_addr) = (local(&listener)?, local(&admin_listener)?);
+        let upstreams = Arc::new(upstreams);
+        let health = config.health_interval;
+        let proxy = Arc::new(Proxy::new(upstreams, config));
+        let health_task = health.map(|interval| tokio::spawn(authscale_proxy::run_health_checks(proxy.clone(), interval)));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.changed().await;
+        };
+        println!("authscale proxy listening on http://{addr} (admin http://{admin_addr})");
+        tracing::info!(%addr, %admin_addr, upstreams = proxy.upstreams().snapshot().len(), "proxy started");
+        let main = authscale_proxy::serve(listener, proxy.clone(), wait(stopped.clone()), drain);
+        let admin = authscale_proxy::serve(admin_listener, Arc::new(Admin::new(proxy.clone())), wait(stopped), drain);
+        let signal = async move {
+            common::shutdown_signal().await;
+            let _ = stop.send(true);
+        };
+        let (main, admin, ()) = tokio::join!(main, admin, signal);
+        if let Some(task) = health_task {
+            task.abort();
+        }
+        main.and(admin).map_err(Failure::runtime)
+    })
+}
+
+type Resolved = (
+    SocketAddr,
+    SocketAddr,
+    Upstreams,
+    ProxyConfig,
+    std::time::Duration,
+);
+
+fn resolve(options: ProxyOptions) -> anyhow::Result<Resolved> {
+    let listen = parse_addr("--listen", &options.listen)?;
+    let admin = parse_addr("--admin", &options.admin)?;
+    if !options.allow_remote && !admin.ip().is_loopback() {
+        bail!(
+            "--admin {admin} is not a loopback address: the admin endpoint has no authentication (pass --allow-remote to insist)"
+        );
+    }
+    let addrs = options
+        .upstreams
+        .iter()
+        .map(|a| parse_addr("--upstream", a))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if addrs.is_empty() {
+        tracing::warn!("no --upstream given: answering 503 until the admin endpoint sets some");
+    }
+    let policy: Policy = options.policy.parse().map_err(|e: String| anyhow!(e))?;
+    let config = ProxyConfig {
+        policy,
+        cookie_name: options.cookie_name,
+        cooldown: dur("cooldown", Some(&options.cooldown), "2s")?,
+        connect_timeout: dur("connect-timeout", Some(&options.connect_timeout), "1s")?,
+        upstream_timeout: dur("upstream-timeout", Some(&options.upstream_timeout), "30s")?,
+        health_interval: options
+            .health_interval
+            .as_deref()
+            .map(|raw| dur("health-interval", Some(raw), "1s"))
+            .transpose()?,
+        allow_remote: options.allow_remote,
+    };
+    if config.upstream_timeout.is_zero() || config.connect_timeout.is_zero() {
+        bail!("timeouts must be greater than zero");
+    }
+    if config.health_interval.is_some_and(|d| d.is_zero()) {
+        bail!("--health-interval must be greater than zero");
+    }
+    let upstreams = Upstreams::new(&addrs, options.allow_remote)?;
+    let drain = dur("drain-timeout", Some(&options.drain_timeout), "5s")?;
+    Ok((listen, admin, upstreams, config, drain))
+}
+
+fn parse_addr(flag: &str, raw: &str) -> anyhow::Result<SocketAddr> {
+    raw.parse()
+        .map_err(|_| anyhow!("{flag} {raw:?} is not an address like 127.0.0.1:8080"))
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Failure> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+        .map_err(Failure::runtime)
+}
+
+fn local(listener: &tokio::net::TcpListener) -> Result<SocketAddr, Failure> {
+    listener.local_addr().map_err(Failure::runtime)
+}

@@ -1,0 +1,178 @@
+//! Choosing an upstream: round-robin, least in-flight, or pinned by cookie.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::upstreams::{Upstream, Upstreams};
+
+/// How requests are spread over the upstreams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Each request goes to the next healthy upstream in turn.
+    RoundRobin,
+    /// The healthy upstream with the fewest requests in flight.
+    LeastConn,
+    /// A client's cookie value always maps to the same upstream
+    /// (rendezvous hashing, so adding an upstream moves only its share);
+    /// round-robin when the cookie is absent or its upstream is down.
+    CookieHash,
+}
+
+impl std::str::FromStr for Policy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Policy, String> {
+        match s {
+            "round-robin" => Ok(Policy::RoundRobin),
+            "least-conn" => Ok(Policy::LeastConn),
+            "cookie-hash" => Ok(Policy::CookieHash),
+            other => Err(format!(
+                "unknown policy {other:?}: expected round-robin, least-conn or cookie-hash"
+            )),
+        }
+    }
+}
+
+impl Policy {
+    /// Picks an upstream from `set`, never `exclude` (the one a retry is
+    /// moving away from). None when no healthy upstream is left.
+    pub(crate) fn pick(
+        self,
+        upstreams: &Upstreams,
+        set: &[Arc<Upstream>],
+        cookie: Option<&str>,
+        exclude: Option<&Upstream>,
+    ) -> Option<Arc<Upstream>> {
+        let usable = |u: &Arc<Upstream>| {
+            upstreams.is_healthy(u) && !exclude.is_some_and(|x| std::ptr::eq(x, u.as_ref()))
+        };
+        match (self, cookie) {
+            (Policy::CookieHash, Some(value)) => {
+                let owner = set.iter().max_by_key(|u| rendezvous(value, u))?;
+                if usable(owner) {
+                    Some(owner.clone())
+                } else {
+                    round_robin(upstreams, set, usable)
+                }
+            }
+            (Policy::LeastConn, _) => {
+                let start = upstreams.cursor.fetch_add(1, Relaxed);
+                let n = set.len();
+                (0..n)
+                    .map(|i| &set[(start + i) % n])
+                    .filter(|u| usable(u))
+                    .min_by_key(|u| u.in_flight())
+                    .cloned()
+            }
+            _ => round_robin(upstreams, set, usable),
+        }
+    }
+}
+
+fn round_robin(
+    upstreams: &Upstreams,
+    set: &[Arc<Upstream>],
+    usable: impl Fn(&Arc<Upstream>) -> bool,
+) -> Option<Arc<Upstream>> {
+    let n = set.len();
+    if n == 0 {
+        return None;
+    }
+    let start = upstreams.cursor.fetch_add(1, Relaxed);
+    (0..n)
+        .map(|i| &set[(start + i) % n])
+        .find(|u| usable(u))
+        .cloned()
+}
+
+/// Highest-random-weight score of `value` on `upstream`. DefaultHasher's
+/// keys are fixed, so the mapping is the same in every proxy process.
+fn rendezvous(value: &str, upstream: &Upstream) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    value.hash(&mut hasher);
+    upstream.addr.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    fn set(n: u16) -> (Upstreams, Vec<SocketAddr>) {
+        let addrs: Vec<SocketAddr> = (0..n)
+            .map(|i| SocketAddr::from(([127, 0, 0, 1], 9000 + i)))
+            .collect();
+        (Upstreams::new(&addrs, false).expect("loopback set"), addrs)
+    }
+
+    #[test]
+    fn round_robin_rotates_and_skips_down_upstreams() {
+        let (upstreams, addrs) = set(3);
+        let snapshot = upstreams.snapshot();
+        let picks: Vec<_> = (0..6)
+            .map(|_| {
+                Policy::RoundRobin
+                    .pick(&upstreams, &snapshot, None, None)
+                    .expect("pick")
+                    .addr
+            })
+            .collect();
+        assert_eq!(
+            picks,
+            [addrs[0], addrs[1], addrs[2], addrs[0], addrs[1], addrs[2]]
+        );
+        upstreams.mark_down(&snapshot[1], Duration::from_secs(60));
+        for _ in 0..10 {
+            let pick = Policy::RoundRobin
+                .pick(&upstreams, &snapshot, None, None)
+                .expect("pick");
+            assert_ne!(pick.addr, addrs[1]);
+        }
+        let retry = Policy::RoundRobin
+            .pick(&upstreams, &snapshot, None, Some(&snapshot[0]))
+            .expect("pick");
+        assert_eq!(retry.addr, addrs[2]);
+        upstreams.mark_down(&snapshot[0], Duration::from_secs(60));
+        upstreams.mark_down(&snapshot[2], Duration::from_secs(60));
+        assert!(
+            Policy::RoundRobin
+                .pick(&upstreams, &snapshot, None, None)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn cookie_hash_pins_and_spreads_and_falls_back() {
+        let (upstreams, _) = set(4);
+        let snapshot = upstreams.snapshot();
+        let owner = |cookie: &str| {
+            Policy::CookieHash
+                .pick(&upstreams, &snapshot, Some(cookie), None)
+                .expect("pick")
+                .addr
+        };
+        let first = owner("abc");
+        assert!((0..20).all(|_| owner("abc") == first));
+        let spread: std::collections::HashSet<_> =
+            (0..200).map(|i| owner(&format!("user{i}"))).collect();
+        assert_eq!(spread.len(), 4, "200 cookies should reach every upstream");
+        let down = snapshot.iter().find(|u| u.addr == first).expect("owner");
+        upstreams.mark_down(down, Duration::from_secs(60));
+        assert_ne!(owner("abc"), first);
+    }
+
+    #[test]
+    fn least_conn_prefers_the_idle_upstream() {
+        let (upstreams, addrs) = set(3);
+        let snapshot = upstreams.snapshot();
+        snapshot[0].in_flight.store(5, Relaxed);
+        snapshot[2].in_flight.store(3, Relaxed);
+        let pick = Policy::LeastConn
+            .pick(&upstreams, &snapshot, None, None)
+            .expect("pick");
+        assert_eq!(pick.addr, addrs[1]);
+    }
+}

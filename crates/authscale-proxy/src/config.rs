@@ -1,0 +1,62 @@
+//! The proxy's validated configuration.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::Policy;
+
+/// How the proxy balances and how patient it is.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    pub policy: Policy,
+    /// The cookie whose value pins a client under `Policy::CookieHash`.
+    pub cookie_name: String,
+    /// How long an upstream that refused or reset a connection is skipped.
+    pub cooldown: Duration,
+    /// Bound on opening a connection to an upstream.
+    pub connect_timeout: Duration,
+    /// Bound on waiting for an upstream's response head; 504 beyond it.
+    pub upstream_timeout: Duration,
+    /// Probe every upstream's `/healthz` this often; None: passive only.
+    pub health_interval: Option<Duration>,
+    /// Permit upstreams outside the loopback range.
+    pub allow_remote: bool,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> ProxyConfig {
+        ProxyConfig {
+            policy: Policy::RoundRobin,
+            cookie_name: "sid".into(),
+            cooldown: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(1),
+            upstream_timeout: Duration::from_secs(30),
+            health_interval: None,
+            allow_remote: false,
+        }
+    }
+}
+
+/// A configuration or upstream list that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("upstream {0} is not a loopback address; pass --allow-remote to proxy to other hosts")]
+    Remote(SocketAddr),
+    #[error("upstream {0} is listed twice")]
+    Duplicate(SocketAddr),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Checks an upstream list against the configuration.
+pub(crate) fn check_upstreams(addrs: &[SocketAddr], allow_remote: bool) -> Result<(), ConfigError> {
+    for (i, addr) in addrs.iter().enumerate() {
+        if !allow_remote && !addr.ip().is_loopback() {
+            return Err(ConfigError::Remote(*addr));
+        }
+        if addrs[..i].contains(addr) {
+            return Err(ConfigError::Duplicate(*addr));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! Forwarding one request: pick an upstream, rewrite headers, send over the
+//! upstream's keep-alive pool, stream the answer back; on a failure before
+//! any response, retry an idempotent body-less request once elsewhere.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use authscale_http::respond;
+use bytes::Bytes;
+use http_body_util::{Either, Empty, Full};
+use hyper::body::{Body as _, Incoming};
+use hyper::header::{self, HeaderMap};
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::metrics::{LocalAnswer, ProxyMetrics};
+use crate::upstreams::{FailureKind, Upstream, Upstreams};
+use crate::{Policy, ProxyConfig};
+
+/// What goes upstream: the client's streamed body, or nothing (a retry).
+pub type UpstreamBody = Either<Incoming, Empty<Bytes>>;
+/// What goes back: the upstream's streamed body, or the proxy's own answer.
+pub type ClientBody = Either<Incoming, Full<Bytes>>;
+
+/// The reverse proxy.
+#[derive(Debug)]
+pub struct Proxy {
+    client: Client<HttpConnector, UpstreamBody>,
+    upstreams: Arc<Upstreams>,
+    config: ProxyConfig,
+    metrics: ProxyMetrics,
+}
+
+/// The parts of a body-less idempotent request needed to send it again.
+struct Replay {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+}
+
+impl Proxy {
+    pub fn new(upstreams: Arc<Upstreams>, config: ProxyConfig) -> Proxy {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        Proxy {
+            client,
+            upstreams,
+            config,
+            metrics: ProxyMetrics::default(),
+        }
+    }
+
+    pub fn upstreams(&self) -> &Arc<Upstreams> {
+        &self.upstreams
+    }
+
+    pub fn config(&self) -> &ProxyConfig {
+        &self.config
+    }
+
+    /// The upstream HTTP client, shared with the active health checks.
+    pub(crate) fn client(&self) -> &Client<HttpConnector, UpstreamBody> {
+        &self.client
+    }
+
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render(&self.upstreams)
+    }
+
+    async fn forward(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<ClientBody> {
+        let set = self.upstreams.snapshot();
+        let cookie = match self.config.policy {
+            Policy::CookieHash => cookie_value(req.headers(), &self.config.cookie_name),
+            _ => None,
+        };
+        let Some(first) = self
+            .config
+            .policy
+            .pick(&self.upstreams, &set, cookie.as_deref(), None)
+        else {
+            return self.local(
+                LocalAnswer::NoUpstream,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no healthy upstream",
+            );
+        };
+        crate::headers::forward_request(req.headers_mut(), peer);
+        let replay = (matches!(*req.method(), Method::GET | Method::HEAD)
+            && req.body().is_end_stream())
+        .then(|| Replay {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            version: req.version(),
+            headers: req.headers().clone(),
+        });
+        let req = req.map(Either::Left);
+        let failure = match self.send(&first, req).await {
+            Ok(response) => return response,
+            Err(kind) => kind,
+        };
+        let retry = matches!(failure, FailureKind::Connect | FailureKind::Transport)
+            .then_some(replay)
+            .flatten()
+            .and_then(|replay| {
+                let next = self
+                    .config
+                    .policy
+                    .pick(&self.upstreams, &set, None, Some(&first))?;
+                Some((replay, next))
+            });
+        let failure = match retry {
+            Some((replay, next)) => {
+                self.metrics.retry();
+                let mut again = Request::new(Either::Right(Empty::new()));
+                *again.method_mut() = replay.method;
+                *again.uri_mut() = replay.uri;
+                *again.version_mut() = replay.version;
+                *again.headers_mut() = replay.headers;
+                match self.send(&next, again).await {
+                    Ok(response) => return response,
+                    Err(kind) => kind,
+                }
+            }
+            None => failure,
+        };
+        match failure {
+            FailureKind::Timeout => self.local(
+                LocalAnswer::GatewayTimeout,
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+            ),
+            FailureKind::Connect => self.local(
+                LocalAnswer::NoUpstream,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upstream_unreachable",
+            ),
+            FailureKind::Transport | FailureKind::BadResponse => self.local(
+                LocalAnswer::BadGateway,
+                StatusCode::BAD_GATEWAY,
+                failure.as_str(),
+            ),
+        }
+    }
+
+    /// Sends `req` to `upstream`; classifies and records any failure.
+    async fn send(
+        &self,
+        upstream: &Upstream,
+        mut req: Request<UpstreamBody>,
+    ) -> Result<Response<ClientBody>, FailureKind> {
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let uri: Uri = format!("{}{path}", upstream.origin)
+            .parse()
+            .map_err(|_| FailureKind::BadResponse)?;
+        *req.uri_mut() = uri;
+        upstream.requests.fetch_add(1, Relaxed);
+        upstream.in_flight.fetch_add(1, Relaxed);
+        let result =
+            tokio::time::timeout(self.config.upstream_timeout, self.client.request(req)).await;
+        upstream.in_flight.fetch_sub(1, Relaxed);
+        let kind = match result {
+            Ok(Ok(mut response)) => {
+                crate::headers::forward_response(response.headers_mut());
+                return Ok(response.map(Either::Left));
+            }
+            Err(_) => FailureKind::Timeout,
+            Ok(Err(e)) => classify(&e),
+        };
+        upstream.count_failure(kind);
+        if matches!(kind, FailureKind::Connect | FailureKind::Transport) {
+            self.upstreams.mark_down(upstream, self.config.cooldown);
+        }
+        tracing::warn!(side = "upstream", upstream = %upstream.addr, kind = kind.as_str(), "forward failed");
+        Err(kind)
+    }
+
+    fn local(&self, answer: LocalAnswer, status: StatusCode, reason: &str) -> Response<ClientBody> {
+        self.metrics.local_answer(answer);
+        let mut response = respond::error(status, reason).map(Either::Right);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        crate::headers::forward_response(response.headers_mut());
+        response
+    }
+}
+
+impl authscale_http::Handler for Proxy {
+    type Body = ClientBody;
+    type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ClientBody> {
+        let started = Instant::now();
+        let response = self.forward(req, peer).await;
+        self.metrics.latency(started.elapsed());
+        response
+    }
+
+    fn connection_error(&self, error: &hyper::Error) {
+        tracing::debug!(side = "downstream", %error, "client connection error");
+        self.metrics.downstream_error();
+    }
+}
+
+fn classify(error: &hyper_util::client::legacy::Error) -> FailureKind {
+    if error.is_connect() {
+        return FailureKind::Connect;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>()
+            && (hyper_error.is_parse() || hyper_error.is_parse_status())
+        {
+            return FailureKind::BadResponse;
+        }
+        source = cause.source();
+    }
+    FailureKind::Transport
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| {
+            h.split(';').find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                (k == name).then(|| v.to_owned())
+            })
+        })
+}

@@ -1,0 +1,194 @@
+//! The proxy's own counters: latency of proxied requests, errors by side
+//! and kind, and the per-upstream counters, as Prometheus text.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::upstreams::{FailureKind, Upstreams};
+
+/// Upper bounds of the latency histogram, seconds.
+const BUCKETS: [f64; 16] = [
+    0.000_1,
+    0.000_25,
+    0.000_5,
+    0.001,
+    0.002_5,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    10.0,
+    f64::INFINITY,
+];
+
+/// Answers the proxy gave itself instead of an upstream.
+#[derive(Debug, Clone, Copy)]
+pub enum LocalAnswer {
+    BadGateway,
+    NoUpstream,
+    GatewayTimeout,
+}
+
+#[derive(Debug, Default)]
+pub struct ProxyMetrics {
+    buckets: [AtomicU64; BUCKETS.len()],
+    sum_ns: AtomicU64,
+    retries: AtomicU64,
+    local: [AtomicU64; 3],
+    downstream_errors: AtomicU64,
+}
+
+impl ProxyMetrics {
+    pub fn latency(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let i = BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(BUCKETS.len() - 1);
+        self.buckets[i].fetch_add(1, Relaxed);
+        self.sum_ns.fetch_add(elapsed.as_nanos() as u64, Relaxed);
+    }
+
+    pub fn retry(&self) {
+        self.retries.fetch_add(1, Relaxed);
+    }
+
+    pub fn local_answer(&self, answer: LocalAnswer) {
+        self.local[answer as usize].fetch_add(1, Relaxed);
+    }
+
+    pub fn downstream_error(&self) {
+        self.downstream_errors.fetch_add(1, Relaxed);
+    }
+
+    pub fn render(&self, upstreams: &Upstreams) -> String {
+        let mut out = String::with_capacity(4096);
+        let _ = writeln!(
+            out,
+            "# HELP authscale_proxy_request_seconds Time from request to response head."
+        );
+        let _ = writeln!(out, "# TYPE authscale_proxy_request_seconds histogram");
+        let mut cumulative = 0;
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[i].load(Relaxed);
+            let le = if bound.is_infinite() {
+                "+Inf".into()
+            } else {
+                bound.to_string()
+            };
+            let _ = writeln!(
+                out,
+                "authscale_proxy_request_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "authscale_proxy_request_seconds_sum {}",
+            self.sum_ns.load(Relaxed) as f64 / 1e9
+        );
+        let _ = writeln!(out, "authscale_proxy_request_seconds_count {cumulative}");
+
+        let _ = writeln!(
+            out,
+            "# HELP authscale_proxy_errors_total Errors by side (upstream, downstream, internal) and kind."
+        );
+        let _ = writeln!(out, "# TYPE authscale_proxy_errors_total counter");
+        let set = upstreams.snapshot();
+        for kind in FailureKind::ALL {
+            let n: u64 = set.iter().map(|u| u.failures(kind)).sum();
+            let _ = writeln!(
+                out,
+                "authscale_proxy_errors_total{{side=\"upstream\",kind=\"{}\"}} {n}",
+                kind.as_str()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "authscale_proxy_errors_total{{side=\"downstream\",kind=\"connection\"}} {}",
+            self.downstream_errors.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP authscale_proxy_local_answers_total Responses the proxy made itself."
+        );
+        let _ = writeln!(out, "# TYPE authscale_proxy_local_answers_total counter");
+        for (i, status) in ["502", "503", "504"].iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "authscale_proxy_local_answers_total{{status=\"{status}\"}} {}",
+                self.local[i].load(Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP authscale_proxy_retries_total Idempotent requests retried on another upstream."
+        );
+        let _ = writeln!(out, "# TYPE authscale_proxy_retries_total counter");
+        let _ = writeln!(
+            out,
+            "authscale_proxy_retries_total {}",
+            self.retries.load(Relaxed)
+        );
+
+        let _ = writeln!(
+            out,
+            "# HELP authscale_upstream_requests_total Requests sent to each upstream."
+        );
+        let _ = writeln!(out, "# TYPE authscale_upstream_requests_total counter");
+        for u in set.iter() {
+            let _ = writeln!(
+                out,
+                "authscale_upstream_requests_total{{upstream=\"{}\"}} {}",
+                u.addr,
+                u.requests()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP authscale_upstream_failures_total Failed forwards per upstream and kind."
+        );
+        let _ = writeln!(out, "# TYPE authscale_upstream_failures_total counter");
+        for u in set.iter() {
+            for kind in FailureKind::ALL {
+                let _ = writeln!(
+                    out,
+                    "authscale_upstream_failures_total{{upstream=\"{}\",kind=\"{}\"}} {}",
+                    u.addr,
+                    kind.as_str(),
+                    u.failures(kind)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP authscale_upstream_in_flight Requests in flight per upstream."
+        );
+        let _ = writeln!(out, "# TYPE authscale_upstream_in_flight gauge");
+        let _ = writeln!(
+            out,
+            "# HELP authscale_upstream_healthy 1 when the upstream receives traffic."
+        );
+        let _ = writeln!(out, "# TYPE authscale_upstream_healthy gauge");
+        for u in set.iter() {
+            let _ = writeln!(
+                out,
+                "authscale_upstream_in_flight{{upstream=\"{}\"}} {}",
+                u.addr,
+                u.in_flight()
+            );
+            let _ = writeln!(
+                out,
+                "authscale_upstream_healthy{{upstream=\"{}\"}} {}",
+                u.addr,
+                u8::from(upstreams.is_healthy(u))
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,151 @@
+//! The upstream set: swapped atomically when the admin endpoint changes it,
+//! read without a lock on every request.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+
+use crate::config::{ConfigError, check_upstreams};
+
+/// Why a forward to an upstream failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Could not connect (refused, unreachable, connect timeout).
+    Connect,
+    /// The connection broke before a complete response head (reset, EOF).
+    Transport,
+    /// The upstream answered something that is not HTTP.
+    BadResponse,
+    /// No response head within the upstream timeout.
+    Timeout,
+}
+
+impl FailureKind {
+    pub const ALL: [FailureKind; 4] = [
+        FailureKind::Connect,
+        FailureKind::Transport,
+        FailureKind::BadResponse,
+        FailureKind::Timeout,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Connect => "connect",
+            FailureKind::Transport => "transport",
+            FailureKind::BadResponse => "bad_response",
+            FailureKind::Timeout => "timeout",
+        }
+    }
+}
+
+/// One upstream and its counters.
+#[derive(Debug)]
+pub struct Upstream {
+    pub addr: SocketAddr,
+    /// `http://ADDR`, the prefix of every forwarded URI.
+    pub(crate) origin: String,
+    /// Milliseconds since the set's epoch until which the upstream is
+    /// skipped; 0 when healthy.
+    down_until_ms: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    failures: [AtomicU64; FailureKind::ALL.len()],
+}
+
+impl Upstream {
+    fn new(addr: SocketAddr) -> Upstream {
+        Upstream {
+            addr,
+            origin: format!("http://{addr}"),
+            down_until_ms: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            failures: Default::default(),
+        }
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Relaxed)
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Relaxed)
+    }
+
+    pub fn failures(&self, kind: FailureKind) -> u64 {
+        self.failures[kind as usize].load(Relaxed)
+    }
+
+    pub(crate) fn count_failure(&self, kind: FailureKind) {
+        self.failures[kind as usize].fetch_add(1, Relaxed);
+    }
+}
+
+/// The current upstream set and the health state shared by all requests.
+#[derive(Debug)]
+pub struct Upstreams {
+    set: ArcSwap<Vec<Arc<Upstream>>>,
+    epoch: Instant,
+    pub(crate) cursor: AtomicUsize,
+    allow_remote: bool,
+}
+
+impl Upstreams {
+    pub fn new(addrs: &[SocketAddr], allow_remote: bool) -> Result<Upstreams, ConfigError> {
+        check_upstreams(addrs, allow_remote)?;
+        let set = addrs.iter().map(|a| Arc::new(Upstream::new(*a))).collect();
+        Ok(Upstreams {
+            set: ArcSwap::from_pointee(set),
+            epoch: Instant::now(),
+            cursor: AtomicUsize::new(0),
+            allow_remote,
+        })
+    }
+
+    /// The set as it is now; stays valid while the caller holds it.
+    pub fn snapshot(&self) -> Arc<Vec<Arc<Upstream>>> {
+        self.set.load_full()
+    }
+
+    /// Replaces the set. Upstreams that stay keep their counters and health.
+    pub fn replace(&self, addrs: &[SocketAddr]) -> Result<(), ConfigError> {
+        check_upstreams(addrs, self.allow_remote)?;
+        let current = self.snapshot();
+        let next = addrs
+            .iter()
+            .map(|addr| {
+                current
+                    .iter()
+                    .find(|u| u.addr == *addr)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(Upstream::new(*addr)))
+            })
+            .collect();
+        self.set.store(Arc::new(next));
+        Ok(())
+    }
+
+    pub fn is_healthy(&self, upstream: &Upstream) -> bool {
+        let until = upstream.down_until_ms.load(Relaxed);
+        until == 0 || self.now_ms() >= until
+    }
+
+    /// Skips `upstream` for `cooldown` (passive health check).
+    pub fn mark_down(&self, upstream: &Upstream, cooldown: Duration) {
+        let until = self.now_ms() + cooldown.as_millis() as u64;
+        upstream.down_until_ms.fetch_max(until, Relaxed);
+    }
+
+    /// Clears a down mark (an active health probe succeeded).
+    pub fn mark_up(&self, upstream: &Upstream) {
+        upstream.down_until_ms.store(0, Relaxed);
+    }
+
+    fn now_ms(&self) -> u64 {
+        // +1 so that "down until" is never the "healthy" sentinel 0.
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+}
