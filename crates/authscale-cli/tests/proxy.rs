@@ -84,7 +84,7 @@ async fn round_robin_spreads_sequential_requests_evenly() {
 
 #[tokio::test]
 async fn a_killed_upstream_costs_at_most_one_percent_and_is_used_again_after_restart() {
-    let mut nodes = vec![node("a"), node("b"), node("c")];
+    let mut nodes = [node("a"), node("b"), node("c")];
     let addrs: Vec<SocketAddr> = nodes.iter().map(ChildProcess::addr).collect();
     let cooldown = Duration::from_millis(500);
     let proxy = proxy(&addrs, &["--cooldown", "500ms"]);
