@@ -12,37 +12,7 @@ echo "== building authscale (release)"
 cargo build --release --locked -p authscale-cli --quiet
 bin=target/release/authscale
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-  local port
-  for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
-  done
-  echo "no free port found" >&2; exit 1
-}
-
-# Starts a node with the given flags; prints its address once it listens.
-start_node() {
-  local out="$work/node-$RANDOM.out"
-  "$bin" node --listen 127.0.0.1:0 "$@" >"$out" 2>"$out.log" &
-  pids+=($!)
-  for _ in $(seq 100); do
-    if grep -q 'http://' "$out" 2>/dev/null; then
-      sed -n 's|.*http://\([^ ]*\).*|\1|p' "$out"; return
-    fi
-    sleep 0.05
-  done
-  echo "node did not start:" >&2; cat "$out.log" >&2; exit 1
-}
+source scripts/lib.sh
 
 port=$(free_port)
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning >"$work/redis.log" 2>&1 &
@@ -51,8 +21,8 @@ for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; slee
 redis_url="redis://127.0.0.1:$port"
 
 head -c 32 /dev/urandom >"$work/hs256.secret"
-session_addr=$(start_node --auth session --redis-url "$redis_url")
-token_addr=$(start_node --auth token --jwt-secret "k1=$work/hs256.secret")
+session_addr=$(start_authscale node --listen 127.0.0.1:0 --auth session --redis-url "$redis_url")
+token_addr=$(start_authscale node --listen 127.0.0.1:0 --auth token --jwt-secret "k1=$work/hs256.secret")
 
 read -r user password < <("$bin" users --first 42)
 login_body="{\"user\":\"$user\",\"password\":\"$password\"}"

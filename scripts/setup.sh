@@ -12,7 +12,9 @@ command -v curl >/dev/null 2>&1 || need_cmd_pkgs+=(curl)
 for extra in "$@"; do
   case "$extra" in
     wrk) command -v wrk >/dev/null 2>&1 || need_cmd_pkgs+=(wrk) ;;
-    *) say "unknown extra '$extra' (known: wrk)"; exit 2 ;;
+    nginx) command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_cmd_pkgs+=(nginx) ;;
+    haproxy) command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need_cmd_pkgs+=(haproxy) ;;
+    *) say "unknown extra '$extra' (known: wrk, nginx, haproxy)"; exit 2 ;;
   esac
 done
 

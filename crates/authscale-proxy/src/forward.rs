@@ -158,11 +158,15 @@ impl Proxy {
         upstream: &Upstream,
         mut req: Request<UpstreamBody>,
     ) -> Result<Response<ClientBody>, FailureKind> {
-        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        let uri: Uri = format!("{}{path}", upstream.origin)
-            .parse()
-            .map_err(|_| FailureKind::BadResponse)?;
-        *req.uri_mut() = uri;
+        // Re-target the URI without re-parsing it: scheme and authority of
+        // the upstream, the client's path and query.
+        let mut parts = std::mem::take(req.uri_mut()).into_parts();
+        parts.scheme = Some(hyper::http::uri::Scheme::HTTP);
+        parts.authority = Some(upstream.authority.clone());
+        if parts.path_and_query.is_none() {
+            parts.path_and_query = Some(hyper::http::uri::PathAndQuery::from_static("/"));
+        }
+        *req.uri_mut() = Uri::from_parts(parts).map_err(|_| FailureKind::BadResponse)?;
         upstream.requests.fetch_add(1, Relaxed);
         upstream.in_flight.fetch_add(1, Relaxed);
         let result =

@@ -45,8 +45,10 @@ impl FailureKind {
 #[derive(Debug)]
 pub struct Upstream {
     pub addr: SocketAddr,
-    /// `http://ADDR`, the prefix of every forwarded URI.
+    /// `http://ADDR`, for health probes.
     pub(crate) origin: String,
+    /// ADDR as a URI authority, parsed once for every forwarded request.
+    pub(crate) authority: hyper::http::uri::Authority,
     /// Milliseconds since the set's epoch until which the upstream is
     /// skipped; 0 when healthy.
     down_until_ms: AtomicU64,
@@ -60,6 +62,10 @@ impl Upstream {
         Upstream {
             addr,
             origin: format!("http://{addr}"),
+            authority: addr
+                .to_string()
+                .parse()
+                .expect("a socket address is a valid authority"),
             down_until_ms: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             requests: AtomicU64::new(0),

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# authscale proxy vs nginx vs HAProxy, measured in one run, interleaved:
+# the same two `authscale node --auth none` upstreams, the same wrk command
+# through each proxy, ROUNDS times; prints medians and ratios.
+# Each proxy gets one worker: nginx worker_processes 1, HAProxy nbthread 1,
+# authscale proxy --threads 1.
+# Usage: scripts/bench-proxy.sh            (ROUNDS=3 DURATION=5s CONNECTIONS=64)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5s}
+CONNECTIONS=${CONNECTIONS:-64}
+
+scripts/setup.sh wrk nginx haproxy
+PATH="$PATH:/usr/sbin"
+cargo build --release --locked -p authscale-cli --quiet
+bin=target/release/authscale
+source scripts/lib.sh
+
+up1=$(start_authscale node --auth none --listen 127.0.0.1:0 --node-id up1)
+up2=$(start_authscale node --auth none --listen 127.0.0.1:0 --node-id up2)
+
+authscale_addr=$(start_authscale proxy --listen 127.0.0.1:0 --threads 1 --upstream "$up1" --upstream "$up2")
+
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream nodes { server $up1; server $up2; keepalive 128; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://nodes;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+
+haproxy_port=$(free_port)
+cat >"$work/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:$haproxy_port
+  default_backend nodes
+backend nodes
+  balance roundrobin
+  server up1 $up1
+  server up2 $up2
+CONF
+haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+pids+=($!)
+wait_port "$nginx_port"
+wait_port "$haproxy_port"
+
+declare -A target=(
+  [authscale]="http://$authscale_addr/api/me"
+  [nginx]="http://127.0.0.1:$nginx_port/api/me"
+  [haproxy]="http://127.0.0.1:$haproxy_port/api/me"
+)
+names=(authscale nginx haproxy)
+
+# wrk's latency figures to microseconds.
+to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1e6}}'; }
+
+echo "wrk -t1 -c$CONNECTIONS -d$DURATION through each proxy to 2 hyper upstreams, $ROUNDS interleaved rounds"
+for round in $(seq "$ROUNDS"); do
+  for name in "${names[@]}"; do
+    out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "${target[$name]}")
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1=="50%" {print $2}' | to_us)
+    p99=$(echo "$out" | awk '$1=="99%" {print $2}' | to_us)
+    errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
+    printf '  round %d %-10s %10.0f req/s  p50 %7.0f us  p99 %7.0f us %s\n' "$round" "$name" "$rps" "$p50" "$p99" "$errors"
+    echo "$rps" >>"$work/$name.rps"; echo "$p50" >>"$work/$name.p50"; echo "$p99" >>"$work/$name.p99"
+  done
+done
+
+echo
+printf '%-10s %12s %10s %10s\n' proxy "req/s" "p50 us" "p99 us"
+for name in "${names[@]}"; do
+  printf '%-10s %12.0f %10.0f %10.0f\n' "$name" "$(median <"$work/$name.rps")" "$(median <"$work/$name.p50")" "$(median <"$work/$name.p99")"
+done
+a=$(median <"$work/authscale.rps")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+echo
+echo "authscale/nginx   throughput $(ratio "$a" "$(median <"$work/nginx.rps")")   p99 $(ratio "$(median <"$work/authscale.p99")" "$(median <"$work/nginx.p99")") (lower is better)"
+echo "authscale/haproxy throughput $(ratio "$a" "$(median <"$work/haproxy.rps")")   p99 $(ratio "$(median <"$work/authscale.p99")" "$(median <"$work/haproxy.p99")") (lower is better)"

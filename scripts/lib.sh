@@ -1,0 +1,47 @@
+# Shared helpers for authscale's scripts (sourced, not run).
+# Processes started with `spawn` are stopped when the script exits.
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# A free loopback port (probing; the caller binds it right away).
+free_port() {
+  local port
+  for _ in $(seq 50); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+  done
+  echo "no free port found" >&2; exit 1
+}
+
+# Runs an authscale server in the background; prints the first address it
+# reports ("... http://ADDR ...") once it listens.
+start_authscale() {
+  local out="$work/server-$RANDOM.out"
+  "$bin" "$@" >"$out" 2>"$out.log" &
+  pids+=($!)
+  for _ in $(seq 200); do
+    if grep -q 'http://' "$out" 2>/dev/null; then
+      grep -o 'http://[^ )]*' "$out" | head -1 | sed 's|^http://||'; return
+    fi
+    sleep 0.05
+  done
+  echo "authscale $1 did not start:" >&2; cat "$out.log" >&2; exit 1
+}
+
+# Waits until something accepts connections on 127.0.0.1:PORT.
+wait_port() {
+  for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
+    sleep 0.05
+  done
+  echo "nothing listens on port $1" >&2; exit 1
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
