@@ -3,6 +3,7 @@
 
 mod common;
 mod duration;
+mod load_cmd;
 mod node_cmd;
 mod proxy_cmd;
 
@@ -38,6 +39,14 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Proxy(Box<proxy_cmd::ProxyOptions>),
 
+    /// Drive virtual users against a node or proxy and measure.
+    ///
+    /// Examples:
+    ///   authscale load --target http://127.0.0.1:8000 -c 64 -d 10s
+    ///   authscale load --auth session -k 20 --users 1000 -c 50 --rate 5000 --json out.json
+    #[command(verbatim_doc_comment)]
+    Load(Box<load_cmd::LoadOptions>),
+
     /// Print users of the synthetic directory with their passwords, one
     /// "NAME PASSWORD" line each, for logging in by hand or from scripts.
     ///
@@ -68,6 +77,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Node(options) => node_cmd::run(*options),
         Command::Proxy(options) => proxy_cmd::run(*options),
+        Command::Load(options) => load_cmd::run(*options),
         Command::Users(options) => print_users(&options),
     };
     match result {

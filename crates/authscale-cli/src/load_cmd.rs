@@ -1,0 +1,177 @@
+//! `authscale load`: drive virtual users against a target and report
+//! throughput, errors by class and latency percentiles.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use authscale_load::{
+    LoadConfig, LoadResult, LoopMode, Progress, ScenarioConfig, Target, UserAuth,
+};
+use clap::Args;
+
+use crate::Failure;
+use crate::common::{self, dur};
+
+/// Options of `authscale load`.
+#[derive(Debug, Args)]
+pub struct LoadOptions {
+    /// Base URL of the node or proxy to load (loopback only, unless --allow-remote).
+    #[arg(long, default_value = "http://127.0.0.1:8000", value_name = "URL")]
+    target: String,
+
+    /// How virtual users authenticate: none (only GET /api/me), session (cookie), token (bearer).
+    #[arg(long, default_value = "none", value_name = "MODE")]
+    auth: String,
+
+    /// Connections. Closed loop: each sends its next request when the answer arrives.
+    #[arg(long, short = 'c', default_value_t = 64, value_name = "C")]
+    connections: u64,
+
+    /// Open loop: intend this many requests per second; latency counts from the intended time.
+    #[arg(long, value_name = "R")]
+    rate: Option<f64>,
+
+    /// Measured time, after the warm-up.
+    #[arg(long, short = 'd', default_value = "10s", value_name = "DURATION")]
+    duration: String,
+
+    /// Time before measuring starts (requests sent but not counted).
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    warmup: String,
+
+    /// Hard cap on requests sent, warm-up included.
+    #[arg(long, default_value_t = 100_000_000, value_name = "N")]
+    max_requests: u64,
+
+    /// Bound on one request, connecting included.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    timeout: String,
+
+    /// Virtual users (user0…), spread over the connections. [default: --connections]
+    #[arg(long, value_name = "N")]
+    users: Option<u64>,
+
+    /// First user index (to split users between several generators).
+    #[arg(long, default_value_t = 0, value_name = "I")]
+    first_user: u64,
+
+    /// Seed of the nodes' user directory.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    seed: u64,
+
+    /// Protected requests per login.
+    #[arg(long, short = 'k', default_value_t = 20, value_name = "K")]
+    requests_per_login: u64,
+
+    /// After K requests, log in again instead of logging out first.
+    #[arg(long)]
+    relogin: bool,
+
+    /// Write the full result (with histograms) to this JSON file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+
+    /// No progress display.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+
+    /// Permit targets outside the loopback range (only machines you run).
+    #[arg(long)]
+    allow_remote: bool,
+
+    /// Worker threads of the generator (1 = one core, like wrk -t1).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    threads: usize,
+}
+
+pub fn run(options: LoadOptions) -> Result<(), Failure> {
+    let runtime = common::runtime(Some(options.threads))?;
+    runtime.block_on(async move {
+        let config = resolve(&options).await.map_err(Failure::usage)?;
+        let progress = Arc::new(Progress::default());
+        let show = !options.quiet && std::io::stderr().is_terminal();
+        let ticker = show.then(|| {
+            tokio::spawn(show_progress(
+                progress.clone(),
+                config.warmup + config.duration,
+            ))
+        });
+        let result = authscale_load::run(config, common::shutdown_signal(), Some(progress))
+            .await
+            .map_err(Failure::usage)?;
+        if let Some(ticker) = ticker {
+            ticker.abort();
+            eprint!("\r{:70}\r", "");
+        }
+        print!("{}", result.render());
+        if let Some(path) = &options.json {
+            write_json(path, &result).map_err(Failure::runtime)?;
+            println!("\nresult written to {}", path.display());
+        }
+        if result.interrupted {
+            return Err(Failure {
+                error: anyhow!("interrupted; the partial result is above"),
+                code: 130,
+            });
+        }
+        Ok(())
+    })
+}
+
+async fn resolve(options: &LoadOptions) -> anyhow::Result<LoadConfig> {
+    let target = Target::resolve(&options.target, options.allow_remote).await?;
+    let auth: UserAuth = options.auth.parse().map_err(|e: String| anyhow!(e))?;
+    let mut config = LoadConfig::new(target);
+    config.mode = match options.rate {
+        Some(rate) => LoopMode::Open { rate },
+        None => LoopMode::Closed,
+    };
+    config.connections = options.connections;
+    config.duration = dur("duration", Some(&options.duration), "10s")?;
+    config.warmup = dur("warmup", Some(&options.warmup), "0s")?;
+    config.timeout = dur("timeout", Some(&options.timeout), "10s")?;
+    config.max_requests = options.max_requests;
+    config.scenario = ScenarioConfig {
+        auth,
+        users: options.users.unwrap_or(options.connections),
+        first_user: options.first_user,
+        seed: options.seed,
+        requests_per_login: options.requests_per_login,
+        logout: !options.relogin,
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+async fn show_progress(progress: Arc<Progress>, total: Duration) {
+    let start = Instant::now();
+    let mut last = (start, 0u64);
+    let mut ticker = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        ticker.tick().await;
+        let now = Instant::now();
+        let done = progress.completed.load(Relaxed);
+        let rate = (done - last.1) as f64 / (now - last.0).as_secs_f64().max(1e-3);
+        last = (now, done);
+        eprint!(
+            "\r  {:5.1}s / {:.0}s  {done:>10} requests  {rate:>9.0} req/s  errors {:<8}",
+            start.elapsed().as_secs_f64(),
+            total.as_secs_f64(),
+            progress.errors.load(Relaxed)
+        );
+        let _ = std::io::stderr().flush();
+    }
+}
+
+/// Writes atomically: a reader never sees half a file.
+fn write_json(path: &Path, result: &LoadResult) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(result)?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! `authscale load` as a user runs it: a login scenario against a real
+//! node, the loopback-only rule, and Ctrl-C keeping the partial result.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use authscale_testkit::ChildProcess;
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_authscale"))
+}
+
+fn temp_file(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("authscale-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn a_token_scenario_runs_and_writes_its_json() {
+    let secret = authscale_testkit::fixtures_dir().join("keys/hs256-a.secret");
+    let node = ChildProcess::spawn_server(
+        bin(),
+        &[
+            "node",
+            "--auth",
+            "token",
+            "--listen",
+            "127.0.0.1:0",
+            "--jwt-secret",
+            &format!("k={}", secret.display()),
+        ],
+    );
+    let json = temp_file("token.json");
+    let target = format!("http://{}", node.addr());
+    let output = Command::new(bin())
+        .args([
+            "load", "--target", &target, "--auth", "token", "-c", "4", "--users", "8", "-k", "5",
+        ])
+        .args(["--duration", "1s", "--json", json.to_str().expect("utf-8")])
+        .output()
+        .expect("run load");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for needle in [
+        "throughput",
+        "p99",
+        "login",
+        "api",
+        "logout",
+        "errors      0",
+    ] {
+        assert!(stdout.contains(needle), "{needle} missing:\n{stdout}");
+    }
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("valid JSON");
+    assert!(result["requests"].as_u64().is_some_and(|n| n > 0));
+    assert!(
+        result["by_step"]["login"]["2xx"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    );
+    assert_eq!(result["interrupted"], false);
+    let _ = std::fs::remove_file(&json);
+}
+
+#[test]
+fn remote_targets_are_refused_without_allow_remote() {
+    let output = Command::new(bin())
+        .args([
+            "load",
+            "--target",
+            "http://192.0.2.10:80",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .expect("run load");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not a loopback address") && stderr.contains("--allow-remote"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_keeps_the_partial_result() {
+    let node = ChildProcess::spawn_server(bin(), &["node", "--listen", "127.0.0.1:0"]);
+    let json = temp_file("partial.json");
+    let load = Command::new(bin())
+        .args([
+            "load",
+            "--target",
+            &format!("http://{}", node.addr()),
+            "-c",
+            "4",
+            "--duration",
+            "60s",
+        ])
+        .args(["--json", json.to_str().expect("utf-8")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start load");
+    std::thread::sleep(Duration::from_millis(800));
+    let _ = Command::new("kill")
+        .args(["-INT", &load.id().to_string()])
+        .status();
+    let started = Instant::now();
+    let output = load.wait_with_output().expect("load exits");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("INTERRUPTED"));
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("valid JSON");
+    assert_eq!(result["interrupted"], true);
+    assert!(result["requests"].as_u64().is_some_and(|n| n > 0));
+    let _ = std::fs::remove_file(&json);
+}

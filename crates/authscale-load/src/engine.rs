@@ -1,0 +1,208 @@
+//! Running a load: one task per connection, each serving its share of the
+//! virtual users. Closed loop: a connection sends when its previous answer
+//! arrives. Open loop: request i is intended at `start + i/rate`; an idle
+//! connection claims the next intended request (a lock-free global queue),
+//! so when every connection is busy requests wait, and the wait counts.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::conn::Conn;
+use crate::scenario::VirtualUser;
+use crate::stats::Stats;
+use crate::summary::RunFacts;
+use crate::{LoadConfig, LoadError, LoadResult, LoopMode, Outcome, UserAuth};
+
+/// Live counters, for a progress display.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub completed: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+struct Shared {
+    config: LoadConfig,
+    host: String,
+    stats: Mutex<Stats>,
+    /// Requests claimed (open loop: tickets, in intended-time order).
+    claimed: AtomicU64,
+    /// Requests actually sent.
+    issued: AtomicU64,
+    /// Requests that reached an outcome, warm-up included.
+    finished: AtomicU64,
+    start: Instant,
+    measure_from: Instant,
+    deadline: Instant,
+    progress: Arc<Progress>,
+}
+
+/// Runs `config` until its duration is over, its request cap is reached, or
+/// `stop` resolves (then the result says it was interrupted).
+pub async fn run(
+    config: LoadConfig,
+    stop: impl Future<Output = ()>,
+    progress: Option<Arc<Progress>>,
+) -> Result<LoadResult, LoadError> {
+    config.validate()?;
+    let scenario = &config.scenario;
+    if scenario.auth != UserAuth::None && scenario.users < config.connections {
+        return Err(LoadError::Invalid(format!(
+            "--users ({}) must be at least --connections ({}): each connection serves its own users",
+            scenario.users, config.connections
+        )));
+    }
+    let host = config.target.host.clone();
+    if !host.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(LoadError::Invalid(format!(
+            "{host:?} is not a valid Host header"
+        )));
+    }
+    let cpu_before = process_cpu_seconds();
+    let started_at = authscale_auth::unix_now();
+    let start = Instant::now();
+    let shared = Arc::new(Shared {
+        host,
+        stats: Mutex::new(Stats::default()),
+        claimed: AtomicU64::new(0),
+        issued: AtomicU64::new(0),
+        finished: AtomicU64::new(0),
+        start,
+        measure_from: start + config.warmup,
+        deadline: start + config.warmup + config.duration,
+        progress: progress.unwrap_or_default(),
+        config,
+    });
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..shared.config.connections {
+        let users = users_of(&shared.config, c);
+        tasks.spawn(connection(shared.clone(), users));
+    }
+    let all_done = async { while tasks.join_next().await.is_some() {} };
+    let interrupted = tokio::select! {
+        () = all_done => false,
+        () = tokio::time::sleep_until(shared.deadline.into()) => false,
+        () = stop => true,
+    };
+    let end = Instant::now().min(shared.deadline);
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+
+    let issued = shared.issued.load(Relaxed);
+    let in_flight_at_end = issued.saturating_sub(shared.finished.load(Relaxed));
+    let queued_at_end = match shared.config.mode {
+        LoopMode::Open { rate } => {
+            let due = ((end - shared.start).as_secs_f64() * rate).floor() as u64;
+            due.min(shared.config.max_requests).saturating_sub(issued)
+        }
+        LoopMode::Closed => 0,
+    };
+    let facts = RunFacts {
+        started_at,
+        measured_seconds: end
+            .saturating_duration_since(shared.measure_from)
+            .as_secs_f64(),
+        queued_at_end,
+        in_flight_at_end,
+        interrupted,
+        cpu_seconds: process_cpu_seconds() - cpu_before,
+    };
+    let stats = shared.stats.lock().map(|s| s.clone()).unwrap_or_default();
+    Ok(LoadResult::build(shared.config.clone(), &stats, facts))
+}
+
+/// The virtual users connection `c` serves: every C-th user from the first.
+fn users_of(config: &LoadConfig, c: u64) -> Vec<VirtualUser> {
+    let scenario = &config.scenario;
+    if scenario.auth == UserAuth::None {
+        return vec![VirtualUser::new(scenario.first_user, scenario)];
+    }
+    (c..scenario.users)
+        .step_by(config.connections as usize)
+        .map(|i| VirtualUser::new(scenario.first_user + i, scenario))
+        .collect()
+}
+
+async fn connection(shared: Arc<Shared>, mut users: Vec<VirtualUser>) {
+    let config = &shared.config;
+    let mut conn = Conn::new();
+    let mut request = Vec::with_capacity(1024);
+    let mut turn = 0;
+    loop {
+        let ticket = shared.claimed.fetch_add(1, Relaxed);
+        if ticket >= config.max_requests {
+            return;
+        }
+        let now = Instant::now();
+        let intended = match config.mode {
+            LoopMode::Closed => now,
+            LoopMode::Open { rate } => shared.start + Duration::from_secs_f64(ticket as f64 / rate),
+        };
+        if intended >= shared.deadline {
+            return;
+        }
+        // A connection that claims its request early is idle until the
+        // intended time: nothing queued, so latency starts at the actual
+        // send (the timer's ~1 ms granularity is the generator's own delay,
+        // not the server's). A request claimed late waited for a busy
+        // connection: its latency starts at the intended time.
+        let (sent, latency_from) = if intended > now {
+            tokio::time::sleep_until(intended.into()).await;
+            let sent = Instant::now();
+            (sent, sent)
+        } else {
+            (now, intended)
+        };
+        let count = users.len();
+        let user = &mut users[turn];
+        turn = (turn + 1) % count;
+        let step = user.next(&config.scenario, &shared.host, &mut request);
+        shared.issued.fetch_add(1, Relaxed);
+        let auth = config.scenario.auth;
+        let keep_body = VirtualUser::wants_body(step, auth);
+        let outcome = match conn
+            .exchange(&config.target, &request, keep_body, sent + config.timeout)
+            .await
+        {
+            Ok(reply) => user.apply(step, auth, reply),
+            Err(outcome) => outcome,
+        };
+        let done = Instant::now();
+        if intended >= shared.measure_from
+            && let Ok(mut stats) = shared.stats.lock()
+        {
+            stats.record(step, outcome, done - latency_from, done - sent);
+        }
+        shared.finished.fetch_add(1, Relaxed);
+        shared.progress.completed.fetch_add(1, Relaxed);
+        if outcome.is_error() {
+            shared.progress.errors.fetch_add(1, Relaxed);
+        }
+        if outcome == Outcome::ConnectError && config.mode == LoopMode::Closed {
+            // Nothing listens: do not spin; the next attempt retries.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// CPU seconds (user + system) this process has used, from /proc.
+/// Linux's USER_HZ is 100 on every mainstream architecture.
+fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let Some((_, after)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the command name: state is field 3, utime 14, stime 15.
+    let ticks = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(14) + ticks(15)) / 100.0
+}

@@ -1,0 +1,150 @@
+//! What a run records: counts by step and outcome, and latency in
+//! HdrHistograms (1 µs to 60 s, 3 significant digits), corrected (from the
+//! intended send time) and uncorrected (from the actual send).
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// A step of the virtual users' flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Login,
+    Api,
+    Logout,
+}
+
+impl Step {
+    pub const ALL: [Step; 3] = [Step::Login, Step::Api, Step::Logout];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Login => "login",
+            Step::Api => "api",
+            Step::Logout => "logout",
+        }
+    }
+}
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Unauthorized,
+    ClientError,
+    ServerError,
+    /// 1xx or 3xx: unexpected from a node.
+    OtherStatus,
+    ConnectError,
+    Timeout,
+    /// The connection broke while writing or reading.
+    IoError,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Success,
+        Outcome::Unauthorized,
+        Outcome::ClientError,
+        Outcome::ServerError,
+        Outcome::OtherStatus,
+        Outcome::ConnectError,
+        Outcome::Timeout,
+        Outcome::IoError,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "2xx",
+            Outcome::Unauthorized => "401",
+            Outcome::ClientError => "4xx",
+            Outcome::ServerError => "5xx",
+            Outcome::OtherStatus => "other_status",
+            Outcome::ConnectError => "connect_error",
+            Outcome::Timeout => "timeout",
+            Outcome::IoError => "io_error",
+        }
+    }
+
+    pub fn from_status(status: u16) -> Outcome {
+        match status {
+            200..=299 => Outcome::Success,
+            401 => Outcome::Unauthorized,
+            400..=499 => Outcome::ClientError,
+            500..=599 => Outcome::ServerError,
+            _ => Outcome::OtherStatus,
+        }
+    }
+
+    pub fn is_error(self) -> bool {
+        self != Outcome::Success
+    }
+
+    /// Whether the request's latency means something (an answer or a
+    /// timeout, not a refused connection).
+    fn has_latency(self) -> bool {
+        !matches!(self, Outcome::ConnectError | Outcome::IoError)
+    }
+}
+
+pub(crate) const MAX_US: u64 = 60_000_000;
+
+pub(crate) fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 3).expect("valid histogram bounds")
+}
+
+/// Everything measured, merged from all connections.
+#[derive(Debug, Clone)]
+pub(crate) struct Stats {
+    pub counts: [[u64; Outcome::ALL.len()]; Step::ALL.len()],
+    pub corrected: Histogram<u64>,
+    pub uncorrected: Histogram<u64>,
+    pub by_step: [Histogram<u64>; Step::ALL.len()],
+}
+
+impl Default for Stats {
+    fn default() -> Stats {
+        Stats {
+            counts: Default::default(),
+            corrected: histogram(),
+            uncorrected: histogram(),
+            by_step: std::array::from_fn(|_| histogram()),
+        }
+    }
+}
+
+impl Stats {
+    pub fn record(
+        &mut self,
+        step: Step,
+        outcome: Outcome,
+        corrected: Duration,
+        uncorrected: Duration,
+    ) {
+        self.counts[step as usize][outcome as usize] += 1;
+        if outcome.has_latency() {
+            let c = (corrected.as_micros() as u64).clamp(1, MAX_US);
+            let u = (uncorrected.as_micros() as u64).clamp(1, MAX_US);
+            self.corrected.saturating_record(c);
+            self.uncorrected.saturating_record(u);
+            self.by_step[step as usize].saturating_record(c);
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().flatten().sum()
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.counts
+            .iter()
+            .map(|row| {
+                Outcome::ALL
+                    .iter()
+                    .filter(|o| o.is_error())
+                    .map(|o| row[*o as usize])
+                    .sum::<u64>()
+            })
+            .sum()
+    }
+}

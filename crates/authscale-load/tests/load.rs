@@ -1,0 +1,317 @@
+//! The load generator against servers whose behaviour is known: a stalling
+//! server (coordinated omission), a real node (scenario accounting),
+//! refusing, silent and refusing-credentials servers (error classes), and
+//! an interrupted run.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authscale_load::{LoadConfig, LoadResult, LoopMode, Target, UserAuth};
+use authscale_node::{AuthMode, Node, NodeConfig};
+use authscale_testkit::{RedisServer, get};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+
+/// Serves `handler` on a free loopback port for the rest of the test.
+async fn serve<H: authscale_http::Handler>(handler: H) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(authscale_http::serve(
+        listener,
+        Arc::new(handler),
+        std::future::pending(),
+        Duration::ZERO,
+    ));
+    addr
+}
+
+async fn target(addr: SocketAddr) -> Target {
+    Target::resolve(&format!("http://{addr}"), false)
+        .await
+        .expect("loopback target")
+}
+
+async fn run(config: LoadConfig) -> LoadResult {
+    authscale_load::run(config, std::future::pending(), None)
+        .await
+        .expect("valid run")
+}
+
+fn count(result: &LoadResult, step: &str, outcome: &str) -> u64 {
+    result
+        .by_step
+        .get(step)
+        .and_then(|c| c.get(outcome))
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Answers at once, except during the first 100 ms of every second, when
+/// it holds every request until that window ends (a GC-like stall).
+#[derive(Debug)]
+struct Stalling {
+    epoch: Instant,
+}
+
+impl authscale_http::Handler for Stalling {
+    type Body = Full<Bytes>;
+    type BodyError = std::convert::Infallible;
+
+    async fn handle(&self, _req: Request<Incoming>, _peer: SocketAddr) -> Response<Full<Bytes>> {
+        let phase = self.epoch.elapsed().as_micros() % 1_000_000;
+        if phase < 100_000 {
+            tokio::time::sleep(Duration::from_micros((100_000 - phase) as u64)).await;
+        }
+        Response::new(Full::new(Bytes::from_static(b"ok")))
+    }
+}
+
+#[tokio::test]
+async fn open_loop_latency_counts_the_stall_that_send_time_latency_hides() {
+    let addr = serve(Stalling {
+        epoch: Instant::now(),
+    })
+    .await;
+    let mut config = LoadConfig::new(target(addr).await);
+    config.mode = LoopMode::Open { rate: 200.0 };
+    config.connections = 2;
+    config.duration = Duration::from_secs(3);
+    config.max_requests = 1000;
+    let result = run(config).await;
+    let corrected = &result.latency_us.corrected;
+    let uncorrected = &result.latency_us.uncorrected;
+    assert!(result.requests >= 500, "{}", result.render());
+    // ~10% of requests are intended inside a stall: the corrected tail shows it.
+    assert!(
+        corrected.p99 >= 50_000,
+        "corrected p99 {} µs\n{}",
+        corrected.p99,
+        result.render()
+    );
+    // Measured from the actual send, the queued requests look fast.
+    assert!(
+        uncorrected.p90 < 20_000,
+        "uncorrected p90 {} µs\n{}",
+        uncorrected.p90,
+        result.render()
+    );
+    assert!(
+        corrected.mean > 3.0 * uncorrected.mean,
+        "{}",
+        result.render()
+    );
+    assert!(result.achieved_rate > 150.0, "{}", result.render());
+}
+
+fn node_config(mode: AuthMode) -> NodeConfig {
+    let mut config = NodeConfig::new(mode);
+    config.users = 1000;
+    config
+}
+
+async fn start_node(config: NodeConfig) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let node = Arc::new(Node::new(config).expect("node"));
+    tokio::spawn(authscale_node::serve(
+        listener,
+        node,
+        std::future::pending(),
+        Duration::ZERO,
+    ));
+    addr
+}
+
+/// A node's own count of answers to `route` with `status`.
+async fn node_count(node: SocketAddr, route: &str, status: u16) -> u64 {
+    let prefix = format!("authscale_requests_total{{route=\"{route}\",status=\"{status}\"}} ");
+    get(node, "/metrics")
+        .await
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+async fn accounting_matches_the_node(mode: AuthMode, auth: UserAuth, node: SocketAddr) {
+    let mut config = LoadConfig::new(target(node).await);
+    config.connections = 4;
+    config.scenario.auth = auth;
+    config.scenario.users = 20;
+    config.scenario.requests_per_login = 5;
+    config.max_requests = 700;
+    config.duration = Duration::from_secs(60);
+    let result = run(config).await;
+    assert_eq!(result.requests, 700, "{}", result.render());
+    assert_eq!(result.errors, 0, "{mode:?}: {}", result.render());
+    assert_eq!(result.in_flight_at_end, 0);
+    let login = count(&result, "login", "2xx");
+    let api = count(&result, "api", "2xx");
+    let logout = count(&result, "logout", "2xx");
+    assert_eq!(login + api + logout, 700);
+    // Every complete cycle is 1 login, 5 requests, 1 logout.
+    assert!(
+        api <= 5 * login && api + 20 * 5 >= 5 * login,
+        "{login} {api} {logout}"
+    );
+    assert_eq!(node_count(node, "/login", 200).await, login, "{mode:?}");
+    assert_eq!(node_count(node, "/api/me", 200).await, api, "{mode:?}");
+    assert_eq!(node_count(node, "/logout", 204).await, logout, "{mode:?}");
+}
+
+#[tokio::test]
+async fn scenario_counts_equal_the_nodes_own_counts() {
+    let redis = RedisServer::start();
+    let mut session = node_config(AuthMode::Session);
+    session.store = Some(authscale_auth::RedisStoreConfig {
+        url: redis.url(),
+        timeout: Duration::from_millis(500),
+    });
+    accounting_matches_the_node(
+        AuthMode::Session,
+        UserAuth::Session,
+        start_node(session).await,
+    )
+    .await;
+
+    let mut token = node_config(AuthMode::Token);
+    let secret =
+        std::fs::read(authscale_testkit::fixtures_dir().join("keys/hs256-a.secret")).expect("key");
+    token.token = Some(authscale_auth::TokenConfig::new(
+        authscale_auth::Algorithm::HS256,
+        vec![authscale_auth::TokenKeyConfig {
+            kid: "k".into(),
+            source: authscale_auth::KeySource::Secret(secret),
+        }],
+    ));
+    accounting_matches_the_node(AuthMode::Token, UserAuth::Token, start_node(token).await).await;
+}
+
+/// Refuses every credential.
+#[derive(Debug)]
+struct Refusing;
+
+impl authscale_http::Handler for Refusing {
+    type Body = Full<Bytes>;
+    type BodyError = std::convert::Infallible;
+
+    async fn handle(&self, _req: Request<Incoming>, _peer: SocketAddr) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"{}")));
+        *response.status_mut() = hyper::StatusCode::UNAUTHORIZED;
+        response
+    }
+}
+
+#[tokio::test]
+async fn refused_silent_and_unauthorized_targets_land_in_their_classes() {
+    // Nothing listens.
+    let nothing = SocketAddr::from(([127, 0, 0, 1], authscale_testkit::free_port()));
+    let mut config = LoadConfig::new(target(nothing).await);
+    config.connections = 2;
+    config.max_requests = 10;
+    config.duration = Duration::from_secs(10);
+    let refused = run(config).await;
+    assert_eq!(
+        count(&refused, "api", "connect_error"),
+        10,
+        "{}",
+        refused.render()
+    );
+
+    // Accepts and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let silent_addr = silent.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let mut config = LoadConfig::new(target(silent_addr).await);
+    config.connections = 2;
+    config.max_requests = 4;
+    config.timeout = Duration::from_millis(200);
+    config.duration = Duration::from_secs(10);
+    let started = Instant::now();
+    let timed_out = run(config).await;
+    assert_eq!(
+        count(&timed_out, "api", "timeout"),
+        4,
+        "{}",
+        timed_out.render()
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(timed_out.latency_us.corrected.p50 >= 200_000);
+
+    // Answers 401 to everything: the login step records it.
+    let addr = serve(Refusing).await;
+    let mut config = LoadConfig::new(target(addr).await);
+    config.connections = 2;
+    config.scenario.auth = UserAuth::Session;
+    config.scenario.users = 2;
+    config.max_requests = 6;
+    config.duration = Duration::from_secs(10);
+    let unauthorized = run(config).await;
+    assert_eq!(
+        count(&unauthorized, "login", "401"),
+        6,
+        "{}",
+        unauthorized.render()
+    );
+    assert_eq!(unauthorized.errors, 6);
+}
+
+#[tokio::test]
+async fn an_interrupted_run_returns_what_it_measured() {
+    let node = start_node(node_config(AuthMode::None)).await;
+    let mut config = LoadConfig::new(target(node).await);
+    config.connections = 4;
+    config.duration = Duration::from_secs(30);
+    let started = Instant::now();
+    let result = authscale_load::run(config, tokio::time::sleep(Duration::from_millis(300)), None)
+        .await
+        .expect("run");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(result.interrupted);
+    assert!(result.requests > 0);
+    assert!(result.measured_seconds > 0.2 && result.measured_seconds < 5.0);
+    // The histograms survive the trip through JSON.
+    let json = serde_json::to_string(&result).expect("serialize");
+    let back: LoadResult = serde_json::from_str(&json).expect("deserialize");
+    let histogram = LoadResult::decode_histogram(&back.histograms.corrected).expect("decode");
+    assert_eq!(histogram.len(), result.latency_us.corrected.count);
+    assert_eq!(histogram.len(), result.requests);
+}
+
+#[tokio::test]
+async fn invalid_configurations_are_refused_before_any_traffic() {
+    let node = start_node(node_config(AuthMode::None)).await;
+    let base = LoadConfig::new(target(node).await);
+    let mut zero = base.clone();
+    zero.connections = 0;
+    let mut rate = base.clone();
+    rate.mode = LoopMode::Open { rate: -1.0 };
+    let mut users = base.clone();
+    users.scenario.auth = UserAuth::Token;
+    users.scenario.users = 3;
+    for config in [zero, rate, users] {
+        let error = authscale_load::run(config, std::future::pending(), None)
+            .await
+            .expect_err("refused");
+        assert!(!error.to_string().is_empty());
+    }
+    assert_eq!(
+        node_count(node, "/api/me", 200).await,
+        0,
+        "no traffic was sent"
+    );
+}
