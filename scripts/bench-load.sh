@@ -5,7 +5,9 @@
 # the same CPU budget as wrk -t1), ROUNDS times; prints req/s, the ratio,
 # and each generator's CPU time per request (user + system, from the shell's
 # `time`; CPU-µs per request = CPU-seconds per million requests).
-# Usage: scripts/bench-load.sh            (ROUNDS=3 DURATION=5s CONNECTIONS=64)
+# The node runs one thread (NODE_THREADS=1), so node and generator each
+# have about one of the two cores.
+# Usage: scripts/bench-load.sh   (ROUNDS=3 DURATION=5s CONNECTIONS=64 NODE_THREADS=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -17,7 +19,7 @@ cargo build --release --locked -p authscale-cli --quiet
 bin=target/release/authscale
 source scripts/lib.sh
 
-node=$(start_authscale node --auth none --listen 127.0.0.1:0)
+start_authscale node node --auth none --listen 127.0.0.1:0 --threads "${NODE_THREADS:-1}"
 TIMEFORMAT='%U %S'
 
 echo "against authscale node --auth none at $node, $ROUNDS interleaved rounds of $DURATION, $CONNECTIONS connections"

@@ -17,10 +17,10 @@ cargo build --release --locked -p authscale-cli --quiet
 bin=target/release/authscale
 source scripts/lib.sh
 
-up1=$(start_authscale node --auth none --listen 127.0.0.1:0 --node-id up1)
-up2=$(start_authscale node --auth none --listen 127.0.0.1:0 --node-id up2)
+start_authscale up1 node --auth none --listen 127.0.0.1:0 --node-id up1
+start_authscale up2 node --auth none --listen 127.0.0.1:0 --node-id up2
 
-authscale_addr=$(start_authscale proxy --listen 127.0.0.1:0 --threads 1 --upstream "$up1" --upstream "$up2")
+start_authscale authscale_addr proxy --listen 127.0.0.1:0 --threads 1 --upstream "$up1" --upstream "$up2"
 
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
@@ -42,7 +42,7 @@ http {
   }
 }
 CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$work/nginx/stderr.log" 2>&1 &
 pids+=($!)
 
 haproxy_port=$(free_port)
@@ -67,8 +67,8 @@ backend nodes
 CONF
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
 pids+=($!)
-wait_port "$nginx_port"
-wait_port "$haproxy_port"
+wait_port "$nginx_port" "$work/nginx/stderr.log"
+wait_port "$haproxy_port" "$work/haproxy.log"
 
 declare -A target=(
   [authscale]="http://$authscale_addr/api/me"

@@ -20,28 +20,35 @@ free_port() {
   echo "no free port found" >&2; exit 1
 }
 
-# Runs an authscale server in the background; prints the first address it
-# reports ("... http://ADDR ...") once it listens.
+# Runs an authscale server in the background and stores the first address
+# it reports ("... http://ADDR ...") in the variable named by $1, once it
+# listens. Not in a $(subshell): the process must be recorded in `pids`.
+# Usage: start_authscale VAR node --listen 127.0.0.1:0 ...
 start_authscale() {
+  local var=$1; shift
   local out="$work/server-$RANDOM.out"
   "$bin" "$@" >"$out" 2>"$out.log" &
   pids+=($!)
   for _ in $(seq 200); do
     if grep -q 'http://' "$out" 2>/dev/null; then
-      grep -o 'http://[^ )]*' "$out" | head -1 | sed 's|^http://||'; return
+      printf -v "$var" '%s' "$(grep -o 'http://[^ )]*' "$out" | head -1 | sed 's|^http://||')"
+      return
     fi
     sleep 0.05
   done
   echo "authscale $1 did not start:" >&2; cat "$out.log" >&2; exit 1
 }
 
-# Waits until something accepts connections on 127.0.0.1:PORT.
+# Waits until something accepts connections on 127.0.0.1:PORT; on failure
+# shows the log file given as $2.
 wait_port() {
   for _ in $(seq 200); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
     sleep 0.05
   done
-  echo "nothing listens on port $1" >&2; exit 1
+  echo "nothing listens on port $1" >&2
+  [ -n "${2:-}" ] && cat "$2" >&2
+  exit 1
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

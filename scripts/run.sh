@@ -21,8 +21,8 @@ for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; slee
 redis_url="redis://127.0.0.1:$port"
 
 head -c 32 /dev/urandom >"$work/hs256.secret"
-session_addr=$(start_authscale node --listen 127.0.0.1:0 --auth session --redis-url "$redis_url")
-token_addr=$(start_authscale node --listen 127.0.0.1:0 --auth token --jwt-secret "k1=$work/hs256.secret")
+start_authscale session_addr node --listen 127.0.0.1:0 --auth session --redis-url "$redis_url"
+start_authscale token_addr node --listen 127.0.0.1:0 --auth token --jwt-secret "k1=$work/hs256.secret"
 
 read -r user password < <("$bin" users --first 42)
 login_body="{\"user\":\"$user\",\"password\":\"$password\"}"
