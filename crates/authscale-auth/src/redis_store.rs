@@ -21,6 +21,10 @@ pub struct RedisStoreConfig {
     pub url: String,
     /// Upper bound on every store call, connection set-up included.
     pub timeout: Duration,
+    /// Added before every call: the network distance to the store, for a
+    /// scale model on one machine (tokio's timer rounds it up to whole
+    /// milliseconds). Zero: none.
+    pub rtt: Duration,
 }
 
 /// A Redis-backed session store shared by every task of a node.
@@ -28,6 +32,7 @@ pub struct RedisStoreConfig {
 pub struct RedisStore {
     conn: ConnectionManager,
     timeout: Duration,
+    rtt: Duration,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -40,7 +45,8 @@ impl std::fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// Prepares the connection without contacting Redis, so a node can start
-    /// (and report not-ready) while the store is down.
+    /// (and report not-ready) while the store is down. Call it inside a
+    /// tokio runtime: the connection manager spawns its task here.
     pub fn new(config: &RedisStoreConfig) -> Result<RedisStore, ConfigError> {
         if config.timeout.is_zero() {
             return Err(ConfigError::Invalid(
@@ -61,6 +67,7 @@ impl RedisStore {
         Ok(RedisStore {
             conn,
             timeout: config.timeout,
+            rtt: config.rtt,
         })
     }
 
@@ -69,6 +76,12 @@ impl RedisStore {
         &self,
         call: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
+        let call = async {
+            if !self.rtt.is_zero() {
+                tokio::time::sleep(self.rtt).await;
+            }
+            call.await
+        };
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(StoreError::Backend(e.to_string())),

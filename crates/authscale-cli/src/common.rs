@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
-use crate::{Failure, duration};
+use authscale_lab::duration;
+
+use crate::Failure;
 
 /// A runtime with `threads` workers (default: one per CPU). One thread
 /// means a current-thread runtime: no work-stealing machinery, and

@@ -2,10 +2,10 @@
 //! argument parsing, a log subscriber and process exit codes.
 
 mod common;
-mod duration;
 mod load_cmd;
 mod node_cmd;
 mod proxy_cmd;
+mod sweep_cmd;
 
 use std::process::ExitCode;
 
@@ -47,6 +47,15 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Load(Box<load_cmd::LoadOptions>),
 
+    /// Sweep node counts and auth modes on CPU budgets; write results/<time>-<experiment>/.
+    ///
+    /// Examples:
+    ///   authscale sweep                                   # the default experiment
+    ///   authscale sweep --config experiments/quick.toml
+    ///   authscale sweep --modes session --nodes 1,2,4 --store-cpu 0.2
+    #[command(verbatim_doc_comment)]
+    Sweep(Box<sweep_cmd::SweepOptions>),
+
     /// Print users of the synthetic directory with their passwords, one
     /// "NAME PASSWORD" line each, for logging in by hand or from scripts.
     ///
@@ -78,6 +87,7 @@ fn main() -> ExitCode {
         Command::Node(options) => node_cmd::run(*options),
         Command::Proxy(options) => proxy_cmd::run(*options),
         Command::Load(options) => load_cmd::run(*options),
+        Command::Sweep(options) => sweep_cmd::run(*options),
         Command::Users(options) => print_users(&options),
     };
     match result {

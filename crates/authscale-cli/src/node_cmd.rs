@@ -45,6 +45,10 @@ pub struct NodeOptions {
     #[arg(long, env = "AUTHSCALE_STORE_TIMEOUT", value_name = "DURATION")]
     store_timeout: Option<String>,
 
+    /// Delay added to every store call: network distance to the store (rounded up to whole ms). [default: 0s]
+    #[arg(long, env = "AUTHSCALE_STORE_RTT", value_name = "DURATION")]
+    store_rtt: Option<String>,
+
     /// Microseconds of real CPU work per protected request, standing for application logic. [default: 0]
     #[arg(long, env = "AUTHSCALE_WORK_US", value_name = "US")]
     work_us: Option<u64>,
@@ -137,6 +141,7 @@ impl NodeOptions {
             listen: self.listen.or(file.listen),
             redis_url: self.redis_url.or(file.redis_url),
             store_timeout: self.store_timeout.or(file.store_timeout),
+            store_rtt: self.store_rtt.or(file.store_rtt),
             work_us: self.work_us.or(file.work_us),
             users: self.users.or(file.users),
             seed: self.seed.or(file.seed),
@@ -235,6 +240,7 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
                 .clone()
                 .unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
             timeout: dur("store-timeout", options.store_timeout.as_deref(), "100ms")?,
+            rtt: dur("store-rtt", options.store_rtt.as_deref(), "0s")?,
         });
         config.session = SessionConfig {
             idle_ttl: dur("session-idle", options.session_idle.as_deref(), "30m")?,

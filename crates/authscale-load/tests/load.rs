@@ -173,6 +173,7 @@ async fn scenario_counts_equal_the_nodes_own_counts() {
     session.store = Some(authscale_auth::RedisStoreConfig {
         url: redis.url(),
         timeout: Duration::from_millis(500),
+        rtt: Duration::ZERO,
     });
     accounting_matches_the_node(
         AuthMode::Session,

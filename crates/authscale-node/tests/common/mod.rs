@@ -98,6 +98,7 @@ pub fn session_config(redis_url: &str, timeout: Duration) -> NodeConfig {
     config.store = Some(RedisStoreConfig {
         url: redis_url.to_owned(),
         timeout,
+        rtt: Duration::ZERO,
     });
     config
 }

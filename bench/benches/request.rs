@@ -1,0 +1,149 @@
+//! One `GET /api/me` per auth mode: through the node's handler in-process
+//! (the node's own cost), and over a loopback keep-alive connection (what a
+//! client sees, minus the network).
+
+mod common;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authscale_auth::{Algorithm, KeySource, RedisStoreConfig, TokenConfig, TokenKeyConfig};
+use authscale_node::{AuthMode, Node, NodeConfig};
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+
+fn config(mode: AuthMode, redis_url: Option<&str>) -> NodeConfig {
+    let mut config = NodeConfig::new(mode);
+    config.users = 1000;
+    match mode {
+        AuthMode::Session => {
+            config.store = redis_url.map(|url| RedisStoreConfig {
+                url: url.to_owned(),
+                timeout: Duration::from_millis(500),
+                rtt: Duration::ZERO,
+            });
+        }
+        AuthMode::Token => {
+            config.token = Some(TokenConfig::new(
+                Algorithm::HS256,
+                vec![TokenKeyConfig {
+                    kid: "k".into(),
+                    source: KeySource::Secret(common::key("hs256-a.secret")),
+                }],
+            ));
+        }
+        AuthMode::None => {}
+    }
+    config
+}
+
+/// Logs user42 in through the handler and returns the credential header.
+async fn credential(node: &Node, mode: AuthMode) -> Option<(&'static str, String)> {
+    let password = authscale_auth::Directory::new(1, 1000).password(42);
+    let body = format!(r#"{{"user":"user42","password":"{password}"}}"#);
+    let login = Request::post("/login")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .expect("request");
+    let response = node.handle(login).await;
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").to_owned());
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    match mode {
+        AuthMode::None => None,
+        AuthMode::Session => cookie.map(|c| ("cookie", c)),
+        AuthMode::Token => {
+            let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            Some((
+                "authorization",
+                format!("Bearer {}", json["access_token"].as_str().expect("token")),
+            ))
+        }
+    }
+}
+
+fn me(credential: &Option<(&'static str, String)>) -> Request<Full<Bytes>> {
+    let mut builder = Request::get("/api/me").header("host", "bench");
+    if let Some((name, value)) = credential {
+        builder = builder.header(*name, value);
+    }
+    builder.body(Full::new(Bytes::new())).expect("request")
+}
+
+fn per_mode(c: &mut Criterion) {
+    let redis = common::redis("request");
+    let runtime = common::runtime();
+    // The Redis connection manager spawns its task on creation.
+    let _context = runtime.enter();
+    let mut modes = vec![AuthMode::None, AuthMode::Token];
+    if redis.is_some() {
+        modes.insert(1, AuthMode::Session);
+    }
+    let url = redis.as_ref().map(|r| r.url());
+
+    let mut handler = c.benchmark_group("request/handler");
+    for mode in &modes {
+        let node = Node::new(config(*mode, url.as_deref())).expect("node");
+        let credential = runtime.block_on(credential(&node, *mode));
+        handler.bench_function(mode.as_str(), |b| {
+            b.to_async(&runtime).iter(|| async {
+                let response = node.handle(me(&credential)).await;
+                assert_eq!(response.status(), 200);
+                black_box(response)
+            })
+        });
+    }
+    handler.finish();
+
+    let mut loopback = c.benchmark_group("request/loopback");
+    for mode in &modes {
+        let node = Arc::new(Node::new(config(*mode, url.as_deref())).expect("node"));
+        let credential = runtime.block_on(credential(&node, *mode));
+        let mut sender = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            tokio::spawn(authscale_node::serve(
+                listener,
+                node.clone(),
+                std::future::pending(),
+                Duration::ZERO,
+            ));
+            let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            stream.set_nodelay(true).expect("nodelay");
+            let (sender, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                    .await
+                    .expect("handshake");
+            tokio::spawn(conn);
+            sender
+        });
+        loopback.bench_function(mode.as_str(), |b| {
+            b.to_async(&runtime).iter(|| {
+                let request = me(&credential);
+                let sending = sender.send_request(request);
+                async move {
+                    let response = sending.await.expect("response");
+                    assert_eq!(response.status(), 200);
+                    black_box(response.into_body().collect().await.expect("body"))
+                }
+            })
+        });
+    }
+    loopback.finish();
+}
+
+criterion_group!(benches, per_mode);
+criterion_main!(benches);

@@ -1,0 +1,141 @@
+//! `authscale sweep`: run an experiment and write its results folder.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow};
+use authscale_lab::{Capacity, Experiment, LabOptions};
+use clap::Args;
+
+use crate::Failure;
+use crate::common;
+
+/// Options of `authscale sweep`. Flags override the experiment file.
+#[derive(Debug, Args)]
+pub struct SweepOptions {
+    /// Experiment file (TOML); without it, the built-in defaults (= experiments/default.toml).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Auth modes to sweep, comma-separated: none, session, token.
+    #[arg(long, value_delimiter = ',', value_name = "MODES")]
+    modes: Option<Vec<String>>,
+
+    /// Node counts, increasing, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
+    nodes: Option<Vec<u32>>,
+
+    /// Measured time per step.
+    #[arg(long, value_name = "DURATION")]
+    duration: Option<String>,
+
+    /// Unmeasured time before each step.
+    #[arg(long, value_name = "DURATION")]
+    warmup: Option<String>,
+
+    /// CPU budget of each node, as a fraction of one core.
+    #[arg(long, value_name = "F")]
+    node_cpu: Option<f64>,
+
+    /// CPU budget of the store, as a fraction of one core.
+    #[arg(long, value_name = "F")]
+    store_cpu: Option<f64>,
+
+    /// cgroup quota period (raised where the quota would fall under 1 ms).
+    #[arg(long, value_name = "DURATION")]
+    cpu_period: Option<String>,
+
+    /// Delay each node adds to every store call (network distance).
+    #[arg(long, value_name = "DURATION")]
+    store_rtt: Option<String>,
+
+    /// CPU work per protected request on each node, µs.
+    #[arg(long, value_name = "US")]
+    work_us: Option<u64>,
+
+    /// closed (saturation, quick) or slo (open-loop maximum sustainable rate).
+    #[arg(long, value_name = "METHOD")]
+    capacity: Option<String>,
+
+    /// Closed loop: connections per node.
+    #[arg(long, value_name = "C")]
+    connections_per_node: Option<u64>,
+
+    /// Use this Redis instead of starting one (it is neither capped nor flushed).
+    #[arg(long, value_name = "URL")]
+    redis_url: Option<String>,
+
+    /// Parent folder of the run's results folder.
+    #[arg(long, default_value = "results", value_name = "DIR")]
+    out: PathBuf,
+
+    /// No progress lines.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+pub fn run(options: SweepOptions) -> Result<(), Failure> {
+    let plan = plan(&options).map_err(Failure::usage)?;
+    let bin = std::env::current_exe()
+        .context("cannot find the authscale binary")
+        .map_err(Failure::runtime)?;
+    let lab = LabOptions {
+        bin,
+        out_dir: options.out.clone(),
+        redis_url: options.redis_url.clone(),
+        progress: !options.quiet,
+    };
+    let finished = common::runtime(Some(1))?
+        .block_on(authscale_lab::sweep(plan, lab, common::shutdown_signal()))
+        .map_err(Failure::runtime)?;
+    println!("results: {}", finished.dir.display());
+    match finished.run.status.as_str() {
+        "complete" => Ok(()),
+        "interrupted" => Err(Failure {
+            error: anyhow!(
+                "interrupted: the steps measured so far are in {}",
+                finished.dir.display()
+            ),
+            code: 130,
+        }),
+        _ => Err(Failure::runtime(anyhow!(
+            "the sweep failed: {}",
+            finished.run.error.unwrap_or_else(|| "unknown error".into())
+        ))),
+    }
+}
+
+fn plan(options: &SweepOptions) -> anyhow::Result<authscale_lab::Plan> {
+    let mut e = match &options.config {
+        Some(path) => Experiment::from_file(path)?,
+        None => Experiment::default(),
+    };
+    if let Some(v) = &options.modes {
+        e.modes = v.clone();
+    }
+    if let Some(v) = &options.nodes {
+        e.nodes = v.clone();
+    }
+    let text = |target: &mut String, v: &Option<String>| {
+        if let Some(v) = v {
+            *target = v.clone();
+        }
+    };
+    text(&mut e.duration, &options.duration);
+    text(&mut e.warmup, &options.warmup);
+    text(&mut e.cpu_period, &options.cpu_period);
+    text(&mut e.store_rtt, &options.store_rtt);
+    e.node_cpu = options.node_cpu.unwrap_or(e.node_cpu);
+    e.store_cpu = options.store_cpu.unwrap_or(e.store_cpu);
+    e.work_us = options.work_us.unwrap_or(e.work_us);
+    e.connections_per_node = options
+        .connections_per_node
+        .unwrap_or(e.connections_per_node);
+    if let Some(c) = &options.capacity {
+        e.capacity = match c.as_str() {
+            "closed" => Capacity::Closed,
+            "slo" => Capacity::Slo,
+            other => return Err(anyhow!("unknown --capacity {other:?}: closed or slo")),
+        };
+    }
+    e.plan()
+}

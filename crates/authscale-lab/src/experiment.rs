@@ -1,0 +1,249 @@
+//! An experiment: which modes and node counts to sweep, with which budgets
+//! and load. Read from a TOML file (`experiments/*.toml`); every field has
+//! a default, and the command line may override any of them.
+
+use std::time::Duration;
+
+use anyhow::{bail, ensure};
+use serde::{Deserialize, Serialize};
+
+use crate::duration;
+
+/// How a step measures capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capacity {
+    /// Saturation: a closed loop with C connections per node.
+    Closed,
+    /// Maximum sustainable rate: open loop, step the rate up, then bisect.
+    Slo,
+}
+
+/// An experiment as written in a file (durations as text).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct Experiment {
+    pub name: String,
+    pub description: String,
+    pub modes: Vec<String>,
+    pub nodes: Vec<u32>,
+    pub duration: String,
+    pub warmup: String,
+    pub capacity: Capacity,
+    /// Closed loop: connections per node (the load grows with N).
+    pub connections_per_node: u64,
+    /// Fraction of one core per node (cgroup quota).
+    pub node_cpu: f64,
+    /// Fraction of one core for the store.
+    pub store_cpu: f64,
+    /// The cgroup quota period (raised where the quota would be under 1 ms).
+    pub cpu_period: String,
+    /// Delay each node adds to every store call.
+    pub store_rtt: String,
+    pub store_timeout: String,
+    /// CPU work per protected request on the node, µs.
+    pub work_us: u64,
+    pub users: u64,
+    pub requests_per_login: u64,
+    pub seed: u64,
+    /// SLO capacity: p99 bound, first rate per node, probes at most.
+    pub slo_p99: String,
+    pub slo_start_rate_per_node: f64,
+    pub slo_probes: u32,
+}
+
+impl Default for Experiment {
+    fn default() -> Experiment {
+        Experiment {
+            name: "default".into(),
+            description: "session vs token, N = 1..8 nodes at 0.1 core each, store at 0.04 core"
+                .into(),
+            modes: vec!["session".into(), "token".into()],
+            nodes: vec![1, 2, 3, 4, 6, 8],
+            duration: "4s".into(),
+            warmup: "1s".into(),
+            capacity: Capacity::Closed,
+            connections_per_node: 8,
+            node_cpu: 0.1,
+            store_cpu: 0.04,
+            cpu_period: "10ms".into(),
+            store_rtt: "0s".into(),
+            store_timeout: "200ms".into(),
+            work_us: 20,
+            users: 2000,
+            requests_per_login: 20,
+            seed: 1,
+            slo_p99: "50ms".into(),
+            slo_start_rate_per_node: 200.0,
+            slo_probes: 8,
+        }
+    }
+}
+
+/// An experiment checked and with durations parsed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub experiment: Experiment,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub cpu_period: Duration,
+    pub store_rtt: Duration,
+    pub store_timeout: Duration,
+    pub slo_p99: Duration,
+}
+
+impl Experiment {
+    /// Reads a TOML file; unknown keys are errors, missing keys default.
+    pub fn from_file(path: &std::path::Path) -> anyhow::Result<Experiment> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read experiment {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("experiment {}: {e}", path.display()))
+    }
+
+    /// Validates and parses; every sweep starts with this.
+    pub fn plan(self) -> anyhow::Result<Plan> {
+        let d = |name: &str, raw: &str| {
+            duration::parse(raw).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+        };
+        ensure!(
+            !self.name.is_empty()
+                && self
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)),
+            "the experiment name {:?} must be letters, digits, - or _",
+            self.name
+        );
+        ensure!(
+            !self.modes.is_empty(),
+            "modes: name at least one of none, session, token"
+        );
+        for mode in &self.modes {
+            if !["none", "session", "token"].contains(&mode.as_str()) {
+                bail!("modes: unknown mode {mode:?} (known: none, session, token)");
+            }
+        }
+        ensure!(
+            !self.nodes.is_empty(),
+            "nodes: give at least one node count"
+        );
+        ensure!(
+            self.nodes.iter().all(|n| (1..=64).contains(n)),
+            "nodes: each count must be 1 to 64"
+        );
+        ensure!(
+            self.nodes.windows(2).all(|w| w[0] < w[1]),
+            "nodes: counts must be increasing, like [1, 2, 4, 8]"
+        );
+        for (name, value) in [("node-cpu", self.node_cpu), ("store-cpu", self.store_cpu)] {
+            ensure!(
+                value.is_finite() && value > 0.0 && value <= 64.0,
+                "{name} must be a fraction of a core greater than 0 (e.g. 0.1)"
+            );
+        }
+        ensure!(
+            self.connections_per_node >= 1,
+            "connections-per-node must be at least 1"
+        );
+        ensure!(
+            self.requests_per_login >= 1,
+            "requests-per-login must be at least 1"
+        );
+        ensure!(
+            self.slo_start_rate_per_node > 0.0 && self.slo_probes >= 2,
+            "slo-start-rate-per-node must be positive and slo-probes at least 2"
+        );
+        let plan = Plan {
+            duration: d("duration", &self.duration)?,
+            warmup: d("warmup", &self.warmup)?,
+            cpu_period: d("cpu-period", &self.cpu_period)?,
+            store_rtt: d("store-rtt", &self.store_rtt)?,
+            store_timeout: d("store-timeout", &self.store_timeout)?,
+            slo_p99: d("slo-p99", &self.slo_p99)?,
+            experiment: self,
+        };
+        ensure!(
+            plan.duration >= Duration::from_millis(500),
+            "duration must be at least 500ms"
+        );
+        ensure!(
+            plan.duration + plan.warmup <= Duration::from_secs(3600),
+            "a step is bounded to one hour"
+        );
+        ensure!(
+            plan.cpu_period >= Duration::from_millis(1)
+                && plan.cpu_period <= Duration::from_secs(1),
+            "cpu-period must be between 1ms and 1s"
+        );
+        ensure!(
+            !plan.store_timeout.is_zero(),
+            "store-timeout must be greater than zero"
+        );
+        Ok(plan)
+    }
+}
+
+impl Plan {
+    pub fn max_nodes(&self) -> u32 {
+        self.experiment.nodes.last().copied().unwrap_or(1)
+    }
+
+    /// Connections for a closed-loop step with `n` nodes.
+    pub fn connections(&self, n: u32) -> u64 {
+        self.experiment.connections_per_node * u64::from(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped(name: &str) -> Experiment {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../experiments")
+            .join(name);
+        Experiment::from_file(&path).expect("a valid shipped experiment")
+    }
+
+    #[test]
+    fn default_toml_spells_out_the_built_in_defaults() {
+        let file = serde_json::to_value(shipped("default.toml")).expect("json");
+        let built_in = serde_json::to_value(Experiment::default()).expect("json");
+        assert_eq!(file, built_in);
+    }
+
+    #[test]
+    fn every_shipped_experiment_plans() {
+        for entry in std::fs::read_dir(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments"),
+        )
+        .expect("dir")
+        {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Experiment::from_file(&path)
+                    .and_then(Experiment::plan)
+                    .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            }
+        }
+    }
+
+    #[test]
+    fn bad_experiments_are_refused_with_reasons() {
+        let cases: [(&str, &str); 6] = [
+            ("nodes = [4, 2]", "increasing"),
+            ("modes = [\"sticky\"]", "unknown mode"),
+            ("node-cpu = 0", "node-cpu"),
+            ("duration = \"soon\"", "duration"),
+            ("nmae = \"x\"", "unknown field"),
+            ("cpu-period = \"5s\"", "cpu-period"),
+        ];
+        for (text, expected) in cases {
+            let error = toml::from_str::<Experiment>(text)
+                .map_err(anyhow::Error::from)
+                .and_then(Experiment::plan)
+                .expect_err(text);
+            assert!(format!("{error:#}").contains(expected), "{text}: {error:#}");
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The lab: runs a sweep as a scale model of a cluster on one machine. It
+//! starts a real store, a proxy and N real nodes, each node (and the store)
+//! in its own CPU cgroup, drives them with the load generator for every N
+//! and auth mode, and records every measurement, step by step.
+//!
+//! The lab starts and stops processes and reads their counters; it draws
+//! no conclusions (that is the report's job).
+
+mod cgroup;
+pub mod duration;
+mod experiment;
+mod http;
+mod process;
+mod record;
+mod store;
+mod sweep;
+
+pub use cgroup::{Caps, Throttling};
+pub use experiment::{Capacity, Experiment, Plan};
+pub use record::{
+    Component, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Step, utc, write_atomic,
+};
+pub use store::StoreCounters;
+pub use sweep::{Finished, LabOptions, sweep};

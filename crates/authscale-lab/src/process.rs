@@ -1,0 +1,146 @@
+//! The lab's child processes: started with the arguments of a step, moved
+//! into their CPU group, stopped (and their group removed) when dropped, so
+//! nothing outlives the lab on a normal exit, an error, a panic or Ctrl-C.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::cgroup::{CpuGroup, Throttling};
+
+/// A running child of the lab.
+#[derive(Debug)]
+pub struct Managed {
+    child: Option<Child>,
+    pub pid: u32,
+    /// Addresses the process announced on stdout (`http://ADDR`).
+    pub addrs: Vec<std::net::SocketAddr>,
+    group: Option<CpuGroup>,
+}
+
+impl Managed {
+    /// Starts `program args` and, if `group` is given, caps it. When
+    /// `announces` is set, waits (10 s at most) for the `http://ADDR` line.
+    pub async fn start(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        group: Option<CpuGroup>,
+        announces: bool,
+    ) -> anyhow::Result<Managed> {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(if announces {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {name} ({})", program.display()))?;
+        let pid = child.id().context("child has no pid")?;
+        if let Some(group) = &group {
+            group
+                .add(pid)
+                .with_context(|| format!("cannot move {name} into its CPU group"))?;
+        }
+        let mut managed = Managed {
+            child: None,
+            pid,
+            addrs: Vec::new(),
+            group,
+        };
+        if announces {
+            let stdout = child.stdout.take().context("piped stdout")?;
+            let mut lines = BufReader::new(stdout).lines();
+            let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+                .await
+                .with_context(|| format!("{name} did not report its address within 10 s"))??;
+            let Some(line) = line else {
+                bail!("{name} exited before it listened (see its flags: {args:?})")
+            };
+            managed.addrs = line
+                .split("http://")
+                .skip(1)
+                .filter_map(|rest| {
+                    rest.split(|c: char| c.is_whitespace() || c == ')')
+                        .next()?
+                        .parse()
+                        .ok()
+                })
+                .collect();
+            // Keep reading so the child never blocks on a full pipe.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        }
+        managed.child = Some(child);
+        Ok(managed)
+    }
+
+    /// Puts an already running process under `group`.
+    pub fn with_group(mut self, group: CpuGroup) -> Managed {
+        self.group = Some(group);
+        self
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addrs[0]
+    }
+
+    /// CPU seconds (user + system) the process has used.
+    pub fn cpu_seconds(&self) -> f64 {
+        process_cpu_seconds(self.pid)
+    }
+
+    pub fn throttling(&self) -> Option<Throttling> {
+        self.group.as_ref().map(CpuGroup::throttling)
+    }
+
+    /// The quota period the process's group really uses.
+    pub fn cpu_period(&self) -> Option<Duration> {
+        self.group.as_ref().map(|g| g.period)
+    }
+
+    /// Kills the process and waits for it, so its CPU group can go.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.start_kill();
+            for _ in 0..100 {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.group = None;
+    }
+}
+
+impl Drop for Managed {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// CPU seconds of any process, from /proc (USER_HZ = 100).
+pub fn process_cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let Some((_, after)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(14) + ticks(15)) / 100.0
+}

@@ -1,0 +1,251 @@
+//! What a sweep records: one `Step` per (mode, N), the `Run` around them,
+//! written atomically to `run.json` and `summary.csv` after every step.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use authscale_load::LoadResult;
+use serde::{Deserialize, Serialize};
+
+use crate::cgroup::Throttling;
+use crate::experiment::{Capacity, Plan};
+
+pub const SCHEMA: &str = "authscale-run/1";
+
+/// CPU of one component during a step's measured window.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Component {
+    pub cpu_seconds: f64,
+    pub cpu_us_per_request: f64,
+    /// Cores it may use: its cgroup budget, or its thread count if uncapped.
+    pub limit_cores: f64,
+    /// Whether the limit is enforced by a cgroup.
+    pub capped: bool,
+    /// cpu_seconds / (limit_cores × seconds).
+    pub utilization: f64,
+    /// The cgroup quota period in force, when capped.
+    pub cpu_period_ms: Option<f64>,
+    pub throttling: Option<Throttling>,
+}
+
+/// Percentiles in milliseconds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+impl Latency {
+    pub fn of(s: &authscale_load::LatencySummary) -> Latency {
+        let ms = |us: u64| us as f64 / 1000.0;
+        Latency {
+            p50: ms(s.p50),
+            p90: ms(s.p90),
+            p99: ms(s.p99),
+            p999: ms(s.p999),
+            max: ms(s.max),
+            mean: s.mean / 1000.0,
+        }
+    }
+}
+
+/// Little's law for a step: in-flight requests ≈ rate × mean latency.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LittlesLaw {
+    /// Closed loop: the connections; open loop: rate × mean latency.
+    pub expected_in_flight: f64,
+    pub rate_times_latency: f64,
+    pub ratio: f64,
+    pub within_10_percent: bool,
+}
+
+/// One open-loop probe of the SLO capacity search.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Probe {
+    pub offered_rate: f64,
+    pub achieved_rate: f64,
+    pub p99_ms: f64,
+    pub error_rate: f64,
+    pub passed: bool,
+}
+
+/// One measured step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    pub mode: String,
+    pub nodes: u32,
+    pub capacity: Capacity,
+    pub connections: u64,
+    /// Open loop: the rate the result was measured at.
+    pub offered_rate: Option<f64>,
+    /// 2xx answers per second: the step's throughput X(N).
+    pub throughput: f64,
+    pub requests: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub seconds: f64,
+    pub latency_ms: Latency,
+    pub latency_uncorrected_ms: Latency,
+    /// `nodes` (all together), `store`, `proxy`, `load`.
+    pub components: BTreeMap<String, Component>,
+    pub store_commands: BTreeMap<String, u64>,
+    pub store_commands_per_request: f64,
+    /// GET/GETEX per answered `/api/me`: the session lookup budget (1.0).
+    pub store_reads_per_protected_request: f64,
+    pub littles_law: LittlesLaw,
+    pub probes: Vec<Probe>,
+    /// The load generator's full result (histograms included).
+    pub load: LoadResult,
+}
+
+/// Facts about the machine and the tools.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Host {
+    pub cores: usize,
+    pub kernel: String,
+    pub caps: String,
+    pub caps_detail: String,
+    pub authscale_version: String,
+    pub redis_version: String,
+    pub store: String,
+    pub git_commit: String,
+}
+
+/// A whole sweep.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Run {
+    pub schema: String,
+    pub plan: Plan,
+    pub host: Host,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// `running`, `complete`, `interrupted` or `failed`.
+    pub status: String,
+    pub error: Option<String>,
+    pub warnings: Vec<String>,
+    /// PIDs of every process the lab started (to check none survived).
+    pub pids: Vec<u32>,
+    pub steps: Vec<Step>,
+}
+
+impl Run {
+    /// X(1) of a mode, when N = 1 was measured.
+    pub fn baseline(&self, mode: &str) -> Option<f64> {
+        self.steps
+            .iter()
+            .find(|s| s.mode == mode && s.nodes == 1)
+            .map(|s| s.throughput)
+    }
+
+    /// Writes run.json and summary.csv into `dir`, each atomically.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        write_atomic(
+            &dir.join("run.json"),
+            serde_json::to_string_pretty(self)?.as_bytes(),
+        )?;
+        write_atomic(&dir.join("summary.csv"), self.csv().as_bytes())?;
+        Ok(())
+    }
+
+    pub fn read(path: &Path) -> anyhow::Result<Run> {
+        let path = if path.is_dir() {
+            path.join("run.json")
+        } else {
+            path.to_owned()
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let run: Run = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{} is not an authscale run: {e}", path.display()))?;
+        anyhow::ensure!(
+            run.schema == SCHEMA,
+            "{} has schema {:?}; this authscale reads {SCHEMA:?}",
+            path.display(),
+            run.schema
+        );
+        Ok(run)
+    }
+
+    fn csv(&self) -> String {
+        let mut out = String::from(
+            "mode,nodes,throughput_rps,efficiency,p50_ms,p99_ms,error_rate,node_cpu_util,store_cpu_util,\
+             cpu_us_per_req_nodes,cpu_us_per_req_store,cpu_us_per_req_proxy,cpu_us_per_req_load,\
+             store_cmds_per_req,node_throttled_periods\n",
+        );
+        for s in &self.steps {
+            let c = |name: &str| s.components.get(name).cloned().unwrap_or_default();
+            let efficiency = self
+                .baseline(&s.mode)
+                .map_or(f64::NAN, |x1| s.throughput / (f64::from(s.nodes) * x1));
+            out.push_str(&format!(
+                "{},{},{:.1},{:.3},{:.3},{:.3},{:.5},{:.3},{:.3},{:.1},{:.1},{:.1},{:.1},{:.3},{}\n",
+                s.mode,
+                s.nodes,
+                s.throughput,
+                efficiency,
+                s.latency_ms.p50,
+                s.latency_ms.p99,
+                s.error_rate,
+                c("nodes").utilization,
+                c("store").utilization,
+                c("nodes").cpu_us_per_request,
+                c("store").cpu_us_per_request,
+                c("proxy").cpu_us_per_request,
+                c("load").cpu_us_per_request,
+                s.store_commands_per_request,
+                c("nodes").throttling.map_or(0, |t| t.throttled_periods),
+            ));
+        }
+        out
+    }
+}
+
+/// Writes through a temporary file and a rename: readers see the old
+/// file or the new one, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    std::fs::write(&tmp, bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+/// `2026-11-28T00:41:05Z` for Unix seconds (UTC, proleptic Gregorian).
+pub fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(super::utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::utc(1_795_824_065), "2026-11-28T00:01:05Z");
+    }
+}

@@ -1,0 +1,622 @@
+//! `sweep`: start a store and a proxy, then for each mode grow the node set
+//! through the experiment's N values, measure each step, and record
+//! everything, rewriting the results after every step.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use anyhow::Context;
+use authscale_load::{
+    LoadConfig, LoadResult, LoopMode, Progress, ScenarioConfig, Target, UserAuth,
+};
+
+use crate::cgroup::{Caps, CpuGroup, Throttling, remove_parent};
+use crate::experiment::{Capacity, Plan};
+use crate::http;
+use crate::process::{Managed, process_cpu_seconds};
+use crate::record::{Component, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Step, utc};
+use crate::store::{Store, StoreCounters};
+
+/// Where and how the lab runs.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    /// The `authscale` binary that runs nodes and the proxy.
+    pub bin: PathBuf,
+    /// Parent of the run's folder (usually `results/`).
+    pub out_dir: PathBuf,
+    /// An existing store instead of one the lab starts.
+    pub redis_url: Option<String>,
+    /// Step lines and a live rate on stderr.
+    pub progress: bool,
+}
+
+/// A finished (or interrupted) sweep and where it was written.
+#[derive(Debug)]
+pub struct Finished {
+    pub dir: PathBuf,
+    pub run: Run,
+}
+
+/// Everything a step's measurement reads, at one instant.
+struct Snapshot {
+    nodes_cpu: f64,
+    nodes_throttling: Throttling,
+    store: StoreCounters,
+    store_throttling: Option<Throttling>,
+    proxy_cpu: f64,
+    load_cpu: f64,
+}
+
+struct Lab<'a> {
+    plan: &'a Plan,
+    options: &'a LabOptions,
+    caps: Caps,
+    parent: String,
+    store: Store,
+    proxy: Managed,
+    secret: PathBuf,
+}
+
+/// Runs the sweep. `stop` (Ctrl-C) ends it early; the steps measured so far
+/// stay in the results, which say the run was interrupted.
+pub async fn sweep(
+    plan: Plan,
+    options: LabOptions,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<Finished> {
+    let caps = Caps::detect();
+    let parent = format!("authscale-{}", std::process::id());
+    remove_parent(&caps, &parent);
+    let started = unix_now();
+    let stamp = utc(started).replace([':', '-'], "");
+    let dir = options
+        .out_dir
+        .join(format!("{stamp}-{}", plan.experiment.name));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+
+    let mut warnings = Vec::new();
+    if let Caps::None { reason } = &caps {
+        warnings.push(format!(
+            "CPU budgets are NOT enforced ({reason}): this run is not a scale model (caps: none)"
+        ));
+    }
+    let store = match &options.redis_url {
+        Some(url) => {
+            warnings.push(format!("the store at {url} is not the lab's: it is neither capped nor restarted, and store-cpu is ignored"));
+            Store::existing(url).await?
+        }
+        None => {
+            let group = CpuGroup::create(
+                &caps,
+                &parent,
+                "store",
+                plan.experiment.store_cpu,
+                plan.cpu_period,
+            )?;
+            Store::start(group).await?
+        }
+    };
+    let proxy_args: Vec<String> = [
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--threads",
+        "1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let proxy = Managed::start("proxy", &options.bin, &proxy_args, None, true).await?;
+    anyhow::ensure!(
+        proxy.addrs.len() == 2,
+        "the proxy did not report its admin address"
+    );
+    let secret = std::env::temp_dir().join(format!("authscale-lab-{}.secret", std::process::id()));
+    let mut key = vec![0u8; 48];
+    getrandom::fill(&mut key)
+        .map_err(|e| anyhow::anyhow!("no OS randomness for the sweep's token key: {e}"))?;
+    std::fs::write(&secret, &key)?;
+
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let budget = f64::from(plan.max_nodes()) * plan.experiment.node_cpu
+        + if store.owned {
+            plan.experiment.store_cpu
+        } else {
+            0.0
+        };
+    if budget > cores as f64 - 0.5 {
+        warnings.push(format!(
+            "node and store budgets add up to {budget:.2} cores of {cores}: less than half a core is left for the proxy and the load generator"
+        ));
+    }
+    let host = Host {
+        cores,
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        caps: caps.label().to_owned(),
+        caps_detail: match &caps {
+            Caps::V2 { root } | Caps::V1 { root } => root.display().to_string(),
+            Caps::None { reason } => reason.clone(),
+        },
+        authscale_version: env!("CARGO_PKG_VERSION").to_owned(),
+        redis_version: store.version.clone(),
+        store: if store.owned {
+            format!("{} (started by the lab)", store.url)
+        } else {
+            format!("{} (external)", store.url)
+        },
+        git_commit: git_commit(),
+    };
+    let mut run = Run {
+        schema: SCHEMA.to_owned(),
+        plan: plan.clone(),
+        host,
+        started_at: utc(started),
+        finished_at: None,
+        status: "running".into(),
+        error: None,
+        warnings,
+        pids: store.pid().into_iter().chain([proxy.pid]).collect(),
+        steps: Vec::new(),
+    };
+    if options.progress {
+        for warning in &run.warnings {
+            eprintln!("WARNING: {warning}");
+        }
+        eprintln!("results: {}", dir.display());
+    }
+    run.write(&dir)?;
+
+    let lab = Lab {
+        plan: &plan,
+        options: &options,
+        caps,
+        parent,
+        store,
+        proxy,
+        secret,
+    };
+    tokio::pin!(stop);
+    let outcome = lab.modes(&mut run, &dir, &mut stop).await;
+    run.finished_at = Some(utc(unix_now()));
+    match outcome {
+        Ok(true) => run.status = "complete".into(),
+        Ok(false) => run.status = "interrupted".into(),
+        Err(e) => {
+            run.status = "failed".into();
+            run.error = Some(format!("{e:#}"));
+        }
+    }
+    let _ = std::fs::remove_file(&lab.secret);
+    let Lab { caps, parent, .. } = lab;
+    remove_parent(&caps, &parent);
+    run.write(&dir)?;
+    Ok(Finished { dir, run })
+}
+
+impl Lab<'_> {
+    /// Every mode in turn; false when interrupted.
+    async fn modes(
+        &self,
+        run: &mut Run,
+        dir: &Path,
+        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> anyhow::Result<bool> {
+        for mode in &self.plan.experiment.modes {
+            self.store.flush().await?;
+            let mut nodes: Vec<Managed> = Vec::new();
+            for &n in &self.plan.experiment.nodes {
+                while nodes.len() < n as usize {
+                    let node = self.start_node(mode, nodes.len()).await?;
+                    run.pids.push(node.pid);
+                    nodes.push(node);
+                }
+                self.set_upstreams(&nodes).await?;
+                for node in &nodes {
+                    http::wait_ok(node.addr(), "/readyz", Duration::from_secs(10)).await?;
+                }
+                let step = match self.plan.experiment.capacity {
+                    Capacity::Closed => self.measure(mode, &nodes, None, stop).await?,
+                    Capacity::Slo => self.search(mode, &nodes, stop).await?,
+                };
+                let Some(step) = step else { return Ok(false) };
+                self.check_limits(&step, run);
+                if self.options.progress {
+                    eprintln!("{}", step_line(&step, run.baseline(mode)));
+                }
+                run.steps.push(step);
+                run.write(dir)?;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn start_node(&self, mode: &str, index: usize) -> anyhow::Result<Managed> {
+        let e = &self.plan.experiment;
+        let name = format!("{mode}-node{}", index + 1);
+        let mut args: Vec<String> = vec![
+            "node".into(),
+            "--auth".into(),
+            mode.into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--threads".into(),
+            "1".into(),
+            "--node-id".into(),
+            name.clone(),
+            "--work-us".into(),
+            e.work_us.to_string(),
+            "--seed".into(),
+            e.seed.to_string(),
+            "--users".into(),
+            self.directory_size().to_string(),
+        ];
+        match mode {
+            "session" => args.extend([
+                "--redis-url".into(),
+                self.store.url.clone(),
+                "--store-timeout".into(),
+                e.store_timeout.clone(),
+                "--store-rtt".into(),
+                e.store_rtt.clone(),
+            ]),
+            "token" => args.extend([
+                "--jwt-secret".into(),
+                format!("lab={}", self.secret.display()),
+            ]),
+            _ => {}
+        }
+        let group = CpuGroup::create(
+            &self.caps,
+            &self.parent,
+            &name,
+            e.node_cpu,
+            self.plan.cpu_period,
+        )?;
+        Managed::start(&name, &self.options.bin, &args, group, true).await
+    }
+
+    fn directory_size(&self) -> u64 {
+        self.plan
+            .experiment
+            .users
+            .max(self.plan.connections(self.plan.max_nodes()))
+            .max(1000)
+    }
+
+    async fn set_upstreams(&self, nodes: &[Managed]) -> anyhow::Result<()> {
+        let list: Vec<String> = nodes.iter().map(|n| n.addr().to_string()).collect();
+        let body = serde_json::to_string(&list)?;
+        let (status, answer) = http::call(self.proxy.addrs[1], "PUT", "/upstreams", &body).await?;
+        anyhow::ensure!(
+            status == 200,
+            "the proxy refused the upstream set: {status} {answer}"
+        );
+        Ok(())
+    }
+
+    /// The SLO capacity search: double the rate until a probe fails, then
+    /// bisect; the step is the best passing probe.
+    async fn search(
+        &self,
+        mode: &str,
+        nodes: &[Managed],
+        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> anyhow::Result<Option<Step>> {
+        let e = &self.plan.experiment;
+        let mut rate = e.slo_start_rate_per_node * nodes.len() as f64;
+        let (mut best, mut failed_at): (Option<Step>, Option<f64>) = (None, None);
+        let mut probes = Vec::new();
+        for _ in 0..e.slo_probes {
+            let Some(step) = self.measure(mode, nodes, Some(rate), stop).await? else {
+                return Ok(None);
+            };
+            let passed = step.latency_ms.p99 <= self.plan.slo_p99.as_secs_f64() * 1000.0
+                && step.load.achieved_rate >= 0.95 * rate
+                && step.error_rate < 0.001;
+            probes.push(Probe {
+                offered_rate: rate,
+                achieved_rate: step.load.achieved_rate,
+                p99_ms: step.latency_ms.p99,
+                error_rate: step.error_rate,
+                passed,
+            });
+            if self.options.progress {
+                eprintln!(
+                    "    probe {rate:>8.0} req/s: {}",
+                    if passed { "pass" } else { "fail" }
+                );
+            }
+            let last_pass = best.as_ref().and_then(|s| s.offered_rate).unwrap_or(0.0);
+            if passed {
+                best = Some(step);
+                rate = match failed_at {
+                    None => rate * 2.0,
+                    Some(fail) => (rate + fail) / 2.0,
+                };
+            } else {
+                failed_at = Some(rate);
+                rate = (last_pass + rate) / 2.0;
+            }
+            if failed_at.is_some_and(|f| (f - last_pass.max(rate)).abs() / f < 0.05) {
+                break;
+            }
+        }
+        let Some(mut step) = best else {
+            anyhow::bail!(
+                "{mode} with {} nodes failed the SLO even at {:.0} req/s: lower slo-start-rate-per-node",
+                nodes.len(),
+                e.slo_start_rate_per_node * nodes.len() as f64
+            );
+        };
+        step.probes = probes;
+        Ok(Some(step))
+    }
+
+    /// One load run against the current node set; None when interrupted.
+    async fn measure(
+        &self,
+        mode: &str,
+        nodes: &[Managed],
+        rate: Option<f64>,
+        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> anyhow::Result<Option<Step>> {
+        let plan = self.plan;
+        let e = &plan.experiment;
+        let n = nodes.len() as u32;
+        let target = Target::resolve(&format!("http://{}", self.proxy.addrs[0]), false).await?;
+        let mut config = LoadConfig::new(target);
+        config.mode = match rate {
+            Some(rate) => LoopMode::Open { rate },
+            None => LoopMode::Closed,
+        };
+        config.connections = match rate {
+            Some(_) => plan.connections(n).max(64),
+            None => plan.connections(n),
+        };
+        config.warmup = plan.warmup;
+        config.duration = plan.duration;
+        config.timeout = Duration::from_secs(5);
+        config.scenario = ScenarioConfig {
+            auth: match mode {
+                "session" => UserAuth::Session,
+                "token" => UserAuth::Token,
+                _ => UserAuth::None,
+            },
+            users: e.users.max(config.connections),
+            first_user: 0,
+            seed: e.seed,
+            requests_per_login: e.requests_per_login,
+            logout: true,
+        };
+        let progress = Arc::new(Progress::default());
+        let ticker = self
+            .options
+            .progress
+            .then(|| tokio::spawn(live(progress.clone(), format!("{mode} N={n}"))));
+        let load = authscale_load::run(config, stop.as_mut(), Some(progress));
+        let at_warmup = async {
+            tokio::time::sleep(plan.warmup).await;
+            self.snapshot(nodes).await
+        };
+        let (result, start) = tokio::join!(load, at_warmup);
+        let end = self.snapshot(nodes).await;
+        if let Some(ticker) = ticker {
+            ticker.abort();
+            eprint!("\r{:78}\r", "");
+        }
+        let result = result?;
+        if result.interrupted {
+            return Ok(None);
+        }
+        Ok(Some(self.step(mode, nodes, rate, result, &start?, &end?)))
+    }
+
+    async fn snapshot(&self, nodes: &[Managed]) -> anyhow::Result<Snapshot> {
+        Ok(Snapshot {
+            nodes_cpu: nodes.iter().map(Managed::cpu_seconds).sum(),
+            nodes_throttling: nodes
+                .iter()
+                .filter_map(Managed::throttling)
+                .fold(Throttling::default(), Throttling::plus),
+            store: self.store.counters().await?,
+            store_throttling: self.store.process().and_then(Managed::throttling),
+            proxy_cpu: self.proxy.cpu_seconds(),
+            load_cpu: process_cpu_seconds(std::process::id()),
+        })
+    }
+
+    fn step(
+        &self,
+        mode: &str,
+        nodes: &[Managed],
+        rate: Option<f64>,
+        load: LoadResult,
+        start: &Snapshot,
+        end: &Snapshot,
+    ) -> Step {
+        let n = nodes.len() as u32;
+        let node_period = nodes.first().and_then(Managed::cpu_period);
+        let e = &self.plan.experiment;
+        let seconds = load.measured_seconds.max(1e-9);
+        let requests = load.requests.max(1);
+        let capped = !matches!(self.caps, Caps::None { .. });
+        let component = |cpu: f64,
+                         limit: f64,
+                         period: Option<Duration>,
+                         throttling: Option<Throttling>| Component {
+            cpu_seconds: cpu,
+            cpu_us_per_request: cpu * 1e6 / requests as f64,
+            limit_cores: limit,
+            capped: period.is_some(),
+            utilization: cpu / (limit * seconds),
+            cpu_period_ms: period.map(|p| p.as_secs_f64() * 1000.0),
+            throttling,
+        };
+        let store = end.store.since(&start.store);
+        let store_throttling = end
+            .store_throttling
+            .zip(start.store_throttling)
+            .map(|(e, s)| e.since(s));
+        let mut components = BTreeMap::new();
+        components.insert(
+            "nodes".to_owned(),
+            component(
+                end.nodes_cpu - start.nodes_cpu,
+                f64::from(n) * if capped { e.node_cpu } else { 1.0 },
+                node_period,
+                capped.then(|| end.nodes_throttling.since(start.nodes_throttling)),
+            ),
+        );
+        let store_period = self.store.process().and_then(Managed::cpu_period);
+        components.insert(
+            "store".to_owned(),
+            component(
+                store.cpu_seconds,
+                if store_period.is_some() {
+                    e.store_cpu
+                } else {
+                    1.0
+                },
+                store_period,
+                store_throttling,
+            ),
+        );
+        components.insert(
+            "proxy".to_owned(),
+            component(end.proxy_cpu - start.proxy_cpu, 1.0, None, None),
+        );
+        components.insert(
+            "load".to_owned(),
+            component(end.load_cpu - start.load_cpu, 1.0, None, None),
+        );
+
+        let api: u64 = load.by_step.get("api").map_or(0, |c| c.values().sum());
+        let reads = store.commands.get("get").copied().unwrap_or(0)
+            + store.commands.get("getex").copied().unwrap_or(0);
+        let mean_s = load.latency_us.uncorrected.mean / 1e6;
+        let rate_times_latency = load.achieved_rate * mean_s;
+        let expected = match rate {
+            None => load.config.connections as f64,
+            Some(_) => rate_times_latency,
+        };
+        let ratio = if expected > 0.0 {
+            rate_times_latency / expected
+        } else {
+            0.0
+        };
+        Step {
+            mode: mode.to_owned(),
+            nodes: n,
+            capacity: e.capacity,
+            connections: load.config.connections,
+            offered_rate: rate,
+            throughput: load.success_rate,
+            requests: load.requests,
+            errors: load.errors,
+            error_rate: load.errors as f64 / requests as f64,
+            seconds,
+            latency_ms: Latency::of(&load.latency_us.corrected),
+            latency_uncorrected_ms: Latency::of(&load.latency_us.uncorrected),
+            components,
+            store_commands_per_request: store.total_commands() as f64 / requests as f64,
+            store_reads_per_protected_request: if api > 0 {
+                reads as f64 / api as f64
+            } else {
+                0.0
+            },
+            store_commands: store.commands,
+            littles_law: LittlesLaw {
+                expected_in_flight: expected,
+                rate_times_latency,
+                ratio,
+                within_10_percent: (ratio - 1.0).abs() <= 0.1,
+            },
+            probes: Vec::new(),
+            load,
+        }
+    }
+
+    /// Warns when the proxy or the load generator came near its limit: then
+    /// it, not the system under test, may have set the step's throughput.
+    fn check_limits(&self, step: &Step, run: &mut Run) {
+        for name in ["proxy", "load"] {
+            if let Some(c) = step.components.get(name)
+                && c.utilization > 0.8
+            {
+                run.warnings.push(format!(
+                    "{} N={}: the {name} used {:.0}% of its core; it may have limited this step",
+                    step.mode,
+                    step.nodes,
+                    c.utilization * 100.0
+                ));
+            }
+        }
+    }
+}
+
+/// One line per finished step.
+fn step_line(step: &Step, x1: Option<f64>) -> String {
+    let util = |name: &str| {
+        step.components
+            .get(name)
+            .map_or(0.0, |c| c.utilization * 100.0)
+    };
+    let efficiency = x1.map_or(String::new(), |x1| {
+        format!("  E {:.2}", step.throughput / (f64::from(step.nodes) * x1))
+    });
+    format!(
+        "  {:<8} N={:<2} {:>8.0} req/s  p99 {:>7.2} ms{efficiency}  nodes {:>3.0}%  store {:>3.0}% of budget  errors {}",
+        step.mode,
+        step.nodes,
+        step.throughput,
+        step.latency_ms.p99,
+        util("nodes"),
+        util("store"),
+        step.errors
+    )
+}
+
+/// The live rate while a step runs.
+async fn live(progress: Arc<Progress>, label: String) {
+    let mut last = 0;
+    let mut ticker = tokio::time::interval(Duration::from_millis(500));
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let done = progress.completed.load(Relaxed);
+        eprint!(
+            "\r  {label:<16} {:>8.0} req/s (live)",
+            (done - last) as f64 * 2.0
+        );
+        let _ = std::io::stderr().flush();
+        last = done;
+    }
+}
+
+fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(
+            || "unknown".to_owned(),
+            |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        )
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
