@@ -157,7 +157,6 @@ async fn connection(shared: Arc<Shared>, mut users: Vec<VirtualUser>) {
         };
         let count = users.len();
         let user = &mut users[turn];
-        turn = (turn + 1) % count;
         let step = user.next(&config.scenario, &shared.host, &mut request);
         shared.issued.fetch_add(1, Relaxed);
         let auth = config.scenario.auth;
@@ -169,6 +168,12 @@ async fn connection(shared: Arc<Shared>, mut users: Vec<VirtualUser>) {
             Ok(reply) => user.apply(step, auth, reply),
             Err(outcome) => outcome,
         };
+        // A connection serves one user's whole visit (login, K requests,
+        // logout) before the next user's, as real clients arrive: the mix
+        // of steps is the steady one from the first request on.
+        if user.visit_over(step, outcome, &config.scenario) {
+            turn = (turn + 1) % count;
+        }
         let done = Instant::now();
         if intended >= shared.measure_from
             && let Ok(mut stats) = shared.stats.lock()

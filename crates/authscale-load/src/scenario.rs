@@ -88,6 +88,15 @@ impl VirtualUser {
         outcome
     }
 
+    /// Whether this user's visit ended with `step`: after its logout, after
+    /// its K-th request when it logs in again instead, or on any failure
+    /// (the next user gets its turn rather than one user retrying at once).
+    pub fn visit_over(&self, step: Step, outcome: Outcome, scenario: &ScenarioConfig) -> bool {
+        outcome.is_error()
+            || step == Step::Logout
+            || (step == Step::Api && !scenario.logout && self.done >= scenario.requests_per_login)
+    }
+
     /// Whether the reply to `step` needs its body kept (a token login).
     pub fn wants_body(step: Step, auth: UserAuth) -> bool {
         step == Step::Login && auth == UserAuth::Token

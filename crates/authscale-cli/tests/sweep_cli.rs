@@ -1,0 +1,215 @@
+//! `authscale sweep` end to end through the real binary: a tiny sweep
+//! writes complete results and leaves no process and no cgroup behind; an
+//! interrupted sweep keeps the steps it finished.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_authscale"))
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("authscale-sweep-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The single run folder under `out`.
+fn run_dir(out: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(out)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("run.json").exists())
+}
+
+fn read_run(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).expect("run.json"))
+        .expect("valid JSON")
+}
+
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            !stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// No process the lab started survives, and its cgroup folder is gone.
+fn nothing_left(run: &serde_json::Value, sweep_pid: u32) {
+    let pids: Vec<u64> = run["pids"]
+        .as_array()
+        .expect("pids")
+        .iter()
+        .filter_map(|p| p.as_u64())
+        .collect();
+    assert!(
+        pids.len() >= 3,
+        "store, proxy and nodes are recorded: {pids:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|p| alive(*p)) {
+        assert!(
+            Instant::now() < deadline,
+            "left running: {:?}",
+            pids.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    match run["host"]["caps"].as_str() {
+        Some("cgroup-v1") | Some("cgroup-v2") => {
+            let root = PathBuf::from(run["host"]["caps_detail"].as_str().expect("cgroup root"));
+            let group = root.join(format!("authscale-{sweep_pid}"));
+            assert!(!group.exists(), "cgroup left behind: {}", group.display());
+        }
+        other => eprintln!(
+            "cgroup checks skipped: caps {other:?} ({})",
+            run["host"]["caps_detail"]
+        ),
+    }
+}
+
+#[test]
+fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
+    let out = out_dir("tiny");
+    let child = Command::new(bin())
+        .args([
+            "sweep",
+            "--modes",
+            "session,token",
+            "--nodes",
+            "1,2",
+            "--duration",
+            "1s",
+            "--warmup",
+            "500ms",
+            "-q",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sweep");
+    let sweep_pid = child.id();
+    let output = child.wait_with_output().expect("sweep ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dir = run_dir(&out).expect("a results folder");
+    let run = read_run(&dir);
+    assert_eq!(run["schema"], "authscale-run/1");
+    assert_eq!(run["status"], "complete");
+    assert!(run["finished_at"].is_string());
+    assert!(run["host"]["cores"].as_u64().is_some_and(|c| c >= 1));
+    assert!(
+        run["host"]["redis_version"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty())
+    );
+    assert_eq!(
+        run["plan"]["experiment"]["nodes"],
+        serde_json::json!([1, 2])
+    );
+    let steps = run["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 4);
+    for (step, (mode, n)) in
+        steps
+            .iter()
+            .zip([("session", 1), ("session", 2), ("token", 1), ("token", 2)])
+    {
+        assert_eq!(step["mode"], mode);
+        assert_eq!(step["nodes"], n);
+        assert!(
+            step["throughput"].as_f64().is_some_and(|x| x > 0.0),
+            "{step}"
+        );
+        assert!(step["latency_ms"]["p99"].as_f64().is_some_and(|x| x > 0.0));
+        for component in ["nodes", "store", "proxy", "load"] {
+            assert!(
+                step["components"][component]["cpu_us_per_request"].is_number(),
+                "{component}"
+            );
+        }
+        assert!(step["littles_law"]["ratio"].is_number());
+        assert!(
+            step["load"]["histograms"]["corrected"]
+                .as_str()
+                .is_some_and(|h| !h.is_empty())
+        );
+    }
+    // Session mode reads the store once per protected request; token mode never.
+    let reads = steps[1]["store_reads_per_protected_request"]
+        .as_f64()
+        .expect("reads");
+    assert!((0.9..=1.1).contains(&reads), "{reads}");
+    assert_eq!(steps[3]["store_commands_per_request"].as_f64(), Some(0.0));
+    let csv = std::fs::read_to_string(dir.join("summary.csv")).expect("summary.csv");
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    nothing_left(&run, sweep_pid);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn an_interrupted_sweep_keeps_the_steps_it_finished() {
+    let out = out_dir("interrupted");
+    let child = Command::new(bin())
+        .args([
+            "sweep",
+            "--modes",
+            "token",
+            "--nodes",
+            "1,2,3",
+            "--duration",
+            "1s",
+            "--warmup",
+            "500ms",
+            "-q",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sweep");
+    let sweep_pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(dir) = run_dir(&out)
+            && read_run(&dir)["steps"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty())
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no step finished within 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &sweep_pid.to_string()])
+        .status();
+    let output = child.wait_with_output().expect("sweep ends");
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let run = read_run(&run_dir(&out).expect("folder"));
+    assert_eq!(run["status"], "interrupted");
+    let steps = run["steps"].as_array().expect("steps");
+    assert!(
+        !steps.is_empty() && steps.len() < 3,
+        "{} steps",
+        steps.len()
+    );
+    nothing_left(&run, sweep_pid);
+    let _ = std::fs::remove_dir_all(&out);
+}
