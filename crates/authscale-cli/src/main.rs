@@ -5,6 +5,7 @@ mod common;
 mod load_cmd;
 mod node_cmd;
 mod proxy_cmd;
+mod report_cmd;
 mod sweep_cmd;
 
 use std::process::ExitCode;
@@ -56,6 +57,19 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Sweep(Box<sweep_cmd::SweepOptions>),
 
+    /// Write report.md and SVG charts for a results folder (a sweep does this itself).
+    Report(report_cmd::ReportOptions),
+
+    /// Compare two runs side by side, with ratios.
+    Compare(report_cmd::CompareOptions),
+
+    /// Judge a run against a baseline with threshold checks; exit 0 pass, 1 fail, 2 error.
+    ///
+    /// Example:
+    ///   authscale gate --baseline results/baseline/run.json --run results/20261128T010000Z-quick
+    #[command(verbatim_doc_comment)]
+    Gate(report_cmd::GateOptions),
+
     /// Print users of the synthetic directory with their passwords, one
     /// "NAME PASSWORD" line each, for logging in by hand or from scripts.
     ///
@@ -88,6 +102,9 @@ fn main() -> ExitCode {
         Command::Proxy(options) => proxy_cmd::run(*options),
         Command::Load(options) => load_cmd::run(*options),
         Command::Sweep(options) => sweep_cmd::run(*options),
+        Command::Report(options) => report_cmd::report(options),
+        Command::Compare(options) => report_cmd::compare(options),
+        Command::Gate(options) => report_cmd::gate(options),
         Command::Users(options) => print_users(&options),
     };
     match result {

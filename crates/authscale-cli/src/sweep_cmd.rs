@@ -87,6 +87,15 @@ pub fn run(options: SweepOptions) -> Result<(), Failure> {
     let finished = common::runtime(Some(1))?
         .block_on(authscale_lab::sweep(plan, lab, common::shutdown_signal()))
         .map_err(Failure::runtime)?;
+    if !finished.run.steps.is_empty() {
+        authscale_report::write(&finished.run, &finished.dir).map_err(Failure::runtime)?;
+        if !options.quiet {
+            for m in authscale_report::analyse(&finished.run).modes {
+                eprintln!("{}", m.verdict);
+            }
+        }
+        println!("report: {}", finished.dir.join("report.md").display());
+    }
     println!("results: {}", finished.dir.display());
     match finished.run.status.as_str() {
         "complete" => Ok(()),

@@ -1,0 +1,113 @@
+//! `authscale report`, `compare` and `gate`: reading results folders.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow};
+use authscale_lab::Run;
+use authscale_report::{Thresholds, evaluate};
+use clap::Args;
+
+use crate::Failure;
+
+/// Options of `authscale report`.
+#[derive(Debug, Args)]
+pub struct ReportOptions {
+    /// A results folder (or its run.json).
+    #[arg(value_name = "RESULTS_DIR")]
+    run: PathBuf,
+}
+
+/// Options of `authscale compare`.
+#[derive(Debug, Args)]
+pub struct CompareOptions {
+    /// The reference run (folder or run.json).
+    #[arg(value_name = "RUN_A")]
+    a: PathBuf,
+    /// The run compared with it.
+    #[arg(value_name = "RUN_B")]
+    b: PathBuf,
+}
+
+/// Options of `authscale gate`.
+#[derive(Debug, Args)]
+pub struct GateOptions {
+    /// The committed baseline run.
+    #[arg(long, default_value = "results/baseline/run.json", value_name = "FILE")]
+    baseline: PathBuf,
+    /// The run to judge (folder or run.json).
+    #[arg(long, value_name = "RESULTS_DIR")]
+    run: PathBuf,
+    /// Threshold checks (TOML, `checks = [...]`). [default: thresholds.toml beside the baseline]
+    #[arg(long, value_name = "FILE")]
+    thresholds: Option<PathBuf>,
+    /// Also write the table as Markdown (for a CI job summary).
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Print the result as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn read(path: &PathBuf) -> Result<Run, Failure> {
+    Run::read(path).map_err(Failure::usage)
+}
+
+pub fn report(options: ReportOptions) -> Result<(), Failure> {
+    let run = read(&options.run)?;
+    let dir = if options.run.is_dir() {
+        options.run.clone()
+    } else {
+        options.run.parent().map(PathBuf::from).unwrap_or_default()
+    };
+    authscale_report::write(&run, &dir).map_err(Failure::runtime)?;
+    for m in authscale_report::analyse(&run).modes {
+        println!("{}", m.verdict);
+    }
+    println!("report: {}", dir.join("report.md").display());
+    Ok(())
+}
+
+pub fn compare(options: CompareOptions) -> Result<(), Failure> {
+    let (a, b) = (read(&options.a)?, read(&options.b)?);
+    print!("{}", authscale_report::compare(&a, &b));
+    Ok(())
+}
+
+/// Exit codes: 0 every check passed, 1 a check failed, 2 the gate could
+/// not be evaluated (usage, configuration, files).
+pub fn gate(options: GateOptions) -> Result<(), Failure> {
+    let baseline = read(&options.baseline)?;
+    let run = read(&options.run)?;
+    let thresholds_path = match &options.thresholds {
+        Some(p) => p.clone(),
+        None => options
+            .baseline
+            .parent()
+            .map(|d| d.join("thresholds.toml"))
+            .unwrap_or_default(),
+    };
+    let thresholds = Thresholds::from_file(&thresholds_path).map_err(Failure::usage)?;
+    let report = evaluate(&thresholds, &run, Some(&baseline)).map_err(Failure::usage)?;
+    if options.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(Failure::runtime)?
+        );
+    } else {
+        print!("{}", report.table(false));
+    }
+    if let Some(path) = &options.markdown {
+        std::fs::write(path, report.table(true))
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(Failure::usage)?;
+    }
+    if report.passed {
+        Ok(())
+    } else {
+        let failed = report.checks.iter().filter(|c| !c.passed).count();
+        Err(Failure {
+            error: anyhow!("{failed} of {} checks failed", report.checks.len()),
+            code: 1,
+        })
+    }
+}

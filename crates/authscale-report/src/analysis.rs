@@ -1,0 +1,295 @@
+//! From a run's steps to what they mean: per-mode series (X, speedup,
+//! efficiency), a USL fit, the store-predicted session ceiling, and a
+//! bottleneck verdict computed from the recorded evidence.
+
+use std::collections::BTreeMap;
+
+use authscale_lab::{Run, Step};
+use serde::Serialize;
+
+use crate::usl::{self, Fit};
+
+/// Efficiency below which scaling has clearly stopped paying off.
+pub const KNEE_EFFICIENCY: f64 = 0.8;
+/// Utilization at which a budgeted component counts as saturated.
+pub const SATURATED: f64 = 0.9;
+/// Utilization at which the proxy or load generator may have limited a step.
+pub const HARNESS_LIMIT: f64 = 0.8;
+
+pub const COMPONENTS: [&str; 4] = ["nodes", "store", "proxy", "load"];
+
+/// One step as the report sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    pub n: u32,
+    pub throughput: f64,
+    pub speedup: f64,
+    pub efficiency: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub error_rate: f64,
+    pub cpu_us_per_req: BTreeMap<String, f64>,
+    pub utilization: BTreeMap<String, f64>,
+    pub store_cmds_per_req: f64,
+    pub node_throttled_share: f64,
+}
+
+/// The store's own capacity, and the session ceiling it implies.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ceiling {
+    pub store_budget_cores: f64,
+    pub store_cpu_us_per_command: f64,
+    pub store_commands_per_second: f64,
+    pub commands_per_request: f64,
+    pub predicted_rps: f64,
+    pub measured_rps: f64,
+}
+
+/// Everything the report says about one mode.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModeAnalysis {
+    pub mode: String,
+    pub points: Vec<Point>,
+    pub fit: Option<Fit>,
+    /// First N whose efficiency fell under `KNEE_EFFICIENCY`.
+    pub knee: Option<u32>,
+    /// `store`, `nodes`, `proxy`, `load`, or `none`.
+    pub bottleneck: String,
+    pub verdict: String,
+    pub ceiling: Option<Ceiling>,
+}
+
+/// The whole analysis of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub modes: Vec<ModeAnalysis>,
+    pub littles_law_ok: usize,
+    pub steps: usize,
+}
+
+pub fn analyse(run: &Run) -> Analysis {
+    let mut modes: Vec<String> = Vec::new();
+    for step in &run.steps {
+        if !modes.contains(&step.mode) {
+            modes.push(step.mode.clone());
+        }
+    }
+    Analysis {
+        modes: modes.iter().map(|m| mode(run, m)).collect(),
+        littles_law_ok: run
+            .steps
+            .iter()
+            .filter(|s| s.littles_law.within_10_percent)
+            .count(),
+        steps: run.steps.len(),
+    }
+}
+
+fn mode(run: &Run, mode: &str) -> ModeAnalysis {
+    let steps: Vec<&Step> = run.steps.iter().filter(|s| s.mode == mode).collect();
+    let x1 = run
+        .baseline(mode)
+        .or_else(|| steps.first().map(|s| s.throughput / f64::from(s.nodes)));
+    let points: Vec<Point> = steps.iter().map(|s| point(s, x1)).collect();
+    let fit = usl::fit(
+        &points
+            .iter()
+            .map(|p| (f64::from(p.n), p.throughput))
+            .collect::<Vec<_>>(),
+    );
+    let knee = points
+        .iter()
+        .find(|p| p.n > 1 && p.efficiency < KNEE_EFFICIENCY)
+        .map(|p| p.n);
+    let ceiling = ceiling(&steps);
+    let (bottleneck, verdict) = verdict(mode, &points, &steps, knee);
+    ModeAnalysis {
+        mode: mode.to_owned(),
+        points,
+        fit,
+        knee,
+        bottleneck,
+        verdict,
+        ceiling,
+    }
+}
+
+fn point(s: &Step, x1: Option<f64>) -> Point {
+    let n = f64::from(s.nodes);
+    let speedup = x1.map_or(f64::NAN, |x1| s.throughput / x1);
+    let node_throttling = s.components.get("nodes").and_then(|c| c.throttling);
+    Point {
+        n: s.nodes,
+        throughput: s.throughput,
+        speedup,
+        efficiency: speedup / n,
+        p50_ms: s.latency_ms.p50,
+        p99_ms: s.latency_ms.p99,
+        error_rate: s.error_rate,
+        cpu_us_per_req: s
+            .components
+            .iter()
+            .map(|(k, c)| (k.clone(), c.cpu_us_per_request))
+            .collect(),
+        utilization: s
+            .components
+            .iter()
+            .map(|(k, c)| (k.clone(), c.utilization))
+            .collect(),
+        store_cmds_per_req: s.store_commands_per_request,
+        node_throttled_share: node_throttling
+            .filter(|t| t.periods > 0)
+            .map_or(0.0, |t| t.throttled_periods as f64 / t.periods as f64),
+    }
+}
+
+/// The ceiling the store's measured cost per command predicts. The cost is
+/// taken where the store ran at its budget (a busy Redis batches work, so
+/// its cost per command falls with load), else from every step using it.
+fn ceiling(steps: &[&Step]) -> Option<Ceiling> {
+    let uses_store: Vec<&&Step> = steps
+        .iter()
+        .filter(|s| s.store_commands_per_request > 0.1)
+        .collect();
+    let saturated: Vec<&&Step> = uses_store
+        .iter()
+        .copied()
+        .filter(|s| {
+            s.components
+                .get("store")
+                .is_some_and(|c| c.utilization >= SATURATED)
+        })
+        .collect();
+    let busy = if saturated.is_empty() {
+        uses_store
+    } else {
+        saturated
+    };
+    let last = busy.last()?;
+    let store = last.components.get("store")?;
+    let (cpu, commands): (f64, u64) = busy.iter().fold((0.0, 0), |(c, n), s| {
+        (
+            c + s.components.get("store").map_or(0.0, |x| x.cpu_seconds),
+            n + s.store_commands.values().sum::<u64>(),
+        )
+    });
+    if commands == 0 || cpu <= 0.0 {
+        return None;
+    }
+    let per_command = cpu / commands as f64;
+    let capacity = store.limit_cores / per_command;
+    let per_request = busy
+        .iter()
+        .map(|s| s.store_commands_per_request)
+        .sum::<f64>()
+        / busy.len() as f64;
+    Some(Ceiling {
+        store_budget_cores: store.limit_cores,
+        store_cpu_us_per_command: per_command * 1e6,
+        store_commands_per_second: capacity,
+        commands_per_request: per_request,
+        predicted_rps: capacity / per_request,
+        measured_rps: steps.iter().map(|s| s.throughput).fold(0.0, f64::max),
+    })
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+/// Names the component that limited the largest step and says so in a
+/// sentence built only from the recorded figures.
+fn verdict(mode: &str, points: &[Point], steps: &[&Step], knee: Option<u32>) -> (String, String) {
+    let (Some(first), Some(last), Some(last_step)) = (points.first(), points.last(), steps.last())
+    else {
+        return ("none".into(), format!("{mode}: no steps were measured."));
+    };
+    let util = |name: &str| last.utilization.get(name).copied().unwrap_or(0.0);
+    let limit = |name: &str| {
+        last_step
+            .components
+            .get(name)
+            .map_or(0.0, |c| c.limit_cores)
+    };
+    let capped = |name: &str| last_step.components.get(name).is_some_and(|c| c.capped);
+    let mut shape = if points.len() == 1 {
+        format!(
+            "{mode}: one step measured (N={}, {:.0} req/s).",
+            first.n, first.throughput
+        )
+    } else if let Some(knee) = knee {
+        let before = points
+            .iter()
+            .take_while(|p| p.n < knee)
+            .last()
+            .unwrap_or(first);
+        let growth = last.throughput / before.throughput - 1.0;
+        let ideal = f64::from(last.n) / f64::from(before.n) - 1.0;
+        format!(
+            "{mode}: throughput scales to N={} (E={:.2}, {:.0} req/s), then flattens: from N={} to N={} it grows {} where linear scaling would add {} (E({})={:.2}).",
+            before.n,
+            before.efficiency,
+            before.throughput,
+            before.n,
+            last.n,
+            pct(growth),
+            pct(ideal),
+            last.n,
+            last.efficiency
+        )
+    } else {
+        format!(
+            "{mode}: scales nearly linearly to N={} (E({})={:.2}, {:.0} req/s against {:.0} at N={}).",
+            last.n, last.n, last.efficiency, last.throughput, first.throughput, first.n
+        )
+    };
+    let saturated_from = |name: &str| {
+        points
+            .iter()
+            .find(|p| p.utilization.get(name).copied().unwrap_or(0.0) >= SATURATED)
+            .map(|p| p.n)
+    };
+    let bottleneck = if ["proxy", "load"].iter().any(|c| util(c) >= HARNESS_LIMIT) {
+        let c = if util("proxy") >= util("load") {
+            "proxy"
+        } else {
+            "load"
+        };
+        shape.push_str(&format!(
+            " Caution: the {} used {} of its core at N={}; the harness, not the system under test, may have set the limit.",
+            if c == "proxy" { "proxy" } else { "load generator" }, pct(util(c)), last.n
+        ));
+        c
+    } else if util("store") >= SATURATED && last.store_cmds_per_req > 0.1 {
+        let budget = if capped("store") {
+            format!("its {:.2}-core budget", limit("store"))
+        } else {
+            "one core (uncapped)".into()
+        };
+        shape.push_str(&format!(
+            " Bottleneck: the store, at {} of {budget} from N={} on ({:.2} store commands per request).",
+            pct(util("store")), saturated_from("store").unwrap_or(last.n), last.store_cmds_per_req
+        ));
+        "store"
+    } else if util("nodes") >= SATURATED {
+        shape.push_str(&format!(
+            " Bottleneck: the nodes themselves, at {} of their {:.2}-core budgets ({} of quota periods throttled) — each node's own CPU is the limit, and adding nodes adds capacity.",
+            pct(util("nodes")), limit("nodes") / f64::from(last.n), pct(last.node_throttled_share)
+        ));
+        "nodes"
+    } else {
+        shape.push_str(&format!(
+            " No component reached its budget at N={} (nodes {}, store {}, proxy {}, load generator {}): the limit is latency or contention outside the measured CPUs.",
+            last.n, pct(util("nodes")), pct(util("store")), pct(util("proxy")), pct(util("load"))
+        ));
+        "none"
+    };
+    if last.error_rate > 0.01 {
+        shape.push_str(&format!(
+            " {} of requests failed at N={}.",
+            pct(last.error_rate),
+            last.n
+        ));
+    }
+    (bottleneck.to_owned(), shape)
+}

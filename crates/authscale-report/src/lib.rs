@@ -1,0 +1,19 @@
+//! Turning a sweep's results into something a person can read and a CI
+//! job can act on: the analysis (USL fit, efficiency, the store's ceiling,
+//! a bottleneck verdict from the evidence), `report.md` with SVG charts,
+//! a comparison of two runs, and the performance gate.
+//!
+//! The report reads files and writes files: it opens no sockets and
+//! spawns no processes.
+
+mod analysis;
+mod compare;
+mod gate;
+mod report;
+mod svg;
+pub mod usl;
+
+pub use analysis::{Analysis, Ceiling, ModeAnalysis, Point, analyse};
+pub use compare::compare;
+pub use gate::{Check, GateError, GateReport, Thresholds, evaluate};
+pub use report::{render, write};

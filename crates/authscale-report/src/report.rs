@@ -1,0 +1,413 @@
+//! `report.md` and its SVG charts for one run. A pure function of the run:
+//! the same run.json always gives the same files.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use authscale_lab::Run;
+
+use crate::analysis::{Analysis, COMPONENTS, ModeAnalysis, analyse};
+use crate::svg::{LineChart, Series, StackedBars};
+
+/// The files of a report: (file name, contents).
+pub fn render(run: &Run) -> Vec<(String, String)> {
+    let analysis = analyse(run);
+    let mut files = charts(run, &analysis);
+    files.insert(0, ("report.md".to_owned(), markdown(run, &analysis)));
+    files
+}
+
+/// Writes the report next to run.json (atomically, file by file).
+pub fn write(run: &Run, dir: &Path) -> anyhow::Result<()> {
+    for (name, contents) in render(run) {
+        authscale_lab::write_atomic(&dir.join(name), contents.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn color(analysis: &Analysis, mode: &str) -> usize {
+    analysis
+        .modes
+        .iter()
+        .position(|m| m.mode == mode)
+        .unwrap_or(0)
+}
+
+fn charts(run: &Run, analysis: &Analysis) -> Vec<(String, String)> {
+    let max_n = analysis
+        .modes
+        .iter()
+        .flat_map(|m| m.points.iter().map(|p| p.n))
+        .max()
+        .unwrap_or(1);
+    let mut throughput = Vec::new();
+    for m in &analysis.modes {
+        let c = color(analysis, &m.mode);
+        throughput.push(Series {
+            name: format!("{} measured", m.mode),
+            points: m
+                .points
+                .iter()
+                .map(|p| (f64::from(p.n), p.throughput))
+                .collect(),
+            dashed: false,
+            color: c,
+        });
+        if let Some(fit) = &m.fit {
+            let curve = (0..=max_n * 4)
+                .map(|i| f64::from(i) / 4.0)
+                .filter(|n| *n >= 1.0)
+                .map(|n| (n, fit.predict(n)))
+                .collect();
+            throughput.push(Series {
+                name: format!("{} USL fit", m.mode),
+                points: curve,
+                dashed: true,
+                color: c,
+            });
+        }
+    }
+    if let Some(x1) = analysis
+        .modes
+        .iter()
+        .filter_map(|m| m.points.first().filter(|p| p.n == 1).map(|p| p.throughput))
+        .reduce(f64::max)
+    {
+        throughput.push(Series {
+            name: "ideal (N·X(1))".into(),
+            points: vec![(1.0, x1), (f64::from(max_n), x1 * f64::from(max_n))],
+            dashed: true,
+            color: 7,
+        });
+    }
+    let per_mode = |value: fn(&crate::analysis::Point) -> f64| -> Vec<Series> {
+        analysis
+            .modes
+            .iter()
+            .map(|m| Series {
+                name: m.mode.clone(),
+                points: m
+                    .points
+                    .iter()
+                    .map(|p| (f64::from(p.n), value(p)))
+                    .collect(),
+                dashed: false,
+                color: color(analysis, &m.mode),
+            })
+            .collect()
+    };
+    let mut efficiency = per_mode(|p| p.efficiency);
+    efficiency.push(Series {
+        name: "linear (1.0)".into(),
+        points: vec![(1.0, 1.0), (f64::from(max_n), 1.0)],
+        dashed: true,
+        color: 7,
+    });
+    let bars = StackedBars {
+        title: "CPU per request, by component".into(),
+        y_label: "CPU µs per request".into(),
+        parts: COMPONENTS.iter().map(|c| c.to_string()).collect(),
+        bars: run
+            .steps
+            .iter()
+            .map(|s| {
+                (
+                    format!("{} N={}", s.mode, s.nodes),
+                    COMPONENTS
+                        .iter()
+                        .map(|c| s.components.get(*c).map_or(0.0, |x| x.cpu_us_per_request))
+                        .collect(),
+                )
+            })
+            .collect(),
+    };
+    vec![
+        (
+            "throughput.svg".into(),
+            LineChart {
+                title: "Throughput vs nodes".into(),
+                x_label: "nodes (N)".into(),
+                y_label: "throughput (2xx req/s)".into(),
+                series: throughput,
+            }
+            .render(),
+        ),
+        (
+            "latency.svg".into(),
+            LineChart {
+                title: "p99 latency vs nodes".into(),
+                x_label: "nodes (N)".into(),
+                y_label: "p99 latency (ms)".into(),
+                series: per_mode(|p| p.p99_ms),
+            }
+            .render(),
+        ),
+        (
+            "efficiency.svg".into(),
+            LineChart {
+                title: "Scaling efficiency E(N) = X(N) / (N·X(1))".into(),
+                x_label: "nodes (N)".into(),
+                y_label: "efficiency".into(),
+                series: efficiency,
+            }
+            .render(),
+        ),
+        ("cpu.svg".into(), bars.render()),
+    ]
+}
+
+fn markdown(run: &Run, analysis: &Analysis) -> String {
+    let e = &run.plan.experiment;
+    let mut out = String::new();
+    let _ = writeln!(out, "# authscale report: {} ({})\n", e.name, run.started_at);
+    if !e.description.is_empty() {
+        let _ = writeln!(out, "{}.\n", e.description);
+    }
+    let period = run
+        .steps
+        .first()
+        .and_then(|s| s.components.get("nodes"))
+        .and_then(|c| c.cpu_period_ms);
+    let _ = writeln!(
+        out,
+        "Status: **{}**. Host: {} cores, Linux {}, CPU caps: {}{}. Store: Redis {} ({}). authscale {} at commit {}.\n",
+        run.status,
+        run.host.cores,
+        run.host.kernel,
+        run.host.caps,
+        period.map_or(String::new(), |p| format!(" (quota period {p:.0} ms)")),
+        run.host.redis_version,
+        run.host.store,
+        run.host.authscale_version,
+        run.host.git_commit
+    );
+    let _ = writeln!(
+        out,
+        "Each node: {} of a core, {} µs of application work per request; store: {} of a core; closed loop, {} connections per node; {} warm-up + {} measured per step.\n",
+        e.node_cpu, e.work_us, e.store_cpu, e.connections_per_node, e.warmup, e.duration
+    );
+    for warning in &run.warnings {
+        let _ = writeln!(out, "> **Warning:** {warning}\n");
+    }
+    if let Some(error) = &run.error {
+        let _ = writeln!(out, "> **The run failed:** {error}\n");
+    }
+
+    let _ = writeln!(out, "## Verdict\n");
+    for m in &analysis.modes {
+        let _ = writeln!(out, "- {}", m.verdict);
+    }
+    let _ = writeln!(
+        out,
+        "\n## Throughput\n\n![throughput vs nodes](throughput.svg)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| mode | N | X (req/s) | speedup S(N) | efficiency E(N) | p50 (ms) | p99 (ms) | errors | store cmds/req |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for m in &analysis.modes {
+        for p in &m.points {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.3} |",
+                m.mode,
+                p.n,
+                p.throughput,
+                p.speedup,
+                p.efficiency,
+                p.p50_ms,
+                p.p99_ms,
+                p.error_rate * 100.0,
+                p.store_cmds_per_req
+            );
+        }
+    }
+    usl_section(&mut out, analysis);
+    let _ = writeln!(
+        out,
+        "\n## Latency and efficiency\n\n![p99 latency vs nodes](latency.svg)\n\n![efficiency vs nodes](efficiency.svg)\n"
+    );
+    cpu_section(&mut out, analysis);
+    ceiling_section(&mut out, analysis);
+    let _ = writeln!(out, "\n## Cross-checks\n");
+    let _ = writeln!(
+        out,
+        "- Little's law (in-flight ≈ rate × mean latency): {} of {} steps within 10%.",
+        analysis.littles_law_ok, analysis.steps
+    );
+    let harness = |name: &str| {
+        analysis
+            .modes
+            .iter()
+            .flat_map(|m| m.points.iter())
+            .map(|p| p.utilization.get(name).copied().unwrap_or(0.0))
+            .fold(0.0, f64::max)
+    };
+    let _ = writeln!(
+        out,
+        "- Harness headroom: the proxy used at most {:.0}% of its core and the load generator {:.0}% of its own (a step above 80% could have been limited by the harness).",
+        harness("proxy") * 100.0,
+        harness("load") * 100.0
+    );
+    meaning(&mut out, analysis);
+    out
+}
+
+fn usl_section(out: &mut String, analysis: &Analysis) {
+    let _ = writeln!(out, "\n## Scalability model\n");
+    let _ = writeln!(
+        out,
+        "Universal Scalability Law, X(N) = λN / (1 + σ(N−1) + κN(N−1)), fitted by constrained least squares (σ, κ ≥ 0): σ is contention (queueing on something shared), κ coherency (crosstalk that makes throughput fall), N* the N at which the fitted curve peaks.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| mode | λ (req/s per node) | σ | κ | R² | N* | points |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|");
+    for m in &analysis.modes {
+        match &m.fit {
+            Some(f) => {
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.0} | {:.4} | {:.5} | {:.3} | {} | {}{} |",
+                    m.mode,
+                    f.lambda,
+                    f.sigma,
+                    f.kappa,
+                    f.r2,
+                    f.peak_n.map_or("—".into(), |n| format!("{n:.1}")),
+                    f.points,
+                    if f.trustworthy() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (fewer than {}: indicative only)",
+                            crate::usl::TRUSTWORTHY_POINTS
+                        )
+                    }
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "| {} | — | — | — | — | — | too few distinct N to fit |",
+                    m.mode
+                );
+            }
+        }
+    }
+}
+
+fn cpu_section(out: &mut String, analysis: &Analysis) {
+    let _ = writeln!(
+        out,
+        "## Where the CPU goes\n\n![CPU per request by component](cpu.svg)\n"
+    );
+    let _ = writeln!(
+        out,
+        "CPU µs per request (and utilization of each component's limit: its cgroup budget, or one core for the uncapped proxy and load generator).\n"
+    );
+    let _ = writeln!(
+        out,
+        "| mode | N | nodes | store | proxy | load generator | node throttled periods |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    for m in &analysis.modes {
+        for p in &m.points {
+            let cell = |c: &str| {
+                format!(
+                    "{:.1} ({:.0}%)",
+                    p.cpu_us_per_req.get(c).copied().unwrap_or(0.0),
+                    p.utilization.get(c).copied().unwrap_or(0.0) * 100.0
+                )
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {:.0}% |",
+                m.mode,
+                p.n,
+                cell("nodes"),
+                cell("store"),
+                cell("proxy"),
+                cell("load"),
+                p.node_throttled_share * 100.0
+            );
+        }
+    }
+}
+
+fn ceiling_section(out: &mut String, analysis: &Analysis) {
+    let with: Vec<&ModeAnalysis> = analysis
+        .modes
+        .iter()
+        .filter(|m| m.ceiling.is_some())
+        .collect();
+    if with.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## The store's ceiling, predicted and measured\n");
+    let _ = writeln!(
+        out,
+        "Predicted: the store's budget divided by its measured CPU per command gives commands per second; divided by store commands per request, requests per second.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| mode | store budget (cores) | store CPU µs/command | store capacity (commands/s) | commands/request | predicted ceiling (req/s) | best measured (req/s) | measured/predicted |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for m in with {
+        if let Some(c) = &m.ceiling {
+            let _ = writeln!(
+                out,
+                "| {} | {:.2} | {:.1} | {:.0} | {:.3} | {:.0} | {:.0} | {:.2} |",
+                m.mode,
+                c.store_budget_cores,
+                c.store_cpu_us_per_command,
+                c.store_commands_per_second,
+                c.commands_per_request,
+                c.predicted_rps,
+                c.measured_rps,
+                c.measured_rps / c.predicted_rps
+            );
+        }
+    }
+}
+
+/// The trade-off in the experiment's own numbers.
+fn meaning(out: &mut String, analysis: &Analysis) {
+    let _ = writeln!(out, "\n## What this means\n");
+    let find = |name: &str| analysis.modes.iter().find(|m| m.mode == name);
+    if let (Some(session), Some(token)) = (find("session"), find("token"))
+        && let (Some(s), Some(t)) = (session.points.last(), token.points.last())
+    {
+        let node_cost =
+            |p: &crate::analysis::Point| p.cpu_us_per_req.get("nodes").copied().unwrap_or(0.0);
+        let _ = writeln!(
+            out,
+            "- At N={} token auth served {:.0} req/s and session auth {:.0} ({:.2}×). Session's bottleneck: {}; token's: {}.",
+            t.n,
+            t.throughput,
+            s.throughput,
+            t.throughput / s.throughput.max(1e-9),
+            session.bottleneck,
+            token.bottleneck
+        );
+        let _ = writeln!(
+            out,
+            "- Tokens move the per-request cost from one shared place to every node: {:.1} node-CPU µs per request with tokens against {:.1} with sessions, and {:.3} store commands per request against {:.3}.",
+            node_cost(t),
+            node_cost(s),
+            t.store_cmds_per_req,
+            s.store_cmds_per_req
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- A shared session store is a single point of contention (its budget caps every node's throughput at once) and of failure (when it stops, every session-mode request fails), but a logout takes effect immediately."
+    );
+    let _ = writeln!(
+        out,
+        "- Token auth needs no shared state per request, so capacity grows with nodes until something else saturates; the price is revocation: a token stays valid until it expires, whatever happens to the session it came from."
+    );
+}
