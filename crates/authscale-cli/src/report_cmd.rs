@@ -48,7 +48,7 @@ pub struct GateOptions {
     json: bool,
 }
 
-fn read(path: &PathBuf) -> Result<Run, Failure> {
+fn read(path: &std::path::Path) -> Result<Run, Failure> {
     Run::read(path).map_err(Failure::usage)
 }
 
