@@ -10,6 +10,8 @@ use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+pub use authscale_load::process_cpu_seconds;
+
 use crate::cgroup::{CpuGroup, Throttling};
 
 /// A running child of the lab.
@@ -125,22 +127,4 @@ impl Drop for Managed {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// CPU seconds of any process, from /proc (USER_HZ = 100).
-pub fn process_cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let Some((_, after)) = stat.rsplit_once(')') else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(14) + ticks(15)) / 100.0
 }

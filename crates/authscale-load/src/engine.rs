@@ -59,7 +59,7 @@ pub async fn run(
             "{host:?} is not a valid Host header"
         )));
     }
-    let cpu_before = process_cpu_seconds();
+    let cpu_before = process_cpu_seconds(std::process::id());
     let started_at = authscale_auth::unix_now();
     let start = Instant::now();
     let shared = Arc::new(Shared {
@@ -107,7 +107,7 @@ pub async fn run(
         queued_at_end,
         in_flight_at_end,
         interrupted,
-        cpu_seconds: process_cpu_seconds() - cpu_before,
+        cpu_seconds: process_cpu_seconds(std::process::id()) - cpu_before,
     };
     let stats = shared.stats.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(LoadResult::build(shared.config.clone(), &stats, facts))
@@ -192,10 +192,10 @@ async fn connection(shared: Arc<Shared>, mut users: Vec<VirtualUser>) {
     }
 }
 
-/// CPU seconds (user + system) this process has used, from /proc.
+/// CPU seconds (user + system) process `pid` has used, from /proc.
 /// Linux's USER_HZ is 100 on every mainstream architecture.
-fn process_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+pub fn process_cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return 0.0;
     };
     let Some((_, after)) = stat.rsplit_once(')') else {

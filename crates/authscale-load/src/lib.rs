@@ -15,7 +15,7 @@ mod summary;
 mod target;
 
 pub use config::{LoadConfig, LoadError, LoopMode, ScenarioConfig, UserAuth};
-pub use engine::{Progress, run};
+pub use engine::{Progress, process_cpu_seconds, run};
 pub use stats::{Outcome, Step};
 pub use summary::{LatencySummary, LoadResult, StepCounts};
 pub use target::Target;

@@ -6,6 +6,8 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use authscale_http::prometheus::LatencyHistogram;
+
 /// The routes a request is counted under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -48,7 +50,7 @@ const REASONS: [&str; 11] = [
 ];
 
 /// Upper bounds of the store latency histogram, seconds.
-const STORE_BUCKETS: [f64; 13] = [
+static STORE_BUCKETS: [f64; 13] = [
     0.000_05,
     0.000_1,
     0.000_25,
@@ -69,8 +71,7 @@ const STORE_BUCKETS: [f64; 13] = [
 pub struct Metrics {
     requests: [[AtomicU64; STATUSES.len()]; ROUTES.len()],
     auth_failures: [AtomicU64; REASONS.len()],
-    store_buckets: [AtomicU64; STORE_BUCKETS.len()],
-    store_sum_ns: AtomicU64,
+    store_calls: LatencyHistogram,
     store_errors: AtomicU64,
 }
 
@@ -79,8 +80,7 @@ impl Default for Metrics {
         Metrics {
             requests: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
             auth_failures: std::array::from_fn(|_| AtomicU64::new(0)),
-            store_buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            store_sum_ns: AtomicU64::new(0),
+            store_calls: LatencyHistogram::new(&STORE_BUCKETS),
             store_errors: AtomicU64::new(0),
         }
     }
@@ -88,14 +88,7 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn request(&self, route: Route, status: u16) {
-        let r = ROUTES
-            .iter()
-            .position(|(x, _)| *x == route)
-            .unwrap_or(ROUTES.len() - 1);
-        let s = STATUSES
-            .iter()
-            .position(|x| *x == status)
-            .unwrap_or(STATUSES.len() - 1);
+        let (r, s) = slot(route, status);
         self.requests[r][s].fetch_add(1, Relaxed);
     }
 
@@ -107,14 +100,7 @@ impl Metrics {
 
     /// Records one store call and whether it succeeded.
     pub fn store_call(&self, elapsed: Duration, ok: bool) {
-        let secs = elapsed.as_secs_f64();
-        let bucket = STORE_BUCKETS
-            .iter()
-            .position(|b| secs <= *b)
-            .unwrap_or(STORE_BUCKETS.len() - 1);
-        self.store_buckets[bucket].fetch_add(1, Relaxed);
-        self.store_sum_ns
-            .fetch_add(elapsed.as_nanos() as u64, Relaxed);
+        self.store_calls.record(elapsed);
         if !ok {
             self.store_errors.fetch_add(1, Relaxed);
         }
@@ -122,14 +108,7 @@ impl Metrics {
 
     /// Requests counted for `route` with `status` (tests and reports).
     pub fn requests_for(&self, route: Route, status: u16) -> u64 {
-        let r = ROUTES
-            .iter()
-            .position(|(x, _)| *x == route)
-            .unwrap_or(ROUTES.len() - 1);
-        let s = STATUSES
-            .iter()
-            .position(|x| *x == status)
-            .unwrap_or(STATUSES.len() - 1);
+        let (r, s) = slot(route, status);
         self.requests[r][s].load(Relaxed)
     }
 
@@ -179,27 +158,11 @@ impl Metrics {
             );
         }
 
-        let _ = writeln!(
-            out,
-            "# HELP authscale_store_call_seconds Latency of session store calls."
+        self.store_calls.render(
+            &mut out,
+            "authscale_store_call_seconds",
+            "Latency of session store calls.",
         );
-        let _ = writeln!(out, "# TYPE authscale_store_call_seconds histogram");
-        let mut cumulative = 0;
-        for (i, bound) in STORE_BUCKETS.iter().enumerate() {
-            cumulative += self.store_buckets[i].load(Relaxed);
-            let le = if bound.is_infinite() {
-                "+Inf".to_string()
-            } else {
-                bound.to_string()
-            };
-            let _ = writeln!(
-                out,
-                "authscale_store_call_seconds_bucket{{le=\"{le}\"}} {cumulative}"
-            );
-        }
-        let sum = self.store_sum_ns.load(Relaxed) as f64 / 1e9;
-        let _ = writeln!(out, "authscale_store_call_seconds_sum {sum}");
-        let _ = writeln!(out, "authscale_store_call_seconds_count {cumulative}");
         let _ = writeln!(
             out,
             "# HELP authscale_store_errors_total Store calls that failed or timed out."
@@ -212,6 +175,19 @@ impl Metrics {
         );
         out
     }
+}
+
+/// The counter cell of a route and status; unknown statuses share the last.
+fn slot(route: Route, status: u16) -> (usize, usize) {
+    let r = ROUTES
+        .iter()
+        .position(|(x, _)| *x == route)
+        .unwrap_or(ROUTES.len() - 1);
+    let s = STATUSES
+        .iter()
+        .position(|x| *x == status)
+        .unwrap_or(STATUSES.len() - 1);
+    (r, s)
 }
 
 #[cfg(test)]

@@ -5,10 +5,12 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use authscale_http::prometheus::LatencyHistogram;
+
 use crate::upstreams::{FailureKind, Upstreams};
 
 /// Upper bounds of the latency histogram, seconds.
-const BUCKETS: [f64; 16] = [
+static BUCKETS: [f64; 16] = [
     0.000_1,
     0.000_25,
     0.000_5,
@@ -35,24 +37,28 @@ pub enum LocalAnswer {
     GatewayTimeout,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ProxyMetrics {
-    buckets: [AtomicU64; BUCKETS.len()],
-    sum_ns: AtomicU64,
+    latency: LatencyHistogram,
     retries: AtomicU64,
     local: [AtomicU64; 3],
     downstream_errors: AtomicU64,
 }
 
+impl Default for ProxyMetrics {
+    fn default() -> ProxyMetrics {
+        ProxyMetrics {
+            latency: LatencyHistogram::new(&BUCKETS),
+            retries: AtomicU64::new(0),
+            local: Default::default(),
+            downstream_errors: AtomicU64::new(0),
+        }
+    }
+}
+
 impl ProxyMetrics {
     pub fn latency(&self, elapsed: Duration) {
-        let secs = elapsed.as_secs_f64();
-        let i = BUCKETS
-            .iter()
-            .position(|b| secs <= *b)
-            .unwrap_or(BUCKETS.len() - 1);
-        self.buckets[i].fetch_add(1, Relaxed);
-        self.sum_ns.fetch_add(elapsed.as_nanos() as u64, Relaxed);
+        self.latency.record(elapsed);
     }
 
     pub fn retry(&self) {
@@ -69,30 +75,11 @@ impl ProxyMetrics {
 
     pub fn render(&self, upstreams: &Upstreams) -> String {
         let mut out = String::with_capacity(4096);
-        let _ = writeln!(
-            out,
-            "# HELP authscale_proxy_request_seconds Time from request to response head."
+        self.latency.render(
+            &mut out,
+            "authscale_proxy_request_seconds",
+            "Time from request to response head.",
         );
-        let _ = writeln!(out, "# TYPE authscale_proxy_request_seconds histogram");
-        let mut cumulative = 0;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            cumulative += self.buckets[i].load(Relaxed);
-            let le = if bound.is_infinite() {
-                "+Inf".into()
-            } else {
-                bound.to_string()
-            };
-            let _ = writeln!(
-                out,
-                "authscale_proxy_request_seconds_bucket{{le=\"{le}\"}} {cumulative}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "authscale_proxy_request_seconds_sum {}",
-            self.sum_ns.load(Relaxed) as f64 / 1e9
-        );
-        let _ = writeln!(out, "authscale_proxy_request_seconds_count {cumulative}");
 
         let _ = writeln!(
             out,

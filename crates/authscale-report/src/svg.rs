@@ -99,6 +99,25 @@ fn frame(out: &mut String, title: &str, x_label: &str, y_label: &str) {
     );
 }
 
+/// Horizontal grid lines with their labels.
+fn y_grid(out: &mut String, ticks: &[f64], py: impl Fn(f64) -> f64) {
+    for t in ticks {
+        let _ = writeln!(
+            out,
+            r##"<line x1="{LEFT}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#e0e0e0"/>"##,
+            py(*t),
+            WIDTH - RIGHT
+        );
+        let _ = writeln!(
+            out,
+            r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+            LEFT - 6.0,
+            py(*t) + 4.0,
+            label(*t)
+        );
+    }
+}
+
 fn legend(out: &mut String, entries: &[(String, usize, bool)]) {
     for (i, (name, color, dashed)) in entries.iter().enumerate() {
         let y = TOP + 10.0 + i as f64 * 20.0;
@@ -143,21 +162,7 @@ impl LineChart {
         let py = |y: f64| HEIGHT - BOTTOM - y / y_top * (HEIGHT - TOP - BOTTOM);
         let mut out = String::new();
         frame(&mut out, &self.title, &self.x_label, &self.y_label);
-        for t in &yt {
-            let _ = writeln!(
-                out,
-                r##"<line x1="{LEFT}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#e0e0e0"/>"##,
-                py(*t),
-                WIDTH - RIGHT
-            );
-            let _ = writeln!(
-                out,
-                r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
-                LEFT - 6.0,
-                py(*t) + 4.0,
-                label(*t)
-            );
-        }
+        y_grid(&mut out, &yt, py);
         for t in &xt {
             let _ = writeln!(
                 out,
@@ -240,21 +245,7 @@ impl StackedBars {
         let py = |y: f64| HEIGHT - BOTTOM - y / y_top * (HEIGHT - TOP - BOTTOM);
         let mut out = String::new();
         frame(&mut out, &self.title, "", &self.y_label);
-        for t in &yt {
-            let _ = writeln!(
-                out,
-                r##"<line x1="{LEFT}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#e0e0e0"/>"##,
-                py(*t),
-                WIDTH - RIGHT
-            );
-            let _ = writeln!(
-                out,
-                r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
-                LEFT - 6.0,
-                py(*t) + 4.0,
-                label(*t)
-            );
-        }
+        y_grid(&mut out, &yt, py);
         let slot = (WIDTH - LEFT - RIGHT) / self.bars.len().max(1) as f64;
         for (i, (name, values)) in self.bars.iter().enumerate() {
             let x = LEFT + i as f64 * slot + slot * 0.15;

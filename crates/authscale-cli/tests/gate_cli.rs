@@ -1,0 +1,114 @@
+//! `authscale gate` and `authscale report` as CI would call them: exit code
+//! 0 on pass, 1 on a failed threshold, 2 on anything that prevents judging.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_authscale"))
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../authscale-report/tests/fixtures/quick-run.json")
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("authscale-gate-{}-{name}", std::process::id()))
+}
+
+fn gate(thresholds: &str, extra: &[&str]) -> Output {
+    let file = temp(&format!("{}.toml", thresholds.len()));
+    std::fs::write(&file, thresholds).expect("thresholds");
+    let output = Command::new(bin())
+        .args(["gate", "--baseline"])
+        .arg(fixture())
+        .arg("--run")
+        .arg(fixture())
+        .arg("--thresholds")
+        .arg(&file)
+        .args(extra)
+        .output()
+        .expect("run gate");
+    let _ = std::fs::remove_file(&file);
+    output
+}
+
+#[test]
+fn gate_exit_codes_are_0_pass_1_fail_2_error() {
+    let markdown = temp("summary.md");
+    let pass = gate(
+        r#"checks = ["token.efficiency@max >= 0.5", "token.cpu_us_per_req.nodes@max <= baseline * 1.25"]"#,
+        &["--markdown", markdown.to_str().expect("utf-8")],
+    );
+    let stdout = String::from_utf8_lossy(&pass.stdout);
+    assert_eq!(
+        pass.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&pass.stderr)
+    );
+    assert!(
+        stdout.contains("gate: pass") && stdout.contains("token.efficiency@max"),
+        "{stdout}"
+    );
+    assert!(
+        std::fs::read_to_string(&markdown)
+            .expect("markdown")
+            .contains("| token.efficiency@max >= 0.5 |")
+    );
+    let _ = std::fs::remove_file(&markdown);
+
+    let fail = gate(r#"checks = ["token.throughput@max >= 1e12"]"#, &[]);
+    assert_eq!(fail.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&fail.stdout).contains("FAIL"));
+
+    let json = gate(r#"checks = ["token.throughput@max >= 1"]"#, &["--json"]);
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON output");
+    assert_eq!(parsed["passed"], true);
+
+    let unknown = gate(r#"checks = ["token.goodness@max >= 1"]"#, &[]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown metric"));
+
+    let missing = Command::new(bin())
+        .args(["gate", "--baseline", "/nonexistent/run.json", "--run"])
+        .arg(fixture())
+        .output()
+        .expect("run gate");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read"));
+}
+
+#[test]
+fn report_writes_markdown_and_charts_into_the_results_folder() {
+    let dir = temp("report");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::copy(fixture(), dir.join("run.json")).expect("copy");
+    let output = Command::new(bin())
+        .arg("report")
+        .arg(&dir)
+        .output()
+        .expect("run report");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in [
+        "report.md",
+        "throughput.svg",
+        "latency.svg",
+        "efficiency.svg",
+        "cpu.svg",
+    ] {
+        assert!(dir.join(file).exists(), "{file}");
+    }
+    assert!(String::from_utf8_lossy(&output.stdout).contains("session:"));
+    let not_a_run = Command::new(bin())
+        .arg("report")
+        .arg(dir.join("report.md"))
+        .output()
+        .expect("run report");
+    assert_eq!(not_a_run.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,80 @@
+//! A fixed-bucket latency histogram for the Prometheus text format:
+//! recording is two relaxed atomic adds, no lock and no allocation.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Counts of durations under fixed upper bounds (seconds; the last bound
+/// should be infinity), and their sum.
+#[derive(Debug)]
+pub struct LatencyHistogram {
+    bounds: &'static [f64],
+    buckets: Box<[AtomicU64]>,
+    sum_ns: AtomicU64,
+}
+
+impl LatencyHistogram {
+    pub fn new(bounds: &'static [f64]) -> LatencyHistogram {
+        LatencyHistogram {
+            bounds,
+            buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            sum_ns: AtomicU64::new(0),
+        }
+    }
+
+    pub fn record(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let i = self
+            .bounds
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(self.bounds.len() - 1);
+        self.buckets[i].fetch_add(1, Relaxed);
+        self.sum_ns.fetch_add(elapsed.as_nanos() as u64, Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Relaxed)).sum()
+    }
+
+    /// Appends `# HELP`, `# TYPE` and the cumulative buckets, sum and count.
+    pub fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, bucket) in self.bounds.iter().zip(self.buckets.iter()) {
+            cumulative += bucket.load(Relaxed);
+            let le = if bound.is_infinite() {
+                "+Inf".to_string()
+            } else {
+                bound.to_string()
+            };
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_sum {}", self.sum_ns.load(Relaxed) as f64 / 1e9);
+        let _ = writeln!(out, "{name}_count {cumulative}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_cumulative_and_sum_is_seconds() {
+        static BOUNDS: [f64; 3] = [0.001, 0.01, f64::INFINITY];
+        let h = LatencyHistogram::new(&BOUNDS);
+        h.record(Duration::from_micros(500));
+        h.record(Duration::from_millis(5));
+        h.record(Duration::from_secs(2));
+        let mut out = String::new();
+        h.render(&mut out, "x_seconds", "test");
+        assert!(out.contains("x_seconds_bucket{le=\"0.001\"} 1"));
+        assert!(out.contains("x_seconds_bucket{le=\"0.01\"} 2"));
+        assert!(out.contains("x_seconds_bucket{le=\"+Inf\"} 3"));
+        assert!(out.contains("x_seconds_count 3"));
+        assert!(out.contains("x_seconds_sum 2.0055"));
+        assert_eq!(h.count(), 3);
+    }
+}

@@ -1,0 +1,189 @@
+//! The report and the gate on a fixed run (a real quick sweep, committed as
+//! a fixture): deterministic output, verdicts that follow the evidence,
+//! and the gate's pass, fail and error paths.
+
+use std::path::Path;
+
+use authscale_lab::Run;
+use authscale_report::{GateError, Thresholds, analyse, compare, evaluate, render};
+
+fn fixture() -> Run {
+    Run::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quick-run.json"))
+        .expect("fixture")
+}
+
+fn checks(list: &[&str]) -> Thresholds {
+    Thresholds {
+        checks: list.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[test]
+fn the_report_is_deterministic_and_complete() {
+    let run = fixture();
+    let first = render(&run);
+    assert_eq!(first, render(&run), "same run, same files");
+    let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "report.md",
+            "throughput.svg",
+            "latency.svg",
+            "efficiency.svg",
+            "cpu.svg"
+        ]
+    );
+    let md = &first[0].1;
+    for section in [
+        "## Verdict",
+        "## Throughput",
+        "## Scalability model",
+        "## Where the CPU goes",
+        "## The store's ceiling",
+        "## Cross-checks",
+        "## What this means",
+    ] {
+        assert!(md.contains(section), "{section} missing");
+    }
+    for image in ["throughput.svg", "latency.svg", "efficiency.svg", "cpu.svg"] {
+        assert!(md.contains(&format!("({image})")), "{image} not embedded");
+    }
+    // Every step has its row.
+    for step in &run.steps {
+        assert!(
+            md.contains(&format!(
+                "| {} | {} | {:.0} |",
+                step.mode, step.nodes, step.throughput
+            )),
+            "{} N={}",
+            step.mode,
+            step.nodes
+        );
+    }
+    assert!(
+        md.contains("fewer than 6: indicative only"),
+        "3 points per mode must be flagged"
+    );
+    for (_, svg) in &first[1..] {
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    }
+}
+
+#[test]
+fn verdicts_name_the_component_the_evidence_points_at() {
+    let run = fixture();
+    let analysis = analyse(&run);
+    let session = analysis
+        .modes
+        .iter()
+        .find(|m| m.mode == "session")
+        .expect("session");
+    let token = analysis
+        .modes
+        .iter()
+        .find(|m| m.mode == "token")
+        .expect("token");
+    // In the fixture the store sits at its budget at N=4 and token nodes at theirs.
+    assert_eq!(session.bottleneck, "store", "{}", session.verdict);
+    assert!(
+        session.verdict.contains("Bottleneck: the store"),
+        "{}",
+        session.verdict
+    );
+    assert_eq!(token.bottleneck, "nodes", "{}", token.verdict);
+    assert!(session.ceiling.is_some() && token.ceiling.is_none());
+
+    // Change the evidence and the verdict follows: a store far from its
+    // budget and saturated nodes make the nodes the bottleneck.
+    let mut altered = run.clone();
+    for step in altered.steps.iter_mut().filter(|s| s.mode == "session") {
+        if let Some(store) = step.components.get_mut("store") {
+            store.utilization = 0.2;
+        }
+        if let Some(nodes) = step.components.get_mut("nodes") {
+            nodes.utilization = 0.99;
+        }
+    }
+    let session = analyse(&altered)
+        .modes
+        .into_iter()
+        .find(|m| m.mode == "session")
+        .expect("session");
+    assert_eq!(session.bottleneck, "nodes", "{}", session.verdict);
+
+    // A harness near its limit is called out rather than blamed on the system.
+    let mut harness = run.clone();
+    if let Some(last) = harness.steps.iter_mut().rfind(|s| s.mode == "token")
+        && let Some(proxy) = last.components.get_mut("proxy")
+    {
+        proxy.utilization = 0.93;
+    }
+    let token = analyse(&harness)
+        .modes
+        .into_iter()
+        .find(|m| m.mode == "token")
+        .expect("token");
+    assert_eq!(token.bottleneck, "proxy");
+    assert!(token.verdict.contains("Caution"), "{}", token.verdict);
+}
+
+#[test]
+fn the_gate_passes_fails_and_refuses_as_it_should() {
+    let run = fixture();
+    let pass = evaluate(
+        &checks(&[
+            "token.efficiency@max >= 0.5",
+            "session/token throughput@1 >= 0.5",
+            "token.cpu_us_per_req.nodes@max <= baseline * 1.25",
+            "session.store_cmds_per_req@max <= 1.05",
+        ]),
+        &run,
+        Some(&run),
+    )
+    .expect("evaluates");
+    assert!(pass.passed, "{}", pass.table(false));
+    assert_eq!(pass.checks[2].baseline, Some(pass.checks[2].current));
+
+    let fail = evaluate(
+        &checks(&["token.throughput@max >= 1000000000"]),
+        &run,
+        Some(&run),
+    )
+    .expect("evaluates");
+    assert!(!fail.passed);
+    assert!(fail.table(true).contains("FAIL"));
+
+    let errors: [(&str, &str); 6] = [
+        ("token.speed@max >= 1", "unknown metric"),
+        ("sticky.throughput@1 >= 1", "no mode"),
+        ("token.throughput@7 >= 1", "no token step at N=7"),
+        ("token.throughput@max", "no comparison"),
+        ("token.throughput@max >= fast", "bound must be"),
+        ("token.cpu_us_per_req.gpu@max <= 1", "unknown metric"),
+    ];
+    for (expression, expected) in errors {
+        let error: GateError =
+            evaluate(&checks(&[expression]), &run, Some(&run)).expect_err(expression);
+        assert!(error.0.contains(expected), "{expression}: {}", error.0);
+    }
+    let no_baseline = evaluate(
+        &checks(&["token.throughput@1 >= baseline * 0.5"]),
+        &run,
+        None,
+    )
+    .expect_err("needs baseline");
+    assert!(no_baseline.0.contains("baseline"));
+}
+
+#[test]
+fn compare_lines_up_shared_steps_with_ratios() {
+    let a = fixture();
+    let mut b = a.clone();
+    for step in &mut b.steps {
+        step.throughput *= 2.0;
+    }
+    let table = compare(&a, &b);
+    assert!(table.contains("| token | 4 |"), "{table}");
+    assert!(table.contains("| 2.00 |"), "{table}");
+}
