@@ -51,7 +51,7 @@ pub struct ModeAnalysis {
     pub mode: String,
     pub points: Vec<Point>,
     pub fit: Option<Fit>,
-    /// First N whose efficiency fell under `KNEE_EFFICIENCY`.
+    /// First N from which efficiency stays under `KNEE_EFFICIENCY`.
     pub knee: Option<u32>,
     /// `store`, `nodes`, `proxy`, `load`, or `none`.
     pub bottleneck: String,
@@ -97,10 +97,13 @@ fn mode(run: &Run, mode: &str) -> ModeAnalysis {
             .map(|p| (f64::from(p.n), p.throughput))
             .collect::<Vec<_>>(),
     );
+    // The knee: from here on efficiency stays under the bar (a dip that
+    // recovers at larger N is noise, not a knee).
     let knee = points
         .iter()
-        .find(|p| p.n > 1 && p.efficiency < KNEE_EFFICIENCY)
-        .map(|p| p.n);
+        .enumerate()
+        .find(|(i, p)| p.n > 1 && points[*i..].iter().all(|q| q.efficiency < KNEE_EFFICIENCY))
+        .map(|(_, p)| p.n);
     let ceiling = ceiling(&steps);
     let (bottleneck, verdict) = verdict(mode, &points, &steps, knee);
     ModeAnalysis {
