@@ -18,24 +18,21 @@ use hyper::Request;
 fn config(mode: AuthMode, redis_url: Option<&str>) -> NodeConfig {
     let mut config = NodeConfig::new(mode);
     config.users = 1000;
-    match mode {
-        AuthMode::Session => {
-            config.store = redis_url.map(|url| RedisStoreConfig {
-                url: url.to_owned(),
-                timeout: Duration::from_millis(500),
-                rtt: Duration::ZERO,
-            });
-        }
-        AuthMode::Token => {
-            config.token = Some(TokenConfig::new(
-                Algorithm::HS256,
-                vec![TokenKeyConfig {
-                    kid: "k".into(),
-                    source: KeySource::Secret(common::key("hs256-a.secret")),
-                }],
-            ));
-        }
-        AuthMode::None => {}
+    if mode.uses_store() {
+        config.store = redis_url.map(|url| RedisStoreConfig {
+            url: url.to_owned(),
+            timeout: Duration::from_millis(500),
+            rtt: Duration::ZERO,
+        });
+    }
+    if matches!(mode, AuthMode::Token | AuthMode::TokenDenylist) {
+        config.token = Some(TokenConfig::new(
+            Algorithm::HS256,
+            vec![TokenKeyConfig {
+                kid: "k".into(),
+                source: KeySource::Secret(common::key("hs256-a.secret")),
+            }],
+        ));
     }
     config
 }
@@ -60,16 +57,16 @@ async fn credential(node: &Node, mode: AuthMode) -> Option<(&'static str, String
         .await
         .expect("body")
         .to_bytes();
-    match mode {
-        AuthMode::None => None,
-        AuthMode::Session => cookie.map(|c| ("cookie", c)),
-        AuthMode::Token => {
-            let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
-            Some((
-                "authorization",
-                format!("Bearer {}", json["access_token"].as_str().expect("token")),
-            ))
-        }
+    if mode.uses_cookie() {
+        cookie.map(|c| ("cookie", c))
+    } else if mode == AuthMode::None {
+        None
+    } else {
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        Some((
+            "authorization",
+            format!("Bearer {}", json["access_token"].as_str().expect("token")),
+        ))
     }
 }
 
@@ -86,10 +83,19 @@ fn per_mode(c: &mut Criterion) {
     let runtime = common::runtime();
     // The Redis connection manager spawns its task on creation.
     let _context = runtime.enter();
-    let mut modes = vec![AuthMode::None, AuthMode::Token];
-    if redis.is_some() {
-        modes.insert(1, AuthMode::Session);
-    }
+    let all = [
+        AuthMode::None,
+        AuthMode::Session,
+        AuthMode::Token,
+        AuthMode::SessionCached,
+        AuthMode::TokenDenylist,
+        AuthMode::Sticky,
+    ];
+    // Without Redis, only the modes that need no store.
+    let modes: Vec<AuthMode> = all
+        .into_iter()
+        .filter(|m| redis.is_some() || !m.uses_store())
+        .collect();
     let url = redis.as_ref().map(|r| r.url());
 
     let mut handler = c.benchmark_group("request/handler");

@@ -27,6 +27,8 @@ pub enum AuthError {
     BadClaims(&'static str),
     #[error("the session does not exist or has ended")]
     UnknownSession,
+    #[error("the token was revoked")]
+    Revoked,
     #[error("the session store is unavailable: {0}")]
     Store(StoreError),
 }
@@ -45,6 +47,7 @@ impl AuthError {
             AuthError::NotYetValid => "not_yet_valid",
             AuthError::BadClaims(_) => "bad_claims",
             AuthError::UnknownSession => "unknown_session",
+            AuthError::Revoked => "revoked",
             AuthError::Store(_) => "store_unavailable",
         }
     }

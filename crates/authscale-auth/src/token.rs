@@ -103,6 +103,16 @@ pub struct Claims {
     pub jti: String,
 }
 
+impl Claims {
+    /// The store key that revokes this token: (iss, jti), never the token
+    /// itself, so the denylist holds no credential.
+    pub fn denylist_key(&self) -> String {
+        use base64::Engine;
+        let iss = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.iss.as_bytes());
+        format!("authscale:deny:{iss}:{}", self.jti)
+    }
+}
+
 /// A freshly signed token.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
@@ -114,6 +124,7 @@ pub struct IssuedToken {
 /// Issues and verifies access tokens.
 pub struct TokenScheme {
     algorithm: Algorithm,
+    leeway: Duration,
     verifying: HashMap<String, DecodingKey>,
     signing_kid: String,
     signing_key: EncodingKey,
@@ -176,6 +187,7 @@ impl TokenScheme {
 
         let scheme = TokenScheme {
             algorithm,
+            leeway: config.leeway,
             verifying,
             signing_kid,
             signing_key,
@@ -190,6 +202,13 @@ impl TokenScheme {
 
     pub fn algorithm(&self) -> Algorithm {
         self.algorithm
+    }
+
+    /// How long a revocation of `claims` must be remembered: until the
+    /// token could no longer pass verification anyway.
+    pub fn remaining_lifetime(&self, claims: &Claims) -> Duration {
+        let until = claims.exp + self.leeway.as_secs() + 1;
+        Duration::from_secs(until.saturating_sub(crate::unix_now()).max(1))
     }
 
     /// The crypto backend jsonwebtoken runs on.

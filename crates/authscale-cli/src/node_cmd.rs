@@ -29,7 +29,7 @@ pub struct NodeOptions {
     #[serde(skip)]
     config: Option<PathBuf>,
 
-    /// Auth mode: none (upper bound), session (shared Redis store), token (JWT). [default: none]
+    /// Auth mode: none (upper bound), session (shared Redis store), token (JWT), session-cached (store + node cache), token-denylist (JWT + revocation list in the store), sticky (node-local sessions). [default: none]
     #[arg(long, env = "AUTHSCALE_AUTH", value_name = "MODE")]
     auth: Option<String>,
 
@@ -72,6 +72,14 @@ pub struct NodeOptions {
     /// Reset the idle timeout on each request (GETEX instead of GET: still one store call).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     session_sliding: Option<bool>,
+
+    /// session-cached: how long a node trusts a cached session lookup (revocation reaches other nodes within it). [default: 1s]
+    #[arg(long, value_name = "DURATION")]
+    session_cache_ttl: Option<String>,
+
+    /// session-cached: cached lookups kept per node; sticky: sessions kept per node. [default: 100000]
+    #[arg(long, value_name = "N")]
+    session_capacity: Option<usize>,
 
     /// Mark the session cookie Secure and name it __Host-sid (only for HTTPS deployments).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
@@ -148,6 +156,8 @@ impl NodeOptions {
             session_idle: self.session_idle.or(file.session_idle),
             session_lifetime: self.session_lifetime.or(file.session_lifetime),
             session_sliding: self.session_sliding.or(file.session_sliding),
+            session_cache_ttl: self.session_cache_ttl.or(file.session_cache_ttl),
+            session_capacity: self.session_capacity.or(file.session_capacity),
             secure_cookie: self.secure_cookie.or(file.secure_cookie),
             jwt_alg: self.jwt_alg.or(file.jwt_alg),
             jwt_secret: list(self.jwt_secret, file.jwt_secret),
@@ -233,7 +243,7 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
     config.directory_seed = options.seed.unwrap_or(1);
     config.node_id = options.node_id.clone().unwrap_or_default();
     config.drain_timeout = dur("drain-timeout", options.drain_timeout.as_deref(), "5s")?;
-    if auth == AuthMode::Session {
+    if auth.uses_store() {
         config.store = Some(RedisStoreConfig {
             url: options
                 .redis_url
@@ -242,6 +252,17 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
             timeout: dur("store-timeout", options.store_timeout.as_deref(), "100ms")?,
             rtt: dur("store-rtt", options.store_rtt.as_deref(), "0s")?,
         });
+    }
+    if auth.uses_cookie() {
+        config.session_cache_ttl = dur(
+            "session-cache-ttl",
+            options.session_cache_ttl.as_deref(),
+            "1s",
+        )?;
+        config.session_capacity = options.session_capacity.unwrap_or(100_000);
+        if config.session_capacity == 0 {
+            bail!("--session-capacity must be at least 1");
+        }
         config.session = SessionConfig {
             idle_ttl: dur("session-idle", options.session_idle.as_deref(), "30m")?,
             absolute_ttl: dur(
@@ -256,7 +277,7 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
             bail!("--session-idle must be at least 1s (the store's TTL resolution)");
         }
     }
-    if auth == AuthMode::Token {
+    if matches!(auth, AuthMode::Token | AuthMode::TokenDenylist) {
         config.token = Some(token_config(&options)?);
     }
     Ok(Launch {

@@ -213,6 +213,23 @@ impl Lab<'_> {
     ) -> anyhow::Result<bool> {
         for mode in &self.plan.experiment.modes {
             self.store.flush().await?;
+            // Sticky sessions live on one node: the proxy must pin users.
+            let policy = if mode == "sticky" {
+                "cookie-hash"
+            } else {
+                "round-robin"
+            };
+            let (status, answer) = http::call(
+                self.proxy.addrs[1],
+                "PUT",
+                "/policy",
+                &format!("\"{policy}\""),
+            )
+            .await?;
+            anyhow::ensure!(
+                status == 200,
+                "the proxy refused policy {policy}: {status} {answer}"
+            );
             let mut nodes: Vec<Managed> = Vec::new();
             for &n in &self.plan.experiment.nodes {
                 while nodes.len() < n as usize {
@@ -260,20 +277,24 @@ impl Lab<'_> {
             "--users".into(),
             self.directory_size().to_string(),
         ];
-        match mode {
-            "session" => args.extend([
+        if ["session", "session-cached", "token-denylist"].contains(&mode) {
+            args.extend([
                 "--redis-url".into(),
                 self.store.url.clone(),
                 "--store-timeout".into(),
                 e.store_timeout.clone(),
                 "--store-rtt".into(),
                 e.store_rtt.clone(),
-            ]),
-            "token" => args.extend([
+            ]);
+        }
+        if mode == "session-cached" {
+            args.extend(["--session-cache-ttl".into(), e.session_cache_ttl.clone()]);
+        }
+        if mode.starts_with("token") {
+            args.extend([
                 "--jwt-secret".into(),
                 format!("lab={}", self.secret.display()),
-            ]),
-            _ => {}
+            ]);
         }
         let group = CpuGroup::create(
             &self.caps,
@@ -387,11 +408,7 @@ impl Lab<'_> {
         config.duration = plan.duration;
         config.timeout = Duration::from_secs(5);
         config.scenario = ScenarioConfig {
-            auth: match mode {
-                "session" => UserAuth::Session,
-                "token" => UserAuth::Token,
-                _ => UserAuth::None,
-            },
+            auth: mode.parse::<UserAuth>().map_err(|e| anyhow::anyhow!(e))?,
             users: e.users.max(config.connections),
             first_user: 0,
             seed: e.seed,

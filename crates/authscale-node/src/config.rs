@@ -13,6 +13,15 @@ pub enum AuthMode {
     Session,
     /// A JWT in the `Authorization` header, verified locally per request.
     Token,
+    /// Session lookups cached on each node for a bounded time: revocation
+    /// reaches the other nodes within the cache TTL.
+    SessionCached,
+    /// A JWT verified locally plus a denylist check in the store, keyed by
+    /// (iss, jti): logout revokes at once.
+    TokenDenylist,
+    /// Sessions in the node's own memory; the proxy pins each user to one
+    /// node by cookie. No shared store: sessions die with their node.
+    Sticky,
 }
 
 impl AuthMode {
@@ -21,7 +30,26 @@ impl AuthMode {
             AuthMode::None => "none",
             AuthMode::Session => "session",
             AuthMode::Token => "token",
+            AuthMode::SessionCached => "session-cached",
+            AuthMode::TokenDenylist => "token-denylist",
+            AuthMode::Sticky => "sticky",
         }
+    }
+
+    /// Whether the mode needs the shared store.
+    pub fn uses_store(self) -> bool {
+        matches!(
+            self,
+            AuthMode::Session | AuthMode::SessionCached | AuthMode::TokenDenylist
+        )
+    }
+
+    /// Whether clients hold a session cookie (else a bearer token, or nothing).
+    pub fn uses_cookie(self) -> bool {
+        matches!(
+            self,
+            AuthMode::Session | AuthMode::SessionCached | AuthMode::Sticky
+        )
     }
 }
 
@@ -33,8 +61,11 @@ impl std::str::FromStr for AuthMode {
             "none" => Ok(AuthMode::None),
             "session" => Ok(AuthMode::Session),
             "token" => Ok(AuthMode::Token),
+            "session-cached" => Ok(AuthMode::SessionCached),
+            "token-denylist" => Ok(AuthMode::TokenDenylist),
+            "sticky" => Ok(AuthMode::Sticky),
             other => Err(format!(
-                "unknown auth mode {other:?}: expected none, session or token"
+                "unknown auth mode {other:?}: expected none, session, token, session-cached, token-denylist or sticky"
             )),
         }
     }
@@ -44,9 +75,13 @@ impl std::str::FromStr for AuthMode {
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     pub auth: AuthMode,
-    /// Required in session mode.
+    /// Required in the modes that use the shared store.
     pub store: Option<RedisStoreConfig>,
     pub session: SessionConfig,
+    /// session-cached: how long a node trusts a cached lookup, and how many
+    /// it keeps. sticky: the session capacity of the node's memory.
+    pub session_cache_ttl: Duration,
+    pub session_capacity: usize,
     /// Required in token mode.
     pub token: Option<TokenConfig>,
     /// Seed and size of the synthetic user directory.
@@ -66,6 +101,8 @@ impl NodeConfig {
             auth,
             store: None,
             session: SessionConfig::default(),
+            session_cache_ttl: Duration::from_secs(1),
+            session_capacity: 100_000,
             token: None,
             directory_seed: 1,
             users: 10_000,

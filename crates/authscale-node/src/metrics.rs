@@ -35,7 +35,7 @@ const STATUSES: [u16; 13] = [
     200, 204, 400, 401, 404, 405, 411, 413, 415, 431, 500, 503, 0,
 ];
 
-const REASONS: [&str; 11] = [
+const REASONS: [&str; 12] = [
     "missing",
     "malformed",
     "bad_signature",
@@ -46,6 +46,7 @@ const REASONS: [&str; 11] = [
     "not_yet_valid",
     "bad_claims",
     "unknown_session",
+    "revoked",
     "store_unavailable",
 ];
 

@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use authscale_auth::{
-    AuthError, Directory, RedisStore, SessionScheme, TokenScheme, User, bearer_token,
+    AuthError, CachedStore, Claims, Directory, MemoryStore, RedisStore, SessionScheme,
+    SessionStore, StoreError, TokenScheme, User, bearer_token,
 };
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -32,10 +33,67 @@ impl authscale_http::Handler for Node {
 /// The largest login body accepted; anything larger is answered 413.
 const MAX_LOGIN_BODY: usize = 4096;
 
+/// Where a node keeps its sessions, by mode.
+enum Sessions {
+    /// session: the shared store, every lookup.
+    Shared(RedisStore),
+    /// session-cached: the shared store behind a short node-local cache.
+    Cached(CachedStore<RedisStore>),
+    /// sticky: the node's own memory.
+    Local(MemoryStore),
+}
+
+impl SessionStore for Sessions {
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        match self {
+            Sessions::Shared(s) => s.put(key, value, ttl).await,
+            Sessions::Cached(s) => s.put(key, value, ttl).await,
+            Sessions::Local(s) => s.put(key, value, ttl).await,
+        }
+    }
+
+    async fn get(
+        &self,
+        key: &str,
+        refresh: Option<std::time::Duration>,
+    ) -> Result<Option<String>, StoreError> {
+        match self {
+            Sessions::Shared(s) => s.get(key, refresh).await,
+            Sessions::Cached(s) => s.get(key, refresh).await,
+            Sessions::Local(s) => s.get(key, refresh).await,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        match self {
+            Sessions::Shared(s) => s.delete(key).await,
+            Sessions::Cached(s) => s.delete(key).await,
+            Sessions::Local(s) => s.delete(key).await,
+        }
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Sessions::Shared(s) => s.ping().await,
+            Sessions::Cached(s) => s.ping().await,
+            Sessions::Local(s) => s.ping().await,
+        }
+    }
+}
+
 enum Auth {
     None,
-    Session(SessionScheme<RedisStore>),
-    Token(Box<TokenScheme>),
+    Session(SessionScheme<Sessions>),
+    /// token, and token-denylist with its store.
+    Token {
+        scheme: Box<TokenScheme>,
+        denylist: Option<RedisStore>,
+    },
 }
 
 /// A node's state, shared by all its connections.
@@ -70,23 +128,49 @@ impl Node {
     /// the CPU work loop. Does not contact the store.
     pub fn new(config: NodeConfig) -> Result<Node, NodeError> {
         let mut info = vec![("auth", config.auth.as_str().to_owned())];
+        let store = || {
+            let store_config = config.store.as_ref().ok_or_else(|| {
+                NodeError::Invalid(format!(
+                    "{} mode needs a store: pass --redis-url",
+                    config.auth.as_str()
+                ))
+            })?;
+            Ok::<_, NodeError>(RedisStore::new(store_config)?)
+        };
+        let sessions = |backend| Auth::Session(SessionScheme::new(backend, config.session.clone()));
         let auth = match config.auth {
             AuthMode::None => Auth::None,
-            AuthMode::Session => {
-                let store_config = config.store.as_ref().ok_or_else(|| {
-                    NodeError::Invalid("session mode needs a store: pass --redis-url".into())
-                })?;
-                let store = RedisStore::new(store_config)?;
-                Auth::Session(SessionScheme::new(store, config.session.clone()))
+            AuthMode::Session => sessions(Sessions::Shared(store()?)),
+            AuthMode::SessionCached => {
+                info.push((
+                    "session_cache_ttl_ms",
+                    config.session_cache_ttl.as_millis().to_string(),
+                ));
+                sessions(Sessions::Cached(CachedStore::new(
+                    store()?,
+                    config.session_cache_ttl,
+                    config.session_capacity,
+                )))
             }
-            AuthMode::Token => {
+            AuthMode::Sticky => {
+                sessions(Sessions::Local(MemoryStore::new(config.session_capacity)))
+            }
+            AuthMode::Token | AuthMode::TokenDenylist => {
                 let token_config = config.token.clone().ok_or_else(|| {
                     NodeError::Invalid("token mode needs a token configuration".into())
                 })?;
                 let scheme = TokenScheme::new(token_config)?;
                 info.push(("alg", format!("{:?}", scheme.algorithm())));
                 info.push(("backend", scheme.backend().to_owned()));
-                Auth::Token(Box::new(scheme))
+                let denylist = if config.auth == AuthMode::TokenDenylist {
+                    Some(store()?)
+                } else {
+                    None
+                };
+                Auth::Token {
+                    scheme: Box::new(scheme),
+                    denylist,
+                }
             }
         };
         if config.users == 0 {
@@ -187,7 +271,7 @@ impl Node {
                     }
                 }
             }
-            Auth::Token(scheme) => self.issue_token(scheme, &user),
+            Auth::Token { scheme, .. } => self.issue_token(scheme, &user),
         }
     }
 
@@ -238,12 +322,30 @@ impl Node {
                     Err(e) => self.refuse(&e),
                 }
             }
-            // A JWT cannot be revoked before `exp` without shared state;
-            // logout only tells the client to discard it.
-            Auth::Token(scheme) => match self.verify_token(scheme, req) {
-                Ok(_) => respond::no_content(),
-                Err(e) => self.refuse(&e),
-            },
+            // A JWT cannot be revoked before `exp` without shared state:
+            // plain token mode only tells the client to discard it; the
+            // denylist mode records (iss, jti) until the token would expire.
+            Auth::Token { scheme, denylist } => {
+                let claims = match self.verify_token(scheme, req) {
+                    Ok(claims) => claims,
+                    Err(e) => return self.refuse(&e),
+                };
+                if let Some(store) = denylist {
+                    let started = Instant::now();
+                    let result = store
+                        .put(
+                            &claims.denylist_key(),
+                            "1",
+                            scheme.remaining_lifetime(&claims),
+                        )
+                        .await;
+                    self.metrics.store_call(started.elapsed(), result.is_ok());
+                    if let Err(e) = result {
+                        return self.refuse(&AuthError::Store(e));
+                    }
+                }
+                respond::no_content()
+            }
         }
     }
 
@@ -257,18 +359,30 @@ impl Node {
                 self.record_store(started, &result);
                 result.map(|record| record.user)
             }
-            Auth::Token(scheme) => self.verify_token(scheme, req),
+            Auth::Token { scheme, denylist } => {
+                let claims = self.verify_token(scheme, req)?;
+                if let Some(store) = denylist {
+                    let started = Instant::now();
+                    let result = store.get(&claims.denylist_key(), None).await;
+                    self.metrics.store_call(started.elapsed(), result.is_ok());
+                    // Fail closed: a token whose revocation cannot be checked is not accepted.
+                    if result.map_err(AuthError::Store)?.is_some() {
+                        return Err(AuthError::Revoked);
+                    }
+                }
+                Ok(claims.sub)
+            }
         }
     }
 
-    fn verify_token<B>(&self, scheme: &TokenScheme, req: &Request<B>) -> Result<String, AuthError> {
+    fn verify_token<B>(&self, scheme: &TokenScheme, req: &Request<B>) -> Result<Claims, AuthError> {
         let header = req
             .headers()
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().map_err(|_| AuthError::Malformed))
             .transpose()?;
         let token = bearer_token(header)?;
-        scheme.verify(token).map(|claims| claims.sub)
+        scheme.verify(token)
     }
 
     /// Counts a store call, unless the credential was refused before one.
@@ -287,10 +401,10 @@ impl Node {
             return respond::store_unavailable();
         }
         let challenge = match (&self.auth, error) {
-            (Auth::Token(_), AuthError::Missing) => {
+            (Auth::Token { .. }, AuthError::Missing) => {
                 HeaderValue::from_static(r#"Bearer realm="authscale""#)
             }
-            (Auth::Token(_), _) => HeaderValue::from_str(&format!(
+            (Auth::Token { .. }, _) => HeaderValue::from_str(&format!(
                 r#"Bearer realm="authscale", error="invalid_token", error_description="{}""#,
                 error.reason()
             ))
@@ -303,11 +417,15 @@ impl Node {
     }
 
     async fn readyz(&self) -> Response<Body> {
-        let Auth::Session(scheme) = &self.auth else {
-            return respond::json(StatusCode::OK, r#"{"status":"ready"}"#.into());
+        let ping = match &self.auth {
+            Auth::Session(scheme) => scheme.store().ping().await,
+            Auth::Token {
+                denylist: Some(store),
+                ..
+            } => store.ping().await,
+            _ => Ok(()),
         };
-        use authscale_auth::SessionStore;
-        match scheme.store().ping().await {
+        match ping {
             Ok(()) => respond::json(StatusCode::OK, r#"{"status":"ready"}"#.into()),
             Err(e) => {
                 tracing::debug!(error = %e, "not ready: store unreachable");

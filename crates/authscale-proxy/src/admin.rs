@@ -3,6 +3,7 @@
 //!
 //! - `GET /upstreams`: JSON list with health and counters;
 //! - `PUT /upstreams`: JSON array of "host:port" strings, the new set;
+//! - `GET /policy`, `PUT /policy` (a JSON string): the balancing policy;
 //! - `GET /metrics`: Prometheus text; `GET /healthz`.
 
 use std::net::SocketAddr;
@@ -52,6 +53,38 @@ impl Admin {
         respond::json(StatusCode::OK, serde_json::Value::Array(rows).to_string())
     }
 
+    fn policy(&self) -> Response<Body> {
+        respond::json(
+            StatusCode::OK,
+            serde_json::json!({ "policy": self.proxy.policy().as_str() }).to_string(),
+        )
+    }
+
+    /// `PUT /policy` with a JSON string: `"round-robin"`, `"least-conn"` or `"cookie-hash"`.
+    async fn set_policy(&self, body: Incoming) -> Response<Body> {
+        let bytes = match Limited::new(body, 1024).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return respond::error(StatusCode::PAYLOAD_TOO_LARGE, "body over 1 KiB"),
+        };
+        let name: String = match serde_json::from_slice(&bytes) {
+            Ok(name) => name,
+            Err(e) => {
+                return respond::error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("expected a JSON string: {e}"),
+                );
+            }
+        };
+        match name.parse::<crate::Policy>() {
+            Ok(policy) => {
+                self.proxy.set_policy(policy);
+                tracing::info!(policy = policy.as_str(), "policy changed");
+                self.policy()
+            }
+            Err(e) => respond::error(StatusCode::BAD_REQUEST, &e),
+        }
+    }
+
     async fn replace(&self, body: Incoming) -> Response<Body> {
         let bytes: Bytes = match Limited::new(body, MAX_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -97,6 +130,9 @@ impl authscale_http::Handler for Admin {
             (&Method::GET, "/upstreams") => self.list(),
             (&Method::PUT, "/upstreams") => self.replace(req.into_body()).await,
             (_, "/upstreams") => respond::method_not_allowed("GET, PUT"),
+            (&Method::GET, "/policy") => self.policy(),
+            (&Method::PUT, "/policy") => self.set_policy(req.into_body()).await,
+            (_, "/policy") => respond::method_not_allowed("GET, PUT"),
             (&Method::GET, "/metrics") => respond::text(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",

@@ -8,6 +8,7 @@ use crate::upstreams::{Upstream, Upstreams};
 
 /// How requests are spread over the upstreams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Policy {
     /// Each request goes to the next healthy upstream in turn.
     RoundRobin,
@@ -35,6 +36,22 @@ impl std::str::FromStr for Policy {
 }
 
 impl Policy {
+    pub(crate) fn from_index(index: u8) -> Policy {
+        match index {
+            1 => Policy::LeastConn,
+            2 => Policy::CookieHash,
+            _ => Policy::RoundRobin,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::RoundRobin => "round-robin",
+            Policy::LeastConn => "least-conn",
+            Policy::CookieHash => "cookie-hash",
+        }
+    }
+
     /// Picks an upstream from `set`, never `exclude` (the one a retry is
     /// moving away from). None when no healthy upstream is left.
     pub(crate) fn pick(

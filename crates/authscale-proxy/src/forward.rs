@@ -32,6 +32,8 @@ pub struct Proxy {
     client: Client<HttpConnector, UpstreamBody>,
     upstreams: Arc<Upstreams>,
     config: ProxyConfig,
+    /// `Policy as u8`: changeable at run time through the admin endpoint.
+    policy: std::sync::atomic::AtomicU8,
     metrics: ProxyMetrics,
 }
 
@@ -52,10 +54,12 @@ impl Proxy {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);
+        let policy = std::sync::atomic::AtomicU8::new(config.policy as u8);
         Proxy {
             client,
             upstreams,
             config,
+            policy,
             metrics: ProxyMetrics::default(),
         }
     }
@@ -73,21 +77,28 @@ impl Proxy {
         &self.client
     }
 
+    /// The balancing policy in force.
+    pub fn policy(&self) -> Policy {
+        Policy::from_index(self.policy.load(Relaxed))
+    }
+
+    /// Changes the balancing policy for the requests that follow.
+    pub fn set_policy(&self, policy: Policy) {
+        self.policy.store(policy as u8, Relaxed);
+    }
+
     pub fn render_metrics(&self) -> String {
         self.metrics.render(&self.upstreams)
     }
 
     async fn forward(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<ClientBody> {
         let set = self.upstreams.snapshot();
-        let cookie = match self.config.policy {
+        let policy = self.policy();
+        let cookie = match policy {
             Policy::CookieHash => cookie_value(req.headers(), &self.config.cookie_name),
             _ => None,
         };
-        let Some(first) = self
-            .config
-            .policy
-            .pick(&self.upstreams, &set, cookie.as_deref(), None)
-        else {
+        let Some(first) = policy.pick(&self.upstreams, &set, cookie.as_deref(), None) else {
             return self.local(
                 LocalAnswer::NoUpstream,
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -112,10 +123,7 @@ impl Proxy {
             .then_some(replay)
             .flatten()
             .and_then(|replay| {
-                let next = self
-                    .config
-                    .policy
-                    .pick(&self.upstreams, &set, None, Some(&first))?;
+                let next = policy.pick(&self.upstreams, &set, None, Some(&first))?;
                 Some((replay, next))
             });
         let failure = match retry {
