@@ -71,6 +71,10 @@ pub struct LoadOptions {
     #[arg(long)]
     relogin: bool,
 
+    /// Send a stable uid=N cookie on every request (what a cookie-hash proxy pins users by).
+    #[arg(long)]
+    client_cookie: bool,
+
     /// Write the full result (with histograms) to this JSON file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -142,6 +146,7 @@ async fn resolve(options: &LoadOptions) -> anyhow::Result<LoadConfig> {
         seed: options.seed,
         requests_per_login: options.requests_per_login,
         logout: !options.relogin,
+        client_cookie: options.client_cookie,
     };
     config.validate()?;
     Ok(config)

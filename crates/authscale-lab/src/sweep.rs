@@ -103,6 +103,8 @@ pub async fn sweep(
     };
     let proxy_args: Vec<String> = [
         "proxy",
+        "--cookie-name",
+        "uid",
         "--listen",
         "127.0.0.1:0",
         "--admin",
@@ -414,6 +416,9 @@ impl Lab<'_> {
             seed: e.seed,
             requests_per_login: e.requests_per_login,
             logout: true,
+            // Sticky: the proxy pins users by a stable client cookie, so the
+            // login lands on the node that will hold the session.
+            client_cookie: mode == "sticky",
         };
         let progress = Arc::new(Progress::default());
         let ticker = self

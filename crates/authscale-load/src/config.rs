@@ -22,10 +22,11 @@ impl std::str::FromStr for UserAuth {
     fn from_str(s: &str) -> Result<UserAuth, String> {
         match s {
             "none" => Ok(UserAuth::None),
-            "session" => Ok(UserAuth::Session),
-            "token" => Ok(UserAuth::Token),
+            // Every cookie-session mode looks the same to a client.
+            "session" | "session-cached" | "sticky" => Ok(UserAuth::Session),
+            "token" | "token-denylist" => Ok(UserAuth::Token),
             other => Err(format!(
-                "unknown auth mode {other:?}: expected none, session or token"
+                "unknown auth mode {other:?}: expected none, session, token, session-cached, token-denylist or sticky"
             )),
         }
     }
@@ -53,6 +54,10 @@ pub struct ScenarioConfig {
     pub requests_per_login: u64,
     /// After K requests: log out (true) or just log in again (false).
     pub logout: bool,
+    /// Send a stable `uid=N` cookie on every request, as a browser carries
+    /// one (a cookie-hash balancer pins users by it).
+    #[serde(default)]
+    pub client_cookie: bool,
 }
 
 /// A complete, validated load run.
@@ -89,6 +94,7 @@ impl LoadConfig {
                 seed: 1,
                 requests_per_login: 20,
                 logout: true,
+                client_cookie: false,
             },
             warmup: Duration::ZERO,
             duration: Duration::from_secs(10),

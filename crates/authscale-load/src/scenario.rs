@@ -7,8 +7,13 @@ use crate::{Outcome, ScenarioConfig, Step, UserAuth};
 
 pub(crate) struct VirtualUser {
     login_body: String,
-    /// A complete header line (`Cookie: …` or `Authorization: …`).
-    credential: Option<String>,
+    /// A stable client cookie (`uid=N`) sent from the first request on, as
+    /// a browser carries one: what a cookie-hash balancer can pin by.
+    client_cookie: Option<String>,
+    /// The session cookie pair (`sid=…`).
+    session: Option<String>,
+    /// A complete `Authorization: Bearer …` header line.
+    bearer: Option<String>,
     done: u64,
 }
 
@@ -21,19 +26,31 @@ impl VirtualUser {
         });
         VirtualUser {
             login_body: body.to_string(),
-            credential: None,
+            client_cookie: scenario.client_cookie.then(|| format!("uid={index}")),
+            session: None,
+            bearer: None,
             done: 0,
         }
     }
 
+    fn has_credential(&self) -> bool {
+        self.session.is_some() || self.bearer.is_some()
+    }
+
+    fn forget_credential(&mut self) {
+        self.session = None;
+        self.bearer = None;
+        self.done = 0;
+    }
+
     /// Writes this user's next request into `out` and names its step.
     pub fn next(&self, scenario: &ScenarioConfig, host: &str, out: &mut Vec<u8>) -> Step {
-        let step = match (scenario.auth, &self.credential) {
+        let step = match (scenario.auth, self.has_credential()) {
             (UserAuth::None, _) => Step::Api,
-            (_, None) => Step::Login,
-            (_, Some(_)) if self.done < scenario.requests_per_login => Step::Api,
-            (_, Some(_)) if scenario.logout => Step::Logout,
-            (_, Some(_)) => Step::Login,
+            (_, false) => Step::Login,
+            (_, true) if self.done < scenario.requests_per_login => Step::Api,
+            (_, true) if scenario.logout => Step::Logout,
+            (_, true) => Step::Login,
         };
         out.clear();
         let line: &[u8] = match step {
@@ -45,8 +62,18 @@ impl VirtualUser {
         out.extend_from_slice(host.as_bytes());
         out.extend_from_slice(b"\r\n");
         // A re-login carries the old cookie, as a browser would.
-        if let Some(credential) = &self.credential {
-            out.extend_from_slice(credential.as_bytes());
+        let cookies: Vec<&str> = [&self.client_cookie, &self.session]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        if !cookies.is_empty() {
+            out.extend_from_slice(b"Cookie: ");
+            out.extend_from_slice(cookies.join("; ").as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if let Some(bearer) = &self.bearer {
+            out.extend_from_slice(bearer.as_bytes());
         }
         match step {
             Step::Login => {
@@ -66,23 +93,22 @@ impl VirtualUser {
         let outcome = Outcome::from_status(reply.status);
         match (step, outcome) {
             (Step::Login, Outcome::Success) => {
-                self.done = 0;
-                self.credential = match auth {
-                    UserAuth::Session => reply.cookie.map(|pair| format!("Cookie: {pair}\r\n")),
-                    UserAuth::Token => bearer(&reply.body)
-                        .map(|token| format!("Authorization: Bearer {token}\r\n")),
-                    UserAuth::None => None,
-                };
-                if self.credential.is_none() && auth != UserAuth::None {
+                self.forget_credential();
+                match auth {
+                    UserAuth::Session => self.session = reply.cookie,
+                    UserAuth::Token => {
+                        self.bearer = bearer(&reply.body)
+                            .map(|token| format!("Authorization: Bearer {token}\r\n"));
+                    }
+                    UserAuth::None => {}
+                }
+                if !self.has_credential() && auth != UserAuth::None {
                     // A 2xx without the credential the mode needs.
                     return Outcome::OtherStatus;
                 }
             }
             (Step::Api, Outcome::Success) => self.done += 1,
-            (Step::Logout, _) | (_, Outcome::Unauthorized) => {
-                self.credential = None;
-                self.done = 0;
-            }
+            (Step::Logout, _) | (_, Outcome::Unauthorized) => self.forget_credential(),
             _ => {}
         }
         outcome
