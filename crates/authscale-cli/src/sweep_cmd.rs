@@ -60,6 +60,14 @@ pub struct SweepOptions {
     #[arg(long, value_name = "C")]
     connections_per_node: Option<u64>,
 
+    /// After each mode: probe every node this long for a logged-out credential ("0s": no probe).
+    #[arg(long, value_name = "DURATION")]
+    revocation_window: Option<String>,
+
+    /// session-cached: how long a node trusts a cached session lookup.
+    #[arg(long, value_name = "DURATION")]
+    session_cache_ttl: Option<String>,
+
     /// Use this Redis instead of starting one (it is neither capped nor flushed).
     #[arg(long, value_name = "URL")]
     redis_url: Option<String>,
@@ -83,6 +91,7 @@ pub fn run(options: SweepOptions) -> Result<(), Failure> {
         out_dir: options.out.clone(),
         redis_url: options.redis_url.clone(),
         progress: !options.quiet,
+        live: !options.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     let finished = common::runtime(Some(1))?
         .block_on(authscale_lab::sweep(plan, lab, common::shutdown_signal()))
@@ -133,6 +142,8 @@ fn plan(options: &SweepOptions) -> anyhow::Result<authscale_lab::Plan> {
     text(&mut e.warmup, &options.warmup);
     text(&mut e.cpu_period, &options.cpu_period);
     text(&mut e.store_rtt, &options.store_rtt);
+    text(&mut e.revocation_window, &options.revocation_window);
+    text(&mut e.session_cache_ttl, &options.session_cache_ttl);
     e.node_cpu = options.node_cpu.unwrap_or(e.node_cpu);
     e.store_cpu = options.store_cpu.unwrap_or(e.store_cpu);
     e.work_us = options.work_us.unwrap_or(e.work_us);

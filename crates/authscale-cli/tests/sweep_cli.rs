@@ -151,6 +151,25 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
         .expect("reads");
     assert!((0.9..=1.1).contains(&reads), "{reads}");
     assert_eq!(steps[3]["store_commands_per_request"].as_f64(), Some(0.0));
+    // Revocation, probed on every node after a logout: immediate for
+    // sessions, not within the window for plain tokens (valid until exp).
+    let revocations = run["revocations"].as_array().expect("revocations");
+    assert_eq!(revocations.len(), 2);
+    assert_eq!(revocations[0]["mode"], "session");
+    assert!(
+        revocations[0]["latency_ms"]
+            .as_f64()
+            .is_some_and(|ms| ms < 1000.0),
+        "{}",
+        revocations[0]
+    );
+    assert_eq!(revocations[1]["mode"], "token");
+    assert!(revocations[1]["latency_ms"].is_null(), "{}", revocations[1]);
+    assert!(
+        revocations[1]["token_expires_in_s"]
+            .as_u64()
+            .is_some_and(|s| s > 60)
+    );
     let csv = std::fs::read_to_string(dir.join("summary.csv")).expect("summary.csv");
     assert_eq!(csv.lines().count(), 5, "{csv}");
     nothing_left(&run, sweep_pid);

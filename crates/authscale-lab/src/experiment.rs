@@ -53,6 +53,9 @@ pub struct Experiment {
     pub store_timeout: String,
     /// session-cached: how long a node trusts a cached lookup.
     pub session_cache_ttl: String,
+    /// After each mode's steps: how long to probe every node for the
+    /// revoked credential ("0s": no probe).
+    pub revocation_window: String,
     /// CPU work per protected request on the node, µs.
     pub work_us: u64,
     pub users: u64,
@@ -82,6 +85,7 @@ impl Default for Experiment {
             store_rtt: "0s".into(),
             store_timeout: "200ms".into(),
             session_cache_ttl: "1s".into(),
+            revocation_window: "3s".into(),
             work_us: 20,
             users: 2000,
             requests_per_login: 20,
@@ -105,6 +109,8 @@ pub struct Plan {
     /// Absent from runs recorded before the session-cached mode existed.
     #[serde(default = "one_second")]
     pub session_cache_ttl: Duration,
+    #[serde(default)]
+    pub revocation_window: Duration,
     pub slo_p99: Duration,
 }
 
@@ -181,6 +187,7 @@ impl Experiment {
             store_rtt: d("store-rtt", &self.store_rtt)?,
             store_timeout: d("store-timeout", &self.store_timeout)?,
             session_cache_ttl: d("session-cache-ttl", &self.session_cache_ttl)?,
+            revocation_window: d("revocation-window", &self.revocation_window)?,
             slo_p99: d("slo-p99", &self.slo_p99)?,
             experiment: self,
         };

@@ -12,6 +12,7 @@ mod experiment;
 mod http;
 mod process;
 mod record;
+mod revocation;
 mod store;
 mod sweep;
 
@@ -20,5 +21,6 @@ pub use experiment::{Capacity, Experiment, Plan};
 pub use record::{
     Component, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Step, utc, write_atomic,
 };
+pub use revocation::Revocation;
 pub use store::StoreCounters;
 pub use sweep::{Finished, LabOptions, sweep};

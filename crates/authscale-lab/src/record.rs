@@ -130,6 +130,9 @@ pub struct Run {
     /// PIDs of every process the lab started (to check none survived).
     pub pids: Vec<u32>,
     pub steps: Vec<Step>,
+    /// One revocation probe per mode, at its largest N.
+    #[serde(default)]
+    pub revocations: Vec<crate::Revocation>,
 }
 
 impl Run {

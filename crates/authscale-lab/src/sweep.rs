@@ -31,8 +31,10 @@ pub struct LabOptions {
     pub out_dir: PathBuf,
     /// An existing store instead of one the lab starts.
     pub redis_url: Option<String>,
-    /// Step lines and a live rate on stderr.
+    /// Step lines on stderr.
     pub progress: bool,
+    /// A live rate on stderr while a step runs (for a terminal).
+    pub live: bool,
 }
 
 /// A finished (or interrupted) sweep and where it was written.
@@ -169,6 +171,7 @@ pub async fn sweep(
         warnings,
         pids: store.pid().into_iter().chain([proxy.pid]).collect(),
         steps: Vec::new(),
+        revocations: Vec::new(),
     };
     if options.progress {
         for warning in &run.warnings {
@@ -253,6 +256,24 @@ impl Lab<'_> {
                     eprintln!("{}", step_line(&step, run.baseline(mode)));
                 }
                 run.steps.push(step);
+                run.write(dir)?;
+            }
+            if mode != "none" && !self.plan.revocation_window.is_zero() {
+                let addrs: Vec<_> = nodes.iter().map(Managed::addr).collect();
+                let probe = crate::revocation::probe(
+                    mode,
+                    self.proxy.addrs[0],
+                    &addrs,
+                    self.plan.experiment.seed,
+                    // A user the load generator did not use.
+                    self.directory_size() - 1,
+                    self.plan.revocation_window,
+                )
+                .await?;
+                if self.options.progress {
+                    eprintln!("{}", revocation_line(&probe));
+                }
+                run.revocations.push(probe);
                 run.write(dir)?;
             }
         }
@@ -423,7 +444,7 @@ impl Lab<'_> {
         let progress = Arc::new(Progress::default());
         let ticker = self
             .options
-            .progress
+            .live
             .then(|| tokio::spawn(live(progress.clone(), format!("{mode} N={n}"))));
         let load = authscale_load::run(config, stop.as_mut(), Some(progress));
         let at_warmup = async {
@@ -606,6 +627,19 @@ fn step_line(step: &Step, x1: Option<f64>) -> String {
         util("store"),
         step.errors
     )
+}
+
+fn revocation_line(r: &crate::Revocation) -> String {
+    let outcome = match r.latency_ms {
+        Some(ms) => format!("refused by all {} nodes {ms:.0} ms after logout", r.nodes),
+        None => format!(
+            "still accepted by {} of {} nodes {:.0} s after logout",
+            r.per_node_ms.iter().filter(|n| n.is_none()).count(),
+            r.nodes,
+            r.window_ms / 1000.0
+        ),
+    };
+    format!("  {:<8} revocation: {outcome}", r.mode)
 }
 
 /// The live rate while a step runs.

@@ -230,6 +230,7 @@ fn markdown(run: &Run, analysis: &Analysis) -> String {
     );
     cpu_section(&mut out, analysis);
     ceiling_section(&mut out, analysis);
+    revocation_section(&mut out, run);
     let _ = writeln!(out, "\n## Cross-checks\n");
     let _ = writeln!(
         out,
@@ -371,6 +372,54 @@ fn ceiling_section(out: &mut String, analysis: &Analysis) {
                 c.measured_rps / c.predicted_rps
             );
         }
+    }
+}
+
+/// How long a logged-out credential kept working, per mode, as probed.
+fn revocation_section(out: &mut String, run: &Run) {
+    if run.revocations.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Revocation latency\n");
+    let _ = writeln!(
+        out,
+        "After a logout, every node was probed directly (every ~10 ms) with the logged-out credential until it refused it, for at most the probe window.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| mode | N | nodes accepting before | refused by every node after | notes |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---|");
+    for r in &run.revocations {
+        let still = r.per_node_ms.iter().filter(|n| n.is_none()).count();
+        let after = match r.latency_ms {
+            Some(ms) => format!("{ms:.0} ms"),
+            None => format!("not within {:.0} s", r.window_ms / 1000.0),
+        };
+        let mut notes = Vec::new();
+        if still > 0 {
+            notes.push(format!(
+                "still accepted by {still} of {} nodes at the end of the window",
+                r.nodes
+            ));
+        }
+        if let Some(s) = r.token_expires_in_s {
+            notes.push(format!("the token expires {s} s after the logout"));
+        }
+        if r.accepted_before < r.nodes {
+            notes.push(format!(
+                "only {} of {} nodes knew the credential (node-local sessions)",
+                r.accepted_before, r.nodes
+            ));
+        }
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {after} | {} |",
+            r.mode,
+            r.nodes,
+            r.accepted_before,
+            notes.join("; ")
+        );
     }
 }
 
