@@ -88,6 +88,8 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
             "1s",
             "--warmup",
             "500ms",
+            "--revocation-window",
+            "1s",
             "-q",
         ])
         .arg("--out")
