@@ -234,3 +234,57 @@ fn an_interrupted_sweep_keeps_the_steps_it_finished() {
     nothing_left(&run, sweep_pid);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn a_fault_run_records_what_failed_and_what_was_forgotten() {
+    let out = out_dir("faults");
+    let config = out.with_extension("toml");
+    std::fs::write(
+        &config,
+        "name = \"faults-test\"\nmodes = [\"session\", \"token\"]\nnodes = [2]\nduration = \"1s\"\nwarmup = \"500ms\"\n\
+         revocation-window = \"0s\"\n[faults]\nkinds = [\"store-outage\"]\nnodes = 2\nduration = \"4s\"\nat = \"1s\"\nlength = \"1s\"\n",
+    )
+    .expect("experiment");
+    let child = Command::new(bin())
+        .args(["sweep", "-q", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sweep");
+    let sweep_pid = child.id();
+    let output = child.wait_with_output().expect("sweep ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dir = run_dir(&out).expect("folder");
+    let run = read_run(&dir);
+    let faults = run["faults"].as_array().expect("faults");
+    assert_eq!(faults.len(), 2);
+    let (session, token) = (&faults[0], &faults[1]);
+    assert_eq!(session["mode"], "session");
+    // Session auth needs the store: requests fail while it is down.
+    assert!(
+        session["failed_during_fault"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "{session}"
+    );
+    // Token auth never asks the store.
+    assert_eq!(token["mode"], "token");
+    assert_eq!(token["failed"].as_u64(), Some(0), "{token}");
+    assert!(session["timeline"].as_array().is_some_and(|t| t.len() >= 4));
+    let report = std::fs::read_to_string(dir.join("report.md")).expect("report");
+    assert!(
+        report.contains("## Fault runs")
+            && report.contains("fault-session-store-outage-success.svg")
+    );
+    assert!(dir.join("fault-token-store-outage-p99.svg").exists());
+    nothing_left(&run, sweep_pid);
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_file(&config);
+}

@@ -29,6 +29,45 @@ pub enum Capacity {
     Slo,
 }
 
+/// Fault runs: after each mode's steps, a closed-loop run with a fault
+/// injected in the middle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct Faults {
+    /// `store-outage` (the store is killed, then restarted empty) and/or
+    /// `node-loss` (one node is killed, then restarted on its port).
+    pub kinds: Vec<String>,
+    /// Nodes during the fault runs.
+    pub nodes: u32,
+    pub duration: String,
+    /// When the fault starts, from the start of the run.
+    pub at: String,
+    /// How long the store or node stays down.
+    pub length: String,
+}
+
+impl Default for Faults {
+    fn default() -> Faults {
+        Faults {
+            kinds: vec!["store-outage".into(), "node-loss".into()],
+            nodes: 4,
+            duration: "10s".into(),
+            at: "3s".into(),
+            length: "3s".into(),
+        }
+    }
+}
+
+/// Fault runs with their durations parsed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultPlan {
+    pub kinds: Vec<String>,
+    pub nodes: u32,
+    pub duration: Duration,
+    pub at: Duration,
+    pub length: Duration,
+}
+
 /// An experiment as written in a file (durations as text).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
@@ -65,6 +104,9 @@ pub struct Experiment {
     pub slo_p99: String,
     pub slo_start_rate_per_node: f64,
     pub slo_probes: u32,
+    /// Fault runs after each mode's steps (none when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faults: Option<Faults>,
 }
 
 impl Default for Experiment {
@@ -93,6 +135,7 @@ impl Default for Experiment {
             slo_p99: "50ms".into(),
             slo_start_rate_per_node: 200.0,
             slo_probes: 8,
+            faults: None,
         }
     }
 }
@@ -111,6 +154,8 @@ pub struct Plan {
     pub session_cache_ttl: Duration,
     #[serde(default)]
     pub revocation_window: Duration,
+    #[serde(default)]
+    pub faults: Option<FaultPlan>,
     pub slo_p99: Duration,
 }
 
@@ -188,6 +233,30 @@ impl Experiment {
             store_timeout: d("store-timeout", &self.store_timeout)?,
             session_cache_ttl: d("session-cache-ttl", &self.session_cache_ttl)?,
             revocation_window: d("revocation-window", &self.revocation_window)?,
+            faults: match &self.faults {
+                None => None,
+                Some(f) => {
+                    for kind in &f.kinds {
+                        ensure!(
+                            ["store-outage", "node-loss"].contains(&kind.as_str()),
+                            "faults.kinds: unknown fault {kind:?} (known: store-outage, node-loss)"
+                        );
+                    }
+                    ensure!((1..=64).contains(&f.nodes), "faults.nodes must be 1 to 64");
+                    let plan = FaultPlan {
+                        kinds: f.kinds.clone(),
+                        nodes: f.nodes,
+                        duration: d("faults.duration", &f.duration)?,
+                        at: d("faults.at", &f.at)?,
+                        length: d("faults.length", &f.length)?,
+                    };
+                    ensure!(
+                        plan.at + plan.length < plan.duration,
+                        "faults: at + length must end before duration, leaving time to recover"
+                    );
+                    Some(plan)
+                }
+            },
             slo_p99: d("slo-p99", &self.slo_p99)?,
             experiment: self,
         };

@@ -17,9 +17,9 @@ mod store;
 mod sweep;
 
 pub use cgroup::{Caps, Throttling};
-pub use experiment::{Capacity, Experiment, Plan};
+pub use experiment::{Capacity, Experiment, FaultPlan, Faults, Plan};
 pub use record::{
-    Component, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Step, utc, write_atomic,
+    Component, FaultRun, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Step, utc, write_atomic,
 };
 pub use revocation::Revocation;
 pub use store::StoreCounters;

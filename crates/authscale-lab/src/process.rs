@@ -108,6 +108,15 @@ impl Managed {
         self.group.as_ref().map(|g| g.period)
     }
 
+    /// Kills the process without blocking the runtime (a fault injected
+    /// while the load generator runs), then lets its group go.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+        self.group = None;
+    }
+
     /// Kills the process and waits for it, so its CPU group can go.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

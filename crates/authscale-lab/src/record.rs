@@ -133,6 +133,32 @@ pub struct Run {
     /// One revocation probe per mode, at its largest N.
     #[serde(default)]
     pub revocations: Vec<crate::Revocation>,
+    /// Fault runs, per mode and fault.
+    #[serde(default)]
+    pub faults: Vec<FaultRun>,
+}
+
+/// One fault run: a closed-loop load with a fault in the middle, second
+/// by second.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultRun {
+    pub mode: String,
+    /// `store-outage` or `node-loss`.
+    pub kind: String,
+    pub nodes: u32,
+    pub at_s: f64,
+    pub length_s: f64,
+    pub requests: u64,
+    /// Failures other than 401 (5xx, timeouts, connection errors).
+    pub failed: u64,
+    pub failed_during_fault: u64,
+    /// Seconds from the end of the fault until every later second served
+    /// at least 99% of its requests; None if it never did.
+    pub recovery_s: Option<f64>,
+    /// 401 answers from the fault on: credentials the system forgot
+    /// (each sends its user back to log in).
+    pub sessions_lost: u64,
+    pub timeline: Vec<authscale_load::TimelinePoint>,
 }
 
 impl Run {

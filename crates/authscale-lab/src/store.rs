@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use redis::aio::MultiplexedConnection;
+use std::sync::Mutex;
+
+use redis::aio::ConnectionManager;
 
 use crate::cgroup::CpuGroup;
 use crate::process::Managed;
@@ -51,8 +53,13 @@ impl StoreCounters {
 pub struct Store {
     pub url: String,
     pub owned: bool,
-    process: Option<Managed>,
-    conn: MultiplexedConnection,
+    /// The lab's redis-server (None for an external store, or while a
+    /// fault run has it stopped).
+    process: Mutex<Option<Managed>>,
+    /// The port the lab's server listens on (kept across restarts).
+    port: u16,
+    /// Reconnects by itself after the server restarts.
+    conn: ConnectionManager,
     pub version: String,
 }
 
@@ -65,85 +72,56 @@ impl std::fmt::Debug for Store {
     }
 }
 
+fn binary() -> String {
+    std::env::var("AUTHSCALE_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into())
+}
+
+/// Starts redis-server on `port` and waits until it answers; caps it.
+async fn launch(port: u16, group: Option<CpuGroup>) -> anyhow::Result<Managed> {
+    let args: Vec<String> = [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--loglevel",
+        "warning",
+        "--daemonize",
+        "no",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let process = Managed::start("redis-server", Path::new(&binary()), &args, None, false)
+        .await
+        .map_err(|e| {
+            e.context("redis-server could not start: run scripts/setup.sh, or pass --redis-url")
+        })?;
+    ping_until(&format!("redis://127.0.0.1:{port}"), Duration::from_secs(5)).await?;
+    match group {
+        Some(group) => {
+            group.add(process.pid)?;
+            Ok(process.with_group(group))
+        }
+        None => Ok(process),
+    }
+}
+
 impl Store {
     /// Starts a redis-server on a free loopback port, in `group` if given.
     pub async fn start(group: Option<CpuGroup>) -> anyhow::Result<Store> {
-        let binary =
-            std::env::var("AUTHSCALE_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let mut last_error = None;
-        for _ in 0..5 {
-            let port = free_port()?;
-            let args: Vec<String> = [
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--loglevel",
-                "warning",
-                "--daemonize",
-                "no",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            // The group can only hold one process: build it per attempt.
-            let process = match Managed::start(
-                "redis-server",
-                Path::new(&binary),
-                &args,
-                None,
-                false,
-            )
-            .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    return Err(e.context(
-                        "redis-server could not start: run scripts/setup.sh, or pass --redis-url",
-                    ));
-                }
-            };
-            let url = format!("redis://127.0.0.1:{port}");
-            match connect(&url, Duration::from_secs(5)).await {
-                Ok(conn) => {
-                    if let Some(group) = &group {
-                        group.add(process.pid)?;
-                    }
-                    let mut store = Store {
-                        url,
-                        owned: true,
-                        process: Some(process),
-                        conn,
-                        version: String::new(),
-                    };
-                    store.version = store
-                        .info_field("server", "redis_version")
-                        .await
-                        .unwrap_or_default();
-                    if let Some(group) = group {
-                        // The group lives as long as the process it caps.
-                        store.attach_group(group);
-                    }
-                    return Ok(store);
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("redis-server did not start")))
-    }
-
-    /// Uses an existing store; authscale neither caps nor flushes it.
-    pub async fn existing(url: &str) -> anyhow::Result<Store> {
-        let conn = connect(url, Duration::from_secs(5)).await?;
+        let port = free_port()?;
+        let process = launch(port, group).await?;
+        let url = format!("redis://127.0.0.1:{port}");
         let mut store = Store {
-            url: url.to_owned(),
-            owned: false,
-            process: None,
-            conn,
+            conn: manager(&url).await?,
+            url,
+            owned: true,
+            process: Mutex::new(Some(process)),
+            port,
             version: String::new(),
         };
         store.version = store
@@ -153,37 +131,76 @@ impl Store {
         Ok(store)
     }
 
-    fn attach_group(&mut self, group: CpuGroup) {
-        if let Some(process) = self.process.take() {
-            self.process = Some(process.with_group(group));
-        }
+    /// Uses an existing store; authscale neither caps nor flushes it.
+    pub async fn existing(url: &str) -> anyhow::Result<Store> {
+        ping_until(url, Duration::from_secs(5)).await?;
+        let mut store = Store {
+            conn: manager(url).await?,
+            url: url.to_owned(),
+            owned: false,
+            process: Mutex::new(None),
+            port: 0,
+            version: String::new(),
+        };
+        store.version = store
+            .info_field("server", "redis_version")
+            .await
+            .unwrap_or_default();
+        Ok(store)
     }
 
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(|p| p.pid)
+        self.with_process(|p| p.pid)
     }
 
-    pub fn process(&self) -> Option<&Managed> {
-        self.process.as_ref()
+    pub fn throttling(&self) -> Option<crate::Throttling> {
+        self.with_process(Managed::throttling).flatten()
+    }
+
+    pub fn cpu_period(&self) -> Option<Duration> {
+        self.with_process(Managed::cpu_period).flatten()
+    }
+
+    fn with_process<T>(&self, f: impl FnOnce(&Managed) -> T) -> Option<T> {
+        self.process
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(f)
+    }
+
+    /// Kills the lab's server (a store outage). No-op for an external store.
+    pub async fn stop(&self) {
+        let process = self
+            .process
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut process) = process {
+            process.kill().await;
+        }
+    }
+
+    /// Starts the lab's server again on the same port, empty.
+    pub async fn restart(&self, group: Option<CpuGroup>) -> anyhow::Result<u32> {
+        anyhow::ensure!(self.owned, "the lab does not restart an external store");
+        let process = launch(self.port, group).await?;
+        let pid = process.pid;
+        *self.process.lock().unwrap_or_else(|e| e.into_inner()) = Some(process);
+        Ok(pid)
     }
 
     /// Deletes every key, between modes, on a store the lab owns.
     pub async fn flush(&self) -> anyhow::Result<()> {
         if self.owned {
-            redis::cmd("FLUSHALL")
-                .query_async::<()>(&mut self.conn.clone())
-                .await?;
+            self.query::<()>(&["FLUSHALL"]).await?;
         }
         Ok(())
     }
 
     pub async fn counters(&self) -> anyhow::Result<StoreCounters> {
-        let mut conn = self.conn.clone();
-        let cpu: String = redis::cmd("INFO").arg("cpu").query_async(&mut conn).await?;
-        let stats: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query_async(&mut conn)
-            .await?;
+        let cpu: String = self.query(&["INFO", "cpu"]).await?;
+        let stats: String = self.query(&["INFO", "commandstats"]).await?;
         let field = |name: &str| {
             cpu.lines()
                 .find_map(|l| {
@@ -211,11 +228,27 @@ impl Store {
         })
     }
 
+    /// One command; retried once, because the first command after a
+    /// restart of the server fails while the connection re-establishes.
+    async fn query<T: redis::FromRedisValue>(&self, args: &[&str]) -> anyhow::Result<T> {
+        let command = || {
+            let mut cmd = redis::cmd(args[0]);
+            for arg in &args[1..] {
+                cmd.arg(*arg);
+            }
+            cmd
+        };
+        match command().query_async(&mut self.conn.clone()).await {
+            Ok(value) => Ok(value),
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(command().query_async(&mut self.conn.clone()).await?)
+            }
+        }
+    }
+
     async fn info_field(&mut self, section: &str, name: &str) -> anyhow::Result<String> {
-        let text: String = redis::cmd("INFO")
-            .arg(section)
-            .query_async(&mut self.conn)
-            .await?;
+        let text: String = self.query(&["INFO", section]).await?;
         Ok(text
             .lines()
             .find_map(|l| {
@@ -226,27 +259,33 @@ impl Store {
     }
 }
 
-async fn connect(url: &str, within: Duration) -> anyhow::Result<MultiplexedConnection> {
+/// Waits until the server at `url` answers PING.
+async fn ping_until(url: &str, within: Duration) -> anyhow::Result<()> {
     let client = redis::Client::open(url).with_context(|| format!("invalid redis URL {url:?}"))?;
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        match client.get_multiplexed_async_connection().await {
-            Ok(mut conn) => {
-                if redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .is_ok()
-                {
-                    return Ok(conn);
-                }
-            }
-            Err(e) if tokio::time::Instant::now() >= deadline => {
-                return Err(anyhow::anyhow!("the store at {url} does not answer: {e}"));
-            }
-            Err(_) => {}
+        let error = match client.get_multiplexed_async_connection().await {
+            Ok(mut conn) => match redis::cmd("PING").query_async::<String>(&mut conn).await {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(anyhow::anyhow!(
+                "the store at {url} does not answer: {error}"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+async fn manager(url: &str) -> anyhow::Result<ConnectionManager> {
+    let client = redis::Client::open(url).with_context(|| format!("invalid redis URL {url:?}"))?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
+    Ok(ConnectionManager::new_with_config(client, config).await?)
 }
 
 fn free_port() -> anyhow::Result<u16> {

@@ -172,6 +172,7 @@ pub async fn sweep(
         pids: store.pid().into_iter().chain([proxy.pid]).collect(),
         steps: Vec::new(),
         revocations: Vec::new(),
+        faults: Vec::new(),
     };
     if options.progress {
         for warning in &run.warnings {
@@ -276,11 +277,114 @@ impl Lab<'_> {
                 run.revocations.push(probe);
                 run.write(dir)?;
             }
+            if let Some(faults) = &self.plan.faults {
+                while nodes.len() < faults.nodes as usize {
+                    let node = self.start_node(mode, nodes.len()).await?;
+                    run.pids.push(node.pid);
+                    nodes.push(node);
+                }
+                self.set_upstreams(&nodes).await?;
+                for kind in &faults.kinds {
+                    if kind == "store-outage" && !self.store.owned {
+                        run.warnings.push(
+                            "store-outage skipped: the store is external (--redis-url)".into(),
+                        );
+                        continue;
+                    }
+                    for node in &nodes {
+                        http::wait_ok(node.addr(), "/healthz", Duration::from_secs(10)).await?;
+                    }
+                    let Some(fault) = self
+                        .fault_run(mode, kind, faults, &mut nodes, &mut run.pids, stop)
+                        .await?
+                    else {
+                        return Ok(false);
+                    };
+                    if self.options.progress {
+                        eprintln!("{}", fault_line(&fault));
+                    }
+                    run.faults.push(fault);
+                    run.write(dir)?;
+                }
+            }
         }
         Ok(true)
     }
 
+    /// One fault run: load for the whole duration, the fault injected at
+    /// `at` and repaired `length` later; None when interrupted.
+    async fn fault_run(
+        &self,
+        mode: &str,
+        kind: &str,
+        faults: &crate::FaultPlan,
+        nodes: &mut [Managed],
+        pids: &mut Vec<u32>,
+        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> anyhow::Result<Option<crate::FaultRun>> {
+        let e = &self.plan.experiment;
+        let n = nodes.len() as u32;
+        let target = Target::resolve(&format!("http://{}", self.proxy.addrs[0]), false).await?;
+        let mut config = LoadConfig::new(target);
+        config.connections = self.plan.connections(n);
+        config.duration = faults.duration;
+        config.timeout = Duration::from_secs(2);
+        config.timeline = true;
+        config.scenario = ScenarioConfig {
+            auth: mode.parse::<UserAuth>().map_err(|e| anyhow::anyhow!(e))?,
+            users: e.users.max(config.connections),
+            first_user: 0,
+            seed: e.seed,
+            requests_per_login: e.requests_per_login,
+            logout: true,
+            client_cookie: mode == "sticky",
+        };
+        let victim = nodes[0].addr().to_string();
+        let load = authscale_load::run(config, stop.as_mut(), None);
+        let inject = async {
+            tokio::time::sleep(faults.at).await;
+            match kind {
+                "store-outage" => self.store.stop().await,
+                _ => nodes[0].kill().await,
+            }
+            tokio::time::sleep(faults.length).await;
+            let pid = match kind {
+                "store-outage" => {
+                    let group = CpuGroup::create(
+                        &self.caps,
+                        &self.parent,
+                        "store",
+                        e.store_cpu,
+                        self.plan.cpu_period,
+                    )?;
+                    self.store.restart(group).await?
+                }
+                _ => {
+                    nodes[0] = self.start_node_at(mode, 0, &victim).await?;
+                    nodes[0].pid
+                }
+            };
+            Ok::<_, anyhow::Error>(pid)
+        };
+        let (result, restarted) = tokio::join!(load, inject);
+        pids.push(restarted?);
+        let result = result?;
+        if result.interrupted {
+            return Ok(None);
+        }
+        Ok(Some(fault_summary(mode, kind, n, faults, &result.timeline)))
+    }
+
     async fn start_node(&self, mode: &str, index: usize) -> anyhow::Result<Managed> {
+        self.start_node_at(mode, index, "127.0.0.1:0").await
+    }
+
+    async fn start_node_at(
+        &self,
+        mode: &str,
+        index: usize,
+        listen: &str,
+    ) -> anyhow::Result<Managed> {
         let e = &self.plan.experiment;
         let name = format!("{mode}-node{}", index + 1);
         let mut args: Vec<String> = vec![
@@ -288,7 +392,7 @@ impl Lab<'_> {
             "--auth".into(),
             mode.into(),
             "--listen".into(),
-            "127.0.0.1:0".into(),
+            listen.into(),
             "--threads".into(),
             "1".into(),
             "--node-id".into(),
@@ -472,7 +576,7 @@ impl Lab<'_> {
                 .filter_map(Managed::throttling)
                 .fold(Throttling::default(), Throttling::plus),
             store: self.store.counters().await?,
-            store_throttling: self.store.process().and_then(Managed::throttling),
+            store_throttling: self.store.throttling(),
             proxy_cpu: self.proxy.cpu_seconds(),
             load_cpu: process_cpu_seconds(std::process::id()),
         })
@@ -520,7 +624,7 @@ impl Lab<'_> {
                 capped.then(|| end.nodes_throttling.since(start.nodes_throttling)),
             ),
         );
-        let store_period = self.store.process().and_then(Managed::cpu_period);
+        let store_period = self.store.cpu_period();
         components.insert(
             "store".to_owned(),
             component(
@@ -626,6 +730,66 @@ fn step_line(step: &Step, x1: Option<f64>) -> String {
         util("nodes"),
         util("store"),
         step.errors
+    )
+}
+
+/// Reads a fault run's timeline: failures, recovery, lost sessions.
+fn fault_summary(
+    mode: &str,
+    kind: &str,
+    nodes: u32,
+    faults: &crate::FaultPlan,
+    timeline: &[authscale_load::TimelinePoint],
+) -> crate::FaultRun {
+    let at = faults.at.as_secs_f64();
+    let end = at + faults.length.as_secs_f64();
+    let total = |p: &authscale_load::TimelinePoint| p.success + p.unauthorized + p.failed;
+    // The last second is cut short by the end of the run: judge full seconds only.
+    let full = &timeline[..timeline.len().saturating_sub(1)];
+    let healthy = |p: &authscale_load::TimelinePoint| {
+        total(p) > 0 && p.failed as f64 <= 0.01 * total(p) as f64
+    };
+    let recovery_s = full
+        .iter()
+        .position(|p| {
+            p.second as f64 >= end.floor()
+                && full.iter().filter(|q| q.second >= p.second).all(healthy)
+        })
+        .map(|i| (full[i].second as f64 - end).max(0.0));
+    crate::FaultRun {
+        mode: mode.to_owned(),
+        kind: kind.to_owned(),
+        nodes,
+        at_s: at,
+        length_s: faults.length.as_secs_f64(),
+        requests: timeline.iter().map(total).sum(),
+        failed: timeline.iter().map(|p| p.failed).sum(),
+        failed_during_fault: timeline
+            .iter()
+            .filter(|p| p.second as f64 >= at.floor() && (p.second as f64) < end.ceil())
+            .map(|p| p.failed)
+            .sum(),
+        recovery_s,
+        sessions_lost: timeline
+            .iter()
+            .filter(|p| p.second as f64 >= at.floor())
+            .map(|p| p.unauthorized)
+            .sum(),
+        timeline: timeline.to_vec(),
+    }
+}
+
+fn fault_line(f: &crate::FaultRun) -> String {
+    format!(
+        "  {:<8} {}: {} of {} requests failed ({} during the fault), recovered {}, {} credentials lost",
+        f.mode,
+        f.kind,
+        f.failed,
+        f.requests,
+        f.failed_during_fault,
+        f.recovery_s
+            .map_or("never".to_owned(), |s| format!("{s:.0} s after the fault")),
+        f.sessions_lost
     )
 }
 

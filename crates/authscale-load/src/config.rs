@@ -78,6 +78,9 @@ pub struct LoadConfig {
     /// Bound on one request, connect included.
     #[serde(with = "secs")]
     pub timeout: Duration,
+    /// Keep per-second counts and p99 for the whole run (warm-up included).
+    #[serde(default)]
+    pub timeline: bool,
 }
 
 impl LoadConfig {
@@ -100,6 +103,7 @@ impl LoadConfig {
             duration: Duration::from_secs(10),
             max_requests: 100_000_000,
             timeout: Duration::from_secs(10),
+            timeline: false,
         }
     }
 

@@ -175,10 +175,14 @@ async fn connection(shared: Arc<Shared>, mut users: Vec<VirtualUser>) {
             turn = (turn + 1) % count;
         }
         let done = Instant::now();
-        if intended >= shared.measure_from
-            && let Ok(mut stats) = shared.stats.lock()
-        {
-            stats.record(step, outcome, done - latency_from, done - sent);
+        if let Ok(mut stats) = shared.stats.lock() {
+            if intended >= shared.measure_from {
+                stats.record(step, outcome, done - latency_from, done - sent);
+            }
+            if config.timeline {
+                let second = (done - shared.start).as_secs() as usize;
+                stats.record_second(second, outcome, done - latency_from);
+            }
         }
         shared.finished.fetch_add(1, Relaxed);
         shared.progress.completed.fetch_add(1, Relaxed);

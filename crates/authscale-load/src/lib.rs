@@ -17,5 +17,5 @@ mod target;
 pub use config::{LoadConfig, LoadError, LoopMode, ScenarioConfig, UserAuth};
 pub use engine::{Progress, process_cpu_seconds, run};
 pub use stats::{Outcome, Step};
-pub use summary::{LatencySummary, LoadResult, StepCounts};
+pub use summary::{LatencySummary, LoadResult, StepCounts, TimelinePoint};
 pub use target::Target;

@@ -115,10 +115,13 @@ impl VirtualUser {
     }
 
     /// Whether this user's visit ended with `step`: after its logout, after
-    /// its K-th request when it logs in again instead, or on any failure
-    /// (the next user gets its turn rather than one user retrying at once).
+    /// its K-th request when it logs in again instead, or when its login
+    /// failed (the next user gets a turn). A failed protected request does
+    /// not end the visit: like a real client the user tries again with the
+    /// credential it holds, which is how a fault that forgot sessions shows
+    /// up (as 401s once the system answers again).
     pub fn visit_over(&self, step: Step, outcome: Outcome, scenario: &ScenarioConfig) -> bool {
-        outcome.is_error()
+        (step == Step::Login && outcome.is_error())
             || step == Step::Logout
             || (step == Step::Api && !scenario.logout && self.done >= scenario.requests_per_login)
     }

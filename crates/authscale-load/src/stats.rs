@@ -89,6 +89,20 @@ impl Outcome {
 
 pub(crate) const MAX_US: u64 = 60_000_000;
 
+/// One second of a run, for timelines (fault runs).
+#[derive(Debug, Clone)]
+pub(crate) struct Second {
+    pub success: u64,
+    pub unauthorized: u64,
+    pub failed: u64,
+    /// Corrected latency, 2 significant digits: small enough to keep one
+    /// per second.
+    pub latency: Histogram<u64>,
+}
+
+/// The longest timeline kept: one entry per second.
+pub(crate) const TIMELINE_MAX_SECONDS: usize = 3600;
+
 pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_US, 3).expect("valid histogram bounds")
 }
@@ -100,6 +114,7 @@ pub(crate) struct Stats {
     pub corrected: Histogram<u64>,
     pub uncorrected: Histogram<u64>,
     pub by_step: [Histogram<u64>; Step::ALL.len()],
+    pub timeline: Vec<Second>,
 }
 
 impl Default for Stats {
@@ -109,6 +124,7 @@ impl Default for Stats {
             corrected: histogram(),
             uncorrected: histogram(),
             by_step: std::array::from_fn(|_| histogram()),
+            timeline: Vec::new(),
         }
     }
 }
@@ -128,6 +144,32 @@ impl Stats {
             self.corrected.saturating_record(c);
             self.uncorrected.saturating_record(u);
             self.by_step[step as usize].saturating_record(c);
+        }
+    }
+
+    /// Counts the outcome in second `second` of the run.
+    pub fn record_second(&mut self, second: usize, outcome: Outcome, corrected: Duration) {
+        if second >= TIMELINE_MAX_SECONDS {
+            return;
+        }
+        while self.timeline.len() <= second {
+            self.timeline.push(Second {
+                success: 0,
+                unauthorized: 0,
+                failed: 0,
+                latency: Histogram::new_with_bounds(1, MAX_US, 2).expect("valid histogram bounds"),
+            });
+        }
+        let bucket = &mut self.timeline[second];
+        match outcome {
+            Outcome::Success => bucket.success += 1,
+            Outcome::Unauthorized => bucket.unauthorized += 1,
+            _ => bucket.failed += 1,
+        }
+        if outcome.has_latency() {
+            bucket
+                .latency
+                .saturating_record((corrected.as_micros() as u64).clamp(1, MAX_US));
         }
     }
 

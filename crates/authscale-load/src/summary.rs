@@ -42,6 +42,18 @@ impl LatencySummary {
     }
 }
 
+/// One second of a run (`LoadConfig::timeline`), counted by completion time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// Seconds since the start of the run.
+    pub second: u64,
+    pub success: u64,
+    pub unauthorized: u64,
+    /// Every other failure: 5xx, other 4xx, connect errors, timeouts, I/O.
+    pub failed: u64,
+    pub p99_ms: f64,
+}
+
 /// Counts of one step by outcome name (`2xx`, `401`, `timeout`, …).
 pub type StepCounts = BTreeMap<String, u64>;
 
@@ -74,6 +86,9 @@ pub struct LoadResult {
     pub latency_us: Latencies,
     /// HdrHistogram V2 (deflate) encodings, base64.
     pub histograms: Histograms,
+    /// Per second, when asked for (`LoadConfig::timeline`).
+    #[serde(default)]
+    pub timeline: Vec<TimelinePoint>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,6 +174,22 @@ impl LoadResult {
                     .map(|s| (s.as_str().to_owned(), encode(&stats.by_step[*s as usize])))
                     .collect(),
             },
+            timeline: stats
+                .timeline
+                .iter()
+                .enumerate()
+                .map(|(i, s)| TimelinePoint {
+                    second: i as u64,
+                    success: s.success,
+                    unauthorized: s.unauthorized,
+                    failed: s.failed,
+                    p99_ms: if s.latency.is_empty() {
+                        0.0
+                    } else {
+                        s.latency.value_at_quantile(0.99) as f64 / 1000.0
+                    },
+                })
+                .collect(),
             config,
         }
     }

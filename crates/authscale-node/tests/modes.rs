@@ -126,3 +126,27 @@ async fn sticky_sessions_live_on_their_node_only() {
         "no store to wait for"
     );
 }
+
+#[tokio::test]
+async fn session_cached_forgets_sessions_the_restarted_store_lost() {
+    let mut redis = RedisServer::start();
+    let mut config = mode_config(AuthMode::SessionCached, &redis.url());
+    config.session_cache_ttl = Duration::from_millis(300);
+    let node = TestNode::start(config).await;
+    let cookie = session_cookie(&node.login(4).await);
+    assert_eq!(node.me_with(&[("cookie", &cookie)]).await.status, 200);
+    redis.restart();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let status = node.me_with(&[("cookie", &cookie)]).await.status;
+        if status == 401 {
+            break;
+        }
+        assert!(
+            status == 503 && Instant::now() < deadline,
+            "expected 401 once the store answers, got {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -16,7 +16,8 @@ pub enum Policy {
     LeastConn,
     /// A client's cookie value always maps to the same upstream
     /// (rendezvous hashing, so adding an upstream moves only its share);
-    /// round-robin when the cookie is absent or its upstream is down.
+    /// while that upstream is down, to the same runner-up; round-robin
+    /// when the cookie is absent.
     CookieHash,
 }
 
@@ -65,14 +66,15 @@ impl Policy {
             upstreams.is_healthy(u) && !exclude.is_some_and(|x| std::ptr::eq(x, u.as_ref()))
         };
         match (self, cookie) {
-            (Policy::CookieHash, Some(value)) => {
-                let owner = set.iter().max_by_key(|u| rendezvous(value, u))?;
-                if usable(owner) {
-                    Some(owner.clone())
-                } else {
-                    round_robin(upstreams, set, usable)
-                }
-            }
+            // The highest-ranked usable upstream for this cookie: its owner,
+            // or, while the owner is down, the same runner-up every time
+            // (so a user pinned to a lost node logs in again once, not on
+            // every request as round-robin would make it).
+            (Policy::CookieHash, Some(value)) => set
+                .iter()
+                .filter(|u| usable(u))
+                .max_by_key(|u| rendezvous(value, u))
+                .cloned(),
             (Policy::LeastConn, _) => {
                 let start = upstreams.cursor.fetch_add(1, Relaxed);
                 let n = set.len();

@@ -129,6 +129,7 @@ fn charts(run: &Run, analysis: &Analysis) -> Vec<(String, String)> {
                 x_label: "nodes (N)".into(),
                 y_label: "throughput (2xx req/s)".into(),
                 series: throughput,
+                shade: None,
             }
             .render(),
         ),
@@ -139,6 +140,7 @@ fn charts(run: &Run, analysis: &Analysis) -> Vec<(String, String)> {
                 x_label: "nodes (N)".into(),
                 y_label: "p99 latency (ms)".into(),
                 series: per_mode(|p| p.p99_ms),
+                shade: None,
             }
             .render(),
         ),
@@ -149,10 +151,79 @@ fn charts(run: &Run, analysis: &Analysis) -> Vec<(String, String)> {
                 x_label: "nodes (N)".into(),
                 y_label: "efficiency".into(),
                 series: efficiency,
+                shade: None,
             }
             .render(),
         ),
         ("cpu.svg".into(), bars.render()),
+    ]
+    .into_iter()
+    .chain(run.faults.iter().flat_map(fault_charts))
+    .collect()
+}
+
+/// The file name stem of a fault run's charts.
+fn fault_stem(f: &authscale_lab::FaultRun) -> String {
+    format!("fault-{}-{}", f.mode, f.kind)
+}
+
+/// Two timelines per fault run: success rate and p99 per second, the
+/// fault window shaded.
+fn fault_charts(f: &authscale_lab::FaultRun) -> Vec<(String, String)> {
+    let shade = Some((
+        f.at_s,
+        f.at_s + f.length_s,
+        format!("{} ({:.0} s)", f.kind, f.length_s),
+    ));
+    let total =
+        |p: &authscale_load::TimelinePoint| (p.success + p.unauthorized + p.failed).max(1) as f64;
+    let success = f
+        .timeline
+        .iter()
+        .map(|p| (p.second as f64 + 0.5, 100.0 * p.success as f64 / total(p)))
+        .collect();
+    let p99 = f
+        .timeline
+        .iter()
+        .map(|p| (p.second as f64 + 0.5, p.p99_ms))
+        .collect();
+    let chart = |title: String, y: &str, points, color| LineChart {
+        title,
+        x_label: "seconds into the run".into(),
+        y_label: y.into(),
+        series: vec![Series {
+            name: f.mode.clone(),
+            points,
+            dashed: false,
+            color,
+        }],
+        shade: shade.clone(),
+    };
+    let stem = fault_stem(f);
+    vec![
+        (
+            format!("{stem}-success.svg"),
+            chart(
+                format!(
+                    "{} during {}: share of requests answered 2xx",
+                    f.mode, f.kind
+                ),
+                "2xx (%)",
+                success,
+                0,
+            )
+            .render(),
+        ),
+        (
+            format!("{stem}-p99.svg"),
+            chart(
+                format!("{} during {}: p99 latency per second", f.mode, f.kind),
+                "p99 (ms)",
+                p99,
+                1,
+            )
+            .render(),
+        ),
     ]
 }
 
@@ -231,6 +302,7 @@ fn markdown(run: &Run, analysis: &Analysis) -> String {
     cpu_section(&mut out, analysis);
     ceiling_section(&mut out, analysis);
     revocation_section(&mut out, run);
+    fault_section(&mut out, run);
     let _ = writeln!(out, "\n## Cross-checks\n");
     let _ = writeln!(
         out,
@@ -419,6 +491,49 @@ fn revocation_section(out: &mut String, run: &Run) {
             r.nodes,
             r.accepted_before,
             notes.join("; ")
+        );
+    }
+}
+
+/// Per fault run: what failed, how fast it recovered, what was forgotten.
+fn fault_section(out: &mut String, run: &Run) {
+    if run.faults.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Fault runs\n");
+    let _ = writeln!(
+        out,
+        "Closed-loop load through the proxy; at the shaded time the store is killed (and restarted empty) or one node is killed (and restarted on its port). Failed: 5xx, timeouts and connection errors. Credentials lost: 401 answers from the fault on, each sending a user back to log in. Recovery: seconds from the end of the fault until every later second answered at least 99% of its requests.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| mode | fault | nodes | requests | failed | failed during the fault | recovery | credentials lost (401s) |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|");
+    for f in &run.faults {
+        let _ = writeln!(
+            out,
+            "| {} | {} ({:.0} s at {:.0} s) | {} | {} | {} ({:.2}%) | {} | {} | {} |",
+            f.mode,
+            f.kind,
+            f.length_s,
+            f.at_s,
+            f.nodes,
+            f.requests,
+            f.failed,
+            100.0 * f.failed as f64 / f.requests.max(1) as f64,
+            f.failed_during_fault,
+            f.recovery_s
+                .map_or("not within the run".into(), |s| format!("{s:.0} s")),
+            f.sessions_lost
+        );
+    }
+    for f in &run.faults {
+        let stem = fault_stem(f);
+        let _ = writeln!(
+            out,
+            "\n![{} {} success]({stem}-success.svg)\n![{} {} p99]({stem}-p99.svg)",
+            f.mode, f.kind, f.mode, f.kind
         );
     }
 }

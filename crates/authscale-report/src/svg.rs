@@ -32,6 +32,8 @@ pub struct LineChart {
     pub x_label: String,
     pub y_label: String,
     pub series: Vec<Series>,
+    /// An x range to shade (a fault window), with its label.
+    pub shade: Option<(f64, f64, String)>,
 }
 
 /// "Nice" tick values covering [0, max].
@@ -163,6 +165,22 @@ impl LineChart {
         let mut out = String::new();
         frame(&mut out, &self.title, &self.x_label, &self.y_label);
         y_grid(&mut out, &yt, py);
+        if let Some((from, to, what)) = &self.shade {
+            let _ = writeln!(
+                out,
+                r##"<rect x="{:.1}" y="{TOP}" width="{:.1}" height="{:.1}" fill="#f4c7c3" fill-opacity="0.6"/>"##,
+                px(*from),
+                (px(*to) - px(*from)).max(1.0),
+                HEIGHT - TOP - BOTTOM
+            );
+            let _ = writeln!(
+                out,
+                r#"<text x="{:.1}" y="{}" font-size="11">{}</text>"#,
+                px(*from) + 4.0,
+                TOP + 14.0,
+                escape(what)
+            );
+        }
         for t in &xt {
             let _ = writeln!(
                 out,
@@ -310,6 +328,7 @@ mod tests {
                 dashed: false,
                 color: 0,
             }],
+            shade: Some((1.2, 1.5, "fault".into())),
         };
         let svg = chart.render();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
