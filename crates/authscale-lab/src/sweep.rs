@@ -324,21 +324,10 @@ impl Lab<'_> {
     ) -> anyhow::Result<Option<crate::FaultRun>> {
         let e = &self.plan.experiment;
         let n = nodes.len() as u32;
-        let target = Target::resolve(&format!("http://{}", self.proxy.addrs[0]), false).await?;
-        let mut config = LoadConfig::new(target);
-        config.connections = self.plan.connections(n);
+        let mut config = self.load_config(mode, self.plan.connections(n)).await?;
         config.duration = faults.duration;
         config.timeout = Duration::from_secs(2);
         config.timeline = true;
-        config.scenario = ScenarioConfig {
-            auth: mode.parse::<UserAuth>().map_err(|e| anyhow::anyhow!(e))?,
-            users: e.users.max(config.connections),
-            first_user: 0,
-            seed: e.seed,
-            requests_per_login: e.requests_per_login,
-            logout: true,
-            client_cookie: mode == "sticky",
-        };
         let victim = nodes[0].addr().to_string();
         let load = authscale_load::run(config, stop.as_mut(), None);
         let inject = async {
@@ -519,32 +508,19 @@ impl Lab<'_> {
         stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> anyhow::Result<Option<Step>> {
         let plan = self.plan;
-        let e = &plan.experiment;
         let n = nodes.len() as u32;
-        let target = Target::resolve(&format!("http://{}", self.proxy.addrs[0]), false).await?;
-        let mut config = LoadConfig::new(target);
+        let connections = match rate {
+            Some(_) => plan.connections(n).max(64),
+            None => plan.connections(n),
+        };
+        let mut config = self.load_config(mode, connections).await?;
         config.mode = match rate {
             Some(rate) => LoopMode::Open { rate },
             None => LoopMode::Closed,
         };
-        config.connections = match rate {
-            Some(_) => plan.connections(n).max(64),
-            None => plan.connections(n),
-        };
         config.warmup = plan.warmup;
         config.duration = plan.duration;
         config.timeout = Duration::from_secs(5);
-        config.scenario = ScenarioConfig {
-            auth: mode.parse::<UserAuth>().map_err(|e| anyhow::anyhow!(e))?,
-            users: e.users.max(config.connections),
-            first_user: 0,
-            seed: e.seed,
-            requests_per_login: e.requests_per_login,
-            logout: true,
-            // Sticky: the proxy pins users by a stable client cookie, so the
-            // login lands on the node that will hold the session.
-            client_cookie: mode == "sticky",
-        };
         let progress = Arc::new(Progress::default());
         let ticker = self
             .options
@@ -566,6 +542,26 @@ impl Lab<'_> {
             return Ok(None);
         }
         Ok(Some(self.step(mode, nodes, rate, result, &start?, &end?)))
+    }
+
+    /// A load against the proxy with the experiment's virtual users.
+    async fn load_config(&self, mode: &str, connections: u64) -> anyhow::Result<LoadConfig> {
+        let e = &self.plan.experiment;
+        let target = Target::resolve(&format!("http://{}", self.proxy.addrs[0]), false).await?;
+        let mut config = LoadConfig::new(target);
+        config.connections = connections;
+        config.scenario = ScenarioConfig {
+            auth: mode.parse::<UserAuth>().map_err(|e| anyhow::anyhow!(e))?,
+            users: e.users.max(connections),
+            first_user: 0,
+            seed: e.seed,
+            requests_per_login: e.requests_per_login,
+            logout: true,
+            // Sticky: the proxy pins users by a stable client cookie, so the
+            // login lands on the node that will hold the session.
+            client_cookie: mode == "sticky",
+        };
+        Ok(config)
     }
 
     async fn snapshot(&self, nodes: &[Managed]) -> anyhow::Result<Snapshot> {
