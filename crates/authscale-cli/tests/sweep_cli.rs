@@ -16,6 +16,19 @@ fn out_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Starts `authscale sweep ARGS --out OUT` with its output captured.
+fn start_sweep(args: &[&str], out: &Path) -> std::process::Child {
+    Command::new(bin())
+        .arg("sweep")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sweep")
+}
+
 /// The single run folder under `out`.
 fn run_dir(out: &Path) -> Option<PathBuf> {
     std::fs::read_dir(out)
@@ -77,9 +90,8 @@ fn nothing_left(run: &serde_json::Value, sweep_pid: u32) {
 #[test]
 fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
     let out = out_dir("tiny");
-    let child = Command::new(bin())
-        .args([
-            "sweep",
+    let child = start_sweep(
+        &[
             "--modes",
             "session,token",
             "--nodes",
@@ -91,13 +103,9 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
             "--revocation-window",
             "1s",
             "-q",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sweep");
+        ],
+        &out,
+    );
     let sweep_pid = child.id();
     let output = child.wait_with_output().expect("sweep ends");
     assert!(
@@ -181,9 +189,8 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
 #[test]
 fn an_interrupted_sweep_keeps_the_steps_it_finished() {
     let out = out_dir("interrupted");
-    let child = Command::new(bin())
-        .args([
-            "sweep",
+    let child = start_sweep(
+        &[
             "--modes",
             "token",
             "--nodes",
@@ -193,13 +200,9 @@ fn an_interrupted_sweep_keeps_the_steps_it_finished() {
             "--warmup",
             "500ms",
             "-q",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sweep");
+        ],
+        &out,
+    );
     let sweep_pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -245,15 +248,10 @@ fn a_fault_run_records_what_failed_and_what_was_forgotten() {
          revocation-window = \"0s\"\n[faults]\nkinds = [\"store-outage\"]\nnodes = 2\nduration = \"4s\"\nat = \"1s\"\nlength = \"1s\"\n",
     )
     .expect("experiment");
-    let child = Command::new(bin())
-        .args(["sweep", "-q", "--config"])
-        .arg(&config)
-        .arg("--out")
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start sweep");
+    let child = start_sweep(
+        &["-q", "--config", config.to_str().expect("utf-8 path")],
+        &out,
+    );
     let sweep_pid = child.id();
     let output = child.wait_with_output().expect("sweep ends");
     assert!(
