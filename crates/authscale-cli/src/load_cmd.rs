@@ -75,6 +75,10 @@ pub struct LoadOptions {
     #[arg(long)]
     client_cookie: bool,
 
+    /// Run segment I of N of this load (its share of rate, connections and users), for several generators at once; combine their JSON with `authscale merge`.
+    #[arg(long, value_name = "I/N")]
+    segment: Option<String>,
+
     /// Write the full result (with histograms) to this JSON file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -111,10 +115,10 @@ pub fn run(options: LoadOptions) -> Result<(), Failure> {
             ticker.abort();
             eprint!("\r{:70}\r", "");
         }
-        print!("{}", result.render());
+        say_raw!("{}", result.render());
         if let Some(path) = &options.json {
             write_json(path, &result).map_err(Failure::runtime)?;
-            println!("\nresult written to {}", path.display());
+            say!("\nresult written to {}", path.display());
         }
         if result.interrupted {
             return Err(Failure {
@@ -149,7 +153,49 @@ async fn resolve(options: &LoadOptions) -> anyhow::Result<LoadConfig> {
         client_cookie: options.client_cookie,
     };
     config.validate()?;
-    Ok(config)
+    match &options.segment {
+        Some(spec) => {
+            let (i, n) = spec
+                .split_once('/')
+                .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)))
+                .ok_or_else(|| anyhow!("--segment {spec:?}: expected I/N, like 1/2"))?;
+            Ok(authscale_load::segment(&config, i, n)?)
+        }
+        None => Ok(config),
+    }
+}
+
+/// Options of `authscale merge`.
+#[derive(Debug, Args)]
+pub struct MergeOptions {
+    /// Results of `authscale load --json` from segments that ran together.
+    #[arg(required = true, value_name = "FILE")]
+    inputs: Vec<PathBuf>,
+
+    /// Write the merged result here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+/// Merges segment results exactly (counts add, histograms add).
+pub fn merge(options: MergeOptions) -> Result<(), Failure> {
+    let mut parts = Vec::new();
+    for path in &options.inputs {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))
+            .map_err(Failure::usage)?;
+        let part: LoadResult = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not an authscale load result", path.display()))
+            .map_err(Failure::usage)?;
+        parts.push(part);
+    }
+    let merged = authscale_load::merge(&parts).map_err(|e| Failure::usage(anyhow!(e)))?;
+    say_raw!("{}", merged.render());
+    if let Some(path) = &options.json {
+        write_json(path, &merged).map_err(Failure::runtime)?;
+        say!("\nmerged result written to {}", path.display());
+    }
+    Ok(())
 }
 
 async fn show_progress(progress: Arc<Progress>, total: Duration) {

@@ -1,6 +1,23 @@
 //! `authscale`: the only binary of the workspace, and the only place with
 //! argument parsing, a log subscriber and process exit codes.
 
+/// `println!` that ignores a closed stdout (`authscale … | head`): output
+/// nobody reads is no reason to fail, let alone panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` with the same manners as `say!`.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod common;
 mod load_cmd;
 mod node_cmd;
@@ -70,6 +87,14 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Gate(report_cmd::GateOptions),
 
+    /// Merge the JSON results of load segments that ran at the same time.
+    ///
+    /// Example:
+    ///   authscale load --segment 1/2 --json a.json & authscale load --segment 2/2 --json b.json
+    ///   authscale merge a.json b.json --json all.json
+    #[command(verbatim_doc_comment)]
+    Merge(load_cmd::MergeOptions),
+
     /// Print users of the synthetic directory with their passwords, one
     /// "NAME PASSWORD" line each, for logging in by hand or from scripts.
     ///
@@ -105,6 +130,7 @@ fn main() -> ExitCode {
         Command::Report(options) => report_cmd::report(options),
         Command::Compare(options) => report_cmd::compare(options),
         Command::Gate(options) => report_cmd::gate(options),
+        Command::Merge(options) => load_cmd::merge(options),
         Command::Users(options) => print_users(&options),
     };
     match result {

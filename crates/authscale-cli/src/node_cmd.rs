@@ -201,7 +201,7 @@ async fn serve(launch: Launch) -> Result<(), Failure> {
     let mode = config.auth;
     let node = Arc::new(Node::new(config).map_err(Failure::usage)?);
     // The one line on stdout: scripts and tests read the address from it.
-    println!(
+    say!(
         "authscale node listening on http://{addr} (auth={})",
         mode.as_str()
     );

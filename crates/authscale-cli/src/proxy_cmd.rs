@@ -78,7 +78,7 @@ pub fn run(options: ProxyOptions) -> Result<(), Failure> {
         let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.changed().await;
         };
-        println!("authscale proxy listening on http://{addr} (admin http://{admin_addr})");
+        say!("authscale proxy listening on http://{addr} (admin http://{admin_addr})");
         tracing::info!(%addr, %admin_addr, upstreams = proxy.upstreams().snapshot().len(), "proxy started");
         let main = authscale_proxy::serve(listener, proxy.clone(), wait(stopped.clone()), drain);
         let admin = authscale_proxy::serve(admin_listener, Arc::new(Admin::new(proxy.clone())), wait(stopped), drain);

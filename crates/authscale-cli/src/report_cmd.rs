@@ -61,15 +61,15 @@ pub fn report(options: ReportOptions) -> Result<(), Failure> {
     };
     authscale_report::write(&run, &dir).map_err(Failure::runtime)?;
     for m in authscale_report::analyse(&run).modes {
-        println!("{}", m.verdict);
+        say!("{}", m.verdict);
     }
-    println!("report: {}", dir.join("report.md").display());
+    say!("report: {}", dir.join("report.md").display());
     Ok(())
 }
 
 pub fn compare(options: CompareOptions) -> Result<(), Failure> {
     let (a, b) = (read(&options.a)?, read(&options.b)?);
-    print!("{}", authscale_report::compare(&a, &b));
+    say_raw!("{}", authscale_report::compare(&a, &b));
     Ok(())
 }
 
@@ -89,12 +89,12 @@ pub fn gate(options: GateOptions) -> Result<(), Failure> {
     let thresholds = Thresholds::from_file(&thresholds_path).map_err(Failure::usage)?;
     let report = evaluate(&thresholds, &run, Some(&baseline)).map_err(Failure::usage)?;
     if options.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(Failure::runtime)?
         );
     } else {
-        print!("{}", report.table(false));
+        say_raw!("{}", report.table(false));
     }
     if let Some(path) = &options.markdown {
         std::fs::write(path, report.table(true))

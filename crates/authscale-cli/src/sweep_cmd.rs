@@ -103,9 +103,9 @@ pub fn run(options: SweepOptions) -> Result<(), Failure> {
                 eprintln!("{}", m.verdict);
             }
         }
-        println!("report: {}", finished.dir.join("report.md").display());
+        say!("report: {}", finished.dir.join("report.md").display());
     }
-    println!("results: {}", finished.dir.display());
+    say!("results: {}", finished.dir.display());
     match finished.run.status.as_str() {
         "complete" => Ok(()),
         "interrupted" => Err(Failure {

@@ -126,3 +126,68 @@ fn ctrl_c_stops_the_run_and_keeps_the_partial_result() {
     assert!(result["requests"].as_u64().is_some_and(|n| n > 0));
     let _ = std::fs::remove_file(&json);
 }
+
+#[test]
+fn segments_run_by_two_generators_merge_into_one_result() {
+    let node = ChildProcess::spawn_server(bin(), &["node", "--listen", "127.0.0.1:0"]);
+    let target = format!("http://{}", node.addr());
+    let files: Vec<std::path::PathBuf> = (1..=2)
+        .map(|i| temp_file(&format!("segment-{i}.json")))
+        .collect();
+    let generators: Vec<std::process::Child> = (1..=2)
+        .map(|i| {
+            Command::new(bin())
+                .args([
+                    "load",
+                    "--target",
+                    &target,
+                    "-c",
+                    "4",
+                    "--max-requests",
+                    "600",
+                    "--duration",
+                    "30s",
+                    "-q",
+                ])
+                .args(["--segment", &format!("{i}/2"), "--json"])
+                .arg(&files[i - 1])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("start segment")
+        })
+        .collect();
+    for generator in generators {
+        assert!(
+            generator
+                .wait_with_output()
+                .expect("segment ends")
+                .status
+                .success()
+        );
+    }
+    let merged = temp_file("merged.json");
+    let output = Command::new(bin())
+        .arg("merge")
+        .args(&files)
+        .arg("--json")
+        .arg(&merged)
+        .output()
+        .expect("merge");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&merged).expect("json")).expect("valid JSON");
+    assert_eq!(result["requests"], 600, "300 + 300");
+    assert_eq!(result["config"]["connections"], 4);
+    let missing = Command::new(bin())
+        .args(["merge", "/nonexistent.json"])
+        .output()
+        .expect("merge");
+    assert_eq!(missing.status.code(), Some(2));
+    for file in files.iter().chain([&merged]) {
+        let _ = std::fs::remove_file(file);
+    }
+}

@@ -9,6 +9,7 @@
 mod config;
 mod conn;
 mod engine;
+mod merge;
 mod scenario;
 mod stats;
 mod summary;
@@ -16,6 +17,7 @@ mod target;
 
 pub use config::{LoadConfig, LoadError, LoopMode, ScenarioConfig, UserAuth};
 pub use engine::{Progress, process_cpu_seconds, run};
+pub use merge::{merge, segment};
 pub use stats::{Outcome, Step};
 pub use summary::{LatencySummary, LoadResult, StepCounts, TimelinePoint};
 pub use target::Target;

@@ -311,7 +311,7 @@ impl LoadResult {
     }
 }
 
-fn encode(h: &Histogram<u64>) -> String {
+pub(crate) fn encode(h: &Histogram<u64>) -> String {
     let mut bytes = Vec::new();
     match V2DeflateSerializer::new().serialize(h, &mut bytes) {
         Ok(_) => STANDARD.encode(bytes),

@@ -316,3 +316,41 @@ async fn invalid_configurations_are_refused_before_any_traffic() {
         "no traffic was sent"
     );
 }
+
+#[tokio::test]
+async fn a_run_split_in_two_and_merged_adds_up_exactly() {
+    let node = start_node(node_config(AuthMode::None)).await;
+    let mut whole = LoadConfig::new(target(node).await);
+    whole.connections = 4;
+    whole.max_requests = 1000;
+    whole.duration = Duration::from_secs(60);
+    let a = authscale_load::segment(&whole, 1, 2).expect("segment");
+    let b = authscale_load::segment(&whole, 2, 2).expect("segment");
+    let (ra, rb) = tokio::join!(run(a), run(b));
+    let merged = authscale_load::merge(&[ra.clone(), rb.clone()]).expect("merge");
+    assert_eq!(merged.requests, ra.requests + rb.requests);
+    assert_eq!(merged.requests, 1000);
+    assert_eq!(
+        count(&merged, "api", "2xx"),
+        count(&ra, "api", "2xx") + count(&rb, "api", "2xx")
+    );
+    assert_eq!(
+        node_count(node, "/api/me", 200).await,
+        merged.requests,
+        "the node saw exactly the merged count"
+    );
+    let (la, lb, lm) = (
+        &ra.latency_us.corrected,
+        &rb.latency_us.corrected,
+        &merged.latency_us.corrected,
+    );
+    assert_eq!(lm.count, la.count + lb.count);
+    assert_eq!(lm.max, la.max.max(lb.max));
+    assert!(
+        la.p50.min(lb.p50) <= lm.p50 && lm.p50 <= la.p50.max(lb.p50),
+        "{la:?} {lb:?} {lm:?}"
+    );
+    let histogram = LoadResult::decode_histogram(&merged.histograms.corrected).expect("decode");
+    assert_eq!(histogram.len(), 1000);
+    assert_eq!(merged.config.connections, 4);
+}
