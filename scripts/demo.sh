@@ -47,7 +47,7 @@ for _ in 1 2 3; do call GET "$session_addr" /api/me -H "cookie: $pair"; show GET
 call POST "$session_addr" /logout -H "cookie: $pair"; show POST /logout "$status" ""
 call GET "$session_addr" /api/me -H "cookie: $pair"; show GET /api/me "$status" "$body"
 echo "  store commands: $(redis-cli -p "$port" info commandstats | grep -o '^cmdstat_[a-z]*:calls=[0-9]*' | grep -v config | sed 's/cmdstat_//' | tr '\n' ' ')"
-echo "  (one SETEX at login, one GET per protected request, one DEL at logout)"
+echo "  (one SET at login, one GET per protected request, one DEL at logout)"
 
 echo
 echo "== token mode: node http://$token_addr (HS256, verified on the node)"

@@ -1,7 +1,9 @@
 //! [`SessionStore`] on a real Redis server.
 //!
 //! Access path: one shared multiplexed connection (redis-rs
-//! `ConnectionManager`), not a deadpool pool. A deadpool-redis checkout runs
+//! `ConnectionManager`), not a deadpool pool; or, for a URL
+//! `redis-cluster://host:port,host:port`, the redis-rs cluster client
+//! (keys spread over the cluster's slots). A deadpool-redis checkout runs
 //! `UNWATCH`+`PING` before the caller's command, a second round trip per
 //! request; the multiplexed connection pipelines every node task's commands
 //! over one socket and reconnects by itself after an outage. The
@@ -9,7 +11,6 @@
 
 use std::time::Duration;
 
-use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::{ConfigError, SessionStore, StoreError};
@@ -27,10 +28,23 @@ pub struct RedisStoreConfig {
     pub rtt: Duration,
 }
 
+/// How the store is reached: one server, or a Redis Cluster.
+#[derive(Clone)]
+enum Connection {
+    /// One multiplexed, reconnecting connection.
+    Single(ConnectionManager),
+    /// A cluster client; connected on first use (and again after a failed
+    /// attempt), so a node starts while the cluster is still forming.
+    Cluster {
+        client: Box<redis::cluster::ClusterClient>,
+        conn: std::sync::Arc<tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>>,
+    },
+}
+
 /// A Redis-backed session store shared by every task of a node.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Connection,
     timeout: Duration,
     rtt: Duration,
 }
@@ -53,22 +67,70 @@ impl RedisStore {
                 "the store timeout must be greater than zero".into(),
             ));
         }
-        let client = redis::Client::open(config.url.as_str()).map_err(|e| {
-            ConfigError::Invalid(format!("invalid redis URL {:?}: {e}", config.url))
-        })?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.timeout))
-            .set_response_timeout(Some(config.timeout))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(10))
-            .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_lazy_with_config(client, manager_config)
-            .map_err(|e| ConfigError::Invalid(format!("redis connection set-up: {e}")))?;
+        let conn = match config.url.strip_prefix("redis-cluster://") {
+            Some(nodes) => {
+                let urls: Vec<String> = nodes
+                    .split(',')
+                    .filter(|n| !n.trim().is_empty())
+                    .map(|n| format!("redis://{}", n.trim()))
+                    .collect();
+                if urls.is_empty() {
+                    return Err(ConfigError::Invalid(format!(
+                        "{:?}: name at least one cluster node, like redis-cluster://127.0.0.1:7000,127.0.0.1:7001",
+                        config.url
+                    )));
+                }
+                let client = redis::cluster::ClusterClientBuilder::new(urls)
+                    .connection_timeout(config.timeout)
+                    .response_timeout(config.timeout)
+                    .build()
+                    .map_err(|e| {
+                        ConfigError::Invalid(format!("invalid cluster URL {:?}: {e}", config.url))
+                    })?;
+                Connection::Cluster {
+                    client: Box::new(client),
+                    conn: Default::default(),
+                }
+            }
+            None => {
+                let client = redis::Client::open(config.url.as_str()).map_err(|e| {
+                    ConfigError::Invalid(format!("invalid redis URL {:?}: {e}", config.url))
+                })?;
+                let manager_config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(config.timeout))
+                    .set_response_timeout(Some(config.timeout))
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(10))
+                    .set_max_delay(Duration::from_millis(500));
+                Connection::Single(
+                    ConnectionManager::new_lazy_with_config(client, manager_config).map_err(
+                        |e| ConfigError::Invalid(format!("redis connection set-up: {e}")),
+                    )?,
+                )
+            }
+        };
         Ok(RedisStore {
             conn,
             timeout: config.timeout,
             rtt: config.rtt,
         })
+    }
+
+    /// Sends one command (routed by its key on a cluster) under the store
+    /// timeout.
+    async fn query<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, StoreError> {
+        self.bounded(async {
+            match &self.conn {
+                Connection::Single(conn) => cmd.query_async(&mut conn.clone()).await,
+                Connection::Cluster { client, conn } => {
+                    let conn = conn
+                        .get_or_try_init(|| client.get_async_connection())
+                        .await?;
+                    cmd.query_async(&mut conn.clone()).await
+                }
+            }
+        })
+        .await
     }
 
     /// Runs one store call under the store timeout.
@@ -92,10 +154,9 @@ impl RedisStore {
 
 impl SessionStore for RedisStore {
     async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let secs = ttl.as_secs().max(1);
-        self.bounded(conn.set_ex::<_, _, ()>(key, value, secs))
-            .await
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value).arg("EX").arg(ttl.as_secs().max(1));
+        self.query(cmd).await
     }
 
     async fn get(
@@ -103,26 +164,29 @@ impl SessionStore for RedisStore {
         key: &str,
         refresh: Option<Duration>,
     ) -> Result<Option<String>, StoreError> {
-        let mut conn = self.conn.clone();
-        match refresh {
-            None => self.bounded(conn.get(key)).await,
-            Some(ttl) => {
-                let expiry = redis::Expiry::EX(ttl.as_secs().max(1));
-                self.bounded(conn.get_ex(key, expiry)).await
+        let cmd = match refresh {
+            None => {
+                let mut cmd = redis::cmd("GET");
+                cmd.arg(key);
+                cmd
             }
-        }
+            Some(ttl) => {
+                let mut cmd = redis::cmd("GETEX");
+                cmd.arg(key).arg("EX").arg(ttl.as_secs().max(1));
+                cmd
+            }
+        };
+        self.query(cmd).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
-        let removed: u64 = self.bounded(conn.del(key)).await?;
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(key);
+        let removed: u64 = self.query(cmd).await?;
         Ok(removed > 0)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        self.bounded(redis::cmd("PING").query_async::<String>(&mut conn))
-            .await
-            .map(drop)
+        self.query::<String>(redis::cmd("PING")).await.map(drop)
     }
 }

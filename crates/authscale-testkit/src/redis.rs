@@ -13,6 +13,8 @@ use crate::free_port;
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
+    /// Extra arguments (cluster mode).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -29,6 +31,11 @@ impl RedisServer {
     /// Starts a server on a free port and waits until it answers PING.
     /// Panics with what to do when `redis-server` is not installed.
     pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// Starts a server with extra arguments (for instance cluster mode).
+    pub fn start_with(extra: &[&str]) -> RedisServer {
         assert!(
             RedisServer::available(),
             "redis-server not found: run scripts/setup.sh (Debian/Ubuntu), \
@@ -38,6 +45,7 @@ impl RedisServer {
             let mut server = RedisServer {
                 child: None,
                 port: free_port(),
+                extra: extra.iter().map(|s| s.to_string()).collect(),
             };
             if server.launch() {
                 return server;
@@ -152,6 +160,7 @@ impl RedisServer {
                 "--loglevel",
                 "warning",
             ])
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -171,6 +180,80 @@ impl RedisServer {
         let _ = child.kill();
         let _ = child.wait();
         false
+    }
+}
+
+/// A local Redis Cluster of `masters` servers (no replicas) on free ports,
+/// formed with `redis-cli --cluster create`; stopped on drop.
+#[derive(Debug)]
+pub struct RedisCluster {
+    pub servers: Vec<RedisServer>,
+    dir: std::path::PathBuf,
+}
+
+impl RedisCluster {
+    pub fn start(masters: usize) -> RedisCluster {
+        let dir = std::env::temp_dir().join(format!(
+            "authscale-cluster-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).expect("cluster folder");
+        let servers: Vec<RedisServer> = (0..masters)
+            .map(|i| {
+                let conf = dir.join(format!("nodes-{i}.conf"));
+                RedisServer::start_with(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    conf.to_str().expect("utf-8 path"),
+                ])
+            })
+            .collect();
+        let addrs: Vec<String> = servers
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli (from redis-tools) runs");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !servers
+            .iter()
+            .all(|s| s.command(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not reach state ok"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        RedisCluster { servers, dir }
+    }
+
+    /// `redis-cluster://127.0.0.1:P1,127.0.0.1:P2,…`
+    pub fn url(&self) -> String {
+        let nodes: Vec<String> = self
+            .servers
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port))
+            .collect();
+        format!("redis-cluster://{}", nodes.join(","))
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for server in &mut self.servers {
+            server.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
