@@ -286,3 +286,106 @@ fn a_fault_run_records_what_failed_and_what_was_forgotten() {
     let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_file(&config);
 }
+
+#[test]
+fn an_external_deployment_is_scaled_by_command_and_measured_from_outside() {
+    // A "cluster" started by hand: a store, two nodes and a proxy.
+    let redis = authscale_testkit::RedisServer::start();
+    let node = |id: &str| {
+        authscale_testkit::ChildProcess::spawn_server(
+            bin(),
+            &[
+                "node",
+                "--auth",
+                "session",
+                "--listen",
+                "127.0.0.1:0",
+                "--redis-url",
+                &redis.url(),
+                "--node-id",
+                id,
+            ],
+        )
+    };
+    let (a, b) = (node("a"), node("b"));
+    let proxy = authscale_testkit::ChildProcess::spawn_server(
+        bin(),
+        &["proxy", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
+    );
+    let out = out_dir("external");
+    std::fs::create_dir_all(&out).expect("out");
+    // The scale command: point the proxy at the first N nodes.
+    let script = out.join("scale.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "case \"$1\" in 1) body='[\"{a}\"]';; 2) body='[\"{a}\",\"{b}\"]';; *) exit 1;; esac\n\
+             curl -sf -X PUT http://{admin}/upstreams -d \"$body\" > /dev/null\n",
+            a = a.addr(),
+            b = b.addr(),
+            admin = proxy.addrs()[1]
+        ),
+    )
+    .expect("script");
+    let config = out.join("external.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"external-test\"\nmodes = [\"session\"]\nnodes = [1, 2]\nduration = \"1s\"\nwarmup = \"500ms\"\n\
+             [external]\ntarget = \"http://{}\"\nscale-command = \"sh {} {{n}}\"\nstore-url = \"{}\"\n",
+            proxy.addr(),
+            script.display(),
+            redis.url()
+        ),
+    )
+    .expect("experiment");
+    let results = out.join("results");
+    let child = start_sweep(
+        &["-q", "--config", config.to_str().expect("utf-8 path")],
+        &results,
+    );
+    let output = child.wait_with_output().expect("sweep ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dir = run_dir(&results).expect("folder");
+    let run = read_run(&dir);
+    assert_eq!(run["status"], "complete");
+    assert_eq!(run["host"]["caps"], "external");
+    let steps = run["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 2);
+    for step in steps {
+        assert!(
+            step["throughput"].as_f64().is_some_and(|x| x > 0.0),
+            "{step}"
+        );
+        assert!(step["components"]["load"].is_object() && step["components"]["store"].is_object());
+        assert!(
+            step["components"]["nodes"].is_null(),
+            "nodes are not measured from outside"
+        );
+        let reads = step["store_reads_per_protected_request"]
+            .as_f64()
+            .expect("reads");
+        assert!((0.9..=1.1).contains(&reads), "{reads}");
+    }
+    // Both nodes served the N=2 step: the scale command really scaled.
+    let served = |addr: std::net::SocketAddr| {
+        let metrics = std::process::Command::new("curl")
+            .arg("-s")
+            .arg(format!("http://{addr}/metrics"))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&metrics.stdout)
+            .contains(r#"authscale_requests_total{route="/api/me",status="200"}"#)
+    };
+    assert!(served(a.addr()) && served(b.addr()));
+    let report = std::fs::read_to_string(dir.join("report.md")).expect("report");
+    assert!(
+        report.contains("not measured"),
+        "the report says what it could not see"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

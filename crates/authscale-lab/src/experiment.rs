@@ -58,6 +58,27 @@ impl Default for Faults {
     }
 }
 
+/// A deployment the lab does not run itself (a cluster): it only scales it
+/// with a command, waits for readiness, and loads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct External {
+    /// The balancer in front of the nodes, `http://host:port`.
+    pub target: String,
+    /// Run with `sh -c` before each step; `{n}` and `{mode}` are replaced.
+    /// For example `kubectl scale deployment/authscale-node-{mode} --replicas={n}`.
+    pub scale_command: String,
+    /// Polled until it answers 200 after scaling [default: TARGET/readyz].
+    #[serde(default)]
+    pub ready_url: Option<String>,
+    /// The store, for its own counters (`INFO`); absent: not measured.
+    #[serde(default)]
+    pub store_url: Option<String>,
+    /// Send load outside the loopback range (the deployment is remote).
+    #[serde(default)]
+    pub allow_remote: bool,
+}
+
 /// Fault runs with their durations parsed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FaultPlan {
@@ -107,6 +128,9 @@ pub struct Experiment {
     /// Fault runs after each mode's steps (none when absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub faults: Option<Faults>,
+    /// Load an external deployment instead of local processes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<External>,
 }
 
 impl Default for Experiment {
@@ -136,6 +160,7 @@ impl Default for Experiment {
             slo_start_rate_per_node: 200.0,
             slo_probes: 8,
             faults: None,
+            external: None,
         }
     }
 }
@@ -225,6 +250,21 @@ impl Experiment {
             self.slo_start_rate_per_node > 0.0 && self.slo_probes >= 2,
             "slo-start-rate-per-node must be positive and slo-probes at least 2"
         );
+        if let Some(x) = &self.external {
+            ensure!(
+                x.target.starts_with("http://"),
+                "external.target {:?} must be an http:// URL",
+                x.target
+            );
+            ensure!(
+                !x.scale_command.trim().is_empty(),
+                "external.scale-command must not be empty"
+            );
+            ensure!(
+                self.faults.is_none(),
+                "fault runs need local processes: remove [faults] or [external]"
+            );
+        }
         let plan = Plan {
             duration: d("duration", &self.duration)?,
             warmup: d("warmup", &self.warmup)?,

@@ -9,6 +9,7 @@
 mod cgroup;
 pub mod duration;
 mod experiment;
+mod external;
 mod http;
 mod process;
 mod record;
@@ -17,7 +18,7 @@ mod store;
 mod sweep;
 
 pub use cgroup::{Caps, Throttling};
-pub use experiment::{Capacity, Experiment, FaultPlan, Faults, Plan};
+pub use experiment::{Capacity, Experiment, External, FaultPlan, Faults, Plan};
 pub use record::{
     Component, FaultRun, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Step, utc, write_atomic,
 };

@@ -71,6 +71,9 @@ pub async fn sweep(
     options: LabOptions,
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<Finished> {
+    if let Some(external) = plan.experiment.external.clone() {
+        return sweep_external(plan, options, &external, stop).await;
+    }
     let caps = Caps::detect();
     let parent = format!("authscale-{}", std::process::id());
     remove_parent(&caps, &parent);
@@ -708,6 +711,79 @@ impl Lab<'_> {
 }
 
 /// One line per finished step.
+/// The external path: no store, proxy, nodes or cgroups of the lab's own.
+async fn sweep_external(
+    plan: Plan,
+    options: LabOptions,
+    external: &crate::External,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<Finished> {
+    let started = unix_now();
+    let stamp = utc(started).replace([':', '-'], "");
+    let dir = options
+        .out_dir
+        .join(format!("{stamp}-{}", plan.experiment.name));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut run = Run {
+        schema: SCHEMA.to_owned(),
+        plan: plan.clone(),
+        host: Host {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            caps: "external".into(),
+            caps_detail: format!(
+                "external deployment at {}: no CPU budgets, nodes and balancer not measured",
+                external.target
+            ),
+            authscale_version: env!("CARGO_PKG_VERSION").to_owned(),
+            redis_version: String::new(),
+            store: external
+                .store_url
+                .clone()
+                .unwrap_or_else(|| "not measured".into()),
+            git_commit: git_commit(),
+        },
+        started_at: utc(started),
+        finished_at: None,
+        status: "running".into(),
+        error: None,
+        warnings: vec![format!(
+            "external deployment ({}): the lab neither caps nor measures its nodes or balancer; only the load generator{} is measured",
+            external.target,
+            if external.store_url.is_some() {
+                " and the store"
+            } else {
+                ""
+            }
+        )],
+        pids: Vec::new(),
+        steps: Vec::new(),
+        revocations: Vec::new(),
+        faults: Vec::new(),
+    };
+    if options.progress {
+        eprintln!("results: {}", dir.display());
+    }
+    run.write(&dir)?;
+    tokio::pin!(stop);
+    let outcome =
+        crate::external::sweep(&plan, external, &mut run, &dir, options.progress, &mut stop).await;
+    run.finished_at = Some(utc(unix_now()));
+    match outcome {
+        Ok(true) => run.status = "complete".into(),
+        Ok(false) => run.status = "interrupted".into(),
+        Err(e) => {
+            run.status = "failed".into();
+            run.error = Some(format!("{e:#}"));
+        }
+    }
+    run.write(&dir)?;
+    Ok(Finished { dir, run })
+}
+
 fn step_line(step: &Step, x1: Option<f64>) -> String {
     let util = |name: &str| {
         step.components

@@ -252,7 +252,12 @@ fn verdict(mode: &str, points: &[Point], steps: &[&Step], knee: Option<u32>) -> 
             .find(|p| p.utilization.get(name).copied().unwrap_or(0.0) >= SATURATED)
             .map(|p| p.n)
     };
-    let bottleneck = if ["proxy", "load"].iter().any(|c| util(c) >= HARNESS_LIMIT) {
+    let bottleneck = if !last.utilization.contains_key("nodes") {
+        shape.push_str(
+            " Bottleneck: not measured — this deployment is external, so the nodes' and the balancer's CPU are outside the lab's view; the throughput shape above is the evidence.",
+        );
+        "unmeasured"
+    } else if ["proxy", "load"].iter().any(|c| util(c) >= HARNESS_LIMIT) {
         let c = if util("proxy") >= util("load") {
             "proxy"
         } else {

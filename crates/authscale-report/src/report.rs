@@ -388,12 +388,9 @@ fn cpu_section(out: &mut String, analysis: &Analysis) {
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
     for m in &analysis.modes {
         for p in &m.points {
-            let cell = |c: &str| {
-                format!(
-                    "{:.1} ({:.0}%)",
-                    p.cpu_us_per_req.get(c).copied().unwrap_or(0.0),
-                    p.utilization.get(c).copied().unwrap_or(0.0) * 100.0
-                )
+            let cell = |c: &str| match (p.cpu_us_per_req.get(c), p.utilization.get(c)) {
+                (Some(cpu), Some(util)) => format!("{cpu:.1} ({:.0}%)", util * 100.0),
+                _ => "not measured".to_owned(),
             };
             let _ = writeln!(
                 out,
