@@ -332,10 +332,13 @@ fn an_external_deployment_is_scaled_by_command_and_measured_from_outside() {
         &config,
         format!(
             "name = \"external-test\"\nmodes = [\"session\"]\nnodes = [1, 2]\nduration = \"1s\"\nwarmup = \"500ms\"\n\
-             [external]\ntarget = \"http://{}\"\nscale-command = \"sh {} {{n}}\"\nstore-url = \"{}\"\n",
+             [external]\ntarget = \"http://{}\"\nscale-command = \"sh {} {{n}}\"\nstore-url = \"{}\"\n\
+             node-metrics = [\"http://{}/metrics\", \"http://{}/metrics\"]\n",
             proxy.addr(),
             script.display(),
-            redis.url()
+            redis.url(),
+            a.addr(),
+            b.addr()
         ),
     )
     .expect("experiment");

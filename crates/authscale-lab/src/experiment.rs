@@ -74,6 +74,10 @@ pub struct External {
     /// The store, for its own counters (`INFO`); absent: not measured.
     #[serde(default)]
     pub store_url: Option<String>,
+    /// The nodes' `/metrics` URLs (Prometheus text): requests they counted
+    /// themselves, a cross-check of the load generator's count.
+    #[serde(default)]
+    pub node_metrics: Vec<String>,
     /// Send load outside the loopback range (the deployment is remote).
     #[serde(default)]
     pub allow_remote: bool,

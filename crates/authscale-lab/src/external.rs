@@ -61,7 +61,11 @@ pub async fn sweep(
                     Some(store) => Some(store.counters().await?),
                     None => None,
                 };
-                Ok::<_, anyhow::Error>((process_cpu_seconds(me), counters))
+                let mut node_requests = None;
+                for url in &external.node_metrics {
+                    *node_requests.get_or_insert(0) += scrape_requests(url).await?;
+                }
+                Ok::<_, anyhow::Error>((process_cpu_seconds(me), counters, node_requests))
             };
             let load = authscale_load::run(config, stop.as_mut(), None);
             let at_warmup = async {
@@ -125,6 +129,7 @@ pub async fn sweep(
                     ratio: in_flight / connections as f64,
                     within_10_percent: (in_flight / connections as f64 - 1.0).abs() <= 0.1,
                 },
+                node_requests: end.2.zip(start.2).map(|(e, s)| e.saturating_sub(s)),
                 probes: Vec::new(),
                 load: result,
             };
@@ -139,6 +144,34 @@ pub async fn sweep(
         }
     }
     Ok(true)
+}
+
+/// The total of `authscale_requests_total` on a node's `/metrics`.
+async fn scrape_requests(url: &str) -> anyhow::Result<u64> {
+    let (addr, path) = resolve_url(url).await?;
+    let (status, body) = crate::http::call(addr, "GET", &path, "").await?;
+    anyhow::ensure!(status == 200, "{url} answered {status}");
+    Ok(body
+        .lines()
+        .filter(|l| l.starts_with("authscale_requests_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum())
+}
+
+/// `http://host:port/path` → (address, path).
+async fn resolve_url(url: &str) -> anyhow::Result<(std::net::SocketAddr, String)> {
+    let rest = url
+        .strip_prefix("http://")
+        .with_context(|| format!("URL {url:?} must be http://"))?;
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let addr = tokio::net::lookup_host(authority)
+        .await
+        .with_context(|| format!("cannot resolve {authority}"))?
+        .next()
+        .with_context(|| format!("no address for {authority}"))?;
+    Ok((addr, path))
 }
 
 /// Runs the scale command for `n` nodes of `mode`; it must succeed.

@@ -97,6 +97,10 @@ pub struct Step {
     /// GET/GETEX per answered `/api/me`: the session lookup budget (1.0).
     pub store_reads_per_protected_request: f64,
     pub littles_law: LittlesLaw,
+    /// External deployments: requests the nodes counted during the step,
+    /// from their `/metrics` (None when not scraped).
+    #[serde(default)]
+    pub node_requests: Option<u64>,
     pub probes: Vec<Probe>,
     /// The load generator's full result (histograms included).
     pub load: LoadResult,

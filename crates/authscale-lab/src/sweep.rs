@@ -681,6 +681,7 @@ impl Lab<'_> {
                 0.0
             },
             store_commands: store.commands,
+            node_requests: None,
             littles_law: LittlesLaw {
                 expected_in_flight: expected,
                 rate_times_latency,
