@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use authscale_load::{LoadConfig, ScenarioConfig, Target, UserAuth, process_cpu_seconds};
+use authscale_load::{LoadConfig, Target, process_cpu_seconds};
 
 use crate::experiment::{External, Plan};
 use crate::record::{Component, Latency, LittlesLaw, Run, Step};
@@ -46,15 +46,7 @@ pub async fn sweep(
             config.warmup = plan.warmup;
             config.duration = plan.duration;
             config.timeout = Duration::from_secs(5);
-            config.scenario = ScenarioConfig {
-                auth: mode.parse::<UserAuth>().map_err(|e| anyhow::anyhow!(e))?,
-                users: e.users.max(connections),
-                first_user: 0,
-                seed: e.seed,
-                requests_per_login: e.requests_per_login,
-                logout: true,
-                client_cookie: mode == "sticky",
-            };
+            config.scenario = crate::sweep::scenario(e, mode, connections)?;
             let me = std::process::id();
             let snapshot = || async {
                 let counters = match &store {
@@ -199,16 +191,6 @@ async fn scale(template: &str, mode: &str, n: u32) -> anyhow::Result<()> {
 
 /// Polls an `http://host:port/path` URL until it answers 200.
 async fn wait_ready(url: &str, within: Duration) -> anyhow::Result<()> {
-    let rest = url
-        .strip_prefix("http://")
-        .with_context(|| format!("ready URL {url:?} must be http://"))?;
-    let (authority, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
-    let addr = tokio::net::lookup_host(authority)
-        .await
-        .with_context(|| format!("cannot resolve {authority}"))?
-        .next()
-        .with_context(|| format!("no address for {authority}"))?;
+    let (addr, path) = resolve_url(url).await?;
     crate::http::wait_ok(addr, &path, within).await
 }

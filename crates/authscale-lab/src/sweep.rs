@@ -553,17 +553,7 @@ impl Lab<'_> {
         let target = Target::resolve(&format!("http://{}", self.proxy.addrs[0]), false).await?;
         let mut config = LoadConfig::new(target);
         config.connections = connections;
-        config.scenario = ScenarioConfig {
-            auth: mode.parse::<UserAuth>().map_err(|e| anyhow::anyhow!(e))?,
-            users: e.users.max(connections),
-            first_user: 0,
-            seed: e.seed,
-            requests_per_login: e.requests_per_login,
-            logout: true,
-            // Sticky: the proxy pins users by a stable client cookie, so the
-            // login lands on the node that will hold the session.
-            client_cookie: mode == "sticky",
-        };
+        config.scenario = scenario(e, mode, connections)?;
         Ok(config)
     }
 
@@ -712,6 +702,25 @@ impl Lab<'_> {
 }
 
 /// One line per finished step.
+/// The experiment's virtual users for `mode` over `connections`.
+pub(crate) fn scenario(
+    e: &crate::Experiment,
+    mode: &str,
+    connections: u64,
+) -> anyhow::Result<ScenarioConfig> {
+    Ok(ScenarioConfig {
+        auth: mode.parse::<UserAuth>().map_err(|e| anyhow::anyhow!(e))?,
+        users: e.users.max(connections),
+        first_user: 0,
+        seed: e.seed,
+        requests_per_login: e.requests_per_login,
+        logout: true,
+        // Sticky: the proxy pins users by a stable client cookie, so the
+        // login lands on the node that will hold the session.
+        client_cookie: mode == "sticky",
+    })
+}
+
 /// The external path: no store, proxy, nodes or cgroups of the lab's own.
 async fn sweep_external(
     plan: Plan,
