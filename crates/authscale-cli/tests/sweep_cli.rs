@@ -29,6 +29,20 @@ fn start_sweep(args: &[&str], out: &Path) -> std::process::Child {
         .expect("start sweep")
 }
 
+/// Waits for a sweep that must succeed; its pid, results folder and run.json.
+fn finished(child: std::process::Child, out: &Path) -> (u32, PathBuf, serde_json::Value) {
+    let pid = child.id();
+    let output = child.wait_with_output().expect("sweep ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dir = run_dir(out).expect("a results folder");
+    let run = read_run(&dir);
+    (pid, dir, run)
+}
+
 /// The single run folder under `out`.
 fn run_dir(out: &Path) -> Option<PathBuf> {
     std::fs::read_dir(out)
@@ -106,15 +120,7 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
         ],
         &out,
     );
-    let sweep_pid = child.id();
-    let output = child.wait_with_output().expect("sweep ends");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let dir = run_dir(&out).expect("a results folder");
-    let run = read_run(&dir);
+    let (sweep_pid, dir, run) = finished(child, &out);
     assert_eq!(run["schema"], "authscale-run/1");
     assert_eq!(run["status"], "complete");
     assert!(run["finished_at"].is_string());
@@ -252,15 +258,7 @@ fn a_fault_run_records_what_failed_and_what_was_forgotten() {
         &["-q", "--config", config.to_str().expect("utf-8 path")],
         &out,
     );
-    let sweep_pid = child.id();
-    let output = child.wait_with_output().expect("sweep ends");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let dir = run_dir(&out).expect("folder");
-    let run = read_run(&dir);
+    let (sweep_pid, dir, run) = finished(child, &out);
     let faults = run["faults"].as_array().expect("faults");
     assert_eq!(faults.len(), 2);
     let (session, token) = (&faults[0], &faults[1]);
@@ -347,14 +345,7 @@ fn an_external_deployment_is_scaled_by_command_and_measured_from_outside() {
         &["-q", "--config", config.to_str().expect("utf-8 path")],
         &results,
     );
-    let output = child.wait_with_output().expect("sweep ends");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let dir = run_dir(&results).expect("folder");
-    let run = read_run(&dir);
+    let (_, dir, run) = finished(child, &results);
     assert_eq!(run["status"], "complete");
     assert_eq!(run["host"]["caps"], "external");
     let steps = run["steps"].as_array().expect("steps");

@@ -78,11 +78,7 @@ pub async fn sweep(
     let parent = format!("authscale-{}", std::process::id());
     remove_parent(&caps, &parent);
     let started = unix_now();
-    let stamp = utc(started).replace([':', '-'], "");
-    let dir = options
-        .out_dir
-        .join(format!("{stamp}-{}", plan.experiment.name));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = results_dir(&options, &plan, started)?;
 
     let mut warnings = Vec::new();
     if let Caps::None { reason } = &caps {
@@ -196,15 +192,7 @@ pub async fn sweep(
     };
     tokio::pin!(stop);
     let outcome = lab.modes(&mut run, &dir, &mut stop).await;
-    run.finished_at = Some(utc(unix_now()));
-    match outcome {
-        Ok(true) => run.status = "complete".into(),
-        Ok(false) => run.status = "interrupted".into(),
-        Err(e) => {
-            run.status = "failed".into();
-            run.error = Some(format!("{e:#}"));
-        }
-    }
+    finish(&mut run, outcome);
     let _ = std::fs::remove_file(&lab.secret);
     let Lab { caps, parent, .. } = lab;
     remove_parent(&caps, &parent);
@@ -729,11 +717,7 @@ async fn sweep_external(
     stop: impl Future<Output = ()>,
 ) -> anyhow::Result<Finished> {
     let started = unix_now();
-    let stamp = utc(started).replace([':', '-'], "");
-    let dir = options
-        .out_dir
-        .join(format!("{stamp}-{}", plan.experiment.name));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = results_dir(&options, &plan, started)?;
     let mut run = Run {
         schema: SCHEMA.to_owned(),
         plan: plan.clone(),
@@ -781,6 +765,23 @@ async fn sweep_external(
     tokio::pin!(stop);
     let outcome =
         crate::external::sweep(&plan, external, &mut run, &dir, options.progress, &mut stop).await;
+    finish(&mut run, outcome);
+    run.write(&dir)?;
+    Ok(Finished { dir, run })
+}
+
+/// `OUT/<UTC time>-<experiment>/`, created.
+fn results_dir(options: &LabOptions, plan: &Plan, started: u64) -> anyhow::Result<PathBuf> {
+    let stamp = utc(started).replace([':', '-'], "");
+    let dir = options
+        .out_dir
+        .join(format!("{stamp}-{}", plan.experiment.name));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Records how the sweep ended: complete, interrupted, or failed (why).
+fn finish(run: &mut Run, outcome: anyhow::Result<bool>) {
     run.finished_at = Some(utc(unix_now()));
     match outcome {
         Ok(true) => run.status = "complete".into(),
@@ -790,8 +791,6 @@ async fn sweep_external(
             run.error = Some(format!("{e:#}"));
         }
     }
-    run.write(&dir)?;
-    Ok(Finished { dir, run })
 }
 
 fn step_line(step: &Step, x1: Option<f64>) -> String {
