@@ -1,29 +1,45 @@
 #!/usr/bin/env bash
-# The full check: formatting, lints, the performance gate (a quick sweep
-# against the committed baseline), the benchmarks in test mode, and every
-# test (real redis-server processes are started by the tests themselves on
-# free loopback ports).
+# The full check, in this order: formatting, lints, every test (real
+# redis-server processes are started by the tests themselves on free
+# loopback ports), the benchmarks in test mode, and last the performance
+# gate (a quick sweep against the committed baseline). Every step runs even
+# when an earlier one failed, so a noisy gate cannot hide a test result;
+# the exit status is non-zero when any step failed.
 # Usage: scripts/test.sh
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
+scripts/setup.sh || exit 1
 
-echo "== cargo fmt --check"
-cargo fmt --all -- --check
+failed=()
+step() {
+  local name=$1
+  shift
+  echo "== $name"
+  if ! "$@"; then
+    echo "== $name: FAILED"
+    failed+=("$name")
+  fi
+}
 
-echo "== cargo clippy --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+tests() {
+  if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --no-fail-fast
+  else
+    cargo test --workspace --locked --no-fail-fast
+  fi
+}
 
-echo "== performance gate: the quick experiment against results/baseline"
-scripts/gate.sh
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy --all-targets -- -D warnings" \
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+step "tests" tests
+step "benchmarks in test mode (each runs once: they must keep working)" \
+  cargo test --locked -p authscale-bench --benches
+step "performance gate: the quick experiment against results/baseline" scripts/gate.sh
 
-echo "== benchmarks in test mode (each runs once: they must keep working)"
-cargo test --locked -p authscale-bench --benches
-
-echo "== tests"
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
-else
-  cargo test --workspace --locked --no-fail-fast
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "test.sh: FAILED: $(printf '%s; ' "${failed[@]}")"
+  exit 1
 fi
+echo "test.sh: every step passed"

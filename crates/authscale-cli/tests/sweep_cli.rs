@@ -94,10 +94,19 @@ fn nothing_left(run: &serde_json::Value, sweep_pid: u32) {
             let group = root.join(format!("authscale-{sweep_pid}"));
             assert!(!group.exists(), "cgroup left behind: {}", group.display());
         }
-        other => eprintln!(
-            "cgroup checks skipped: caps {other:?} ({})",
-            run["host"]["caps_detail"]
-        ),
+        other => {
+            // CI runs as root and sets AUTHSCALE_REQUIRE_CGROUPS=1: there an
+            // uncapped sweep is a failure, not a note nobody reads.
+            assert!(
+                std::env::var("AUTHSCALE_REQUIRE_CGROUPS").as_deref() != Ok("1"),
+                "AUTHSCALE_REQUIRE_CGROUPS=1 but the sweep ran uncapped: caps {other:?} ({})",
+                run["host"]["caps_detail"]
+            );
+            eprintln!(
+                "cgroup checks NOT run: caps {other:?} ({})",
+                run["host"]["caps_detail"]
+            );
+        }
     }
 }
 

@@ -1,9 +1,21 @@
 //! CPU budgets: one cgroup per capped process, cgroup v2 (`cpu.max`) or v1
 //! (`cpu.cfs_quota_us` / `cpu.cfs_period_us`), with throttling counters.
 //! Where neither is writable the lab runs uncapped and says so.
+//!
+//! Everything works under a root folder (`/sys/fs/cgroup` by default), so
+//! the tests run it over a fake tree in a temporary folder without root.
 
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Where the cgroup file systems are mounted unless told otherwise.
+pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
+
+/// Every folder the lab creates under a cgroup root starts with this, then
+/// the pid of the sweep that created it (`authscale-1234`), so a later run
+/// can tell which ones a crashed run left behind.
+const PREFIX: &str = "authscale-";
 
 /// Which cgroup interface the lab uses.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -15,31 +27,38 @@ pub enum Caps {
 }
 
 impl Caps {
-    /// Finds a writable CPU controller: v2 at /sys/fs/cgroup, else v1 at
-    /// /sys/fs/cgroup/cpu. `AUTHSCALE_CGROUP_ROOT` overrides the place.
+    /// Finds a writable CPU controller under `AUTHSCALE_CGROUP_ROOT`, or
+    /// under [`DEFAULT_ROOT`] when that is not set.
     pub fn detect() -> Caps {
         let base = std::env::var_os("AUTHSCALE_CGROUP_ROOT")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| "/sys/fs/cgroup".into());
+            .map_or_else(|| PathBuf::from(DEFAULT_ROOT), PathBuf::from);
+        Caps::detect_at(&base)
+    }
+
+    /// Finds a writable CPU controller: v2 at `base`, else v1 at `base/cpu`.
+    pub fn detect_at(base: &Path) -> Caps {
         let controllers =
             std::fs::read_to_string(base.join("cgroup.controllers")).unwrap_or_default();
         if controllers.split_whitespace().any(|c| c == "cpu") {
             // The cpu controller must be enabled for the children we create.
             let _ = std::fs::write(base.join("cgroup.subtree_control"), "+cpu");
-            let root = base.join(format!("authscale-probe-{}", std::process::id()));
+            let root = base.join(format!("{PREFIX}probe-{}", std::process::id()));
             if std::fs::create_dir(&root).is_ok() {
+                // The kernel fills a new group with the controller's files.
                 let writable = root.join("cpu.max").exists();
-                let _ = std::fs::remove_dir(&root);
+                let _ = remove_group(&root);
                 if writable {
-                    return Caps::V2 { root: base };
+                    return Caps::V2 {
+                        root: base.to_owned(),
+                    };
                 }
             }
         }
         let v1 = base.join("cpu");
         if v1.join("cpu.cfs_quota_us").exists() {
-            let probe = v1.join(format!("authscale-probe-{}", std::process::id()));
+            let probe = v1.join(format!("{PREFIX}probe-{}", std::process::id()));
             if std::fs::create_dir(&probe).is_ok() {
-                let _ = std::fs::remove_dir(&probe);
+                let _ = remove_group(&probe);
                 return Caps::V1 { root: v1 };
             }
             return Caps::None {
@@ -47,9 +66,18 @@ impl Caps {
             };
         }
         Caps::None {
-            reason:
-                "no writable cgroup CPU controller (neither v2 cpu.max nor v1 cpu.cfs_quota_us)"
-                    .into(),
+            reason: format!(
+                "no writable cgroup CPU controller under {} (neither v2 cpu.max nor v1 cpu.cfs_quota_us)",
+                base.display()
+            ),
+        }
+    }
+
+    /// The folder groups are created in, when there is one.
+    pub fn root(&self) -> Option<&Path> {
+        match self {
+            Caps::V2 { root } | Caps::V1 { root } => Some(root),
+            Caps::None { .. } => None,
         }
     }
 
@@ -122,6 +150,11 @@ impl CpuGroup {
             .max(Duration::from_secs_f64(MIN_QUOTA.as_secs_f64() / fraction))
             .min(Duration::from_secs(1));
         let quota = Duration::from_secs_f64(period.as_secs_f64() * fraction);
+        anyhow::ensure!(
+            quota >= MIN_QUOTA,
+            "a CPU budget of {fraction} cores is under what the kernel enforces ({} ms per second)",
+            MIN_QUOTA.as_millis()
+        );
         let parent_path = root.join(parent);
         if !parent_path.exists() {
             std::fs::create_dir(&parent_path)?;
@@ -181,32 +214,88 @@ impl CpuGroup {
 
 impl Drop for CpuGroup {
     fn drop(&mut self) {
-        // A group can only be removed once empty: its process is stopped first.
+        // A group can only be removed once empty: its process is stopped
+        // first, but the kernel may take a moment to let it go.
         for _ in 0..50 {
-            if std::fs::remove_dir(&self.path).is_ok() {
+            if remove_group(&self.path).is_ok() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         if let Some(parent) = self.path.parent() {
-            let _ = std::fs::remove_dir(parent); // fails while siblings remain
+            let _ = remove_group(parent); // fails while siblings remain
         }
     }
 }
 
-/// Removes what `parent` still holds (after a crash of an earlier run).
+/// Removes one group folder. The kernel lets `rmdir` take a cgroup with its
+/// control files, and refuses one still in use with `EBUSY`; a tree of
+/// plain folders (a fake tree, or `AUTHSCALE_CGROUP_ROOT` pointed at one)
+/// answers "not empty" instead, and its files have to go first.
+fn remove_group(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir(path) {
+        Err(e) if e.kind() == ErrorKind::DirectoryNotEmpty => {
+            for entry in std::fs::read_dir(path)?.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_file()) {
+                    std::fs::remove_file(entry.path())?;
+                }
+            }
+            std::fs::remove_dir(path)
+        }
+        other => other,
+    }
+}
+
+/// Removes the groups under `parent` and `parent` itself, and with them
+/// what crashed earlier runs left behind: every `authscale-PID` folder
+/// whose sweep (PID) is no longer alive. Folders of sweeps still running,
+/// and anything not named by the lab, are left alone. A group that still
+/// holds a process (a survivor of a crashed run) cannot be removed and
+/// stays; that is logged.
 pub fn remove_parent(caps: &Caps, parent: &str) {
-    let root: &Path = match caps {
-        Caps::V2 { root } | Caps::V1 { root } => root,
-        Caps::None { .. } => return,
-    };
-    let path = root.join(parent);
-    if let Ok(entries) = std::fs::read_dir(&path) {
+    let Some(root) = caps.root() else { return };
+    let mut doomed = vec![root.join(parent)];
+    if let Ok(entries) = std::fs::read_dir(root) {
         for entry in entries.flatten() {
-            if entry.path().is_dir() {
-                let _ = std::fs::remove_dir(entry.path());
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(sweep_pid) else {
+                continue;
+            };
+            if name != parent && !alive(pid) && entry.path().is_dir() {
+                doomed.push(entry.path());
             }
         }
     }
-    let _ = std::fs::remove_dir(&path);
+    for path in doomed {
+        if let Ok(entries) = std::fs::read_dir(&path) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    if let Err(e) = remove_group(&entry.path()) {
+                        tracing::warn!(group = %entry.path().display(), "cannot remove a left-over cgroup: {e}");
+                    }
+                }
+            }
+        }
+        let _ = remove_group(&path);
+    }
 }
+
+/// The pid in a folder name the lab gives (`authscale-PID`, or the probe's
+/// `authscale-probe-PID`).
+fn sweep_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(PREFIX)?;
+    let digits = rest.strip_prefix("probe-").unwrap_or(rest);
+    digits.parse().ok()
+}
+
+/// Whether process `pid` exists (a zombie counts as gone).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    })
+}
+
+#[cfg(test)]
+mod tests;
