@@ -269,10 +269,10 @@ pub fn remove_parent(caps: &Caps, parent: &str) {
     for path in doomed {
         if let Ok(entries) = std::fs::read_dir(&path) {
             for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    if let Err(e) = remove_group(&entry.path()) {
-                        tracing::warn!(group = %entry.path().display(), "cannot remove a left-over cgroup: {e}");
-                    }
+                if entry.file_type().is_ok_and(|t| t.is_dir())
+                    && let Err(e) = remove_group(&entry.path())
+                {
+                    tracing::warn!(group = %entry.path().display(), "cannot remove a left-over cgroup: {e}");
                 }
             }
         }
