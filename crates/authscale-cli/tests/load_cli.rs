@@ -87,6 +87,18 @@ fn remote_targets_are_refused_without_allow_remote() {
     );
 }
 
+/// Whether the node at `addr` has answered any request (its /metrics).
+fn served_requests(addr: std::net::SocketAddr) -> bool {
+    let metrics = Command::new("curl")
+        .args(["-sf", &format!("http://{addr}/metrics")])
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&metrics.stdout)
+        .lines()
+        .filter(|l| l.starts_with("authscale_requests_total{"))
+        .any(|l| l.rsplit(' ').next().is_some_and(|n| n != "0"))
+}
+
 #[test]
 fn ctrl_c_stops_the_run_and_keeps_the_partial_result() {
     let node = ChildProcess::spawn_server(bin(), &["node", "--listen", "127.0.0.1:0"]);
@@ -106,13 +118,20 @@ fn ctrl_c_stops_the_run_and_keeps_the_partial_result() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start load");
-    std::thread::sleep(Duration::from_millis(800));
+    // Interrupt once the run is under way (the node has answered it).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !served_requests(node.addr()) {
+        assert!(
+            Instant::now() < deadline,
+            "the load sent nothing within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let _ = Command::new("kill")
         .args(["-INT", &load.id().to_string()])
         .status();
-    let started = Instant::now();
+    // Exit 130 with a partial result: stopped by Ctrl-C, not by its 60 s.
     let output = load.wait_with_output().expect("load exits");
-    assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(
         output.status.code(),
         Some(130),
