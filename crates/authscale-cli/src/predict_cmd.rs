@@ -18,10 +18,10 @@ pub struct PredictOptions {
     #[arg(value_name = "RUN", num_args = 1..=2, required = true)]
     runs: Vec<PathBuf>,
     /// Cores of each node in the cluster to predict.
-    #[arg(long, value_name = "C")]
+    #[arg(long, value_name = "C", allow_hyphen_values = true)]
     node_cores: Option<f64>,
     /// Cores of each store shard (a Redis shard counts at most 1).
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", allow_hyphen_values = true)]
     store_cores: Option<f64>,
     /// Redis Cluster shards (keys spread uniformly over them).
     #[arg(long, value_name = "K", default_value_t = 1)]
@@ -30,7 +30,7 @@ pub struct PredictOptions {
     #[arg(long, value_name = "D")]
     store_rtt: Option<String>,
     /// CPU work per protected request, µs. [default: the run's]
-    #[arg(long, value_name = "W")]
+    #[arg(long, value_name = "W", allow_hyphen_values = true)]
     work_us: Option<f64>,
     /// Node counts: a range `1..1000` or a list `1,2,4,8`.
     #[arg(

@@ -15,7 +15,7 @@ use authscale_lab::{Run, Step};
 use serde::Serialize;
 
 use crate::analysis::{KNEE_EFFICIENCY, SATURATED, analyse};
-use mva::{Network, Station};
+use mva::Network;
 
 pub use render::cluster_section;
 
@@ -379,8 +379,6 @@ pub struct PredictedPoint {
     /// `nodes`, `store`, or `connections` (nothing saturated: each
     /// connection waits on round trips and queues).
     pub bottleneck: String,
-    /// Bard–Schweitzer instead of exact MVA (very large populations).
-    pub approximate: bool,
 }
 
 struct Model<'a> {
@@ -395,54 +393,48 @@ impl Model<'_> {
         // A node of c cores serves c requests at once, but one request
         // still takes its CPU time on one core (Seidmann: a queue of
         // demand D/c plus a delay of D(c−1)/c). Under a core: one slower server.
-        let mut delay = if c.node_cores > 1.0 {
+        let mut delay_s = if c.node_cores > 1.0 {
             node_s * (c.node_cores - 1.0) / c.node_cores
         } else {
             0.0
         };
-        let mut stations = vec![Station {
-            copies: n,
-            demand_s: node_s / c.node_cores / f64::from(n),
-        }];
+        let mut store_demand_s = 0.0;
         if let (Some(store), Some(per_cmd)) = (&self.costs.store, store_us) {
             let cmds = store.commands_per_request;
-            stations.push(Station {
-                copies: c.store_shards,
-                demand_s: cmds * per_cmd * 1e-6
-                    / c.store_cores.min(1.0)
-                    / f64::from(c.store_shards),
-            });
-            delay += cmds * c.store_rtt_s;
+            store_demand_s = cmds * per_cmd * 1e-6 / c.store_cores.min(1.0);
+            delay_s += cmds * c.store_rtt_s;
         }
         Network {
-            stations,
-            delay_s: delay,
+            nodes: n,
+            connections: c.connections_per_node,
+            node_demand_s: node_s / c.node_cores,
+            shards: c.store_shards,
+            store_demand_s,
+            delay_s,
         }
     }
 
     /// Solves at N, taking each cost at the load the solution implies
     /// (a damped fixed point: the costs fall as utilization rises).
     fn point(&self, n: u32) -> PredictedPoint {
-        let population = u64::from(n) * u64::from(self.cluster.connections_per_node);
         let (mut u_node, mut u_store) = (1.0_f64, 1.0_f64);
         let mut solved = None;
         for _ in 0..60 {
             let node_us = self.costs.node.at(u_node) + self.costs.work_delta_us;
             let store_us = self.costs.store.as_ref().map(|s| s.per_command.at(u_store));
-            let s = self.network(n, node_us, store_us).solve(population);
-            let next_node = s.utilization[0];
-            let next_store = s.utilization.get(1).copied().unwrap_or(0.0);
-            let settled = (next_node - u_node).abs() < 1e-4 && (next_store - u_store).abs() < 1e-4;
+            let s = self.network(n, node_us, store_us).solve();
+            let settled = (s.node_utilization - u_node).abs() < 1e-4
+                && (s.store_utilization - u_store).abs() < 1e-4;
             solved = Some((s, node_us, store_us));
             if settled {
                 break;
             }
-            u_node = 0.5 * (u_node + next_node);
-            u_store = 0.5 * (u_store + next_store);
+            u_node = 0.5 * (u_node + s.node_utilization);
+            u_store = 0.5 * (u_store + s.store_utilization);
         }
         let (s, node_us, store_us) = solved.expect("at least one pass");
-        let node_u = s.utilization[0];
-        let store_u = s.utilization.get(1).copied();
+        let node_u = s.node_utilization;
+        let store_u = store_us.map(|_| s.store_utilization);
         let bottleneck = if node_u.max(store_u.unwrap_or(0.0)) < SATURATED {
             "connections"
         } else if store_u.is_some_and(|u| u > node_u) {
@@ -461,7 +453,6 @@ impl Model<'_> {
             node_cpu_us_per_request: node_us,
             store_cpu_us_per_command: store_us,
             bottleneck: bottleneck.into(),
-            approximate: !s.exact,
         }
     }
 }
@@ -609,10 +600,9 @@ fn notes(run: &Cluster, cluster: &Cluster, modes: &[ModePrediction]) -> Vec<Stri
             cluster.store_shards, cluster.store_cores, cluster.store_shards
         ),
         format!(
-            "Round trip: {:.3} ms per store command, a pure delay (no CPU). Closed loop: {} connections per node, requests routed evenly; exact mean-value analysis (Bard–Schweitzer above {} connections).",
+            "Round trip: {:.3} ms per store command, a pure delay (no CPU). Closed loop: {} connections per node, each held by its node (a balanced load balancer; random routing would idle some nodes while others queue); mean-value analysis of that network (Bard–Schweitzer).",
             cluster.store_rtt_s * 1e3,
             cluster.connections_per_node,
-            mva::EXACT_LIMIT
         ),
         "Not modelled: the load balancer, the network's bandwidth, cluster redirections, the load generator. Latency is the mean; percentiles are not predicted.".into(),
     ];

@@ -1,127 +1,71 @@
-//! Mean-value analysis of a closed queueing network: a fixed number of
-//! connections cycle through queueing stations (each a group of identical
-//! copies a request visits one of) and one pure delay. Exact for
-//! product-form networks; above `EXACT_LIMIT` connections the
-//! Bard–Schweitzer approximation replaces the exact recursion.
+//! Mean-value analysis of the cluster as a closed queueing network: each
+//! of N nodes has its own M connections (a class), which queue at that
+//! node, then at one of K store shards, then spend a fixed delay (round
+//! trips). The classes are identical, so one class's equations describe
+//! them all; they are solved with the Bard–Schweitzer approximation of
+//! multi-class MVA (exact MVA is exponential in the number of classes).
 
-/// Above this many connections the exact recursion (one pass per
-/// connection) gives way to the Bard–Schweitzer fixed point.
-pub const EXACT_LIMIT: u64 = 200_000;
-
-/// A group of identical queueing stations; each request visits one copy.
+/// The network for N identical node classes.
 #[derive(Debug, Clone, Copy)]
-pub struct Station {
-    pub copies: u32,
-    /// Service demand per request at one copy, in seconds: the visit
-    /// ratio (1/copies) times the service time of a visit.
-    pub demand_s: f64,
-}
-
-/// A closed network: the stations and the delay every request also spends
-/// (round trips, time no queue holds it).
-#[derive(Debug, Clone)]
 pub struct Network {
-    pub stations: Vec<Station>,
+    pub nodes: u32,
+    /// Connections per node.
+    pub connections: u32,
+    /// CPU time per request at its node, seconds of the node's capacity.
+    pub node_demand_s: f64,
+    pub shards: u32,
+    /// Store time per request, seconds of one shard's capacity, before
+    /// spreading over the shards (each shard gets 1/K of it on average).
+    pub store_demand_s: f64,
+    /// Time no queue holds a request (round trips, multi-core slack), s.
     pub delay_s: f64,
 }
 
-/// The steady state for one population.
-#[derive(Debug, Clone)]
+/// The steady state.
+#[derive(Debug, Clone, Copy)]
 pub struct Solution {
-    /// Requests per second.
+    /// Requests per second, all nodes together.
     pub throughput: f64,
-    /// Mean time a request spends in the network (queues and delay), s.
+    /// Mean time a request spends in the network, seconds.
     pub response_s: f64,
-    /// Utilization of one copy of each station, in station order.
-    pub utilization: Vec<f64>,
-    /// Whether the exact recursion was used.
-    pub exact: bool,
+    pub node_utilization: f64,
+    /// Of the (each) shard.
+    pub store_utilization: f64,
 }
 
 impl Network {
-    pub fn solve(&self, population: u64) -> Solution {
-        if population == 0 {
-            return Solution {
-                throughput: 0.0,
-                response_s: self.delay_s,
-                utilization: vec![0.0; self.stations.len()],
-                exact: true,
-            };
-        }
-        if population <= EXACT_LIMIT {
-            self.exact(population)
-        } else {
-            self.schweitzer(population)
-        }
-    }
-
-    fn finish(&self, throughput: f64, residence: &[f64], exact: bool) -> Solution {
-        let response_s = self.delay_s
-            + self
-                .stations
-                .iter()
-                .zip(residence)
-                .map(|(s, r)| f64::from(s.copies) * r)
-                .sum::<f64>();
-        Solution {
-            throughput,
-            response_s,
-            utilization: self
-                .stations
-                .iter()
-                .map(|s| throughput * s.demand_s)
-                .collect(),
-            exact,
-        }
-    }
-
-    /// The exact recursion: R_k(n) = D_k (1 + Q_k(n-1)), X(n) = n / (Z + Σ R),
-    /// Q_k(n) = X(n) R_k(n), per copy (copies of a station are symmetric).
-    fn exact(&self, population: u64) -> Solution {
-        let mut queue = vec![0.0; self.stations.len()];
-        let mut residence = vec![0.0; self.stations.len()];
-        let mut throughput = 0.0;
-        for n in 1..=population {
-            let mut total = self.delay_s;
-            for (k, s) in self.stations.iter().enumerate() {
-                residence[k] = s.demand_s * (1.0 + queue[k]);
-                total += f64::from(s.copies) * residence[k];
-            }
-            throughput = n as f64 / total;
-            for (k, r) in residence.iter().enumerate() {
-                queue[k] = throughput * r;
-            }
-        }
-        self.finish(throughput, &residence, true)
-    }
-
-    /// Bard–Schweitzer: Q_k(n-1) ≈ Q_k(n) (n-1)/n, iterated to a fixed point.
-    fn schweitzer(&self, population: u64) -> Solution {
-        let n = population as f64;
-        let copies: f64 = self.stations.iter().map(|s| f64::from(s.copies)).sum();
-        let mut queue = vec![n / copies.max(1.0); self.stations.len()];
-        let mut residence = vec![0.0; self.stations.len()];
-        let mut throughput = 0.0;
-        for _ in 0..10_000 {
-            let mut total = self.delay_s;
-            for (k, s) in self.stations.iter().enumerate() {
-                residence[k] = s.demand_s * (1.0 + queue[k] * (n - 1.0) / n);
-                total += f64::from(s.copies) * residence[k];
-            }
-            let next = n / total;
-            let mut moved: f64 = 0.0;
-            for (k, r) in residence.iter().enumerate() {
-                let q = next * r;
-                moved = moved.max((q - queue[k]).abs());
-                queue[k] = q;
-            }
-            let settled = (next - throughput).abs() <= 1e-9 * next && moved <= 1e-6;
-            throughput = next;
+    /// Bard–Schweitzer: a connection arriving at a station sees the
+    /// queue less its own (M−1)/M share of its class, iterated to a fixed point.
+    pub fn solve(&self) -> Solution {
+        let n = f64::from(self.nodes);
+        let m = f64::from(self.connections);
+        let k = f64::from(self.shards);
+        let shard_demand = self.store_demand_s / k;
+        // Per class: customers at its node, and at one shard.
+        let (mut q_node, mut q_shard) = (m / 2.0, m / (2.0 * k));
+        let mut x = 0.0;
+        for _ in 0..100_000 {
+            let r_node = self.node_demand_s * (1.0 + q_node * (m - 1.0) / m);
+            let r_shard = shard_demand * (1.0 + n * q_shard - q_shard / m);
+            let response = r_node + k * r_shard + self.delay_s;
+            let next = m / response;
+            let (qn, qs) = (next * r_node, next * r_shard);
+            let settled = (next - x).abs() <= 1e-10 * next
+                && (qn - q_node).abs() <= 1e-9 * m
+                && (qs - q_shard).abs() <= 1e-9 * m;
+            x = next;
+            q_node = qn;
+            q_shard = qs;
             if settled {
                 break;
             }
         }
-        self.finish(throughput, &residence, false)
+        Solution {
+            throughput: n * x,
+            response_s: m / x,
+            node_utilization: x * self.node_demand_s,
+            store_utilization: n * x * shard_demand,
+        }
     }
 }
 
@@ -129,64 +73,64 @@ impl Network {
 mod tests {
     use super::*;
 
-    fn single(demand_s: f64, delay_s: f64) -> Network {
+    /// Exact single-class MVA over queueing stations (demands) and a delay.
+    fn exact(demands: &[f64], delay: f64, population: u32) -> f64 {
+        let mut queue = vec![0.0; demands.len()];
+        let mut x = 0.0;
+        for n in 1..=population {
+            let r: Vec<f64> = demands
+                .iter()
+                .zip(&queue)
+                .map(|(d, q)| d * (1.0 + q))
+                .collect();
+            x = f64::from(n) / (delay + r.iter().sum::<f64>());
+            queue = r.iter().map(|r| x * r).collect();
+        }
+        x
+    }
+
+    fn net(nodes: u32, connections: u32, node: f64, store: f64, delay: f64) -> Network {
         Network {
-            stations: vec![Station {
-                copies: 1,
-                demand_s,
-            }],
-            delay_s,
+            nodes,
+            connections,
+            node_demand_s: node,
+            shards: 1,
+            store_demand_s: store,
+            delay_s: delay,
         }
     }
 
     #[test]
-    fn one_customer_sees_no_queue() {
-        let s = single(0.002, 0.003).solve(1);
-        assert!((s.response_s - 0.005).abs() < 1e-12);
-        assert!((s.throughput - 200.0).abs() < 1e-9);
+    fn one_connection_sees_no_queue() {
+        let s = net(1, 1, 0.002, 0.001, 0.003).solve();
+        assert!((s.response_s - 0.006).abs() < 1e-12);
+        assert!((s.throughput - 1000.0 / 6.0).abs() < 1e-9);
     }
 
     #[test]
-    fn a_saturated_station_caps_throughput_at_its_rate() {
-        // Many customers, one 1 ms station: X -> 1000/s, and Little's law
-        // holds for the whole network.
-        let s = single(0.001, 0.0).solve(500);
-        assert!((s.throughput - 1000.0).abs() < 1e-6, "{}", s.throughput);
-        assert!((s.throughput * s.response_s - 500.0).abs() < 1e-6);
-        assert!((s.utilization[0] - 1.0).abs() < 1e-9);
+    fn one_node_agrees_with_exact_mva() {
+        for (m, node, store, delay) in [
+            (8, 500e-6, 225e-6, 0.0),
+            (8, 25e-6, 9e-6, 300e-6),
+            (3, 1.0, 0.5, 2.0),
+            (64, 1e-3, 1e-3, 1e-3),
+        ] {
+            let approx = net(1, m, node, store, delay).solve().throughput;
+            let exact = exact(&[node, store], delay, m);
+            assert!(
+                (approx - exact).abs() / exact < 0.05,
+                "M={m}: {approx} vs exact {exact}"
+            );
+        }
     }
 
     #[test]
-    fn the_machine_repairman_model_matches_its_closed_form() {
-        // One station (D = 1), think time Z = 2, three customers: the
-        // normalisation constant gives X = Σ_{k<3} Z^k/k! ratios; exact MVA:
-        // n=1: R=1, X=1/3; n=2: R=1+1/3, X=2/(10/3)=0.6; n=3: Q=0.8, R=1.8, X=3/3.8.
-        let s = single(1.0, 2.0).solve(3);
-        assert!((s.throughput - 3.0 / 3.8).abs() < 1e-12);
-    }
-
-    #[test]
-    fn schweitzer_agrees_with_the_exact_recursion() {
-        let net = Network {
-            stations: vec![
-                Station {
-                    copies: 8,
-                    demand_s: 50e-6 / 0.1 / 8.0,
-                },
-                Station {
-                    copies: 1,
-                    demand_s: 9e-6 / 0.04,
-                },
-            ],
-            delay_s: 1e-4,
-        };
-        let exact = net.exact(64);
-        let approx = net.schweitzer(64);
-        assert!(
-            (exact.throughput - approx.throughput).abs() / exact.throughput < 0.05,
-            "{} vs {}",
-            exact.throughput,
-            approx.throughput
-        );
+    fn little_and_the_bottleneck_law_hold() {
+        let s = net(50, 8, 500e-6, 225e-6, 1e-4).solve();
+        // The store (225 µs a request) caps everything at 4444/s.
+        assert!(s.throughput <= 1.0 / 225e-6 * (1.0 + 1e-9));
+        assert!(s.throughput > 0.99 / 225e-6, "{}", s.throughput);
+        assert!((s.throughput * s.response_s - 400.0).abs() < 1e-6);
+        assert!(s.store_utilization > 0.99 && s.store_utilization <= 1.0 + 1e-9);
     }
 }
