@@ -21,6 +21,7 @@ macro_rules! say_raw {
 mod common;
 mod load_cmd;
 mod node_cmd;
+mod predict_cmd;
 mod proxy_cmd;
 mod report_cmd;
 mod sweep_cmd;
@@ -87,6 +88,16 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Gate(report_cmd::GateOptions),
 
+    /// Predict throughput, latency, knee and bottleneck for a cluster of any
+    /// size from a measured run; --validate checks a prediction against a run.
+    ///
+    /// Examples:
+    ///   authscale predict results/examples/default --node-cores 2 --store-cores 1 --store-rtt 300us --nodes 1..64
+    ///   authscale predict --validate results/examples/default results/examples/store-x3
+    ///   authscale predict --validate results/examples/default --fit-nodes 1,2,3,4
+    #[command(verbatim_doc_comment)]
+    Predict(Box<predict_cmd::PredictOptions>),
+
     /// Merge the JSON results of load segments that ran at the same time.
     ///
     /// Example:
@@ -130,6 +141,7 @@ fn main() -> ExitCode {
         Command::Report(options) => report_cmd::report(options),
         Command::Compare(options) => report_cmd::compare(options),
         Command::Gate(options) => report_cmd::gate(options),
+        Command::Predict(options) => predict_cmd::run(*options),
         Command::Merge(options) => load_cmd::merge(options),
         Command::Users(options) => print_users(&options),
     };

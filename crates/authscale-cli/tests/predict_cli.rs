@@ -1,0 +1,148 @@
+//! `authscale predict` as a user runs it: a prediction in every format,
+//! a validation, and exit code 2 with the input named for what it refuses.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_authscale"))
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../authscale-report/tests/fixtures/quick-run.json")
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("authscale-predict-{}-{name}", std::process::id()))
+}
+
+fn predict(args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("predict")
+        .args(args)
+        .output()
+        .expect("run predict")
+}
+
+fn refused(output: &Output, says: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(says), "expected {says:?} in: {stderr}");
+}
+
+#[test]
+fn predicts_a_cluster_in_text_markdown_json_and_svg() {
+    let run = fixture();
+    let run = run.to_str().expect("utf-8");
+    let svg = temp("x.svg");
+    let flags = [
+        run,
+        "--node-cores",
+        "2",
+        "--store-cores",
+        "1",
+        "--store-rtt",
+        "300us",
+        "--nodes",
+        "1..40",
+    ];
+    let text = predict(&[&flags[..], &["--svg", svg.to_str().expect("utf-8")]].concat());
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(
+        text.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    assert!(stdout.contains("session: knee") && stdout.contains("no intervals in this run"));
+    let chart = std::fs::read_to_string(&svg).expect("svg written");
+    assert!(chart.starts_with("<svg") && chart.contains("session predicted"));
+    let _ = std::fs::remove_file(&svg);
+
+    let md = predict(&[&flags[..], &["--markdown"]].concat());
+    assert!(String::from_utf8_lossy(&md.stdout).contains("| N | X (req/s) |"));
+
+    let json = predict(&[&flags[..], &["--json"]].concat());
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let points = parsed["modes"][0]["points"].as_array().expect("points");
+    assert_eq!(points.len(), 40);
+    assert_eq!(parsed["cluster"]["store_rtt_s"], 0.0003);
+
+    let validation = predict(&["--validate", run, "--fit-nodes", "1,2", "--json"]);
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&validation.stdout).expect("validation JSON");
+    assert_eq!(parsed["modes"][0]["points"][0]["n"], 4);
+}
+
+#[test]
+fn invalid_inputs_exit_2_naming_the_input() {
+    let run = fixture();
+    let run = run.to_str().expect("utf-8");
+    refused(
+        &predict(&[run, "--node-cores", "0", "--store-cores", "1"]),
+        "--node-cores",
+    );
+    refused(
+        &predict(&[run, "--node-cores", "2", "--store-cores", "-1"]),
+        "--store-cores",
+    );
+    refused(
+        &predict(&[
+            run,
+            "--node-cores",
+            "2",
+            "--store-cores",
+            "1",
+            "--nodes",
+            "1,4,2",
+        ]),
+        "strictly increasing",
+    );
+    refused(&predict(&[run, "--store-cores", "1"]), "--node-cores");
+    refused(
+        &predict(&[
+            "/nonexistent/run.json",
+            "--node-cores",
+            "2",
+            "--store-cores",
+            "1",
+        ]),
+        "cannot read",
+    );
+    let garbage = temp("garbage.json");
+    std::fs::write(&garbage, "{ not json").expect("write");
+    refused(
+        &predict(&[
+            garbage.to_str().expect("utf-8"),
+            "--node-cores",
+            "2",
+            "--store-cores",
+            "1",
+        ]),
+        "is not an authscale run",
+    );
+    let _ = std::fs::remove_file(&garbage);
+
+    // A run whose store was not measured cannot say what session mode costs it.
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture()).expect("fixture")).expect("json");
+    for step in value["steps"].as_array_mut().expect("steps") {
+        step["components"]
+            .as_object_mut()
+            .expect("components")
+            .remove("store");
+    }
+    let storeless = temp("storeless.json");
+    std::fs::write(&storeless, value.to_string()).expect("write");
+    refused(
+        &predict(&[
+            storeless.to_str().expect("utf-8"),
+            "--node-cores",
+            "2",
+            "--store-cores",
+            "1",
+        ]),
+        "no store measurements for mode session",
+    );
+    let _ = std::fs::remove_file(&storeless);
+}

@@ -1,0 +1,317 @@
+//! A prediction and a validation as text, Markdown and an SVG chart, and
+//! the report's "what this means at cluster size" section.
+
+use std::fmt::Write;
+
+use authscale_lab::Run;
+
+use super::{Cluster, ModePrediction, Prediction, Validation, predict};
+use crate::svg::{LineChart, Series};
+
+fn setting(c: &Cluster) -> String {
+    format!(
+        "nodes of {} core(s); store {} shard(s) × {} core(s), {:.3} ms away; {} µs of work per request; {} connections per node",
+        c.node_cores,
+        c.store_shards,
+        c.store_cores,
+        c.store_rtt_s * 1e3,
+        c.work_us,
+        c.connections_per_node
+    )
+}
+
+fn opt_pct(x: Option<f64>) -> String {
+    x.map_or("—".into(), |u| format!("{:.0}%", u * 100.0))
+}
+
+fn knee(m: &ModePrediction) -> String {
+    match (m.knee, m.knee_exact) {
+        (Some(k), Some(e)) if e != k => {
+            format!("N={e} (efficiency under 0.8 from there; first listed: N={k})")
+        }
+        (Some(k), _) => format!("N={k}"),
+        _ => format!("none up to N={}", m.points.last().map_or(0, |p| p.n)),
+    }
+}
+
+fn mode_summary(m: &ModePrediction) -> String {
+    let mut s = format!("{}: knee {}", m.mode, knee(m));
+    if let Some(c) = m.store_ceiling_rps {
+        let _ = write!(s, "; the store caps it at {c:.0} req/s as N grows");
+    }
+    let cost = &m.costs;
+    let _ = write!(
+        s,
+        ". Costs: node {:.1} CPU-µs/request at saturation (run's work {} µs{}), ",
+        cost.node.saturated(),
+        cost.run_work_us,
+        if cost.work_delta_us == 0.0 {
+            String::new()
+        } else {
+            format!(", {:+.1} µs for the work difference", cost.work_delta_us)
+        }
+    );
+    match &cost.store {
+        Some(st) => {
+            let _ = write!(
+                s,
+                "store {:.1} CPU-µs/command at saturation ({:.1} at the least load measured), {:.3} commands/request.",
+                st.per_command.saturated(),
+                st.per_command.points[0].cost_us,
+                st.commands_per_request
+            );
+        }
+        None => s.push_str("no store command per request."),
+    }
+    s
+}
+
+/// The prediction as aligned text.
+pub fn prediction_text(p: &Prediction) -> String {
+    let mut out = format!(
+        "predicted from {} ({})\nfor: {}\n",
+        p.run,
+        setting(&p.run_setting),
+        setting(&p.cluster)
+    );
+    for m in &p.modes {
+        let _ = writeln!(out, "\n{}", mode_summary(m));
+        let _ = writeln!(
+            out,
+            "  {:>6} {:>11} {:>6} {:>10} {:>6} {:>6}  bottleneck",
+            "N", "X (req/s)", "E", "mean (ms)", "nodes", "store"
+        );
+        for pt in &m.points {
+            let _ = writeln!(
+                out,
+                "  {:>6} {:>11.0} {:>6.2} {:>10.3} {:>6} {:>6}  {}",
+                pt.n,
+                pt.throughput,
+                pt.efficiency,
+                pt.latency_ms,
+                opt_pct(Some(pt.node_utilization)),
+                opt_pct(pt.store_utilization),
+                pt.bottleneck
+            );
+        }
+    }
+    out.push_str("\nmodel:\n");
+    for n in &p.notes {
+        let _ = writeln!(out, "- {n}");
+    }
+    let _ = writeln!(out, "- {}", p.intervals);
+    out
+}
+
+/// The prediction as Markdown.
+pub fn prediction_markdown(p: &Prediction) -> String {
+    let mut out = format!(
+        "# Capacity prediction\n\nFrom `{}` ({}).\n\nFor: {}.\n",
+        p.run,
+        setting(&p.run_setting),
+        setting(&p.cluster)
+    );
+    for m in &p.modes {
+        let _ = writeln!(out, "\n## {}\n\n{}\n", m.mode, mode_summary(m));
+        out.push_str("| N | X (req/s) | speedup | efficiency | mean latency (ms) | node util. | store util. | node µs/req | store µs/cmd | bottleneck |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        for pt in &m.points {
+            let _ = writeln!(
+                out,
+                "| {} | {:.0} | {:.2} | {:.2} | {:.3} | {} | {} | {:.1} | {} | {} |",
+                pt.n,
+                pt.throughput,
+                pt.speedup,
+                pt.efficiency,
+                pt.latency_ms,
+                opt_pct(Some(pt.node_utilization)),
+                opt_pct(pt.store_utilization),
+                pt.node_cpu_us_per_request,
+                pt.store_cpu_us_per_command
+                    .map_or("—".into(), |c| format!("{c:.1}")),
+                pt.bottleneck
+            );
+        }
+    }
+    out.push_str("\n## The model\n\n");
+    for n in &p.notes {
+        let _ = writeln!(out, "- {n}");
+    }
+    let _ = writeln!(out, "- Intervals: {}.", p.intervals);
+    out
+}
+
+/// Predicted X(N) per mode (dashed), the knee (a dashed vertical line),
+/// and the measured points where the run measured this very setting.
+pub fn prediction_svg(p: &Prediction) -> String {
+    let mut series = Vec::new();
+    for (i, m) in p.modes.iter().enumerate() {
+        series.push(Series {
+            name: format!("{} predicted", m.mode),
+            points: m
+                .points
+                .iter()
+                .map(|pt| (f64::from(pt.n), pt.throughput))
+                .collect(),
+            dashed: true,
+            color: i,
+        });
+        if !m.measured.is_empty() {
+            series.push(Series {
+                name: format!("{} measured", m.mode),
+                points: m
+                    .measured
+                    .iter()
+                    .map(|(n, x)| (f64::from(*n), *x))
+                    .collect(),
+                dashed: false,
+                color: i,
+            });
+        }
+        if let Some(k) = m.knee_exact.or(m.knee) {
+            let top = m.points.iter().map(|pt| pt.throughput).fold(0.0, f64::max);
+            series.push(Series {
+                name: format!("{} knee N={k}", m.mode),
+                points: vec![(f64::from(k), 0.0), (f64::from(k), top)],
+                dashed: true,
+                color: i,
+            });
+        }
+    }
+    LineChart {
+        title: "predicted throughput vs nodes".into(),
+        x_label: format!(
+            "nodes N ({} core(s) each; store {} × {} core(s), {:.2} ms)",
+            p.cluster.node_cores,
+            p.cluster.store_shards,
+            p.cluster.store_cores,
+            p.cluster.store_rtt_s * 1e3
+        ),
+        y_label: "requests per second".into(),
+        series,
+        shade: None,
+    }
+    .render()
+}
+
+fn opt_n(k: Option<u32>) -> String {
+    k.map_or("none".into(), |k| format!("N={k}"))
+}
+
+/// The validation as aligned text.
+pub fn validation_text(v: &Validation) -> String {
+    let mut out = format!("{}\n", v.description);
+    for m in &v.modes {
+        let _ = writeln!(
+            out,
+            "\n{}: mean |error| {:.1}%, max {:.1}%; knee predicted {}, measured {}",
+            m.mode,
+            m.mean_abs_error_pct,
+            m.max_abs_error_pct,
+            opt_n(m.knee_predicted),
+            opt_n(m.knee_measured)
+        );
+        let _ = writeln!(
+            out,
+            "  {:>4} {:>11} {:>11} {:>8} {:>10} {:>10}  predicted bottleneck",
+            "N", "predicted", "measured", "error", "pred. ms", "meas. ms"
+        );
+        for p in &m.points {
+            let _ = writeln!(
+                out,
+                "  {:>4} {:>11.0} {:>11.0} {:>7.1}% {:>10.2} {:>10.2}  {}",
+                p.n,
+                p.predicted,
+                p.measured,
+                p.error_pct,
+                p.predicted_latency_ms,
+                p.measured_latency_ms,
+                p.predicted_bottleneck
+            );
+        }
+    }
+    let _ = writeln!(out, "\n{}", v.prediction.intervals);
+    out
+}
+
+/// The validation as Markdown.
+pub fn validation_markdown(v: &Validation) -> String {
+    let mut out = format!(
+        "# Prediction checked against measurement\n\n{}.\n",
+        v.description
+    );
+    for m in &v.modes {
+        let _ = writeln!(
+            out,
+            "\n## {}\n\nMean |error| {:.1}%, max {:.1}%. Knee predicted {}, measured {}.\n",
+            m.mode,
+            m.mean_abs_error_pct,
+            m.max_abs_error_pct,
+            opt_n(m.knee_predicted),
+            opt_n(m.knee_measured)
+        );
+        out.push_str("| N | predicted X | measured X | error | predicted mean latency (ms) | measured (ms) | predicted bottleneck |\n|---:|---:|---:|---:|---:|---:|---|\n");
+        for p in &m.points {
+            let _ = writeln!(
+                out,
+                "| {} | {:.0} | {:.0} | {:+.1}% | {:.2} | {:.2} | {} |",
+                p.n,
+                p.predicted,
+                p.measured,
+                p.error_pct,
+                p.predicted_latency_ms,
+                p.measured_latency_ms,
+                p.predicted_bottleneck
+            );
+        }
+    }
+    let _ = writeln!(out, "\nIntervals: {}.", v.prediction.intervals);
+    out
+}
+
+/// Node counts the report's cluster section looks at.
+const CLUSTER_NODES: [u32; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
+
+/// "What this means at cluster size": the run's own budgets extrapolated
+/// to N = 128 nodes, per mode: the knee, the bottleneck, the ceiling.
+pub fn cluster_section(run: &Run) -> String {
+    let mut out = String::from("## What this means at cluster size\n\n");
+    let mut cluster = Cluster::of_run(run);
+    cluster.nodes = CLUSTER_NODES.to_vec();
+    let _ = writeln!(
+        out,
+        "The run's measured costs in a closed queueing model (`authscale predict`), at this run's budgets ({}), extrapolated past the N it measured:\n",
+        setting(&cluster)
+    );
+    match predict(run, "this run", &cluster) {
+        Ok(p) => {
+            out.push_str("| mode | X(8) | X(32) | X(128) | E(128) | knee | bottleneck at N=128 | store ceiling (req/s) |\n|---|---:|---:|---:|---:|---|---|---:|\n");
+            for m in &p.modes {
+                let at = |n: u32| m.points.iter().find(|pt| pt.n == n);
+                let x = |n: u32| at(n).map_or("—".into(), |pt| format!("{:.0}", pt.throughput));
+                let last = m.points.last();
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    m.mode,
+                    x(8),
+                    x(32),
+                    x(128),
+                    last.map_or("—".into(), |pt| format!("{:.2}", pt.efficiency)),
+                    m.knee_exact.map_or("none".into(), |k| format!("N={k}")),
+                    last.map_or("—", |pt| pt.bottleneck.as_str()),
+                    m.store_ceiling_rps
+                        .map_or("—".into(), |c| format!("{c:.0}"))
+                );
+            }
+            let _ = writeln!(
+                out,
+                "\nFor another cluster: `authscale predict RUN --node-cores C --store-cores S [--store-shards K] [--store-rtt D]`. Intervals: {}.",
+                p.intervals
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(out, "Not predicted: {e}.");
+        }
+    }
+    out
+}
