@@ -10,6 +10,7 @@ mod analysis;
 mod compare;
 mod gate;
 pub mod interval;
+pub mod precision;
 mod report;
 mod svg;
 pub mod usl;
