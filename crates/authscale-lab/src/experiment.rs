@@ -31,6 +31,7 @@ pub enum Capacity {
 
 /// How the steps of a closed-loop sweep are measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Pairing {
     /// Every (mode, N) cell once per round, in short slices, round after
