@@ -60,6 +60,24 @@ pub struct SweepOptions {
     #[arg(long, value_name = "C")]
     connections_per_node: Option<u64>,
 
+    /// interleaved: every (mode, N) once per round in short slices, so drift
+    /// hits all alike and every figure gets an interval; blocks: one
+    /// warmup + duration block per step.
+    #[arg(long, value_name = "HOW")]
+    pairing: Option<authscale_lab::Pairing>,
+
+    /// Interleaved: rounds (each visits every mode and N once).
+    #[arg(long, value_name = "R")]
+    rounds: Option<u32>,
+
+    /// Interleaved: measured time of one slice.
+    #[arg(long, value_name = "DURATION")]
+    slice: Option<String>,
+
+    /// Interleaved: unmeasured time before each slice.
+    #[arg(long, value_name = "DURATION")]
+    slice_warmup: Option<String>,
+
     /// After each mode: probe every node this long for a logged-out credential ("0s": no probe).
     #[arg(long, value_name = "DURATION")]
     revocation_window: Option<String>,
@@ -144,6 +162,10 @@ fn plan(options: &SweepOptions) -> anyhow::Result<authscale_lab::Plan> {
     text(&mut e.store_rtt, &options.store_rtt);
     text(&mut e.revocation_window, &options.revocation_window);
     text(&mut e.session_cache_ttl, &options.session_cache_ttl);
+    text(&mut e.slice, &options.slice);
+    text(&mut e.slice_warmup, &options.slice_warmup);
+    e.pairing = options.pairing.unwrap_or(e.pairing);
+    e.rounds = options.rounds.unwrap_or(e.rounds);
     e.node_cpu = options.node_cpu.unwrap_or(e.node_cpu);
     e.store_cpu = options.store_cpu.unwrap_or(e.store_cpu);
     e.work_us = options.work_us.unwrap_or(e.work_us);

@@ -29,6 +29,21 @@ pub enum Capacity {
     Slo,
 }
 
+/// How the steps of a closed-loop sweep are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum Pairing {
+    /// Every (mode, N) cell once per round, in short slices, round after
+    /// round (ABBA order): drift hits every cell alike, and every figure
+    /// gets an interval from its slices.
+    #[default]
+    Interleaved,
+    /// One block of `warmup` + `duration` per (mode, N), mode after mode
+    /// (the design before slices; kept to compare against).
+    Blocks,
+}
+
 /// Fault runs: after each mode's steps, a closed-loop run with a fault
 /// injected in the middle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +119,12 @@ pub struct Experiment {
     pub duration: String,
     pub warmup: String,
     pub capacity: Capacity,
+    /// Closed loop: `interleaved` slices (default) or one block per step.
+    pub pairing: Pairing,
+    /// Interleaved: rounds, and each slice's measured window and warm-up.
+    pub rounds: u32,
+    pub slice: String,
+    pub slice_warmup: String,
     /// Closed loop: connections per node (the load grows with N).
     pub connections_per_node: u64,
     /// Fraction of one core per node (cgroup quota).
@@ -148,6 +169,10 @@ impl Default for Experiment {
             duration: "4s".into(),
             warmup: "1s".into(),
             capacity: Capacity::Closed,
+            pairing: Pairing::Interleaved,
+            rounds: 6,
+            slice: "1s".into(),
+            slice_warmup: "300ms".into(),
             connections_per_node: 8,
             node_cpu: 0.1,
             store_cpu: 0.04,
@@ -186,6 +211,11 @@ pub struct Plan {
     #[serde(default)]
     pub faults: Option<FaultPlan>,
     pub slo_p99: Duration,
+    /// Absent from runs recorded before slices (they are blocks).
+    #[serde(default)]
+    pub slice: Duration,
+    #[serde(default)]
+    pub slice_warmup: Duration,
 }
 
 fn one_second() -> Duration {
@@ -302,6 +332,8 @@ impl Experiment {
                 }
             },
             slo_p99: d("slo-p99", &self.slo_p99)?,
+            slice: d("slice", &self.slice)?,
+            slice_warmup: d("slice-warmup", &self.slice_warmup)?,
             experiment: self,
         };
         ensure!(
@@ -318,6 +350,18 @@ impl Experiment {
             "cpu-period must be between 1ms and 1s"
         );
         ensure!(
+            (1..=100).contains(&plan.experiment.rounds),
+            "rounds must be 1 to 100"
+        );
+        ensure!(
+            plan.slice >= Duration::from_millis(200) && plan.slice <= Duration::from_secs(60),
+            "slice must be between 200ms and 60s"
+        );
+        ensure!(
+            plan.slice_warmup <= Duration::from_secs(60),
+            "slice-warmup must be at most 60s"
+        );
+        ensure!(
             !plan.store_timeout.is_zero(),
             "store-timeout must be greater than zero"
         );
@@ -328,6 +372,12 @@ impl Experiment {
 impl Plan {
     pub fn max_nodes(&self) -> u32 {
         self.experiment.nodes.last().copied().unwrap_or(1)
+    }
+
+    /// Whether the steps are measured in interleaved slices.
+    pub fn interleaved(&self) -> bool {
+        self.experiment.pairing == Pairing::Interleaved
+            && self.experiment.capacity == Capacity::Closed
     }
 
     /// Connections for a closed-loop step with `n` nodes.

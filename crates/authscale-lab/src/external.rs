@@ -123,6 +123,7 @@ pub async fn sweep(
                 },
                 node_requests: end.2.zip(start.2).map(|(e, s)| e.saturating_sub(s)),
                 probes: Vec::new(),
+                slices: Vec::new(),
                 load: result,
             };
             if progress {

@@ -14,13 +14,15 @@ mod http;
 mod process;
 mod record;
 mod revocation;
+mod slices;
 mod store;
 mod sweep;
 
 pub use cgroup::{Caps, Throttling};
-pub use experiment::{Capacity, Experiment, External, FaultPlan, Faults, Plan};
+pub use experiment::{Capacity, Experiment, External, FaultPlan, Faults, Pairing, Plan};
 pub use record::{
-    Component, FaultRun, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Step, utc, write_atomic,
+    Component, FaultRun, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Slice, Step, utc,
+    write_atomic,
 };
 pub use revocation::Revocation;
 pub use store::StoreCounters;

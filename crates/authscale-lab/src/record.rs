@@ -102,8 +102,38 @@ pub struct Step {
     #[serde(default)]
     pub node_requests: Option<u64>,
     pub probes: Vec<Probe>,
+    /// Interleaved sweeps: the step's slices, one per round, from which the
+    /// report computes every interval (empty for a step measured as one
+    /// block, as runs before slices were).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<Slice>,
     /// The load generator's full result (histograms included).
     pub load: LoadResult,
+}
+
+/// One slice of an interleaved step: a short measured window of one
+/// (mode, N) cell in one round.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Slice {
+    /// The round it belongs to: slices of the same round are paired.
+    pub round: u32,
+    /// Its position in the whole run's order of slices.
+    pub seq: u32,
+    pub seconds: f64,
+    /// 2xx answers per second.
+    pub throughput: f64,
+    pub requests: u64,
+    pub errors: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Per component (`nodes`, `store`, `proxy`, `load`).
+    pub cpu_us_per_request: BTreeMap<String, f64>,
+    pub utilization: BTreeMap<String, f64>,
+    /// Capped components: the share of quota periods that were throttled.
+    #[serde(default)]
+    pub throttled: BTreeMap<String, f64>,
+    pub store_commands_per_request: f64,
+    pub store_reads_per_protected_request: f64,
 }
 
 /// Facts about the machine and the tools.

@@ -19,7 +19,7 @@ use crate::cgroup::{Caps, CpuGroup, Throttling, remove_parent};
 use crate::experiment::{Capacity, Plan};
 use crate::http;
 use crate::process::{Managed, process_cpu_seconds};
-use crate::record::{Component, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Step, utc};
+use crate::record::{Component, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Slice, Step, utc};
 use crate::store::{Store, StoreCounters};
 
 /// Where and how the lab runs.
@@ -208,25 +208,12 @@ impl Lab<'_> {
         dir: &Path,
         stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> anyhow::Result<bool> {
+        if self.plan.interleaved() {
+            return self.interleaved(run, dir, stop).await;
+        }
         for mode in &self.plan.experiment.modes {
             self.store.flush().await?;
-            // Sticky sessions live on one node: the proxy must pin users.
-            let policy = if mode == "sticky" {
-                "cookie-hash"
-            } else {
-                "round-robin"
-            };
-            let (status, answer) = http::call(
-                self.proxy.addrs[1],
-                "PUT",
-                "/policy",
-                &format!("\"{policy}\""),
-            )
-            .await?;
-            anyhow::ensure!(
-                status == 200,
-                "the proxy refused policy {policy}: {status} {answer}"
-            );
+            self.set_policy(mode).await?;
             let mut nodes: Vec<Managed> = Vec::new();
             for &n in &self.plan.experiment.nodes {
                 while nodes.len() < n as usize {
@@ -238,8 +225,9 @@ impl Lab<'_> {
                 for node in &nodes {
                     http::wait_ok(node.addr(), "/readyz", Duration::from_secs(10)).await?;
                 }
+                let window = (self.plan.warmup, self.plan.duration);
                 let step = match self.plan.experiment.capacity {
-                    Capacity::Closed => self.measure(mode, &nodes, None, stop).await?,
+                    Capacity::Closed => self.measure(mode, &nodes, None, window, stop).await?,
                     Capacity::Slo => self.search(mode, &nodes, stop).await?,
                 };
                 let Some(step) = step else { return Ok(false) };
@@ -250,53 +238,195 @@ impl Lab<'_> {
                 run.steps.push(step);
                 run.write(dir)?;
             }
-            if mode != "none" && !self.plan.revocation_window.is_zero() {
-                let addrs: Vec<_> = nodes.iter().map(Managed::addr).collect();
-                let probe = crate::revocation::probe(
-                    mode,
-                    self.proxy.addrs[0],
-                    &addrs,
-                    self.plan.experiment.seed,
-                    // A user the load generator did not use.
-                    self.directory_size() - 1,
-                    self.plan.revocation_window,
-                )
-                .await?;
-                if self.options.progress {
-                    eprintln!("{}", revocation_line(&probe));
-                }
-                run.revocations.push(probe);
-                run.write(dir)?;
+            if !self.after_steps(mode, &mut nodes, run, dir, stop).await? {
+                return Ok(false);
             }
-            if let Some(faults) = &self.plan.faults {
-                while nodes.len() < faults.nodes as usize {
-                    let node = self.start_node(mode, nodes.len()).await?;
-                    run.pids.push(node.pid);
-                    nodes.push(node);
+        }
+        Ok(true)
+    }
+
+    /// The interleaved sweep: every mode's nodes run side by side (idle
+    /// ones cost nothing); round after round, the proxy is pointed at each
+    /// (mode, N) set in turn for one slice. Steps are written once every
+    /// round is measured.
+    async fn interleaved(
+        &self,
+        run: &mut Run,
+        dir: &Path,
+        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> anyhow::Result<bool> {
+        let e = &self.plan.experiment;
+        self.store.flush().await?;
+        let mut sets: Vec<Vec<Managed>> = Vec::new();
+        for mode in &e.modes {
+            let mut nodes = Vec::new();
+            for index in 0..self.plan.max_nodes() as usize {
+                let node = self.start_node(mode, index).await?;
+                run.pids.push(node.pid);
+                nodes.push(node);
+            }
+            for node in &nodes {
+                http::wait_ok(node.addr(), "/readyz", Duration::from_secs(10)).await?;
+            }
+            sets.push(nodes);
+        }
+        let schedule = crate::slices::schedule(e.modes.len(), &e.nodes, e.rounds);
+        // One unrecorded warm-up visit of every cell: first connections,
+        // first logins, the store's first keys.
+        let warm = (
+            Duration::ZERO,
+            self.plan.slice_warmup.max(Duration::from_millis(200)),
+        );
+        for cell in &schedule[0] {
+            let mode = &e.modes[cell.mode];
+            self.point_at(mode, &sets[cell.mode][..cell.nodes as usize])
+                .await?;
+            if self
+                .measure(
+                    mode,
+                    &sets[cell.mode][..cell.nodes as usize],
+                    None,
+                    warm,
+                    stop,
+                )
+                .await?
+                .is_none()
+            {
+                return Ok(false);
+            }
+        }
+        let window = (self.plan.slice_warmup, self.plan.slice);
+        let mut cells: BTreeMap<(usize, u32), Vec<(Step, Slice)>> = BTreeMap::new();
+        let mut seq = 0;
+        for (round, order) in schedule.iter().enumerate() {
+            let started = std::time::Instant::now();
+            for cell in order {
+                let mode = &e.modes[cell.mode];
+                let nodes = &sets[cell.mode][..cell.nodes as usize];
+                self.point_at(mode, nodes).await?;
+                let Some(step) = self.measure(mode, nodes, None, window, stop).await? else {
+                    return Ok(false);
+                };
+                let slice = crate::slices::slice_of(&step, round as u32, seq);
+                seq += 1;
+                cells
+                    .entry((cell.mode, cell.nodes))
+                    .or_default()
+                    .push((step, slice));
+            }
+            if self.options.progress {
+                eprintln!(
+                    "  round {}/{}: {} slices in {:.1} s",
+                    round + 1,
+                    schedule.len(),
+                    order.len(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+        for (mode_index, mode) in e.modes.iter().enumerate() {
+            for &n in &e.nodes {
+                let parts = cells.remove(&(mode_index, n)).unwrap_or_default();
+                let step = crate::slices::combine(parts)?;
+                self.check_limits(&step, run);
+                if self.options.progress {
+                    eprintln!("{}", step_line(&step, run.baseline(mode)));
                 }
-                self.set_upstreams(&nodes).await?;
-                for kind in &faults.kinds {
-                    if kind == "store-outage" && !self.store.owned {
-                        run.warnings.push(
-                            "store-outage skipped: the store is external (--redis-url)".into(),
-                        );
-                        continue;
-                    }
-                    for node in &nodes {
-                        http::wait_ok(node.addr(), "/healthz", Duration::from_secs(10)).await?;
-                    }
-                    let Some(fault) = self
-                        .fault_run(mode, kind, faults, &mut nodes, &mut run.pids, stop)
-                        .await?
-                    else {
-                        return Ok(false);
-                    };
-                    if self.options.progress {
-                        eprintln!("{}", fault_line(&fault));
-                    }
-                    run.faults.push(fault);
-                    run.write(dir)?;
+                run.steps.push(step);
+            }
+        }
+        run.write(dir)?;
+        for (mode, nodes) in e.modes.iter().zip(sets.iter_mut()) {
+            self.point_at(mode, nodes).await?;
+            if !self.after_steps(mode, nodes, run, dir, stop).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Points the proxy at `nodes` with the policy `mode` needs.
+    async fn point_at(&self, mode: &str, nodes: &[Managed]) -> anyhow::Result<()> {
+        self.set_policy(mode).await?;
+        self.set_upstreams(nodes).await
+    }
+
+    async fn set_policy(&self, mode: &str) -> anyhow::Result<()> {
+        // Sticky sessions live on one node: the proxy must pin users.
+        let policy = if mode == "sticky" {
+            "cookie-hash"
+        } else {
+            "round-robin"
+        };
+        let (status, answer) = http::call(
+            self.proxy.addrs[1],
+            "PUT",
+            "/policy",
+            &format!("\"{policy}\""),
+        )
+        .await?;
+        anyhow::ensure!(
+            status == 200,
+            "the proxy refused policy {policy}: {status} {answer}"
+        );
+        Ok(())
+    }
+
+    /// After a mode's steps: the revocation probe and the fault runs, on
+    /// the mode's nodes; false when interrupted.
+    async fn after_steps(
+        &self,
+        mode: &str,
+        nodes: &mut Vec<Managed>,
+        run: &mut Run,
+        dir: &Path,
+        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> anyhow::Result<bool> {
+        if mode != "none" && !self.plan.revocation_window.is_zero() {
+            let addrs: Vec<_> = nodes.iter().map(Managed::addr).collect();
+            let probe = crate::revocation::probe(
+                mode,
+                self.proxy.addrs[0],
+                &addrs,
+                self.plan.experiment.seed,
+                // A user the load generator did not use.
+                self.directory_size() - 1,
+                self.plan.revocation_window,
+            )
+            .await?;
+            if self.options.progress {
+                eprintln!("{}", revocation_line(&probe));
+            }
+            run.revocations.push(probe);
+            run.write(dir)?;
+        }
+        if let Some(faults) = &self.plan.faults {
+            while nodes.len() < faults.nodes as usize {
+                let node = self.start_node(mode, nodes.len()).await?;
+                run.pids.push(node.pid);
+                nodes.push(node);
+            }
+            self.set_upstreams(nodes).await?;
+            for kind in &faults.kinds {
+                if kind == "store-outage" && !self.store.owned {
+                    run.warnings
+                        .push("store-outage skipped: the store is external (--redis-url)".into());
+                    continue;
                 }
+                for node in nodes.iter() {
+                    http::wait_ok(node.addr(), "/healthz", Duration::from_secs(10)).await?;
+                }
+                let Some(fault) = self
+                    .fault_run(mode, kind, faults, nodes, &mut run.pids, stop)
+                    .await?
+                else {
+                    return Ok(false);
+                };
+                if self.options.progress {
+                    eprintln!("{}", fault_line(&fault));
+                }
+                run.faults.push(fault);
+                run.write(dir)?;
             }
         }
         Ok(true)
@@ -445,7 +575,8 @@ impl Lab<'_> {
         let (mut best, mut failed_at): (Option<Step>, Option<f64>) = (None, None);
         let mut probes = Vec::new();
         for _ in 0..e.slo_probes {
-            let Some(step) = self.measure(mode, nodes, Some(rate), stop).await? else {
+            let window = (self.plan.warmup, self.plan.duration);
+            let Some(step) = self.measure(mode, nodes, Some(rate), window, stop).await? else {
                 return Ok(None);
             };
             let passed = step.latency_ms.p99 <= self.plan.slo_p99.as_secs_f64() * 1000.0
@@ -496,6 +627,7 @@ impl Lab<'_> {
         mode: &str,
         nodes: &[Managed],
         rate: Option<f64>,
+        (warmup, duration): (Duration, Duration),
         stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> anyhow::Result<Option<Step>> {
         let plan = self.plan;
@@ -509,17 +641,15 @@ impl Lab<'_> {
             Some(rate) => LoopMode::Open { rate },
             None => LoopMode::Closed,
         };
-        config.warmup = plan.warmup;
-        config.duration = plan.duration;
+        config.warmup = warmup;
+        config.duration = duration;
         config.timeout = Duration::from_secs(5);
         let progress = Arc::new(Progress::default());
-        let ticker = self
-            .options
-            .live
+        let ticker = (self.options.live && !plan.interleaved())
             .then(|| tokio::spawn(live(progress.clone(), format!("{mode} N={n}"))));
         let load = authscale_load::run(config, stop.as_mut(), Some(progress));
         let at_warmup = async {
-            tokio::time::sleep(plan.warmup).await;
+            tokio::time::sleep(warmup).await;
             self.snapshot(nodes).await
         };
         let (result, start) = tokio::join!(load, at_warmup);
@@ -667,6 +797,7 @@ impl Lab<'_> {
                 within_10_percent: (ratio - 1.0).abs() <= 0.1,
             },
             probes: Vec::new(),
+            slices: Vec::new(),
             load,
         }
     }

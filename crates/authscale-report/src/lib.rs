@@ -9,6 +9,8 @@
 mod analysis;
 mod compare;
 mod gate;
+pub mod interval;
+pub mod precision;
 pub mod predict;
 mod report;
 mod svg;

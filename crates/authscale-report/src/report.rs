@@ -7,13 +7,19 @@ use std::path::Path;
 use authscale_lab::Run;
 
 use crate::analysis::{Analysis, COMPONENTS, ModeAnalysis, analyse};
+use crate::interval::{Estimate, Resolved};
+use crate::precision::{PREDICTION_TOLERANCE, Precision, precision};
 use crate::svg::{LineChart, Series, StackedBars};
 
 /// The files of a report: (file name, contents).
 pub fn render(run: &Run) -> Vec<(String, String)> {
     let analysis = analyse(run);
-    let mut files = charts(run, &analysis);
-    files.insert(0, ("report.md".to_owned(), markdown(run, &analysis)));
+    let precision = precision(run);
+    let mut files = charts(run, &analysis, &precision);
+    files.insert(
+        0,
+        ("report.md".to_owned(), markdown(run, &analysis, &precision)),
+    );
     files
 }
 
@@ -33,7 +39,17 @@ fn color(analysis: &Analysis, mode: &str) -> usize {
         .unwrap_or(0)
 }
 
-fn charts(run: &Run, analysis: &Analysis) -> Vec<(String, String)> {
+fn charts(run: &Run, analysis: &Analysis, precision: &Precision) -> Vec<(String, String)> {
+    let interval_bars = |value: fn(&crate::precision::StepEstimates) -> Option<Estimate>| -> Vec<(usize, f64, f64, f64)> {
+        precision
+            .steps
+            .iter()
+            .filter_map(|s| {
+                let e = value(s)?;
+                (e.n >= 2).then(|| (color(analysis, &s.mode), f64::from(s.n), e.lo, e.hi))
+            })
+            .collect()
+    };
     let max_n = analysis
         .modes
         .iter()
@@ -130,6 +146,7 @@ fn charts(run: &Run, analysis: &Analysis) -> Vec<(String, String)> {
                 y_label: "throughput (2xx req/s)".into(),
                 series: throughput,
                 shade: None,
+                error_bars: interval_bars(|s| Some(s.throughput)),
             }
             .render(),
         ),
@@ -141,6 +158,7 @@ fn charts(run: &Run, analysis: &Analysis) -> Vec<(String, String)> {
                 y_label: "p99 latency (ms)".into(),
                 series: per_mode(|p| p.p99_ms),
                 shade: None,
+                error_bars: interval_bars(|s| Some(s.p99_ms)),
             }
             .render(),
         ),
@@ -152,6 +170,7 @@ fn charts(run: &Run, analysis: &Analysis) -> Vec<(String, String)> {
                 y_label: "efficiency".into(),
                 series: efficiency,
                 shade: None,
+                error_bars: interval_bars(|s| s.efficiency),
             }
             .render(),
         ),
@@ -198,6 +217,7 @@ fn fault_charts(f: &authscale_lab::FaultRun) -> Vec<(String, String)> {
             color,
         }],
         shade: shade.clone(),
+        error_bars: Vec::new(),
     };
     let stem = fault_stem(f);
     vec![
@@ -227,7 +247,7 @@ fn fault_charts(f: &authscale_lab::FaultRun) -> Vec<(String, String)> {
     ]
 }
 
-fn markdown(run: &Run, analysis: &Analysis) -> String {
+fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
     let e = &run.plan.experiment;
     let mut out = String::new();
     let _ = writeln!(out, "# authscale report: {} ({})\n", e.name, run.started_at);
@@ -294,7 +314,9 @@ fn markdown(run: &Run, analysis: &Analysis) -> String {
             );
         }
     }
-    usl_section(&mut out, analysis);
+    precision_section(&mut out, run, precision);
+    usl_section(&mut out, analysis, precision);
+    prediction_section(&mut out, precision);
     let _ = writeln!(
         out,
         "\n## Latency and efficiency\n\n![p99 latency vs nodes](latency.svg)\n\n![efficiency vs nodes](efficiency.svg)\n"
@@ -327,7 +349,137 @@ fn markdown(run: &Run, analysis: &Analysis) -> String {
     out
 }
 
-fn usl_section(out: &mut String, analysis: &Analysis) {
+/// Intervals, paired ratios and the run's noise floor.
+fn precision_section(out: &mut String, run: &Run, precision: &Precision) {
+    let _ = writeln!(out, "\n## How sure these figures are\n");
+    if !precision.sliced {
+        let _ = writeln!(
+            out,
+            "Each step of this run was measured as one block, so it carries no interval: a single window cannot say how much of a difference is the machine's drift. Interleaved runs (`pairing = \"interleaved\"`, the default) give every figure an interval.\n"
+        );
+        return;
+    }
+    let e = &run.plan.experiment;
+    let _ = writeln!(
+        out,
+        "Every (mode, N) cell was measured once per round, {} rounds, in slices of {} (after {} of warm-up each), the order reversed every other round, so the machine's drift falls on every cell alike. Intervals are 95% Student-t intervals over the rounds (`mean [lo, hi]`); efficiencies and mode-to-mode ratios are formed within each round (paired) and their interval is a t interval on the per-round log ratios; the USL parameters' intervals come from a percentile bootstrap over rounds ({} resamples).\n",
+        e.rounds,
+        e.slice,
+        e.slice_warmup,
+        crate::precision::RESAMPLES
+    );
+    if let Some(floor) = precision.noise_floor {
+        let _ = writeln!(
+            out,
+            "**Noise floor: differences under {:.1}% are not resolved by this run** (the median half-width of its paired ratios).\n",
+            floor * 100.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| mode | N | X (req/s) | E(N) | p50 (ms) | p99 (ms) | node µs/req | store cmds/req | node throttled | p99 in quota periods |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let period = run
+        .steps
+        .first()
+        .and_then(|s| s.components.get("nodes"))
+        .and_then(|c| c.cpu_period_ms);
+    for s in &precision.steps {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            s.mode,
+            s.n,
+            s.throughput.show(0),
+            s.efficiency
+                .filter(|_| s.n > 1)
+                .map_or("—".into(), |e| e.show(2)),
+            s.p50_ms.show(2),
+            s.p99_ms.show(2),
+            s.cpu_us_per_req
+                .get("nodes")
+                .map_or("—".into(), |e| e.show(1)),
+            s.store_cmds_per_req.show(3),
+            s.node_throttled
+                .map_or("—".into(), |e| e.scaled(100.0).show(0) + "%"),
+            period.map_or("—".into(), |p| format!("{:.1}", s.p99_ms.mean / p)),
+        );
+    }
+    if !precision.ratios.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nThroughput of one mode over another at the same N, paired by round:\n"
+        );
+        let _ = writeln!(out, "| N | ratio | value | what the run can say |");
+        let _ = writeln!(out, "|---:|---|---:|---|");
+        for r in &precision.ratios {
+            let says = match Resolved::of_ratio(&r.ratio) {
+                Resolved::Higher => format!("{} faster than {}", r.a, r.b),
+                Resolved::Lower => format!("{} slower than {}", r.a, r.b),
+                Resolved::NotResolved => "not resolved: the two cannot be told apart".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {}/{} | {} | {says} |",
+                r.n,
+                r.a,
+                r.b,
+                r.ratio.show(3)
+            );
+        }
+    }
+    for note in &precision.superlinear {
+        let _ = writeln!(out, "\n> {note}");
+    }
+    let _ = writeln!(
+        out,
+        "\nThe last column is p99 in periods of the node quota: a capped node runs its quota and then waits for the next period, so a request that arrives after the quota is spent waits up to a whole period, and one queued behind others can wait two or three. A p99 of k periods is such waiting, not slow code."
+    );
+}
+
+/// How well the USL fitted on the first half predicts the second.
+fn prediction_section(out: &mut String, precision: &Precision) {
+    if precision.prediction.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Does the model predict?\n");
+    let _ = writeln!(
+        out,
+        "The USL fitted on the first half of each mode's N values, predicting the measured rest. A model that misses by more than {:.0}% is reported as predicting badly: then the fitted curve describes the measured points but is not a forecast.\n",
+        PREDICTION_TOLERANCE * 100.0
+    );
+    let _ = writeln!(
+        out,
+        "| mode | fitted on N | N | predicted (req/s) | measured (req/s) | error |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|");
+    for (mode, check) in &precision.prediction {
+        let on: Vec<String> = check.fitted_on.iter().map(u32::to_string).collect();
+        for (n, predicted, measured, error) in &check.rows {
+            let _ = writeln!(
+                out,
+                "| {mode} | {} | {n} | {predicted:.0} | {measured:.0} | {:+.1}% |",
+                on.join(", "),
+                error * 100.0
+            );
+        }
+    }
+    for (mode, check) in &precision.prediction {
+        let _ = writeln!(
+            out,
+            "\n- {mode}: {} (largest error {:.1}%).",
+            if check.max_abs_error <= PREDICTION_TOLERANCE {
+                "the first half predicts the second well"
+            } else {
+                "the first half predicts the second badly — the curve changes shape beyond the fitted range"
+            },
+            check.max_abs_error * 100.0
+        );
+    }
+}
+
+fn usl_section(out: &mut String, analysis: &Analysis, precision: &Precision) {
     let _ = writeln!(out, "\n## Scalability model\n");
     let _ = writeln!(
         out,
@@ -368,6 +520,35 @@ fn usl_section(out: &mut String, analysis: &Analysis) {
                     m.mode
                 );
             }
+        }
+    }
+    if !precision.usl.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n95% bootstrap intervals of the fit (resampling rounds):\n"
+        );
+        let _ = writeln!(out, "| mode | λ | σ | κ | N* |");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        let peak = |x: f64| {
+            if x.is_finite() {
+                format!("{x:.1}")
+            } else {
+                "∞".into()
+            }
+        };
+        for (mode, u) in &precision.usl {
+            let _ = writeln!(
+                out,
+                "| {mode} | [{:.0}, {:.0}] | [{:.4}, {:.4}] | [{:.5}, {:.5}] | [{}, {}] |",
+                u.lambda.0,
+                u.lambda.1,
+                u.sigma.0,
+                u.sigma.1,
+                u.kappa.0,
+                u.kappa.1,
+                peak(u.peak_n.0),
+                peak(u.peak_n.1)
+            );
         }
     }
 }

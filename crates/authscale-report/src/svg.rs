@@ -34,6 +34,8 @@ pub struct LineChart {
     pub series: Vec<Series>,
     /// An x range to shade (a fault window), with its label.
     pub shade: Option<(f64, f64, String)>,
+    /// 95% intervals drawn as vertical bars: (palette index, x, lo, hi).
+    pub error_bars: Vec<(usize, f64, f64, f64)>,
 }
 
 /// "Nice" tick values covering [0, max].
@@ -156,6 +158,7 @@ impl LineChart {
             .series
             .iter()
             .flat_map(|s| s.points.iter().map(|p| p.1))
+            .chain(self.error_bars.iter().map(|b| b.3))
             .filter(|v| v.is_finite())
             .fold(0.0, f64::max);
         let (xt, yt) = (ticks(x_max), ticks(y_max * 1.05));
@@ -229,6 +232,21 @@ impl LineChart {
                     );
                 }
             }
+        }
+        for &(color, x, lo, hi) in &self.error_bars {
+            if !(lo.is_finite() && hi.is_finite()) {
+                continue;
+            }
+            let color = COLORS[color % COLORS.len()];
+            let (x, top, bottom) = (px(x), py(hi), py(lo));
+            let _ = writeln!(
+                out,
+                r#"<path d="M{x:.1},{top:.1}V{bottom:.1}M{:.1},{top:.1}H{:.1}M{:.1},{bottom:.1}H{:.1}" stroke="{color}" stroke-width="1.5" fill="none"/>"#,
+                x - 4.0,
+                x + 4.0,
+                x - 4.0,
+                x + 4.0
+            );
         }
         let entries: Vec<(String, usize, bool)> = self
             .series
@@ -329,6 +347,7 @@ mod tests {
                 color: 0,
             }],
             shade: Some((1.2, 1.5, "fault".into())),
+            error_bars: vec![(0, 2.0, 18.0, 22.0)],
         };
         let svg = chart.render();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));

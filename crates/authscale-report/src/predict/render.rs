@@ -189,6 +189,7 @@ pub fn prediction_svg(p: &Prediction) -> String {
         y_label: "requests per second".into(),
         series,
         shade: None,
+        error_bars: Vec::new(),
     }
     .render()
 }

@@ -1,0 +1,221 @@
+//! Paired, interleaved measurement: the order in which a sweep visits its
+//! (mode, N) cells round after round, and how a cell's slices add up to
+//! one `Step` that keeps every slice.
+//!
+//! Why rounds: the machine's speed drifts over minutes. A step measured as
+//! one block takes whatever speed the machine had then, so two steps (two
+//! modes, or N = 1 and N = 8) compared later differ by the drift as well as
+//! by what they measure. Visiting every cell once per round, in short
+//! slices, puts every cell under the same drift; the report then forms
+//! ratios within a round (session/token at N, X(N)/X(1)) and its intervals
+//! from the rounds. Odd rounds run the cells in reverse order, so a drift
+//! that is linear over two rounds hits both sides of a pair equally.
+
+use std::collections::BTreeMap;
+
+use crate::record::{Component, Latency, LittlesLaw, Slice, Step};
+
+/// One cell of the schedule: the mode's index in the experiment and N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cell {
+    pub mode: usize,
+    pub nodes: u32,
+}
+
+/// The cells of every round: ordered by N, then by mode (so the modes of
+/// one N are measured back to back), forward in even rounds and reversed
+/// in odd ones.
+pub(crate) fn schedule(modes: usize, nodes: &[u32], rounds: u32) -> Vec<Vec<Cell>> {
+    let forward: Vec<Cell> = nodes
+        .iter()
+        .flat_map(|&n| (0..modes).map(move |mode| Cell { mode, nodes: n }))
+        .collect();
+    (0..rounds)
+        .map(|round| {
+            let mut cells = forward.clone();
+            if round % 2 == 1 {
+                cells.reverse();
+            }
+            cells
+        })
+        .collect()
+}
+
+/// A measured slice as a `Slice` record.
+pub(crate) fn slice_of(step: &Step, round: u32, seq: u32) -> Slice {
+    let per_component = |f: fn(&Component) -> f64| -> BTreeMap<String, f64> {
+        step.components
+            .iter()
+            .map(|(k, c)| (k.clone(), f(c)))
+            .collect()
+    };
+    Slice {
+        round,
+        seq,
+        seconds: step.seconds,
+        throughput: step.throughput,
+        requests: step.requests,
+        errors: step.errors,
+        p50_ms: step.latency_ms.p50,
+        p99_ms: step.latency_ms.p99,
+        cpu_us_per_request: per_component(|c| c.cpu_us_per_request),
+        utilization: per_component(|c| c.utilization),
+        throttled: step
+            .components
+            .iter()
+            .filter_map(|(k, c)| {
+                let t = c.throttling?;
+                (t.periods > 0).then(|| (k.clone(), t.throttled_periods as f64 / t.periods as f64))
+            })
+            .collect(),
+        store_commands_per_request: step.store_commands_per_request,
+        store_reads_per_protected_request: step.store_reads_per_protected_request,
+    }
+}
+
+/// Adds up the slices of one cell (measured one after another, not at the
+/// same time): counts, CPU seconds and histograms add; rates are totals
+/// over the summed measured time. The slices themselves are kept.
+pub(crate) fn combine(parts: Vec<(Step, Slice)>) -> anyhow::Result<Step> {
+    anyhow::ensure!(!parts.is_empty(), "a cell with no slices");
+    let loads: Vec<_> = parts.iter().map(|(s, _)| s.load.clone()).collect();
+    let mut load = authscale_load::merge(&loads).map_err(|e| anyhow::anyhow!(e))?;
+    let seconds: f64 = parts.iter().map(|(s, _)| s.seconds).sum::<f64>().max(1e-9);
+    let successes: f64 = parts.iter().map(|(s, _)| s.throughput * s.seconds).sum();
+    load.measured_seconds = seconds;
+    load.success_rate = successes / seconds;
+    load.achieved_rate = load.requests as f64 / seconds;
+    load.config.connections = parts[0].0.load.config.connections;
+    let first = &parts[0].0;
+    let requests = load.requests.max(1);
+    let mut components: BTreeMap<String, Component> = BTreeMap::new();
+    for (step, _) in &parts {
+        for (name, c) in &step.components {
+            let total = components.entry(name.clone()).or_insert_with(|| Component {
+                limit_cores: c.limit_cores,
+                capped: c.capped,
+                cpu_period_ms: c.cpu_period_ms,
+                ..Component::default()
+            });
+            total.cpu_seconds += c.cpu_seconds;
+            total.throttling = match (total.throttling, c.throttling) {
+                (Some(a), Some(b)) => Some(a.plus(b)),
+                (None, b) => b,
+                (a, None) => a,
+            };
+        }
+    }
+    for c in components.values_mut() {
+        c.cpu_us_per_request = c.cpu_seconds * 1e6 / requests as f64;
+        c.utilization = c.cpu_seconds / (c.limit_cores * seconds);
+    }
+    let mut store_commands: BTreeMap<String, u64> = BTreeMap::new();
+    for (step, _) in &parts {
+        for (k, v) in &step.store_commands {
+            *store_commands.entry(k.clone()).or_default() += v;
+        }
+    }
+    let api: u64 = load.by_step.get("api").map_or(0, |c| c.values().sum());
+    let reads = store_commands.get("get").copied().unwrap_or(0)
+        + store_commands.get("getex").copied().unwrap_or(0);
+    let mean_s = load.latency_us.uncorrected.mean / 1e6;
+    let rate_times_latency = load.achieved_rate * mean_s;
+    let expected = load.config.connections as f64;
+    let ratio = if expected > 0.0 {
+        rate_times_latency / expected
+    } else {
+        0.0
+    };
+    Ok(Step {
+        mode: first.mode.clone(),
+        nodes: first.nodes,
+        capacity: first.capacity,
+        connections: first.connections,
+        offered_rate: None,
+        throughput: load.success_rate,
+        requests: load.requests,
+        errors: load.errors,
+        error_rate: load.errors as f64 / requests as f64,
+        seconds,
+        latency_ms: Latency::of(&load.latency_us.corrected),
+        latency_uncorrected_ms: Latency::of(&load.latency_us.uncorrected),
+        components,
+        store_commands_per_request: store_commands.values().sum::<u64>() as f64 / requests as f64,
+        store_reads_per_protected_request: if api > 0 {
+            reads as f64 / api as f64
+        } else {
+            0.0
+        },
+        store_commands,
+        littles_law: LittlesLaw {
+            expected_in_flight: expected,
+            rate_times_latency,
+            ratio,
+            within_10_percent: (ratio - 1.0).abs() <= 0.1,
+        },
+        node_requests: None,
+        probes: Vec::new(),
+        slices: parts.into_iter().map(|(_, slice)| slice).collect(),
+        load,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_visits_every_cell_once_per_round_and_alternates() {
+        let rounds = schedule(2, &[1, 2, 4], 4);
+        assert_eq!(rounds.len(), 4);
+        for cells in &rounds {
+            assert_eq!(cells.len(), 6);
+            for mode in 0..2 {
+                for n in [1, 2, 4] {
+                    assert_eq!(
+                        cells
+                            .iter()
+                            .filter(|c| **c == Cell { mode, nodes: n })
+                            .count(),
+                        1
+                    );
+                }
+            }
+        }
+        // The modes of one N are neighbours: each pair is measured back to back.
+        for cells in &rounds {
+            for pair in cells.chunks(2) {
+                assert_eq!(pair[0].nodes, pair[1].nodes);
+                assert_ne!(pair[0].mode, pair[1].mode);
+            }
+        }
+        // Odd rounds reverse even ones: within two rounds, mode 0 comes
+        // first once and second once at every N (ABBA).
+        let reversed: Vec<Cell> = rounds[0].iter().rev().copied().collect();
+        assert_eq!(rounds[1], reversed);
+        assert_eq!(rounds[2], rounds[0]);
+        for n in [1, 2, 4] {
+            let first = |cells: &[Cell]| cells.iter().find(|c| c.nodes == n).map(|c| c.mode);
+            assert_ne!(first(&rounds[0]), first(&rounds[1]));
+        }
+        // Averaged over two rounds, every cell sits at the same mean position.
+        let mean_position = |cell: Cell| -> f64 {
+            rounds[..2]
+                .iter()
+                .map(|cells| cells.iter().position(|c| *c == cell).unwrap_or(0) as f64)
+                .sum::<f64>()
+                / 2.0
+        };
+        let positions: Vec<f64> = rounds[0].iter().map(|c| mean_position(*c)).collect();
+        assert!(positions.iter().all(|p| (p - positions[0]).abs() < 1e-9));
+    }
+
+    #[test]
+    fn one_mode_one_round_is_the_plain_order() {
+        let rounds = schedule(1, &[1, 8], 1);
+        assert_eq!(
+            rounds,
+            vec![vec![Cell { mode: 0, nodes: 1 }, Cell { mode: 0, nodes: 8 }]]
+        );
+    }
+}
