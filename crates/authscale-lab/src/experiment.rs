@@ -44,14 +44,71 @@ pub enum Pairing {
     Blocks,
 }
 
+/// A fault the lab injects in the middle of a closed-loop run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// The store is killed, then restarted on its port (from its
+    /// append-only file when the run's persistence is `aof`, else empty).
+    StoreOutage,
+    /// One node is killed, then restarted on its port.
+    NodeLoss,
+}
+
+impl FaultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::StoreOutage => "store-outage",
+            FaultKind::NodeLoss => "node-loss",
+        }
+    }
+}
+
+impl std::fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the lab's store keeps across a restart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Persistence {
+    /// Nothing: a restarted store is empty (`--save '' --appendonly no`).
+    #[default]
+    None,
+    /// An append-only file fsynced every second (`--appendonly yes
+    /// --appendfsync everysec`), reloaded at restart.
+    Aof,
+}
+
+impl Persistence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Persistence::None => "none",
+            Persistence::Aof => "aof",
+        }
+    }
+}
+
+impl std::fmt::Display for Persistence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Fault runs: after each mode's steps, a closed-loop run with a fault
 /// injected in the middle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct Faults {
-    /// `store-outage` (the store is killed, then restarted empty) and/or
-    /// `node-loss` (one node is killed, then restarted on its port).
-    pub kinds: Vec<String>,
+    pub kinds: Vec<FaultKind>,
+    /// Store outages run once per entry: `none` (restarted empty) and/or
+    /// `aof` (restarted from its append-only file).
+    pub persistence: Vec<Persistence>,
+    /// Users logged out, and users kept logged in, before each fault: the
+    /// lab counts how many of each the system forgot across it.
+    pub durability_users: u64,
     /// Nodes during the fault runs.
     pub nodes: u32,
     pub duration: String,
@@ -64,7 +121,9 @@ pub struct Faults {
 impl Default for Faults {
     fn default() -> Faults {
         Faults {
-            kinds: vec!["store-outage".into(), "node-loss".into()],
+            kinds: vec![FaultKind::StoreOutage, FaultKind::NodeLoss],
+            persistence: vec![Persistence::None],
+            durability_users: 50,
             nodes: 4,
             duration: "10s".into(),
             at: "3s".into(),
@@ -101,7 +160,14 @@ pub struct External {
 /// Fault runs with their durations parsed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FaultPlan {
-    pub kinds: Vec<String>,
+    pub kinds: Vec<FaultKind>,
+    /// Absent from runs recorded before persistence was a choice: their
+    /// stores restarted empty.
+    #[serde(default = "no_persistence")]
+    pub persistence: Vec<Persistence>,
+    /// Absent (0: not measured) from runs recorded before durability was.
+    #[serde(default)]
+    pub durability_users: u64,
     pub nodes: u32,
     pub duration: Duration,
     pub at: Duration,
@@ -222,6 +288,21 @@ fn one_second() -> Duration {
     Duration::from_secs(1)
 }
 
+fn no_persistence() -> Vec<Persistence> {
+    vec![Persistence::None]
+}
+
+impl FaultPlan {
+    /// The store persistences a run of `kind` is repeated for: only a store
+    /// outage depends on what the store keeps.
+    pub fn persistences(&self, kind: FaultKind) -> &[Persistence] {
+        match kind {
+            FaultKind::StoreOutage => &self.persistence,
+            FaultKind::NodeLoss => &[Persistence::None],
+        }
+    }
+}
+
 impl Experiment {
     /// Reads a TOML file; unknown keys are errors, missing keys default.
     pub fn from_file(path: &std::path::Path) -> anyhow::Result<Experiment> {
@@ -310,15 +391,23 @@ impl Experiment {
             faults: match &self.faults {
                 None => None,
                 Some(f) => {
-                    for kind in &f.kinds {
-                        ensure!(
-                            ["store-outage", "node-loss"].contains(&kind.as_str()),
-                            "faults.kinds: unknown fault {kind:?} (known: store-outage, node-loss)"
-                        );
-                    }
+                    ensure!(
+                        !f.persistence.is_empty(),
+                        "faults.persistence: name at least one of none, aof"
+                    );
+                    ensure!(
+                        f.persistence.len() <= 1 || f.kinds.contains(&FaultKind::StoreOutage),
+                        "faults.persistence only changes store-outage runs: add it to faults.kinds"
+                    );
+                    ensure!(
+                        f.durability_users <= 1000,
+                        "faults.durability-users must be at most 1000"
+                    );
                     ensure!((1..=64).contains(&f.nodes), "faults.nodes must be 1 to 64");
                     let plan = FaultPlan {
                         kinds: f.kinds.clone(),
+                        persistence: f.persistence.clone(),
+                        durability_users: f.durability_users,
                         nodes: f.nodes,
                         duration: d("faults.duration", &f.duration)?,
                         at: d("faults.at", &f.at)?,
@@ -327,6 +416,13 @@ impl Experiment {
                     ensure!(
                         plan.at + plan.length < plan.duration,
                         "faults: at + length must end before duration, leaving time to recover"
+                    );
+                    // The durability users are written before the load
+                    // starts; by the fault, `everysec` has fsynced them.
+                    ensure!(
+                        !plan.persistence.contains(&Persistence::Aof)
+                            || plan.at >= Duration::from_secs(1),
+                        "faults.at must be at least 1s with aof: the append-only file is fsynced once a second"
                     );
                     Some(plan)
                 }
@@ -422,13 +518,19 @@ mod tests {
 
     #[test]
     fn bad_experiments_are_refused_with_reasons() {
-        let cases: [(&str, &str); 6] = [
+        let cases: [(&str, &str); 9] = [
             ("nodes = [4, 2]", "increasing"),
             ("modes = [\"cookies\"]", "unknown mode"),
             ("node-cpu = 0", "node-cpu"),
             ("duration = \"soon\"", "duration"),
             ("nmae = \"x\"", "unknown field"),
             ("cpu-period = \"5s\"", "cpu-period"),
+            ("[faults]\nkinds = [\"meteor\"]", "unknown variant"),
+            ("[faults]\npersistence = [\"rdb\"]", "unknown variant"),
+            (
+                "[faults]\npersistence = [\"aof\"]\nat = \"500ms\"",
+                "at least 1s with aof",
+            ),
         ];
         for (text, expected) in cases {
             let error = toml::from_str::<Experiment>(text)

@@ -7,6 +7,7 @@
 //! no conclusions (that is the report's job).
 
 mod cgroup;
+mod durability;
 pub mod duration;
 mod experiment;
 mod external;
@@ -19,10 +20,12 @@ mod store;
 mod sweep;
 
 pub use cgroup::{Caps, Throttling};
-pub use experiment::{Capacity, Experiment, External, FaultPlan, Faults, Pairing, Plan};
+pub use experiment::{
+    Capacity, Experiment, External, FaultKind, FaultPlan, Faults, Pairing, Persistence, Plan,
+};
 pub use record::{
-    Component, FaultRun, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Slice, Step, utc,
-    write_atomic,
+    Component, Durability, FaultRun, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Slice, Step,
+    utc, write_atomic,
 };
 pub use revocation::Revocation;
 pub use store::StoreCounters;

@@ -8,7 +8,7 @@ use authscale_load::LoadResult;
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::Throttling;
-use crate::experiment::{Capacity, Plan};
+use crate::experiment::{Capacity, FaultKind, Persistence, Plan};
 
 pub const SCHEMA: &str = "authscale-run/1";
 
@@ -177,8 +177,11 @@ pub struct Run {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FaultRun {
     pub mode: String,
-    /// `store-outage` or `node-loss`.
-    pub kind: String,
+    pub kind: FaultKind,
+    /// What the lab's store kept across the run (older runs: `none`, their
+    /// stores restarted empty).
+    #[serde(default)]
+    pub persistence: Persistence,
     pub nodes: u32,
     pub at_s: f64,
     pub length_s: f64,
@@ -192,7 +195,34 @@ pub struct FaultRun {
     /// 401 answers from the fault on: credentials the system forgot
     /// (each sends its user back to log in).
     pub sessions_lost: u64,
+    /// Revocations and logins across the fault, counted by requests to
+    /// the nodes before and after it (absent from older runs).
+    #[serde(default)]
+    pub durability: Option<Durability>,
     pub timeline: Vec<authscale_load::TimelinePoint>,
+}
+
+/// What a system remembered across a fault, counted by real requests:
+/// users logged out before the fault and users kept logged in, each
+/// checked again once the fault was repaired and the load had ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Durability {
+    /// Users logged out before the fault.
+    pub logged_out: u64,
+    /// Of those, credentials every node refused right after the logout
+    /// (a logout that revokes nothing, as in token mode, is not counted).
+    pub revocations_checked: u64,
+    /// Of the checked ones, credentials some node accepted again after
+    /// the fault: revocations the system forgot.
+    pub revocations_lost: u64,
+    /// Users logged in before the fault, and accepted then.
+    pub sessions_checked: u64,
+    /// Of those, credentials refused (401) after the fault: users the
+    /// system logged out.
+    pub sessions_lost: u64,
+    /// Probes after the fault that got no 200 or 401 (the system had not
+    /// recovered); counted as neither lost nor kept.
+    pub unanswered: u64,
 }
 
 impl Run {

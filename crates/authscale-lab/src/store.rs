@@ -1,10 +1,11 @@
-//! The session store of a sweep: a `redis-server` the lab starts (no
-//! persistence, loopback, its own CPU budget), or an existing one named by
-//! URL (then it is neither capped nor flushed). Its own counters come from
-//! `INFO`, which works either way.
+//! The session store of a sweep: a `redis-server` the lab starts
+//! (loopback, its own CPU budget, its own folder under the temporary
+//! directory; no persistence unless a fault run asks for an append-only
+//! file), or an existing one named by URL (then it is neither capped nor
+//! flushed). Its own counters come from `INFO`, which works either way.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,6 +14,7 @@ use std::sync::Mutex;
 use redis::aio::ConnectionManager;
 
 use crate::cgroup::CpuGroup;
+use crate::experiment::Persistence;
 use crate::process::Managed;
 
 /// What INFO says of the store's work so far.
@@ -58,6 +60,11 @@ pub struct Store {
     process: Mutex<Option<Managed>>,
     /// The port the lab's server listens on (kept across restarts).
     port: u16,
+    /// The lab's server's working folder (its append-only file, if any),
+    /// kept across restarts and removed with the store.
+    dir: PathBuf,
+    /// What the lab's server keeps across a restart.
+    persistence: Mutex<Persistence>,
     /// Reconnects by itself after the server restarts.
     conn: ConnectionManager,
     pub version: String,
@@ -76,23 +83,34 @@ fn binary() -> String {
     std::env::var("AUTHSCALE_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into())
 }
 
-/// Starts redis-server on `port` and waits until it answers; caps it.
-async fn launch(port: u16, group: Option<CpuGroup>) -> anyhow::Result<Managed> {
+/// Starts redis-server on `port`, working in `dir`, and waits until it
+/// answers (it first reloads its append-only file, if it keeps one); caps
+/// it.
+async fn launch(
+    port: u16,
+    dir: &Path,
+    persistence: Persistence,
+    group: Option<CpuGroup>,
+) -> anyhow::Result<Managed> {
+    let aof: &[&str] = match persistence {
+        Persistence::None => &["--appendonly", "no"],
+        Persistence::Aof => &["--appendonly", "yes", "--appendfsync", "everysec"],
+    };
+    let port = port.to_string();
+    let dir = dir.display().to_string();
     let args: Vec<String> = [
         "--port",
-        &port.to_string(),
+        &port,
         "--bind",
         "127.0.0.1",
+        "--dir",
+        &dir,
         "--save",
         "",
-        "--appendonly",
-        "no",
-        "--loglevel",
-        "warning",
-        "--daemonize",
-        "no",
     ]
     .iter()
+    .chain(aof)
+    .chain(&["--loglevel", "warning", "--daemonize", "no"])
     .map(|s| s.to_string())
     .collect();
     let process = Managed::start("redis-server", Path::new(&binary()), &args, None, false)
@@ -100,7 +118,13 @@ async fn launch(port: u16, group: Option<CpuGroup>) -> anyhow::Result<Managed> {
         .map_err(|e| {
             e.context("redis-server could not start: run scripts/setup.sh, or pass --redis-url")
         })?;
-    ping_until(&format!("redis://127.0.0.1:{port}"), Duration::from_secs(5)).await?;
+    // Loading a large append-only file takes a while: PING answers LOADING
+    // until it is done.
+    ping_until(
+        &format!("redis://127.0.0.1:{port}"),
+        Duration::from_secs(30),
+    )
+    .await?;
     match group {
         Some(group) => {
             group.add(process.pid)?;
@@ -114,7 +138,11 @@ impl Store {
     /// Starts a redis-server on a free loopback port, in `group` if given.
     pub async fn start(group: Option<CpuGroup>) -> anyhow::Result<Store> {
         let port = free_port()?;
-        let process = launch(port, group).await?;
+        let dir =
+            std::env::temp_dir().join(format!("authscale-lab-{}-store-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the store's folder {}", dir.display()))?;
+        let process = launch(port, &dir, Persistence::None, group).await?;
         let url = format!("redis://127.0.0.1:{port}");
         let mut store = Store {
             conn: manager(&url).await?,
@@ -122,6 +150,8 @@ impl Store {
             owned: true,
             process: Mutex::new(Some(process)),
             port,
+            dir,
+            persistence: Mutex::new(Persistence::None),
             version: String::new(),
         };
         store.version = store
@@ -140,6 +170,8 @@ impl Store {
             owned: false,
             process: Mutex::new(None),
             port: 0,
+            dir: PathBuf::new(),
+            persistence: Mutex::new(Persistence::None),
             version: String::new(),
         };
         store.version = store
@@ -181,13 +213,44 @@ impl Store {
         }
     }
 
-    /// Starts the lab's server again on the same port, empty.
+    /// Starts the lab's server again on the same port from the same
+    /// folder: empty, or from its append-only file when it keeps one.
     pub async fn restart(&self, group: Option<CpuGroup>) -> anyhow::Result<u32> {
         anyhow::ensure!(self.owned, "the lab does not restart an external store");
-        let process = launch(self.port, group).await?;
+        let persistence = self.persistence();
+        let process = launch(self.port, &self.dir, persistence, group).await?;
         let pid = process.pid;
         *self.process.lock().unwrap_or_else(|e| e.into_inner()) = Some(process);
         Ok(pid)
+    }
+
+    pub fn persistence(&self) -> Persistence {
+        *self.persistence.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes the lab's server keep `persistence` from now on: when it
+    /// changes, the server is replaced by an empty one that does (in a
+    /// cleared folder, so no earlier file is reloaded). Returns the new
+    /// server's pid, or None when nothing changed. `group` is called only
+    /// once the old server (and its CPU group) is gone.
+    pub async fn set_persistence(
+        &self,
+        persistence: Persistence,
+        group: impl FnOnce() -> anyhow::Result<Option<CpuGroup>>,
+    ) -> anyhow::Result<Option<u32>> {
+        if persistence == self.persistence() {
+            return Ok(None);
+        }
+        anyhow::ensure!(
+            self.owned,
+            "the lab cannot change the persistence of an external store"
+        );
+        self.stop().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("cannot create the store's folder {}", self.dir.display()))?;
+        *self.persistence.lock().unwrap_or_else(|e| e.into_inner()) = persistence;
+        self.restart(group()?).await.map(Some)
     }
 
     /// Deletes every key, between modes, on a store the lab owns.
@@ -256,6 +319,23 @@ impl Store {
                     .map(|v| v.trim().to_owned())
             })
             .unwrap_or_default())
+    }
+}
+
+impl Drop for Store {
+    /// Stops the lab's server before its folder goes.
+    fn drop(&mut self) {
+        if let Some(mut process) = self
+            .process
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            process.stop();
+        }
+        if self.owned {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -16,7 +16,8 @@ use authscale_load::{
 };
 
 use crate::cgroup::{Caps, CpuGroup, Throttling, remove_parent};
-use crate::experiment::{Capacity, Plan};
+use crate::durability;
+use crate::experiment::{Capacity, FaultKind, Persistence, Plan};
 use crate::http;
 use crate::process::{Managed, process_cpu_seconds};
 use crate::record::{Component, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Slice, Step, utc};
@@ -407,44 +408,94 @@ impl Lab<'_> {
                 nodes.push(node);
             }
             self.set_upstreams(nodes).await?;
-            for kind in &faults.kinds {
-                if kind == "store-outage" && !self.store.owned {
-                    run.warnings
-                        .push("store-outage skipped: the store is external (--redis-url)".into());
-                    continue;
+            for &kind in &faults.kinds {
+                for &persistence in faults.persistences(kind) {
+                    if kind == FaultKind::StoreOutage && !self.store.owned {
+                        run.warnings.push(
+                            "store-outage skipped: the store is external (--redis-url)".into(),
+                        );
+                        continue;
+                    }
+                    if let Some(pid) = self
+                        .store
+                        .set_persistence(persistence, || self.store_group())
+                        .await?
+                    {
+                        run.pids.push(pid);
+                    }
+                    for node in nodes.iter() {
+                        http::wait_ok(node.addr(), "/readyz", Duration::from_secs(10)).await?;
+                    }
+                    let Some(fault) = self
+                        .fault_run(mode, kind, faults, nodes, &mut run.pids, stop)
+                        .await?
+                    else {
+                        return Ok(false);
+                    };
+                    if self.options.progress {
+                        eprintln!("{}", fault_line(&fault));
+                    }
+                    run.faults.push(fault);
+                    run.write(dir)?;
                 }
-                for node in nodes.iter() {
-                    http::wait_ok(node.addr(), "/healthz", Duration::from_secs(10)).await?;
-                }
-                let Some(fault) = self
-                    .fault_run(mode, kind, faults, nodes, &mut run.pids, stop)
-                    .await?
-                else {
-                    return Ok(false);
-                };
-                if self.options.progress {
-                    eprintln!("{}", fault_line(&fault));
-                }
-                run.faults.push(fault);
-                run.write(dir)?;
+            }
+            // The next mode's steps measure a store without persistence.
+            if let Some(pid) = self
+                .store
+                .set_persistence(Persistence::None, || self.store_group())
+                .await?
+            {
+                run.pids.push(pid);
             }
         }
         Ok(true)
     }
 
+    /// A CPU group for (a new process of) the lab's store.
+    fn store_group(&self) -> anyhow::Result<Option<CpuGroup>> {
+        CpuGroup::create(
+            &self.caps,
+            &self.parent,
+            "store",
+            self.plan.experiment.store_cpu,
+            self.plan.cpu_period,
+        )
+    }
+
     /// One fault run: load for the whole duration, the fault injected at
-    /// `at` and repaired `length` later; None when interrupted.
+    /// `at` and repaired `length` later; None when interrupted. Around the
+    /// load (not during it, so the load's figures stay its own), the
+    /// durability users are set up and checked again.
     async fn fault_run(
         &self,
         mode: &str,
-        kind: &str,
+        kind: FaultKind,
         faults: &crate::FaultPlan,
         nodes: &mut [Managed],
         pids: &mut Vec<u32>,
         stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> anyhow::Result<Option<crate::FaultRun>> {
-        let e = &self.plan.experiment;
         let n = nodes.len() as u32;
+        let targets = |nodes: &[Managed]| durability::Targets {
+            proxy: self.proxy.addrs[0],
+            nodes: nodes.iter().map(Managed::addr).collect(),
+            seed: self.plan.experiment.seed,
+        };
+        let before = if faults.durability_users > 0 {
+            Some(
+                durability::before(
+                    &targets(nodes),
+                    self.load_users(),
+                    faults.durability_users,
+                    // A node cache may keep a logged-out session this long.
+                    self.plan.session_cache_ttl + Duration::from_secs(1),
+                )
+                .await
+                .with_context(|| format!("{mode} {kind}: the durability users"))?,
+            )
+        } else {
+            None
+        };
         let mut config = self.load_config(mode, self.plan.connections(n)).await?;
         config.duration = faults.duration;
         config.timeout = Duration::from_secs(2);
@@ -454,22 +505,13 @@ impl Lab<'_> {
         let inject = async {
             tokio::time::sleep(faults.at).await;
             match kind {
-                "store-outage" => self.store.stop().await,
-                _ => nodes[0].kill().await,
+                FaultKind::StoreOutage => self.store.stop().await,
+                FaultKind::NodeLoss => nodes[0].kill().await,
             }
             tokio::time::sleep(faults.length).await;
             let pid = match kind {
-                "store-outage" => {
-                    let group = CpuGroup::create(
-                        &self.caps,
-                        &self.parent,
-                        "store",
-                        e.store_cpu,
-                        self.plan.cpu_period,
-                    )?;
-                    self.store.restart(group).await?
-                }
-                _ => {
+                FaultKind::StoreOutage => self.store.restart(self.store_group()?).await?,
+                FaultKind::NodeLoss => {
                     nodes[0] = self.start_node_at(mode, 0, &victim).await?;
                     nodes[0].pid
                 }
@@ -482,7 +524,16 @@ impl Lab<'_> {
         if result.interrupted {
             return Ok(None);
         }
-        Ok(Some(fault_summary(mode, kind, n, faults, &result.timeline)))
+        let mut fault = fault_summary(mode, kind, n, faults, &result.timeline);
+        fault.persistence = self.store.persistence();
+        if let Some(before) = before {
+            fault.durability = Some(
+                durability::after(&targets(nodes), before)
+                    .await
+                    .with_context(|| format!("{mode} {kind}: the durability check"))?,
+            );
+        }
+        Ok(Some(fault))
     }
 
     async fn start_node(&self, mode: &str, index: usize) -> anyhow::Result<Managed> {
@@ -543,12 +594,26 @@ impl Lab<'_> {
         Managed::start(&name, &self.options.bin, &args, group, true).await
     }
 
-    fn directory_size(&self) -> u64 {
+    /// Users the load generator may use: `0..load_users()`.
+    fn load_users(&self) -> u64 {
+        let nodes = self
+            .plan
+            .faults
+            .as_ref()
+            .map_or(0, |f| f.nodes)
+            .max(self.plan.max_nodes());
         self.plan
             .experiment
             .users
-            .max(self.plan.connections(self.plan.max_nodes()))
+            .max(self.plan.connections(nodes))
             .max(1000)
+    }
+
+    /// The load's users, then the fault runs' durability users (logged
+    /// out, kept), then the revocation probe's user.
+    fn directory_size(&self) -> u64 {
+        let durability = self.plan.faults.as_ref().map_or(0, |f| f.durability_users);
+        self.load_users() + 2 * durability + 1
     }
 
     async fn set_upstreams(&self, nodes: &[Managed]) -> anyhow::Result<()> {
@@ -948,7 +1013,7 @@ fn step_line(step: &Step, x1: Option<f64>) -> String {
 /// Reads a fault run's timeline: failures, recovery, lost sessions.
 fn fault_summary(
     mode: &str,
-    kind: &str,
+    kind: FaultKind,
     nodes: u32,
     faults: &crate::FaultPlan,
     timeline: &[authscale_load::TimelinePoint],
@@ -970,7 +1035,8 @@ fn fault_summary(
         .map(|i| (full[i].second as f64 - end).max(0.0));
     crate::FaultRun {
         mode: mode.to_owned(),
-        kind: kind.to_owned(),
+        kind,
+        persistence: Persistence::None,
         nodes,
         at_s: at,
         length_s: faults.length.as_secs_f64(),
@@ -987,15 +1053,23 @@ fn fault_summary(
             .filter(|p| p.second as f64 >= at.floor())
             .map(|p| p.unauthorized)
             .sum(),
+        durability: None,
         timeline: timeline.to_vec(),
     }
 }
 
 fn fault_line(f: &crate::FaultRun) -> String {
+    let durability = f.durability.as_ref().map_or(String::new(), |d| {
+        format!(
+            "; across it: {} of {} revocations and {} of {} sessions lost",
+            d.revocations_lost, d.revocations_checked, d.sessions_lost, d.sessions_checked
+        )
+    });
     format!(
-        "  {:<8} {}: {} of {} requests failed ({} during the fault), recovered {}, {} credentials lost",
+        "  {:<8} {} (store persistence {}): {} of {} requests failed ({} during the fault), recovered {}, {} credentials lost{durability}",
         f.mode,
         f.kind,
+        f.persistence,
         f.failed,
         f.requests,
         f.failed_during_fault,

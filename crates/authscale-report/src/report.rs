@@ -183,7 +183,21 @@ fn charts(run: &Run, analysis: &Analysis, precision: &Precision) -> Vec<(String,
 
 /// The file name stem of a fault run's charts.
 fn fault_stem(f: &authscale_lab::FaultRun) -> String {
-    format!("fault-{}-{}", f.mode, f.kind)
+    match f.persistence {
+        authscale_lab::Persistence::None => format!("fault-{}-{}", f.mode, f.kind),
+        other => format!("fault-{}-{}-{other}", f.mode, f.kind),
+    }
+}
+
+/// A fault as the report names it: the kind, and for a store outage what
+/// the store kept.
+fn fault_name(f: &authscale_lab::FaultRun) -> String {
+    match (f.kind, f.persistence) {
+        (authscale_lab::FaultKind::StoreOutage, authscale_lab::Persistence::Aof) => {
+            format!("{} (AOF)", f.kind)
+        }
+        _ => f.kind.to_string(),
+    }
 }
 
 /// Two timelines per fault run: success rate and p99 per second, the
@@ -192,7 +206,7 @@ fn fault_charts(f: &authscale_lab::FaultRun) -> Vec<(String, String)> {
     let shade = Some((
         f.at_s,
         f.at_s + f.length_s,
-        format!("{} ({:.0} s)", f.kind, f.length_s),
+        format!("{} ({:.0} s)", fault_name(f), f.length_s),
     ));
     let total =
         |p: &authscale_load::TimelinePoint| (p.success + p.unauthorized + p.failed).max(1) as f64;
@@ -226,7 +240,8 @@ fn fault_charts(f: &authscale_lab::FaultRun) -> Vec<(String, String)> {
             chart(
                 format!(
                     "{} during {}: share of requests answered 2xx",
-                    f.mode, f.kind
+                    f.mode,
+                    fault_name(f)
                 ),
                 "2xx (%)",
                 success,
@@ -237,7 +252,11 @@ fn fault_charts(f: &authscale_lab::FaultRun) -> Vec<(String, String)> {
         (
             format!("{stem}-p99.svg"),
             chart(
-                format!("{} during {}: p99 latency per second", f.mode, f.kind),
+                format!(
+                    "{} during {}: p99 latency per second",
+                    f.mode,
+                    fault_name(f)
+                ),
                 "p99 (ms)",
                 p99,
                 1,
@@ -681,7 +700,7 @@ fn fault_section(out: &mut String, run: &Run) {
     let _ = writeln!(out, "\n## Fault runs\n");
     let _ = writeln!(
         out,
-        "Closed-loop load through the proxy; at the shaded time the store is killed (and restarted empty) or one node is killed (and restarted on its port). Failed: 5xx, timeouts and connection errors. Credentials lost: 401 answers from the fault on, each sending a user back to log in. Recovery: seconds from the end of the fault until every later second answered at least 99% of its requests.\n"
+        "Closed-loop load through the proxy; at the shaded time the store is killed (and restarted empty, or from its append-only file: AOF) or one node is killed (and restarted on its port). Failed: 5xx, timeouts and connection errors. Credentials lost: 401 answers from the fault on, each sending a user back to log in. Recovery: seconds from the end of the fault until every later second answered at least 99% of its requests.\n"
     );
     let _ = writeln!(
         out,
@@ -693,7 +712,7 @@ fn fault_section(out: &mut String, run: &Run) {
             out,
             "| {} | {} ({:.0} s at {:.0} s) | {} | {} | {} ({:.2}%) | {} | {} | {} |",
             f.mode,
-            f.kind,
+            fault_name(f),
             f.length_s,
             f.at_s,
             f.nodes,
@@ -706,12 +725,49 @@ fn fault_section(out: &mut String, run: &Run) {
             f.sessions_lost
         );
     }
+    durability_table(out, run);
     for f in &run.faults {
         let stem = fault_stem(f);
+        let name = fault_name(f);
         let _ = writeln!(
             out,
-            "\n![{} {} success]({stem}-success.svg)\n![{} {} p99]({stem}-p99.svg)",
-            f.mode, f.kind, f.mode, f.kind
+            "\n![{} {name} success]({stem}-success.svg)\n![{} {name} p99]({stem}-p99.svg)",
+            f.mode, f.mode
+        );
+    }
+}
+
+/// Per fault run: what the system remembered across it, counted by real
+/// requests (runs recorded before this was measured say so).
+fn durability_table(out: &mut String, run: &Run) {
+    let _ = writeln!(out, "\n### Auth state across the fault\n");
+    let _ = writeln!(
+        out,
+        "Before each fault the lab logged users out and kept others logged in; after it (the load over), it tried every revoked credential on every node and every kept one through the proxy. Revocations lost: logged-out credentials some node accepted again. Sessions lost: kept users refused. A logout counts as checked only when every node refused it before the fault (plain tokens are not revoked by a logout).\n"
+    );
+    let _ = writeln!(
+        out,
+        "| mode | fault | store persistence | revocations lost / checked | sessions lost / checked | logouts that revoked nothing | unanswered after the fault |"
+    );
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|");
+    for f in &run.faults {
+        let figures = match &f.durability {
+            Some(d) => format!(
+                "{} / {} | {} / {} | {} of {} | {}",
+                d.revocations_lost,
+                d.revocations_checked,
+                d.sessions_lost,
+                d.sessions_checked,
+                d.logged_out - d.revocations_checked.min(d.logged_out),
+                d.logged_out,
+                d.unanswered
+            ),
+            None => "not measured | not measured | — | —".into(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {figures} |",
+            f.mode, f.kind, f.persistence
         );
     }
 }

@@ -187,3 +187,81 @@ fn compare_lines_up_shared_steps_with_ratios() {
     assert!(table.contains("| token | 4 |"), "{table}");
     assert!(table.contains("| 2.00 |"), "{table}");
 }
+
+/// A fault run recorded before durability was measured (a real sweep's
+/// run.json, trimmed to two modes).
+fn faults_before_durability() -> Run {
+    Run::read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/faults-before-durability.json"),
+    )
+    .expect("an older run still loads")
+}
+
+#[test]
+fn a_fault_run_recorded_before_durability_still_renders_and_says_not_measured() {
+    let run = faults_before_durability();
+    assert!(
+        run.faults
+            .iter()
+            .all(|f| f.durability.is_none() && f.persistence == authscale_lab::Persistence::None)
+    );
+    let files = render(&run);
+    let md = &files[0].1;
+    assert!(md.contains("## Fault runs") && md.contains("### Auth state across the fault"));
+    assert!(
+        md.contains("| session | store-outage | none | not measured | not measured |"),
+        "{md}"
+    );
+    // The charts keep their names.
+    assert!(
+        files
+            .iter()
+            .any(|(name, _)| name == "fault-session-store-outage-success.svg")
+    );
+}
+
+#[test]
+fn the_durability_table_shows_each_mode_and_persistence_with_what_was_checked() {
+    let mut run = faults_before_durability();
+    let template = run
+        .faults
+        .iter()
+        .find(|f| f.mode == "token-denylist" && f.kind == authscale_lab::FaultKind::StoreOutage)
+        .expect("a token-denylist store outage")
+        .clone();
+    let measured = |persistence, lost| authscale_lab::FaultRun {
+        persistence,
+        durability: Some(authscale_lab::Durability {
+            logged_out: 50,
+            revocations_checked: 48,
+            revocations_lost: lost,
+            sessions_checked: 50,
+            sessions_lost: 0,
+            unanswered: 1,
+        }),
+        ..template.clone()
+    };
+    run.faults = vec![
+        measured(authscale_lab::Persistence::None, 48),
+        measured(authscale_lab::Persistence::Aof, 0),
+    ];
+    let files = render(&run);
+    let md = &files[0].1;
+    assert!(
+        md.contains("| token-denylist | store-outage | none | 48 / 48 | 0 / 50 | 2 of 50 | 1 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| token-denylist | store-outage | aof | 0 / 48 | 0 / 50 | 2 of 50 | 1 |"),
+        "{md}"
+    );
+    assert!(md.contains("| token-denylist | store-outage (AOF) (3 s at 3 s) |"));
+    // Each run has its own charts: the AOF one beside the other.
+    for name in [
+        "fault-token-denylist-store-outage-success.svg",
+        "fault-token-denylist-store-outage-aof-success.svg",
+    ] {
+        assert!(files.iter().any(|(n, _)| n == name), "{name}");
+        assert!(md.contains(&format!("({name})")), "{name} not embedded");
+    }
+}
