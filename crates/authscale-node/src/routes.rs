@@ -256,7 +256,7 @@ impl Node {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let route = route_of(req.uri().path());
-        let response = match (route, req.method()) {
+        let mut response = match (route, req.method()) {
             (Route::Login, &Method::POST) => self.login(req).await,
             (Route::Me, &Method::GET) => self.me(&req).await,
             (Route::Logout, &Method::POST) => self.logout(&req).await,
@@ -272,7 +272,6 @@ impl Node {
             }
             (Route::Other, _) => respond::error(StatusCode::NOT_FOUND, "no_such_route"),
         };
-        let mut response = response;
         if matches!(route, Route::Login | Route::Me | Route::Logout) {
             // Every answer on these routes carries or concerns a credential.
             no_store(&mut response);
