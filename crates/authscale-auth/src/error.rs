@@ -31,6 +31,10 @@ pub enum AuthError {
     Revoked,
     #[error("the session store is unavailable: {0}")]
     Store(StoreError),
+    #[error("the token claims to be issued in the future")]
+    IssuedInFuture,
+    #[error("the token's lifetime (exp - iat) exceeds the accepted maximum")]
+    LifetimeTooLong,
 }
 
 impl AuthError {
@@ -49,6 +53,8 @@ impl AuthError {
             AuthError::UnknownSession => "unknown_session",
             AuthError::Revoked => "revoked",
             AuthError::Store(_) => "store_unavailable",
+            AuthError::IssuedInFuture => "issued_in_future",
+            AuthError::LifetimeTooLong => "lifetime_too_long",
         }
     }
 }

@@ -9,10 +9,12 @@
 mod crypto;
 mod directory;
 mod error;
+mod hmac_key;
 mod local_store;
 mod redis_store;
 mod session;
 mod store;
+mod throttle;
 mod token;
 
 pub use crypto::ensure_provider as install_crypto_provider;
@@ -22,6 +24,7 @@ pub use local_store::{CachedStore, MemoryStore};
 pub use redis_store::{RedisStore, RedisStoreConfig};
 pub use session::{SessionConfig, SessionId, SessionRecord, SessionScheme, parse_cookie};
 pub use store::SessionStore;
+pub use throttle::{LoginThrottle, ThrottleConfig};
 pub use token::{
     Algorithm, Claims, IssuedToken, KeySource, TokenConfig, TokenKeyConfig, TokenScheme,
     bearer_token,

@@ -4,74 +4,134 @@
 //! another store (the `session-cached` mode: fewer store calls, revocation
 //! takes effect within the cache TTL on the other nodes).
 //!
-//! Both are bounded: a full map first drops expired entries, then refuses
-//! (memory) or stops caching (cache) rather than growing.
+//! Both are bounded: a full map evicts its least recently used entry, so a
+//! full node keeps accepting logins (the oldest idle session goes) rather
+//! than refusing them until the idle timeout frees room.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::{SessionStore, StoreError};
 
-/// A TTL map behind a std mutex: every operation is a short, non-async
-/// critical section, so a blocking lock is the cheap choice.
+/// A TTL map with least-recently-used eviction behind a std mutex: every
+/// operation is a short, non-async critical section, so a blocking lock is
+/// the cheap choice.
 #[derive(Debug)]
 struct TtlMap {
-    entries: Mutex<HashMap<String, (String, Instant)>>,
+    inner: Mutex<Lru>,
     capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Lru {
+    entries: HashMap<Arc<str>, Entry>,
+    /// Use order: the smallest tick is the least recently used entry.
+    order: BTreeMap<u64, Arc<str>>,
+    tick: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    value: String,
+    expires: Instant,
+    tick: u64,
+}
+
+impl Lru {
+    fn touch(&mut self, key: &str) {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some((key, entry)) = self.entries.get_key_value(key) {
+            let key = key.clone();
+            self.order.remove(&entry.tick);
+            self.order.insert(tick, key);
+        }
+        if let Some(entry) = self.entries.get_mut(key) {
+            entry.tick = tick;
+        }
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Entry> {
+        let entry = self.entries.remove(key)?;
+        self.order.remove(&entry.tick);
+        Some(entry)
+    }
 }
 
 impl TtlMap {
     fn new(capacity: usize) -> TtlMap {
         TtlMap {
-            entries: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Lru::default()),
             capacity: capacity.max(1),
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn get(&self, key: &str, refresh: Option<Duration>) -> Option<String> {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lru = self.lock();
         let now = Instant::now();
-        match map.get_mut(key) {
-            Some((value, expires)) if *expires > now => {
-                if let Some(ttl) = refresh {
-                    *expires = now + ttl;
-                }
-                Some(value.clone())
-            }
-            Some(_) => {
-                map.remove(key);
-                None
-            }
-            None => None,
+        let entry = lru.entries.get_mut(key)?;
+        if entry.expires <= now {
+            lru.remove(key);
+            return None;
         }
+        if let Some(ttl) = refresh {
+            entry.expires = now + ttl;
+        }
+        let value = entry.value.clone();
+        lru.touch(key);
+        Some(value)
     }
 
-    /// Inserts unless full of live entries; false when refused.
-    fn put(&self, key: &str, value: &str, ttl: Duration) -> bool {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= self.capacity && !map.contains_key(key) {
-            let now = Instant::now();
-            map.retain(|_, (_, expires)| *expires > now);
-            if map.len() >= self.capacity {
-                return false;
-            }
-        }
-        map.insert(key.to_owned(), (value.to_owned(), Instant::now() + ttl));
-        true
+    fn contains(&self, key: &str) -> bool {
+        self.lock()
+            .entries
+            .get(key)
+            .is_some_and(|e| e.expires > Instant::now())
     }
 
-    fn remove(&self, key: &str) -> bool {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(key)
-            .is_some_and(|(_, expires)| expires > Instant::now())
+    /// Inserts, evicting the least recently used entry when full.
+    fn put(&self, key: &str, value: &str, ttl: Duration) {
+        let mut lru = self.lock();
+        lru.remove(key);
+        while lru.entries.len() >= self.capacity {
+            let Some((_, oldest)) = lru.order.pop_first() else {
+                break;
+            };
+            lru.entries.remove(&oldest);
+        }
+        lru.tick += 1;
+        let tick = lru.tick;
+        let key: Arc<str> = Arc::from(key);
+        lru.order.insert(tick, key.clone());
+        lru.entries.insert(
+            key,
+            Entry {
+                value: value.to_owned(),
+                expires: Instant::now() + ttl,
+                tick,
+            },
+        );
+    }
+
+    fn remove(&self, key: &str) -> Option<String> {
+        let entry = self.lock().remove(key)?;
+        (entry.expires > Instant::now()).then_some(entry.value)
     }
 }
+
+/// Per-account indexes of a [`MemoryStore`]: members with their scores.
+type Indexes = HashMap<String, Vec<(u64, String)>>;
 
 /// Sessions in the node's own memory.
 #[derive(Debug)]
 pub struct MemoryStore {
     map: TtlMap,
+    indexes: Mutex<Indexes>,
 }
 
 impl MemoryStore {
@@ -79,19 +139,15 @@ impl MemoryStore {
     pub fn new(capacity: usize) -> MemoryStore {
         MemoryStore {
             map: TtlMap::new(capacity),
+            indexes: Mutex::new(HashMap::new()),
         }
     }
 }
 
 impl SessionStore for MemoryStore {
     async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
-        if self.map.put(key, value, ttl) {
-            Ok(())
-        } else {
-            Err(StoreError::Backend(
-                "the node's session memory is full".into(),
-            ))
-        }
+        self.map.put(key, value, ttl);
+        Ok(())
     }
 
     async fn get(
@@ -103,10 +159,44 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.map.remove(key))
+        Ok(self.map.remove(key).is_some())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.map.remove(key))
+    }
+
+    /// Members whose session is gone (expired, evicted as least recently
+    /// used) are dropped first, so the index never outgrows the sessions.
+    async fn index_add(
+        &self,
+        index: &str,
+        member: &str,
+        score: u64,
+        keep: usize,
+        _ttl: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut indexes = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
+        let members = indexes.entry(index.to_owned()).or_default();
+        members.retain(|(_, m)| m != member && self.map.contains(m));
+        members.push((score, member.to_owned()));
+        members.sort_unstable();
+        let excess = members.len().saturating_sub(keep);
+        Ok(members.drain(..excess).map(|(_, m)| m).collect())
+    }
+
+    async fn index_remove(&self, index: &str, member: &str) -> Result<(), StoreError> {
+        let mut indexes = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(members) = indexes.get_mut(index) {
+            members.retain(|(_, m)| m != member);
+            if members.is_empty() {
+                indexes.remove(index);
+            }
+        }
         Ok(())
     }
 }
@@ -168,6 +258,33 @@ impl<S: SessionStore> SessionStore for CachedStore<S> {
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
     }
+
+    async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.cache.remove(key);
+        self.inner.take(key).await
+    }
+
+    async fn index_add(
+        &self,
+        index: &str,
+        member: &str,
+        score: u64,
+        keep: usize,
+        ttl: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let evicted = self
+            .inner
+            .index_add(index, member, score, keep, ttl)
+            .await?;
+        for key in &evicted {
+            self.cache.remove(key);
+        }
+        Ok(evicted)
+    }
+
+    async fn index_remove(&self, index: &str, member: &str) -> Result<(), StoreError> {
+        self.inner.index_remove(index, member).await
+    }
 }
 
 #[cfg(test)]
@@ -175,33 +292,54 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn memory_store_expires_and_stays_bounded() {
+    async fn memory_store_expires_and_evicts_the_least_recently_used() {
+        let minute = Duration::from_secs(60);
         let store = MemoryStore::new(2);
-        store
-            .put("a", "1", Duration::from_secs(60))
-            .await
-            .expect("put");
+        store.put("a", "1", minute).await.expect("put");
         store
             .put("b", "2", Duration::from_millis(1))
             .await
             .expect("put");
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert_eq!(store.get("b", None).await.expect("get"), None);
-        // The expired entry makes room; then the map is full of live ones.
-        store
-            .put("c", "3", Duration::from_secs(60))
-            .await
-            .expect("room after expiry");
-        assert!(
-            store.put("d", "4", Duration::from_secs(60)).await.is_err(),
-            "full"
-        );
+        store.put("c", "3", minute).await.expect("put");
+        // Full of live entries: "a" was used after "c" was written, so the
+        // next login evicts "c".
         assert_eq!(
             store.get("a", None).await.expect("get").as_deref(),
             Some("1")
         );
+        store
+            .put("d", "4", minute)
+            .await
+            .expect("a full store still accepts");
+        assert_eq!(store.get("c", None).await.expect("get"), None);
+        assert_eq!(
+            store.get("d", None).await.expect("get").as_deref(),
+            Some("4")
+        );
         assert!(store.delete("a").await.expect("delete"));
         assert_eq!(store.get("a", None).await.expect("get"), None);
+    }
+
+    #[tokio::test]
+    async fn memory_index_keeps_the_newest_live_members() {
+        let minute = Duration::from_secs(60);
+        let store = MemoryStore::new(100);
+        for (score, key) in [(1, "s1"), (2, "s2"), (3, "s3")] {
+            store.put(key, "r", minute).await.expect("put");
+            let evicted = store
+                .index_add("u", key, score, 2, minute)
+                .await
+                .expect("index");
+            let expected: &[&str] = if score == 3 { &["s1"] } else { &[] };
+            assert_eq!(evicted, expected);
+        }
+        // A member whose session is gone does not count against the cap.
+        store.delete("s2").await.expect("delete");
+        store.put("s4", "r", minute).await.expect("put");
+        let evicted = store.index_add("u", "s4", 4, 2, minute).await;
+        assert_eq!(evicted.expect("index"), Vec::<String>::new());
     }
 
     #[tokio::test]

@@ -189,4 +189,65 @@ impl SessionStore for RedisStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.query::<String>(redis::cmd("PING")).await.map(drop)
     }
+
+    async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let mut cmd = redis::cmd("GETDEL");
+        cmd.arg(key);
+        self.query(cmd).await
+    }
+
+    /// ZADD, EXPIRE and ZRANGE of the evicted ranks in one pipeline (one
+    /// key, so one cluster slot); a ZREM only when something is evicted.
+    async fn index_add(
+        &self,
+        index: &str,
+        member: &str,
+        score: u64,
+        keep: usize,
+        ttl: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let last_evicted = -i64::try_from(keep).unwrap_or(i64::MAX - 1) - 1;
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD").arg(index).arg(score).arg(member).ignore();
+        pipe.cmd("EXPIRE")
+            .arg(index)
+            .arg(ttl.as_secs().max(1))
+            .ignore();
+        pipe.cmd("ZRANGE").arg(index).arg(0).arg(last_evicted);
+        let (evicted,): (Vec<String>,) = self.query_pipeline(&pipe).await?;
+        if !evicted.is_empty() {
+            let mut cmd = redis::cmd("ZREM");
+            cmd.arg(index).arg(&evicted);
+            self.query::<u64>(cmd).await?;
+        }
+        Ok(evicted)
+    }
+
+    async fn index_remove(&self, index: &str, member: &str) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("ZREM");
+        cmd.arg(index).arg(member);
+        self.query::<u64>(cmd).await.map(drop)
+    }
+}
+
+impl RedisStore {
+    /// Sends a pipeline whose commands all touch one key, under the store
+    /// timeout.
+    async fn query_pipeline<T: redis::FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, StoreError> {
+        self.bounded(async {
+            match &self.conn {
+                Connection::Single(conn) => pipe.query_async(&mut conn.clone()).await,
+                Connection::Cluster { client, conn } => {
+                    let conn = conn
+                        .get_or_try_init(|| client.get_async_connection())
+                        .await?;
+                    pipe.query_async(&mut conn.clone()).await
+                }
+            }
+        })
+        .await
+    }
 }

@@ -6,16 +6,25 @@
 //!   (no fixation);
 //! - the idle timeout is the store TTL (optionally refreshed on use), the
 //!   absolute lifetime is stored in the record and checked on every use;
-//! - logout deletes the record, so revocation is immediate.
+//! - logout deletes the record, so revocation is immediate; so does a login
+//!   that presents a session cookie (the old session is replaced, not kept);
+//! - the store key is a SHA-256 of the id, never the id, so a dump of the
+//!   store lists no usable session;
+//! - each account holds at most `max_per_account` sessions: a per-account
+//!   index (creation time → store key) is updated at login and logout only,
+//!   never on the protected path, and the oldest session beyond the cap is
+//!   deleted. The index lives as long as the longest session in it.
 
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
 
 use crate::{AuthError, SessionStore, StoreError, User, unix_now};
 
 const KEY_PREFIX: &str = "authscale:sess:";
+const INDEX_PREFIX: &str = "authscale:user-sessions:";
 const ID_BYTES: usize = 16;
 /// base64url without padding of 16 bytes.
 const ID_CHARS: usize = 22;
@@ -34,6 +43,9 @@ pub struct SessionConfig {
     /// default because the experiment runs over plain-http loopback, where
     /// clients drop `Secure` cookies.
     pub secure_cookie: bool,
+    /// Live sessions one account may hold; a login beyond it ends the
+    /// account's oldest session. At least 1.
+    pub max_per_account: usize,
 }
 
 impl Default for SessionConfig {
@@ -43,6 +55,23 @@ impl Default for SessionConfig {
             absolute_ttl: Duration::from_secs(8 * 3600),
             sliding: false,
             secure_cookie: false,
+            max_per_account: SessionConfig::DEFAULT_MAX_PER_ACCOUNT,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// Far above what one person uses at once (a browser per device), and
+    /// above the one session at a time a load-generator user holds.
+    pub const DEFAULT_MAX_PER_ACCOUNT: usize = 16;
+
+    /// How long a session can live from its creation: the TTL of the
+    /// per-account index, refreshed at every login.
+    fn longest_life(&self) -> Duration {
+        if self.sliding {
+            self.absolute_ttl
+        } else {
+            self.idle_ttl.min(self.absolute_ttl)
         }
     }
 }
@@ -75,8 +104,11 @@ impl SessionId {
         &self.0
     }
 
-    fn store_key(&self) -> String {
-        format!("{KEY_PREFIX}{}", self.0)
+    /// The store key: a SHA-256 of the id, so whoever reads the store (a
+    /// dump, `KEYS *`, a replica) learns no usable session id.
+    pub fn store_key(&self) -> String {
+        let digest = Sha256::digest(self.0.as_bytes());
+        format!("{KEY_PREFIX}{}", URL_SAFE_NO_PAD.encode(digest))
     }
 }
 
@@ -114,6 +146,19 @@ impl SessionRecord {
             expires,
         })
     }
+}
+
+/// The store key of `user`'s session index.
+fn index_key(user: &str) -> String {
+    format!("{INDEX_PREFIX}{}", URL_SAFE_NO_PAD.encode(user.as_bytes()))
+}
+
+/// Microseconds since the Unix epoch: orders logins within one second.
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// The value of cookie `name` in a `Cookie` header, if present.
@@ -155,8 +200,17 @@ impl<S: SessionStore> SessionScheme<S> {
     }
 
     /// Starts a session for `user` under a fresh id; returns the id and the
-    /// `Set-Cookie` header value. One store call.
-    pub async fn login(&self, user: &User) -> Result<(SessionId, String), StoreError> {
+    /// `Set-Cookie` header value. A session named by `cookie_header` (the
+    /// client's previous one) is ended first. Store calls: the record and
+    /// the account index together, plus the deletions this causes.
+    pub async fn login(
+        &self,
+        user: &User,
+        cookie_header: Option<&str>,
+    ) -> Result<(SessionId, String), StoreError> {
+        if let Ok(old) = self.session_id(cookie_header) {
+            self.end(&old.store_key()).await?;
+        }
         let id = SessionId::generate();
         let now = unix_now();
         let record = SessionRecord {
@@ -165,9 +219,23 @@ impl<S: SessionStore> SessionScheme<S> {
             expires: now + self.config.absolute_ttl.as_secs(),
         };
         let ttl = self.config.idle_ttl.min(self.config.absolute_ttl);
-        self.store
-            .put(&id.store_key(), &record.encode(), ttl)
-            .await?;
+        let key = id.store_key();
+        let encoded = record.encode();
+        let index = index_key(&user.name);
+        let (stored, evicted) = tokio::join!(
+            self.store.put(&key, &encoded, ttl),
+            self.store.index_add(
+                &index,
+                &key,
+                unix_micros(),
+                self.config.max_per_account.max(1),
+                self.config.longest_life(),
+            )
+        );
+        stored?;
+        for old in evicted? {
+            self.store.delete(&old).await?;
+        }
         let cookie = self.set_cookie(&id, ttl);
         Ok((id, cookie))
     }
@@ -197,15 +265,25 @@ impl<S: SessionStore> SessionScheme<S> {
     /// value that clears the cookie on the client.
     pub async fn logout(&self, cookie_header: Option<&str>) -> Result<String, AuthError> {
         let id = self.session_id(cookie_header)?;
-        let existed = self
-            .store
-            .delete(&id.store_key())
-            .await
-            .map_err(AuthError::Store)?;
+        let existed = self.end(&id.store_key()).await.map_err(AuthError::Store)?;
         if !existed {
             return Err(AuthError::UnknownSession);
         }
         Ok(self.clear_cookie())
+    }
+
+    /// Deletes a session and its entry in its account's index; false when
+    /// there was no such session.
+    async fn end(&self, key: &str) -> Result<bool, StoreError> {
+        let Some(raw) = self.store.take(key).await? else {
+            return Ok(false);
+        };
+        if let Some(record) = SessionRecord::decode(&raw) {
+            self.store
+                .index_remove(&index_key(&record.user), key)
+                .await?;
+        }
+        Ok(true)
     }
 
     fn session_id(&self, cookie_header: Option<&str>) -> Result<SessionId, AuthError> {
@@ -253,6 +331,16 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.as_str().len(), ID_CHARS);
         assert_eq!(SessionId::parse(a.as_str()), Some(a));
+    }
+
+    #[test]
+    fn the_store_key_does_not_contain_the_id() {
+        let id = SessionId::generate();
+        let key = id.store_key();
+        assert!(key.starts_with(KEY_PREFIX));
+        assert!(!key.contains(id.as_str()), "{key}");
+        assert_eq!(key, id.store_key(), "the key is a function of the id");
+        assert_ne!(key, SessionId::generate().store_key());
     }
 
     #[test]

@@ -29,4 +29,30 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Checks the store answers (readiness).
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    // The per-account session index (login and logout only, never the
+    // protected path). See `session.rs`.
+
+    /// Reads and deletes `key` in one call.
+    fn take(&self, key: &str) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Adds `member` to the sorted index `index` with `score` (its creation
+    /// time), keeps the index for `ttl`, and removes and returns the members
+    /// beyond the newest `keep`, oldest first. One round trip when nothing
+    /// is evicted.
+    fn index_add(
+        &self,
+        index: &str,
+        member: &str,
+        score: u64,
+        keep: usize,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Removes `member` from `index`.
+    fn index_remove(
+        &self,
+        index: &str,
+        member: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -10,7 +10,11 @@
 //!   access tokens;
 //! - `exp`, `iss`, `aud`, `sub` are required, `nbf` is validated, the leeway
 //!   is explicit and small;
-//! - HMAC keys shorter than the hash output are refused at startup.
+//! - `iat` may not lie in the future (beyond the leeway) and `exp − iat` may
+//!   not exceed a configured maximum, so a leaked key cannot mint tokens
+//!   that live for years;
+//! - HMAC keys shorter than the hash output, with little variety, or equal
+//!   to a published placeholder are refused at startup.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -70,8 +74,10 @@ pub struct TokenConfig {
     pub audience: String,
     /// Lifetime of an issued token.
     pub ttl: Duration,
-    /// Clock skew tolerated on `exp` and `nbf`.
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`.
     pub leeway: Duration,
+    /// The longest lifetime (`exp − iat`) a token may claim; at least `ttl`.
+    pub max_lifetime: Duration,
 }
 
 impl TokenConfig {
@@ -85,8 +91,13 @@ impl TokenConfig {
             audience: "authscale-api".into(),
             ttl: Duration::from_secs(15 * 60),
             leeway: Duration::from_secs(2),
+            max_lifetime: TokenConfig::DEFAULT_MAX_LIFETIME,
         }
     }
+
+    /// Four times the default token lifetime: room for a longer `--token-ttl`
+    /// without accepting tokens that outlive a working day.
+    pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(3600);
 }
 
 /// The claims of an access token. Strictly typed: `exp` as a string or a
@@ -125,6 +136,7 @@ pub struct IssuedToken {
 pub struct TokenScheme {
     algorithm: Algorithm,
     leeway: Duration,
+    max_lifetime: Duration,
     verifying: HashMap<String, DecodingKey>,
     signing_kid: String,
     signing_key: EncodingKey,
@@ -161,6 +173,13 @@ impl TokenScheme {
         if config.ttl.is_zero() {
             return Err(invalid("the token lifetime must be greater than zero"));
         }
+        if config.ttl > config.max_lifetime {
+            return Err(invalid(format!(
+                "the token lifetime {:?} exceeds the longest accepted lifetime {:?}: \
+                 shorten --token-ttl or raise --jwt-max-lifetime",
+                config.ttl, config.max_lifetime
+            )));
+        }
         let mut verifying = HashMap::new();
         let mut signers = Vec::new();
         for key in &config.keys {
@@ -188,6 +207,7 @@ impl TokenScheme {
         let scheme = TokenScheme {
             algorithm,
             leeway: config.leeway,
+            max_lifetime: config.max_lifetime,
             verifying,
             signing_kid,
             signing_key,
@@ -274,6 +294,13 @@ impl TokenScheme {
         let claims = data.claims;
         if claims.sub.is_empty() || claims.jti.is_empty() {
             return Err(AuthError::BadClaims("sub and jti must not be empty"));
+        }
+        // jsonwebtoken checks exp and nbf but neither iat nor the lifetime.
+        if claims.iat > unix_now() + self.leeway.as_secs() {
+            return Err(AuthError::IssuedInFuture);
+        }
+        if claims.exp.saturating_sub(claims.iat) > self.max_lifetime.as_secs() {
+            return Err(AuthError::LifetimeTooLong);
         }
         Ok(claims)
     }
@@ -387,6 +414,12 @@ fn load_key(
                     "HMAC key {kid:?} is {} bytes; {algorithm:?} needs at least {min} \
                      (generate one with: head -c {min} /dev/urandom > key.secret)",
                     secret.len()
+                )));
+            }
+            if let Some(why) = crate::hmac_key::weakness(secret) {
+                return Err(invalid(format!(
+                    "HMAC key {kid:?} {why}; generate one with: \
+                     head -c {min} /dev/urandom > key.secret"
                 )));
             }
             Ok((

@@ -24,7 +24,7 @@ async fn sessions_spread_over_a_three_master_cluster() {
             .authenticate(&Directory::name(i), &directory.password(i))
             .expect("user");
         let (id, _) = scheme
-            .login(&user)
+            .login(&user, None)
             .await
             .expect("login through the cluster");
         cookies.push(format!("sid={}", id.as_str()));
@@ -36,13 +36,14 @@ async fn sessions_spread_over_a_three_master_cluster() {
             .expect("lookup through the cluster");
         assert_eq!(record.user, Directory::name(i as u64));
     }
-    // Every master holds a share of the 60 sessions.
+    // Every master holds a share of the 60 sessions and of their 60
+    // per-account indexes (one user each here).
     let sizes: Vec<u64> = cluster
         .servers
         .iter()
         .map(|s| s.command(&["DBSIZE"]).parse().expect("count"))
         .collect();
-    assert_eq!(sizes.iter().sum::<u64>(), 60, "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<u64>(), 120, "{sizes:?}");
     assert!(
         sizes.iter().all(|n| *n > 0),
         "keys did not spread over the masters: {sizes:?}"

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use authscale_auth::{
-    Algorithm, KeySource, RedisStoreConfig, SessionConfig, TokenConfig, TokenKeyConfig,
+    Algorithm, KeySource, RedisStoreConfig, SessionConfig, ThrottleConfig, TokenConfig,
+    TokenKeyConfig,
 };
 use authscale_node::{AuthMode, Node, NodeConfig};
 use clap::Args;
@@ -81,6 +82,18 @@ pub struct NodeOptions {
     #[arg(long, value_name = "N")]
     session_capacity: Option<usize>,
 
+    /// Live sessions one account may hold; a login beyond it ends the account's oldest session. [default: 16]
+    #[arg(long, value_name = "N")]
+    sessions_per_user: Option<usize>,
+
+    /// Wrong passwords per account (counted on each node) that lock its logins until the window ends; 0: off. [default: 5]
+    #[arg(long, value_name = "N")]
+    login_max_failures: Option<u32>,
+
+    /// The failed-login window, from an account's first failure. [default: 5m]
+    #[arg(long, value_name = "DURATION")]
+    login_failure_window: Option<String>,
+
     /// Mark the session cookie Secure and name it __Host-sid (only for HTTPS deployments).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     secure_cookie: Option<bool>,
@@ -120,9 +133,13 @@ pub struct NodeOptions {
     #[arg(long, value_name = "DURATION")]
     token_ttl: Option<String>,
 
-    /// Clock skew tolerated on exp and nbf (at most 5s). [default: 2s]
+    /// Clock skew tolerated on exp, nbf and iat (at most 5s). [default: 2s]
     #[arg(long, value_name = "DURATION")]
     jwt_leeway: Option<String>,
+
+    /// Longest token lifetime (exp - iat) accepted; at least --token-ttl. [default: 1h]
+    #[arg(long, value_name = "DURATION")]
+    jwt_max_lifetime: Option<String>,
 
     /// Name of this node in responses and metrics. [default: node-PORT]
     #[arg(long, value_name = "NAME")]
@@ -159,6 +176,9 @@ impl NodeOptions {
             session_cache_ttl: self.session_cache_ttl.or(file.session_cache_ttl),
             session_capacity: self.session_capacity.or(file.session_capacity),
             secure_cookie: self.secure_cookie.or(file.secure_cookie),
+            sessions_per_user: self.sessions_per_user.or(file.sessions_per_user),
+            login_max_failures: self.login_max_failures.or(file.login_max_failures),
+            login_failure_window: self.login_failure_window.or(file.login_failure_window),
             jwt_alg: self.jwt_alg.or(file.jwt_alg),
             jwt_secret: list(self.jwt_secret, file.jwt_secret),
             jwt_key: list(self.jwt_key, file.jwt_key),
@@ -168,6 +188,7 @@ impl NodeOptions {
             jwt_audience: self.jwt_audience.or(file.jwt_audience),
             token_ttl: self.token_ttl.or(file.token_ttl),
             jwt_leeway: self.jwt_leeway.or(file.jwt_leeway),
+            jwt_max_lifetime: self.jwt_max_lifetime.or(file.jwt_max_lifetime),
             node_id: self.node_id.or(file.node_id),
             threads: self.threads.or(file.threads),
             drain_timeout: self.drain_timeout.or(file.drain_timeout),
@@ -272,13 +293,32 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
             )?,
             sliding: options.session_sliding.unwrap_or(false),
             secure_cookie: options.secure_cookie.unwrap_or(false),
+            max_per_account: options
+                .sessions_per_user
+                .unwrap_or(SessionConfig::DEFAULT_MAX_PER_ACCOUNT),
         };
+        if config.session.max_per_account == 0 {
+            bail!("--sessions-per-user must be at least 1");
+        }
         if config.session.idle_ttl < Duration::from_secs(1) {
             bail!("--session-idle must be at least 1s (the store's TTL resolution)");
         }
     }
     if matches!(auth, AuthMode::Token | AuthMode::TokenDenylist) {
         config.token = Some(token_config(&options)?);
+    }
+    let throttle = ThrottleConfig::default();
+    config.login_throttle = ThrottleConfig {
+        max_failures: options.login_max_failures.unwrap_or(throttle.max_failures),
+        window: dur(
+            "login-failure-window",
+            options.login_failure_window.as_deref(),
+            "5m",
+        )?,
+        ..throttle
+    };
+    if config.login_throttle.window.is_zero() {
+        bail!("--login-failure-window must be greater than zero");
     }
     Ok(Launch {
         listen,
@@ -344,6 +384,11 @@ fn token_config(options: &NodeOptions) -> anyhow::Result<TokenConfig> {
     config.audience = options.jwt_audience.clone().unwrap_or(config.audience);
     config.ttl = dur("token-ttl", options.token_ttl.as_deref(), "15m")?;
     config.leeway = leeway;
+    config.max_lifetime = dur(
+        "jwt-max-lifetime",
+        options.jwt_max_lifetime.as_deref(),
+        "1h",
+    )?;
     Ok(config)
 }
 

@@ -195,6 +195,18 @@ fn bad_flags_and_files_are_usage_errors_with_reasons() {
         &["node", "--auth", "token", "--jwt-leeway", "60s"],
         "at most 5s",
     );
+    fails_with(
+        &["node", "--auth", "token", "--jwt-max-lifetime", "5m"],
+        "--jwt-max-lifetime",
+    );
+    fails_with(
+        &["node", "--auth", "sticky", "--sessions-per-user", "0"],
+        "--sessions-per-user must be at least 1",
+    );
+    fails_with(
+        &["node", "--login-failure-window", "0s"],
+        "--login-failure-window",
+    );
     fails_with(&["node", "--listen", "not-an-address"], "is not an address");
     fails_with(
         &["node", "--store-timeout", "fast", "--auth", "session"],
@@ -220,6 +232,76 @@ fn bad_flags_and_files_are_usage_errors_with_reasons() {
         &["node", "--config", broken.to_str().expect("utf-8")],
         "broken.toml",
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Standard base64 (the manifest's `binaryData`), decoded without a dependency.
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let value = ALPHABET.iter().position(|a| *a == c).expect("base64") as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_shipped_manifest_key_and_low_variety_keys_stop_the_node() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/kubernetes/keys.yaml");
+    let manifest = std::fs::read_to_string(&manifest).expect("deploy/kubernetes/keys.yaml");
+    let encoded = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("hs256.secret:"))
+        .expect("the manifest's hs256.secret")
+        .trim();
+    let dir = std::env::temp_dir().join(format!("authscale-cli-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let shipped = dir.join("shipped.secret");
+    std::fs::write(&shipped, base64_decode(encoded)).expect("write");
+    let repeated = dir.join("repeated.secret");
+    std::fs::write(&repeated, "a".repeat(36)).expect("write");
+    for (file, expected) in [
+        (&shipped, "placeholder"),
+        (&repeated, "distinct byte values"),
+    ] {
+        let secret = format!("k1={}", file.display());
+        fails_with(
+            &[
+                "node",
+                "--auth",
+                "token",
+                "--listen",
+                "127.0.0.1:0",
+                "--jwt-secret",
+                &secret,
+            ],
+            expected,
+        );
+    }
+    // The fixture keys and a fresh random key still start a node.
+    let fixture = fixtures_dir().join("keys/hs256-b.secret");
+    let node = ChildProcess::spawn_server(
+        bin(),
+        &[
+            "node",
+            "--auth",
+            "token",
+            "--listen",
+            "127.0.0.1:0",
+            "--jwt-secret",
+            &format!("k1={}", fixture.display()),
+        ],
+    );
+    assert!(node.addr().port() > 0);
+    drop(node);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use authscale_auth::{ConfigError, RedisStoreConfig, SessionConfig, TokenConfig};
+use authscale_auth::{ConfigError, RedisStoreConfig, SessionConfig, ThrottleConfig, TokenConfig};
 
 /// Which auth scheme protects `/api/me`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +87,8 @@ pub struct NodeConfig {
     /// Seed and size of the synthetic user directory.
     pub directory_seed: u64,
     pub users: u64,
+    /// Failed-login throttling per account (node-local).
+    pub login_throttle: ThrottleConfig,
     /// CPU work per protected request, microseconds.
     pub work_us: u64,
     /// How long in-flight requests may take to finish on shutdown.
@@ -106,6 +108,7 @@ impl NodeConfig {
             token: None,
             directory_seed: 1,
             users: 10_000,
+            login_throttle: ThrottleConfig::default(),
             work_us: 0,
             drain_timeout: Duration::from_secs(5),
             node_id: "node".into(),

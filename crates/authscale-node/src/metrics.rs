@@ -31,11 +31,11 @@ const ROUTES: [(Route, &str); 7] = [
 ];
 
 /// Every status the node answers with; anything else lands in the last slot.
-const STATUSES: [u16; 13] = [
-    200, 204, 400, 401, 404, 405, 411, 413, 415, 431, 500, 503, 0,
+const STATUSES: [u16; 14] = [
+    200, 204, 400, 401, 404, 405, 411, 413, 415, 429, 431, 500, 503, 0,
 ];
 
-const REASONS: [&str; 12] = [
+const REASONS: [&str; 15] = [
     "missing",
     "malformed",
     "bad_signature",
@@ -48,6 +48,9 @@ const REASONS: [&str; 12] = [
     "unknown_session",
     "revoked",
     "store_unavailable",
+    "issued_in_future",
+    "lifetime_too_long",
+    "too_many_failures",
 ];
 
 /// Upper bounds of the store latency histogram, seconds.

@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use authscale_auth::{
-    AuthError, CachedStore, Claims, Directory, MemoryStore, RedisStore, SessionScheme,
-    SessionStore, StoreError, TokenScheme, User, bearer_token,
+    AuthError, CachedStore, Claims, Directory, LoginThrottle, MemoryStore, RedisStore,
+    SessionScheme, SessionStore, StoreError, TokenScheme, User, bearer_token,
 };
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -84,6 +84,37 @@ impl SessionStore for Sessions {
             Sessions::Local(s) => s.ping().await,
         }
     }
+
+    async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            Sessions::Shared(s) => s.take(key).await,
+            Sessions::Cached(s) => s.take(key).await,
+            Sessions::Local(s) => s.take(key).await,
+        }
+    }
+
+    async fn index_add(
+        &self,
+        index: &str,
+        member: &str,
+        score: u64,
+        keep: usize,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        match self {
+            Sessions::Shared(s) => s.index_add(index, member, score, keep, ttl).await,
+            Sessions::Cached(s) => s.index_add(index, member, score, keep, ttl).await,
+            Sessions::Local(s) => s.index_add(index, member, score, keep, ttl).await,
+        }
+    }
+
+    async fn index_remove(&self, index: &str, member: &str) -> Result<(), StoreError> {
+        match self {
+            Sessions::Shared(s) => s.index_remove(index, member).await,
+            Sessions::Cached(s) => s.index_remove(index, member).await,
+            Sessions::Local(s) => s.index_remove(index, member).await,
+        }
+    }
 }
 
 enum Auth {
@@ -101,6 +132,9 @@ pub struct Node {
     mode: AuthMode,
     auth: Auth,
     directory: Directory,
+    throttle: LoginThrottle,
+    /// The session modes' challenge, naming the cookie actually in use.
+    cookie_challenge: HeaderValue,
     work: Work,
     work_us: u64,
     node_id: String,
@@ -178,6 +212,14 @@ impl Node {
                 "the user directory needs at least one user".into(),
             ));
         }
+        let cookie_challenge = match &auth {
+            Auth::Session(scheme) => HeaderValue::from_str(&format!(
+                r#"Cookie realm="authscale", cookie-name="{}""#,
+                scheme.cookie_name()
+            ))
+            .map_err(|e| NodeError::Invalid(format!("cookie challenge: {e}")))?,
+            _ => HeaderValue::from_static(r#"Cookie realm="authscale""#),
+        };
         let work = Work::calibrate();
         info.push(("node", config.node_id.clone()));
         info.push(("work_us", config.work_us.to_string()));
@@ -185,6 +227,8 @@ impl Node {
             mode: config.auth,
             auth,
             directory: Directory::new(config.directory_seed, config.users),
+            throttle: LoginThrottle::new(config.login_throttle),
+            cookie_challenge,
             work,
             work_us: config.work_us,
             node_id: config.node_id,
@@ -212,7 +256,7 @@ impl Node {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let route = route_of(req.uri().path());
-        let response = match (route, req.method()) {
+        let mut response = match (route, req.method()) {
             (Route::Login, &Method::POST) => self.login(req).await,
             (Route::Me, &Method::GET) => self.me(&req).await,
             (Route::Logout, &Method::POST) => self.logout(&req).await,
@@ -228,6 +272,10 @@ impl Node {
             }
             (Route::Other, _) => respond::error(StatusCode::NOT_FOUND, "no_such_route"),
         };
+        if matches!(route, Route::Login | Route::Me | Route::Logout) {
+            // Every answer on these routes carries or concerns a credential.
+            no_store(&mut response);
+        }
         self.metrics.request(route, response.status().as_u16());
         response
     }
@@ -242,17 +290,27 @@ impl Node {
             Ok(c) => c,
             Err(response) => return response,
         };
+        if let Err(wait) = self.throttle.check(&credentials.user) {
+            self.metrics.auth_failure("too_many_failures");
+            return too_many_failures(wait);
+        }
         let Some(user) = self
             .directory
             .authenticate(&credentials.user, &credentials.password)
         else {
+            self.throttle.failure(&credentials.user);
             return respond::error(StatusCode::UNAUTHORIZED, "invalid_credentials");
         };
+        self.throttle.success(&credentials.user);
         match &self.auth {
             Auth::None => respond::json(StatusCode::OK, user_body(&user.name, &self.node_id)),
             Auth::Session(scheme) => {
                 let started = Instant::now();
-                let result = scheme.login(&user).await;
+                let presented = parts
+                    .headers
+                    .get(header::COOKIE)
+                    .and_then(|v| v.to_str().ok());
+                let result = scheme.login(&user, presented).await;
                 self.metrics.store_call(started.elapsed(), result.is_ok());
                 match result {
                     Ok((_, cookie)) => {
@@ -411,7 +469,7 @@ impl Node {
             .unwrap_or(HeaderValue::from_static(
                 r#"Bearer realm="authscale", error="invalid_token""#,
             )),
-            _ => HeaderValue::from_static(r#"Cookie realm="authscale", cookie-name="sid""#),
+            _ => self.cookie_challenge.clone(),
         };
         respond::unauthorized(challenge, error.reason())
     }
@@ -464,6 +522,16 @@ fn cookie_header<B>(req: &Request<B>) -> Option<&str> {
 
 fn user_body(user: &str, node: &str) -> String {
     serde_json::json!({ "user": user, "node": node }).to_string()
+}
+
+/// 429 with `Retry-After` in whole seconds, rounded up.
+fn too_many_failures(wait: std::time::Duration) -> Response<Body> {
+    let mut response = respond::error(StatusCode::TOO_MANY_REQUESTS, "too_many_failures");
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
 }
 
 /// Credentials must not be cached by any intermediary (RFC 6749 §5.1).

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use authscale_auth::SessionId;
 use authscale_testkit::{RedisServer, request};
 use common::{TestNode, session_config, session_cookie};
 
@@ -64,10 +65,10 @@ async fn every_login_mints_a_new_id_and_a_chosen_id_is_never_adopted() {
     assert_eq!(login.status, 200);
     assert_ne!(session_cookie(&login), planted);
     assert_eq!(node.me_with(&[("cookie", planted)]).await.status, 401);
-    assert_eq!(
-        redis.command(&["EXISTS", "authscale:sess:AAAAAAAAAAAAAAAAAAAAAA"]),
-        "0"
-    );
+    let planted_key = SessionId::parse("AAAAAAAAAAAAAAAAAAAAAA")
+        .expect("well-formed")
+        .store_key();
+    assert_eq!(redis.command(&["EXISTS", &planted_key]), "0");
 }
 
 #[tokio::test]
@@ -93,11 +94,10 @@ async fn tampered_unknown_and_malformed_cookies_are_refused() {
         assert_eq!(reply.json()["reason"], reason, "{header}");
     }
     // A record planted in the store without the scheme's format is refused.
-    redis.command(&[
-        "SET",
-        "authscale:sess:BBBBBBBBBBBBBBBBBBBBBB",
-        "not a record",
-    ]);
+    let planted_key = SessionId::parse("BBBBBBBBBBBBBBBBBBBBBB")
+        .expect("well-formed")
+        .store_key();
+    redis.command(&["SET", &planted_key, "not a record"]);
     let reply = node
         .me_with(&[("cookie", "sid=BBBBBBBBBBBBBBBBBBBBBB")])
         .await;

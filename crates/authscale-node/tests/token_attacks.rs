@@ -206,6 +206,37 @@ async fn jwt_attack_table_is_refused_and_the_valid_token_still_passes() {
             ),
         ),
         (
+            "exp in the year 9999",
+            "lifetime_too_long",
+            forge(
+                &valid_header(),
+                &with(valid_claims(), "exp", json!(253_402_300_799u64)),
+                &good,
+            ),
+        ),
+        (
+            "lifetime just over the maximum",
+            "lifetime_too_long",
+            forge(
+                &valid_header(),
+                &with(
+                    valid_claims(),
+                    "exp",
+                    json!(now + TokenConfig::DEFAULT_MAX_LIFETIME.as_secs() + 1),
+                ),
+                &good,
+            ),
+        ),
+        (
+            "iat in the future beyond the leeway",
+            "issued_in_future",
+            forge(
+                &valid_header(),
+                &with(valid_claims(), "iat", json!(now + 300)),
+                &good,
+            ),
+        ),
+        (
             "exp missing",
             "bad_claims",
             forge(&valid_header(), &without(valid_claims(), "exp"), &good),
@@ -596,4 +627,56 @@ async fn es256_and_eddsa_keys_sign_and_verify() {
             "{alg:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_node_refuses_to_start_with_a_placeholder_or_low_variety_key() {
+    let placeholder = b"REPLACE-ME-WITH-A-RANDOM-48-BYTE-KEY-AUTHSCALE-DEMO-KEY".to_vec();
+    let cases = [
+        (
+            "the deploy/kubernetes placeholder",
+            placeholder,
+            "placeholder",
+        ),
+        ("36 x 'a'", vec![b'a'; 36], "distinct byte values"),
+    ];
+    for (name, secret, expected) in cases {
+        let mut config = base_config(AuthMode::Token);
+        config.token = Some(TokenConfig::new(
+            Algorithm::HS256,
+            vec![TokenKeyConfig {
+                kid: "k1".into(),
+                source: KeySource::Secret(secret),
+            }],
+        ));
+        let error = authscale_node::Node::new(config)
+            .map(drop)
+            .expect_err(name)
+            .to_string();
+        assert!(error.contains(expected), "{name}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn the_nodes_own_tokens_fit_the_lifetime_bound() {
+    // The fixture keys pass the key checks, and a token at the longest
+    // accepted lifetime is issued and verified.
+    let mut config = hs256_config();
+    if let Some(token) = config.token.as_mut() {
+        token.ttl = token.max_lifetime;
+    }
+    let node = TestNode::start(config).await;
+    let auth = bearer(&node.login(2).await);
+    assert_eq!(node.me_with(&[("authorization", &auth)]).await.status, 200);
+
+    // A lifetime above the maximum is a configuration error, not a 401 later.
+    let mut config = hs256_config();
+    if let Some(token) = config.token.as_mut() {
+        token.ttl = token.max_lifetime + Duration::from_secs(1);
+    }
+    let error = authscale_node::Node::new(config)
+        .map(drop)
+        .expect_err("ttl above the maximum")
+        .to_string();
+    assert!(error.contains("--jwt-max-lifetime"), "{error}");
 }
