@@ -10,15 +10,18 @@ mod crypto;
 mod directory;
 mod error;
 mod local_store;
+mod redact;
 mod redis_store;
 mod session;
 mod store;
+mod store_log;
 mod token;
 
 pub use crypto::ensure_provider as install_crypto_provider;
 pub use directory::{Directory, User};
 pub use error::{AuthError, ConfigError, StoreError};
 pub use local_store::{CachedStore, MemoryStore};
+pub use redact::redact_urls;
 pub use redis_store::{RedisStore, RedisStoreConfig};
 pub use session::{SessionConfig, SessionId, SessionRecord, SessionScheme, parse_cookie};
 pub use store::SessionStore;
