@@ -60,13 +60,30 @@ impl AuthError {
 }
 
 /// A store call that did not complete. Always the server's problem, never
-/// the client's: it maps to 503 with `Retry-After`.
+/// the client's: it maps to 503 with `Retry-After`. The texts never hold a
+/// store password (see [`crate::redact_urls`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    /// The store could not be reached or the connection broke.
     #[error("{0}")]
     Backend(String),
+    /// The store answered with an error: out of memory with `noeviction`,
+    /// a read-only replica, failed persistence with `stop-writes-on-…`.
+    #[error("the store refused the command: {0}")]
+    Refused(String),
+}
+
+impl StoreError {
+    /// A short stable label, for readiness answers and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            StoreError::Timeout(_) => "store_timeout",
+            StoreError::Backend(_) => "store_unreachable",
+            StoreError::Refused(_) => "store_refused",
+        }
+    }
 }
 
 /// A configuration refused at startup, with what to do about it.

@@ -27,7 +27,8 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Deletes `key`; true when it existed.
     fn delete(&self, key: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Checks the store answers (readiness).
+    /// Checks the store answers and accepts writes (readiness); never on
+    /// the path of a protected request.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     // The per-account session index (login and logout only, never the

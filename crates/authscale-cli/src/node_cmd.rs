@@ -152,6 +152,10 @@ pub struct NodeOptions {
     /// How long shutdown waits for in-flight requests. [default: 5s]
     #[arg(long, value_name = "DURATION")]
     drain_timeout: Option<String>,
+
+    /// PEM file of the CA that signed the store's certificate (rediss:// URLs), trusted instead of the system roots. [default: the system roots]
+    #[arg(long, env = "AUTHSCALE_REDIS_CA_FILE", value_name = "FILE")]
+    redis_ca_file: Option<PathBuf>,
 }
 
 impl NodeOptions {
@@ -192,6 +196,7 @@ impl NodeOptions {
             node_id: self.node_id.or(file.node_id),
             threads: self.threads.or(file.threads),
             drain_timeout: self.drain_timeout.or(file.drain_timeout),
+            redis_ca_file: self.redis_ca_file.or(file.redis_ca_file),
         }
     }
 }
@@ -272,6 +277,14 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
                 .unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
             timeout: dur("store-timeout", options.store_timeout.as_deref(), "100ms")?,
             rtt: dur("store-rtt", options.store_rtt.as_deref(), "0s")?,
+            ca_pem: options
+                .redis_ca_file
+                .as_deref()
+                .map(|path| {
+                    std::fs::read(path)
+                        .with_context(|| format!("cannot read --redis-ca-file {}", path.display()))
+                })
+                .transpose()?,
         });
     }
     if auth.uses_cookie() {

@@ -73,7 +73,7 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("url", &self.url)
+            .field("url", &authscale_auth::redact_urls(&self.url))
             .field("owned", &self.owned)
             .finish_non_exhaustive()
     }
@@ -341,7 +341,8 @@ impl Drop for Store {
 
 /// Waits until the server at `url` answers PING.
 async fn ping_until(url: &str, within: Duration) -> anyhow::Result<()> {
-    let client = redis::Client::open(url).with_context(|| format!("invalid redis URL {url:?}"))?;
+    let client = redis::Client::open(url)
+        .with_context(|| authscale_auth::redact_urls(&format!("invalid redis URL {url:?}")))?;
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let error = match client.get_multiplexed_async_connection().await {
@@ -353,7 +354,9 @@ async fn ping_until(url: &str, within: Duration) -> anyhow::Result<()> {
         };
         if tokio::time::Instant::now() >= deadline {
             return Err(anyhow::anyhow!(
-                "the store at {url} does not answer: {error}"
+                "the store at {} does not answer: {}",
+                authscale_auth::redact_urls(url),
+                authscale_auth::redact_urls(&error.to_string())
             ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -361,7 +364,8 @@ async fn ping_until(url: &str, within: Duration) -> anyhow::Result<()> {
 }
 
 async fn manager(url: &str) -> anyhow::Result<ConnectionManager> {
-    let client = redis::Client::open(url).with_context(|| format!("invalid redis URL {url:?}"))?;
+    let client = redis::Client::open(url)
+        .with_context(|| authscale_auth::redact_urls(&format!("invalid redis URL {url:?}")))?;
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(2)));

@@ -154,9 +154,12 @@ pub async fn sweep(
         authscale_version: env!("CARGO_PKG_VERSION").to_owned(),
         redis_version: store.version.clone(),
         store: if store.owned {
-            format!("{} (started by the lab)", store.url)
+            format!(
+                "{} (started by the lab)",
+                authscale_auth::redact_urls(&store.url)
+            )
         } else {
-            format!("{} (external)", store.url)
+            format!("{} (external)", authscale_auth::redact_urls(&store.url))
         },
         git_commit: git_commit(),
     };

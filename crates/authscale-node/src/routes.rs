@@ -322,8 +322,8 @@ impl Node {
                         no_store(&mut response);
                         response
                     }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "session store unavailable at login");
+                    // The store logs its errors, at most one line a second.
+                    Err(_) => {
                         self.metrics.auth_failure("store_unavailable");
                         respond::store_unavailable()
                     }
@@ -454,8 +454,8 @@ impl Node {
 
     fn refuse(&self, error: &AuthError) -> Response<Body> {
         self.metrics.auth_failure(error.reason());
-        if let AuthError::Store(e) = error {
-            tracing::warn!(error = %e, "session store unavailable");
+        // The store logs its errors, at most one line a second.
+        if let AuthError::Store(_) = error {
             return respond::store_unavailable();
         }
         let challenge = match (&self.auth, error) {
@@ -485,9 +485,14 @@ impl Node {
         };
         match ping {
             Ok(()) => respond::json(StatusCode::OK, r#"{"status":"ready"}"#.into()),
+            // Unreachable, too slow, or refusing writes (out of memory):
+            // the reason says which; the store logs the details.
             Err(e) => {
-                tracing::debug!(error = %e, "not ready: store unreachable");
-                respond::store_unavailable()
+                let mut response = respond::error(StatusCode::SERVICE_UNAVAILABLE, e.reason());
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
             }
         }
     }

@@ -8,7 +8,7 @@ mod redis;
 
 pub use client::{Reply, get, raw_exchange, request};
 pub use process::{ChildProcess, free_port};
-pub use redis::{RedisCluster, RedisServer};
+pub use redis::{RedisCluster, RedisServer, unrelated_ca_pem};
 
 /// The folder with the test keys (`keys/`).
 pub fn fixtures_dir() -> std::path::PathBuf {

@@ -1,5 +1,6 @@
 //! A real `redis-server` for tests and benchmarks: no persistence, loopback
-//! only, a free port, stopped on drop.
+//! only, a free port, stopped on drop. With TLS, a CA and a server
+//! certificate made for the test (rcgen), removed on drop.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -13,8 +14,18 @@ use crate::free_port;
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
-    /// Extra arguments (cluster mode).
+    /// Extra arguments (cluster mode, TLS).
     extra: Vec<String>,
+    /// The TLS listener, when started with [`RedisServer::start_tls`].
+    tls: Option<Tls>,
+}
+
+/// A TLS port beside the plain one, and the files it was started with.
+#[derive(Debug)]
+struct Tls {
+    port: u16,
+    dir: std::path::PathBuf,
+    ca_pem: String,
 }
 
 impl RedisServer {
@@ -46,12 +57,94 @@ impl RedisServer {
                 child: None,
                 port: free_port(),
                 extra: extra.iter().map(|s| s.to_string()).collect(),
+                tls: None,
             };
             if server.launch() {
                 return server;
             }
         }
         panic!("redis-server did not start after 5 attempts");
+    }
+
+    /// Starts a server that also speaks TLS on a second port
+    /// ([`RedisServer::tls_url`]), with a certificate for `127.0.0.1` and
+    /// `localhost` signed by a CA made here ([`RedisServer::ca_pem`]). The
+    /// plain port stays for the test's own commands. Panics when this
+    /// `redis-server` was built without TLS.
+    pub fn start_tls() -> RedisServer {
+        assert!(
+            RedisServer::available(),
+            "redis-server not found: run scripts/setup.sh"
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "authscale-redis-tls-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).expect("TLS folder");
+        let (ca_pem, cert_pem, key_pem) = server_certificate();
+        let file = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("write a TLS file");
+            path.to_str().expect("utf-8 path").to_owned()
+        };
+        let ca_file = file("ca.pem", &ca_pem);
+        let cert_file = file("server.pem", &cert_pem);
+        let key_file = file("server.key", &key_pem);
+        for _ in 0..5 {
+            let tls_port = free_port();
+            let mut server = RedisServer {
+                child: None,
+                port: free_port(),
+                extra: vec![
+                    "--tls-port".into(),
+                    tls_port.to_string(),
+                    "--tls-cert-file".into(),
+                    cert_file.clone(),
+                    "--tls-key-file".into(),
+                    key_file.clone(),
+                    "--tls-ca-cert-file".into(),
+                    ca_file.clone(),
+                    "--tls-auth-clients".into(),
+                    "no".into(),
+                ],
+                tls: None,
+            };
+            if server.launch() {
+                server.tls = Some(Tls {
+                    port: tls_port,
+                    dir,
+                    ca_pem,
+                });
+                return server;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        panic!(
+            "redis-server did not start with --tls-port after 5 attempts \
+             (is it built with TLS? `redis-server --tls-port 0` must be accepted)"
+        );
+    }
+
+    /// `rediss://127.0.0.1:TLS_PORT` of a server from [`RedisServer::start_tls`].
+    pub fn tls_url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.tls().port)
+    }
+
+    /// The PEM certificate of the CA that signed the TLS certificate.
+    pub fn ca_pem(&self) -> &[u8] {
+        self.tls().ca_pem.as_bytes()
+    }
+
+    /// Where the CA certificate is, for a node's `--redis-ca-file`.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.tls().dir.join("ca.pem")
+    }
+
+    fn tls(&self) -> &Tls {
+        self.tls
+            .as_ref()
+            .expect("a TLS server: start it with RedisServer::start_tls")
     }
 
     pub fn port(&self) -> u16 {
@@ -139,6 +232,30 @@ impl RedisServer {
             .into_iter()
             .find(|(name, _)| name == command)
             .map_or(0, |(_, calls)| calls)
+    }
+
+    /// Fills the server with 1 MiB of data, then caps its memory below
+    /// what it uses, with `noeviction`: every write is refused with `-OOM`
+    /// (reads still work) until `FLUSHALL` frees the memory.
+    pub fn fill_until_out_of_memory(&self) {
+        let value = "x".repeat(16 * 1024);
+        for i in 0..64 {
+            assert_eq!(self.command(&["SET", &format!("fill:{i}"), &value]), "OK");
+        }
+        let used: u64 = self
+            .command(&["INFO", "memory"])
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("used_memory in INFO");
+        let cap = (used - 512 * 1024).to_string();
+        assert_eq!(
+            self.command(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]),
+            "OK"
+        );
+        assert_eq!(self.command(&["CONFIG", "SET", "maxmemory", &cap]), "OK");
+        let reply = self.command(&["SET", "fill:probe", "1"]);
+        assert!(reply.starts_with("-OOM"), "a write over the cap: {reply}");
     }
 
     fn launch(&mut self) -> bool {
@@ -260,7 +377,47 @@ impl Drop for RedisCluster {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+        if let Some(tls) = &self.tls {
+            let _ = std::fs::remove_dir_all(&tls.dir);
+        }
     }
+}
+
+/// A CA certificate (PEM) that signed nothing a test server uses: a client
+/// trusting only it must refuse every test server.
+pub fn unrelated_ca_pem() -> Vec<u8> {
+    certificate_authority("authscale unrelated test CA")
+        .pem()
+        .into_bytes()
+}
+
+fn certificate_authority(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let key = rcgen::KeyPair::generate().expect("CA key");
+    rcgen::CertifiedIssuer::self_signed(params, key).expect("CA certificate")
+}
+
+/// (CA certificate, server certificate, server key), PEM, for 127.0.0.1
+/// and localhost.
+fn server_certificate() -> (String, String, String) {
+    let ca = certificate_authority("authscale test CA");
+    let key = rcgen::KeyPair::generate().expect("server key");
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("server params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "authscale test redis");
+    let cert = params.signed_by(&key, &ca).expect("server certificate");
+    (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
 fn binary() -> String {
