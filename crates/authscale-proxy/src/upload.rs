@@ -183,17 +183,21 @@ fn classify(error: &BoxError, max_bytes: usize) -> ClientFault {
     if let Some(BodyTimeout(after)) = error.downcast_ref::<BodyTimeout>() {
         return ClientFault::Timeout(*after);
     }
-    match error.downcast_ref::<hyper::Error>() {
-        Some(e) if e.is_parse() || std::error::Error::source(e).is_some_and(is_framing) => {
-            ClientFault::Malformed(format!("malformed request body: {e}"))
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
+    while let Some(e) = cause {
+        let framing = e
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_parse)
+            || e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+                )
+            });
+        if framing {
+            return ClientFault::Malformed(format!("malformed request body: {e}"));
         }
-        _ => ClientFault::Incomplete(error.to_string()),
+        cause = e.source();
     }
-}
-
-/// hyper reports a bad chunk size or line as an invalid-data I/O error.
-fn is_framing(cause: &(dyn std::error::Error + 'static)) -> bool {
-    cause
-        .downcast_ref::<std::io::Error>()
-        .is_some_and(|e| e.kind() == std::io::ErrorKind::InvalidData)
+    ClientFault::Incomplete(error.to_string())
 }
