@@ -56,6 +56,10 @@ pub struct ProxyOptions {
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     idle_timeout: String,
 
+    /// How long an idle connection to an upstream is kept for reuse; keep it below the upstreams' --idle-timeout.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    upstream_idle_timeout: String,
+
     /// The largest request body forwarded, in bytes; 413 beyond it.
     #[arg(long, default_value_t = 8 * 1024 * 1024, value_name = "BYTES")]
     max_body: usize,
@@ -171,6 +175,11 @@ fn resolve(options: ProxyOptions) -> anyhow::Result<Resolved> {
         body_timeout: dur("body-timeout", Some(&options.body_timeout), "30s")?,
         idle_timeout: dur("idle-timeout", Some(&options.idle_timeout), "60s")?,
         max_body: options.max_body,
+        upstream_idle_timeout: dur(
+            "upstream-idle-timeout",
+            Some(&options.upstream_idle_timeout),
+            "30s",
+        )?,
         health_interval: options
             .health_interval
             .as_deref()
@@ -183,6 +192,7 @@ fn resolve(options: ProxyOptions) -> anyhow::Result<Resolved> {
         config.connect_timeout,
         config.body_timeout,
         config.idle_timeout,
+        config.upstream_idle_timeout,
     ]
     .iter()
     .any(Duration::is_zero)

@@ -25,6 +25,10 @@ pub struct ProxyConfig {
     pub idle_timeout: Duration,
     /// The largest request body forwarded; 413 beyond it.
     pub max_body: usize,
+    /// How long an idle pooled upstream connection is kept. Must be shorter
+    /// than the upstreams' own idle timeout, or a request can be sent on a
+    /// connection the upstream is closing that very moment.
+    pub upstream_idle_timeout: Duration,
     /// Probe every upstream's `/healthz` this often; None: passive only.
     pub health_interval: Option<Duration>,
     /// Permit upstreams outside the loopback range.
@@ -43,6 +47,8 @@ impl Default for ProxyConfig {
             body_timeout: Duration::from_secs(30),
             idle_timeout: authscale_http::ServerLimits::default().idle_timeout,
             max_body: 8 * 1024 * 1024,
+            // Half the nodes' default idle timeout.
+            upstream_idle_timeout: Duration::from_secs(30),
             health_interval: None,
             allow_remote: false,
         }

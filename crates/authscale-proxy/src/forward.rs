@@ -65,6 +65,7 @@ impl Proxy {
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(config.connect_timeout));
         let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(config.upstream_idle_timeout)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);
@@ -108,6 +109,20 @@ impl Proxy {
     async fn forward(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<ClientBody> {
         if let Err(reason) = crate::headers::check_host(req.version(), req.headers()) {
             return self.refuse(&ClientFault::Malformed(reason.into()));
+        }
+        if *req.method() == Method::CONNECT {
+            return self.refuse(&ClientFault::Malformed(
+                "CONNECT: this proxy does not open tunnels".into(),
+            ));
+        }
+        // Both framings at once is the shape of request smuggling (RFC
+        // 9112 §6.3): refused rather than re-framed.
+        if req.headers().contains_key(header::TRANSFER_ENCODING)
+            && req.headers().contains_key(header::CONTENT_LENGTH)
+        {
+            return self.refuse(&ClientFault::Malformed(
+                "both Transfer-Encoding and Content-Length".into(),
+            ));
         }
         if declared_length(req.headers()).is_some_and(|n| n > self.config.max_body as u64) {
             return self.refuse(&ClientFault::TooLarge(self.config.max_body));
