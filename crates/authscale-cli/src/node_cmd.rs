@@ -156,6 +156,14 @@ pub struct NodeOptions {
     /// PEM file of the CA that signed the store's certificate (rediss:// URLs), trusted instead of the system roots. [default: the system roots]
     #[arg(long, env = "AUTHSCALE_REDIS_CA_FILE", value_name = "FILE")]
     redis_ca_file: Option<PathBuf>,
+
+    /// A client that sends no request-body bytes for this long gets 408. [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    body_timeout: Option<String>,
+
+    /// A keep-alive connection with no new request for this long is closed. [default: 60s]
+    #[arg(long, value_name = "DURATION")]
+    idle_timeout: Option<String>,
 }
 
 impl NodeOptions {
@@ -197,6 +205,8 @@ impl NodeOptions {
             threads: self.threads.or(file.threads),
             drain_timeout: self.drain_timeout.or(file.drain_timeout),
             redis_ca_file: self.redis_ca_file.or(file.redis_ca_file),
+            body_timeout: self.body_timeout.or(file.body_timeout),
+            idle_timeout: self.idle_timeout.or(file.idle_timeout),
         }
     }
 }
@@ -223,7 +233,10 @@ async fn serve(launch: Launch) -> Result<(), Failure> {
     if config.node_id.is_empty() {
         config.node_id = format!("node-{}", addr.port());
     }
-    let drain = config.drain_timeout;
+    let limits = authscale_node::ServerLimits {
+        idle_timeout: config.idle_timeout,
+        drain: config.drain_timeout,
+    };
     let mode = config.auth;
     let node = Arc::new(Node::new(config).map_err(Failure::usage)?);
     // The one line on stdout: scripts and tests read the address from it.
@@ -232,7 +245,7 @@ async fn serve(launch: Launch) -> Result<(), Failure> {
         mode.as_str()
     );
     tracing::info!(%addr, auth = mode.as_str(), iterations_per_us = node.work().iterations_per_us(), "node started");
-    authscale_node::serve(listener, node, common::shutdown_signal(), drain)
+    authscale_node::serve_with(listener, node, common::shutdown_signal(), limits)
         .await
         .map_err(Failure::runtime)?;
     tracing::info!("node stopped");
@@ -269,6 +282,11 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
     config.directory_seed = options.seed.unwrap_or(1);
     config.node_id = options.node_id.clone().unwrap_or_default();
     config.drain_timeout = dur("drain-timeout", options.drain_timeout.as_deref(), "5s")?;
+    config.body_timeout = dur("body-timeout", options.body_timeout.as_deref(), "30s")?;
+    config.idle_timeout = dur("idle-timeout", options.idle_timeout.as_deref(), "60s")?;
+    if config.body_timeout.is_zero() || config.idle_timeout.is_zero() {
+        bail!("--body-timeout and --idle-timeout must be greater than zero");
+    }
     if auth.uses_store() {
         config.store = Some(RedisStoreConfig {
             url: options

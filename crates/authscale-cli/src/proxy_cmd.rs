@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
-use authscale_proxy::{Admin, Policy, Proxy, ProxyConfig, Upstreams};
+use std::time::Duration;
+
+use authscale_proxy::{Admin, AdminAccess, Policy, Proxy, ProxyConfig, ServerLimits, Upstreams};
 use clap::Args;
 
 use crate::Failure;
@@ -46,6 +48,26 @@ pub struct ProxyOptions {
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     upstream_timeout: String,
 
+    /// A client that sends no request-body bytes for this long gets 408.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    body_timeout: String,
+
+    /// A client keep-alive connection with no new request for this long is closed.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    idle_timeout: String,
+
+    /// How long an idle connection to an upstream is kept for reuse; keep it below the upstreams' --idle-timeout.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    upstream_idle_timeout: String,
+
+    /// The largest request body forwarded, in bytes; 413 beyond it.
+    #[arg(long, default_value_t = 8 * 1024 * 1024, value_name = "BYTES")]
+    max_body: usize,
+
+    /// File holding a bearer token the admin endpoint requires (Authorization: Bearer TOKEN). Without it the admin endpoint trusts every local process.
+    #[arg(long, value_name = "FILE")]
+    admin_token_file: Option<std::path::PathBuf>,
+
     /// Probe each upstream's /healthz this often (off by default: passive checks only).
     #[arg(long, value_name = "DURATION")]
     health_interval: Option<String>,
@@ -65,11 +87,26 @@ pub struct ProxyOptions {
 
 pub fn run(options: ProxyOptions) -> Result<(), Failure> {
     let threads = options.threads;
-    let (listen, admin, upstreams, config, drain) = resolve(options).map_err(Failure::usage)?;
+    let Resolved {
+        listen,
+        admin,
+        admin_token,
+        upstreams,
+        config,
+        drain,
+    } = resolve(options).map_err(Failure::usage)?;
     common::runtime(threads)?.block_on(async move {
         let listener = bind(listen).await?;
         let admin_listener = bind(admin).await?;
         let (addr, admin_addr) = (local(&listener)?, local(&admin_listener)?);
+        let limits = ServerLimits {
+            idle_timeout: config.idle_timeout,
+            drain,
+        };
+        let access = AdminAccess {
+            addr: admin_addr,
+            token: admin_token,
+        };
         let upstreams = Arc::new(upstreams);
         let health = config.health_interval;
         let proxy = Arc::new(Proxy::new(upstreams, config));
@@ -80,8 +117,8 @@ pub fn run(options: ProxyOptions) -> Result<(), Failure> {
         };
         say!("authscale proxy listening on http://{addr} (admin http://{admin_addr})");
         tracing::info!(%addr, %admin_addr, upstreams = proxy.upstreams().snapshot().len(), "proxy started");
-        let main = authscale_proxy::serve(listener, proxy.clone(), wait(stopped.clone()), drain);
-        let admin = authscale_proxy::serve(admin_listener, Arc::new(Admin::new(proxy.clone())), wait(stopped), drain);
+        let main = authscale_proxy::serve_with(listener, proxy.clone(), wait(stopped.clone()), limits);
+        let admin = authscale_proxy::serve_with(admin_listener, Arc::new(Admin::new(proxy.clone(), access)), wait(stopped), limits);
         let signal = async move {
             common::shutdown_signal().await;
             let _ = stop.send(true);
@@ -94,21 +131,31 @@ pub fn run(options: ProxyOptions) -> Result<(), Failure> {
     })
 }
 
-type Resolved = (
-    SocketAddr,
-    SocketAddr,
-    Upstreams,
-    ProxyConfig,
-    std::time::Duration,
-);
+/// The validated options.
+struct Resolved {
+    listen: SocketAddr,
+    admin: SocketAddr,
+    admin_token: Option<Vec<u8>>,
+    upstreams: Upstreams,
+    config: ProxyConfig,
+    drain: std::time::Duration,
+}
 
 fn resolve(options: ProxyOptions) -> anyhow::Result<Resolved> {
     let listen = parse_addr("--listen", &options.listen)?;
     let admin = parse_addr("--admin", &options.admin)?;
     if !options.allow_remote && !admin.ip().is_loopback() {
         bail!(
-            "--admin {admin} is not a loopback address: the admin endpoint has no authentication (pass --allow-remote to insist)"
+            "--admin {admin} is not a loopback address: pass --allow-remote (and --admin-token-file) to insist"
         );
+    }
+    let admin_token = options
+        .admin_token_file
+        .as_deref()
+        .map(read_token)
+        .transpose()?;
+    if admin_token.is_none() && !admin.ip().is_loopback() {
+        tracing::warn!(%admin, "the admin endpoint is reachable off this host with no token");
     }
     let addrs = options
         .upstreams
@@ -125,6 +172,14 @@ fn resolve(options: ProxyOptions) -> anyhow::Result<Resolved> {
         cooldown: dur("cooldown", Some(&options.cooldown), "2s")?,
         connect_timeout: dur("connect-timeout", Some(&options.connect_timeout), "1s")?,
         upstream_timeout: dur("upstream-timeout", Some(&options.upstream_timeout), "30s")?,
+        body_timeout: dur("body-timeout", Some(&options.body_timeout), "30s")?,
+        idle_timeout: dur("idle-timeout", Some(&options.idle_timeout), "60s")?,
+        max_body: options.max_body,
+        upstream_idle_timeout: dur(
+            "upstream-idle-timeout",
+            Some(&options.upstream_idle_timeout),
+            "30s",
+        )?,
         health_interval: options
             .health_interval
             .as_deref()
@@ -132,7 +187,16 @@ fn resolve(options: ProxyOptions) -> anyhow::Result<Resolved> {
             .transpose()?,
         allow_remote: options.allow_remote,
     };
-    if config.upstream_timeout.is_zero() || config.connect_timeout.is_zero() {
+    if [
+        config.upstream_timeout,
+        config.connect_timeout,
+        config.body_timeout,
+        config.idle_timeout,
+        config.upstream_idle_timeout,
+    ]
+    .iter()
+    .any(Duration::is_zero)
+    {
         bail!("timeouts must be greater than zero");
     }
     if config.health_interval.is_some_and(|d| d.is_zero()) {
@@ -140,7 +204,29 @@ fn resolve(options: ProxyOptions) -> anyhow::Result<Resolved> {
     }
     let upstreams = Upstreams::new(&addrs, options.allow_remote)?;
     let drain = dur("drain-timeout", Some(&options.drain_timeout), "5s")?;
-    Ok((listen, admin, upstreams, config, drain))
+    Ok(Resolved {
+        listen,
+        admin,
+        admin_token,
+        upstreams,
+        config,
+        drain,
+    })
+}
+
+/// Reads the admin token; a trailing newline (as `echo` leaves) is not
+/// part of it.
+fn read_token(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --admin-token-file {}", path.display()))?;
+    let token = text.trim_end_matches(['\r', '\n']);
+    if token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!(
+            "--admin-token-file {}: the token must be at least 16 characters with no spaces",
+            path.display()
+        );
+    }
+    Ok(token.as_bytes().to_vec())
 }
 
 fn parse_addr(flag: &str, raw: &str) -> anyhow::Result<SocketAddr> {

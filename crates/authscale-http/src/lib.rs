@@ -1,8 +1,11 @@
 //! The HTTP/1.1 serving loop and response builders shared by the node and
 //! the proxy: one accept loop, one set of limits, one error shape.
 
+pub mod body;
+mod conn;
 pub mod prometheus;
 pub mod respond;
 mod server;
 
-pub use server::{Handler, serve};
+pub use body::{BodyTimeout, TimedBody};
+pub use server::{Handler, ServerLimits, serve, serve_with};

@@ -1,5 +1,6 @@
 //! The accept loop: HTTP/1.1 keep-alive connections over a bound listener,
-//! with graceful shutdown that drains in-flight requests within a deadline.
+//! with head and idle timeouts, and graceful shutdown that drains in-flight
+//! requests within a deadline.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,6 +15,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+
+use crate::conn::{ClientIo, Phase};
 
 /// Something that answers requests: a node, a proxy, an admin endpoint.
 pub trait Handler: Send + Sync + 'static {
@@ -35,24 +38,63 @@ pub trait Handler: Send + Sync + 'static {
 /// The request head (request line and headers) may not exceed this; hyper
 /// answers 431 beyond it. 8 KiB is also hyper's smallest buffer limit.
 const MAX_HEAD_BYTES: usize = 8 * 1024;
-/// A client has this long to send a complete request head (slowloris guard).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client has this long to complete a request head once it has started
+/// one (slowloris guard).
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The accept loop's patience with clients.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// A keep-alive connection with no new request for this long is closed.
+    /// Also bounds the wait for a complete head, counted from the previous
+    /// answer (or the connection's start).
+    pub idle_timeout: Duration,
+    /// How long shutdown waits for in-flight requests to finish.
+    pub drain: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> ServerLimits {
+        ServerLimits {
+            // Long enough for a phone that pauses between taps, short
+            // enough that idle sockets do not pile up.
+            idle_timeout: Duration::from_secs(60),
+            drain: Duration::from_secs(5),
+        }
+    }
+}
 
 /// Serves `handler` on `listener` until `shutdown` resolves, then stops
-/// accepting and waits up to `drain` for open requests to finish.
+/// accepting and waits up to `drain` for open requests to finish. The
+/// default [`ServerLimits`] otherwise.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     handler: Arc<H>,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) -> std::io::Result<()> {
+    let limits = ServerLimits {
+        drain,
+        ..ServerLimits::default()
+    };
+    serve_with(listener, handler, shutdown, limits).await
+}
+
+/// [`serve`] with explicit limits.
+pub async fn serve_with<H: Handler>(
+    listener: TcpListener,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()>,
+    limits: ServerLimits,
+) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(limits.idle_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
+    let head_timeout = HEAD_TIMEOUT.min(limits.idle_timeout);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -68,12 +110,19 @@ pub async fn serve<H: Handler>(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let phase = Arc::new(Phase::default());
+        let io = ClientIo::new(stream, phase.clone(), head_timeout);
         let for_service = handler.clone();
         let service = service_fn(move |req| {
             let handler = for_service.clone();
-            async move { Ok::<_, std::convert::Infallible>(handler.handle(req, peer).await) }
+            let in_request = phase.begin();
+            async move {
+                let response = handler.handle(req, peer).await;
+                drop(in_request);
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = builder.serve_connection(TokioIo::new(io), service);
         let connection = graceful.watch(connection);
         let handler = handler.clone();
         tokio::spawn(async move {
@@ -84,6 +133,7 @@ pub async fn serve<H: Handler>(
         });
     }
     drop(listener);
+    let drain = limits.drain;
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(drain) => tracing::warn!(?drain, "drain deadline passed; closing remaining connections"),

@@ -93,6 +93,10 @@ pub struct NodeConfig {
     pub work_us: u64,
     /// How long in-flight requests may take to finish on shutdown.
     pub drain_timeout: Duration,
+    /// A client that sends no request-body bytes for this long gets 408.
+    pub body_timeout: Duration,
+    /// A keep-alive connection with no new request for this long is closed.
+    pub idle_timeout: Duration,
     /// A name for this node in responses and metrics.
     pub node_id: String,
 }
@@ -111,6 +115,8 @@ impl NodeConfig {
             login_throttle: ThrottleConfig::default(),
             work_us: 0,
             drain_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: authscale_http::ServerLimits::default().idle_timeout,
             node_id: "node".into(),
         }
     }

@@ -10,7 +10,7 @@ mod metrics;
 mod routes;
 mod work;
 
-pub use authscale_http::serve;
+pub use authscale_http::{ServerLimits, serve, serve_with};
 pub use config::{AuthMode, NodeConfig, NodeError};
 pub use metrics::Metrics;
 pub use routes::Node;

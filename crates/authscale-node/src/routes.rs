@@ -138,6 +138,7 @@ pub struct Node {
     work: Work,
     work_us: u64,
     node_id: String,
+    body_timeout: std::time::Duration,
     metrics: Metrics,
     info: Vec<(&'static str, String)>,
 }
@@ -232,6 +233,7 @@ impl Node {
             work,
             work_us: config.work_us,
             node_id: config.node_id,
+            body_timeout: config.body_timeout,
             metrics: Metrics::default(),
             info,
         })
@@ -286,7 +288,7 @@ impl Node {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let (parts, body) = req.into_parts();
-        let credentials = match read_login(&parts.headers, body).await {
+        let credentials = match read_login(&parts.headers, body, self.body_timeout).await {
             Ok(c) => c,
             Err(response) => return response,
         };
@@ -546,8 +548,13 @@ fn no_store(response: &mut Response<Body>) {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
-/// Reads and parses a login body, answering 413/415/400 for what is wrong.
-async fn read_login<B>(headers: &hyper::HeaderMap, body: B) -> Result<LoginRequest, Response<Body>>
+/// Reads and parses a login body, answering 413/415/400 for what is wrong,
+/// and 408 when the client sends no body bytes for `timeout`.
+async fn read_login<B>(
+    headers: &hyper::HeaderMap,
+    body: B,
+    timeout: std::time::Duration,
+) -> Result<LoginRequest, Response<Body>>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -578,6 +585,7 @@ where
             "login body over 4096 bytes",
         ));
     }
+    let body = authscale_http::TimedBody::new(Box::pin(body), timeout);
     let bytes = match Limited::new(body, MAX_LOGIN_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
@@ -585,6 +593,9 @@ where
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "login body over 4096 bytes",
             ));
+        }
+        Err(e) if e.is::<authscale_http::BodyTimeout>() => {
+            return Err(respond::error(StatusCode::REQUEST_TIMEOUT, &e.to_string()));
         }
         Err(e) => {
             return Err(respond::error(

@@ -5,6 +5,12 @@
 //! - `PUT /upstreams`: JSON array of "host:port" strings, the new set;
 //! - `GET /policy`, `PUT /policy` (a JSON string): the balancing policy;
 //! - `GET /metrics`: Prometheus text; `GET /healthz`.
+//!
+//! Every request must name this endpoint in `Host`: a loopback name or
+//! address, or the listener's own address. A page in a browser that a
+//! rebound DNS name points at 127.0.0.1 sends its own name and gets 421.
+//! With a token configured, every request must also carry
+//! `Authorization: Bearer TOKEN` (compared in constant time) or gets 401.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,22 +19,81 @@ use authscale_http::respond::{self, Body};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use subtle::ConstantTimeEq;
 
 use crate::Proxy;
 use crate::upstreams::FailureKind;
 
 const MAX_BODY: usize = 64 * 1024;
 
+/// Who may use the admin endpoint.
+#[derive(Clone)]
+pub struct AdminAccess {
+    /// The address the admin listener is bound to (accepted as `Host`).
+    pub addr: SocketAddr,
+    /// The bearer token every request must carry; None: no credential.
+    pub token: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for AdminAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminAccess")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
 /// The admin endpoint of one proxy.
 #[derive(Debug)]
 pub struct Admin {
     proxy: Arc<Proxy>,
+    access: AdminAccess,
 }
 
 impl Admin {
-    pub fn new(proxy: Arc<Proxy>) -> Admin {
-        Admin { proxy }
+    pub fn new(proxy: Arc<Proxy>, access: AdminAccess) -> Admin {
+        Admin { proxy, access }
+    }
+
+    /// Refuses a request that does not name this endpoint or lacks the
+    /// token. (A refusal is the common case of no request at all, so its
+    /// size does not matter.)
+    #[allow(clippy::result_large_err)]
+    fn check_access(&self, req: &Request<Incoming>) -> Result<(), Response<Body>> {
+        if let Err(reason) = crate::headers::check_host(req.version(), req.headers()) {
+            return Err(respond::error(StatusCode::BAD_REQUEST, reason));
+        }
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !host_is_local(host, self.access.addr) {
+            return Err(respond::error(
+                StatusCode::MISDIRECTED_REQUEST,
+                "Host must be a loopback name or this endpoint's address",
+            ));
+        }
+        let Some(token) = &self.access.token else {
+            return Ok(());
+        };
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::as_bytes);
+        let challenge = HeaderValue::from_static(r#"Bearer realm="authscale-admin""#);
+        match presented {
+            // Equal lengths are compared without an early exit; only the
+            // length can leak, and a random token's length is no secret.
+            Some(presented) if bool::from(presented.ct_eq(token)) => Ok(()),
+            Some(_) => Err(respond::unauthorized(challenge, "invalid_token")),
+            None => Err(respond::unauthorized(challenge, "token_required")),
+        }
     }
 
     fn list(&self) -> Response<Body> {
@@ -126,6 +191,9 @@ impl authscale_http::Handler for Admin {
     type BodyError = std::convert::Infallible;
 
     async fn handle(&self, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+        if let Err(refusal) = self.check_access(&req) {
+            return refusal;
+        }
         match (req.method(), req.uri().path()) {
             (&Method::GET, "/upstreams") => self.list(),
             (&Method::PUT, "/upstreams") => self.replace(req.into_body()).await,
@@ -143,6 +211,53 @@ impl authscale_http::Handler for Admin {
             }
             (_, "/metrics" | "/healthz") => respond::method_not_allowed("GET"),
             _ => respond::error(StatusCode::NOT_FOUND, "no_such_route"),
+        }
+    }
+}
+
+/// Whether `host` (a `Host` value, port optional) is a loopback name or
+/// address, or the admin listener's own address.
+fn host_is_local(host: &str, own: SocketAddr) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    if name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match name.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback() || ip == own.ip(),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_is_local;
+
+    #[test]
+    fn only_loopback_and_own_hosts_are_local() {
+        let own = "10.1.2.3:9000".parse().expect("addr");
+        for host in [
+            "localhost",
+            "LOCALHOST:9000",
+            "127.0.0.1",
+            "127.0.0.1:9000",
+            "[::1]:9000",
+            "[::1]",
+            "10.1.2.3:9000",
+        ] {
+            assert!(host_is_local(host, own), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:9000",
+            "localhost.evil.example",
+            "10.1.2.4:9000",
+            "",
+            "[::2]:1",
+        ] {
+            assert!(!host_is_local(host, own), "{host}");
         }
     }
 }

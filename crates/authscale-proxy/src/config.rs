@@ -15,8 +15,20 @@ pub struct ProxyConfig {
     pub cooldown: Duration,
     /// Bound on opening a connection to an upstream.
     pub connect_timeout: Duration,
-    /// Bound on waiting for an upstream's response head; 504 beyond it.
+    /// Bound on waiting for an upstream's response head once it has the
+    /// whole request (or since it last took body bytes); 504 beyond it.
     pub upstream_timeout: Duration,
+    /// A client that sends no body bytes for this long gets 408.
+    pub body_timeout: Duration,
+    /// A client keep-alive connection with no new request for this long
+    /// is closed.
+    pub idle_timeout: Duration,
+    /// The largest request body forwarded; 413 beyond it.
+    pub max_body: usize,
+    /// How long an idle pooled upstream connection is kept. Must be shorter
+    /// than the upstreams' own idle timeout, or a request can be sent on a
+    /// connection the upstream is closing that very moment.
+    pub upstream_idle_timeout: Duration,
     /// Probe every upstream's `/healthz` this often; None: passive only.
     pub health_interval: Option<Duration>,
     /// Permit upstreams outside the loopback range.
@@ -31,6 +43,12 @@ impl Default for ProxyConfig {
             cooldown: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(1),
             upstream_timeout: Duration::from_secs(30),
+            // A phone on a weak link stalls for seconds, not half a minute.
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: authscale_http::ServerLimits::default().idle_timeout,
+            max_body: 8 * 1024 * 1024,
+            // Half the nodes' default idle timeout.
+            upstream_idle_timeout: Duration::from_secs(30),
             health_interval: None,
             allow_remote: false,
         }

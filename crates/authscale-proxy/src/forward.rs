@@ -1,6 +1,13 @@
-//! Forwarding one request: pick an upstream, rewrite headers, send over the
-//! upstream's keep-alive pool, stream the answer back; on a failure before
-//! any response, retry an idempotent body-less request once elsewhere.
+//! Forwarding one request: check it, pick an upstream, rewrite headers,
+//! send over the upstream's keep-alive pool, stream the answer back; on a
+//! failure before any response, retry an idempotent body-less request once
+//! elsewhere.
+//!
+//! Every failure is classified by side (as pingora does): the client's
+//! (a bad head, a broken, stalled or oversized body) is answered 400, 408
+//! or 413 and never counts against an upstream; only the upstream's own
+//! (refused connection, reset or garbage before a response, timeout) marks
+//! it down or answers 502/503/504.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,11 +25,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::metrics::{LocalAnswer, ProxyMetrics};
+use crate::upload::{ClientFault, Upload, UploadState};
 use crate::upstreams::{FailureKind, Upstream, Upstreams};
 use crate::{Policy, ProxyConfig};
 
 /// What goes upstream: the client's streamed body, or nothing (a retry).
-pub type UpstreamBody = Either<Incoming, Empty<Bytes>>;
+pub type UpstreamBody = Either<Upload, Empty<Bytes>>;
 /// What goes back: the upstream's streamed body, or the proxy's own answer.
 pub type ClientBody = Either<Incoming, Full<Bytes>>;
 
@@ -35,6 +43,12 @@ pub struct Proxy {
     /// `Policy as u8`: changeable at run time through the admin endpoint.
     policy: std::sync::atomic::AtomicU8,
     metrics: ProxyMetrics,
+}
+
+/// Which side a failed forward is to blame on.
+enum Failure {
+    Upstream(FailureKind),
+    Client(ClientFault),
 }
 
 /// The parts of a body-less idempotent request needed to send it again.
@@ -51,6 +65,7 @@ impl Proxy {
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(config.connect_timeout));
         let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(config.upstream_idle_timeout)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);
@@ -92,6 +107,26 @@ impl Proxy {
     }
 
     async fn forward(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<ClientBody> {
+        if let Err(reason) = crate::headers::check_host(req.version(), req.headers()) {
+            return self.refuse(&ClientFault::Malformed(reason.into()));
+        }
+        if *req.method() == Method::CONNECT {
+            return self.refuse(&ClientFault::Malformed(
+                "CONNECT: this proxy does not open tunnels".into(),
+            ));
+        }
+        // Both framings at once is the shape of request smuggling (RFC
+        // 9112 §6.3): refused rather than re-framed.
+        if req.headers().contains_key(header::TRANSFER_ENCODING)
+            && req.headers().contains_key(header::CONTENT_LENGTH)
+        {
+            return self.refuse(&ClientFault::Malformed(
+                "both Transfer-Encoding and Content-Length".into(),
+            ));
+        }
+        if declared_length(req.headers()).is_some_and(|n| n > self.config.max_body as u64) {
+            return self.refuse(&ClientFault::TooLarge(self.config.max_body));
+        }
         let set = self.upstreams.snapshot();
         let policy = self.policy();
         let cookie = match policy {
@@ -114,10 +149,13 @@ impl Proxy {
             version: req.version(),
             headers: req.headers().clone(),
         });
-        let req = req.map(Either::Left);
-        let failure = match self.send(&first, req).await {
+        let upload = UploadState::new();
+        let (timeout, max) = (self.config.body_timeout, self.config.max_body);
+        let req = req.map(|body| Either::Left(Upload::new(body, timeout, max, upload.clone())));
+        let failure = match self.send(&first, req, &upload).await {
             Ok(response) => return response,
-            Err(kind) => kind,
+            Err(Failure::Client(fault)) => return self.refuse(&fault),
+            Err(Failure::Upstream(kind)) => kind,
         };
         let retry = matches!(failure, FailureKind::Connect | FailureKind::Transport)
             .then_some(replay)
@@ -134,9 +172,10 @@ impl Proxy {
                 *again.uri_mut() = replay.uri;
                 *again.version_mut() = replay.version;
                 *again.headers_mut() = replay.headers;
-                match self.send(&next, again).await {
+                match self.send(&next, again, &UploadState::new()).await {
                     Ok(response) => return response,
-                    Err(kind) => kind,
+                    Err(Failure::Client(fault)) => return self.refuse(&fault),
+                    Err(Failure::Upstream(kind)) => kind,
                 }
             }
             None => failure,
@@ -160,12 +199,15 @@ impl Proxy {
         }
     }
 
-    /// Sends `req` to `upstream`; classifies and records any failure.
+    /// Sends `req` to `upstream`; classifies and records any failure. An
+    /// answer the upstream gives before it has read the whole body (an
+    /// early 413) is passed on like any other.
     async fn send(
         &self,
         upstream: &Upstream,
         mut req: Request<UpstreamBody>,
-    ) -> Result<Response<ClientBody>, FailureKind> {
+        upload: &UploadState,
+    ) -> Result<Response<ClientBody>, Failure> {
         // Re-target the URI without re-parsing it: scheme and authority of
         // the upstream, the client's path and query.
         let mut parts = std::mem::take(req.uri_mut()).into_parts();
@@ -174,26 +216,52 @@ impl Proxy {
         if parts.path_and_query.is_none() {
             parts.path_and_query = Some(hyper::http::uri::PathAndQuery::from_static("/"));
         }
-        *req.uri_mut() = Uri::from_parts(parts).map_err(|_| FailureKind::BadResponse)?;
+        let Ok(uri) = Uri::from_parts(parts) else {
+            return Err(Failure::Client(ClientFault::Malformed(
+                "request target cannot be forwarded".into(),
+            )));
+        };
+        *req.uri_mut() = uri;
         upstream.requests.fetch_add(1, Relaxed);
         upstream.in_flight.fetch_add(1, Relaxed);
-        let result =
-            tokio::time::timeout(self.config.upstream_timeout, self.client.request(req)).await;
+        let result = tokio::select! {
+            result = self.client.request(req) => Some(result),
+            () = upload.upstream_overdue(self.config.upstream_timeout) => None,
+        };
         upstream.in_flight.fetch_sub(1, Relaxed);
+        if let Some(Ok(mut response)) = result {
+            crate::headers::forward_response(response.headers_mut());
+            return Ok(response.map(Either::Left));
+        }
+        // The client's body failing makes the upstream exchange fail too:
+        // that is the client's doing, whatever error hyper reports for it.
+        if let Some(fault) = upload.fault() {
+            return Err(Failure::Client(fault.clone()));
+        }
         let kind = match result {
-            Ok(Ok(mut response)) => {
-                crate::headers::forward_response(response.headers_mut());
-                return Ok(response.map(Either::Left));
-            }
-            Err(_) => FailureKind::Timeout,
-            Ok(Err(e)) => classify(&e),
+            Some(Err(e)) => classify(&e),
+            _ => FailureKind::Timeout,
         };
         upstream.count_failure(kind);
         if matches!(kind, FailureKind::Connect | FailureKind::Transport) {
             self.upstreams.mark_down(upstream, self.config.cooldown);
         }
         tracing::warn!(side = "upstream", upstream = %upstream.addr, kind = kind.as_str(), "forward failed");
-        Err(kind)
+        Err(Failure::Upstream(kind))
+    }
+
+    /// Answers a client's fault itself, and closes the connection: after a
+    /// broken body its framing cannot be trusted.
+    fn refuse(&self, fault: &ClientFault) -> Response<ClientBody> {
+        tracing::debug!(side = "downstream", kind = fault.kind(), reason = %fault.reason(), "request refused");
+        self.metrics.client_fault(fault);
+        let mut response = respond::error(fault.status(), &fault.reason()).map(Either::Right);
+        crate::headers::forward_response(response.headers_mut());
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        response
     }
 
     fn local(&self, answer: LocalAnswer, status: StatusCode, reason: &str) -> Response<ClientBody> {
@@ -240,6 +308,13 @@ fn classify(error: &hyper_util::client::legacy::Error) -> FailureKind {
         source = cause.source();
     }
     FailureKind::Transport
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {

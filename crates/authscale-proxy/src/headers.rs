@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 
+use hyper::Version;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::uri::Authority;
 
 /// Headers that describe one connection, never the message end to end.
 const HOP_BY_HOP: [&str; 9] = [
@@ -40,22 +42,49 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// The scheme clients reach this proxy by: it listens on plain HTTP.
+/// `X-Forwarded-Proto` says this, whatever the client claimed.
+const LISTENER_PROTO: &str = "http";
+
+/// Checks the request's `Host` (RFC 9112 §3.2): exactly one for HTTP/1.1,
+/// at most one before, and a valid authority (or empty). The reason when
+/// the request must be refused with 400.
+pub fn check_host(version: Version, headers: &HeaderMap) -> Result<(), &'static str> {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => Err("more than one Host header"),
+        (None, _) if version >= Version::HTTP_11 => Err("missing Host header"),
+        (None, _) => Ok(()),
+        (Some(host), None) if host.is_empty() => Ok(()),
+        (Some(host), None) => match Authority::try_from(host.as_bytes()) {
+            Ok(authority) if authority.as_str().contains('@') => {
+                Err("Host header must not carry user information")
+            }
+            Ok(_) => Ok(()),
+            Err(_) => Err("Host header is not a valid host[:port]"),
+        },
+    }
+}
+
 /// Prepares a request's headers for the upstream: hop-by-hop removed,
-/// `X-Forwarded-For` extended with the client, `X-Forwarded-Proto` and
-/// `Via` added. `Host` is left as the client sent it.
+/// every `X-Forwarded-For` value kept in order with the client appended,
+/// `X-Forwarded-Proto` set from the listener (never trusted from the
+/// client), `Via` added. `Host` is left as the client sent it.
 pub fn forward_request(headers: &mut HeaderMap, client: SocketAddr) {
     strip_hop_by_hop(headers);
-    let client_ip = client.ip().to_string();
-    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(previous) => format!("{previous}, {client_ip}"),
-        None => client_ip,
-    };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+    let mut forwarded_for = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        forwarded_for.extend_from_slice(value.as_bytes());
+        forwarded_for.extend_from_slice(b", ");
+    }
+    forwarded_for.extend_from_slice(client.ip().to_string().as_bytes());
+    if let Ok(value) = HeaderValue::from_bytes(&forwarded_for) {
         headers.insert("x-forwarded-for", value);
     }
-    if !headers.contains_key("x-forwarded-proto") {
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-    }
+    headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(LISTENER_PROTO),
+    );
     append_via(headers);
 }
 
@@ -111,5 +140,46 @@ mod tests {
         headers.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
         forward_request(&mut headers, "127.0.0.1:1".parse().expect("addr"));
         assert_eq!(headers["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+    }
+
+    #[test]
+    fn every_forwarded_for_is_kept_and_the_client_proto_is_ignored() {
+        let mut headers = HeaderMap::new();
+        headers.append("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("10.0.0.2, 10.0.0.3"),
+        );
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        forward_request(&mut headers, "127.0.0.1:1".parse().expect("addr"));
+        assert_eq!(
+            headers.get_all("x-forwarded-for").iter().count(),
+            1,
+            "one joined header"
+        );
+        assert_eq!(
+            headers["x-forwarded-for"],
+            "10.0.0.1, 10.0.0.2, 10.0.0.3, 127.0.0.1"
+        );
+        assert_eq!(headers["x-forwarded-proto"], "http");
+    }
+
+    #[test]
+    fn host_must_be_single_and_valid() {
+        let with = |hosts: &[&'static str]| {
+            let mut headers = HeaderMap::new();
+            for host in hosts {
+                headers.append(header::HOST, HeaderValue::from_static(host));
+            }
+            headers
+        };
+        assert!(check_host(Version::HTTP_11, &with(&["app.example:80"])).is_ok());
+        assert!(check_host(Version::HTTP_11, &with(&[""])).is_ok());
+        assert!(check_host(Version::HTTP_10, &with(&[])).is_ok());
+        assert!(check_host(Version::HTTP_11, &with(&[])).is_err());
+        assert!(check_host(Version::HTTP_10, &with(&["a", "b"])).is_err());
+        assert!(check_host(Version::HTTP_11, &with(&["a", "a"])).is_err());
+        assert!(check_host(Version::HTTP_11, &with(&["a b"])).is_err());
+        assert!(check_host(Version::HTTP_11, &with(&["user@a"])).is_err());
     }
 }

@@ -1,7 +1,9 @@
 //! The round-robin reverse proxy in front of the nodes: HTTP/1.1 on both
-//! sides, per-upstream keep-alive pools, streamed bodies, passive and
-//! active health checks, one retry of idempotent requests, and an admin
-//! endpoint that changes the upstream set without a restart.
+//! sides, per-upstream keep-alive pools, streamed bodies with a progress
+//! deadline and a size limit, errors classified by side, passive and active
+//! health checks, one retry of idempotent requests, and an admin endpoint
+//! (optionally token-protected) that changes the upstream set without a
+//! restart.
 
 mod admin;
 mod balance;
@@ -10,10 +12,12 @@ mod forward;
 mod headers;
 mod health;
 mod metrics;
+mod upload;
 mod upstreams;
 
 pub use admin::Admin;
-pub use authscale_http::serve;
+pub use admin::AdminAccess;
+pub use authscale_http::{ServerLimits, serve, serve_with};
 pub use balance::Policy;
 pub use config::{ConfigError, ProxyConfig};
 pub use forward::Proxy;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use authscale_http::prometheus::LatencyHistogram;
 
+use crate::upload::ClientFault;
 use crate::upstreams::{FailureKind, Upstreams};
 
 /// Upper bounds of the latency histogram, seconds.
@@ -43,6 +44,7 @@ pub struct ProxyMetrics {
     retries: AtomicU64,
     local: [AtomicU64; 3],
     downstream_errors: AtomicU64,
+    client_faults: [AtomicU64; ClientFault::KINDS.len()],
 }
 
 impl Default for ProxyMetrics {
@@ -52,6 +54,7 @@ impl Default for ProxyMetrics {
             retries: AtomicU64::new(0),
             local: Default::default(),
             downstream_errors: AtomicU64::new(0),
+            client_faults: Default::default(),
         }
     }
 }
@@ -71,6 +74,11 @@ impl ProxyMetrics {
 
     pub fn downstream_error(&self) {
         self.downstream_errors.fetch_add(1, Relaxed);
+    }
+
+    /// A request refused for the client's own fault (400/408/413).
+    pub fn client_fault(&self, fault: &ClientFault) {
+        self.client_faults[fault.index()].fetch_add(1, Relaxed);
     }
 
     pub fn render(&self, upstreams: &Upstreams) -> String {
@@ -100,6 +108,13 @@ impl ProxyMetrics {
             "authscale_proxy_errors_total{{side=\"downstream\",kind=\"connection\"}} {}",
             self.downstream_errors.load(Relaxed)
         );
+        for (kind, n) in ClientFault::KINDS.iter().zip(&self.client_faults) {
+            let _ = writeln!(
+                out,
+                "authscale_proxy_errors_total{{side=\"downstream\",kind=\"{kind}\"}} {}",
+                n.load(Relaxed)
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP authscale_proxy_local_answers_total Responses the proxy made itself."

@@ -1,0 +1,230 @@
+//! What the hostile-client tests share: real `authscale` processes, raw
+//! socket exchanges, and reading a process's state from /proc.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use authscale_testkit::ChildProcess;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_authscale"))
+}
+
+/// `authscale node` on a free port, auth none, one thread, plus `extra`.
+pub fn node(id: &str, extra: &[&str]) -> ChildProcess {
+    let mut args = vec![
+        "node",
+        "--listen",
+        "127.0.0.1:0",
+        "--node-id",
+        id,
+        "--threads",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    ChildProcess::spawn_server(bin(), &args)
+}
+
+/// `authscale proxy` on free ports (clients, then admin) in front of
+/// `upstreams`, plus `extra`.
+pub fn proxy(upstreams: &[SocketAddr], extra: &[&str]) -> ChildProcess {
+    let mut args: Vec<String> = [
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--threads",
+        "2",
+    ]
+    .map(String::from)
+    .to_vec();
+    for upstream in upstreams {
+        args.push("--upstream".into());
+        args.push(upstream.to_string());
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ChildProcess::spawn_server(bin(), &args)
+}
+
+/// How a raw exchange ended.
+#[derive(Debug)]
+pub struct Exchange {
+    /// Everything the server sent.
+    pub bytes: Vec<u8>,
+    /// The server closed the connection (else the deadline passed).
+    pub closed: bool,
+}
+
+impl Exchange {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+
+    /// The status codes of every response in the stream, in order.
+    pub fn statuses(&self) -> Vec<u16> {
+        let text = self.text();
+        text.match_indices("HTTP/1.")
+            .filter_map(|(i, _)| {
+                let rest = text.get(i + "HTTP/1.x ".len()..)?;
+                let code = rest.get(..3)?;
+                (rest.as_bytes().get(3) == Some(&b' ')).then_some(code)?;
+                code.parse().ok()
+            })
+            .collect()
+    }
+}
+
+/// How the client ends its side after writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Half-close: the server sees end of input, can still answer.
+    HalfClose,
+    /// Keep the connection open and silent.
+    Stall,
+    /// Abort with a reset (SO_LINGER 0), reading nothing.
+    Reset,
+}
+
+/// Writes `bytes`, ends as told, and reads until the server closes or
+/// `within` passes.
+pub async fn exchange(
+    addr: SocketAddr,
+    bytes: &[u8],
+    ending: Ending,
+    within: Duration,
+) -> Exchange {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let _ = stream.write_all(bytes).await;
+    match ending {
+        Ending::HalfClose => {
+            let _ = stream.shutdown().await;
+        }
+        Ending::Stall => {}
+        Ending::Reset => {
+            // SO_LINGER 0 makes close send a reset. Deprecated because a
+            // non-zero linger blocks the thread on drop; zero never does.
+            #[allow(deprecated)]
+            let _ = stream.set_linger(Some(Duration::ZERO));
+            drop(stream);
+            return Exchange {
+                bytes: Vec::new(),
+                closed: true,
+            };
+        }
+    }
+    let mut out = Vec::new();
+    let closed = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 8192];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .is_ok();
+    Exchange { bytes: out, closed }
+}
+
+/// A field of /proc/PID/status, such as `VmRSS` (kB) or `State`.
+pub fn proc_status(pid: u32, field: &str) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key == field).then(|| value.trim().to_owned())
+    })
+}
+
+/// Resident memory of `pid`, KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    proc_status(pid, "VmRSS")
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS for process {pid}"))
+}
+
+/// Whether `pid` is running (not gone, not a zombie).
+pub fn alive(pid: u32) -> bool {
+    proc_status(pid, "State").is_some_and(|s| !s.starts_with('Z'))
+}
+
+/// One admin request the way the lab sends it: Host of the admin address,
+/// `Connection: close`, optional extra headers.
+pub async fn admin_call(
+    admin: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let has_host = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host"));
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    if !has_host {
+        head.push_str(&format!("Host: {admin}\r\n"));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!(
+        "Connection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    let answer = exchange(
+        admin,
+        head.as_bytes(),
+        Ending::Stall,
+        Duration::from_secs(10),
+    )
+    .await;
+    let text = answer.text();
+    let status = answer.statuses().first().copied().unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+/// The proxy's view of its upstreams: (address, healthy, total failures).
+pub async fn upstream_health(admin: SocketAddr) -> Vec<(String, bool, u64)> {
+    let (status, body) = admin_call(admin, "GET", "/upstreams", &[], "").await;
+    assert_eq!(status, 200, "{body}");
+    let rows: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    rows.as_array()
+        .expect("an array")
+        .iter()
+        .map(|row| {
+            let failures = row["failures"]
+                .as_object()
+                .map(|f| f.values().filter_map(|v| v.as_u64()).sum())
+                .unwrap_or(u64::MAX);
+            (
+                row["addr"].as_str().unwrap_or("?").to_owned(),
+                row["healthy"] == true,
+                failures,
+            )
+        })
+        .collect()
+}
+
+/// Asserts that every upstream is healthy and has never failed.
+pub async fn assert_upstreams_untouched(admin: SocketAddr, context: &str) {
+    for (addr, healthy, failures) in upstream_health(admin).await {
+        assert!(healthy, "{context}: upstream {addr} was marked down");
+        assert_eq!(failures, 0, "{context}: failures counted against {addr}");
+    }
+}
+
+/// A metric's value from Prometheus text (0 when absent).
+pub fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
