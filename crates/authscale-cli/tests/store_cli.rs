@@ -146,8 +146,8 @@ async fn a_session_node_reaches_its_store_over_tls_with_a_ca_file() {
     // The session was written through the TLS port into the one server.
     assert_eq!(
         redis.command(&["DBSIZE"]),
-        "2",
-        "session and readiness probe"
+        "3",
+        "the session, its account's session index and the readiness probe"
     );
 }
 

@@ -218,6 +218,8 @@ fn an_interrupted_sweep_keeps_the_steps_it_finished() {
             "token",
             "--nodes",
             "1,2,3",
+            "--pairing",
+            "blocks",
             "--duration",
             "1s",
             "--warmup",

@@ -302,6 +302,7 @@ impl Lab<'_> {
         let window = (self.plan.slice_warmup, self.plan.slice);
         let mut cells: BTreeMap<(usize, u32), Vec<(Step, Slice)>> = BTreeMap::new();
         let mut seq = 0;
+        let steps_before = run.steps.len();
         for (round, order) in schedule.iter().enumerate() {
             let started = std::time::Instant::now();
             for cell in order {
@@ -327,7 +328,19 @@ impl Lab<'_> {
                     started.elapsed().as_secs_f64()
                 );
             }
+            // The steps so far (every round measured until now), so an
+            // interrupted sweep keeps its finished rounds.
+            run.steps.truncate(steps_before);
+            for (mode_index, _) in e.modes.iter().enumerate() {
+                for &n in &e.nodes {
+                    if let Some(parts) = cells.get(&(mode_index, n)) {
+                        run.steps.push(crate::slices::combine(parts.clone())?);
+                    }
+                }
+            }
+            run.write(dir)?;
         }
+        run.steps.truncate(steps_before);
         for (mode_index, mode) in e.modes.iter().enumerate() {
             for &n in &e.nodes {
                 let parts = cells.remove(&(mode_index, n)).unwrap_or_default();
