@@ -133,9 +133,11 @@ fn measure_all(k: usize, only: &str) {
     measure("session/id-generate", k, only, || {
         black_box(SessionId::generate());
     });
-    let header = format!("uid=42; sid={}; theme=dark", SessionId::generate().as_str());
+    // A fixed id: validating one costs a little more or less by its
+    // characters, and a random one would make the count vary.
+    let header = "uid=42; sid=q3Fz0_Yk-8bVn2LmP4sTwA; theme=dark";
     measure("session/cookie-parse", k, only, || {
-        let raw = parse_cookie(black_box(&header), "sid").expect("cookie");
+        let raw = parse_cookie(black_box(header), "sid").expect("cookie");
         black_box(SessionId::parse(raw).expect("id"));
     });
 
@@ -251,7 +253,12 @@ async fn credential(node: &Node, mode: AuthMode) -> Option<(&'static str, String
         .get("set-cookie")
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").to_owned());
-    let body = response.into_body().collect().await.expect("body").to_bytes();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     if mode.uses_cookie() {
         cookie.map(|c| ("cookie", c))
     } else if mode == AuthMode::None {
@@ -282,7 +289,8 @@ struct FakeRedis {
 
 impl FakeRedis {
     fn start(runtime: &Runtime) -> FakeRedis {
-        let path = std::env::temp_dir().join(format!("authscale-icount-{}.sock", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("authscale-icount-{}.sock", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let listener = {
             let _context = runtime.enter();
@@ -330,7 +338,10 @@ async fn serve_resp(
 
 fn answer(command: &[Vec<u8>], data: &Mutex<HashMap<Vec<u8>, Vec<u8>>>, out: &mut Vec<u8>) {
     let mut data = data.lock().expect("store double");
-    let name = command.first().map(|c| c.to_ascii_uppercase()).unwrap_or_default();
+    let name = command
+        .first()
+        .map(|c| c.to_ascii_uppercase())
+        .unwrap_or_default();
     match (name.as_slice(), command.get(1)) {
         (b"GET" | b"GETEX", Some(key)) => match data.get(key) {
             Some(value) => {
@@ -381,7 +392,7 @@ fn parse_resp(buf: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
 
 /// An HTTP/1.1 server in this process that answers every request head with
 /// the node's `/api/me` reply. Its polls are not counted.
-fn fixed_http_server(runtime: &Runtime) -> std::net::SocketAddr {
+fn fixed_http_server(runtime: &Runtime, answered: Option<Arc<Answered>>) -> std::net::SocketAddr {
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind the fixed server");
@@ -389,13 +400,13 @@ fn fixed_http_server(runtime: &Runtime) -> std::net::SocketAddr {
     runtime.spawn(Uncounted(Box::pin(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
-            tokio::spawn(Uncounted(Box::pin(serve_fixed(stream))));
+            tokio::spawn(Uncounted(Box::pin(serve_fixed(stream, answered.clone()))));
         }
     })));
     addr
 }
 
-async fn serve_fixed(mut stream: tokio::net::TcpStream) {
+async fn serve_fixed(mut stream: tokio::net::TcpStream, answered: Option<Arc<Answered>>) {
     let response = format!(
         "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{ME_BODY}",
         ME_BODY.len()
@@ -407,6 +418,9 @@ async fn serve_fixed(mut stream: tokio::net::TcpStream) {
             buf.drain(..end + 4);
             if stream.write_all(response.as_bytes()).await.is_err() {
                 return;
+            }
+            if let Some(answered) = &answered {
+                answered.one();
             }
         }
         match stream.read(&mut chunk).await {
@@ -421,7 +435,7 @@ async fn serve_fixed(mut stream: tokio::net::TcpStream) {
 /// client connections (hyper on both sides), its balancer, header rewrite
 /// and metrics. Not counted: the client and the upstream.
 fn proxy_forward(runtime: &Runtime, k: usize, only: &str) {
-    let upstream = fixed_http_server(runtime);
+    let upstream = fixed_http_server(runtime, None);
     let upstreams =
         Arc::new(authscale_proxy::Upstreams::new(&[upstream], false).expect("upstreams"));
     let proxy = Arc::new(authscale_proxy::Proxy::new(
@@ -467,10 +481,7 @@ async fn exchange(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> u16 
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(0);
             if buf.len() >= end + 4 + length {
-                return head
-                    .get(9..12)
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
+                return head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
             }
         }
         let n = stream.read(&mut chunk).await.expect("read");
@@ -481,34 +492,66 @@ async fn exchange(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> u16 
 
 /// The load generator on one connection, in closed loop, against the fixed
 /// node: building each request, writing it, reading and parsing the reply,
-/// recording it. `authscale_load::run` is measured whole with K and 2K
-/// requests, so its set-up and summary cancel out of the difference (to
-/// the extent they do not depend on the request count).
+/// recording it. One endless `authscale_load::run` is driven window by
+/// window, each window ending when the fixed node has answered n more
+/// requests, so the run's set-up and summary (which vary with timing) are
+/// never counted.
 fn load_request(runtime: &Runtime, k: usize, only: &str) {
-    let addr = fixed_http_server(runtime);
+    if !"load/request".starts_with(only) {
+        return;
+    }
+    let answered = Arc::new(Answered::default());
+    let addr = fixed_http_server(runtime, Some(answered.clone()));
     let target = runtime
         .block_on(authscale_load::Target::resolve(
             &format!("http://{addr}"),
             false,
         ))
         .expect("target");
-    let run = |requests: u64| {
-        let mut config = authscale_load::LoadConfig::new(target.clone());
-        config.connections = 1;
-        config.duration = Duration::from_secs(3600);
-        config.timeout = Duration::from_secs(60);
-        config.max_requests = requests;
-        let result = runtime
-            .block_on(authscale_load::run(config, std::future::pending(), None))
-            .expect("load run");
-        black_box(result);
+    let mut config = authscale_load::LoadConfig::new(target);
+    config.connections = 1;
+    config.duration = Duration::from_secs(3600);
+    config.timeout = Duration::from_secs(60);
+    let mut load = Box::pin(authscale_load::run(config, std::future::pending(), None));
+    let mut window = |n: usize| {
+        let reached = answered.more(n as u64);
+        runtime.block_on(async {
+            tokio::select! {
+                biased;
+                () = reached => {}
+                result = &mut load => panic!("the load run ended early: {result:?}"),
+            }
+        });
     };
-    if !"load/request".starts_with(only) {
-        return;
-    }
-    run(WARMUP as u64);
+    window(WARMUP);
     for n in [k, 2 * k] {
-        callgrind::measured(1, &mut || run(n as u64));
+        callgrind::measured(1, &mut || window(n));
         println!("measured op=load/request n={n}");
+    }
+}
+
+/// How many requests the fixed node has answered, and a wake-up when a
+/// target is reached.
+#[derive(Default)]
+struct Answered {
+    count: std::sync::atomic::AtomicU64,
+    target: std::sync::atomic::AtomicU64,
+    reached: tokio::sync::Notify,
+}
+
+impl Answered {
+    fn one(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let count = self.count.fetch_add(1, SeqCst) + 1;
+        if count == self.target.load(SeqCst) {
+            self.reached.notify_one();
+        }
+    }
+
+    /// Resolves once `n` more requests have been answered.
+    fn more(&self, n: u64) -> impl std::future::Future<Output = ()> + '_ {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.target.store(self.count.load(SeqCst) + n, SeqCst);
+        self.reached.notified()
     }
 }

@@ -19,6 +19,7 @@ macro_rules! say_raw {
 }
 
 mod common;
+mod instructions_cmd;
 mod load_cmd;
 mod node_cmd;
 mod proxy_cmd;
@@ -87,6 +88,14 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Gate(report_cmd::GateOptions),
 
+    /// Count instructions per hot-path operation under callgrind and judge them
+    /// against a committed baseline; exit 0 pass, 1 fail, 2 cannot judge.
+    ///
+    /// Example:
+    ///   authscale gate-instructions --bound 3 [--write-baseline]
+    #[command(verbatim_doc_comment)]
+    GateInstructions(instructions_cmd::GateInstructionsOptions),
+
     /// Merge the JSON results of load segments that ran at the same time.
     ///
     /// Example:
@@ -130,6 +139,7 @@ fn main() -> ExitCode {
         Command::Report(options) => report_cmd::report(options),
         Command::Compare(options) => report_cmd::compare(options),
         Command::Gate(options) => report_cmd::gate(options),
+        Command::GateInstructions(options) => instructions_cmd::run(options),
         Command::Merge(options) => load_cmd::merge(options),
         Command::Users(options) => print_users(&options),
     };

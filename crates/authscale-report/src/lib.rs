@@ -9,6 +9,7 @@
 mod analysis;
 mod compare;
 mod gate;
+pub mod instructions;
 mod report;
 mod svg;
 pub mod usl;
