@@ -1,2 +1,5 @@
 //! authscale's measurements of its own building blocks. The programs live in
-//! `examples/` (decision measurements) and, later, `benches/` (criterion).
+//! `examples/` (decision measurements and the instruction counts) and
+//! `benches/` (criterion).
+
+pub mod callgrind;

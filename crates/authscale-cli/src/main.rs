@@ -19,6 +19,7 @@ macro_rules! say_raw {
 }
 
 mod common;
+mod instructions_cmd;
 mod load_cmd;
 mod node_cmd;
 mod predict_cmd;
@@ -97,6 +98,13 @@ enum Command {
     ///   authscale predict --validate results/examples/default --fit-nodes 1,2,3,4
     #[command(verbatim_doc_comment)]
     Predict(Box<predict_cmd::PredictOptions>),
+    /// Count instructions per hot-path operation under callgrind and judge them
+    /// against a committed baseline; exit 0 pass, 1 fail, 2 cannot judge.
+    ///
+    /// Example:
+    ///   authscale gate-instructions --bound 3 [--write-baseline]
+    #[command(verbatim_doc_comment)]
+    GateInstructions(instructions_cmd::GateInstructionsOptions),
 
     /// Merge the JSON results of load segments that ran at the same time.
     ///
@@ -142,6 +150,7 @@ fn main() -> ExitCode {
         Command::Compare(options) => report_cmd::compare(options),
         Command::Gate(options) => report_cmd::gate(options),
         Command::Predict(options) => predict_cmd::run(*options),
+        Command::GateInstructions(options) => instructions_cmd::run(options),
         Command::Merge(options) => load_cmd::merge(options),
         Command::Users(options) => print_users(&options),
     };

@@ -9,6 +9,7 @@
 mod analysis;
 mod compare;
 mod gate;
+pub mod instructions;
 pub mod interval;
 pub mod precision;
 pub mod predict;

@@ -1,0 +1,169 @@
+//! `authscale gate-instructions`: runs the instruction-count program under
+//! callgrind, and judges its counts against the committed baseline (or
+//! writes them as the new baseline when asked).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, anyhow};
+use authscale_report::instructions::{
+    self, DEFAULT_BOUND_PERCENT, InstructionCounts, Outcome, Toolchain,
+};
+
+use crate::Failure;
+
+#[derive(Debug, clap::Args)]
+pub struct GateInstructionsOptions {
+    /// The measuring program (`cargo build --release -p authscale-bench --example icount`).
+    #[arg(long, default_value = "target/release/examples/icount")]
+    bin: PathBuf,
+    /// The committed counts.
+    #[arg(long, default_value = "results/baseline/instructions.toml")]
+    baseline: PathBuf,
+    /// How many percent a count may grow over its baseline.
+    #[arg(long, default_value_t = DEFAULT_BOUND_PERCENT)]
+    bound: f64,
+    /// Write the fresh counts over the baseline instead of judging them.
+    #[arg(long)]
+    write_baseline: bool,
+    /// Also write the fresh counts here (same format as the baseline).
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Also write the markdown table here.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// The valgrind to run.
+    #[arg(long, default_value = "valgrind")]
+    valgrind: PathBuf,
+    /// Where callgrind's dump files go (default: a fresh folder under the
+    /// system's temporary directory, removed afterwards).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+/// What `icount --describe` prints.
+#[derive(serde::Deserialize)]
+struct Described {
+    rustc: String,
+    target: String,
+    valgrind_args: Vec<String>,
+}
+
+pub fn run(options: GateInstructionsOptions) -> Result<(), Failure> {
+    if !(options.bound.is_finite() && options.bound >= 0.0) {
+        return Err(Failure::usage(anyhow!("--bound must be a percentage ≥ 0")));
+    }
+    let now = measure(&options).map_err(Failure::usage)?;
+    if let Some(path) = &options.save {
+        write(path, &now.to_toml()).map_err(Failure::usage)?;
+    }
+    if options.write_baseline {
+        write(&options.baseline, &now.to_toml()).map_err(Failure::usage)?;
+        for (op, count) in &now.ops {
+            say!("{op:<24} {count:>10}");
+        }
+        say!("wrote {}", options.baseline.display());
+        return Ok(());
+    }
+    let baseline = std::fs::read_to_string(&options.baseline)
+        .with_context(|| format!("cannot read the baseline {}", options.baseline.display()))
+        .and_then(|text| InstructionCounts::from_toml(&text).map_err(Into::into))
+        .map_err(Failure::usage)?;
+    let comparison = instructions::compare(&baseline, &now, options.bound);
+    let table = comparison.markdown();
+    say_raw!("{table}");
+    if let Some(path) = &options.markdown {
+        write(path, &table).map_err(Failure::usage)?;
+    }
+    match comparison.outcome {
+        Outcome::Pass => Ok(()),
+        Outcome::Fail => Err(Failure::runtime(anyhow!(
+            "instruction counts grew by more than +{}%",
+            options.bound
+        ))),
+        Outcome::CannotJudge => Err(Failure::usage(anyhow!(
+            "the instruction counts could not be judged against {}",
+            options.baseline.display()
+        ))),
+    }
+}
+
+/// Runs the program under callgrind and turns its dumps into counts.
+fn measure(options: &GateInstructionsOptions) -> anyhow::Result<InstructionCounts> {
+    let described = output(Command::new(&options.bin).arg("--describe"))
+        .with_context(|| format!("is {} built?", options.bin.display()))?;
+    let described: Described = toml::from_str(&described)
+        .with_context(|| format!("unexpected `{} --describe`", options.bin.display()))?;
+    let valgrind = output(Command::new(&options.valgrind).arg("--version"))
+        .context("valgrind is needed (apt-get install valgrind)")?;
+    let (dir, temporary) = match &options.work_dir {
+        Some(dir) => (dir.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("authscale-icount-{}", std::process::id())),
+            true,
+        ),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let prefix = dir.join("callgrind.out");
+    let manifest = output(
+        Command::new(&options.valgrind)
+            .args(&described.valgrind_args)
+            .arg(format!("--callgrind-out-file={}", prefix.display()))
+            .arg(&options.bin),
+    )
+    .context("the measurement under callgrind failed")?;
+    let totals = dump_totals(&prefix)?;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(InstructionCounts {
+        toolchain: Toolchain {
+            rustc: described.rustc,
+            target: described.target,
+            valgrind: valgrind.trim().to_owned(),
+        },
+        ops: instructions::per_op(&manifest, &totals)?,
+    })
+}
+
+/// The totals of `<prefix>.1`, `<prefix>.2`, … in dump order.
+fn dump_totals(prefix: &Path) -> anyhow::Result<Vec<u64>> {
+    let mut totals = Vec::new();
+    for n in 1.. {
+        let path = PathBuf::from(format!("{}.{n}", prefix.display()));
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            break;
+        };
+        let total = instructions::dump_total(&text)
+            .ok_or_else(|| anyhow!("{} has no instruction total", path.display()))?;
+        totals.push(total);
+    }
+    Ok(totals)
+}
+
+/// Runs a command to its end; its stdout, or an error with its stderr.
+fn output(command: &mut Command) -> anyhow::Result<String> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let out = command
+        .output()
+        .with_context(|| format!("cannot run {program}"))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(anyhow!(
+            "{program} exited with {}:\n{}",
+            out.status,
+            tail.join("\n")
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
