@@ -199,8 +199,14 @@ fn token_config(alg: Algorithm, ttl: Duration) -> TokenConfig {
         }],
     );
     config.ttl = ttl;
+    // The fixed tokens are signed for 50 years (so the fixture never
+    // expires): a verifier of this fixture must accept that lifetime.
+    config.max_lifetime = config.max_lifetime.max(ttl).max(FIXTURE_LIFETIME);
     config
 }
+
+/// How long the fixed tokens of the fixture are valid.
+const FIXTURE_LIFETIME: Duration = Duration::from_secs(50 * 365 * 24 * 3600);
 
 fn scheme(alg: Algorithm) -> TokenScheme {
     TokenScheme::new(token_config(alg, Duration::from_secs(15 * 60))).expect("scheme")
@@ -221,8 +227,7 @@ fn make_tokens() {
          # Test keys of authscale-testkit; valid for 50 years from signing.\n",
     );
     for alg in ALGORITHMS {
-        let ttl = Duration::from_secs(50 * 365 * 24 * 3600);
-        let scheme = TokenScheme::new(token_config(alg, ttl)).expect("scheme");
+        let scheme = TokenScheme::new(token_config(alg, FIXTURE_LIFETIME)).expect("scheme");
         let issued = scheme.issue(&user).expect("token");
         out.push_str(&format!("{alg:?} {}\n", issued.token));
     }
@@ -281,7 +286,8 @@ fn me(credential: &Option<(&'static str, String)>) -> Request<Full<Bytes>> {
     builder.body(Full::new(Bytes::new())).expect("request")
 }
 
-/// A Redis double on a Unix socket in this process: GET/GETEX/SET/DEL/PING
+/// A Redis double on a Unix socket in this process: GET/GETEX/GETDEL/SET/DEL/PING
+/// and the session index's ZADD/EXPIRE/ZRANGE/ZREM
 /// over RESP2 from a map, everything else `+OK`. Its polls are not counted.
 struct FakeRedis {
     path: PathBuf,
@@ -361,6 +367,18 @@ fn answer(command: &[Vec<u8>], data: &Mutex<HashMap<Vec<u8>, Vec<u8>>>, out: &mu
             let removed = data.remove(key).is_some();
             out.extend_from_slice(if removed { b":1\r\n" } else { b":0\r\n" });
         }
+        (b"GETDEL", Some(key)) => match data.remove(key) {
+            Some(value) => {
+                out.extend_from_slice(format!("${}\r\n", value.len()).as_bytes());
+                out.extend_from_slice(&value);
+                out.extend_from_slice(b"\r\n");
+            }
+            None => out.extend_from_slice(b"$-1\r\n"),
+        },
+        // The per-account session index (login and logout only): kept
+        // nowhere, nothing ever evicted.
+        (b"ZADD" | b"ZREM" | b"EXPIRE", _) => out.extend_from_slice(b":1\r\n"),
+        (b"ZRANGE", _) => out.extend_from_slice(b"*0\r\n"),
         (b"PING", _) => out.extend_from_slice(b"+PONG\r\n"),
         _ => out.extend_from_slice(b"+OK\r\n"),
     }
