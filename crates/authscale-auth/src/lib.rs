@@ -23,7 +23,7 @@ pub use crypto::ensure_provider as install_crypto_provider;
 pub use directory::{Directory, User};
 pub use error::{AuthError, ConfigError, StoreError};
 pub use local_store::{CachedStore, MemoryStore};
-pub use redact::redact_urls;
+pub use redact::{redact_urls, shown_url};
 pub use redis_store::{RedisStore, RedisStoreConfig};
 pub use session::{SessionConfig, SessionId, SessionRecord, SessionScheme, parse_cookie};
 pub use store::SessionStore;

@@ -38,9 +38,82 @@ pub fn redact_urls(text: &str) -> String {
     out
 }
 
+/// A store URL as an error message may quote it: only when it parses as
+/// a URL, and then with its password (or lone user name, which Redis may
+/// take as one) and any `pass`/`password` query value replaced by `***`.
+/// A URL that does not parse is not shown at all: where its password
+/// starts and ends cannot be known.
+pub fn shown_url(url: &str) -> String {
+    const NOT_SHOWN: &str =
+        "(the store URL, not shown: it does not parse as a URL and may hold a password)";
+    let Ok(mut parsed) = url::Url::parse(url.trim()) else {
+        return NOT_SHOWN.to_owned();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("***"));
+    } else if !parsed.username().is_empty() {
+        let _ = parsed.set_username("***");
+    }
+    let secret = |k: &str| matches!(k.to_ascii_lowercase().as_str(), "pass" | "password");
+    if parsed.query_pairs().any(|(k, _)| secret(&k)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if secret(&k) {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    let text = parsed.as_str();
+    // Belt and braces: a parser's idea of userinfo may differ from Redis's.
+    if text.contains(
+        url.split_once("://")
+            .map_or("", |(_, rest)| rest)
+            .split('@')
+            .next()
+            .unwrap_or(""),
+    ) && url.contains('@')
+    {
+        return NOT_SHOWN.to_owned();
+    }
+    format!("{text:?}")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::redact_urls;
+    use super::{redact_urls, shown_url};
+
+    #[test]
+    fn a_store_url_in_a_message_never_shows_a_password() {
+        for url in [
+            "redis://user:secret",
+            "redis://user:secret/127.0.0.1",
+            "user:secret@127.0.0.1:6379",
+            "redis:user:secret@127.0.0.1:6379",
+            "redis:/user:secret@127.0.0.1:x",
+            "redis+unix:///tmp/x?pass=secret&db=abc",
+            "unix:///tmp/x?password=secret&db=x",
+            "redis://user:secret@127.0.0.1:notaport/0?password=secret",
+            "redis://secret@127.0.0.1:6379",
+            "redis-cluster://u:secret@a:1,b:2",
+        ] {
+            let shown = shown_url(url);
+            assert!(!shown.contains("secret"), "{url} → {shown}");
+        }
+        assert_eq!(
+            shown_url("redis://127.0.0.1:6379/0"),
+            "\"redis://127.0.0.1:6379/0\""
+        );
+        assert_eq!(
+            shown_url("redis://u:pw@127.0.0.1:6379"),
+            "\"redis://u:***@127.0.0.1:6379\""
+        );
+    }
 
     #[test]
     fn passwords_are_replaced_and_the_rest_is_kept() {

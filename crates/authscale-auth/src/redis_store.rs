@@ -107,17 +107,18 @@ impl RedisStore {
             ));
         }
         let url = config.url.trim();
+        let shown = crate::redact::shown_url(url);
         let tls = url.starts_with("rediss://") || url.starts_with("rediss-cluster://");
         if url.contains("#insecure") {
             return Err(invalid(format!(
-                "{url:?}: certificate verification cannot be turned off; \
+                "{shown}: certificate verification cannot be turned off; \
                  give the CA that signed the store's certificate instead"
             )));
         }
         let certificates = match &config.ca_pem {
             Some(_) if !tls => {
                 return Err(invalid(format!(
-                    "{url:?}: a CA certificate is only used over TLS: use a rediss:// URL"
+                    "{shown}: a CA certificate is only used over TLS: use a rediss:// URL"
                 )));
             }
             Some(pem) => Some(trusted_ca(pem)?),
@@ -142,7 +143,7 @@ impl RedisStore {
                     .collect();
                 if urls.is_empty() {
                     return Err(invalid(format!(
-                        "{url:?}: name at least one cluster node, like redis-cluster://127.0.0.1:7000,127.0.0.1:7001"
+                        "{shown}: name at least one cluster node, like redis-cluster://127.0.0.1:7000,127.0.0.1:7001"
                     )));
                 }
                 let mut builder = redis::cluster::ClusterClientBuilder::new(urls)
@@ -153,7 +154,7 @@ impl RedisStore {
                 }
                 let client = builder
                     .build()
-                    .map_err(|e| invalid(format!("invalid cluster URL {url:?}: {e}")))?;
+                    .map_err(|e| invalid(format!("invalid cluster URL {shown}: {e}")))?;
                 Connection::Cluster {
                     client: Box::new(client),
                     conn: Default::default(),
@@ -164,7 +165,7 @@ impl RedisStore {
                     Some(certificates) => redis::Client::build_with_tls(url, certificates),
                     None => redis::Client::open(url),
                 }
-                .map_err(|e| invalid(format!("invalid redis URL {url:?}: {e}")))?;
+                .map_err(|e| invalid(format!("invalid redis URL {shown}: {e}")))?;
                 let manager_config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(config.timeout))
                     .set_response_timeout(Some(config.timeout))

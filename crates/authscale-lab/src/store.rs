@@ -342,7 +342,7 @@ impl Drop for Store {
 /// Waits until the server at `url` answers PING.
 async fn ping_until(url: &str, within: Duration) -> anyhow::Result<()> {
     let client = redis::Client::open(url)
-        .with_context(|| authscale_auth::redact_urls(&format!("invalid redis URL {url:?}")))?;
+        .with_context(|| format!("invalid redis URL {}", authscale_auth::shown_url(url)))?;
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let error = match client.get_multiplexed_async_connection().await {
@@ -365,7 +365,7 @@ async fn ping_until(url: &str, within: Duration) -> anyhow::Result<()> {
 
 async fn manager(url: &str) -> anyhow::Result<ConnectionManager> {
     let client = redis::Client::open(url)
-        .with_context(|| authscale_auth::redact_urls(&format!("invalid redis URL {url:?}")))?;
+        .with_context(|| format!("invalid redis URL {}", authscale_auth::shown_url(url)))?;
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(2)));
