@@ -3,7 +3,7 @@
 //! JWT cheat sheet: "use a strong, random secret").
 //!
 //! Length alone is not enough: 36 × `a` is 36 bytes, and a readable
-//! placeholder such as the one in `deploy/kubernetes/keys.yaml` is 55, yet
+//! placeholder such as the one deploy/kubernetes/keys.yaml once shipped is 55, yet
 //! either signs tokens anyone can forge. Random bytes from a CSPRNG have
 //! close to as many distinct values as the key is long (a 32-byte key has
 //! fewer than 16 with probability below 10⁻¹⁵), so a floor on distinct byte
@@ -15,7 +15,8 @@ pub const MIN_DISTINCT_BYTES: usize = 16;
 /// Keys that ship in documentation or manifests: anyone can read them, so
 /// they are refused whatever their length.
 const KNOWN_PLACEHOLDERS: &[&[u8]] = &[
-    // deploy/kubernetes/keys.yaml (base64-decoded).
+    // deploy/kubernetes/keys.yaml until the manifests stopped shipping a key
+    // (base64-decoded): copies of it live on in forks and notes.
     b"REPLACE-ME-WITH-A-RANDOM-48-BYTE-KEY-AUTHSCALE-DEMO-KEY",
     // The jwt.io debugger's default and other tutorial favourites.
     b"your-256-bit-secret",

@@ -433,8 +433,22 @@ fn split_kid<'a>(spec: &'a str, flag: &str) -> anyhow::Result<(String, &'a str)>
 /// Reads key material. A secret file's trailing newline (as left by
 /// `echo` or an editor) is not part of the key.
 fn read_key(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let mut bytes =
-        std::fs::read(path).with_context(|| format!("cannot read key file {}", path.display()))?;
+    use std::io::Read as _;
+    // A PEM key is a few KiB; a larger file is a wrong path (/dev/zero, a
+    // log), refused before it is read into memory.
+    const MAX_KEY_FILE: u64 = 64 * 1024;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read key file {}", path.display()))?;
+    anyhow::ensure!(
+        bytes.len() as u64 <= MAX_KEY_FILE,
+        "key file {} is larger than {} KiB: not a key",
+        path.display(),
+        MAX_KEY_FILE / 1024
+    );
     while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
         bytes.pop();
     }

@@ -184,6 +184,10 @@ fn bad_flags_and_files_are_usage_errors_with_reasons() {
         "cannot read key file",
     );
     fails_with(
+        &["node", "--auth", "token", "--jwt-secret", "k=/dev/zero"],
+        "not a key",
+    );
+    fails_with(
         &["node", "--auth", "token", "--jwt-alg", "RS256"],
         "needs a key",
     );

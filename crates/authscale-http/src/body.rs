@@ -1,11 +1,14 @@
 //! A request body with a progress deadline: a client that keeps the server
 //! waiting for its next bytes longer than the timeout gets an error, not a
-//! connection held open for as long as it likes.
+//! connection held open for as long as it likes; and one that drips its
+//! body (a byte now and then, each within the timeout) runs out of a
+//! budget of waiting time that grows only with the bytes it sends.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Buf;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
@@ -27,7 +30,17 @@ pub struct TimedBody<B> {
     timeout: Duration,
     /// Armed when a poll finds no data, disarmed when data comes.
     deadline: Option<Pin<Box<Sleep>>>,
+    armed_at: Option<Instant>,
+    /// Time spent waiting on the client so far, and the bytes it sent.
+    waited: Duration,
+    received: u64,
 }
+
+/// The slowest sustained upload accepted: waiting on the client may total
+/// the timeout plus one second per this many bytes received. An honest
+/// client on a poor mobile link sends far more; a drip of a byte a second
+/// is cut after about one timeout.
+pub const MIN_BYTES_PER_SECOND: u64 = 1024;
 
 impl<B> TimedBody<B> {
     pub fn new(inner: B, timeout: Duration) -> TimedBody<B> {
@@ -35,7 +48,18 @@ impl<B> TimedBody<B> {
             inner,
             timeout,
             deadline: None,
+            armed_at: None,
+            waited: Duration::ZERO,
+            received: 0,
         }
+    }
+
+    /// How long the client may still keep the reader waiting.
+    fn budget_left(&self) -> Duration {
+        let earned = Duration::from_secs_f64(self.received as f64 / MIN_BYTES_PER_SECOND as f64);
+        (self.timeout + earned)
+            .saturating_sub(self.waited)
+            .min(self.timeout)
     }
 
     /// Whether the last poll found the client had sent nothing yet.
@@ -47,6 +71,7 @@ impl<B> TimedBody<B> {
 impl<B> Body for TimedBody<B>
 where
     B: Body + Unpin,
+    B::Data: Buf,
     B::Error: Into<BoxError>,
 {
     type Data = B::Data;
@@ -59,15 +84,26 @@ where
         let this = self.get_mut();
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             this.deadline = None;
+            if let Some(armed_at) = this.armed_at.take() {
+                this.waited += armed_at.elapsed();
+            }
+            if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref)) {
+                this.received += data.map_or(0, |d| d.remaining() as u64);
+            }
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
         let timeout = this.timeout;
+        let left = this.budget_left();
+        if this.deadline.is_none() {
+            this.armed_at = Some(Instant::now());
+        }
         let deadline = this
             .deadline
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout)));
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + left)));
         match deadline.as_mut().poll(cx) {
             Poll::Ready(()) => {
                 this.deadline = None;
+                this.armed_at = None;
                 Poll::Ready(Some(Err(Box::new(BodyTimeout(timeout)))))
             }
             Poll::Pending => Poll::Pending,
@@ -113,10 +149,11 @@ mod tests {
         let mut body = TimedBody::new(Channel(rx), Duration::from_secs(30));
         let started = Instant::now();
         let feeder = tokio::spawn(async move {
-            // Two chunks 20 s apart: each gap is within the timeout.
+            // Two 32 KiB chunks 20 s apart: each gap is within the
+            // timeout, and each chunk earns more waiting than it used.
             for _ in 0..2 {
                 tokio::time::sleep(Duration::from_secs(20)).await;
-                let _ = tx.send(Bytes::from_static(b"x")).await;
+                let _ = tx.send(Bytes::from(vec![b'x'; 32 * 1024])).await;
             }
             // Then silence, with the sender kept alive.
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -124,11 +161,43 @@ mod tests {
         });
         for _ in 0..2 {
             let frame = body.frame().await.expect("a frame").expect("data");
-            assert_eq!(frame.into_data().ok(), Some(Bytes::from_static(b"x")));
+            assert_eq!(frame.into_data().map(|d| d.len()).ok(), Some(32 * 1024));
         }
         let error = body.frame().await.expect("an error").expect_err("timeout");
         assert!(error.is::<BodyTimeout>(), "{error}");
         assert_eq!(started.elapsed(), Duration::from_secs(70));
+        feeder.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dripped_body_runs_out_of_waiting_time() {
+        let (tx, rx) = mpsc::channel(4);
+        let mut body = TimedBody::new(Channel(rx), Duration::from_secs(2));
+        let started = Instant::now();
+        // One byte a second: every gap is within the 2 s timeout.
+        let feeder = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if tx.send(Bytes::from_static(b"x")).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let mut bytes = 0;
+        let error = loop {
+            match body.frame().await.expect("a frame") {
+                Ok(_) => bytes += 1,
+                Err(e) => break e,
+            }
+        };
+        assert!(error.is::<BodyTimeout>(), "{error}");
+        // Cut once the waiting passes the timeout plus what the bytes earned.
+        assert!(bytes <= 3, "{bytes} bytes before the cut");
+        assert!(
+            started.elapsed() <= Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
         feeder.abort();
     }
 

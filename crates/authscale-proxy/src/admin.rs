@@ -66,11 +66,15 @@ impl Admin {
         if let Err(reason) = crate::headers::check_host(req.version(), req.headers()) {
             return Err(respond::error(StatusCode::BAD_REQUEST, reason));
         }
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        // An absolute-form target names the host, whatever Host says.
+        let host = match req.uri().authority() {
+            Some(authority) => authority.as_str(),
+            None => req
+                .headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        };
         if !host_is_local(host, self.access.addr) {
             return Err(respond::error(
                 StatusCode::MISDIRECTED_REQUEST,

@@ -110,6 +110,10 @@ impl Proxy {
         if let Err(reason) = crate::headers::check_host(req.version(), req.headers()) {
             return self.refuse(&ClientFault::Malformed(reason.into()));
         }
+        let uri = req.uri().clone();
+        if let Err(reason) = crate::headers::target_host(&uri, req.headers_mut()) {
+            return self.refuse(&ClientFault::Malformed(reason.into()));
+        }
         if *req.method() == Method::CONNECT {
             return self.refuse(&ClientFault::Malformed(
                 "CONNECT: this proxy does not open tunnels".into(),

@@ -34,6 +34,11 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
             .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
             .collect();
         for name in named {
+            // `Connection: Host` would leave the next hop guessing the
+            // target; the forwarding headers are this proxy's to set.
+            if name == header::HOST || name.as_str() == "x-forwarded-for" {
+                continue;
+            }
             headers.remove(name);
         }
     }
@@ -41,6 +46,20 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         headers.remove(name);
     }
 }
+
+/// Other headers by which a client could claim where it came from or how
+/// it connected; only the proxy speaks about that, so a client's are
+/// dropped (`X-Forwarded-For` is kept and extended, `X-Forwarded-Proto`
+/// set by the proxy).
+const CLIENT_CLAIMS: [&str; 7] = [
+    "forwarded",
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-ssl",
+    "x-forwarded-scheme",
+    "x-real-ip",
+    "front-end-https",
+];
 
 /// The scheme clients reach this proxy by: it listens on plain HTTP.
 /// `X-Forwarded-Proto` says this, whatever the client claimed.
@@ -66,15 +85,43 @@ pub fn check_host(version: Version, headers: &HeaderMap) -> Result<(), &'static 
     }
 }
 
+/// The host a request names (RFC 9112 §3.2.2): the authority of an
+/// absolute-form target wins over any `Host` header, which is then
+/// rewritten to match; else the `Host` header. The reason when the
+/// target's authority carries user information.
+pub fn target_host(uri: &hyper::Uri, headers: &mut HeaderMap) -> Result<(), &'static str> {
+    let Some(authority) = uri.authority() else {
+        return Ok(());
+    };
+    if authority.as_str().contains('@') {
+        return Err("the request target must not carry user information");
+    }
+    match HeaderValue::from_str(authority.as_str()) {
+        Ok(value) => {
+            headers.insert(header::HOST, value);
+            Ok(())
+        }
+        Err(_) => Err("the request target's authority is not a valid host[:port]"),
+    }
+}
+
 /// Prepares a request's headers for the upstream: hop-by-hop removed,
 /// every `X-Forwarded-For` value kept in order with the client appended,
 /// `X-Forwarded-Proto` set from the listener (never trusted from the
-/// client), `Via` added. `Host` is left as the client sent it.
+/// client), other client claims about its origin dropped, `Via` added.
+/// `Host` is left as the client sent it.
 pub fn forward_request(headers: &mut HeaderMap, client: SocketAddr) {
     strip_hop_by_hop(headers);
+    for name in CLIENT_CLAIMS {
+        headers.remove(name);
+    }
     let mut forwarded_for = Vec::new();
     for value in headers.get_all("x-forwarded-for") {
-        forwarded_for.extend_from_slice(value.as_bytes());
+        let value = value.as_bytes().trim_ascii();
+        if value.is_empty() {
+            continue;
+        }
+        forwarded_for.extend_from_slice(value);
         forwarded_for.extend_from_slice(b", ");
     }
     forwarded_for.extend_from_slice(client.ip().to_string().as_bytes());
@@ -132,6 +179,40 @@ mod tests {
         assert_eq!(headers["x-forwarded-for"], "127.0.0.9");
         assert_eq!(headers["x-forwarded-proto"], "http");
         assert_eq!(headers["via"], "1.1 authscale");
+    }
+
+    #[test]
+    fn an_absolute_form_target_names_the_host() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("h"));
+        let uri: hyper::Uri = "http://abs.example:99/a".parse().expect("uri");
+        assert!(target_host(&uri, &mut headers).is_ok());
+        assert_eq!(headers[header::HOST], "abs.example:99");
+        let origin: hyper::Uri = "/a".parse().expect("uri");
+        assert!(target_host(&origin, &mut headers).is_ok());
+        assert_eq!(headers[header::HOST], "abs.example:99");
+        let with_user: hyper::Uri = "http://u@abs.example/a".parse().expect("uri");
+        assert!(target_host(&with_user, &mut headers).is_err());
+    }
+
+    #[test]
+    fn client_claims_of_origin_are_dropped_and_host_survives_connection() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "connection",
+            HeaderValue::from_static("close, Host, X-Forwarded-For"),
+        );
+        headers.insert("host", HeaderValue::from_static("h"));
+        headers.insert("x-forwarded-for", HeaderValue::from_static(""));
+        for name in CLIENT_CLAIMS {
+            headers.insert(name, HeaderValue::from_static("https"));
+        }
+        forward_request(&mut headers, "127.0.0.9:5000".parse().expect("addr"));
+        assert_eq!(headers["host"], "h");
+        assert_eq!(headers["x-forwarded-for"], "127.0.0.9");
+        for name in CLIENT_CLAIMS {
+            assert!(!headers.contains_key(name), "{name}");
+        }
     }
 
     #[test]
