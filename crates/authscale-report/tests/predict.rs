@@ -251,6 +251,8 @@ fn the_cluster_section_gives_what_ifs_beside_the_held_out_error() {
     assert!(md.contains("no intervals in this run"));
     assert!(!md.contains("] |"), "point values only: {md}");
     assert_eq!(md, cluster_section(&run), "deterministic");
+    let (_, report) = &authscale_report::render(&run)[0];
+    assert!(report.contains(&md), "the report carries the section");
 }
 
 #[test]
