@@ -366,3 +366,46 @@ fn the_chart_marks_the_knee_and_draws_measured_points_of_the_same_setting() {
     let p = predict::predict(&run, "quick", &other).expect("prediction");
     assert!(!predict::prediction_svg(&p).contains("measured"));
 }
+
+#[test]
+fn the_runs_own_setting_takes_each_steps_own_costs_back() {
+    // Each step's load level is the model's own answer at that step, so
+    // predicting the run's setting at a measured N lands on that step's
+    // measured cost (where the step is not pooled with a neighbour).
+    let run = fixture();
+    let mut own = Cluster::of_run(&run);
+    own.nodes = vec![1, 2, 4];
+    let p = predict::predict(&run, "quick", &own).expect("prediction");
+    let mut checked = 0;
+    for m in &p.modes {
+        let at = |n: u32| m.points.iter().find(|pt| pt.n == n).expect("N");
+        for c in m.costs.node.points.iter().filter(|c| c.steps.len() == 1) {
+            let got = at(c.steps[0]).node_cpu_us_per_request;
+            assert!(
+                (got - c.cost_us).abs() < 1e-3 * c.cost_us,
+                "{} node: {got} vs {}",
+                m.mode,
+                c.cost_us
+            );
+            checked += 1;
+        }
+        if let Some(store) = &m.costs.store {
+            for c in store
+                .per_command
+                .points
+                .iter()
+                .filter(|c| c.steps.len() == 1)
+            {
+                let got = at(c.steps[0]).store_cpu_us_per_command.expect("store");
+                assert!(
+                    (got - c.cost_us).abs() < 1e-3 * c.cost_us,
+                    "{} store: {got} vs {}",
+                    m.mode,
+                    c.cost_us
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 3, "only {checked} unpooled costs");
+}
