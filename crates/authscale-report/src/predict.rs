@@ -457,6 +457,8 @@ fn notes(run: &Cluster, cluster: &Cluster, modes: &[ModePrediction]) -> Vec<Stri
 pub struct ValidationPoint {
     pub n: u32,
     pub predicted: f64,
+    /// The prediction's 95% interval, where the fitted run has slices.
+    pub predicted_interval: Option<(f64, f64)>,
     pub measured: f64,
     /// (predicted − measured) / measured, percent.
     pub error_pct: f64,
@@ -554,6 +556,7 @@ fn validate_against(
                 Some(ValidationPoint {
                     n: s.nodes,
                     predicted: p.throughput,
+                    predicted_interval: p.throughput_interval,
                     measured: s.throughput,
                     error_pct: (p.throughput - s.throughput) / s.throughput * 100.0,
                     predicted_latency_ms: p.latency_ms,

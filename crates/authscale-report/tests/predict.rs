@@ -279,6 +279,12 @@ fn a_run_with_slices_gives_predictions_with_intervals() {
         md.contains(&format!("{:.0} [{lo:.0}, {hi:.0}]", first.throughput)),
         "{md}"
     );
+    let check = validate_held_out(&run, "sliced", &[1, 2]).expect("validation");
+    for m in &check.modes {
+        let (lo, hi) = m.points[0].predicted_interval.expect("an interval");
+        assert!(lo < m.points[0].predicted && m.points[0].predicted < hi);
+    }
+    assert!(predict::validation_markdown(&check).contains("] |"));
     let section = cluster_section(&run);
     assert!(section.contains("] |"), "{section}");
     assert!(!section.contains("no intervals in this run"), "{section}");

@@ -259,9 +259,12 @@ pub fn validation_markdown(v: &Validation) -> String {
         for p in &m.points {
             let _ = writeln!(
                 out,
-                "| {} | {:.0} | {:.0} | {:+.1}% | {:.2} | {:.2} | {} |",
+                "| {} | {} | {:.0} | {:+.1}% | {:.2} | {:.2} | {} |",
                 p.n,
-                p.predicted,
+                match p.predicted_interval {
+                    Some((lo, hi)) => format!("{:.0} [{lo:.0}, {hi:.0}]", p.predicted),
+                    None => format!("{:.0}", p.predicted),
+                },
                 p.measured,
                 p.error_pct,
                 p.predicted_latency_ms,
