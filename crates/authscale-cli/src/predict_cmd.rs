@@ -45,7 +45,8 @@ pub struct PredictOptions {
     /// Predict RUN_B's setting from RUN_A and print the error per point.
     #[arg(long)]
     validate: bool,
-    /// With --validate and one run: predict its other N from these.
+    /// With --validate and one run: predict its other N from its steps at
+    /// these N only (the others are not read, not even for load levels).
     #[arg(long, value_name = "LIST", requires = "validate")]
     fit_nodes: Option<String>,
     /// Print Markdown.

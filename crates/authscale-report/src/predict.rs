@@ -6,22 +6,23 @@
 //! knee and the bottleneck follow. `validate` predicts one measured run
 //! from another and says how far off the prediction was.
 
+mod bounds;
+mod cluster;
+mod costs;
 mod mva;
 mod render;
 
 use std::collections::BTreeMap;
 
-use authscale_lab::{Run, Step};
+use authscale_lab::Run;
 use serde::Serialize;
 
 use crate::analysis::{KNEE_EFFICIENCY, SATURATED, analyse};
-use mva::Network;
+use costs::{costs, network};
 
-pub use render::cluster_section;
+pub use costs::{CostCurve, CostPoint, ModeCosts, StoreCosts};
 
-/// A mode whose measured commands per request stay under this does not
-/// use the store per request (token, sticky, none: only background work).
-const STORE_USE: f64 = 0.01;
+pub use cluster::cluster_section;
 
 /// Why a prediction cannot be made; each names the input at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -175,196 +176,13 @@ pub fn parse_nodes(raw: &str) -> Result<Vec<u32>, PredictError> {
     Ok(nodes)
 }
 
-/// One measured cost at one load level.
-#[derive(Debug, Clone, Serialize)]
-pub struct CostPoint {
-    /// Utilization of the component's budget in the steps behind it.
-    pub utilization: f64,
-    pub cost_us: f64,
-    /// The N of those steps.
-    pub steps: Vec<u32>,
-}
-
-/// A cost as a function of load: the run's steps by utilization, the
-/// saturated ones (≥ `SATURATED`) pooled into one point (total CPU over
-/// total work, as the report's ceiling takes it). Between points the cost
-/// is interpolated linearly; outside them, the nearest is taken.
-#[derive(Debug, Clone, Serialize)]
-pub struct CostCurve {
-    pub points: Vec<CostPoint>,
-}
-
-impl CostCurve {
-    /// `samples`: (N, utilization, CPU seconds, units of work).
-    fn from_samples(samples: &[(u32, f64, f64, f64)]) -> Option<CostCurve> {
-        type Sample = (u32, f64, f64, f64);
-        let (hot, cool): (Vec<&Sample>, Vec<&Sample>) = samples
-            .iter()
-            .filter(|s| s.3 > 0.0)
-            .partition(|s| s.1 >= SATURATED);
-        let mut points: Vec<CostPoint> = cool
-            .iter()
-            .map(|s| CostPoint {
-                utilization: s.1,
-                cost_us: s.2 / s.3 * 1e6,
-                steps: vec![s.0],
-            })
-            .collect();
-        if !hot.is_empty() {
-            let (cpu, work) = hot.iter().fold((0.0, 0.0), |a, s| (a.0 + s.2, a.1 + s.3));
-            points.push(CostPoint {
-                utilization: hot.iter().map(|s| s.1).sum::<f64>() / hot.len() as f64,
-                cost_us: cpu / work * 1e6,
-                steps: hot.iter().map(|s| s.0).collect(),
-            });
-        }
-        points.retain(|p| p.cost_us.is_finite() && p.cost_us > 0.0);
-        points.sort_by(|a, b| a.utilization.total_cmp(&b.utilization));
-        (!points.is_empty()).then_some(CostCurve { points })
-    }
-
-    /// The cost at a utilization, µs.
-    pub fn at(&self, utilization: f64) -> f64 {
-        let p = &self.points;
-        if utilization <= p[0].utilization {
-            return p[0].cost_us;
-        }
-        for w in p.windows(2) {
-            if utilization <= w[1].utilization {
-                let span = w[1].utilization - w[0].utilization;
-                if span <= 0.0 {
-                    return w[1].cost_us;
-                }
-                let t = (utilization - w[0].utilization) / span;
-                return w[0].cost_us + t * (w[1].cost_us - w[0].cost_us);
-            }
-        }
-        p[p.len() - 1].cost_us
-    }
-
-    /// The cost at saturation (the highest load measured).
-    pub fn saturated(&self) -> f64 {
-        self.points[self.points.len() - 1].cost_us
-    }
-}
-
-/// What a mode's request costs the store.
-#[derive(Debug, Clone, Serialize)]
-pub struct StoreCosts {
-    /// CPU-µs per command (of one core), by the store's utilization.
-    pub per_command: CostCurve,
-    /// All steps' commands over all steps' requests.
-    pub commands_per_request: f64,
-    /// The lowest and highest of the steps' own ratios.
-    pub commands_per_request_range: (f64, f64),
-}
-
-/// A mode's measured costs, as the model uses them.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModeCosts {
-    pub mode: String,
-    /// Node CPU-µs per request (of one core) at the run's work, by the
-    /// nodes' utilization.
-    pub node: CostCurve,
-    pub run_work_us: f64,
-    /// Protected requests (which do the work) among all requests.
-    pub protected_share: f64,
-    /// Added to the node cost per request: (work − run's work) × share.
-    pub work_delta_us: f64,
-    /// None: the mode does not use the store per request.
-    pub store: Option<StoreCosts>,
-}
-
-fn costs(run: &Run, mode: &str, work_us: f64) -> Result<ModeCosts, PredictError> {
-    let steps: Vec<&Step> = run.steps.iter().filter(|s| s.mode == mode).collect();
-    if steps.is_empty() {
-        return Err(PredictError::NoSteps(format!(" for mode {mode}")));
-    }
-    let node_samples: Vec<(u32, f64, f64, f64)> = steps
-        .iter()
-        .filter_map(|s| {
-            let c = s.components.get("nodes")?;
-            Some((s.nodes, c.utilization, c.cpu_seconds, s.requests as f64))
-        })
-        .collect();
-    let node = CostCurve::from_samples(&node_samples)
-        .ok_or_else(|| PredictError::NodesNotMeasured(mode.into()))?;
-    if steps.iter().all(|s| !s.components.contains_key("store")) {
-        return Err(PredictError::StoreNotMeasured(mode.into()));
-    }
-    let (protected, all) = steps.iter().fold((0u64, 0u64), |(p, a), s| {
-        let count = |name: &str| {
-            s.load
-                .by_step
-                .get(name)
-                .map_or(0, |c| c.values().sum::<u64>())
-        };
-        let total: u64 = s.load.by_step.values().flat_map(|c| c.values()).sum();
-        (p + count("api"), a + total)
-    });
-    let protected_share = if all == 0 {
-        1.0
-    } else {
-        protected as f64 / all as f64
-    };
-    let run_work_us = run.plan.experiment.work_us as f64;
-    let work_delta_us = (work_us - run_work_us) * protected_share;
-    let lowest = node
-        .points
-        .iter()
-        .map(|p| p.cost_us)
-        .fold(f64::INFINITY, f64::min);
-    if lowest + work_delta_us <= 0.0 {
-        return Err(PredictError::NegativeCost {
-            mode: mode.into(),
-            work: work_us,
-            run_work: run_work_us,
-            measured: lowest,
-        });
-    }
-    let commands: u64 = steps
-        .iter()
-        .map(|s| s.store_commands.values().sum::<u64>())
-        .sum();
-    let requests: u64 = steps.iter().map(|s| s.requests).sum();
-    let per_request = commands as f64 / requests.max(1) as f64;
-    let store = if per_request < STORE_USE {
-        None
-    } else {
-        let samples: Vec<(u32, f64, f64, f64)> = steps
-            .iter()
-            .filter_map(|s| {
-                let c = s.components.get("store")?;
-                let n = s.store_commands.values().sum::<u64>() as f64;
-                Some((s.nodes, c.utilization, c.cpu_seconds, n))
-            })
-            .collect();
-        let ratios = steps.iter().map(|s| s.store_commands_per_request);
-        Some(StoreCosts {
-            per_command: CostCurve::from_samples(&samples)
-                .ok_or_else(|| PredictError::StoreNotMeasured(mode.into()))?,
-            commands_per_request: per_request,
-            commands_per_request_range: (
-                ratios.clone().fold(f64::INFINITY, f64::min),
-                ratios.fold(0.0, f64::max),
-            ),
-        })
-    };
-    Ok(ModeCosts {
-        mode: mode.into(),
-        node,
-        run_work_us,
-        protected_share,
-        work_delta_us,
-        store,
-    })
-}
-
 /// The model's answer at one N.
 #[derive(Debug, Clone, Serialize)]
 pub struct PredictedPoint {
     pub n: u32,
     pub throughput: f64,
+    /// The throughput's 95% interval, where the run has slices.
+    pub throughput_interval: Option<(f64, f64)>,
     pub speedup: f64,
     pub efficiency: f64,
     /// Mean latency (the model gives means, not percentiles).
@@ -373,6 +191,10 @@ pub struct PredictedPoint {
     pub node_utilization: f64,
     /// Of the hottest shard's (effective) cores.
     pub store_utilization: Option<f64>,
+    /// Requests at a node and at the (each) shard, queued or in service:
+    /// the load levels the costs are taken at.
+    pub node_queue: f64,
+    pub store_queue: Option<f64>,
     /// The costs taken at this N's predicted load.
     pub node_cpu_us_per_request: f64,
     pub store_cpu_us_per_command: Option<f64>,
@@ -387,50 +209,37 @@ struct Model<'a> {
 }
 
 impl Model<'_> {
-    fn network(&self, n: u32, node_us: f64, store_us: Option<f64>) -> Network {
-        let c = self.cluster;
-        let node_s = node_us * 1e-6;
-        // A node of c cores serves c requests at once, but one request
-        // still takes its CPU time on one core (Seidmann: a queue of
-        // demand D/c plus a delay of D(c−1)/c). Under a core: one slower server.
-        let mut delay_s = if c.node_cores > 1.0 {
-            node_s * (c.node_cores - 1.0) / c.node_cores
-        } else {
-            0.0
-        };
-        let mut store_demand_s = 0.0;
-        if let (Some(store), Some(per_cmd)) = (&self.costs.store, store_us) {
-            let cmds = store.commands_per_request;
-            store_demand_s = cmds * per_cmd * 1e-6 / c.store_cores.min(1.0);
-            delay_s += cmds * c.store_rtt_s;
-        }
-        Network {
-            nodes: n,
-            connections: c.connections_per_node,
-            node_demand_s: node_s / c.node_cores,
-            shards: c.store_shards,
-            store_demand_s,
-            delay_s,
-        }
-    }
-
-    /// Solves at N, taking each cost at the load the solution implies
-    /// (a damped fixed point: the costs fall as utilization rises).
+    /// Solves at N, taking each cost at the load level the solution
+    /// implies: a damped fixed point (the store's cost per command falls
+    /// as more requests wait on it, which in turn lowers the queue).
     fn point(&self, n: u32) -> PredictedPoint {
-        let (mut u_node, mut u_store) = (1.0_f64, 1.0_f64);
+        let costs = self.costs;
+        let store = costs.store.as_ref();
+        let (mut q_node, mut q_store) = (
+            costs.node.top_load(),
+            store.map_or(0.0, |s| s.per_command.top_load()),
+        );
         let mut solved = None;
-        for _ in 0..60 {
-            let node_us = self.costs.node.at(u_node) + self.costs.work_delta_us;
-            let store_us = self.costs.store.as_ref().map(|s| s.per_command.at(u_store));
-            let s = self.network(n, node_us, store_us).solve();
-            let settled = (s.node_utilization - u_node).abs() < 1e-4
-                && (s.store_utilization - u_store).abs() < 1e-4;
+        for _ in 0..200 {
+            let node_us = costs.node.at(q_node) + costs.work_delta_us;
+            let store_us = store.map(|s| s.per_command.at(q_store));
+            let s = network(
+                self.cluster,
+                n,
+                node_us,
+                store
+                    .zip(store_us)
+                    .map(|(s, c)| (s.commands_per_request, c)),
+            )
+            .solve();
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * (1.0 + a.abs());
+            let settled = close(s.node_queue, q_node) && close(s.store_queue, q_store);
             solved = Some((s, node_us, store_us));
             if settled {
                 break;
             }
-            u_node = 0.5 * (u_node + s.node_utilization);
-            u_store = 0.5 * (u_store + s.store_utilization);
+            q_node = 0.5 * (q_node + s.node_queue);
+            q_store = 0.5 * (q_store + s.store_queue);
         }
         let (s, node_us, store_us) = solved.expect("at least one pass");
         let node_u = s.node_utilization;
@@ -445,11 +254,14 @@ impl Model<'_> {
         PredictedPoint {
             n,
             throughput: s.throughput,
+            throughput_interval: None,
             speedup: f64::NAN,
             efficiency: f64::NAN,
             latency_ms: s.response_s * 1e3,
             node_utilization: node_u,
             store_utilization: store_u,
+            node_queue: s.node_queue,
+            store_queue: store_us.map(|_| s.store_queue),
             node_cpu_us_per_request: node_us,
             store_cpu_us_per_command: store_us,
             bottleneck: bottleneck.into(),
@@ -568,33 +380,53 @@ pub fn predict(run: &Run, run_name: &str, cluster: &Cluster) -> Result<Predictio
     }
     let run_setting = Cluster::of_run(run);
     let same = cluster.same_setting(&run_setting);
-    let modes = modes_of(run)
-        .iter()
-        .map(|m| {
-            let mut p = predict_mode(run, m, cluster)?;
-            if same {
-                p.measured = measured(run, m);
+    let predict_all = |run: &Run| {
+        modes_of(run)
+            .iter()
+            .map(|m| predict_mode(run, m, cluster))
+            .collect::<Result<Vec<_>, PredictError>>()
+    };
+    let mut modes = predict_all(run)?;
+    let bounds = bounds::cost_bounds(run);
+    if let Some((cheap, dear)) = &bounds {
+        let (high, low) = (predict_all(cheap)?, predict_all(dear)?);
+        for ((m, h), l) in modes.iter_mut().zip(&high).zip(&low) {
+            for ((p, hp), lp) in m.points.iter_mut().zip(&h.points).zip(&l.points) {
+                let ends = [p.throughput, hp.throughput, lp.throughput];
+                p.throughput_interval = Some((
+                    ends.iter().copied().fold(f64::INFINITY, f64::min),
+                    ends.iter().copied().fold(0.0, f64::max),
+                ));
             }
-            Ok(p)
-        })
-        .collect::<Result<Vec<_>, PredictError>>()?;
+        }
+    }
+    if same {
+        for m in &mut modes {
+            m.measured = measured(run, &m.mode);
+        }
+    }
     Ok(Prediction {
         run: run_name.into(),
         notes: notes(&run_setting, cluster, &modes),
         run_setting,
         cluster: cluster.clone(),
         modes,
-        intervals: "no intervals in this run: its steps carry point values only, so the predictions have none either".into(),
+        intervals: if bounds.is_some() {
+            bounds::FROM_SLICES
+        } else {
+            bounds::NONE
+        }
+        .into(),
     })
 }
 
 fn notes(run: &Cluster, cluster: &Cluster, modes: &[ModePrediction]) -> Vec<String> {
     let mut notes = vec![
         format!(
-            "Node CPU per request: measured per request of the mix (login, protected, logout) in CPU-µs of one core, taken at the run's node utilization nearest the predicted one (saturated steps pooled); the work difference ({} − {} µs) is added per protected request. A node of {} cores serves that many requests at once, each still taking its CPU time on one core. Cores are assumed as fast as the run's.",
+            "Node CPU per request: measured per request of the mix (login, protected, logout) in CPU-µs of one core, as a function of the requests at a node (queued or in service), interpolated between the run's steps and flat beyond them; the work difference ({} − {} µs) is added per protected request. A node of {} cores serves that many requests at once, each still taking its CPU time on one core. Cores are assumed as fast as the run's.",
             cluster.work_us, run.work_us, cluster.node_cores
         ),
-        "Store CPU per command: measured, taken at the run's store utilization nearest the predicted one (it falls as load rises: a busy Redis batches), saturated steps pooled as the report's ceiling does; commands per request as measured.".into(),
+        "Store CPU per command: measured, as a function of the requests waiting at the store (queued or in service; a busy Redis serves several per wake-up, so the cost keeps falling past saturation, where utilization stays at 1). Each step's load level is the model's own (the run's setting solved with that step's costs); between steps the cost is interpolated linearly, beyond the measured range it is held flat at the nearest step (no trend is extrapolated); steps within 5% of one load are pooled. At each predicted N the costs are taken at the load the solution implies (a fixed point). Commands per request as measured.".into(),
         format!(
             "Store: {} shard(s) of {} core(s). A Redis shard executes commands on one thread, so cores above 1 per shard count as 1. Keys spread by uniform hashing: the hottest shard gets ~1/{} of the commands.",
             cluster.store_shards, cluster.store_cores, cluster.store_shards
@@ -625,6 +457,8 @@ fn notes(run: &Cluster, cluster: &Cluster, modes: &[ModePrediction]) -> Vec<Stri
 pub struct ValidationPoint {
     pub n: u32,
     pub predicted: f64,
+    /// The prediction's 95% interval, where the fitted run has slices.
+    pub predicted_interval: Option<(f64, f64)>,
     pub measured: f64,
     /// (predicted − measured) / measured, percent.
     pub error_pct: f64,
@@ -722,6 +556,7 @@ fn validate_against(
                 Some(ValidationPoint {
                     n: s.nodes,
                     predicted: p.throughput,
+                    predicted_interval: p.throughput_interval,
                     measured: s.throughput,
                     error_pct: (p.throughput - s.throughput) / s.throughput * 100.0,
                     predicted_latency_ms: p.latency_ms,

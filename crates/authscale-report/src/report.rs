@@ -336,6 +336,7 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
     precision_section(&mut out, run, precision);
     usl_section(&mut out, analysis, precision);
     prediction_section(&mut out, precision);
+    out.push_str(&crate::predict::cluster_section(run));
     let _ = writeln!(
         out,
         "\n## Latency and efficiency\n\n![p99 latency vs nodes](latency.svg)\n\n![efficiency vs nodes](efficiency.svg)\n"

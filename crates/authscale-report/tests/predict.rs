@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use authscale_lab::Run;
+use authscale_lab::{Run, Slice};
 use authscale_report::predict::{
     self, Cluster, PredictError, cluster_section, parse_nodes, validate_held_out,
 };
@@ -194,16 +194,166 @@ fn the_run_predicts_its_own_held_out_steps() {
     assert!(text.contains("knee predicted") && text.contains("no intervals in this run"));
 }
 
+/// The fixture with every step given three slices whose node and store
+/// costs spread ±10% around the step's own.
+fn with_slices(run: &Run) -> Run {
+    let mut run = run.clone();
+    for s in &mut run.steps {
+        let requests = s.requests as f64;
+        let node_us = s.components["nodes"].cpu_seconds / requests * 1e6;
+        let store_us = s.components["store"].cpu_seconds / requests * 1e6;
+        s.slices = [0.9, 1.0, 1.1]
+            .iter()
+            .enumerate()
+            .map(|(round, f)| Slice {
+                round: round as u32,
+                seq: round as u32,
+                throughput: s.throughput,
+                requests: s.requests / 3,
+                cpu_us_per_request: [
+                    ("nodes".to_owned(), node_us * f),
+                    ("store".to_owned(), store_us * f),
+                ]
+                .into(),
+                store_commands_per_request: s.store_commands_per_request,
+                ..Slice::default()
+            })
+            .collect();
+    }
+    run
+}
+
 #[test]
-fn the_cluster_section_extrapolates_every_mode() {
+fn the_cluster_section_gives_what_ifs_beside_the_held_out_error() {
     let run = fixture();
     let md = cluster_section(&run);
-    assert!(md.starts_with("## What this means at cluster size"));
+    assert!(
+        md.trim_start()
+            .starts_with("## What this means at cluster size")
+    );
+    assert!(md.contains("Predictions, not measurements"));
     for mode in ["session", "token"] {
+        for what_if in ["one 1-core Redis", "4 × 1 core"] {
+            assert!(md.contains(what_if), "{what_if}: {md}");
+        }
         assert!(md.contains(&format!("| {mode} |")), "{mode}: {md}");
     }
+    // The error beside each mode is the run's own held-out check: its
+    // first half of N (1, 2) predicting the rest (4).
+    let check = validate_held_out(&run, "quick", &[1, 2]).expect("validation");
+    for m in &check.modes {
+        let cell = format!(
+            "{:.1}% (max {:.1}%)",
+            m.mean_abs_error_pct, m.max_abs_error_pct
+        );
+        assert!(md.contains(&cell), "{}: {cell} in {md}", m.mode);
+    }
     assert!(md.contains("no intervals in this run"));
+    assert!(!md.contains("] |"), "point values only: {md}");
     assert_eq!(md, cluster_section(&run), "deterministic");
+    let (_, report) = &authscale_report::render(&run)[0];
+    assert!(report.contains(&md), "the report carries the section");
+}
+
+#[test]
+fn a_run_with_slices_gives_predictions_with_intervals() {
+    let run = with_slices(&fixture());
+    let mut own = Cluster::of_run(&run);
+    own.nodes = vec![1, 4, 64];
+    let p = predict::predict(&run, "sliced", &own).expect("prediction");
+    for m in &p.modes {
+        for pt in &m.points {
+            let (lo, hi) = pt.throughput_interval.expect("an interval");
+            assert!(
+                lo < pt.throughput && pt.throughput < hi,
+                "{lo} {} {hi}",
+                pt.throughput
+            );
+        }
+    }
+    assert!(!p.intervals.contains("no intervals"), "{}", p.intervals);
+    let md = predict::prediction_markdown(&p);
+    let first = &p.modes[0].points[0];
+    let (lo, hi) = first.throughput_interval.expect("an interval");
+    assert!(
+        md.contains(&format!("{:.0} [{lo:.0}, {hi:.0}]", first.throughput)),
+        "{md}"
+    );
+    let check = validate_held_out(&run, "sliced", &[1, 2]).expect("validation");
+    for m in &check.modes {
+        let (lo, hi) = m.points[0].predicted_interval.expect("an interval");
+        assert!(lo < m.points[0].predicted && m.points[0].predicted < hi);
+    }
+    assert!(predict::validation_markdown(&check).contains("] |"));
+    let section = cluster_section(&run);
+    assert!(section.contains("] |"), "{section}");
+    assert!(!section.contains("no intervals in this run"), "{section}");
+}
+
+/// Session's store cost per command falling with N (12, 9, 6 µs at
+/// N = 1, 2, 4), or flat at `flat`.
+fn falling_store_cost(flat: Option<f64>) -> Run {
+    let mut run = synthetic();
+    for s in &mut run.steps {
+        if s.mode == "session" {
+            let cost = flat.unwrap_or(match s.nodes {
+                1 => 12.0,
+                2 => 9.0,
+                _ => 6.0,
+            });
+            s.components.get_mut("store").expect("store").cpu_seconds =
+                cost * 1e-6 * s.requests as f64;
+        }
+    }
+    run
+}
+
+#[test]
+fn a_store_cost_falling_with_load_gives_a_ceiling_between_the_flat_cost_bounds() {
+    let nodes: Vec<u32> = (1..=64).chain([1000]).collect();
+    let c = cluster(0.1, 0.04, nodes);
+    let session = |run: &Run| {
+        predict::predict(run, "synthetic", &c)
+            .expect("prediction")
+            .modes
+            .into_iter()
+            .find(|m| m.mode == "session")
+            .expect("session")
+    };
+    let (falling, dear, cheap) = (
+        session(&falling_store_cost(None)),
+        session(&falling_store_cost(Some(12.0))),
+        session(&falling_store_cost(Some(6.0))),
+    );
+    let mut between = 0;
+    for ((f, d), ch) in falling.points.iter().zip(&dear.points).zip(&cheap.points) {
+        let cost = f.store_cpu_us_per_command.expect("uses the store");
+        assert!(
+            (6.0 - 1e-9..=12.0 + 1e-9).contains(&cost),
+            "N={}: {cost}",
+            f.n
+        );
+        assert!(
+            d.throughput * (1.0 - 1e-6) <= f.throughput
+                && f.throughput <= ch.throughput * (1.0 + 1e-6),
+            "N={}: {} not within [{}, {}]",
+            f.n,
+            f.throughput,
+            d.throughput,
+            ch.throughput
+        );
+        if cost > 6.0 + 1e-6 && cost < 12.0 - 1e-6 && f.throughput > d.throughput * 1.001 {
+            between += 1;
+        }
+    }
+    assert!(between > 0, "no N took an interpolated cost");
+    // Beyond the loads the run measured the cost is held flat at the
+    // busiest step's: N → ∞ meets the 6 µs store's ceiling.
+    let ceiling = 0.04 / 6e-6;
+    let far = falling.points.last().expect("N=1000");
+    assert!((falling.store_ceiling_rps.expect("ceiling") - ceiling).abs() < 1e-6);
+    assert!(far.throughput > ceiling * 0.99 && far.throughput <= ceiling * (1.0 + 1e-9));
+    assert!(dear.store_ceiling_rps.expect("ceiling") < ceiling * 0.51);
 }
 
 #[test]
@@ -221,4 +371,47 @@ fn the_chart_marks_the_knee_and_draws_measured_points_of_the_same_setting() {
     other.node_cores = 2.0;
     let p = predict::predict(&run, "quick", &other).expect("prediction");
     assert!(!predict::prediction_svg(&p).contains("measured"));
+}
+
+#[test]
+fn the_runs_own_setting_takes_each_steps_own_costs_back() {
+    // Each step's load level is the model's own answer at that step, so
+    // predicting the run's setting at a measured N lands on that step's
+    // measured cost (where the step is not pooled with a neighbour).
+    let run = fixture();
+    let mut own = Cluster::of_run(&run);
+    own.nodes = vec![1, 2, 4];
+    let p = predict::predict(&run, "quick", &own).expect("prediction");
+    let mut checked = 0;
+    for m in &p.modes {
+        let at = |n: u32| m.points.iter().find(|pt| pt.n == n).expect("N");
+        for c in m.costs.node.points.iter().filter(|c| c.steps.len() == 1) {
+            let got = at(c.steps[0]).node_cpu_us_per_request;
+            assert!(
+                (got - c.cost_us).abs() < 1e-3 * c.cost_us,
+                "{} node: {got} vs {}",
+                m.mode,
+                c.cost_us
+            );
+            checked += 1;
+        }
+        if let Some(store) = &m.costs.store {
+            for c in store
+                .per_command
+                .points
+                .iter()
+                .filter(|c| c.steps.len() == 1)
+            {
+                let got = at(c.steps[0]).store_cpu_us_per_command.expect("store");
+                assert!(
+                    (got - c.cost_us).abs() < 1e-3 * c.cost_us,
+                    "{} store: {got} vs {}",
+                    m.mode,
+                    c.cost_us
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 3, "only {checked} unpooled costs");
 }

@@ -31,6 +31,10 @@ pub struct Solution {
     pub node_utilization: f64,
     /// Of the (each) shard.
     pub store_utilization: f64,
+    /// Requests at one node, queued or in service.
+    pub node_queue: f64,
+    /// Requests at one shard (all nodes' together), queued or in service.
+    pub store_queue: f64,
 }
 
 impl Network {
@@ -65,6 +69,8 @@ impl Network {
             response_s: m / x,
             node_utilization: x * self.node_demand_s,
             store_utilization: n * x * shard_demand,
+            node_queue: q_node,
+            store_queue: n * q_shard,
         }
     }
 }

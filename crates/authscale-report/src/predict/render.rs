@@ -1,14 +1,11 @@
-//! A prediction and a validation as text, Markdown and an SVG chart, and
-//! the report's "what this means at cluster size" section.
+//! A prediction and a validation as text, Markdown and an SVG chart.
 
 use std::fmt::Write;
 
-use authscale_lab::Run;
-
-use super::{Cluster, ModePrediction, Prediction, Validation, predict};
+use super::{Cluster, ModePrediction, PredictedPoint, Prediction, Validation};
 use crate::svg::{LineChart, Series};
 
-fn setting(c: &Cluster) -> String {
+pub(super) fn setting(c: &Cluster) -> String {
     format!(
         "nodes of {} core(s); store {} shard(s) × {} core(s), {:.3} ms away; {} µs of work per request; {} connections per node",
         c.node_cores,
@@ -22,6 +19,14 @@ fn setting(c: &Cluster) -> String {
 
 fn opt_pct(x: Option<f64>) -> String {
     x.map_or("—".into(), |u| format!("{:.0}%", u * 100.0))
+}
+
+/// `X` or `X [lo, hi]` where the prediction has an interval.
+pub(super) fn throughput(p: &PredictedPoint) -> String {
+    match p.throughput_interval {
+        Some((lo, hi)) => format!("{:.0} [{lo:.0}, {hi:.0}]", p.throughput),
+        None => format!("{:.0}", p.throughput),
+    }
 }
 
 fn knee(m: &ModePrediction) -> String {
@@ -42,7 +47,7 @@ fn mode_summary(m: &ModePrediction) -> String {
     let cost = &m.costs;
     let _ = write!(
         s,
-        ". Costs: node {:.1} CPU-µs/request at saturation (run's work {} µs{}), ",
+        ". Costs: node {:.1} CPU-µs/request at the highest load measured (run's work {} µs{}), ",
         cost.node.saturated(),
         cost.run_work_us,
         if cost.work_delta_us == 0.0 {
@@ -55,7 +60,7 @@ fn mode_summary(m: &ModePrediction) -> String {
         Some(st) => {
             let _ = write!(
                 s,
-                "store {:.1} CPU-µs/command at saturation ({:.1} at the least load measured), {:.3} commands/request.",
+                "store {:.1} CPU-µs/command at the highest load measured ({:.1} at the least), {:.3} commands/request.",
                 st.per_command.saturated(),
                 st.per_command.points[0].cost_us,
                 st.commands_per_request
@@ -78,15 +83,15 @@ pub fn prediction_text(p: &Prediction) -> String {
         let _ = writeln!(out, "\n{}", mode_summary(m));
         let _ = writeln!(
             out,
-            "  {:>6} {:>11} {:>6} {:>10} {:>6} {:>6}  bottleneck",
+            "  {:>6} {:>24} {:>6} {:>10} {:>6} {:>6}  bottleneck",
             "N", "X (req/s)", "E", "mean (ms)", "nodes", "store"
         );
         for pt in &m.points {
             let _ = writeln!(
                 out,
-                "  {:>6} {:>11.0} {:>6.2} {:>10.3} {:>6} {:>6}  {}",
+                "  {:>6} {:>24} {:>6.2} {:>10.3} {:>6} {:>6}  {}",
                 pt.n,
-                pt.throughput,
+                throughput(pt),
                 pt.efficiency,
                 pt.latency_ms,
                 opt_pct(Some(pt.node_utilization)),
@@ -117,9 +122,9 @@ pub fn prediction_markdown(p: &Prediction) -> String {
         for pt in &m.points {
             let _ = writeln!(
                 out,
-                "| {} | {:.0} | {:.2} | {:.2} | {:.3} | {} | {} | {:.1} | {} | {} |",
+                "| {} | {} | {:.2} | {:.2} | {:.3} | {} | {} | {:.1} | {} | {} |",
                 pt.n,
-                pt.throughput,
+                throughput(pt),
                 pt.speedup,
                 pt.efficiency,
                 pt.latency_ms,
@@ -254,9 +259,12 @@ pub fn validation_markdown(v: &Validation) -> String {
         for p in &m.points {
             let _ = writeln!(
                 out,
-                "| {} | {:.0} | {:.0} | {:+.1}% | {:.2} | {:.2} | {} |",
+                "| {} | {} | {:.0} | {:+.1}% | {:.2} | {:.2} | {} |",
                 p.n,
-                p.predicted,
+                match p.predicted_interval {
+                    Some((lo, hi)) => format!("{:.0} [{lo:.0}, {hi:.0}]", p.predicted),
+                    None => format!("{:.0}", p.predicted),
+                },
                 p.measured,
                 p.error_pct,
                 p.predicted_latency_ms,
@@ -266,53 +274,5 @@ pub fn validation_markdown(v: &Validation) -> String {
         }
     }
     let _ = writeln!(out, "\nIntervals: {}.", v.prediction.intervals);
-    out
-}
-
-/// Node counts the report's cluster section looks at.
-const CLUSTER_NODES: [u32; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
-
-/// "What this means at cluster size": the run's own budgets extrapolated
-/// to N = 128 nodes, per mode: the knee, the bottleneck, the ceiling.
-pub fn cluster_section(run: &Run) -> String {
-    let mut out = String::from("## What this means at cluster size\n\n");
-    let mut cluster = Cluster::of_run(run);
-    cluster.nodes = CLUSTER_NODES.to_vec();
-    let _ = writeln!(
-        out,
-        "The run's measured costs in a closed queueing model (`authscale predict`), at this run's budgets ({}), extrapolated past the N it measured:\n",
-        setting(&cluster)
-    );
-    match predict(run, "this run", &cluster) {
-        Ok(p) => {
-            out.push_str("| mode | X(8) | X(32) | X(128) | E(128) | knee | bottleneck at N=128 | store ceiling (req/s) |\n|---|---:|---:|---:|---:|---|---|---:|\n");
-            for m in &p.modes {
-                let at = |n: u32| m.points.iter().find(|pt| pt.n == n);
-                let x = |n: u32| at(n).map_or("—".into(), |pt| format!("{:.0}", pt.throughput));
-                let last = m.points.last();
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                    m.mode,
-                    x(8),
-                    x(32),
-                    x(128),
-                    last.map_or("—".into(), |pt| format!("{:.2}", pt.efficiency)),
-                    m.knee_exact.map_or("none".into(), |k| format!("N={k}")),
-                    last.map_or("—", |pt| pt.bottleneck.as_str()),
-                    m.store_ceiling_rps
-                        .map_or("—".into(), |c| format!("{c:.0}"))
-                );
-            }
-            let _ = writeln!(
-                out,
-                "\nFor another cluster: `authscale predict RUN --node-cores C --store-cores S [--store-shards K] [--store-rtt D]`. Intervals: {}.",
-                p.intervals
-            );
-        }
-        Err(e) => {
-            let _ = writeln!(out, "Not predicted: {e}.");
-        }
-    }
     out
 }
