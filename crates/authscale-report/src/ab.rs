@@ -156,7 +156,16 @@ pub fn judge(run: &AbRun, limits: &AbLimits) -> Result<AbReport, GateError> {
     for figure in Figure::ALL {
         let (a, b) = paired(run, figure);
         rounds = a.len();
-        let ratio = paired_ratio(&b, &a);
+        let none = a.iter().chain(&b).all(|v| *v == 0.0);
+        let ratio = if none {
+            // Nothing on either side (store commands in token mode): equal.
+            Estimate {
+                n: a.len(),
+                ..Estimate::point(1.0)
+            }
+        } else {
+            paired_ratio(&b, &a)
+        };
         let resolved = Resolved::of_ratio(&ratio);
         let limit = limits.fail.get(&figure).copied();
         let failed = limit.is_some_and(|l| {
@@ -173,7 +182,11 @@ pub fn judge(run: &AbRun, limits: &AbLimits) -> Result<AbReport, GateError> {
             b_mean: crate::interval::mean_sd(&b).0,
             ratio,
             resolved,
-            verdict: figure.verdict(resolved),
+            verdict: if none {
+                "none on either side"
+            } else {
+                figure.verdict(resolved)
+            },
             limit,
             failed,
         });
@@ -368,6 +381,21 @@ mod tests {
             assert!(!f.failed);
         }
         assert!(r.passed());
+    }
+
+    #[test]
+    fn a_figure_that_is_zero_on_both_sides_is_equal_not_nan() {
+        let mut r = run(1.0, 4);
+        for s in &mut r.slices {
+            s.store_commands_per_request = 0.0;
+        }
+        let limits: AbLimits =
+            toml::from_str("[fail]\nstore_commands_per_request = 1.05").expect("limits");
+        let judged = judge(&r, &limits).expect("judged");
+        let store = figure(&judged, Figure::StoreCommandsPerRequest);
+        assert_eq!(store.ratio.mean, 1.0);
+        assert_eq!(store.verdict, "none on either side");
+        assert!(!store.failed);
     }
 
     #[test]

@@ -1,0 +1,111 @@
+//! `authscale ab` through the real binary: a side that cannot run is
+//! refused with exit 2 and a message naming it; a tiny comparison
+//! completes and writes both sides' slices and the verdicts.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_authscale"))
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("authscale-ab-{}-{name}", std::process::id()))
+}
+
+/// `authscale ab` with a tiny plan (2 rounds of 300 ms, one node a side),
+/// run from the repository so revisions resolve.
+fn ab(extra: &[&str]) -> Output {
+    Command::new(bin())
+        .args([
+            "ab", "--rounds", "2", "--slice", "300ms", "--warmup", "100ms", "--nodes", "1",
+        ])
+        .args(extra)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run ab")
+}
+
+fn refused(output: &Output, side: &str, why: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("side {side} cannot run")) && stderr.contains(why),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_binary_is_refused_naming_its_side() {
+    let missing = temp("no-such-binary");
+    let output = ab(&["--a-bin", missing.to_str().expect("utf-8")]);
+    refused(&output, "A", "no binary at");
+}
+
+#[test]
+fn an_unknown_revision_is_refused_naming_its_side() {
+    let output = ab(&["--b-rev", "no-such-revision-of-authscale"]);
+    refused(&output, "B", "unknown git revision");
+}
+
+#[test]
+fn node_arguments_the_node_rejects_are_refused_naming_their_side() {
+    let output = ab(&["--b-node-args", "--no-such-node-flag 1"]);
+    refused(&output, "B", "exited before it listened");
+}
+
+#[test]
+fn a_tiny_comparison_writes_both_sides_and_the_verdicts() {
+    let json = temp("ab.json");
+    let markdown = temp("ab.md");
+    let output = ab(&[
+        "--b-node-args",
+        "--work-us 30",
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--markdown",
+        markdown.to_str().expect("utf-8"),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("node_cpu_us_per_protected_request"),
+        "{stdout}"
+    );
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parses");
+    let slices = value["run"]["slices"].as_array().expect("slices");
+    assert_eq!(slices.len(), 4, "two rounds of one slice per side");
+    for side in ["A", "B"] {
+        let of_side: Vec<_> = slices.iter().filter(|s| s["side"] == side).collect();
+        assert_eq!(of_side.len(), 2, "{side}");
+        for s in of_side {
+            assert!(s["protected_requests"].as_u64().unwrap_or(0) > 0, "{s}");
+            assert!(
+                s["node_cpu_us_per_protected_request"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+                    > 0.0,
+                "{s}"
+            );
+        }
+    }
+    // ABBA: A first in round 0, B first in round 1.
+    assert_eq!(slices[0]["side"], "A");
+    assert_eq!(slices[2]["side"], "B");
+    assert_eq!(value["run"]["b"]["node_args"][0], "--work-us");
+    let figures = value["report"]["figures"].as_array().expect("figures");
+    assert_eq!(figures.len(), 5);
+    assert!(figures.iter().all(|f| f["verdict"].is_string()));
+    assert!(
+        std::fs::read_to_string(&markdown)
+            .expect("markdown")
+            .contains("| figure | A | B | B/A [95%] |")
+    );
+    let _ = std::fs::remove_file(&json);
+    let _ = std::fs::remove_file(&markdown);
+}
