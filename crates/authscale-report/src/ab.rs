@@ -226,13 +226,13 @@ fn limit_text(f: &AbFigure) -> String {
 /// A plain table for a terminal.
 pub fn table(r: &AbReport) -> String {
     let mut out = format!(
-        "A: {}\nB: {}\n{} mode, N={} per side, {} rounds\n\n{:<36} {:>10} {:>10}  {:<24} {:<14} {}\n",
+        "A: {}\nB: {}\n{} mode, N={} per side, {} rounds\n\n{:<36} {:>10} {:>10}  {:<24} {:<20} {}\n",
         r.a, r.b, r.mode, r.nodes, r.rounds, "figure", "A", "B", "B/A [95%]", "verdict", "fails if"
     );
     for f in &r.figures {
         let _ = writeln!(
             out,
-            "{:<36} {:>10.2} {:>10.2}  {:<24} {:<14} {}{}",
+            "{:<36} {:>10.2} {:>10.2}  {:<24} {:<20} {}{}",
             f.figure.name(),
             f.a_mean,
             f.b_mean,
@@ -406,6 +406,25 @@ mod tests {
         let cpu = figure(&r, Figure::NodeCpuUsPerProtectedRequest);
         assert_eq!(cpu.verdict, "less CPU");
         assert!(!cpu.failed);
+    }
+
+    #[test]
+    fn the_committed_limits_name_a_commit_and_bound_node_cpu() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/baseline/ab.toml");
+        let limits = AbLimits::from_file(&path).expect("results/baseline/ab.toml");
+        let rev = limits.rev.expect("a rev");
+        assert!(
+            rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()),
+            "{rev}"
+        );
+        let cpu = limits.fail[&Figure::NodeCpuUsPerProtectedRequest];
+        assert!(cpu > 1.0, "a cost bound lies above 1: {cpu}");
+        assert!(
+            limits
+                .fail
+                .get(&Figure::Throughput)
+                .is_none_or(|t| *t < 1.0)
+        );
     }
 
     #[test]
