@@ -198,6 +198,7 @@ fn build_rev(rev: &str, o: &AbOptionsArgs, progress: bool) -> anyhow::Result<(St
         );
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     };
+    git(&["--version"]).context("git is needed to build a revision")?;
     let commit = git(&[
         "rev-parse",
         "--verify",

@@ -49,6 +49,17 @@ fn an_unknown_revision_is_refused_naming_its_side() {
 }
 
 #[test]
+fn a_revision_without_git_is_refused_naming_its_side() {
+    let output = Command::new(bin())
+        .args(["ab", "--a-rev", "HEAD"])
+        .env("PATH", temp("no-git-here"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run ab");
+    refused(&output, "A", "git is needed");
+}
+
+#[test]
 fn node_arguments_the_node_rejects_are_refused_naming_their_side() {
     let output = ab(&["--b-node-args", "--no-such-node-flag 1"]);
     refused(&output, "B", "exited before it listened");
@@ -108,4 +119,48 @@ fn a_tiny_comparison_writes_both_sides_and_the_verdicts() {
     );
     let _ = std::fs::remove_file(&json);
     let _ = std::fs::remove_file(&markdown);
+}
+
+#[test]
+fn a_revision_already_built_is_taken_from_the_cache_without_a_build() {
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git");
+    assert!(head.status.success(), "this test runs in a git checkout");
+    let commit = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    let cache = temp("cache");
+    let cached = cache.join("bin").join(&commit).join("authscale");
+    std::fs::create_dir_all(cached.parent().expect("parent")).expect("cache dir");
+    std::fs::copy(bin(), &cached).expect("cached binary");
+    let json = temp("rev.json");
+    let output = ab(&[
+        "--a-rev",
+        "HEAD",
+        "--build-cache",
+        cache.to_str().expect("utf-8"),
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--quiet",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parses");
+    assert_eq!(value["run"]["a"]["bin"], cached.to_str().expect("utf-8"));
+    assert!(
+        value["run"]["a"]["label"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("rev HEAD (") && l.contains(&commit[..12])),
+        "{}",
+        value["run"]["a"]
+    );
+    // Nothing was built: the cache holds no worktree and no target folder.
+    assert!(!cache.join("worktrees").exists() && !cache.join("target").exists());
+    let _ = std::fs::remove_dir_all(&cache);
+    let _ = std::fs::remove_file(&json);
 }
