@@ -396,21 +396,26 @@ impl Ab<'_> {
     }
 
     /// One node of `side`: the lab's node arguments, then the side's own.
-    /// A flag given once may not be repeated, so `--work-us` is left to
-    /// the side when it names one.
+    /// A flag given once may not be repeated, so a setting the side names
+    /// itself is left out of the lab's (`--jwt-key` replaces the lab's
+    /// HMAC key: `--jwt-alg RS256 --jwt-key k=PRIV.pem,PUB.pem`).
     async fn start_node(&self, side: Side, s: &AbSide, index: usize) -> anyhow::Result<Managed> {
         let o = self.options;
         let e = &o.experiment;
         let name = format!("{}-node{}", side.to_string().to_lowercase(), index + 1);
         let users = e.users.max(e.connections_per_node * u64::from(o.nodes)) + 1;
+        let names = |flags: &[&str]| {
+            s.node_args.iter().any(|a| {
+                let flag = a.split('=').next().unwrap_or(a);
+                flags.contains(&flag)
+            })
+        };
         let mut args: Vec<String> = vec![
             "node".into(),
             "--auth".into(),
             o.mode.clone(),
             "--listen".into(),
             "127.0.0.1:0".into(),
-            "--threads".into(),
-            "1".into(),
             "--node-id".into(),
             name.clone(),
             "--seed".into(),
@@ -418,27 +423,26 @@ impl Ab<'_> {
             "--users".into(),
             users.to_string(),
         ];
-        if !s.node_args.iter().any(|a| a == "--work-us") {
-            args.extend(["--work-us".into(), e.work_us.to_string()]);
-        }
+        let mut unless_named = |flag: &str, value: String, also: &[&str]| {
+            if !names(&[&[flag][..], also].concat()) {
+                args.extend([flag.to_owned(), value]);
+            }
+        };
+        unless_named("--threads", "1".into(), &[]);
+        unless_named("--work-us", e.work_us.to_string(), &[]);
         if ["session", "session-cached", "token-denylist"].contains(&o.mode.as_str()) {
-            args.extend([
-                "--redis-url".into(),
-                self.store.url.clone(),
-                "--store-timeout".into(),
-                e.store_timeout.clone(),
-                "--store-rtt".into(),
-                e.store_rtt.clone(),
-            ]);
+            unless_named("--store-timeout", e.store_timeout.clone(), &[]);
+            unless_named("--store-rtt", e.store_rtt.clone(), &[]);
         }
         if o.mode == "session-cached" {
-            args.extend(["--session-cache-ttl".into(), e.session_cache_ttl.clone()]);
+            unless_named("--session-cache-ttl", e.session_cache_ttl.clone(), &[]);
         }
         if o.mode.starts_with("token") {
-            args.extend([
-                "--jwt-secret".into(),
-                format!("lab={}", self.secret.display()),
-            ]);
+            let key = format!("lab={}", self.secret.display());
+            unless_named("--jwt-secret", key, &["--jwt-key"]);
+        }
+        if ["session", "session-cached", "token-denylist"].contains(&o.mode.as_str()) {
+            args.extend(["--redis-url".into(), self.store.url.clone()]);
         }
         args.extend(s.node_args.iter().cloned());
         let period = crate::duration::parse(&e.cpu_period).map_err(|m| anyhow::anyhow!(m))?;
