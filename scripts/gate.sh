@@ -18,6 +18,12 @@ scripts/setup.sh || exit 2
 cargo build --release --locked -p authscale-cli --quiet || exit 2
 out=${1:-$(mktemp -d)}
 mkdir -p "$out"
+# This build's binary, kept aside: building the A/B baseline revision in
+# the shared target folder (its dependencies are this build's, so only
+# the workspace's crates compile) leaves that revision's binary in
+# target/release.
+head="$out/authscale"
+cp target/release/authscale "$head"
 summary=${GATE_SUMMARY:-$out/gate-summary.md}
 codes=()
 
@@ -30,23 +36,25 @@ echo "== 2. A/B against the revision in results/baseline/ab.toml"
 rev=$(sed -n 's/^rev *= *"\(.*\)"/\1/p' results/baseline/ab.toml)
 if [ -n "${AB_A_BIN:-}" ]; then
     side_a=(--a-bin "$AB_A_BIN")
-elif [ "$(git rev-parse --verify --quiet "$rev^{commit}")" = "$(git rev-parse HEAD)" ]; then
-    # The baseline is this very commit: A/A with the one binary (a check
-    # of the noise, and no second build).
-    side_a=(--a-bin target/release/authscale)
+elif git rev-parse --verify --quiet "$rev^{commit}" >/dev/null \
+    && git diff --quiet "$rev" -- crates Cargo.toml Cargo.lock; then
+    # No code differs from the baseline revision (only docs, results or
+    # scripts): A/A with the one binary, a check of the noise without a
+    # second build.
+    side_a=(--a-bin "$head")
 else
-    side_a=(--a-rev "$rev")
+    side_a=(--a-rev "$rev" --build-target-dir target)
 fi
-target/release/authscale ab "${side_a[@]}" --gate results/baseline/ab.toml \
+"$head" ab "${side_a[@]}" --gate results/baseline/ab.toml \
     --markdown "$out/ab.md" --json "$out/ab.json"
 codes+=($?)
 [ -f "$out/ab.md" ] && cat "$out/ab.md" >>"$summary"
 
 echo "== 3. quick experiment (release build, CPU budgets as in experiments/quick.toml)"
-if target/release/authscale sweep --config experiments/quick.toml --out "$out" --quiet; then
+if "$head" sweep --config experiments/quick.toml --out "$out" --quiet; then
     run=$(ls -dt "$out"/*-quick | head -1)
     echo "== gate against results/baseline"
-    target/release/authscale gate --baseline results/baseline/run.json --run "$run" --markdown "$run/gate.md"
+    "$head" gate --baseline results/baseline/run.json --run "$run" --markdown "$run/gate.md"
     codes+=($?)
     [ -f "$run/gate.md" ] && cat "$run/gate.md" >>"$summary"
 else

@@ -73,6 +73,13 @@ pub struct AbOptionsArgs {
     /// Where builds of revisions are kept [default: target/ab in the repository].
     #[arg(long, value_name = "DIR")]
     build_cache: Option<PathBuf>,
+    /// Cargo's target folder for those builds [default: target under the
+    /// build cache]. The repository's own `target` shares the compiled
+    /// dependencies with this build (a new revision then compiles only the
+    /// workspace's crates), but leaves the revision's binary in
+    /// target/release until the next `cargo build`.
+    #[arg(long, value_name = "DIR")]
+    build_target_dir: Option<PathBuf>,
     /// No progress lines.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -228,7 +235,12 @@ fn build_rev(rev: &str, o: &AbOptionsArgs, progress: bool) -> anyhow::Result<(St
     if progress {
         eprintln!("building {rev} ({commit}) in {}", tree.display());
     }
-    let target = cache.join("target");
+    let target = o
+        .build_target_dir
+        .clone()
+        .unwrap_or_else(|| cache.join("target"));
+    // The worktree sits elsewhere: a relative folder must not follow it.
+    let target = std::path::absolute(&target)?;
     let status = Command::new("cargo")
         .args([
             "build",

@@ -164,3 +164,38 @@ fn a_revision_already_built_is_taken_from_the_cache_without_a_build() {
     let _ = std::fs::remove_dir_all(&cache);
     let _ = std::fs::remove_file(&json);
 }
+
+#[test]
+fn a_revision_whose_build_fails_is_refused_and_its_worktree_removed() {
+    // A `cargo` that fails at once stands in for a broken revision.
+    let fake = temp("fake-cargo");
+    std::fs::create_dir_all(&fake).expect("dir");
+    let cargo = fake.join("cargo");
+    std::fs::write(&cargo, "#!/bin/sh\nexit 101\n").expect("script");
+    let mut permissions = std::fs::metadata(&cargo).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&cargo, permissions).expect("chmod");
+    let path = format!(
+        "{}:{}",
+        fake.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cache = temp("failing-cache");
+    let output = Command::new(bin())
+        .args(["ab", "--quiet", "--b-rev", "HEAD", "--build-cache"])
+        .arg(&cache)
+        .env("PATH", path)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run ab");
+    refused(&output, "B", "the release build of HEAD failed");
+    let worktrees: Vec<_> = std::fs::read_dir(cache.join("worktrees"))
+        .expect("worktrees folder")
+        .collect();
+    assert!(
+        worktrees.is_empty(),
+        "the worktree is removed: {worktrees:?}"
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+    let _ = std::fs::remove_dir_all(&fake);
+}
