@@ -66,6 +66,13 @@ fn node_arguments_the_node_rejects_are_refused_naming_their_side() {
 }
 
 #[test]
+fn a_side_whose_requests_fail_is_refused_naming_it() {
+    // Another directory seed: B's nodes know other passwords, every login fails.
+    let output = ab(&["--b-node-args", "--seed 99"]);
+    refused(&output, "B", "requests failed");
+}
+
+#[test]
 fn a_tiny_comparison_writes_both_sides_and_the_verdicts() {
     let json = temp("ab.json");
     let markdown = temp("ab.md");

@@ -290,10 +290,15 @@ impl Ab<'_> {
                 slice.side = *side;
                 slice.round = round;
                 slice.seq = slices.len() as u32;
-                if slice.requests == 0 {
+                // A side that fails most of its requests measures its
+                // errors, not its cost: nothing to compare.
+                if slice.requests == 0 || slice.errors * 2 > slice.requests {
                     return Err(AbError::Side {
                         side: *side,
-                        reason: format!("no request completed in round {round}"),
+                        reason: format!(
+                            "{} of {} requests failed in round {round}",
+                            slice.errors, slice.requests
+                        ),
                     });
                 }
                 slices.push(slice);
@@ -418,16 +423,14 @@ impl Ab<'_> {
             "127.0.0.1:0".into(),
             "--node-id".into(),
             name.clone(),
-            "--seed".into(),
-            e.seed.to_string(),
-            "--users".into(),
-            users.to_string(),
         ];
         let mut unless_named = |flag: &str, value: String, also: &[&str]| {
             if !names(&[&[flag][..], also].concat()) {
                 args.extend([flag.to_owned(), value]);
             }
         };
+        unless_named("--seed", e.seed.to_string(), &[]);
+        unless_named("--users", users.to_string(), &[]);
         unless_named("--threads", "1".into(), &[]);
         unless_named("--work-us", e.work_us.to_string(), &[]);
         if ["session", "session-cached", "token-denylist"].contains(&o.mode.as_str()) {
