@@ -61,7 +61,8 @@ pub struct AbOptionsArgs {
     #[arg(long)]
     work_us: Option<u64>,
     /// Bounds on B/A (TOML, e.g. results/baseline/ab.toml): exit 1 when a
-    /// figure's whole 95% interval lies beyond its bound.
+    /// figure's whole 95% interval lies beyond its bound. The file's `rev`
+    /// is side A unless --a-bin or --a-rev says otherwise.
     #[arg(long, value_name = "FILE")]
     gate: Option<PathBuf>,
     /// Write the comparison as Markdown (a PR comment or CI job summary).
@@ -93,7 +94,11 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
     let this = std::env::current_exe()
         .context("cannot find the authscale binary")
         .map_err(Failure::runtime)?;
-    let a = side(Side::A, &o.a_bin, &o.a_rev, &o.a_node_args, &this, &o)?;
+    let a_rev = o
+        .a_rev
+        .clone()
+        .or_else(|| o.a_bin.is_none().then(|| limits.rev.clone()).flatten());
+    let a = side(Side::A, &o.a_bin, &a_rev, &o.a_node_args, &this, &o)?;
     let b = side(Side::B, &o.b_bin, &o.b_rev, &o.b_node_args, &this, &o)?;
     let dur = |name: &str, raw: &str| common::dur(name, Some(raw), raw).map_err(Failure::usage);
     let mut experiment = Experiment::default();

@@ -1,6 +1,7 @@
 //! `authscale ab` through the real binary: a side that cannot run is
 //! refused with exit 2 and a message naming it; a tiny comparison
-//! completes and writes both sides' slices and the verdicts.
+//! completes, writes both sides' slices and the verdicts, and exits 1
+//! when a bound fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -73,10 +74,16 @@ fn a_side_whose_requests_fail_is_refused_naming_it() {
 }
 
 #[test]
-fn a_tiny_comparison_writes_both_sides_and_the_verdicts() {
+fn a_tiny_comparison_writes_both_sides_and_the_verdicts_and_fails_its_bound() {
     let json = temp("ab.json");
     let markdown = temp("ab.md");
+    // A throughput bound no build can meet: the gate fails (exit 1) and
+    // still writes everything.
+    let limits = temp("impossible.toml");
+    std::fs::write(&limits, "[fail]\nthroughput = 1e12\n").expect("limits");
     let output = ab(&[
+        "--gate",
+        limits.to_str().expect("utf-8"),
         "--b-node-args",
         "--work-us 30",
         "--json",
@@ -85,15 +92,17 @@ fn a_tiny_comparison_writes_both_sides_and_the_verdicts() {
         markdown.to_str().expect("utf-8"),
     ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
     assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
+        stderr.contains("B/A beyond its bound: throughput"),
+        "{stderr}"
     );
     assert!(
         stdout.contains("node_cpu_us_per_protected_request"),
         "{stdout}"
     );
+    assert!(stdout.contains("ab: FAIL"), "{stdout}");
     let value: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parses");
     let slices = value["run"]["slices"].as_array().expect("slices");
@@ -119,17 +128,16 @@ fn a_tiny_comparison_writes_both_sides_and_the_verdicts() {
     let figures = value["report"]["figures"].as_array().expect("figures");
     assert_eq!(figures.len(), 5);
     assert!(figures.iter().all(|f| f["verdict"].is_string()));
-    assert!(
-        std::fs::read_to_string(&markdown)
-            .expect("markdown")
-            .contains("| figure | A | B | B/A [95%] |")
-    );
+    let table = std::fs::read_to_string(&markdown).expect("markdown");
+    assert!(table.contains("| figure | A | B | B/A [95%] |"), "{table}");
+    assert!(table.contains("### A/B: **FAIL**"), "{table}");
+    let _ = std::fs::remove_file(&limits);
     let _ = std::fs::remove_file(&json);
     let _ = std::fs::remove_file(&markdown);
 }
 
 #[test]
-fn a_revision_already_built_is_taken_from_the_cache_without_a_build() {
+fn the_gate_files_revision_already_built_is_taken_from_the_cache_without_a_build() {
     let head = Command::new("git")
         .args(["rev-parse", "HEAD"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -142,9 +150,16 @@ fn a_revision_already_built_is_taken_from_the_cache_without_a_build() {
     std::fs::create_dir_all(cached.parent().expect("parent")).expect("cache dir");
     std::fs::copy(bin(), &cached).expect("cached binary");
     let json = temp("rev.json");
+    // The gate file's rev is side A when no side A is named.
+    let limits = temp("ab.toml");
+    std::fs::write(
+        &limits,
+        format!("rev = \"{commit}\"\n[fail]\nnode_cpu_us_per_protected_request = 100.0\n"),
+    )
+    .expect("limits");
     let output = ab(&[
-        "--a-rev",
-        "HEAD",
+        "--gate",
+        limits.to_str().expect("utf-8"),
         "--build-cache",
         cache.to_str().expect("utf-8"),
         "--json",
@@ -162,7 +177,7 @@ fn a_revision_already_built_is_taken_from_the_cache_without_a_build() {
     assert!(
         value["run"]["a"]["label"]
             .as_str()
-            .is_some_and(|l| l.starts_with("rev HEAD (") && l.contains(&commit[..12])),
+            .is_some_and(|l| l.starts_with(&format!("rev {commit} ("))),
         "{}",
         value["run"]["a"]
     );
@@ -170,6 +185,7 @@ fn a_revision_already_built_is_taken_from_the_cache_without_a_build() {
     assert!(!cache.join("worktrees").exists() && !cache.join("target").exists());
     let _ = std::fs::remove_dir_all(&cache);
     let _ = std::fs::remove_file(&json);
+    let _ = std::fs::remove_file(&limits);
 }
 
 #[test]
