@@ -22,7 +22,7 @@ mkdir -p "$out"
 # the shared target folder (its dependencies are this build's, so only
 # the workspace's crates compile) leaves that revision's binary in
 # target/release.
-head="$out/authscale"
+head="$(mktemp -d)/authscale"
 cp target/release/authscale "$head"
 summary=${GATE_SUMMARY:-$out/gate-summary.md}
 codes=()
