@@ -18,6 +18,7 @@ macro_rules! say_raw {
     }};
 }
 
+mod ab_cmd;
 mod common;
 mod instructions_cmd;
 mod load_cmd;
@@ -106,6 +107,16 @@ enum Command {
     #[command(verbatim_doc_comment)]
     GateInstructions(instructions_cmd::GateInstructionsOptions),
 
+    /// Compare two builds or two node configurations side by side: B/A per
+    /// figure with its 95% interval; exit 0 done (or gate passed), 1 a
+    /// --gate bound failed, 2 a side cannot run.
+    ///
+    /// Examples:
+    ///   authscale ab --b-node-args "--work-us 24"
+    ///   authscale ab --a-rev origin/main --gate results/baseline/ab.toml --markdown ab.md
+    #[command(verbatim_doc_comment)]
+    Ab(Box<ab_cmd::AbOptionsArgs>),
+
     /// Merge the JSON results of load segments that ran at the same time.
     ///
     /// Example:
@@ -151,6 +162,7 @@ fn main() -> ExitCode {
         Command::Gate(options) => report_cmd::gate(options),
         Command::Predict(options) => predict_cmd::run(*options),
         Command::GateInstructions(options) => instructions_cmd::run(options),
+        Command::Ab(options) => ab_cmd::run(*options),
         Command::Merge(options) => load_cmd::merge(options),
         Command::Users(options) => print_users(&options),
     };

@@ -6,6 +6,7 @@
 //! The lab starts and stops processes and reads their counters; it draws
 //! no conclusions (that is the report's job).
 
+mod ab;
 mod cgroup;
 mod durability;
 pub mod duration;
@@ -19,6 +20,7 @@ mod slices;
 mod store;
 mod sweep;
 
+pub use ab::{AB_SCHEMA, AbError, AbOptions, AbRun, AbSide, AbSlice, Side, ab};
 pub use cgroup::{Caps, Throttling};
 pub use experiment::{
     Capacity, Experiment, External, FaultKind, FaultPlan, Faults, Pairing, Persistence, Plan,

@@ -6,6 +6,7 @@
 //! The report reads files and writes files: it opens no sockets and
 //! spawns no processes.
 
+pub mod ab;
 mod analysis;
 mod compare;
 mod gate;

@@ -1,0 +1,268 @@
+//! `authscale ab`: two builds or two configurations of the node, measured
+//! side by side in alternating slices; per figure the ratio B/A with its
+//! 95% interval and a verdict, optionally judged against the gate's bounds.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, anyhow};
+use authscale_lab::{AbError, AbOptions, AbSide, Experiment, Side};
+use authscale_report::ab::{AbLimits, judge, markdown, table};
+
+use crate::{Failure, common};
+
+#[derive(Debug, clap::Args)]
+pub struct AbOptionsArgs {
+    /// Side A's binary [default: this binary].
+    #[arg(long, value_name = "PATH", conflicts_with = "a_rev")]
+    a_bin: Option<PathBuf>,
+    /// Side B's binary [default: this binary].
+    #[arg(long, value_name = "PATH", conflicts_with = "b_rev")]
+    b_bin: Option<PathBuf>,
+    /// Side A built from a git revision (release build in a temporary worktree, cached by commit).
+    #[arg(long, value_name = "REV")]
+    a_rev: Option<String>,
+    /// Side B built from a git revision.
+    #[arg(long, value_name = "REV")]
+    b_rev: Option<String>,
+    /// Extra arguments for side A's nodes, e.g. "--jwt-alg RS256".
+    #[arg(
+        long,
+        value_name = "ARGS",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
+    a_node_args: String,
+    /// Extra arguments for side B's nodes, e.g. "--work-us 24".
+    #[arg(
+        long,
+        value_name = "ARGS",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
+    b_node_args: String,
+    /// Auth mode of both sides.
+    #[arg(long, default_value = "token")]
+    mode: String,
+    /// Nodes per side.
+    #[arg(long, default_value_t = 2)]
+    nodes: u32,
+    /// Rounds; each measures one slice of A and one of B (ABBA order).
+    #[arg(long, default_value_t = 10)]
+    rounds: u32,
+    /// Measured window of a slice.
+    #[arg(long, default_value = "1s")]
+    slice: String,
+    /// Unmeasured warm-up before each slice.
+    #[arg(long, default_value = "300ms")]
+    warmup: String,
+    /// CPU work per protected request on both sides' nodes, µs (a side's
+    /// own --work-us in its node args wins).
+    #[arg(long)]
+    work_us: Option<u64>,
+    /// Bounds on B/A (TOML, e.g. results/baseline/ab.toml): exit 1 when a
+    /// figure's whole 95% interval lies beyond its bound. The file's `rev`
+    /// is side A unless --a-bin or --a-rev says otherwise.
+    #[arg(long, value_name = "FILE")]
+    gate: Option<PathBuf>,
+    /// Write the comparison as Markdown (a PR comment or CI job summary).
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Write the slices and the verdicts as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Where builds of revisions are kept [default: target/ab in the repository].
+    #[arg(long, value_name = "DIR")]
+    build_cache: Option<PathBuf>,
+    /// Cargo's target folder for those builds [default: target under the
+    /// build cache]. The repository's own `target` shares the compiled
+    /// dependencies with this build (a new revision then compiles only the
+    /// workspace's crates), but leaves the revision's binary in
+    /// target/release until the next `cargo build`.
+    #[arg(long, value_name = "DIR")]
+    build_target_dir: Option<PathBuf>,
+    /// No progress lines.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
+    let limits = match &o.gate {
+        Some(path) => AbLimits::from_file(path).map_err(Failure::usage)?,
+        None => AbLimits::default(),
+    };
+    let this = std::env::current_exe()
+        .context("cannot find the authscale binary")
+        .map_err(Failure::runtime)?;
+    let a_rev = o
+        .a_rev
+        .clone()
+        .or_else(|| o.a_bin.is_none().then(|| limits.rev.clone()).flatten());
+    let a = side(Side::A, &o.a_bin, &a_rev, &o.a_node_args, &this, &o)?;
+    let b = side(Side::B, &o.b_bin, &o.b_rev, &o.b_node_args, &this, &o)?;
+    let dur = |name: &str, raw: &str| common::dur(name, Some(raw), raw).map_err(Failure::usage);
+    let mut experiment = Experiment::default();
+    experiment.work_us = o.work_us.unwrap_or(experiment.work_us);
+    if o.rounds < 2 || o.nodes < 1 {
+        return Err(Failure::usage(anyhow!(
+            "--rounds must be at least 2 and --nodes at least 1"
+        )));
+    }
+    let options = AbOptions {
+        a,
+        b,
+        proxy_bin: this,
+        experiment,
+        mode: o.mode.clone(),
+        nodes: o.nodes,
+        rounds: o.rounds,
+        slice: dur("slice", &o.slice)?,
+        warmup: dur("warmup", &o.warmup)?,
+        progress: !o.quiet,
+    };
+    let ab = common::runtime(Some(1))?
+        .block_on(authscale_lab::ab(options, common::shutdown_signal()))
+        .map_err(|e| match e {
+            AbError::Side { .. } => Failure::usage(e),
+            AbError::Lab(_) => Failure::runtime(e),
+        })?;
+    if !o.quiet {
+        eprintln!("wall time {:.1} s", ab.wall_seconds);
+    }
+    let report = judge(&ab, &limits).map_err(Failure::usage)?;
+    say_raw!("{}", table(&report));
+    if let Some(path) = &o.markdown {
+        std::fs::write(path, markdown(&report))
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(Failure::usage)?;
+    }
+    if let Some(path) = &o.json {
+        let json = serde_json::json!({ "run": ab, "report": report });
+        let text = serde_json::to_string_pretty(&json).map_err(Failure::runtime)?;
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(Failure::usage)?;
+    }
+    if report.passed() {
+        Ok(())
+    } else {
+        let failed: Vec<&str> = report
+            .figures
+            .iter()
+            .filter(|f| f.failed)
+            .map(|f| f.figure.name())
+            .collect();
+        Err(Failure::runtime(anyhow!(
+            "B/A beyond its bound: {}",
+            failed.join(", ")
+        )))
+    }
+}
+
+/// One side: a binary, this binary, or a build of a revision.
+fn side(
+    side: Side,
+    bin: &Option<PathBuf>,
+    rev: &Option<String>,
+    node_args: &str,
+    this: &Path,
+    o: &AbOptionsArgs,
+) -> Result<AbSide, Failure> {
+    let node_args: Vec<String> = node_args.split_whitespace().map(String::from).collect();
+    let refuse = |e: anyhow::Error| Failure::usage(anyhow!("side {side} cannot run: {e:#}"));
+    let (label, bin) = match (bin, rev) {
+        (Some(bin), _) => (bin.display().to_string(), bin.clone()),
+        (None, Some(rev)) => {
+            let (commit, bin) = build_rev(rev, o, !o.quiet).map_err(refuse)?;
+            (
+                format!("rev {rev} ({})", &commit[..12.min(commit.len())]),
+                bin,
+            )
+        }
+        (None, None) => ("this binary".to_owned(), this.to_path_buf()),
+    };
+    if !bin.is_file() {
+        return Err(refuse(anyhow!("no binary at {}", bin.display())));
+    }
+    Ok(AbSide {
+        label,
+        bin,
+        node_args,
+    })
+}
+
+/// Builds `authscale` at `rev` (release) in a temporary worktree; the
+/// binary is kept under the cache by commit, so a second comparison
+/// against the same revision builds nothing. The cache's one target
+/// folder is shared by all revisions: a new revision recompiles only what
+/// changed.
+fn build_rev(rev: &str, o: &AbOptionsArgs, progress: bool) -> anyhow::Result<(String, PathBuf)> {
+    let git = |args: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new("git")
+            .args(args)
+            .output()
+            .context("git is not available")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    git(&["--version"]).context("git is needed to build a revision")?;
+    let commit = git(&[
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        &format!("{rev}^{{commit}}"),
+    ])
+    .map_err(|_| anyhow!("unknown git revision {rev:?}"))?;
+    let cache = match &o.build_cache {
+        Some(dir) => dir.clone(),
+        None => PathBuf::from(git(&["rev-parse", "--show-toplevel"])?).join("target/ab"),
+    };
+    let bin = cache.join("bin").join(&commit).join("authscale");
+    if bin.is_file() {
+        return Ok((commit, bin));
+    }
+    let tree = cache.join("worktrees").join(&commit);
+    let _ = std::fs::remove_dir_all(&tree);
+    let _ = git(&["worktree", "prune"]);
+    std::fs::create_dir_all(cache.join("worktrees"))?;
+    git(&[
+        "worktree",
+        "add",
+        "--detach",
+        &tree.display().to_string(),
+        &commit,
+    ])?;
+    if progress {
+        eprintln!("building {rev} ({commit}) in {}", tree.display());
+    }
+    let target = o
+        .build_target_dir
+        .clone()
+        .unwrap_or_else(|| cache.join("target"));
+    // The worktree sits elsewhere: a relative folder must not follow it.
+    let target = std::path::absolute(&target)?;
+    let status = Command::new("cargo")
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--quiet",
+            "-p",
+            "authscale-cli",
+        ])
+        .current_dir(&tree)
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .context("cargo is not available");
+    let _ = git(&["worktree", "remove", "--force", &tree.display().to_string()]);
+    anyhow::ensure!(status?.success(), "the release build of {rev} failed");
+    std::fs::create_dir_all(bin.parent().unwrap_or(&cache))?;
+    std::fs::copy(target.join("release/authscale"), &bin)
+        .with_context(|| format!("the build of {rev} left no authscale binary"))?;
+    Ok((commit, bin))
+}

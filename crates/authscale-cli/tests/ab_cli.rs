@@ -1,0 +1,224 @@
+//! `authscale ab` through the real binary: a side that cannot run is
+//! refused with exit 2 and a message naming it; a tiny comparison
+//! completes, writes both sides' slices and the verdicts, and exits 1
+//! when a bound fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_authscale"))
+}
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("authscale-ab-{}-{name}", std::process::id()))
+}
+
+/// `authscale ab` with a tiny plan (2 rounds of 300 ms, one node a side),
+/// run from the repository so revisions resolve.
+fn ab(extra: &[&str]) -> Output {
+    Command::new(bin())
+        .args([
+            "ab", "--rounds", "2", "--slice", "300ms", "--warmup", "100ms", "--nodes", "1",
+        ])
+        .args(extra)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run ab")
+}
+
+fn refused(output: &Output, side: &str, why: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("side {side} cannot run")) && stderr.contains(why),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_binary_is_refused_naming_its_side() {
+    let missing = temp("no-such-binary");
+    let output = ab(&["--a-bin", missing.to_str().expect("utf-8")]);
+    refused(&output, "A", "no binary at");
+}
+
+#[test]
+fn an_unknown_revision_is_refused_naming_its_side() {
+    let output = ab(&["--b-rev", "no-such-revision-of-authscale"]);
+    refused(&output, "B", "unknown git revision");
+}
+
+#[test]
+fn a_revision_without_git_is_refused_naming_its_side() {
+    let output = Command::new(bin())
+        .args(["ab", "--a-rev", "HEAD"])
+        .env("PATH", temp("no-git-here"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run ab");
+    refused(&output, "A", "git is needed");
+}
+
+#[test]
+fn node_arguments_the_node_rejects_are_refused_naming_their_side() {
+    let output = ab(&["--b-node-args", "--no-such-node-flag 1"]);
+    refused(&output, "B", "exited before it listened");
+}
+
+#[test]
+fn a_side_whose_requests_fail_is_refused_naming_it() {
+    // Another directory seed: B's nodes know other passwords, every login fails.
+    let output = ab(&["--b-node-args", "--seed 99"]);
+    refused(&output, "B", "requests failed");
+}
+
+#[test]
+fn a_tiny_comparison_writes_both_sides_and_the_verdicts_and_fails_its_bound() {
+    let json = temp("ab.json");
+    let markdown = temp("ab.md");
+    // A throughput bound no build can meet: the gate fails (exit 1) and
+    // still writes everything.
+    let limits = temp("impossible.toml");
+    std::fs::write(&limits, "[fail]\nthroughput = 1e12\n").expect("limits");
+    let output = ab(&[
+        "--gate",
+        limits.to_str().expect("utf-8"),
+        "--b-node-args",
+        "--work-us 30",
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--markdown",
+        markdown.to_str().expect("utf-8"),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("B/A beyond its bound: throughput"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("node_cpu_us_per_protected_request"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ab: FAIL"), "{stdout}");
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parses");
+    let slices = value["run"]["slices"].as_array().expect("slices");
+    assert_eq!(slices.len(), 4, "two rounds of one slice per side");
+    for side in ["A", "B"] {
+        let of_side: Vec<_> = slices.iter().filter(|s| s["side"] == side).collect();
+        assert_eq!(of_side.len(), 2, "{side}");
+        for s in of_side {
+            assert!(s["protected_requests"].as_u64().unwrap_or(0) > 0, "{s}");
+            assert!(
+                s["node_cpu_us_per_protected_request"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+                    > 0.0,
+                "{s}"
+            );
+        }
+    }
+    // ABBA: A first in round 0, B first in round 1.
+    assert_eq!(slices[0]["side"], "A");
+    assert_eq!(slices[2]["side"], "B");
+    assert_eq!(value["run"]["b"]["node_args"][0], "--work-us");
+    let figures = value["report"]["figures"].as_array().expect("figures");
+    assert_eq!(figures.len(), 5);
+    assert!(figures.iter().all(|f| f["verdict"].is_string()));
+    let table = std::fs::read_to_string(&markdown).expect("markdown");
+    assert!(table.contains("| figure | A | B | B/A [95%] |"), "{table}");
+    assert!(table.contains("### A/B: **FAIL**"), "{table}");
+    let _ = std::fs::remove_file(&limits);
+    let _ = std::fs::remove_file(&json);
+    let _ = std::fs::remove_file(&markdown);
+}
+
+#[test]
+fn the_gate_files_revision_already_built_is_taken_from_the_cache_without_a_build() {
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git");
+    assert!(head.status.success(), "this test runs in a git checkout");
+    let commit = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    let cache = temp("cache");
+    let cached = cache.join("bin").join(&commit).join("authscale");
+    std::fs::create_dir_all(cached.parent().expect("parent")).expect("cache dir");
+    std::fs::copy(bin(), &cached).expect("cached binary");
+    let json = temp("rev.json");
+    // The gate file's rev is side A when no side A is named.
+    let limits = temp("ab.toml");
+    std::fs::write(
+        &limits,
+        format!("rev = \"{commit}\"\n[fail]\nnode_cpu_us_per_protected_request = 100.0\n"),
+    )
+    .expect("limits");
+    let output = ab(&[
+        "--gate",
+        limits.to_str().expect("utf-8"),
+        "--build-cache",
+        cache.to_str().expect("utf-8"),
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--quiet",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parses");
+    assert_eq!(value["run"]["a"]["bin"], cached.to_str().expect("utf-8"));
+    assert!(
+        value["run"]["a"]["label"]
+            .as_str()
+            .is_some_and(|l| l.starts_with(&format!("rev {commit} ("))),
+        "{}",
+        value["run"]["a"]
+    );
+    // Nothing was built: the cache holds no worktree and no target folder.
+    assert!(!cache.join("worktrees").exists() && !cache.join("target").exists());
+    let _ = std::fs::remove_dir_all(&cache);
+    let _ = std::fs::remove_file(&json);
+    let _ = std::fs::remove_file(&limits);
+}
+
+#[test]
+fn a_revision_whose_build_fails_is_refused_and_its_worktree_removed() {
+    // A `cargo` that fails at once stands in for a broken revision.
+    let fake = temp("fake-cargo");
+    std::fs::create_dir_all(&fake).expect("dir");
+    let cargo = fake.join("cargo");
+    std::fs::write(&cargo, "#!/bin/sh\nexit 101\n").expect("script");
+    let mut permissions = std::fs::metadata(&cargo).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&cargo, permissions).expect("chmod");
+    let path = format!(
+        "{}:{}",
+        fake.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let cache = temp("failing-cache");
+    let output = Command::new(bin())
+        .args(["ab", "--quiet", "--b-rev", "HEAD", "--build-cache"])
+        .arg(&cache)
+        .env("PATH", path)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run ab");
+    refused(&output, "B", "the release build of HEAD failed");
+    let worktrees: Vec<_> = std::fs::read_dir(cache.join("worktrees"))
+        .expect("worktrees folder")
+        .collect();
+    assert!(
+        worktrees.is_empty(),
+        "the worktree is removed: {worktrees:?}"
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+    let _ = std::fs::remove_dir_all(&fake);
+}

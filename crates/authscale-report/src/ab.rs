@@ -1,0 +1,435 @@
+//! The A/B comparison's conclusions: per figure, the ratio B/A paired by
+//! round with its 95% interval, a verdict, and (for the gate) whether the
+//! whole interval lies beyond a threshold.
+//!
+//! Why a threshold on the interval and not on the ratio: a ratio of 1.06
+//! from ten noisy rounds may be 1.00 in truth; failing only when the whole
+//! interval is past the bound keeps an unchanged build from failing the
+//! gate more often than about one time in forty per figure, whatever the
+//! machine's noise (noise widens the interval; it does not move it).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::gate::GateError;
+use crate::interval::{Estimate, Resolved, paired_ratio};
+use authscale_lab::{AbRun, AbSlice, Side};
+
+/// The figures an A/B run compares: a closed set, named as in `ab.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Figure {
+    Throughput,
+    P50Ms,
+    P99Ms,
+    NodeCpuUsPerProtectedRequest,
+    StoreCommandsPerRequest,
+}
+
+impl Figure {
+    pub const ALL: [Figure; 5] = [
+        Figure::Throughput,
+        Figure::P50Ms,
+        Figure::P99Ms,
+        Figure::NodeCpuUsPerProtectedRequest,
+        Figure::StoreCommandsPerRequest,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Figure::Throughput => "throughput",
+            Figure::P50Ms => "p50_ms",
+            Figure::P99Ms => "p99_ms",
+            Figure::NodeCpuUsPerProtectedRequest => "node_cpu_us_per_protected_request",
+            Figure::StoreCommandsPerRequest => "store_commands_per_request",
+        }
+    }
+
+    fn value(self, s: &AbSlice) -> f64 {
+        match self {
+            Figure::Throughput => s.throughput,
+            Figure::P50Ms => s.p50_ms,
+            Figure::P99Ms => s.p99_ms,
+            Figure::NodeCpuUsPerProtectedRequest => s.node_cpu_us_per_protected_request,
+            Figure::StoreCommandsPerRequest => s.store_commands_per_request,
+        }
+    }
+
+    /// Only throughput is better when it grows.
+    fn higher_is_better(self) -> bool {
+        self == Figure::Throughput
+    }
+
+    /// What a resolved ratio says, in words.
+    pub fn verdict(self, resolved: Resolved) -> &'static str {
+        match (self, resolved) {
+            (_, Resolved::NotResolved) => "not resolved",
+            (Figure::NodeCpuUsPerProtectedRequest, Resolved::Higher) => "more CPU",
+            (Figure::NodeCpuUsPerProtectedRequest, Resolved::Lower) => "less CPU",
+            (Figure::StoreCommandsPerRequest, Resolved::Higher) => "more commands",
+            (Figure::StoreCommandsPerRequest, Resolved::Lower) => "fewer commands",
+            (f, Resolved::Higher) if f.higher_is_better() => "faster",
+            (f, Resolved::Lower) if f.higher_is_better() => "slower",
+            (_, Resolved::Higher) => "slower",
+            (_, Resolved::Lower) => "faster",
+        }
+    }
+}
+
+/// One figure of a comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbFigure {
+    pub figure: Figure,
+    pub a_mean: f64,
+    pub b_mean: f64,
+    /// B/A, geometric mean of the rounds' ratios, with its 95% interval.
+    pub ratio: Estimate,
+    pub resolved: Resolved,
+    pub verdict: &'static str,
+    /// The gate's bound on B/A, if any, and whether the interval is past it.
+    pub limit: Option<f64>,
+    pub failed: bool,
+}
+
+/// A judged comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbReport {
+    pub mode: String,
+    pub nodes: u32,
+    pub rounds: usize,
+    pub a: String,
+    pub b: String,
+    pub figures: Vec<AbFigure>,
+    pub warnings: Vec<String>,
+}
+
+impl AbReport {
+    pub fn passed(&self) -> bool {
+        self.figures.iter().all(|f| !f.failed)
+    }
+}
+
+/// The A/B layer's settings (`results/baseline/ab.toml`): the revision A
+/// is built from, and per figure the bound on B/A whose whole interval
+/// must not lie beyond it (above for costs, below for throughput).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AbLimits {
+    #[serde(default)]
+    pub rev: Option<String>,
+    #[serde(default)]
+    pub fail: BTreeMap<Figure, f64>,
+}
+
+impl AbLimits {
+    pub fn from_file(path: &Path) -> Result<AbLimits, GateError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| GateError(format!("cannot read {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| GateError(format!("{}: {e}", path.display())))
+    }
+}
+
+/// Each figure's per-round values of both sides, paired by round.
+pub fn paired(run: &AbRun, figure: Figure) -> (Vec<f64>, Vec<f64>) {
+    let mut rounds: BTreeMap<u32, (Option<f64>, Option<f64>)> = BTreeMap::new();
+    for s in &run.slices {
+        let entry = rounds.entry(s.round).or_default();
+        match s.side {
+            Side::A => entry.0 = Some(figure.value(s)),
+            Side::B => entry.1 = Some(figure.value(s)),
+        }
+    }
+    rounds
+        .into_values()
+        .filter_map(|(a, b)| Some((a?, b?)))
+        .unzip()
+}
+
+/// Judges a comparison against `limits`. Fewer than two complete rounds
+/// cannot be judged.
+pub fn judge(run: &AbRun, limits: &AbLimits) -> Result<AbReport, GateError> {
+    let mut figures = Vec::new();
+    let mut rounds = 0;
+    for figure in Figure::ALL {
+        let (a, b) = paired(run, figure);
+        rounds = a.len();
+        let none = a.iter().chain(&b).all(|v| *v == 0.0);
+        let ratio = if none {
+            // Nothing on either side (store commands in token mode): equal.
+            Estimate {
+                n: a.len(),
+                ..Estimate::point(1.0)
+            }
+        } else {
+            paired_ratio(&b, &a)
+        };
+        let resolved = Resolved::of_ratio(&ratio);
+        let limit = limits.fail.get(&figure).copied();
+        let failed = limit.is_some_and(|l| {
+            ratio.n >= 2
+                && if figure.higher_is_better() {
+                    ratio.hi < l
+                } else {
+                    ratio.lo > l
+                }
+        });
+        figures.push(AbFigure {
+            figure,
+            a_mean: crate::interval::mean_sd(&a).0,
+            b_mean: crate::interval::mean_sd(&b).0,
+            ratio,
+            resolved,
+            verdict: if none {
+                "none on either side"
+            } else {
+                figure.verdict(resolved)
+            },
+            limit,
+            failed,
+        });
+    }
+    if rounds < 2 {
+        return Err(GateError(format!(
+            "{rounds} complete round(s): at least 2 are needed for an interval"
+        )));
+    }
+    Ok(AbReport {
+        mode: run.mode.clone(),
+        nodes: run.nodes,
+        rounds,
+        a: side_label(&run.a),
+        b: side_label(&run.b),
+        figures,
+        warnings: run.warnings.clone(),
+    })
+}
+
+fn side_label(s: &authscale_lab::AbSide) -> String {
+    if s.node_args.is_empty() {
+        s.label.clone()
+    } else {
+        format!("{} {}", s.label, s.node_args.join(" "))
+    }
+}
+
+fn limit_text(f: &AbFigure) -> String {
+    match f.limit {
+        None => "–".to_owned(),
+        Some(l) if f.figure.higher_is_better() => format!("hi < {l}"),
+        Some(l) => format!("lo > {l}"),
+    }
+}
+
+/// A plain table for a terminal.
+pub fn table(r: &AbReport) -> String {
+    let mut out = format!(
+        "A: {}\nB: {}\n{} mode, N={} per side, {} rounds\n\n{:<36} {:>10} {:>10}  {:<24} {:<20} {}\n",
+        r.a, r.b, r.mode, r.nodes, r.rounds, "figure", "A", "B", "B/A [95%]", "verdict", "fails if"
+    );
+    for f in &r.figures {
+        let _ = writeln!(
+            out,
+            "{:<36} {:>10.2} {:>10.2}  {:<24} {:<20} {}{}",
+            f.figure.name(),
+            f.a_mean,
+            f.b_mean,
+            f.ratio.show(3),
+            f.verdict,
+            limit_text(f),
+            if f.failed { "  FAIL" } else { "" }
+        );
+    }
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let _ = writeln!(out, "ab: {}", if r.passed() { "pass" } else { "FAIL" });
+    out
+}
+
+/// The same as Markdown, for a pull-request comment or a CI job summary.
+pub fn markdown(r: &AbReport) -> String {
+    let mut out = format!(
+        "### A/B: {}\n\nA: `{}`  \nB: `{}`  \n{} mode, N={} nodes per side, {} rounds (ABBA, paired by round)\n\n\
+         | figure | A | B | B/A [95%] | verdict | fails if |\n|---|---:|---:|---|---|---|\n",
+        if r.passed() { "pass" } else { "**FAIL**" },
+        r.a,
+        r.b,
+        r.mode,
+        r.nodes,
+        r.rounds
+    );
+    for f in &r.figures {
+        let _ = writeln!(
+            out,
+            "| {} | {:.2} | {:.2} | {} | {}{} | {} |",
+            f.figure.name(),
+            f.a_mean,
+            f.b_mean,
+            f.ratio.show(3),
+            f.verdict,
+            if f.failed { " **FAIL**" } else { "" },
+            limit_text(f)
+        );
+    }
+    for w in &r.warnings {
+        let _ = writeln!(out, "\n> warning: {w}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authscale_lab::AbSide;
+
+    fn slice(side: Side, round: u32, cpu: f64, throughput: f64) -> AbSlice {
+        AbSlice {
+            side,
+            round,
+            seq: 0,
+            seconds: 1.0,
+            requests: 1000,
+            protected_requests: 950,
+            errors: 0,
+            throughput,
+            p50_ms: 2.0,
+            p99_ms: 5.0,
+            node_cpu_us_per_protected_request: cpu,
+            store_commands_per_request: 0.1,
+        }
+    }
+
+    /// Rounds whose speed drifts by up to ±15%, B costing `factor` times
+    /// A's CPU within each round (with ±1% of its own noise).
+    fn run(factor: f64, rounds: u32) -> AbRun {
+        let mut slices = Vec::new();
+        for round in 0..rounds {
+            let drift = 1.0 + 0.15 * ((round as f64) * 1.7).sin();
+            let wobble = 1.0 + 0.01 * ((round as f64) * 2.3).cos();
+            slices.push(slice(Side::A, round, 37.0 * drift, 1000.0 / drift));
+            slices.push(slice(
+                Side::B,
+                round,
+                37.0 * drift * factor * wobble,
+                1000.0 / (drift * factor * wobble),
+            ));
+        }
+        let side = |label: &str| AbSide {
+            label: label.into(),
+            bin: "/bin/true".into(),
+            node_args: Vec::new(),
+        };
+        AbRun {
+            schema: authscale_lab::AB_SCHEMA.into(),
+            mode: "token".into(),
+            nodes: 2,
+            rounds,
+            slice_ms: 1000.0,
+            warmup_ms: 300.0,
+            node_cpu: 0.1,
+            work_us: 20,
+            caps: "none".into(),
+            started_at: String::new(),
+            wall_seconds: 0.0,
+            a: side("A"),
+            b: side("B"),
+            warnings: Vec::new(),
+            slices,
+        }
+    }
+
+    fn figure(r: &AbReport, f: Figure) -> &AbFigure {
+        r.figures.iter().find(|x| x.figure == f).expect("figure")
+    }
+
+    #[test]
+    fn a_known_ratio_is_found_despite_drift_and_fails_its_bound() {
+        let limits: AbLimits =
+            toml::from_str("[fail]\nnode_cpu_us_per_protected_request = 1.05\nthroughput = 0.95")
+                .expect("limits");
+        let r = judge(&run(1.10, 10), &limits).expect("judged");
+        let cpu = figure(&r, Figure::NodeCpuUsPerProtectedRequest);
+        assert!(cpu.ratio.contains(1.10), "{:?}", cpu.ratio);
+        assert!(cpu.ratio.lo > 1.05, "{:?}", cpu.ratio);
+        assert_eq!(cpu.verdict, "more CPU");
+        assert!(cpu.failed);
+        let x = figure(&r, Figure::Throughput);
+        assert!(x.ratio.contains(1.0 / 1.10), "{:?}", x.ratio);
+        assert_eq!(x.verdict, "slower");
+        assert!(x.failed);
+        assert!(!r.passed());
+        assert!(markdown(&r).contains("| node_cpu_us_per_protected_request |"));
+        assert!(table(&r).contains("ab: FAIL"));
+    }
+
+    #[test]
+    fn identical_sides_are_not_resolved_and_pass() {
+        let mut identical = run(1.0, 10);
+        for s in &mut identical.slices {
+            let round = s.round as f64;
+            s.node_cpu_us_per_protected_request = 37.0 * (1.0 + 0.1 * (round * 1.7).sin());
+        }
+        let limits: AbLimits =
+            toml::from_str("[fail]\nnode_cpu_us_per_protected_request = 1.05").expect("limits");
+        let r = judge(&identical, &limits).expect("judged");
+        for f in &r.figures {
+            assert_eq!(f.resolved, Resolved::NotResolved, "{:?}", f);
+            assert_eq!(f.verdict, "not resolved");
+            assert!(!f.failed);
+        }
+        assert!(r.passed());
+    }
+
+    #[test]
+    fn a_figure_that_is_zero_on_both_sides_is_equal_not_nan() {
+        let mut r = run(1.0, 4);
+        for s in &mut r.slices {
+            s.store_commands_per_request = 0.0;
+        }
+        let limits: AbLimits =
+            toml::from_str("[fail]\nstore_commands_per_request = 1.05").expect("limits");
+        let judged = judge(&r, &limits).expect("judged");
+        let store = figure(&judged, Figure::StoreCommandsPerRequest);
+        assert_eq!(store.ratio.mean, 1.0);
+        assert_eq!(store.verdict, "none on either side");
+        assert!(!store.failed);
+    }
+
+    #[test]
+    fn a_small_change_inside_its_bound_is_resolved_but_passes() {
+        let limits: AbLimits =
+            toml::from_str("[fail]\nnode_cpu_us_per_protected_request = 1.05").expect("limits");
+        let r = judge(&run(0.97, 10), &limits).expect("judged");
+        let cpu = figure(&r, Figure::NodeCpuUsPerProtectedRequest);
+        assert_eq!(cpu.verdict, "less CPU");
+        assert!(!cpu.failed);
+    }
+
+    #[test]
+    fn the_committed_limits_name_a_commit_and_bound_node_cpu() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/baseline/ab.toml");
+        let limits = AbLimits::from_file(&path).expect("results/baseline/ab.toml");
+        let rev = limits.rev.expect("a rev");
+        assert!(
+            rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()),
+            "{rev}"
+        );
+        let cpu = limits.fail[&Figure::NodeCpuUsPerProtectedRequest];
+        assert!(cpu > 1.0, "a cost bound lies above 1: {cpu}");
+        assert!(
+            limits
+                .fail
+                .get(&Figure::Throughput)
+                .is_none_or(|t| *t < 1.0)
+        );
+    }
+
+    #[test]
+    fn one_round_cannot_be_judged_and_unknown_figures_are_refused() {
+        assert!(judge(&run(1.0, 1), &AbLimits::default()).is_err());
+        assert!(toml::from_str::<AbLimits>("[fail]\nlatency = 1.1").is_err());
+    }
+}
