@@ -5,7 +5,9 @@ use std::fmt::Write;
 
 use authscale_lab::Run;
 
-use super::{Cluster, ModePrediction, Prediction, Validation, predict};
+use super::cluster::Cluster;
+use super::model::{ModePrediction, Prediction, predict};
+use super::validate::Validation;
 use crate::svg::{LineChart, Series};
 
 fn setting(c: &Cluster) -> String {
