@@ -24,6 +24,7 @@ mod slices;
 mod step;
 mod store;
 mod sweep;
+mod validate;
 
 pub use cgroup::{Caps, Throttling};
 pub use experiment::{
