@@ -217,10 +217,12 @@ mod tests {
         }
     }
 
-    /// One point a second: (success, unauthorized, failed).
+    /// Three healthy seconds before the fault, then one point a second
+    /// from the fault on: (success, unauthorized, failed).
     fn timeline(points: &[(u64, u64, u64)]) -> Vec<TimelinePoint> {
-        points
+        [(100, 0, 0); 3]
             .iter()
+            .chain(points)
             .enumerate()
             .map(|(second, &(success, unauthorized, failed))| TimelinePoint {
                 second: second as u64,
@@ -235,9 +237,6 @@ mod tests {
     #[test]
     fn failures_during_the_fault_and_the_recovery_are_counted() {
         let timeline = timeline(&[
-            (100, 0, 0),
-            (100, 0, 0),
-            (100, 0, 0),
             (50, 5, 50), // 3 s: the fault
             (60, 3, 40), // 4 s
             (70, 2, 30), // 5 s: repaired, still failing
@@ -264,9 +263,6 @@ mod tests {
     #[test]
     fn a_run_that_never_heals_has_no_recovery() {
         let timeline = timeline(&[
-            (100, 0, 0),
-            (100, 0, 0),
-            (100, 0, 0),
             (0, 0, 100),
             (0, 0, 100),
             (0, 0, 100),
@@ -282,9 +278,6 @@ mod tests {
     #[test]
     fn recovery_at_the_repair_counts_as_none_later() {
         let timeline = timeline(&[
-            (100, 0, 0),
-            (100, 0, 0),
-            (100, 0, 0),
             (0, 0, 100),
             (0, 0, 100),
             (100, 0, 0),

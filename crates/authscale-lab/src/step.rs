@@ -366,20 +366,30 @@ pub(crate) mod tests {
         assert!(close(step.store_reads_per_protected_request, 0.0));
     }
 
+    /// A step of `load` alone: no components, no store commands.
+    fn bare(load: LoadResult, rate: Option<f64>, node_requests: Option<u64>) -> Step {
+        let capacity = if rate.is_some() {
+            Capacity::Slo
+        } else {
+            Capacity::Closed
+        };
+        step_from_load(
+            "token",
+            1,
+            capacity,
+            rate,
+            load,
+            BTreeMap::new(),
+            BTreeMap::new(),
+            node_requests,
+        )
+    }
+
     #[test]
     fn an_open_loop_step_checks_littles_law_against_itself() {
         let mut load = load();
         load.config.connections = 64;
-        let step = step_from_load(
-            "token",
-            1,
-            Capacity::Slo,
-            Some(2000.0),
-            load,
-            BTreeMap::new(),
-            BTreeMap::new(),
-            Some(7),
-        );
+        let step = bare(load, Some(2000.0), Some(7));
         assert_eq!(step.offered_rate, Some(2000.0));
         assert!(close(step.littles_law.expected_in_flight, 8.0));
         assert!(close(step.littles_law.ratio, 1.0));
@@ -391,16 +401,7 @@ pub(crate) mod tests {
     fn a_closed_loop_short_of_its_connections_is_outside_littles_law() {
         let mut load = load();
         load.config.connections = 16;
-        let step = step_from_load(
-            "session",
-            1,
-            Capacity::Closed,
-            None,
-            load,
-            BTreeMap::new(),
-            BTreeMap::new(),
-            None,
-        );
+        let step = bare(load, None, None);
         assert!(close(step.littles_law.ratio, 0.5));
         assert!(!step.littles_law.within_10_percent);
     }
