@@ -18,6 +18,7 @@ mod store;
 mod store_log;
 mod throttle;
 mod token;
+mod token_keys;
 
 pub use crypto::ensure_provider as install_crypto_provider;
 pub use directory::{Directory, User};
@@ -28,10 +29,8 @@ pub use redis_store::{RedisStore, RedisStoreConfig};
 pub use session::{SessionConfig, SessionId, SessionRecord, SessionScheme, parse_cookie};
 pub use store::SessionStore;
 pub use throttle::{LoginThrottle, ThrottleConfig};
-pub use token::{
-    Algorithm, Claims, IssuedToken, KeySource, TokenConfig, TokenKeyConfig, TokenScheme,
-    bearer_token,
-};
+pub use token::{Algorithm, Claims, IssuedToken, TokenConfig, TokenScheme, bearer_token};
+pub use token_keys::{KeySource, TokenKeyConfig};
 
 /// Seconds since the Unix epoch, the time base of every expiry in this crate.
 pub fn unix_now() -> u64 {

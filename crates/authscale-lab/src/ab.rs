@@ -362,7 +362,7 @@ impl Ab<'_> {
         let target = Target::resolve(&format!("http://{}", self.proxy.addrs[0]), false).await?;
         let mut config = LoadConfig::new(target);
         config.connections = connections;
-        config.scenario = crate::sweep::scenario(e, &self.options.mode, connections)?;
+        config.scenario = crate::lab::scenario(e, &self.options.mode, connections)?;
         config.mode = LoopMode::Closed;
         config.warmup = warmup;
         config.duration = duration;

@@ -13,8 +13,69 @@ use anyhow::Context;
 use authscale_load::{LoadConfig, Target, process_cpu_seconds};
 
 use crate::experiment::{External, Plan};
-use crate::record::{Component, Latency, LittlesLaw, Run, Step};
+use crate::host::{cores, finish, git_commit, kernel, results_dir, unix_now};
+use crate::lab::{Finished, LabOptions, scenario};
+use crate::progress::external_step_line;
+use crate::record::{Host, Run, SCHEMA, utc};
+use crate::step::{Span, step_from_load};
 use crate::store::Store;
+
+/// The external path: no store, proxy, nodes or cgroups of the lab's own.
+pub(crate) async fn sweep_external(
+    plan: Plan,
+    options: LabOptions,
+    external: &External,
+    stop: impl Future<Output = ()>,
+) -> anyhow::Result<Finished> {
+    let started = unix_now();
+    let dir = results_dir(&options.out_dir, &plan, started)?;
+    let mut run = Run {
+        schema: SCHEMA.to_owned(),
+        plan: plan.clone(),
+        host: Host {
+            cores: cores(),
+            kernel: kernel(),
+            caps: "external".into(),
+            caps_detail: format!(
+                "external deployment at {}: no CPU budgets, nodes and balancer not measured",
+                external.target
+            ),
+            authscale_version: env!("CARGO_PKG_VERSION").to_owned(),
+            redis_version: String::new(),
+            store: external
+                .store_url
+                .clone()
+                .unwrap_or_else(|| "not measured".into()),
+            git_commit: git_commit(),
+        },
+        started_at: utc(started),
+        finished_at: None,
+        status: "running".into(),
+        error: None,
+        warnings: vec![format!(
+            "external deployment ({}): the lab neither caps nor measures its nodes or balancer; only the load generator{} is measured",
+            external.target,
+            if external.store_url.is_some() {
+                " and the store"
+            } else {
+                ""
+            }
+        )],
+        pids: Vec::new(),
+        steps: Vec::new(),
+        revocations: Vec::new(),
+        faults: Vec::new(),
+    };
+    if options.progress {
+        eprintln!("results: {}", dir.display());
+    }
+    run.write(&dir)?;
+    tokio::pin!(stop);
+    let outcome = sweep(&plan, external, &mut run, &dir, options.progress, &mut stop).await;
+    finish(&mut run, outcome);
+    run.write(&dir)?;
+    Ok(Finished { dir, run })
+}
 
 /// Every mode and N of the plan against the external deployment; false
 /// when interrupted.
@@ -46,7 +107,7 @@ pub async fn sweep(
             config.warmup = plan.warmup;
             config.duration = plan.duration;
             config.timeout = Duration::from_secs(5);
-            config.scenario = crate::sweep::scenario(e, mode, connections)?;
+            config.scenario = scenario(e, mode, connections)?;
             let me = std::process::id();
             let snapshot = || async {
                 let counters = match &store {
@@ -70,17 +131,8 @@ pub async fn sweep(
             if result.interrupted {
                 return Ok(false);
             }
-            let requests = result.requests.max(1) as f64;
-            let seconds = result.measured_seconds.max(1e-9);
-            let measured = |cpu: f64| Component {
-                cpu_seconds: cpu,
-                cpu_us_per_request: cpu * 1e6 / requests,
-                limit_cores: 1.0,
-                capped: false,
-                utilization: cpu / seconds,
-                cpu_period_ms: None,
-                throttling: None,
-            };
+            let span = Span::of(&result);
+            let measured = |cpu: f64| span.component(cpu, 1.0, None, None);
             let mut components = BTreeMap::new();
             components.insert("load".to_owned(), measured(end.0 - start.0));
             let mut store_commands = BTreeMap::new();
@@ -89,48 +141,18 @@ pub async fn sweep(
                 components.insert("store".to_owned(), measured(delta.cpu_seconds));
                 store_commands = delta.commands;
             }
-            let total: u64 = store_commands.values().sum();
-            let api: u64 = result.by_step.get("api").map_or(0, |c| c.values().sum());
-            let reads = store_commands.get("get").copied().unwrap_or(0)
-                + store_commands.get("getex").copied().unwrap_or(0);
-            let in_flight = result.achieved_rate * result.latency_us.uncorrected.mean / 1e6;
-            let step = Step {
-                mode: mode.clone(),
-                nodes: n,
-                capacity: e.capacity,
-                connections,
-                offered_rate: None,
-                throughput: result.success_rate,
-                requests: result.requests,
-                errors: result.errors,
-                error_rate: result.errors as f64 / requests,
-                seconds,
-                latency_ms: Latency::of(&result.latency_us.corrected),
-                latency_uncorrected_ms: Latency::of(&result.latency_us.uncorrected),
+            let step = step_from_load(
+                mode,
+                n,
+                e.capacity,
+                None,
+                result,
                 components,
-                store_commands_per_request: total as f64 / requests,
-                store_reads_per_protected_request: if api > 0 {
-                    reads as f64 / api as f64
-                } else {
-                    0.0
-                },
                 store_commands,
-                littles_law: LittlesLaw {
-                    expected_in_flight: connections as f64,
-                    rate_times_latency: in_flight,
-                    ratio: in_flight / connections as f64,
-                    within_10_percent: (in_flight / connections as f64 - 1.0).abs() <= 0.1,
-                },
-                node_requests: end.2.zip(start.2).map(|(e, s)| e.saturating_sub(s)),
-                probes: Vec::new(),
-                slices: Vec::new(),
-                load: result,
-            };
+                end.2.zip(start.2).map(|(e, s)| e.saturating_sub(s)),
+            );
             if progress {
-                eprintln!(
-                    "  {:<8} N={:<2} {:>8.0} req/s  p99 {:>7.2} ms  errors {}",
-                    step.mode, n, step.throughput, step.latency_ms.p99, step.errors
-                );
+                eprintln!("{}", external_step_line(&step));
             }
             run.steps.push(step);
             run.write(dir)?;

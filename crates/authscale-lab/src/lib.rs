@@ -12,23 +12,31 @@ mod durability;
 pub mod duration;
 mod experiment;
 mod external;
+mod faults;
+mod host;
 mod http;
+mod lab;
 mod process;
+mod progress;
 mod record;
 mod revocation;
+mod search;
 mod slices;
+mod step;
 mod store;
 mod sweep;
+mod validate;
 
 pub use ab::{AB_SCHEMA, AbError, AbOptions, AbRun, AbSide, AbSlice, Side, ab};
 pub use cgroup::{Caps, Throttling};
 pub use experiment::{
     Capacity, Experiment, External, FaultKind, FaultPlan, Faults, Pairing, Persistence, Plan,
 };
+pub use lab::{Finished, LabOptions};
 pub use record::{
     Component, Durability, FaultRun, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Slice, Step,
     utc, write_atomic,
 };
 pub use revocation::Revocation;
 pub use store::StoreCounters;
-pub use sweep::{Finished, LabOptions, sweep};
+pub use sweep::sweep;

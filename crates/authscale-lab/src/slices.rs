@@ -13,7 +13,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::record::{Component, Latency, LittlesLaw, Slice, Step};
+use crate::record::{Component, Slice, Step};
+use crate::step::step_from_load;
 
 /// One cell of the schedule: the mode's index in the experiment and N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,49 +116,18 @@ pub(crate) fn combine(parts: Vec<(Step, Slice)>) -> anyhow::Result<Step> {
             *store_commands.entry(k.clone()).or_default() += v;
         }
     }
-    let api: u64 = load.by_step.get("api").map_or(0, |c| c.values().sum());
-    let reads = store_commands.get("get").copied().unwrap_or(0)
-        + store_commands.get("getex").copied().unwrap_or(0);
-    let mean_s = load.latency_us.uncorrected.mean / 1e6;
-    let rate_times_latency = load.achieved_rate * mean_s;
-    let expected = load.config.connections as f64;
-    let ratio = if expected > 0.0 {
-        rate_times_latency / expected
-    } else {
-        0.0
-    };
-    Ok(Step {
-        mode: first.mode.clone(),
-        nodes: first.nodes,
-        capacity: first.capacity,
-        connections: first.connections,
-        offered_rate: None,
-        throughput: load.success_rate,
-        requests: load.requests,
-        errors: load.errors,
-        error_rate: load.errors as f64 / requests as f64,
-        seconds,
-        latency_ms: Latency::of(&load.latency_us.corrected),
-        latency_uncorrected_ms: Latency::of(&load.latency_us.uncorrected),
-        components,
-        store_commands_per_request: store_commands.values().sum::<u64>() as f64 / requests as f64,
-        store_reads_per_protected_request: if api > 0 {
-            reads as f64 / api as f64
-        } else {
-            0.0
-        },
-        store_commands,
-        littles_law: LittlesLaw {
-            expected_in_flight: expected,
-            rate_times_latency,
-            ratio,
-            within_10_percent: (ratio - 1.0).abs() <= 0.1,
-        },
-        node_requests: None,
-        probes: Vec::new(),
-        slices: parts.into_iter().map(|(_, slice)| slice).collect(),
+    let mut step = step_from_load(
+        &first.mode,
+        first.nodes,
+        first.capacity,
+        None,
         load,
-    })
+        components,
+        store_commands,
+        None,
+    );
+    step.slices = parts.into_iter().map(|(_, slice)| slice).collect();
+    Ok(step)
 }
 
 #[cfg(test)]

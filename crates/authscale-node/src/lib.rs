@@ -7,7 +7,9 @@
 
 mod config;
 mod metrics;
+mod parts;
 mod routes;
+mod sessions;
 mod work;
 
 pub use authscale_http::{ServerLimits, serve, serve_with};

@@ -4,16 +4,16 @@ use std::time::Instant;
 
 use authscale_auth::{
     AuthError, CachedStore, Claims, Directory, LoginThrottle, MemoryStore, RedisStore,
-    SessionScheme, SessionStore, StoreError, TokenScheme, User, bearer_token,
+    SessionScheme, SessionStore, TokenScheme, User, bearer_token,
 };
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use serde::Deserialize;
 
 use crate::config::{AuthMode, NodeConfig, NodeError};
 use crate::metrics::{Metrics, Route};
+use crate::parts::{cookie_header, no_store, read_login, route_of, too_many_failures, user_body};
+use crate::sessions::Sessions;
 use crate::work::Work;
 use authscale_http::respond::{self, Body};
 
@@ -27,93 +27,6 @@ impl authscale_http::Handler for Node {
         _peer: std::net::SocketAddr,
     ) -> Response<Body> {
         self.handle(req).await
-    }
-}
-
-/// The largest login body accepted; anything larger is answered 413.
-const MAX_LOGIN_BODY: usize = 4096;
-
-/// Where a node keeps its sessions, by mode.
-enum Sessions {
-    /// session: the shared store, every lookup.
-    Shared(RedisStore),
-    /// session-cached: the shared store behind a short node-local cache.
-    Cached(CachedStore<RedisStore>),
-    /// sticky: the node's own memory.
-    Local(MemoryStore),
-}
-
-impl SessionStore for Sessions {
-    async fn put(
-        &self,
-        key: &str,
-        value: &str,
-        ttl: std::time::Duration,
-    ) -> Result<(), StoreError> {
-        match self {
-            Sessions::Shared(s) => s.put(key, value, ttl).await,
-            Sessions::Cached(s) => s.put(key, value, ttl).await,
-            Sessions::Local(s) => s.put(key, value, ttl).await,
-        }
-    }
-
-    async fn get(
-        &self,
-        key: &str,
-        refresh: Option<std::time::Duration>,
-    ) -> Result<Option<String>, StoreError> {
-        match self {
-            Sessions::Shared(s) => s.get(key, refresh).await,
-            Sessions::Cached(s) => s.get(key, refresh).await,
-            Sessions::Local(s) => s.get(key, refresh).await,
-        }
-    }
-
-    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        match self {
-            Sessions::Shared(s) => s.delete(key).await,
-            Sessions::Cached(s) => s.delete(key).await,
-            Sessions::Local(s) => s.delete(key).await,
-        }
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        match self {
-            Sessions::Shared(s) => s.ping().await,
-            Sessions::Cached(s) => s.ping().await,
-            Sessions::Local(s) => s.ping().await,
-        }
-    }
-
-    async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
-        match self {
-            Sessions::Shared(s) => s.take(key).await,
-            Sessions::Cached(s) => s.take(key).await,
-            Sessions::Local(s) => s.take(key).await,
-        }
-    }
-
-    async fn index_add(
-        &self,
-        index: &str,
-        member: &str,
-        score: u64,
-        keep: usize,
-        ttl: std::time::Duration,
-    ) -> Result<Vec<String>, StoreError> {
-        match self {
-            Sessions::Shared(s) => s.index_add(index, member, score, keep, ttl).await,
-            Sessions::Cached(s) => s.index_add(index, member, score, keep, ttl).await,
-            Sessions::Local(s) => s.index_add(index, member, score, keep, ttl).await,
-        }
-    }
-
-    async fn index_remove(&self, index: &str, member: &str) -> Result<(), StoreError> {
-        match self {
-            Sessions::Shared(s) => s.index_remove(index, member).await,
-            Sessions::Cached(s) => s.index_remove(index, member).await,
-            Sessions::Local(s) => s.index_remove(index, member).await,
-        }
     }
 }
 
@@ -150,12 +63,6 @@ impl std::fmt::Debug for Node {
             .field("node_id", &self.node_id)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Deserialize)]
-struct LoginRequest {
-    user: String,
-    password: String,
 }
 
 impl Node {
@@ -507,107 +414,4 @@ impl Node {
             self.metrics.render(&info),
         )
     }
-}
-
-fn route_of(path: &str) -> Route {
-    match path {
-        "/login" => Route::Login,
-        "/api/me" => Route::Me,
-        "/logout" => Route::Logout,
-        "/healthz" => Route::Healthz,
-        "/readyz" => Route::Readyz,
-        "/metrics" => Route::Metrics,
-        _ => Route::Other,
-    }
-}
-
-fn cookie_header<B>(req: &Request<B>) -> Option<&str> {
-    req.headers()
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-}
-
-fn user_body(user: &str, node: &str) -> String {
-    serde_json::json!({ "user": user, "node": node }).to_string()
-}
-
-/// 429 with `Retry-After` in whole seconds, rounded up.
-fn too_many_failures(wait: std::time::Duration) -> Response<Body> {
-    let mut response = respond::error(StatusCode::TOO_MANY_REQUESTS, "too_many_failures");
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-    response
-}
-
-/// Credentials must not be cached by any intermediary (RFC 6749 §5.1).
-fn no_store(response: &mut Response<Body>) {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-}
-
-/// Reads and parses a login body, answering 413/415/400 for what is wrong,
-/// and 408 when the client sends no body bytes for `timeout`.
-async fn read_login<B>(
-    headers: &hyper::HeaderMap,
-    body: B,
-    timeout: std::time::Duration,
-) -> Result<LoginRequest, Response<Body>>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        let json = content_type
-            .to_str()
-            .map(|v| {
-                v.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json")
-            })
-            .unwrap_or(false);
-        if !json {
-            return Err(respond::error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "expected application/json",
-            ));
-        }
-    }
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_LOGIN_BODY as u64) {
-        return Err(respond::error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "login body over 4096 bytes",
-        ));
-    }
-    let body = authscale_http::TimedBody::new(Box::pin(body), timeout);
-    let bytes = match Limited::new(body, MAX_LOGIN_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(respond::error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "login body over 4096 bytes",
-            ));
-        }
-        Err(e) if e.is::<authscale_http::BodyTimeout>() => {
-            return Err(respond::error(StatusCode::REQUEST_TIMEOUT, &e.to_string()));
-        }
-        Err(e) => {
-            return Err(respond::error(
-                StatusCode::BAD_REQUEST,
-                &format!("unreadable body: {e}"),
-            ));
-        }
-    };
-    serde_json::from_slice::<LoginRequest>(&bytes).map_err(|e| {
-        respond::error(
-            StatusCode::BAD_REQUEST,
-            &format!("expected JSON {{\"user\": string, \"password\": string}}: {e}"),
-        )
-    })
 }

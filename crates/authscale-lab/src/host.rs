@@ -1,0 +1,89 @@
+//! What a run records of where and when it ran: the host's facts, the
+//! run's folder, and how the run ended.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::cgroup::Caps;
+use crate::experiment::Plan;
+use crate::record::{Host, Run, utc};
+use crate::store::Store;
+
+/// The facts of this machine and of the lab's store that a local run records.
+pub(crate) fn host(caps: &Caps, store: &Store) -> Host {
+    Host {
+        cores: cores(),
+        kernel: kernel(),
+        caps: caps.label().to_owned(),
+        caps_detail: match caps {
+            Caps::V2 { root } | Caps::V1 { root } => root.display().to_string(),
+            Caps::None { reason } => reason.clone(),
+        },
+        authscale_version: env!("CARGO_PKG_VERSION").to_owned(),
+        redis_version: store.version.clone(),
+        store: if store.owned {
+            format!(
+                "{} (started by the lab)",
+                authscale_auth::redact_urls(&store.url)
+            )
+        } else {
+            format!("{} (external)", authscale_auth::redact_urls(&store.url))
+        },
+        git_commit: git_commit(),
+    }
+}
+
+/// `OUT/<UTC time>-<experiment>/`, created.
+pub(crate) fn results_dir(out_dir: &Path, plan: &Plan, started: u64) -> anyhow::Result<PathBuf> {
+    let stamp = utc(started).replace([':', '-'], "");
+    let dir = out_dir.join(format!("{stamp}-{}", plan.experiment.name));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Records how the sweep ended: complete, interrupted, or failed (why).
+pub(crate) fn finish(run: &mut Run, outcome: anyhow::Result<bool>) {
+    run.finished_at = Some(utc(unix_now()));
+    match outcome {
+        Ok(true) => run.status = "complete".into(),
+        Ok(false) => run.status = "interrupted".into(),
+        Err(e) => {
+            run.status = "failed".into();
+            run.error = Some(format!("{e:#}"));
+        }
+    }
+}
+
+/// The short commit of the checkout the lab runs in, or `unknown`.
+pub(crate) fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(
+            || "unknown".to_owned(),
+            |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        )
+}
+
+/// Whole seconds since the Unix epoch.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The running kernel's release.
+pub(crate) fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// Cores this process may use.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -1,0 +1,419 @@
+//! The lab's processes: the store and the proxy it starts for a sweep, the
+//! nodes it adds, how it points the proxy at a node set, and one measured
+//! load run (a step, a probe or a slice) against the current set.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use authscale_load::{LoadConfig, LoopMode, Progress, ScenarioConfig, Target, UserAuth};
+
+use crate::cgroup::{Caps, CpuGroup, remove_parent};
+use crate::experiment::{Experiment, Plan};
+use crate::host::{self, finish, results_dir, unix_now};
+use crate::http;
+use crate::process::Managed;
+use crate::progress;
+use crate::record::{Run, SCHEMA, Step, utc};
+use crate::step::{Budgets, Snapshot, step};
+use crate::store::Store;
+
+/// Where and how the lab runs.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    /// The `authscale` binary that runs nodes and the proxy.
+    pub bin: PathBuf,
+    /// Parent of the run's folder (usually `results/`).
+    pub out_dir: PathBuf,
+    /// An existing store instead of one the lab starts.
+    pub redis_url: Option<String>,
+    /// Step lines on stderr.
+    pub progress: bool,
+    /// A live rate on stderr while a step runs (for a terminal).
+    pub live: bool,
+}
+
+/// A finished (or interrupted) sweep and where it was written.
+#[derive(Debug)]
+pub struct Finished {
+    pub dir: PathBuf,
+    pub run: Run,
+}
+
+/// A running lab: its store, its proxy (`addrs[0]` serves, `addrs[1]` is
+/// the admin API), the token key its nodes share, and where their CPU
+/// groups live.
+pub(crate) struct Lab<'a> {
+    pub plan: &'a Plan,
+    pub options: &'a LabOptions,
+    pub caps: Caps,
+    pub parent: String,
+    pub store: Store,
+    pub proxy: Managed,
+    pub secret: PathBuf,
+}
+
+impl<'a> Lab<'a> {
+    /// Starts the store and the proxy and writes the run's first record;
+    /// the lab, the run and the run's folder.
+    pub(crate) async fn start(
+        plan: &'a Plan,
+        options: &'a LabOptions,
+    ) -> anyhow::Result<(Lab<'a>, Run, PathBuf)> {
+        let caps = Caps::detect();
+        let parent = format!("authscale-{}", std::process::id());
+        remove_parent(&caps, &parent);
+        let started = unix_now();
+        let dir = results_dir(&options.out_dir, plan, started)?;
+
+        let mut warnings = Vec::new();
+        if let Caps::None { reason } = &caps {
+            warnings.push(format!(
+                "CPU budgets are NOT enforced ({reason}): this run is not a scale model (caps: none)"
+            ));
+        }
+        let store = match &options.redis_url {
+            Some(url) => {
+                warnings.push(format!("the store at {url} is not the lab's: it is neither capped nor restarted, and store-cpu is ignored"));
+                Store::existing(url).await?
+            }
+            None => {
+                let group = CpuGroup::create(
+                    &caps,
+                    &parent,
+                    "store",
+                    plan.experiment.store_cpu,
+                    plan.cpu_period,
+                )?;
+                Store::start(group).await?
+            }
+        };
+        let proxy_args: Vec<String> = [
+            "proxy",
+            "--cookie-name",
+            "uid",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--threads",
+            "1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let proxy = Managed::start("proxy", &options.bin, &proxy_args, None, true).await?;
+        anyhow::ensure!(
+            proxy.addrs.len() == 2,
+            "the proxy did not report its admin address"
+        );
+        let secret =
+            std::env::temp_dir().join(format!("authscale-lab-{}.secret", std::process::id()));
+        let mut key = vec![0u8; 48];
+        getrandom::fill(&mut key)
+            .map_err(|e| anyhow::anyhow!("no OS randomness for the sweep's token key: {e}"))?;
+        std::fs::write(&secret, &key)?;
+
+        let cores = host::cores();
+        let budget = f64::from(plan.max_nodes()) * plan.experiment.node_cpu
+            + if store.owned {
+                plan.experiment.store_cpu
+            } else {
+                0.0
+            };
+        if budget > cores as f64 - 0.5 {
+            warnings.push(format!(
+                "node and store budgets add up to {budget:.2} cores of {cores}: less than half a core is left for the proxy and the load generator"
+            ));
+        }
+        let host = host::host(&caps, &store);
+        let run = Run {
+            schema: SCHEMA.to_owned(),
+            plan: plan.clone(),
+            host,
+            started_at: utc(started),
+            finished_at: None,
+            status: "running".into(),
+            error: None,
+            warnings,
+            pids: store.pid().into_iter().chain([proxy.pid]).collect(),
+            steps: Vec::new(),
+            revocations: Vec::new(),
+            faults: Vec::new(),
+        };
+        if options.progress {
+            for warning in &run.warnings {
+                eprintln!("WARNING: {warning}");
+            }
+            eprintln!("results: {}", dir.display());
+        }
+        run.write(&dir)?;
+
+        let lab = Lab {
+            plan,
+            options,
+            caps,
+            parent,
+            store,
+            proxy,
+            secret,
+        };
+        Ok((lab, run, dir))
+    }
+
+    /// Records how the sweep ended, removes the token key and the CPU
+    /// groups, and writes the run; the store and the proxy stop on drop.
+    pub(crate) fn close(
+        self,
+        run: &mut Run,
+        dir: &Path,
+        outcome: anyhow::Result<bool>,
+    ) -> anyhow::Result<()> {
+        finish(run, outcome);
+        let _ = std::fs::remove_file(&self.secret);
+        remove_parent(&self.caps, &self.parent);
+        run.write(dir)
+    }
+}
+
+impl Lab<'_> {
+    /// Points the proxy at `nodes` with the policy `mode` needs.
+    pub(crate) async fn point_at(&self, mode: &str, nodes: &[Managed]) -> anyhow::Result<()> {
+        self.set_policy(mode).await?;
+        self.set_upstreams(nodes).await
+    }
+
+    pub(crate) async fn set_policy(&self, mode: &str) -> anyhow::Result<()> {
+        // Sticky sessions live on one node: the proxy must pin users.
+        let policy = if mode == "sticky" {
+            "cookie-hash"
+        } else {
+            "round-robin"
+        };
+        let (status, answer) = http::call(
+            self.proxy.addrs[1],
+            "PUT",
+            "/policy",
+            &format!("\"{policy}\""),
+        )
+        .await?;
+        anyhow::ensure!(
+            status == 200,
+            "the proxy refused policy {policy}: {status} {answer}"
+        );
+        Ok(())
+    }
+
+    pub(crate) async fn set_upstreams(&self, nodes: &[Managed]) -> anyhow::Result<()> {
+        let list: Vec<String> = nodes.iter().map(|n| n.addr().to_string()).collect();
+        let body = serde_json::to_string(&list)?;
+        let (status, answer) = http::call(self.proxy.addrs[1], "PUT", "/upstreams", &body).await?;
+        anyhow::ensure!(
+            status == 200,
+            "the proxy refused the upstream set: {status} {answer}"
+        );
+        Ok(())
+    }
+
+    pub(crate) async fn start_node(&self, mode: &str, index: usize) -> anyhow::Result<Managed> {
+        self.start_node_at(mode, index, "127.0.0.1:0").await
+    }
+
+    pub(crate) async fn start_node_at(
+        &self,
+        mode: &str,
+        index: usize,
+        listen: &str,
+    ) -> anyhow::Result<Managed> {
+        let e = &self.plan.experiment;
+        let name = format!("{mode}-node{}", index + 1);
+        let mut args: Vec<String> = vec![
+            "node".into(),
+            "--auth".into(),
+            mode.into(),
+            "--listen".into(),
+            listen.into(),
+            "--threads".into(),
+            "1".into(),
+            "--node-id".into(),
+            name.clone(),
+            "--work-us".into(),
+            e.work_us.to_string(),
+            "--seed".into(),
+            e.seed.to_string(),
+            "--users".into(),
+            self.directory_size().to_string(),
+        ];
+        if ["session", "session-cached", "token-denylist"].contains(&mode) {
+            args.extend([
+                "--redis-url".into(),
+                self.store.url.clone(),
+                "--store-timeout".into(),
+                e.store_timeout.clone(),
+                "--store-rtt".into(),
+                e.store_rtt.clone(),
+            ]);
+        }
+        if mode == "session-cached" {
+            args.extend(["--session-cache-ttl".into(), e.session_cache_ttl.clone()]);
+        }
+        if mode.starts_with("token") {
+            args.extend([
+                "--jwt-secret".into(),
+                format!("lab={}", self.secret.display()),
+            ]);
+        }
+        let group = CpuGroup::create(
+            &self.caps,
+            &self.parent,
+            &name,
+            e.node_cpu,
+            self.plan.cpu_period,
+        )?;
+        Managed::start(&name, &self.options.bin, &args, group, true).await
+    }
+
+    /// Users the load generator may use: `0..load_users()`.
+    pub(crate) fn load_users(&self) -> u64 {
+        let nodes = self
+            .plan
+            .faults
+            .as_ref()
+            .map_or(0, |f| f.nodes)
+            .max(self.plan.max_nodes());
+        self.plan
+            .experiment
+            .users
+            .max(self.plan.connections(nodes))
+            .max(1000)
+    }
+
+    /// The load's users, then the fault runs' durability users (logged
+    /// out, kept), then the revocation probe's user.
+    pub(crate) fn directory_size(&self) -> u64 {
+        let durability = self.plan.faults.as_ref().map_or(0, |f| f.durability_users);
+        self.load_users() + 2 * durability + 1
+    }
+
+    /// A CPU group for (a new process of) the lab's store.
+    pub(crate) fn store_group(&self) -> anyhow::Result<Option<CpuGroup>> {
+        CpuGroup::create(
+            &self.caps,
+            &self.parent,
+            "store",
+            self.plan.experiment.store_cpu,
+            self.plan.cpu_period,
+        )
+    }
+
+    /// One load run against the current node set; None when interrupted.
+    pub(crate) async fn measure(
+        &self,
+        mode: &str,
+        nodes: &[Managed],
+        rate: Option<f64>,
+        (warmup, duration): (Duration, Duration),
+        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> anyhow::Result<Option<Step>> {
+        let plan = self.plan;
+        let n = nodes.len() as u32;
+        let connections = match rate {
+            Some(_) => plan.connections(n).max(64),
+            None => plan.connections(n),
+        };
+        let mut config = self.load_config(mode, connections).await?;
+        config.mode = match rate {
+            Some(rate) => LoopMode::Open { rate },
+            None => LoopMode::Closed,
+        };
+        config.warmup = warmup;
+        config.duration = duration;
+        config.timeout = Duration::from_secs(5);
+        let progress = Arc::new(Progress::default());
+        let ticker = (self.options.live && !plan.interleaved())
+            .then(|| tokio::spawn(progress::live(progress.clone(), format!("{mode} N={n}"))));
+        let load = authscale_load::run(config, stop.as_mut(), Some(progress));
+        let at_warmup = async {
+            tokio::time::sleep(warmup).await;
+            Snapshot::take(nodes, &self.store, &self.proxy).await
+        };
+        let (result, start) = tokio::join!(load, at_warmup);
+        let end = Snapshot::take(nodes, &self.store, &self.proxy).await;
+        if let Some(ticker) = ticker {
+            ticker.abort();
+            eprint!("\r{:78}\r", "");
+        }
+        let result = result?;
+        if result.interrupted {
+            return Ok(None);
+        }
+        let budgets = Budgets {
+            capped: !matches!(self.caps, Caps::None { .. }),
+            node_cpu: plan.experiment.node_cpu,
+            store_cpu: plan.experiment.store_cpu,
+            node_period: nodes.first().and_then(Managed::cpu_period),
+            store_period: self.store.cpu_period(),
+        };
+        Ok(Some(step(
+            mode,
+            n,
+            plan.experiment.capacity,
+            rate,
+            result,
+            &start?,
+            &end?,
+            &budgets,
+        )))
+    }
+
+    /// A load against the proxy with the experiment's virtual users.
+    pub(crate) async fn load_config(
+        &self,
+        mode: &str,
+        connections: u64,
+    ) -> anyhow::Result<LoadConfig> {
+        let e = &self.plan.experiment;
+        let target = Target::resolve(&format!("http://{}", self.proxy.addrs[0]), false).await?;
+        let mut config = LoadConfig::new(target);
+        config.connections = connections;
+        config.scenario = scenario(e, mode, connections)?;
+        Ok(config)
+    }
+
+    /// Warns when the proxy or the load generator came near its limit: then
+    /// it, not the system under test, may have set the step's throughput.
+    pub(crate) fn check_limits(&self, step: &Step, run: &mut Run) {
+        for name in ["proxy", "load"] {
+            if let Some(c) = step.components.get(name)
+                && c.utilization > 0.8
+            {
+                run.warnings.push(format!(
+                    "{} N={}: the {name} used {:.0}% of its core; it may have limited this step",
+                    step.mode,
+                    step.nodes,
+                    c.utilization * 100.0
+                ));
+            }
+        }
+    }
+}
+
+/// The experiment's virtual users for `mode` over `connections`.
+pub(crate) fn scenario(
+    e: &Experiment,
+    mode: &str,
+    connections: u64,
+) -> anyhow::Result<ScenarioConfig> {
+    Ok(ScenarioConfig {
+        auth: mode.parse::<UserAuth>().map_err(|e| anyhow::anyhow!(e))?,
+        users: e.users.max(connections),
+        first_user: 0,
+        seed: e.seed,
+        requests_per_login: e.requests_per_login,
+        logout: true,
+        // Sticky: the proxy pins users by a stable client cookie, so the
+        // login lands on the node that will hold the session.
+        client_cookie: mode == "sticky",
+    })
+}

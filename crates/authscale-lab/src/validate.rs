@@ -1,0 +1,231 @@
+//! Reading an experiment file and validating an experiment into a `Plan`:
+//! every field checked, every duration parsed, each refusal with its reason.
+
+use std::time::Duration;
+
+use anyhow::{bail, ensure};
+
+use crate::duration;
+use crate::experiment::{Experiment, FaultKind, FaultPlan, MODES, Persistence, Plan};
+
+impl Experiment {
+    /// Reads a TOML file; unknown keys are errors, missing keys default.
+    pub fn from_file(path: &std::path::Path) -> anyhow::Result<Experiment> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read experiment {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("experiment {}: {e}", path.display()))
+    }
+
+    /// Validates and parses; every sweep starts with this.
+    pub fn plan(self) -> anyhow::Result<Plan> {
+        let d = |name: &str, raw: &str| {
+            duration::parse(raw).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+        };
+        ensure!(
+            !self.name.is_empty()
+                && self
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)),
+            "the experiment name {:?} must be letters, digits, - or _",
+            self.name
+        );
+        ensure!(
+            !self.modes.is_empty(),
+            "modes: name at least one of {}",
+            MODES.join(", ")
+        );
+        for mode in &self.modes {
+            if !MODES.contains(&mode.as_str()) {
+                bail!("modes: unknown mode {mode:?} (known: {})", MODES.join(", "));
+            }
+        }
+        ensure!(
+            !self.nodes.is_empty(),
+            "nodes: give at least one node count"
+        );
+        ensure!(
+            self.nodes.iter().all(|n| (1..=64).contains(n)),
+            "nodes: each count must be 1 to 64"
+        );
+        ensure!(
+            self.nodes.windows(2).all(|w| w[0] < w[1]),
+            "nodes: counts must be increasing, like [1, 2, 4, 8]"
+        );
+        for (name, value) in [("node-cpu", self.node_cpu), ("store-cpu", self.store_cpu)] {
+            ensure!(
+                value.is_finite() && value > 0.0 && value <= 64.0,
+                "{name} must be a fraction of a core greater than 0 (e.g. 0.1)"
+            );
+        }
+        ensure!(
+            self.connections_per_node >= 1,
+            "connections-per-node must be at least 1"
+        );
+        ensure!(
+            self.requests_per_login >= 1,
+            "requests-per-login must be at least 1"
+        );
+        ensure!(
+            self.slo_start_rate_per_node > 0.0 && self.slo_probes >= 2,
+            "slo-start-rate-per-node must be positive and slo-probes at least 2"
+        );
+        if let Some(x) = &self.external {
+            ensure!(
+                x.target.starts_with("http://"),
+                "external.target {:?} must be an http:// URL",
+                x.target
+            );
+            ensure!(
+                !x.scale_command.trim().is_empty(),
+                "external.scale-command must not be empty"
+            );
+            ensure!(
+                self.faults.is_none(),
+                "fault runs need local processes: remove [faults] or [external]"
+            );
+        }
+        let plan = Plan {
+            duration: d("duration", &self.duration)?,
+            warmup: d("warmup", &self.warmup)?,
+            cpu_period: d("cpu-period", &self.cpu_period)?,
+            store_rtt: d("store-rtt", &self.store_rtt)?,
+            store_timeout: d("store-timeout", &self.store_timeout)?,
+            session_cache_ttl: d("session-cache-ttl", &self.session_cache_ttl)?,
+            revocation_window: d("revocation-window", &self.revocation_window)?,
+            faults: match &self.faults {
+                None => None,
+                Some(f) => {
+                    ensure!(
+                        !f.persistence.is_empty(),
+                        "faults.persistence: name at least one of none, aof"
+                    );
+                    ensure!(
+                        f.persistence.len() <= 1 || f.kinds.contains(&FaultKind::StoreOutage),
+                        "faults.persistence only changes store-outage runs: add it to faults.kinds"
+                    );
+                    ensure!(
+                        f.durability_users <= 1000,
+                        "faults.durability-users must be at most 1000"
+                    );
+                    ensure!((1..=64).contains(&f.nodes), "faults.nodes must be 1 to 64");
+                    let plan = FaultPlan {
+                        kinds: f.kinds.clone(),
+                        persistence: f.persistence.clone(),
+                        durability_users: f.durability_users,
+                        nodes: f.nodes,
+                        duration: d("faults.duration", &f.duration)?,
+                        at: d("faults.at", &f.at)?,
+                        length: d("faults.length", &f.length)?,
+                    };
+                    ensure!(
+                        plan.at + plan.length < plan.duration,
+                        "faults: at + length must end before duration, leaving time to recover"
+                    );
+                    // The durability users are written before the load
+                    // starts; by the fault, `everysec` has fsynced them.
+                    ensure!(
+                        !plan.persistence.contains(&Persistence::Aof)
+                            || plan.at >= Duration::from_secs(1),
+                        "faults.at must be at least 1s with aof: the append-only file is fsynced once a second"
+                    );
+                    Some(plan)
+                }
+            },
+            slo_p99: d("slo-p99", &self.slo_p99)?,
+            slice: d("slice", &self.slice)?,
+            slice_warmup: d("slice-warmup", &self.slice_warmup)?,
+            experiment: self,
+        };
+        ensure!(
+            plan.duration >= Duration::from_millis(500),
+            "duration must be at least 500ms"
+        );
+        ensure!(
+            plan.duration + plan.warmup <= Duration::from_secs(3600),
+            "a step is bounded to one hour"
+        );
+        ensure!(
+            plan.cpu_period >= Duration::from_millis(1)
+                && plan.cpu_period <= Duration::from_secs(1),
+            "cpu-period must be between 1ms and 1s"
+        );
+        ensure!(
+            (1..=100).contains(&plan.experiment.rounds),
+            "rounds must be 1 to 100"
+        );
+        ensure!(
+            plan.slice >= Duration::from_millis(200) && plan.slice <= Duration::from_secs(60),
+            "slice must be between 200ms and 60s"
+        );
+        ensure!(
+            plan.slice_warmup <= Duration::from_secs(60),
+            "slice-warmup must be at most 60s"
+        );
+        ensure!(
+            !plan.store_timeout.is_zero(),
+            "store-timeout must be greater than zero"
+        );
+        Ok(plan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped(name: &str) -> Experiment {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../experiments")
+            .join(name);
+        Experiment::from_file(&path).expect("a valid shipped experiment")
+    }
+
+    #[test]
+    fn default_toml_spells_out_the_built_in_defaults() {
+        let file = serde_json::to_value(shipped("default.toml")).expect("json");
+        let built_in = serde_json::to_value(Experiment::default()).expect("json");
+        assert_eq!(file, built_in);
+    }
+
+    #[test]
+    fn every_shipped_experiment_plans() {
+        for entry in std::fs::read_dir(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments"),
+        )
+        .expect("dir")
+        {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Experiment::from_file(&path)
+                    .and_then(Experiment::plan)
+                    .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            }
+        }
+    }
+
+    #[test]
+    fn bad_experiments_are_refused_with_reasons() {
+        let cases: [(&str, &str); 9] = [
+            ("nodes = [4, 2]", "increasing"),
+            ("modes = [\"cookies\"]", "unknown mode"),
+            ("node-cpu = 0", "node-cpu"),
+            ("duration = \"soon\"", "duration"),
+            ("nmae = \"x\"", "unknown field"),
+            ("cpu-period = \"5s\"", "cpu-period"),
+            ("[faults]\nkinds = [\"meteor\"]", "unknown variant"),
+            ("[faults]\npersistence = [\"rdb\"]", "unknown variant"),
+            (
+                "[faults]\npersistence = [\"aof\"]\nat = \"500ms\"",
+                "at least 1s with aof",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = toml::from_str::<Experiment>(text)
+                .map_err(anyhow::Error::from)
+                .and_then(Experiment::plan)
+                .expect_err(text);
+            assert!(format!("{error:#}").contains(expected), "{text}: {error:#}");
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! The report's analysis sections: precision and paired ratios, the USL
+//! fit, the prediction check, CPU per request and the store ceiling.
+
+use std::fmt::Write;
+
+use authscale_lab::Run;
+
+use crate::analysis::{Analysis, ModeAnalysis};
+use crate::interval::Resolved;
+use crate::precision::{PREDICTION_TOLERANCE, Precision};
+
+/// Intervals, paired ratios and the run's noise floor.
+pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precision) {
+    let _ = writeln!(out, "\n## How sure these figures are\n");
+    if !precision.sliced {
+        let _ = writeln!(
+            out,
+            "Each step of this run was measured as one block, so it carries no interval: a single window cannot say how much of a difference is the machine's drift. Interleaved runs (`pairing = \"interleaved\"`, the default) give every figure an interval.\n"
+        );
+        return;
+    }
+    let e = &run.plan.experiment;
+    let _ = writeln!(
+        out,
+        "Every (mode, N) cell was measured once per round, {} rounds, in slices of {} (after {} of warm-up each), the order reversed every other round, so the machine's drift falls on every cell alike. Intervals are 95% Student-t intervals over the rounds (`mean [lo, hi]`); efficiencies and mode-to-mode ratios are formed within each round (paired) and their interval is a t interval on the per-round log ratios; the USL parameters' intervals come from a percentile bootstrap over rounds ({} resamples).\n",
+        e.rounds,
+        e.slice,
+        e.slice_warmup,
+        crate::precision::RESAMPLES
+    );
+    if let Some(floor) = precision.noise_floor {
+        let _ = writeln!(
+            out,
+            "**Noise floor: differences under {:.1}% are not resolved by this run** (the median half-width of its paired ratios).\n",
+            floor * 100.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| mode | N | X (req/s) | E(N) | p50 (ms) | p99 (ms) | node µs/req | store cmds/req | node throttled | p99 in quota periods |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let period = run
+        .steps
+        .first()
+        .and_then(|s| s.components.get("nodes"))
+        .and_then(|c| c.cpu_period_ms);
+    for s in &precision.steps {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            s.mode,
+            s.n,
+            s.throughput.show(0),
+            s.efficiency
+                .filter(|_| s.n > 1)
+                .map_or("—".into(), |e| e.show(2)),
+            s.p50_ms.show(2),
+            s.p99_ms.show(2),
+            s.cpu_us_per_req
+                .get("nodes")
+                .map_or("—".into(), |e| e.show(1)),
+            s.store_cmds_per_req.show(3),
+            s.node_throttled
+                .map_or("—".into(), |e| e.scaled(100.0).show(0) + "%"),
+            period.map_or("—".into(), |p| format!("{:.1}", s.p99_ms.mean / p)),
+        );
+    }
+    if !precision.ratios.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nThroughput of one mode over another at the same N, paired by round:\n"
+        );
+        let _ = writeln!(out, "| N | ratio | value | what the run can say |");
+        let _ = writeln!(out, "|---:|---|---:|---|");
+        for r in &precision.ratios {
+            let says = match Resolved::of_ratio(&r.ratio) {
+                Resolved::Higher => format!("{} faster than {}", r.a, r.b),
+                Resolved::Lower => format!("{} slower than {}", r.a, r.b),
+                Resolved::NotResolved => "not resolved: the two cannot be told apart".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {}/{} | {} | {says} |",
+                r.n,
+                r.a,
+                r.b,
+                r.ratio.show(3)
+            );
+        }
+    }
+    for note in &precision.superlinear {
+        let _ = writeln!(out, "\n> {note}");
+    }
+    let _ = writeln!(
+        out,
+        "\nThe last column is p99 in periods of the node quota: a capped node runs its quota and then waits for the next period, so a request that arrives after the quota is spent waits up to a whole period, and one queued behind others can wait two or three. A p99 of k periods is such waiting, not slow code."
+    );
+}
+
+/// How well the USL fitted on the first half predicts the second.
+pub(super) fn prediction_section(out: &mut String, precision: &Precision) {
+    if precision.prediction.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Does the model predict?\n");
+    let _ = writeln!(
+        out,
+        "The USL fitted on the first half of each mode's N values, predicting the measured rest. A model that misses by more than {:.0}% is reported as predicting badly: then the fitted curve describes the measured points but is not a forecast.\n",
+        PREDICTION_TOLERANCE * 100.0
+    );
+    let _ = writeln!(
+        out,
+        "| mode | fitted on N | N | predicted (req/s) | measured (req/s) | error |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|");
+    for (mode, check) in &precision.prediction {
+        let on: Vec<String> = check.fitted_on.iter().map(u32::to_string).collect();
+        for (n, predicted, measured, error) in &check.rows {
+            let _ = writeln!(
+                out,
+                "| {mode} | {} | {n} | {predicted:.0} | {measured:.0} | {:+.1}% |",
+                on.join(", "),
+                error * 100.0
+            );
+        }
+    }
+    for (mode, check) in &precision.prediction {
+        let _ = writeln!(
+            out,
+            "\n- {mode}: {} (largest error {:.1}%).",
+            if check.max_abs_error <= PREDICTION_TOLERANCE {
+                "the first half predicts the second well"
+            } else {
+                "the first half predicts the second badly — the curve changes shape beyond the fitted range"
+            },
+            check.max_abs_error * 100.0
+        );
+    }
+}
+
+pub(super) fn usl_section(out: &mut String, analysis: &Analysis, precision: &Precision) {
+    let _ = writeln!(out, "\n## Scalability model\n");
+    let _ = writeln!(
+        out,
+        "Universal Scalability Law, X(N) = λN / (1 + σ(N−1) + κN(N−1)), fitted by constrained least squares (σ, κ ≥ 0): σ is contention (queueing on something shared), κ coherency (crosstalk that makes throughput fall), N* the N at which the fitted curve peaks.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| mode | λ (req/s per node) | σ | κ | R² | N* | points |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|");
+    for m in &analysis.modes {
+        match &m.fit {
+            Some(f) => {
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.0} | {:.4} | {:.5} | {:.3} | {} | {}{} |",
+                    m.mode,
+                    f.lambda,
+                    f.sigma,
+                    f.kappa,
+                    f.r2,
+                    f.peak_n.map_or("—".into(), |n| format!("{n:.1}")),
+                    f.points,
+                    if f.trustworthy() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (fewer than {}: indicative only)",
+                            crate::usl::TRUSTWORTHY_POINTS
+                        )
+                    }
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "| {} | — | — | — | — | — | too few distinct N to fit |",
+                    m.mode
+                );
+            }
+        }
+    }
+    if !precision.usl.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n95% bootstrap intervals of the fit (resampling rounds):\n"
+        );
+        let _ = writeln!(out, "| mode | λ | σ | κ | N* |");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        let peak = |x: f64| {
+            if x.is_finite() {
+                format!("{x:.1}")
+            } else {
+                "∞".into()
+            }
+        };
+        for (mode, u) in &precision.usl {
+            let _ = writeln!(
+                out,
+                "| {mode} | [{:.0}, {:.0}] | [{:.4}, {:.4}] | [{:.5}, {:.5}] | [{}, {}] |",
+                u.lambda.0,
+                u.lambda.1,
+                u.sigma.0,
+                u.sigma.1,
+                u.kappa.0,
+                u.kappa.1,
+                peak(u.peak_n.0),
+                peak(u.peak_n.1)
+            );
+        }
+    }
+}
+
+pub(super) fn cpu_section(out: &mut String, analysis: &Analysis) {
+    let _ = writeln!(
+        out,
+        "## Where the CPU goes\n\n![CPU per request by component](cpu.svg)\n"
+    );
+    let _ = writeln!(
+        out,
+        "CPU µs per request (and utilization of each component's limit: its cgroup budget, or one core for the uncapped proxy and load generator).\n"
+    );
+    let _ = writeln!(
+        out,
+        "| mode | N | nodes | store | proxy | load generator | node throttled periods |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    for m in &analysis.modes {
+        for p in &m.points {
+            let cell = |c: &str| match (p.cpu_us_per_req.get(c), p.utilization.get(c)) {
+                (Some(cpu), Some(util)) => format!("{cpu:.1} ({:.0}%)", util * 100.0),
+                _ => "not measured".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {:.0}% |",
+                m.mode,
+                p.n,
+                cell("nodes"),
+                cell("store"),
+                cell("proxy"),
+                cell("load"),
+                p.node_throttled_share * 100.0
+            );
+        }
+    }
+}
+
+pub(super) fn ceiling_section(out: &mut String, analysis: &Analysis) {
+    let with: Vec<&ModeAnalysis> = analysis
+        .modes
+        .iter()
+        .filter(|m| m.ceiling.is_some())
+        .collect();
+    if with.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## The store's ceiling, predicted and measured\n");
+    let _ = writeln!(
+        out,
+        "Predicted: the store's budget divided by its measured CPU per command gives commands per second; divided by store commands per request, requests per second.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| mode | store budget (cores) | store CPU µs/command | store capacity (commands/s) | commands/request | predicted ceiling (req/s) | best measured (req/s) | measured/predicted |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for m in with {
+        if let Some(c) = &m.ceiling {
+            let _ = writeln!(
+                out,
+                "| {} | {:.2} | {:.1} | {:.0} | {:.3} | {:.0} | {:.0} | {:.2} |",
+                m.mode,
+                c.store_budget_cores,
+                c.store_cpu_us_per_command,
+                c.store_commands_per_second,
+                c.commands_per_request,
+                c.predicted_rps,
+                c.measured_rps,
+                c.measured_rps / c.predicted_rps
+            );
+        }
+    }
+}
