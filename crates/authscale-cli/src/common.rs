@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
-use authscale_lab::duration;
+use authscale_schema::duration;
 
 use crate::Failure;
 

@@ -10,11 +10,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use authscale_load::{LoadConfig, Target, process_cpu_seconds};
+use authscale_load::{LoadConfig, process_cpu_seconds};
 
-use crate::experiment::{External, Plan};
-use crate::record::{Component, Latency, LittlesLaw, Run, Step};
 use crate::store::Store;
+use authscale_schema::{
+    AuthMode, Component, ComponentCpu, External, Latency, LittlesLaw, Plan, Run, Step,
+};
 
 /// Every mode and N of the plan against the external deployment; false
 /// when interrupted.
@@ -27,7 +28,7 @@ pub async fn sweep(
     stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> anyhow::Result<bool> {
     let e = &plan.experiment;
-    let target = Target::resolve(&external.target, external.allow_remote).await?;
+    let target = authscale_load::resolve_target(&external.target, external.allow_remote).await?;
     let store = match &external.store_url {
         Some(url) => Some(Store::existing(url).await?),
         None => None,
@@ -36,7 +37,7 @@ pub async fn sweep(
         .ready_url
         .clone()
         .unwrap_or_else(|| format!("{}/readyz", external.target.trim_end_matches('/')));
-    for mode in &e.modes {
+    for &mode in &e.modes {
         for &n in &e.nodes {
             scale(&external.scale_command, mode, n).await?;
             wait_ready(&ready, Duration::from_secs(120)).await?;
@@ -72,7 +73,7 @@ pub async fn sweep(
             }
             let requests = result.requests.max(1) as f64;
             let seconds = result.measured_seconds.max(1e-9);
-            let measured = |cpu: f64| Component {
+            let measured = |cpu: f64| ComponentCpu {
                 cpu_seconds: cpu,
                 cpu_us_per_request: cpu * 1e6 / requests,
                 limit_cores: 1.0,
@@ -82,11 +83,11 @@ pub async fn sweep(
                 throttling: None,
             };
             let mut components = BTreeMap::new();
-            components.insert("load".to_owned(), measured(end.0 - start.0));
+            components.insert(Component::Load, measured(end.0 - start.0));
             let mut store_commands = BTreeMap::new();
             if let (Some(a), Some(b)) = (&start.1, &end.1) {
                 let delta = b.since(a);
-                components.insert("store".to_owned(), measured(delta.cpu_seconds));
+                components.insert(Component::Store, measured(delta.cpu_seconds));
                 store_commands = delta.commands;
             }
             let total: u64 = store_commands.values().sum();
@@ -168,10 +169,10 @@ async fn resolve_url(url: &str) -> anyhow::Result<(std::net::SocketAddr, String)
 }
 
 /// Runs the scale command for `n` nodes of `mode`; it must succeed.
-async fn scale(template: &str, mode: &str, n: u32) -> anyhow::Result<()> {
+async fn scale(template: &str, mode: AuthMode, n: u32) -> anyhow::Result<()> {
     let command = template
         .replace("{n}", &n.to_string())
-        .replace("{mode}", mode);
+        .replace("{mode}", mode.as_str());
     let output = tokio::time::timeout(
         Duration::from_secs(300),
         tokio::process::Command::new("sh")

@@ -8,25 +8,22 @@
 
 mod cgroup;
 mod durability;
-pub mod duration;
-mod experiment;
 mod external;
 mod http;
 mod process;
-mod record;
 mod revocation;
 mod slices;
 mod store;
 mod sweep;
 
-pub use cgroup::{Caps, Throttling};
-pub use experiment::{
-    Capacity, Experiment, External, FaultKind, FaultPlan, Faults, Pairing, Persistence, Plan,
+pub use cgroup::Caps;
+
+// What the lab records and plans with is the schema crate's; re-exported
+// so callers of the lab need not name two crates.
+pub use authscale_schema::{
+    Capacity, Durability, Experiment, External, FaultKind, FaultPlan, FaultRun, Faults, Host,
+    Latency, LittlesLaw, Pairing, Persistence, Plan, Probe, Revocation, Run, SCHEMA, Slice, Step,
+    Throttling, duration, utc, write_atomic,
 };
-pub use record::{
-    Component, Durability, FaultRun, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Slice, Step,
-    utc, write_atomic,
-};
-pub use revocation::Revocation;
 pub use store::StoreCounters;
 pub use sweep::{Finished, LabOptions, sweep};

@@ -11,17 +11,17 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use anyhow::Context;
-use authscale_load::{
-    LoadConfig, LoadResult, LoopMode, Progress, ScenarioConfig, Target, UserAuth,
-};
+use authscale_load::{LoadConfig, LoadResult, LoopMode, Progress, ScenarioConfig};
 
-use crate::cgroup::{Caps, CpuGroup, Throttling, remove_parent};
+use crate::cgroup::{Caps, CpuGroup, remove_parent};
 use crate::durability;
-use crate::experiment::{Capacity, FaultKind, Persistence, Plan};
 use crate::http;
 use crate::process::{Managed, process_cpu_seconds};
-use crate::record::{Component, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Slice, Step, utc};
 use crate::store::{Store, StoreCounters};
+use authscale_schema::{
+    AuthMode, Capacity, Component, ComponentCpu, FaultKind, Host, Latency, LittlesLaw, Persistence,
+    Plan, Probe, Run, RunStatus, SCHEMA, Slice, Step, Throttling, utc,
+};
 
 /// Where and how the lab runs.
 #[derive(Debug, Clone)]
@@ -96,7 +96,7 @@ pub async fn sweep(
             let group = CpuGroup::create(
                 &caps,
                 &parent,
-                "store",
+                Component::Store.as_str(),
                 plan.experiment.store_cpu,
                 plan.cpu_period,
             )?;
@@ -117,7 +117,14 @@ pub async fn sweep(
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let proxy = Managed::start("proxy", &options.bin, &proxy_args, None, true).await?;
+    let proxy = Managed::start(
+        Component::Proxy.as_str(),
+        &options.bin,
+        &proxy_args,
+        None,
+        true,
+    )
+    .await?;
     anyhow::ensure!(
         proxy.addrs.len() == 2,
         "the proxy did not report its admin address"
@@ -169,7 +176,7 @@ pub async fn sweep(
         host,
         started_at: utc(started),
         finished_at: None,
-        status: "running".into(),
+        status: RunStatus::Running,
         error: None,
         warnings,
         pids: store.pid().into_iter().chain([proxy.pid]).collect(),
@@ -215,7 +222,7 @@ impl Lab<'_> {
         if self.plan.interleaved() {
             return self.interleaved(run, dir, stop).await;
         }
-        for mode in &self.plan.experiment.modes {
+        for &mode in &self.plan.experiment.modes {
             self.store.flush().await?;
             self.set_policy(mode).await?;
             let mut nodes: Vec<Managed> = Vec::new();
@@ -262,7 +269,7 @@ impl Lab<'_> {
         let e = &self.plan.experiment;
         self.store.flush().await?;
         let mut sets: Vec<Vec<Managed>> = Vec::new();
-        for mode in &e.modes {
+        for &mode in &e.modes {
             let mut nodes = Vec::new();
             for index in 0..self.plan.max_nodes() as usize {
                 let node = self.start_node(mode, index).await?;
@@ -282,7 +289,7 @@ impl Lab<'_> {
             self.plan.slice_warmup.max(Duration::from_millis(200)),
         );
         for cell in &schedule[0] {
-            let mode = &e.modes[cell.mode];
+            let mode = e.modes[cell.mode];
             self.point_at(mode, &sets[cell.mode][..cell.nodes as usize])
                 .await?;
             if self
@@ -306,7 +313,7 @@ impl Lab<'_> {
         for (round, order) in schedule.iter().enumerate() {
             let started = std::time::Instant::now();
             for cell in order {
-                let mode = &e.modes[cell.mode];
+                let mode = e.modes[cell.mode];
                 let nodes = &sets[cell.mode][..cell.nodes as usize];
                 self.point_at(mode, nodes).await?;
                 let Some(step) = self.measure(mode, nodes, None, window, stop).await? else {
@@ -341,7 +348,7 @@ impl Lab<'_> {
             run.write(dir)?;
         }
         run.steps.truncate(steps_before);
-        for (mode_index, mode) in e.modes.iter().enumerate() {
+        for (mode_index, &mode) in e.modes.iter().enumerate() {
             for &n in &e.nodes {
                 let parts = cells.remove(&(mode_index, n)).unwrap_or_default();
                 let step = crate::slices::combine(parts)?;
@@ -353,7 +360,7 @@ impl Lab<'_> {
             }
         }
         run.write(dir)?;
-        for (mode, nodes) in e.modes.iter().zip(sets.iter_mut()) {
+        for (&mode, nodes) in e.modes.iter().zip(sets.iter_mut()) {
             self.point_at(mode, nodes).await?;
             if !self.after_steps(mode, nodes, run, dir, stop).await? {
                 return Ok(false);
@@ -363,18 +370,13 @@ impl Lab<'_> {
     }
 
     /// Points the proxy at `nodes` with the policy `mode` needs.
-    async fn point_at(&self, mode: &str, nodes: &[Managed]) -> anyhow::Result<()> {
+    async fn point_at(&self, mode: AuthMode, nodes: &[Managed]) -> anyhow::Result<()> {
         self.set_policy(mode).await?;
         self.set_upstreams(nodes).await
     }
 
-    async fn set_policy(&self, mode: &str) -> anyhow::Result<()> {
-        // Sticky sessions live on one node: the proxy must pin users.
-        let policy = if mode == "sticky" {
-            "cookie-hash"
-        } else {
-            "round-robin"
-        };
+    async fn set_policy(&self, mode: AuthMode) -> anyhow::Result<()> {
+        let policy = mode.proxy_policy();
         let (status, answer) = http::call(
             self.proxy.addrs[1],
             "PUT",
@@ -393,13 +395,13 @@ impl Lab<'_> {
     /// the mode's nodes; false when interrupted.
     async fn after_steps(
         &self,
-        mode: &str,
+        mode: AuthMode,
         nodes: &mut Vec<Managed>,
         run: &mut Run,
         dir: &Path,
         stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> anyhow::Result<bool> {
-        if mode != "none" && !self.plan.revocation_window.is_zero() {
+        if mode.has_credential() && !self.plan.revocation_window.is_zero() {
             let addrs: Vec<_> = nodes.iter().map(Managed::addr).collect();
             let probe = crate::revocation::probe(
                 mode,
@@ -472,7 +474,7 @@ impl Lab<'_> {
         CpuGroup::create(
             &self.caps,
             &self.parent,
-            "store",
+            Component::Store.as_str(),
             self.plan.experiment.store_cpu,
             self.plan.cpu_period,
         )
@@ -484,7 +486,7 @@ impl Lab<'_> {
     /// durability users are set up and checked again.
     async fn fault_run(
         &self,
-        mode: &str,
+        mode: AuthMode,
         kind: FaultKind,
         faults: &crate::FaultPlan,
         nodes: &mut [Managed],
@@ -552,13 +554,13 @@ impl Lab<'_> {
         Ok(Some(fault))
     }
 
-    async fn start_node(&self, mode: &str, index: usize) -> anyhow::Result<Managed> {
+    async fn start_node(&self, mode: AuthMode, index: usize) -> anyhow::Result<Managed> {
         self.start_node_at(mode, index, "127.0.0.1:0").await
     }
 
     async fn start_node_at(
         &self,
-        mode: &str,
+        mode: AuthMode,
         index: usize,
         listen: &str,
     ) -> anyhow::Result<Managed> {
@@ -567,7 +569,7 @@ impl Lab<'_> {
         let mut args: Vec<String> = vec![
             "node".into(),
             "--auth".into(),
-            mode.into(),
+            mode.to_string(),
             "--listen".into(),
             listen.into(),
             "--threads".into(),
@@ -581,7 +583,7 @@ impl Lab<'_> {
             "--users".into(),
             self.directory_size().to_string(),
         ];
-        if ["session", "session-cached", "token-denylist"].contains(&mode) {
+        if mode.uses_store() {
             args.extend([
                 "--redis-url".into(),
                 self.store.url.clone(),
@@ -591,10 +593,10 @@ impl Lab<'_> {
                 e.store_rtt.clone(),
             ]);
         }
-        if mode == "session-cached" {
+        if mode.caches_sessions() {
             args.extend(["--session-cache-ttl".into(), e.session_cache_ttl.clone()]);
         }
-        if mode.starts_with("token") {
+        if mode.issues_tokens() {
             args.extend([
                 "--jwt-secret".into(),
                 format!("lab={}", self.secret.display()),
@@ -647,7 +649,7 @@ impl Lab<'_> {
     /// bisect; the step is the best passing probe.
     async fn search(
         &self,
-        mode: &str,
+        mode: AuthMode,
         nodes: &[Managed],
         stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> anyhow::Result<Option<Step>> {
@@ -705,7 +707,7 @@ impl Lab<'_> {
     /// One load run against the current node set; None when interrupted.
     async fn measure(
         &self,
-        mode: &str,
+        mode: AuthMode,
         nodes: &[Managed],
         rate: Option<f64>,
         (warmup, duration): (Duration, Duration),
@@ -747,9 +749,11 @@ impl Lab<'_> {
     }
 
     /// A load against the proxy with the experiment's virtual users.
-    async fn load_config(&self, mode: &str, connections: u64) -> anyhow::Result<LoadConfig> {
+    async fn load_config(&self, mode: AuthMode, connections: u64) -> anyhow::Result<LoadConfig> {
         let e = &self.plan.experiment;
-        let target = Target::resolve(&format!("http://{}", self.proxy.addrs[0]), false).await?;
+        let target =
+            authscale_load::resolve_target(&format!("http://{}", self.proxy.addrs[0]), false)
+                .await?;
         let mut config = LoadConfig::new(target);
         config.connections = connections;
         config.scenario = scenario(e, mode, connections)?;
@@ -772,7 +776,7 @@ impl Lab<'_> {
 
     fn step(
         &self,
-        mode: &str,
+        mode: AuthMode,
         nodes: &[Managed],
         rate: Option<f64>,
         load: LoadResult,
@@ -788,7 +792,7 @@ impl Lab<'_> {
         let component = |cpu: f64,
                          limit: f64,
                          period: Option<Duration>,
-                         throttling: Option<Throttling>| Component {
+                         throttling: Option<Throttling>| ComponentCpu {
             cpu_seconds: cpu,
             cpu_us_per_request: cpu * 1e6 / requests as f64,
             limit_cores: limit,
@@ -804,7 +808,7 @@ impl Lab<'_> {
             .map(|(e, s)| e.since(s));
         let mut components = BTreeMap::new();
         components.insert(
-            "nodes".to_owned(),
+            Component::Nodes,
             component(
                 end.nodes_cpu - start.nodes_cpu,
                 f64::from(n) * if capped { e.node_cpu } else { 1.0 },
@@ -814,7 +818,7 @@ impl Lab<'_> {
         );
         let store_period = self.store.cpu_period();
         components.insert(
-            "store".to_owned(),
+            Component::Store,
             component(
                 store.cpu_seconds,
                 if store_period.is_some() {
@@ -827,11 +831,11 @@ impl Lab<'_> {
             ),
         );
         components.insert(
-            "proxy".to_owned(),
+            Component::Proxy,
             component(end.proxy_cpu - start.proxy_cpu, 1.0, None, None),
         );
         components.insert(
-            "load".to_owned(),
+            Component::Load,
             component(end.load_cpu - start.load_cpu, 1.0, None, None),
         );
 
@@ -886,8 +890,8 @@ impl Lab<'_> {
     /// Warns when the proxy or the load generator came near its limit: then
     /// it, not the system under test, may have set the step's throughput.
     fn check_limits(&self, step: &Step, run: &mut Run) {
-        for name in ["proxy", "load"] {
-            if let Some(c) = step.components.get(name)
+        for name in [Component::Proxy, Component::Load] {
+            if let Some(c) = step.components.get(&name)
                 && c.utilization > 0.8
             {
                 run.warnings.push(format!(
@@ -905,11 +909,11 @@ impl Lab<'_> {
 /// The experiment's virtual users for `mode` over `connections`.
 pub(crate) fn scenario(
     e: &crate::Experiment,
-    mode: &str,
+    mode: AuthMode,
     connections: u64,
 ) -> anyhow::Result<ScenarioConfig> {
     Ok(ScenarioConfig {
-        auth: mode.parse::<UserAuth>().map_err(|e| anyhow::anyhow!(e))?,
+        auth: mode.credential(),
         users: e.users.max(connections),
         first_user: 0,
         seed: e.seed,
@@ -917,7 +921,7 @@ pub(crate) fn scenario(
         logout: true,
         // Sticky: the proxy pins users by a stable client cookie, so the
         // login lands on the node that will hold the session.
-        client_cookie: mode == "sticky",
+        client_cookie: mode.client_cookie(),
     })
 }
 
@@ -954,7 +958,7 @@ async fn sweep_external(
         },
         started_at: utc(started),
         finished_at: None,
-        status: "running".into(),
+        status: RunStatus::Running,
         error: None,
         warnings: vec![format!(
             "external deployment ({}): the lab neither caps nor measures its nodes or balancer; only the load generator{} is measured",
@@ -996,19 +1000,19 @@ fn results_dir(options: &LabOptions, plan: &Plan, started: u64) -> anyhow::Resul
 fn finish(run: &mut Run, outcome: anyhow::Result<bool>) {
     run.finished_at = Some(utc(unix_now()));
     match outcome {
-        Ok(true) => run.status = "complete".into(),
-        Ok(false) => run.status = "interrupted".into(),
+        Ok(true) => run.status = RunStatus::Complete,
+        Ok(false) => run.status = RunStatus::Interrupted,
         Err(e) => {
-            run.status = "failed".into();
+            run.status = RunStatus::Failed;
             run.error = Some(format!("{e:#}"));
         }
     }
 }
 
 fn step_line(step: &Step, x1: Option<f64>) -> String {
-    let util = |name: &str| {
+    let util = |component: Component| {
         step.components
-            .get(name)
+            .get(&component)
             .map_or(0.0, |c| c.utilization * 100.0)
     };
     let efficiency = x1.map_or(String::new(), |x1| {
@@ -1020,15 +1024,15 @@ fn step_line(step: &Step, x1: Option<f64>) -> String {
         step.nodes,
         step.throughput,
         step.latency_ms.p99,
-        util("nodes"),
-        util("store"),
+        util(Component::Nodes),
+        util(Component::Store),
         step.errors
     )
 }
 
 /// Reads a fault run's timeline: failures, recovery, lost sessions.
 fn fault_summary(
-    mode: &str,
+    mode: AuthMode,
     kind: FaultKind,
     nodes: u32,
     faults: &crate::FaultPlan,

@@ -11,7 +11,7 @@ mod render;
 
 use std::collections::BTreeMap;
 
-use authscale_lab::{Run, Step};
+use authscale_schema::{AuthMode, Component, Run, Step};
 use serde::Serialize;
 
 use crate::analysis::{KNEE_EFFICIENCY, SATURATED, analyse};
@@ -54,7 +54,7 @@ pub enum PredictError {
         "--work-us {work} leaves mode {mode} a negative CPU cost per request (the run measured {measured:.1} µs at work {run_work} µs)"
     )]
     NegativeCost {
-        mode: String,
+        mode: AuthMode,
         work: f64,
         run_work: f64,
         measured: f64,
@@ -85,16 +85,16 @@ impl Cluster {
     pub fn of_run(run: &Run) -> Cluster {
         let e = &run.plan.experiment;
         let step = run.steps.first();
-        let limit = |name: &str| step.and_then(|s| s.components.get(name).map(|c| c.limit_cores));
+        let limit = |c: Component| step.and_then(|s| s.components.get(&c).map(|c| c.limit_cores));
         let mut nodes: Vec<u32> = run.steps.iter().map(|s| s.nodes).collect();
         nodes.sort_unstable();
         nodes.dedup();
         Cluster {
-            node_cores: match (limit("nodes"), step) {
+            node_cores: match (limit(Component::Nodes), step) {
                 (Some(l), Some(s)) if s.nodes > 0 => l / f64::from(s.nodes),
                 _ => e.node_cpu,
             },
-            store_cores: limit("store").unwrap_or(e.store_cpu),
+            store_cores: limit(Component::Store).unwrap_or(e.store_cpu),
             store_shards: 1,
             store_rtt_s: run.plan.store_rtt.as_secs_f64(),
             work_us: e.work_us as f64,
@@ -262,7 +262,7 @@ pub struct StoreCosts {
 /// A mode's measured costs, as the model uses them.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModeCosts {
-    pub mode: String,
+    pub mode: AuthMode,
     /// Node CPU-µs per request (of one core) at the run's work, by the
     /// nodes' utilization.
     pub node: CostCurve,
@@ -275,7 +275,7 @@ pub struct ModeCosts {
     pub store: Option<StoreCosts>,
 }
 
-fn costs(run: &Run, mode: &str, work_us: f64) -> Result<ModeCosts, PredictError> {
+fn costs(run: &Run, mode: AuthMode, work_us: f64) -> Result<ModeCosts, PredictError> {
     let steps: Vec<&Step> = run.steps.iter().filter(|s| s.mode == mode).collect();
     if steps.is_empty() {
         return Err(PredictError::NoSteps(format!(" for mode {mode}")));
@@ -283,14 +283,17 @@ fn costs(run: &Run, mode: &str, work_us: f64) -> Result<ModeCosts, PredictError>
     let node_samples: Vec<(u32, f64, f64, f64)> = steps
         .iter()
         .filter_map(|s| {
-            let c = s.components.get("nodes")?;
+            let c = s.components.get(&Component::Nodes)?;
             Some((s.nodes, c.utilization, c.cpu_seconds, s.requests as f64))
         })
         .collect();
     let node = CostCurve::from_samples(&node_samples)
-        .ok_or_else(|| PredictError::NodesNotMeasured(mode.into()))?;
-    if steps.iter().all(|s| !s.components.contains_key("store")) {
-        return Err(PredictError::StoreNotMeasured(mode.into()));
+        .ok_or_else(|| PredictError::NodesNotMeasured(mode.to_string()))?;
+    if steps
+        .iter()
+        .all(|s| !s.components.contains_key(&Component::Store))
+    {
+        return Err(PredictError::StoreNotMeasured(mode.to_string()));
     }
     let (protected, all) = steps.iter().fold((0u64, 0u64), |(p, a), s| {
         let count = |name: &str| {
@@ -316,7 +319,7 @@ fn costs(run: &Run, mode: &str, work_us: f64) -> Result<ModeCosts, PredictError>
         .fold(f64::INFINITY, f64::min);
     if lowest + work_delta_us <= 0.0 {
         return Err(PredictError::NegativeCost {
-            mode: mode.into(),
+            mode,
             work: work_us,
             run_work: run_work_us,
             measured: lowest,
@@ -334,7 +337,7 @@ fn costs(run: &Run, mode: &str, work_us: f64) -> Result<ModeCosts, PredictError>
         let samples: Vec<(u32, f64, f64, f64)> = steps
             .iter()
             .filter_map(|s| {
-                let c = s.components.get("store")?;
+                let c = s.components.get(&Component::Store)?;
                 let n = s.store_commands.values().sum::<u64>() as f64;
                 Some((s.nodes, c.utilization, c.cpu_seconds, n))
             })
@@ -342,7 +345,7 @@ fn costs(run: &Run, mode: &str, work_us: f64) -> Result<ModeCosts, PredictError>
         let ratios = steps.iter().map(|s| s.store_commands_per_request);
         Some(StoreCosts {
             per_command: CostCurve::from_samples(&samples)
-                .ok_or_else(|| PredictError::StoreNotMeasured(mode.into()))?,
+                .ok_or_else(|| PredictError::StoreNotMeasured(mode.to_string()))?,
             commands_per_request: per_request,
             commands_per_request_range: (
                 ratios.clone().fold(f64::INFINITY, f64::min),
@@ -351,7 +354,7 @@ fn costs(run: &Run, mode: &str, work_us: f64) -> Result<ModeCosts, PredictError>
         })
     };
     Ok(ModeCosts {
-        mode: mode.into(),
+        mode,
         node,
         run_work_us,
         protected_share,
@@ -438,9 +441,9 @@ impl Model<'_> {
         let bottleneck = if node_u.max(store_u.unwrap_or(0.0)) < SATURATED {
             "connections"
         } else if store_u.is_some_and(|u| u > node_u) {
-            "store"
+            Component::Store.as_str()
         } else {
-            "nodes"
+            Component::Nodes.as_str()
         };
         PredictedPoint {
             n,
@@ -460,7 +463,7 @@ impl Model<'_> {
 /// One mode's predicted curve.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModePrediction {
-    pub mode: String,
+    pub mode: AuthMode,
     pub costs: ModeCosts,
     pub points: Vec<PredictedPoint>,
     /// First N of the list from which efficiency stays under 0.8.
@@ -495,7 +498,11 @@ fn knee_of(points: &[PredictedPoint]) -> Option<u32> {
         .map(|(_, p)| p.n)
 }
 
-fn predict_mode(run: &Run, mode: &str, cluster: &Cluster) -> Result<ModePrediction, PredictError> {
+fn predict_mode(
+    run: &Run,
+    mode: AuthMode,
+    cluster: &Cluster,
+) -> Result<ModePrediction, PredictError> {
     let costs = costs(run, mode, cluster.work_us)?;
     let model = Model {
         cluster,
@@ -532,7 +539,7 @@ fn predict_mode(run: &Run, mode: &str, cluster: &Cluster) -> Result<ModePredicti
             / (s.per_command.saturated() * 1e-6 * s.commands_per_request)
     });
     Ok(ModePrediction {
-        mode: mode.into(),
+        mode,
         costs,
         points,
         knee,
@@ -542,17 +549,17 @@ fn predict_mode(run: &Run, mode: &str, cluster: &Cluster) -> Result<ModePredicti
     })
 }
 
-fn modes_of(run: &Run) -> Vec<String> {
-    let mut modes: Vec<String> = Vec::new();
+fn modes_of(run: &Run) -> Vec<AuthMode> {
+    let mut modes: Vec<AuthMode> = Vec::new();
     for s in &run.steps {
         if !modes.contains(&s.mode) {
-            modes.push(s.mode.clone());
+            modes.push(s.mode);
         }
     }
     modes
 }
 
-fn measured(run: &Run, mode: &str) -> Vec<(u32, f64)> {
+fn measured(run: &Run, mode: AuthMode) -> Vec<(u32, f64)> {
     run.steps
         .iter()
         .filter(|s| s.mode == mode)
@@ -571,9 +578,9 @@ pub fn predict(run: &Run, run_name: &str, cluster: &Cluster) -> Result<Predictio
     let modes = modes_of(run)
         .iter()
         .map(|m| {
-            let mut p = predict_mode(run, m, cluster)?;
+            let mut p = predict_mode(run, *m, cluster)?;
             if same {
-                p.measured = measured(run, m);
+                p.measured = measured(run, *m);
             }
             Ok(p)
         })
@@ -635,7 +642,7 @@ pub struct ValidationPoint {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ModeValidation {
-    pub mode: String,
+    pub mode: AuthMode,
     pub points: Vec<ValidationPoint>,
     pub mean_abs_error_pct: f64,
     pub max_abs_error_pct: f64,
@@ -701,7 +708,7 @@ fn validate_against(
     description: &str,
 ) -> Result<Validation, PredictError> {
     let cluster = Cluster::of_run(whole);
-    let measured_knees: BTreeMap<String, Option<u32>> = analyse(whole)
+    let measured_knees: BTreeMap<AuthMode, Option<u32>> = analyse(whole)
         .modes
         .into_iter()
         .map(|m| (m.mode, m.knee))
@@ -712,7 +719,7 @@ fn validate_against(
         .retain(|m| measured_knees.contains_key(&m.mode));
     let mut modes = Vec::new();
     for m in &mut prediction.modes {
-        m.measured = measured(whole, &m.mode);
+        m.measured = measured(whole, m.mode);
         let points: Vec<ValidationPoint> = target
             .steps
             .iter()

@@ -4,9 +4,9 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use authscale_lab::Run;
+use authscale_schema::{AuthMode, Component, Run};
 
-use crate::analysis::{Analysis, COMPONENTS, ModeAnalysis, analyse};
+use crate::analysis::{Analysis, ModeAnalysis, analyse};
 use crate::interval::{Estimate, Resolved};
 use crate::precision::{PREDICTION_TOLERANCE, Precision, precision};
 use crate::svg::{LineChart, Series, StackedBars};
@@ -26,12 +26,12 @@ pub fn render(run: &Run) -> Vec<(String, String)> {
 /// Writes the report next to run.json (atomically, file by file).
 pub fn write(run: &Run, dir: &Path) -> anyhow::Result<()> {
     for (name, contents) in render(run) {
-        authscale_lab::write_atomic(&dir.join(name), contents.as_bytes())?;
+        authscale_schema::write_atomic(&dir.join(name), contents.as_bytes())?;
     }
     Ok(())
 }
 
-fn color(analysis: &Analysis, mode: &str) -> usize {
+fn color(analysis: &Analysis, mode: AuthMode) -> usize {
     analysis
         .modes
         .iter()
@@ -46,7 +46,7 @@ fn charts(run: &Run, analysis: &Analysis, precision: &Precision) -> Vec<(String,
             .iter()
             .filter_map(|s| {
                 let e = value(s)?;
-                (e.n >= 2).then(|| (color(analysis, &s.mode), f64::from(s.n), e.lo, e.hi))
+                (e.n >= 2).then(|| (color(analysis, s.mode), f64::from(s.n), e.lo, e.hi))
             })
             .collect()
     };
@@ -58,7 +58,7 @@ fn charts(run: &Run, analysis: &Analysis, precision: &Precision) -> Vec<(String,
         .unwrap_or(1);
     let mut throughput = Vec::new();
     for m in &analysis.modes {
-        let c = color(analysis, &m.mode);
+        let c = color(analysis, m.mode);
         throughput.push(Series {
             name: format!("{} measured", m.mode),
             points: m
@@ -101,14 +101,14 @@ fn charts(run: &Run, analysis: &Analysis, precision: &Precision) -> Vec<(String,
             .modes
             .iter()
             .map(|m| Series {
-                name: m.mode.clone(),
+                name: m.mode.to_string(),
                 points: m
                     .points
                     .iter()
                     .map(|p| (f64::from(p.n), value(p)))
                     .collect(),
                 dashed: false,
-                color: color(analysis, &m.mode),
+                color: color(analysis, m.mode),
             })
             .collect()
     };
@@ -122,16 +122,16 @@ fn charts(run: &Run, analysis: &Analysis, precision: &Precision) -> Vec<(String,
     let bars = StackedBars {
         title: "CPU per request, by component".into(),
         y_label: "CPU µs per request".into(),
-        parts: COMPONENTS.iter().map(|c| c.to_string()).collect(),
+        parts: Component::ALL.iter().map(|c| c.to_string()).collect(),
         bars: run
             .steps
             .iter()
             .map(|s| {
                 (
                     format!("{} N={}", s.mode, s.nodes),
-                    COMPONENTS
+                    Component::ALL
                         .iter()
-                        .map(|c| s.components.get(*c).map_or(0.0, |x| x.cpu_us_per_request))
+                        .map(|c| s.components.get(c).map_or(0.0, |x| x.cpu_us_per_request))
                         .collect(),
                 )
             })
@@ -182,18 +182,18 @@ fn charts(run: &Run, analysis: &Analysis, precision: &Precision) -> Vec<(String,
 }
 
 /// The file name stem of a fault run's charts.
-fn fault_stem(f: &authscale_lab::FaultRun) -> String {
+fn fault_stem(f: &authscale_schema::FaultRun) -> String {
     match f.persistence {
-        authscale_lab::Persistence::None => format!("fault-{}-{}", f.mode, f.kind),
+        authscale_schema::Persistence::None => format!("fault-{}-{}", f.mode, f.kind),
         other => format!("fault-{}-{}-{other}", f.mode, f.kind),
     }
 }
 
 /// A fault as the report names it: the kind, and for a store outage what
 /// the store kept.
-fn fault_name(f: &authscale_lab::FaultRun) -> String {
+fn fault_name(f: &authscale_schema::FaultRun) -> String {
     match (f.kind, f.persistence) {
-        (authscale_lab::FaultKind::StoreOutage, authscale_lab::Persistence::Aof) => {
+        (authscale_schema::FaultKind::StoreOutage, authscale_schema::Persistence::Aof) => {
             format!("{} (AOF)", f.kind)
         }
         _ => f.kind.to_string(),
@@ -202,14 +202,14 @@ fn fault_name(f: &authscale_lab::FaultRun) -> String {
 
 /// Two timelines per fault run: success rate and p99 per second, the
 /// fault window shaded.
-fn fault_charts(f: &authscale_lab::FaultRun) -> Vec<(String, String)> {
+fn fault_charts(f: &authscale_schema::FaultRun) -> Vec<(String, String)> {
     let shade = Some((
         f.at_s,
         f.at_s + f.length_s,
         format!("{} ({:.0} s)", fault_name(f), f.length_s),
     ));
     let total =
-        |p: &authscale_load::TimelinePoint| (p.success + p.unauthorized + p.failed).max(1) as f64;
+        |p: &authscale_schema::TimelinePoint| (p.success + p.unauthorized + p.failed).max(1) as f64;
     let success = f
         .timeline
         .iter()
@@ -225,7 +225,7 @@ fn fault_charts(f: &authscale_lab::FaultRun) -> Vec<(String, String)> {
         x_label: "seconds into the run".into(),
         y_label: y.into(),
         series: vec![Series {
-            name: f.mode.clone(),
+            name: f.mode.to_string(),
             points,
             dashed: false,
             color,
@@ -276,7 +276,7 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
     let period = run
         .steps
         .first()
-        .and_then(|s| s.components.get("nodes"))
+        .and_then(|s| s.components.get(&Component::Nodes))
         .and_then(|c| c.cpu_period_ms);
     let _ = writeln!(
         out,
@@ -350,19 +350,19 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
         "- Little's law (in-flight ≈ rate × mean latency): {} of {} steps within 10%.",
         analysis.littles_law_ok, analysis.steps
     );
-    let harness = |name: &str| {
+    let harness = |c: Component| {
         analysis
             .modes
             .iter()
             .flat_map(|m| m.points.iter())
-            .map(|p| p.utilization.get(name).copied().unwrap_or(0.0))
+            .map(|p| p.utilization.get(&c).copied().unwrap_or(0.0))
             .fold(0.0, f64::max)
     };
     let _ = writeln!(
         out,
         "- Harness headroom: the proxy used at most {:.0}% of its core and the load generator {:.0}% of its own (a step above 80% could have been limited by the harness).",
-        harness("proxy") * 100.0,
-        harness("load") * 100.0
+        harness(Component::Proxy) * 100.0,
+        harness(Component::Load) * 100.0
     );
     meaning(&mut out, analysis);
     out
@@ -402,7 +402,7 @@ fn precision_section(out: &mut String, run: &Run, precision: &Precision) {
     let period = run
         .steps
         .first()
-        .and_then(|s| s.components.get("nodes"))
+        .and_then(|s| s.components.get(&Component::Nodes))
         .and_then(|c| c.cpu_period_ms);
     for s in &precision.steps {
         let _ = writeln!(
@@ -417,7 +417,7 @@ fn precision_section(out: &mut String, run: &Run, precision: &Precision) {
             s.p50_ms.show(2),
             s.p99_ms.show(2),
             s.cpu_us_per_req
-                .get("nodes")
+                .get(&Component::Nodes)
                 .map_or("—".into(), |e| e.show(1)),
             s.store_cmds_per_req.show(3),
             s.node_throttled
@@ -588,7 +588,7 @@ fn cpu_section(out: &mut String, analysis: &Analysis) {
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
     for m in &analysis.modes {
         for p in &m.points {
-            let cell = |c: &str| match (p.cpu_us_per_req.get(c), p.utilization.get(c)) {
+            let cell = |c: Component| match (p.cpu_us_per_req.get(&c), p.utilization.get(&c)) {
                 (Some(cpu), Some(util)) => format!("{cpu:.1} ({:.0}%)", util * 100.0),
                 _ => "not measured".to_owned(),
             };
@@ -597,10 +597,10 @@ fn cpu_section(out: &mut String, analysis: &Analysis) {
                 "| {} | {} | {} | {} | {} | {} | {:.0}% |",
                 m.mode,
                 p.n,
-                cell("nodes"),
-                cell("store"),
-                cell("proxy"),
-                cell("load"),
+                cell(Component::Nodes),
+                cell(Component::Store),
+                cell(Component::Proxy),
+                cell(Component::Load),
                 p.node_throttled_share * 100.0
             );
         }
@@ -775,12 +775,16 @@ fn durability_table(out: &mut String, run: &Run) {
 /// The trade-off in the experiment's own numbers.
 fn meaning(out: &mut String, analysis: &Analysis) {
     let _ = writeln!(out, "\n## What this means\n");
-    let find = |name: &str| analysis.modes.iter().find(|m| m.mode == name);
-    if let (Some(session), Some(token)) = (find("session"), find("token"))
+    let find = |mode: AuthMode| analysis.modes.iter().find(|m| m.mode == mode);
+    if let (Some(session), Some(token)) = (find(AuthMode::Session), find(AuthMode::Token))
         && let (Some(s), Some(t)) = (session.points.last(), token.points.last())
     {
-        let node_cost =
-            |p: &crate::analysis::Point| p.cpu_us_per_req.get("nodes").copied().unwrap_or(0.0);
+        let node_cost = |p: &crate::analysis::Point| {
+            p.cpu_us_per_req
+                .get(&Component::Nodes)
+                .copied()
+                .unwrap_or(0.0)
+        };
         let _ = writeln!(
             out,
             "- At N={} token auth served {:.0} req/s and session auth {:.0} ({:.2}×). Session's bottleneck: {}; token's: {}.",

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use authscale_lab::Run;
 use authscale_report::predict::{
     self, Cluster, PredictError, cluster_section, parse_nodes, validate_held_out,
 };
+use authscale_schema::{AuthMode, Component, Run};
 
 fn fixture() -> Run {
     Run::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quick-run.json"))
@@ -24,10 +24,16 @@ fn synthetic() -> Run {
     let mut run = fixture();
     for s in &mut run.steps {
         let requests = s.requests as f64;
-        let nodes = s.components.get_mut("nodes").expect("nodes measured");
+        let nodes = s
+            .components
+            .get_mut(&Component::Nodes)
+            .expect("nodes measured");
         nodes.cpu_seconds = NODE_US * 1e-6 * requests;
-        let store = s.components.get_mut("store").expect("store measured");
-        if s.mode == "session" {
+        let store = s
+            .components
+            .get_mut(&Component::Store)
+            .expect("store measured");
+        if s.mode == AuthMode::Session {
             store.cpu_seconds = STORE_US_PER_CMD * 1e-6 * requests;
             s.store_commands = [("get".to_owned(), s.requests)].into();
             s.store_commands_per_request = 1.0;
@@ -64,7 +70,7 @@ fn a_store_of_known_cost_gives_the_analytic_ceiling() {
     let session = p
         .modes
         .iter()
-        .find(|m| m.mode == "session")
+        .find(|m| m.mode == AuthMode::Session)
         .expect("session");
     let c = session.store_ceiling_rps.expect("session uses the store");
     assert!((c - ceiling).abs() < 1e-6, "{c} vs {ceiling}");
@@ -84,7 +90,11 @@ fn a_store_of_known_cost_gives_the_analytic_ceiling() {
     // with X(1) ≤ 2000 and the ceiling 4444 it comes by N = 3.
     assert!(session.knee_exact.is_some_and(|k| (2..=3).contains(&k)));
     // Token needs no store: linear in N at its nodes' capacity.
-    let token = p.modes.iter().find(|m| m.mode == "token").expect("token");
+    let token = p
+        .modes
+        .iter()
+        .find(|m| m.mode == AuthMode::Token)
+        .expect("token");
     assert!(token.store_ceiling_rps.is_none() && token.knee.is_none());
     let (t1, t1000) = (&token.points[0], token.points.last().expect("N=1000"));
     assert!((t1000.throughput / t1.throughput - 1000.0).abs() < 1e-6);
@@ -163,7 +173,7 @@ fn invalid_inputs_are_refused_by_name() {
 
     let mut storeless = run.clone();
     for s in &mut storeless.steps {
-        s.components.remove("store");
+        s.components.remove(&Component::Store);
     }
     let err = predict::predict(&storeless, "s", &cluster(1.0, 1.0, vec![1])).expect_err("no store");
     assert!(

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use authscale_lab::Run;
+use authscale_schema::Run;
 
 use super::{Cluster, ModePrediction, Prediction, Validation, predict};
 use crate::svg::{LineChart, Series};

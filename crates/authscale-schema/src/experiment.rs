@@ -4,23 +4,15 @@
 
 use std::time::Duration;
 
-use anyhow::{bail, ensure};
+use anyhow::ensure;
 use serde::{Deserialize, Serialize};
 
 use crate::duration;
-
-/// The auth modes a sweep can measure.
-pub const MODES: [&str; 6] = [
-    "none",
-    "session",
-    "token",
-    "session-cached",
-    "token-denylist",
-    "sticky",
-];
+use crate::vocabulary::AuthMode;
 
 /// How a step measures capacity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Capacity {
     /// Saturation: a closed loop with C connections per node.
@@ -46,6 +38,7 @@ pub enum Pairing {
 
 /// A fault the lab injects in the middle of a closed-loop run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// The store is killed, then restarted on its port (from its
@@ -72,6 +65,7 @@ impl std::fmt::Display for FaultKind {
 
 /// What the lab's store keeps across a restart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Persistence {
     /// Nothing: a restarted store is empty (`--save '' --appendonly no`).
@@ -180,7 +174,7 @@ pub struct FaultPlan {
 pub struct Experiment {
     pub name: String,
     pub description: String,
-    pub modes: Vec<String>,
+    pub modes: Vec<AuthMode>,
     pub nodes: Vec<u32>,
     pub duration: String,
     pub warmup: String,
@@ -230,7 +224,7 @@ impl Default for Experiment {
             name: "default".into(),
             description: "session vs token, N = 1..8 nodes at 0.1 core each, store at 0.04 core"
                 .into(),
-            modes: vec!["session".into(), "token".into()],
+            modes: vec![AuthMode::Session, AuthMode::Token],
             nodes: vec![1, 2, 3, 4, 6, 8],
             duration: "4s".into(),
             warmup: "1s".into(),
@@ -328,13 +322,8 @@ impl Experiment {
         ensure!(
             !self.modes.is_empty(),
             "modes: name at least one of {}",
-            MODES.join(", ")
+            AuthMode::ALL.map(AuthMode::as_str).join(", ")
         );
-        for mode in &self.modes {
-            if !MODES.contains(&mode.as_str()) {
-                bail!("modes: unknown mode {mode:?} (known: {})", MODES.join(", "));
-            }
-        }
         ensure!(
             !self.nodes.is_empty(),
             "nodes: give at least one node count"
@@ -520,7 +509,7 @@ mod tests {
     fn bad_experiments_are_refused_with_reasons() {
         let cases: [(&str, &str); 9] = [
             ("nodes = [4, 2]", "increasing"),
-            ("modes = [\"cookies\"]", "unknown mode"),
+            ("modes = [\"cookies\"]", "unknown variant `cookies`"),
             ("node-cpu = 0", "node-cpu"),
             ("duration = \"soon\"", "duration"),
             ("nmae = \"x\"", "unknown field"),
