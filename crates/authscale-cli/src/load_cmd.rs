@@ -138,9 +138,9 @@ async fn resolve(options: &LoadOptions) -> anyhow::Result<LoadConfig> {
         None => LoopMode::Closed,
     };
     config.connections = options.connections;
-    config.duration = dur("duration", Some(&options.duration), "10s")?;
-    config.warmup = dur("warmup", Some(&options.warmup), "0s")?;
-    config.timeout = dur("timeout", Some(&options.timeout), "10s")?;
+    config.duration = dur("duration", &options.duration)?;
+    config.warmup = dur("warmup", &options.warmup)?;
+    config.timeout = dur("timeout", &options.timeout)?;
     config.max_requests = options.max_requests;
     config.scenario = ScenarioConfig {
         auth: options.auth.credential(),
