@@ -96,7 +96,7 @@ pub async fn sweep(
                 + store_commands.get("getex").copied().unwrap_or(0);
             let in_flight = result.achieved_rate * result.latency_us.uncorrected.mean / 1e6;
             let step = Step {
-                mode: mode.clone(),
+                mode,
                 nodes: n,
                 capacity: e.capacity,
                 connections,

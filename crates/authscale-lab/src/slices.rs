@@ -124,7 +124,7 @@ pub(crate) fn combine(parts: Vec<(Step, Slice)>) -> anyhow::Result<Step> {
         0.0
     };
     Ok(Step {
-        mode: first.mode.clone(),
+        mode: first.mode,
         nodes: first.nodes,
         capacity: first.capacity,
         connections: first.connections,

@@ -854,7 +854,7 @@ impl Lab<'_> {
             0.0
         };
         Step {
-            mode: mode.to_owned(),
+            mode,
             nodes: n,
             capacity: e.capacity,
             connections: load.config.connections,
@@ -1054,7 +1054,7 @@ fn fault_summary(
         })
         .map(|i| (full[i].second as f64 - end).max(0.0));
     crate::FaultRun {
-        mode: mode.to_owned(),
+        mode,
         kind,
         persistence: Persistence::None,
         nodes,

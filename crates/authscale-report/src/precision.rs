@@ -88,7 +88,7 @@ fn modes(run: &Run) -> Vec<AuthMode> {
     modes
 }
 
-fn step<'a>(run: &'a Run, mode: AuthMode, n: u32) -> Option<&'a Step> {
+fn step(run: &Run, mode: AuthMode, n: u32) -> Option<&Step> {
     run.steps.iter().find(|s| s.mode == mode && s.nodes == n)
 }
 
@@ -145,7 +145,7 @@ pub fn precision(run: &Run) -> Precision {
             let mut cpu = BTreeMap::new();
             for name in s.components.keys() {
                 if let Some(e) = of_slices(s, |x| x.cpu_us_per_request.get(name).copied()) {
-                    cpu.insert(name.clone(), e);
+                    cpu.insert(*name, e);
                 }
             }
             let estimates = StepEstimates {

@@ -739,7 +739,7 @@ fn validate_against(
             .collect();
         let abs: Vec<f64> = points.iter().map(|p| p.error_pct.abs()).collect();
         modes.push(ModeValidation {
-            mode: m.mode.clone(),
+            mode: m.mode,
             mean_abs_error_pct: abs.iter().sum::<f64>() / abs.len().max(1) as f64,
             max_abs_error_pct: abs.iter().copied().fold(0.0, f64::max),
             points,
