@@ -361,7 +361,7 @@ fn load_request(runtime: &Runtime, k: usize, only: &str) {
     let answered = Arc::new(Answered::default());
     let addr = fixed_http_server(runtime, Some(answered.clone()));
     let target = runtime
-        .block_on(authscale_load::Target::resolve(
+        .block_on(authscale_load::resolve_target(
             &format!("http://{addr}"),
             false,
         ))

@@ -42,8 +42,8 @@ pub struct AbOptionsArgs {
     )]
     b_node_args: String,
     /// Auth mode of both sides.
-    #[arg(long, default_value = "token")]
-    mode: String,
+    #[arg(long, value_enum, default_value_t = authscale_schema::AuthMode::Token)]
+    mode: authscale_schema::AuthMode,
     /// Nodes per side.
     #[arg(long, default_value_t = 2)]
     nodes: u32,
@@ -100,7 +100,7 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
         .or_else(|| o.a_bin.is_none().then(|| limits.rev.clone()).flatten());
     let a = side(Side::A, &o.a_bin, &a_rev, &o.a_node_args, &this, &o)?;
     let b = side(Side::B, &o.b_bin, &o.b_rev, &o.b_node_args, &this, &o)?;
-    let dur = |name: &str, raw: &str| common::dur(name, Some(raw), raw).map_err(Failure::usage);
+    let dur = |name: &str, raw: &str| common::dur(name, raw).map_err(Failure::usage);
     let mut experiment = Experiment::default();
     experiment.work_us = o.work_us.unwrap_or(experiment.work_us);
     if o.rounds < 2 || o.nodes < 1 {
@@ -113,7 +113,7 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
         b,
         proxy_bin: this,
         experiment,
-        mode: o.mode.clone(),
+        mode: o.mode,
         nodes: o.nodes,
         rounds: o.rounds,
         slice: dur("slice", &o.slice)?,

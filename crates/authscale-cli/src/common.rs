@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
-use authscale_lab::duration;
+use authscale_schema::duration;
 
 use crate::Failure;
 
@@ -43,6 +43,6 @@ pub async fn shutdown_signal() {
 }
 
 /// Parses a duration option, naming the option in the error.
-pub fn dur(name: &str, raw: Option<&str>, default: &str) -> anyhow::Result<Duration> {
-    duration::parse(raw.unwrap_or(default)).map_err(|e| anyhow!("--{name}: {e}"))
+pub fn dur(name: &str, raw: &str) -> anyhow::Result<Duration> {
+    duration::parse(raw).map_err(|e| anyhow!("--{name}: {e}"))
 }

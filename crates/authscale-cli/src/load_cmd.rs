@@ -8,9 +8,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use authscale_load::{
-    LoadConfig, LoadResult, LoopMode, Progress, ScenarioConfig, Target, UserAuth,
-};
+use authscale_load::{LoadConfig, LoadResult, LoopMode, Progress, ScenarioConfig};
+use authscale_schema::AuthMode;
 use clap::Args;
 
 use crate::Failure;
@@ -23,9 +22,10 @@ pub struct LoadOptions {
     #[arg(long, default_value = "http://127.0.0.1:8000", value_name = "URL")]
     target: String,
 
-    /// How virtual users authenticate: none (only GET /api/me), session (cookie), token (bearer).
-    #[arg(long, default_value = "none", value_name = "MODE")]
-    auth: String,
+    /// The node's auth mode: virtual users log in for what it issues (a
+    /// session cookie or a bearer token); none requests only GET /api/me.
+    #[arg(long, value_enum, default_value_t = AuthMode::None, value_name = "MODE")]
+    auth: AuthMode,
 
     /// Connections. Closed loop: each sends its next request when the answer arrives.
     #[arg(long, short = 'c', default_value_t = 64, value_name = "C")]
@@ -115,7 +115,7 @@ pub fn run(options: LoadOptions) -> Result<(), Failure> {
             ticker.abort();
             eprint!("\r{:70}\r", "");
         }
-        say_raw!("{}", result.render());
+        say_raw!("{}", authscale_load::render(&result));
         if let Some(path) = &options.json {
             write_json(path, &result).map_err(Failure::runtime)?;
             say!("\nresult written to {}", path.display());
@@ -131,26 +131,25 @@ pub fn run(options: LoadOptions) -> Result<(), Failure> {
 }
 
 async fn resolve(options: &LoadOptions) -> anyhow::Result<LoadConfig> {
-    let target = Target::resolve(&options.target, options.allow_remote).await?;
-    let auth: UserAuth = options.auth.parse().map_err(|e: String| anyhow!(e))?;
+    let target = authscale_load::resolve_target(&options.target, options.allow_remote).await?;
     let mut config = LoadConfig::new(target);
     config.mode = match options.rate {
         Some(rate) => LoopMode::Open { rate },
         None => LoopMode::Closed,
     };
     config.connections = options.connections;
-    config.duration = dur("duration", Some(&options.duration), "10s")?;
-    config.warmup = dur("warmup", Some(&options.warmup), "0s")?;
-    config.timeout = dur("timeout", Some(&options.timeout), "10s")?;
+    config.duration = dur("duration", &options.duration)?;
+    config.warmup = dur("warmup", &options.warmup)?;
+    config.timeout = dur("timeout", &options.timeout)?;
     config.max_requests = options.max_requests;
     config.scenario = ScenarioConfig {
-        auth,
+        auth: options.auth.credential(),
         users: options.users.unwrap_or(options.connections),
         first_user: options.first_user,
         seed: options.seed,
         requests_per_login: options.requests_per_login,
         logout: !options.relogin,
-        client_cookie: options.client_cookie,
+        client_cookie: options.client_cookie || options.auth.client_cookie(),
     };
     config.validate()?;
     match &options.segment {
@@ -190,7 +189,7 @@ pub fn merge(options: MergeOptions) -> Result<(), Failure> {
         parts.push(part);
     }
     let merged = authscale_load::merge(&parts).map_err(|e| Failure::usage(anyhow!(e)))?;
-    say_raw!("{}", merged.render());
+    say_raw!("{}", authscale_load::render(&merged));
     if let Some(path) = &options.json {
         write_json(path, &merged).map_err(Failure::runtime)?;
         say!("\nmerged result written to {}", path.display());

@@ -30,7 +30,7 @@ mod sweep_cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Measure how session auth and token auth scale as server nodes are added.
 #[derive(Debug, Parser)]
@@ -150,7 +150,9 @@ struct UsersOptions {
 /// Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration
 /// (clap uses 2 for its own usage errors too).
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `node --help` shows the defaults of `NodeFileConfig`, where they live.
+    let command = Cli::command().mut_subcommand("node", node_cmd::document_defaults);
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     init_tracing();
     let result = match cli.command {
         Command::Node(options) => node_cmd::run(*options),

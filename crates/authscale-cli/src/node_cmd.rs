@@ -14,59 +14,61 @@ use authscale_auth::{
     TokenKeyConfig,
 };
 use authscale_node::{AuthMode, Node, NodeConfig};
-use clap::Args;
-use serde::Deserialize;
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Serialize};
 
 use crate::Failure;
 use crate::common::{self, dur};
 
 /// Options of `authscale node`. The same names work as TOML keys in
 /// `--config` (for example `work-us = 50`, `jwt-secret = ["k1=k1.secret"]`).
-#[derive(Debug, Default, Args, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+/// Every flag is optional here: what is not given comes from the file, then
+/// from [`NodeFileConfig::default`] (which `--help` shows).
+#[derive(Debug, Default, Args, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct NodeOptions {
     /// TOML file with any of these options; flags and environment win over it.
     #[arg(long, env = "AUTHSCALE_CONFIG", value_name = "FILE")]
     #[serde(skip)]
     config: Option<PathBuf>,
 
-    /// Auth mode: none (upper bound), session (shared Redis store), token (JWT), session-cached (store + node cache), token-denylist (JWT + revocation list in the store), sticky (node-local sessions). [default: none]
-    #[arg(long, env = "AUTHSCALE_AUTH", value_name = "MODE")]
-    auth: Option<String>,
+    /// How `/api/me` is protected.
+    #[arg(long, env = "AUTHSCALE_AUTH", value_enum, value_name = "MODE")]
+    auth: Option<AuthMode>,
 
-    /// Address to listen on; port 0 picks a free port (the chosen address is printed). [default: 127.0.0.1:8080]
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed).
     #[arg(long, env = "AUTHSCALE_LISTEN", value_name = "ADDR")]
     listen: Option<String>,
 
-    /// Redis server holding sessions (session mode). [default: redis://127.0.0.1:6379]
+    /// Redis server holding sessions (session mode).
     #[arg(long, env = "AUTHSCALE_REDIS_URL", value_name = "URL")]
     redis_url: Option<String>,
 
-    /// Upper bound on every store call; a slower or absent store answers 503 within it. [default: 100ms]
+    /// Upper bound on every store call; a slower or absent store answers 503 within it.
     #[arg(long, env = "AUTHSCALE_STORE_TIMEOUT", value_name = "DURATION")]
     store_timeout: Option<String>,
 
-    /// Delay added to every store call: network distance to the store (rounded up to whole ms). [default: 0s]
+    /// Delay added to every store call: network distance to the store (rounded up to whole ms).
     #[arg(long, env = "AUTHSCALE_STORE_RTT", value_name = "DURATION")]
     store_rtt: Option<String>,
 
-    /// Microseconds of real CPU work per protected request, standing for application logic. [default: 0]
+    /// Microseconds of real CPU work per protected request, standing for application logic.
     #[arg(long, env = "AUTHSCALE_WORK_US", value_name = "US")]
     work_us: Option<u64>,
 
-    /// Number of synthetic users (user0 … userN-1). [default: 10000]
+    /// Number of synthetic users (user0 … userN-1).
     #[arg(long, env = "AUTHSCALE_USERS", value_name = "N")]
     users: Option<u64>,
 
-    /// Seed of the synthetic user directory; every node and load generator must agree. [default: 1]
+    /// Seed of the synthetic user directory; every node and load generator must agree.
     #[arg(long, env = "AUTHSCALE_SEED", value_name = "N")]
     seed: Option<u64>,
 
-    /// Session idle timeout (the store TTL). [default: 30m]
+    /// Session idle timeout (the store TTL).
     #[arg(long, value_name = "DURATION")]
     session_idle: Option<String>,
 
-    /// Session absolute lifetime from login. [default: 8h]
+    /// Session absolute lifetime from login.
     #[arg(long, value_name = "DURATION")]
     session_lifetime: Option<String>,
 
@@ -74,23 +76,23 @@ pub struct NodeOptions {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     session_sliding: Option<bool>,
 
-    /// session-cached: how long a node trusts a cached session lookup (revocation reaches other nodes within it). [default: 1s]
+    /// session-cached: how long a node trusts a cached session lookup (revocation reaches other nodes within it).
     #[arg(long, value_name = "DURATION")]
     session_cache_ttl: Option<String>,
 
-    /// session-cached: cached lookups kept per node; sticky: sessions kept per node. [default: 100000]
+    /// session-cached: cached lookups kept per node; sticky: sessions kept per node.
     #[arg(long, value_name = "N")]
     session_capacity: Option<usize>,
 
-    /// Live sessions one account may hold; a login beyond it ends the account's oldest session. [default: 16]
+    /// Live sessions one account may hold; a login beyond it ends the account's oldest session.
     #[arg(long, value_name = "N")]
     sessions_per_user: Option<usize>,
 
-    /// Wrong passwords per account (counted on each node) that lock its logins until the window ends; 0: off. [default: 5]
+    /// Wrong passwords per account (counted on each node) that lock its logins until the window ends; 0: off.
     #[arg(long, value_name = "N")]
     login_max_failures: Option<u32>,
 
-    /// The failed-login window, from an account's first failure. [default: 5m]
+    /// The failed-login window, from an account's first failure.
     #[arg(long, value_name = "DURATION")]
     login_failure_window: Option<String>,
 
@@ -98,46 +100,43 @@ pub struct NodeOptions {
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     secure_cookie: Option<bool>,
 
-    /// JWT algorithm, pinned: tokens with any other alg are refused. [default: HS256]
-    #[arg(long, env = "AUTHSCALE_JWT_ALG", value_name = "ALG")]
-    jwt_alg: Option<String>,
+    /// JWT algorithm, pinned: tokens with any other alg are refused.
+    #[arg(long, env = "AUTHSCALE_JWT_ALG", value_enum, value_name = "ALG")]
+    jwt_alg: Option<JwtAlg>,
 
     /// HMAC key as KID=FILE (raw bytes, at least 32 for HS256). Repeat for rotation.
     #[arg(long, value_name = "KID=FILE")]
-    #[serde(default)]
     jwt_secret: Vec<String>,
 
     /// Signing key pair as KID=PRIVATE.pem,PUBLIC.pem (RS*, PS*, ES*, EdDSA). Repeatable.
     #[arg(long, value_name = "KID=PRIV,PUB")]
-    #[serde(default)]
     jwt_key: Vec<String>,
 
     /// Verify-only public key as KID=PUBLIC.pem (for example a rotated-out key). Repeatable.
     #[arg(long, value_name = "KID=FILE")]
-    #[serde(default)]
     jwt_public_key: Vec<String>,
 
     /// Which key signs new tokens, when several can. [default: the only signing key]
     #[arg(long, value_name = "KID")]
     jwt_signing_kid: Option<String>,
 
-    /// Token issuer (iss), required to match. [default: authscale]
+    /// Token issuer (iss), required to match.
     #[arg(long, value_name = "ISS")]
     jwt_issuer: Option<String>,
 
-    /// Token audience (aud), required to match. [default: authscale-api]
+    /// Token audience (aud), required to match.
     #[arg(long, value_name = "AUD")]
     jwt_audience: Option<String>,
 
-    /// Lifetime of issued tokens. [default: 15m]
+    /// Lifetime of issued tokens.
     #[arg(long, value_name = "DURATION")]
     token_ttl: Option<String>,
 
-    /// Clock skew tolerated on exp, nbf and iat (at most 5s). [default: 2s]
+    /// Clock skew tolerated on exp, nbf and iat (at most 5s).
     #[arg(long, value_name = "DURATION")]
     jwt_leeway: Option<String>,
 
-    /// Longest token lifetime (exp - iat) accepted; at least --token-ttl. [default: 1h]
+    /// Longest token lifetime (exp - iat) accepted; at least --token-ttl.
     #[arg(long, value_name = "DURATION")]
     jwt_max_lifetime: Option<String>,
 
@@ -149,7 +148,7 @@ pub struct NodeOptions {
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
 
-    /// How long shutdown waits for in-flight requests. [default: 5s]
+    /// How long shutdown waits for in-flight requests.
     #[arg(long, value_name = "DURATION")]
     drain_timeout: Option<String>,
 
@@ -157,58 +156,184 @@ pub struct NodeOptions {
     #[arg(long, env = "AUTHSCALE_REDIS_CA_FILE", value_name = "FILE")]
     redis_ca_file: Option<PathBuf>,
 
-    /// A client that sends no request-body bytes for this long gets 408. [default: 30s]
+    /// A client that sends no request-body bytes for this long gets 408.
     #[arg(long, value_name = "DURATION")]
     body_timeout: Option<String>,
 
-    /// A keep-alive connection with no new request for this long is closed. [default: 60s]
+    /// A keep-alive connection with no new request for this long is closed.
     #[arg(long, value_name = "DURATION")]
     idle_timeout: Option<String>,
 }
 
-impl NodeOptions {
-    /// Fills every option not given on the command line from `file`.
-    fn or_file(self, file: NodeOptions) -> NodeOptions {
-        fn list(a: Vec<String>, b: Vec<String>) -> Vec<String> {
-            if a.is_empty() { b } else { a }
-        }
-        NodeOptions {
-            config: self.config,
-            auth: self.auth.or(file.auth),
-            listen: self.listen.or(file.listen),
-            redis_url: self.redis_url.or(file.redis_url),
-            store_timeout: self.store_timeout.or(file.store_timeout),
-            store_rtt: self.store_rtt.or(file.store_rtt),
-            work_us: self.work_us.or(file.work_us),
-            users: self.users.or(file.users),
-            seed: self.seed.or(file.seed),
-            session_idle: self.session_idle.or(file.session_idle),
-            session_lifetime: self.session_lifetime.or(file.session_lifetime),
-            session_sliding: self.session_sliding.or(file.session_sliding),
-            session_cache_ttl: self.session_cache_ttl.or(file.session_cache_ttl),
-            session_capacity: self.session_capacity.or(file.session_capacity),
-            secure_cookie: self.secure_cookie.or(file.secure_cookie),
-            sessions_per_user: self.sessions_per_user.or(file.sessions_per_user),
-            login_max_failures: self.login_max_failures.or(file.login_max_failures),
-            login_failure_window: self.login_failure_window.or(file.login_failure_window),
-            jwt_alg: self.jwt_alg.or(file.jwt_alg),
-            jwt_secret: list(self.jwt_secret, file.jwt_secret),
-            jwt_key: list(self.jwt_key, file.jwt_key),
-            jwt_public_key: list(self.jwt_public_key, file.jwt_public_key),
-            jwt_signing_kid: self.jwt_signing_kid.or(file.jwt_signing_kid),
-            jwt_issuer: self.jwt_issuer.or(file.jwt_issuer),
-            jwt_audience: self.jwt_audience.or(file.jwt_audience),
-            token_ttl: self.token_ttl.or(file.token_ttl),
-            jwt_leeway: self.jwt_leeway.or(file.jwt_leeway),
-            jwt_max_lifetime: self.jwt_max_lifetime.or(file.jwt_max_lifetime),
-            node_id: self.node_id.or(file.node_id),
-            threads: self.threads.or(file.threads),
-            drain_timeout: self.drain_timeout.or(file.drain_timeout),
-            redis_ca_file: self.redis_ca_file.or(file.redis_ca_file),
-            body_timeout: self.body_timeout.or(file.body_timeout),
-            idle_timeout: self.idle_timeout.or(file.idle_timeout),
+/// The JWT algorithms the node supports (`--jwt-alg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[value(rename_all = "verbatim")]
+#[allow(clippy::upper_case_acronyms)]
+pub enum JwtAlg {
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    RS384,
+    RS512,
+    PS256,
+    PS384,
+    PS512,
+    ES256,
+    ES384,
+    EdDSA,
+}
+
+impl JwtAlg {
+    fn algorithm(self) -> Algorithm {
+        match self {
+            JwtAlg::HS256 => Algorithm::HS256,
+            JwtAlg::HS384 => Algorithm::HS384,
+            JwtAlg::HS512 => Algorithm::HS512,
+            JwtAlg::RS256 => Algorithm::RS256,
+            JwtAlg::RS384 => Algorithm::RS384,
+            JwtAlg::RS512 => Algorithm::RS512,
+            JwtAlg::PS256 => Algorithm::PS256,
+            JwtAlg::PS384 => Algorithm::PS384,
+            JwtAlg::PS512 => Algorithm::PS512,
+            JwtAlg::ES256 => Algorithm::ES256,
+            JwtAlg::ES384 => Algorithm::ES384,
+            JwtAlg::EdDSA => Algorithm::EdDSA,
         }
     }
+
+    fn is_hmac(self) -> bool {
+        matches!(self, JwtAlg::HS256 | JwtAlg::HS384 | JwtAlg::HS512)
+    }
+}
+
+/// Every option of a node with its value: what a `--config` file holds,
+/// and, through `Default`, the one place a default is written. The file,
+/// the environment and the flags are layered over it (see [`layered`]).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct NodeFileConfig {
+    auth: AuthMode,
+    listen: String,
+    redis_url: String,
+    store_timeout: String,
+    store_rtt: String,
+    work_us: u64,
+    users: u64,
+    seed: u64,
+    session_idle: String,
+    session_lifetime: String,
+    session_sliding: bool,
+    session_cache_ttl: String,
+    session_capacity: usize,
+    sessions_per_user: usize,
+    login_max_failures: u32,
+    login_failure_window: String,
+    secure_cookie: bool,
+    jwt_alg: JwtAlg,
+    jwt_secret: Vec<String>,
+    jwt_key: Vec<String>,
+    jwt_public_key: Vec<String>,
+    jwt_signing_kid: Option<String>,
+    jwt_issuer: String,
+    jwt_audience: String,
+    token_ttl: String,
+    jwt_leeway: String,
+    jwt_max_lifetime: String,
+    node_id: Option<String>,
+    threads: Option<usize>,
+    drain_timeout: String,
+    redis_ca_file: Option<PathBuf>,
+    body_timeout: String,
+    idle_timeout: String,
+}
+
+impl Default for NodeFileConfig {
+    fn default() -> NodeFileConfig {
+        // The auth crate's own defaults, where it has them.
+        let token = TokenConfig::new(Algorithm::HS256, Vec::new());
+        NodeFileConfig {
+            auth: AuthMode::None,
+            listen: "127.0.0.1:8080".into(),
+            redis_url: "redis://127.0.0.1:6379".into(),
+            store_timeout: "100ms".into(),
+            store_rtt: "0s".into(),
+            work_us: 0,
+            users: 10_000,
+            seed: 1,
+            session_idle: "30m".into(),
+            session_lifetime: "8h".into(),
+            session_sliding: false,
+            session_cache_ttl: "1s".into(),
+            session_capacity: 100_000,
+            sessions_per_user: SessionConfig::DEFAULT_MAX_PER_ACCOUNT,
+            login_max_failures: ThrottleConfig::default().max_failures,
+            login_failure_window: "5m".into(),
+            secure_cookie: false,
+            jwt_alg: JwtAlg::HS256,
+            jwt_secret: Vec::new(),
+            jwt_key: Vec::new(),
+            jwt_public_key: Vec::new(),
+            jwt_signing_kid: None,
+            jwt_issuer: token.issuer,
+            jwt_audience: token.audience,
+            token_ttl: "15m".into(),
+            jwt_leeway: "2s".into(),
+            jwt_max_lifetime: "1h".into(),
+            node_id: None,
+            threads: None,
+            drain_timeout: "5s".into(),
+            redis_ca_file: None,
+            body_timeout: "30s".into(),
+            idle_timeout: "60s".into(),
+        }
+    }
+}
+
+/// Appends `[default: …]` to the help of every `node` flag, read from
+/// [`NodeFileConfig::default`]: the help cannot drift from the code.
+pub fn document_defaults(node: clap::Command) -> clap::Command {
+    let defaults = serde_json::to_value(NodeFileConfig::default()).expect("plain data");
+    let serde_json::Value::Object(defaults) = defaults else {
+        return node;
+    };
+    defaults.into_iter().fold(node, |node, (key, value)| {
+        let shown = match value {
+            serde_json::Value::Null => return node,
+            serde_json::Value::Array(a) if a.is_empty() => return node,
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        node.mut_arg(key.replace('-', "_"), |arg| {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            arg.help(format!("{help} [default: {shown}]"))
+        })
+    })
+}
+
+/// Flags and environment over the file over the defaults.
+fn layered(options: &NodeOptions) -> anyhow::Result<NodeFileConfig> {
+    let mut merged = serde_json::Map::new();
+    if let Some(path) = &options.config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        // Parsed as the config first, for its errors (unknown keys, types).
+        toml::from_str::<NodeFileConfig>(&text)
+            .map_err(|e| anyhow!("config file {}: {e}", path.display()))?;
+        let table: serde_json::Value =
+            toml::from_str(&text).map_err(|e| anyhow!("config file {}: {e}", path.display()))?;
+        if let serde_json::Value::Object(table) = table {
+            merged.extend(table);
+        }
+    }
+    if let serde_json::Value::Object(given) = serde_json::to_value(options)? {
+        merged.extend(given.into_iter().filter(|(_, v)| match v {
+            serde_json::Value::Null => false,
+            serde_json::Value::Array(a) => !a.is_empty(),
+            _ => true,
+        }));
+    }
+    Ok(serde_json::from_value(serde_json::Value::Object(merged))?)
 }
 
 /// Everything `run` needs besides the node's own configuration.
@@ -253,49 +378,34 @@ async fn serve(launch: Launch) -> Result<(), Failure> {
 }
 
 fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
-    let options = match &options.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read config file {}", path.display()))?;
-            let file: NodeOptions = toml::from_str(&text)
-                .map_err(|e| anyhow!("config file {}: {e}", path.display()))?;
-            options.or_file(file)
-        }
-        None => options,
-    };
-    let auth: AuthMode = options
-        .auth
-        .as_deref()
-        .unwrap_or("none")
-        .parse()
-        .map_err(|e: String| anyhow!(e))?;
-    let listen = options.listen.as_deref().unwrap_or("127.0.0.1:8080");
-    let listen: SocketAddr = listen
-        .parse()
-        .map_err(|_| anyhow!("--listen {listen:?} is not an address like 127.0.0.1:8080"))?;
-    if options.threads == Some(0) {
+    let o = layered(&options)?;
+    let auth = o.auth;
+    let listen: SocketAddr = o.listen.parse().map_err(|_| {
+        anyhow!(
+            "--listen {:?} is not an address like 127.0.0.1:8080",
+            o.listen
+        )
+    })?;
+    if o.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
     let mut config = NodeConfig::new(auth);
-    config.work_us = options.work_us.unwrap_or(0);
-    config.users = options.users.unwrap_or(10_000);
-    config.directory_seed = options.seed.unwrap_or(1);
-    config.node_id = options.node_id.clone().unwrap_or_default();
-    config.drain_timeout = dur("drain-timeout", options.drain_timeout.as_deref(), "5s")?;
-    config.body_timeout = dur("body-timeout", options.body_timeout.as_deref(), "30s")?;
-    config.idle_timeout = dur("idle-timeout", options.idle_timeout.as_deref(), "60s")?;
+    config.work_us = o.work_us;
+    config.users = o.users;
+    config.directory_seed = o.seed;
+    config.node_id = o.node_id.clone().unwrap_or_default();
+    config.drain_timeout = dur("drain-timeout", &o.drain_timeout)?;
+    config.body_timeout = dur("body-timeout", &o.body_timeout)?;
+    config.idle_timeout = dur("idle-timeout", &o.idle_timeout)?;
     if config.body_timeout.is_zero() || config.idle_timeout.is_zero() {
         bail!("--body-timeout and --idle-timeout must be greater than zero");
     }
     if auth.uses_store() {
         config.store = Some(RedisStoreConfig {
-            url: options
-                .redis_url
-                .clone()
-                .unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
-            timeout: dur("store-timeout", options.store_timeout.as_deref(), "100ms")?,
-            rtt: dur("store-rtt", options.store_rtt.as_deref(), "0s")?,
-            ca_pem: options
+            url: o.redis_url.clone(),
+            timeout: dur("store-timeout", &o.store_timeout)?,
+            rtt: dur("store-rtt", &o.store_rtt)?,
+            ca_pem: o
                 .redis_ca_file
                 .as_deref()
                 .map(|path| {
@@ -306,27 +416,17 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
         });
     }
     if auth.uses_cookie() {
-        config.session_cache_ttl = dur(
-            "session-cache-ttl",
-            options.session_cache_ttl.as_deref(),
-            "1s",
-        )?;
-        config.session_capacity = options.session_capacity.unwrap_or(100_000);
+        config.session_cache_ttl = dur("session-cache-ttl", &o.session_cache_ttl)?;
+        config.session_capacity = o.session_capacity;
         if config.session_capacity == 0 {
             bail!("--session-capacity must be at least 1");
         }
         config.session = SessionConfig {
-            idle_ttl: dur("session-idle", options.session_idle.as_deref(), "30m")?,
-            absolute_ttl: dur(
-                "session-lifetime",
-                options.session_lifetime.as_deref(),
-                "8h",
-            )?,
-            sliding: options.session_sliding.unwrap_or(false),
-            secure_cookie: options.secure_cookie.unwrap_or(false),
-            max_per_account: options
-                .sessions_per_user
-                .unwrap_or(SessionConfig::DEFAULT_MAX_PER_ACCOUNT),
+            idle_ttl: dur("session-idle", &o.session_idle)?,
+            absolute_ttl: dur("session-lifetime", &o.session_lifetime)?,
+            sliding: o.session_sliding,
+            secure_cookie: o.secure_cookie,
+            max_per_account: o.sessions_per_user,
         };
         if config.session.max_per_account == 0 {
             bail!("--sessions-per-user must be at least 1");
@@ -335,43 +435,34 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
             bail!("--session-idle must be at least 1s (the store's TTL resolution)");
         }
     }
-    if matches!(auth, AuthMode::Token | AuthMode::TokenDenylist) {
-        config.token = Some(token_config(&options)?);
+    if auth.issues_tokens() {
+        config.token = Some(token_config(&o)?);
     }
-    let throttle = ThrottleConfig::default();
     config.login_throttle = ThrottleConfig {
-        max_failures: options.login_max_failures.unwrap_or(throttle.max_failures),
-        window: dur(
-            "login-failure-window",
-            options.login_failure_window.as_deref(),
-            "5m",
-        )?,
-        ..throttle
+        max_failures: o.login_max_failures,
+        window: dur("login-failure-window", &o.login_failure_window)?,
+        ..ThrottleConfig::default()
     };
     if config.login_throttle.window.is_zero() {
         bail!("--login-failure-window must be greater than zero");
     }
     Ok(Launch {
         listen,
-        threads: options.threads,
+        threads: o.threads,
         config,
     })
 }
 
-fn token_config(options: &NodeOptions) -> anyhow::Result<TokenConfig> {
-    let alg_name = options.jwt_alg.as_deref().unwrap_or("HS256");
-    let algorithm: Algorithm = alg_name
-        .parse()
-        .map_err(|_| anyhow!("unknown --jwt-alg {alg_name:?}: use HS256, RS256, ES256 or EdDSA"))?;
+fn token_config(o: &NodeFileConfig) -> anyhow::Result<TokenConfig> {
     let mut keys = Vec::new();
-    for spec in &options.jwt_secret {
+    for spec in &o.jwt_secret {
         let (kid, path) = split_kid(spec, "--jwt-secret")?;
         keys.push(TokenKeyConfig {
             kid,
             source: KeySource::Secret(read_key(Path::new(path))?),
         });
     }
-    for spec in &options.jwt_key {
+    for spec in &o.jwt_key {
         let (kid, paths) = split_kid(spec, "--jwt-key")?;
         let (private, public) = paths
             .split_once(',')
@@ -384,7 +475,7 @@ fn token_config(options: &NodeOptions) -> anyhow::Result<TokenConfig> {
             },
         });
     }
-    for spec in &options.jwt_public_key {
+    for spec in &o.jwt_public_key {
         let (kid, path) = split_kid(spec, "--jwt-public-key")?;
         keys.push(TokenKeyConfig {
             kid,
@@ -392,8 +483,11 @@ fn token_config(options: &NodeOptions) -> anyhow::Result<TokenConfig> {
         });
     }
     if keys.is_empty() {
-        if !alg_name.starts_with("HS") {
-            bail!("{alg_name} needs a key: --jwt-key KID=PRIVATE.pem,PUBLIC.pem");
+        if !o.jwt_alg.is_hmac() {
+            bail!(
+                "{:?} needs a key: --jwt-key KID=PRIVATE.pem,PUBLIC.pem",
+                o.jwt_alg
+            );
         }
         // A node on its own can sign and verify with a throwaway key; nodes
         // behind one proxy must share a key, given with --jwt-secret.
@@ -405,21 +499,17 @@ fn token_config(options: &NodeOptions) -> anyhow::Result<TokenConfig> {
             source: KeySource::Secret(secret),
         });
     }
-    let leeway = dur("jwt-leeway", options.jwt_leeway.as_deref(), "2s")?;
+    let leeway = dur("jwt-leeway", &o.jwt_leeway)?;
     if leeway > Duration::from_secs(5) {
         bail!("--jwt-leeway {leeway:?} is too generous: at most 5s");
     }
-    let mut config = TokenConfig::new(algorithm, keys);
-    config.signing_kid = options.jwt_signing_kid.clone();
-    config.issuer = options.jwt_issuer.clone().unwrap_or(config.issuer);
-    config.audience = options.jwt_audience.clone().unwrap_or(config.audience);
-    config.ttl = dur("token-ttl", options.token_ttl.as_deref(), "15m")?;
+    let mut config = TokenConfig::new(o.jwt_alg.algorithm(), keys);
+    config.signing_kid = o.jwt_signing_kid.clone();
+    config.issuer = o.jwt_issuer.clone();
+    config.audience = o.jwt_audience.clone();
+    config.ttl = dur("token-ttl", &o.token_ttl)?;
     config.leeway = leeway;
-    config.max_lifetime = dur(
-        "jwt-max-lifetime",
-        options.jwt_max_lifetime.as_deref(),
-        "1h",
-    )?;
+    config.max_lifetime = dur("jwt-max-lifetime", &o.jwt_max_lifetime)?;
     Ok(config)
 }
 

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use authscale_lab::Run;
 use authscale_report::predict::{self, Cluster};
+use authscale_schema::Run;
 use clap::Args;
 
 use crate::Failure;
@@ -101,7 +101,7 @@ pub fn run(options: PredictOptions) -> Result<(), Failure> {
         .ok_or_else(|| Failure::usage(anyhow!("--store-cores is required")))?;
     cluster.store_shards = options.store_shards;
     if let Some(raw) = &options.store_rtt {
-        cluster.store_rtt_s = authscale_lab::duration::parse(raw)
+        cluster.store_rtt_s = authscale_schema::duration::parse(raw)
             .map_err(|e| Failure::usage(anyhow!("--store-rtt: {e}")))?
             .as_secs_f64();
     }

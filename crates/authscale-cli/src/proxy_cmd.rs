@@ -8,6 +8,7 @@ use anyhow::{Context, anyhow, bail};
 use std::time::Duration;
 
 use authscale_proxy::{Admin, AdminAccess, Policy, Proxy, ProxyConfig, ServerLimits, Upstreams};
+use authscale_schema::ProxyPolicy;
 use clap::Args;
 
 use crate::Failure;
@@ -28,9 +29,9 @@ pub struct ProxyOptions {
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     admin: String,
 
-    /// How requests are spread: round-robin, least-conn, or cookie-hash (pins a client by --cookie-name).
-    #[arg(long, default_value = "round-robin", value_name = "POLICY")]
-    policy: String,
+    /// How requests are spread (cookie-hash pins a client by --cookie-name).
+    #[arg(long, value_enum, default_value_t = ProxyPolicy::RoundRobin, value_name = "POLICY")]
+    policy: ProxyPolicy,
 
     /// The cookie that cookie-hash pins clients by.
     #[arg(long, default_value = "sid", value_name = "NAME")]
@@ -165,25 +166,25 @@ fn resolve(options: ProxyOptions) -> anyhow::Result<Resolved> {
     if addrs.is_empty() {
         tracing::warn!("no --upstream given: answering 503 until the admin endpoint sets some");
     }
-    let policy: Policy = options.policy.parse().map_err(|e: String| anyhow!(e))?;
+    let policy = match options.policy {
+        ProxyPolicy::RoundRobin => Policy::RoundRobin,
+        ProxyPolicy::LeastConn => Policy::LeastConn,
+        ProxyPolicy::CookieHash => Policy::CookieHash,
+    };
     let config = ProxyConfig {
         policy,
         cookie_name: options.cookie_name,
-        cooldown: dur("cooldown", Some(&options.cooldown), "2s")?,
-        connect_timeout: dur("connect-timeout", Some(&options.connect_timeout), "1s")?,
-        upstream_timeout: dur("upstream-timeout", Some(&options.upstream_timeout), "30s")?,
-        body_timeout: dur("body-timeout", Some(&options.body_timeout), "30s")?,
-        idle_timeout: dur("idle-timeout", Some(&options.idle_timeout), "60s")?,
+        cooldown: dur("cooldown", &options.cooldown)?,
+        connect_timeout: dur("connect-timeout", &options.connect_timeout)?,
+        upstream_timeout: dur("upstream-timeout", &options.upstream_timeout)?,
+        body_timeout: dur("body-timeout", &options.body_timeout)?,
+        idle_timeout: dur("idle-timeout", &options.idle_timeout)?,
         max_body: options.max_body,
-        upstream_idle_timeout: dur(
-            "upstream-idle-timeout",
-            Some(&options.upstream_idle_timeout),
-            "30s",
-        )?,
+        upstream_idle_timeout: dur("upstream-idle-timeout", &options.upstream_idle_timeout)?,
         health_interval: options
             .health_interval
             .as_deref()
-            .map(|raw| dur("health-interval", Some(raw), "1s"))
+            .map(|raw| dur("health-interval", raw))
             .transpose()?,
         allow_remote: options.allow_remote,
     };
@@ -203,7 +204,7 @@ fn resolve(options: ProxyOptions) -> anyhow::Result<Resolved> {
         bail!("--health-interval must be greater than zero");
     }
     let upstreams = Upstreams::new(&addrs, options.allow_remote)?;
-    let drain = dur("drain-timeout", Some(&options.drain_timeout), "5s")?;
+    let drain = dur("drain-timeout", &options.drain_timeout)?;
     Ok(Resolved {
         listen,
         admin,

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
-use authscale_lab::Run;
 use authscale_report::{Thresholds, evaluate};
+use authscale_schema::Run;
 use clap::Args;
 
 use crate::Failure;

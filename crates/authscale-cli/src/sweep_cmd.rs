@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
-use authscale_lab::{Capacity, Experiment, LabOptions};
+use authscale_lab::LabOptions;
+use authscale_schema::{AuthMode, Capacity, Experiment, Pairing, RunStatus};
 use clap::Args;
 
 use crate::Failure;
@@ -16,9 +17,9 @@ pub struct SweepOptions {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// Auth modes to sweep, comma-separated: none, session, token.
-    #[arg(long, value_delimiter = ',', value_name = "MODES")]
-    modes: Option<Vec<String>>,
+    /// Auth modes to sweep, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "MODES")]
+    modes: Option<Vec<AuthMode>>,
 
     /// Node counts, increasing, comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
@@ -53,8 +54,8 @@ pub struct SweepOptions {
     work_us: Option<u64>,
 
     /// closed (saturation, quick) or slo (open-loop maximum sustainable rate).
-    #[arg(long, value_name = "METHOD")]
-    capacity: Option<String>,
+    #[arg(long, value_enum, value_name = "METHOD")]
+    capacity: Option<Capacity>,
 
     /// Closed loop: connections per node.
     #[arg(long, value_name = "C")]
@@ -64,7 +65,7 @@ pub struct SweepOptions {
     /// hits all alike and every figure gets an interval; blocks: one
     /// warmup + duration block per step.
     #[arg(long, value_name = "HOW")]
-    pairing: Option<authscale_lab::Pairing>,
+    pairing: Option<Pairing>,
 
     /// Interleaved: rounds (each visits every mode and N once).
     #[arg(long, value_name = "R")]
@@ -124,9 +125,9 @@ pub fn run(options: SweepOptions) -> Result<(), Failure> {
         say!("report: {}", finished.dir.join("report.md").display());
     }
     say!("results: {}", finished.dir.display());
-    match finished.run.status.as_str() {
-        "complete" => Ok(()),
-        "interrupted" => Err(Failure {
+    match finished.run.status {
+        RunStatus::Complete => Ok(()),
+        RunStatus::Interrupted => Err(Failure {
             error: anyhow!(
                 "interrupted: the steps measured so far are in {}",
                 finished.dir.display()
@@ -140,7 +141,7 @@ pub fn run(options: SweepOptions) -> Result<(), Failure> {
     }
 }
 
-fn plan(options: &SweepOptions) -> anyhow::Result<authscale_lab::Plan> {
+fn plan(options: &SweepOptions) -> anyhow::Result<authscale_schema::Plan> {
     let mut e = match &options.config {
         Some(path) => Experiment::from_file(path)?,
         None => Experiment::default(),
@@ -172,12 +173,6 @@ fn plan(options: &SweepOptions) -> anyhow::Result<authscale_lab::Plan> {
     e.connections_per_node = options
         .connections_per_node
         .unwrap_or(e.connections_per_node);
-    if let Some(c) = &options.capacity {
-        e.capacity = match c.as_str() {
-            "closed" => Capacity::Closed,
-            "slo" => Capacity::Slo,
-            other => return Err(anyhow!("unknown --capacity {other:?}: closed or slo")),
-        };
-    }
+    e.capacity = options.capacity.unwrap_or(e.capacity);
     e.plan()
 }

@@ -164,7 +164,10 @@ fn fails_with(args: &[&str], expected: &str) {
 fn bad_flags_and_files_are_usage_errors_with_reasons() {
     let short = fixtures_dir().join("keys/hs256-short.secret");
     let short = format!("k={}", short.display());
-    fails_with(&["node", "--auth", "bogus"], "unknown auth mode");
+    fails_with(
+        &["node", "--auth", "bogus"],
+        "invalid value 'bogus' for '--auth <MODE>'",
+    );
     fails_with(
         &["node", "--auth", "token", "--jwt-secret", &short],
         "at least 32",
@@ -193,7 +196,7 @@ fn bad_flags_and_files_are_usage_errors_with_reasons() {
     );
     fails_with(
         &["node", "--auth", "token", "--jwt-alg", "XX999"],
-        "unknown --jwt-alg",
+        "invalid value 'XX999' for '--jwt-alg <ALG>'",
     );
     fails_with(
         &["node", "--auth", "token", "--jwt-leeway", "60s"],

@@ -468,7 +468,10 @@ fn bad_proxy_flags_are_usage_errors() {
             vec!["proxy", "--admin", "0.0.0.0:9000"],
             "not a loopback address",
         ),
-        (vec!["proxy", "--policy", "random"], "unknown policy"),
+        (
+            vec!["proxy", "--policy", "random"],
+            "invalid value 'random' for '--policy <POLICY>'",
+        ),
         (
             vec![
                 "proxy",

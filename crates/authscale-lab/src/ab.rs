@@ -7,47 +7,19 @@
 //!
 //! The lab records the slices; the ratios and verdicts are the report's.
 
+use authscale_schema::AuthMode;
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use authscale_load::{LoadConfig, LoopMode, Target};
-use serde::{Deserialize, Serialize};
+use authscale_load::{LoadConfig, LoopMode};
 
 use crate::cgroup::{Caps, CpuGroup, remove_parent};
-use crate::experiment::Experiment;
 use crate::http;
 use crate::process::Managed;
-use crate::record::{Latency, utc};
 use crate::store::{Store, StoreCounters};
-
-/// The version of `ab.json`'s layout.
-pub const AB_SCHEMA: &str = "authscale-ab/1";
-
-/// Which side of a comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Side {
-    A,
-    B,
-}
-
-impl std::fmt::Display for Side {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Side::A => "A",
-            Side::B => "B",
-        })
-    }
-}
-
-/// What one side runs: a binary and extra node arguments.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AbSide {
-    /// How the side was named on the command line (a path or `rev X`).
-    pub label: String,
-    pub bin: PathBuf,
-    pub node_args: Vec<String>,
-}
+use authscale_schema::Experiment;
+use authscale_schema::{AB_SCHEMA, AbRun, AbSide, AbSlice, Latency, Side, utc};
 
 /// A comparison's plan.
 #[derive(Debug, Clone)]
@@ -58,7 +30,7 @@ pub struct AbOptions {
     pub proxy_bin: PathBuf,
     /// Budgets, work, users and seed (its modes and nodes are ignored).
     pub experiment: Experiment,
-    pub mode: String,
+    pub mode: AuthMode,
     /// Nodes per side.
     pub nodes: u32,
     pub rounds: u32,
@@ -66,46 +38,6 @@ pub struct AbOptions {
     pub warmup: Duration,
     /// A line per round on stderr.
     pub progress: bool,
-}
-
-/// One side's slice of one round.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AbSlice {
-    pub side: Side,
-    pub round: u32,
-    /// Position in the whole run (0, 1, …).
-    pub seq: u32,
-    pub seconds: f64,
-    pub requests: u64,
-    pub protected_requests: u64,
-    pub errors: u64,
-    pub throughput: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    /// The side's nodes' CPU over the slice per protected request, µs.
-    pub node_cpu_us_per_protected_request: f64,
-    pub store_commands_per_request: f64,
-}
-
-/// A finished comparison (`ab.json`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AbRun {
-    pub schema: String,
-    pub mode: String,
-    pub nodes: u32,
-    pub rounds: u32,
-    pub slice_ms: f64,
-    pub warmup_ms: f64,
-    pub node_cpu: f64,
-    pub work_us: u64,
-    /// cgroup v2, v1 or none (then the nodes are not capped).
-    pub caps: String,
-    pub started_at: String,
-    pub wall_seconds: f64,
-    pub a: AbSide,
-    pub b: AbSide,
-    pub warnings: Vec<String>,
-    pub slices: Vec<AbSlice>,
 }
 
 /// Why a comparison did not finish.
@@ -211,7 +143,7 @@ async fn run(
     let slices = outcome?;
     Ok(AbRun {
         schema: AB_SCHEMA.to_owned(),
-        mode: options.mode.clone(),
+        mode: options.mode,
         nodes: options.nodes,
         rounds: options.rounds,
         slice_ms: options.slice.as_secs_f64() * 1000.0,
@@ -326,11 +258,7 @@ impl Ab<'_> {
     /// Points the proxy at one side's nodes, with the policy the mode needs.
     async fn point_at(&self, nodes: &[Managed]) -> anyhow::Result<()> {
         // Sticky sessions live on one node: the proxy must pin users.
-        let policy = if self.options.mode == "sticky" {
-            "cookie-hash"
-        } else {
-            "round-robin"
-        };
+        let policy = self.options.mode.proxy_policy();
         let admin = self.proxy.addrs[1];
         let (status, answer) =
             http::call(admin, "PUT", "/policy", &format!("\"{policy}\"")).await?;
@@ -359,10 +287,12 @@ impl Ab<'_> {
     ) -> anyhow::Result<AbSlice> {
         let e = &self.options.experiment;
         let connections = e.connections_per_node * u64::from(self.options.nodes);
-        let target = Target::resolve(&format!("http://{}", self.proxy.addrs[0]), false).await?;
+        let target =
+            authscale_load::resolve_target(&format!("http://{}", self.proxy.addrs[0]), false)
+                .await?;
         let mut config = LoadConfig::new(target);
         config.connections = connections;
-        config.scenario = crate::lab::scenario(e, &self.options.mode, connections)?;
+        config.scenario = crate::lab::scenario(e, self.options.mode, connections)?;
         config.mode = LoopMode::Closed;
         config.warmup = warmup;
         config.duration = duration;
@@ -418,7 +348,7 @@ impl Ab<'_> {
         let mut args: Vec<String> = vec![
             "node".into(),
             "--auth".into(),
-            o.mode.clone(),
+            o.mode.to_string(),
             "--listen".into(),
             "127.0.0.1:0".into(),
             "--node-id".into(),
@@ -433,18 +363,18 @@ impl Ab<'_> {
         unless_named("--users", users.to_string(), &[]);
         unless_named("--threads", "1".into(), &[]);
         unless_named("--work-us", e.work_us.to_string(), &[]);
-        if ["session", "session-cached", "token-denylist"].contains(&o.mode.as_str()) {
+        if o.mode.uses_store() {
             unless_named("--store-timeout", e.store_timeout.clone(), &[]);
             unless_named("--store-rtt", e.store_rtt.clone(), &[]);
         }
-        if o.mode == "session-cached" {
+        if o.mode.caches_sessions() {
             unless_named("--session-cache-ttl", e.session_cache_ttl.clone(), &[]);
         }
-        if o.mode.starts_with("token") {
+        if o.mode.issues_tokens() {
             let key = format!("lab={}", self.secret.display());
             unless_named("--jwt-secret", key, &["--jwt-key"]);
         }
-        if ["session", "session-cached", "token-denylist"].contains(&o.mode.as_str()) {
+        if o.mode.uses_store() {
             args.extend(["--redis-url".into(), self.store.url.clone()]);
         }
         args.extend(s.node_args.iter().cloned());

@@ -9,6 +9,8 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use authscale_schema::Throttling;
+
 /// Where the cgroup file systems are mounted unless told otherwise.
 pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
 
@@ -99,34 +101,6 @@ pub struct CpuGroup {
     path: PathBuf,
     v2: bool,
     pub period: Duration,
-}
-
-/// Throttling counters of a group.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Throttling {
-    pub periods: u64,
-    pub throttled_periods: u64,
-    pub throttled_seconds: f64,
-}
-
-impl Throttling {
-    pub fn since(self, earlier: Throttling) -> Throttling {
-        Throttling {
-            periods: self.periods.saturating_sub(earlier.periods),
-            throttled_periods: self
-                .throttled_periods
-                .saturating_sub(earlier.throttled_periods),
-            throttled_seconds: (self.throttled_seconds - earlier.throttled_seconds).max(0.0),
-        }
-    }
-
-    pub fn plus(self, other: Throttling) -> Throttling {
-        Throttling {
-            periods: self.periods + other.periods,
-            throttled_periods: self.throttled_periods + other.throttled_periods,
-            throttled_seconds: self.throttled_seconds + other.throttled_seconds,
-        }
-    }
 }
 
 impl CpuGroup {

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::http;
-use crate::record::Durability;
+use authscale_schema::Durability;
 
 /// How many users are probed at once (each probe is one short connection).
 const CONCURRENCY: usize = 8;

@@ -4,21 +4,22 @@
 //! measured from outside (CPU budgets, per-node CPU, the balancer) is left
 //! out of the step, and the report says so.
 
+use authscale_schema::{AuthMode, Component, RunStatus};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use authscale_load::{LoadConfig, Target, process_cpu_seconds};
+use authscale_load::{LoadConfig, process_cpu_seconds};
 
-use crate::experiment::{External, Plan};
 use crate::host::{cores, finish, git_commit, kernel, results_dir, unix_now};
 use crate::lab::{Finished, LabOptions, scenario};
 use crate::progress::external_step_line;
-use crate::record::{Host, Run, SCHEMA, utc};
 use crate::step::{Span, step_from_load};
 use crate::store::Store;
+use authscale_schema::{External, Plan};
+use authscale_schema::{Host, Run, SCHEMA, utc};
 
 /// The external path: no store, proxy, nodes or cgroups of the lab's own.
 pub(crate) async fn sweep_external(
@@ -50,7 +51,7 @@ pub(crate) async fn sweep_external(
         },
         started_at: utc(started),
         finished_at: None,
-        status: "running".into(),
+        status: RunStatus::Running,
         error: None,
         warnings: vec![format!(
             "external deployment ({}): the lab neither caps nor measures its nodes or balancer; only the load generator{} is measured",
@@ -88,7 +89,7 @@ pub async fn sweep(
     stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> anyhow::Result<bool> {
     let e = &plan.experiment;
-    let target = Target::resolve(&external.target, external.allow_remote).await?;
+    let target = authscale_load::resolve_target(&external.target, external.allow_remote).await?;
     let store = match &external.store_url {
         Some(url) => Some(Store::existing(url).await?),
         None => None,
@@ -97,7 +98,7 @@ pub async fn sweep(
         .ready_url
         .clone()
         .unwrap_or_else(|| format!("{}/readyz", external.target.trim_end_matches('/')));
-    for mode in &e.modes {
+    for &mode in &e.modes {
         for &n in &e.nodes {
             scale(&external.scale_command, mode, n).await?;
             wait_ready(&ready, Duration::from_secs(120)).await?;
@@ -134,11 +135,11 @@ pub async fn sweep(
             let span = Span::of(&result);
             let measured = |cpu: f64| span.component(cpu, 1.0, None, None);
             let mut components = BTreeMap::new();
-            components.insert("load".to_owned(), measured(end.0 - start.0));
+            components.insert(Component::Load, measured(end.0 - start.0));
             let mut store_commands = BTreeMap::new();
             if let (Some(a), Some(b)) = (&start.1, &end.1) {
                 let delta = b.since(a);
-                components.insert("store".to_owned(), measured(delta.cpu_seconds));
+                components.insert(Component::Store, measured(delta.cpu_seconds));
                 store_commands = delta.commands;
             }
             let step = step_from_load(
@@ -190,10 +191,10 @@ async fn resolve_url(url: &str) -> anyhow::Result<(std::net::SocketAddr, String)
 }
 
 /// Runs the scale command for `n` nodes of `mode`; it must succeed.
-async fn scale(template: &str, mode: &str, n: u32) -> anyhow::Result<()> {
+async fn scale(template: &str, mode: AuthMode, n: u32) -> anyhow::Result<()> {
     let command = template
         .replace("{n}", &n.to_string())
-        .replace("{mode}", mode);
+        .replace("{mode}", mode.as_str());
     let output = tokio::time::timeout(
         Duration::from_secs(300),
         tokio::process::Command::new("sh")

@@ -2,6 +2,7 @@
 //! store's persistence set for each, and the summary of what the load saw
 //! (failures, recovery, lost credentials).
 
+use authscale_schema::AuthMode;
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
@@ -10,12 +11,12 @@ use anyhow::Context;
 use authscale_load::TimelinePoint;
 
 use crate::durability;
-use crate::experiment::{FaultKind, FaultPlan, Persistence};
 use crate::http;
 use crate::lab::Lab;
 use crate::process::Managed;
 use crate::progress;
-use crate::record::{FaultRun, Run};
+use authscale_schema::{FaultKind, FaultPlan, Persistence};
+use authscale_schema::{FaultRun, Run};
 
 impl Lab<'_> {
     /// The plan's fault runs on the mode's nodes (started up to the fault
@@ -23,7 +24,7 @@ impl Lab<'_> {
     /// when interrupted.
     pub(crate) async fn fault_runs(
         &self,
-        mode: &str,
+        mode: AuthMode,
         nodes: &mut Vec<Managed>,
         run: &mut Run,
         dir: &Path,
@@ -85,7 +86,7 @@ impl Lab<'_> {
     /// durability users are set up and checked again.
     pub(crate) async fn fault_run(
         &self,
-        mode: &str,
+        mode: AuthMode,
         kind: FaultKind,
         faults: &FaultPlan,
         nodes: &mut [Managed],
@@ -156,7 +157,7 @@ impl Lab<'_> {
 
 /// Reads a fault run's timeline: failures, recovery, lost sessions.
 pub(crate) fn fault_summary(
-    mode: &str,
+    mode: AuthMode,
     kind: FaultKind,
     nodes: u32,
     faults: &FaultPlan,
@@ -203,6 +204,8 @@ pub(crate) fn fault_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use authscale_schema::{AuthMode, Component};
 
     /// Fault at 3 s for 2 s in a 10 s run.
     fn plan() -> FaultPlan {
@@ -245,8 +248,14 @@ mod tests {
             (100, 0, 1),
             (10, 0, 10), // the last, cut-short second is not judged
         ]);
-        let f = fault_summary("session", FaultKind::NodeLoss, 2, &plan(), &timeline);
-        assert_eq!(f.mode, "session");
+        let f = fault_summary(
+            AuthMode::Session,
+            FaultKind::NodeLoss,
+            2,
+            &plan(),
+            &timeline,
+        );
+        assert_eq!(f.mode, AuthMode::Session);
         assert_eq!(f.nodes, 2);
         assert_eq!(f.at_s, 3.0);
         assert_eq!(f.length_s, 2.0);
@@ -269,7 +278,13 @@ mod tests {
             (90, 0, 10),
             (0, 0, 0),
         ]);
-        let f = fault_summary("token", FaultKind::StoreOutage, 1, &plan(), &timeline);
+        let f = fault_summary(
+            AuthMode::Token,
+            FaultKind::StoreOutage,
+            1,
+            &plan(),
+            &timeline,
+        );
         assert_eq!(f.recovery_s, None);
         assert_eq!(f.failed_during_fault, 200);
         assert_eq!(f.sessions_lost, 0);
@@ -284,7 +299,7 @@ mod tests {
             (100, 0, 0),
             (100, 0, 0),
         ]);
-        let f = fault_summary("token", FaultKind::NodeLoss, 1, &plan(), &timeline);
+        let f = fault_summary(AuthMode::Token, FaultKind::NodeLoss, 1, &plan(), &timeline);
         assert_eq!(f.recovery_s, Some(0.0));
     }
 }

@@ -1,14 +1,15 @@
 //! What a run records of where and when it ran: the host's facts, the
 //! run's folder, and how the run ended.
 
+use authscale_schema::RunStatus;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use crate::cgroup::Caps;
-use crate::experiment::Plan;
-use crate::record::{Host, Run, utc};
 use crate::store::Store;
+use authscale_schema::Plan;
+use authscale_schema::{Host, Run, utc};
 
 /// The facts of this machine and of the lab's store that a local run records.
 pub(crate) fn host(caps: &Caps, store: &Store) -> Host {
@@ -46,10 +47,10 @@ pub(crate) fn results_dir(out_dir: &Path, plan: &Plan, started: u64) -> anyhow::
 pub(crate) fn finish(run: &mut Run, outcome: anyhow::Result<bool>) {
     run.finished_at = Some(utc(unix_now()));
     match outcome {
-        Ok(true) => run.status = "complete".into(),
-        Ok(false) => run.status = "interrupted".into(),
+        Ok(true) => run.status = RunStatus::Complete,
+        Ok(false) => run.status = RunStatus::Interrupted,
         Err(e) => {
-            run.status = "failed".into();
+            run.status = RunStatus::Failed;
             run.error = Some(format!("{e:#}"));
         }
     }

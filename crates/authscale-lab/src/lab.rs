@@ -2,22 +2,23 @@
 //! nodes it adds, how it points the proxy at a node set, and one measured
 //! load run (a step, a probe or a slice) against the current set.
 
+use authscale_schema::{AuthMode, Component, RunStatus};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use authscale_load::{LoadConfig, LoopMode, Progress, ScenarioConfig, Target, UserAuth};
+use authscale_load::{LoadConfig, LoopMode, Progress, ScenarioConfig};
 
 use crate::cgroup::{Caps, CpuGroup, remove_parent};
-use crate::experiment::{Experiment, Plan};
 use crate::host::{self, finish, results_dir, unix_now};
 use crate::http;
 use crate::process::Managed;
 use crate::progress;
-use crate::record::{Run, SCHEMA, Step, utc};
 use crate::step::{Budgets, Snapshot, step};
 use crate::store::Store;
+use authscale_schema::{Experiment, Plan};
+use authscale_schema::{Run, SCHEMA, Step, utc};
 
 /// Where and how the lab runs.
 #[derive(Debug, Clone)]
@@ -134,7 +135,7 @@ impl<'a> Lab<'a> {
             host,
             started_at: utc(started),
             finished_at: None,
-            status: "running".into(),
+            status: RunStatus::Running,
             error: None,
             warnings,
             pids: store.pid().into_iter().chain([proxy.pid]).collect(),
@@ -179,18 +180,14 @@ impl<'a> Lab<'a> {
 
 impl Lab<'_> {
     /// Points the proxy at `nodes` with the policy `mode` needs.
-    pub(crate) async fn point_at(&self, mode: &str, nodes: &[Managed]) -> anyhow::Result<()> {
+    pub(crate) async fn point_at(&self, mode: AuthMode, nodes: &[Managed]) -> anyhow::Result<()> {
         self.set_policy(mode).await?;
         self.set_upstreams(nodes).await
     }
 
-    pub(crate) async fn set_policy(&self, mode: &str) -> anyhow::Result<()> {
+    pub(crate) async fn set_policy(&self, mode: AuthMode) -> anyhow::Result<()> {
         // Sticky sessions live on one node: the proxy must pin users.
-        let policy = if mode == "sticky" {
-            "cookie-hash"
-        } else {
-            "round-robin"
-        };
+        let policy = mode.proxy_policy();
         let (status, answer) = http::call(
             self.proxy.addrs[1],
             "PUT",
@@ -216,13 +213,13 @@ impl Lab<'_> {
         Ok(())
     }
 
-    pub(crate) async fn start_node(&self, mode: &str, index: usize) -> anyhow::Result<Managed> {
+    pub(crate) async fn start_node(&self, mode: AuthMode, index: usize) -> anyhow::Result<Managed> {
         self.start_node_at(mode, index, "127.0.0.1:0").await
     }
 
     pub(crate) async fn start_node_at(
         &self,
-        mode: &str,
+        mode: AuthMode,
         index: usize,
         listen: &str,
     ) -> anyhow::Result<Managed> {
@@ -231,7 +228,7 @@ impl Lab<'_> {
         let mut args: Vec<String> = vec![
             "node".into(),
             "--auth".into(),
-            mode.into(),
+            mode.to_string(),
             "--listen".into(),
             listen.into(),
             "--threads".into(),
@@ -245,7 +242,7 @@ impl Lab<'_> {
             "--users".into(),
             self.directory_size().to_string(),
         ];
-        if ["session", "session-cached", "token-denylist"].contains(&mode) {
+        if mode.uses_store() {
             args.extend([
                 "--redis-url".into(),
                 self.store.url.clone(),
@@ -255,10 +252,10 @@ impl Lab<'_> {
                 e.store_rtt.clone(),
             ]);
         }
-        if mode == "session-cached" {
+        if mode.caches_sessions() {
             args.extend(["--session-cache-ttl".into(), e.session_cache_ttl.clone()]);
         }
-        if mode.starts_with("token") {
+        if mode.issues_tokens() {
             args.extend([
                 "--jwt-secret".into(),
                 format!("lab={}", self.secret.display()),
@@ -310,7 +307,7 @@ impl Lab<'_> {
     /// One load run against the current node set; None when interrupted.
     pub(crate) async fn measure(
         &self,
-        mode: &str,
+        mode: AuthMode,
         nodes: &[Managed],
         rate: Option<f64>,
         (warmup, duration): (Duration, Duration),
@@ -370,11 +367,13 @@ impl Lab<'_> {
     /// A load against the proxy with the experiment's virtual users.
     pub(crate) async fn load_config(
         &self,
-        mode: &str,
+        mode: AuthMode,
         connections: u64,
     ) -> anyhow::Result<LoadConfig> {
         let e = &self.plan.experiment;
-        let target = Target::resolve(&format!("http://{}", self.proxy.addrs[0]), false).await?;
+        let target =
+            authscale_load::resolve_target(&format!("http://{}", self.proxy.addrs[0]), false)
+                .await?;
         let mut config = LoadConfig::new(target);
         config.connections = connections;
         config.scenario = scenario(e, mode, connections)?;
@@ -384,8 +383,8 @@ impl Lab<'_> {
     /// Warns when the proxy or the load generator came near its limit: then
     /// it, not the system under test, may have set the step's throughput.
     pub(crate) fn check_limits(&self, step: &Step, run: &mut Run) {
-        for name in ["proxy", "load"] {
-            if let Some(c) = step.components.get(name)
+        for name in [Component::Proxy, Component::Load] {
+            if let Some(c) = step.components.get(&name)
                 && c.utilization > 0.8
             {
                 run.warnings.push(format!(
@@ -402,11 +401,11 @@ impl Lab<'_> {
 /// The experiment's virtual users for `mode` over `connections`.
 pub(crate) fn scenario(
     e: &Experiment,
-    mode: &str,
+    mode: AuthMode,
     connections: u64,
 ) -> anyhow::Result<ScenarioConfig> {
     Ok(ScenarioConfig {
-        auth: mode.parse::<UserAuth>().map_err(|e| anyhow::anyhow!(e))?,
+        auth: mode.credential(),
         users: e.users.max(connections),
         first_user: 0,
         seed: e.seed,
@@ -414,6 +413,6 @@ pub(crate) fn scenario(
         logout: true,
         // Sticky: the proxy pins users by a stable client cookie, so the
         // login lands on the node that will hold the session.
-        client_cookie: mode == "sticky",
+        client_cookie: mode.client_cookie(),
     })
 }

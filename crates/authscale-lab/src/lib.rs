@@ -9,8 +9,6 @@
 mod ab;
 mod cgroup;
 mod durability;
-pub mod duration;
-mod experiment;
 mod external;
 mod faults;
 mod host;
@@ -18,25 +16,24 @@ mod http;
 mod lab;
 mod process;
 mod progress;
-mod record;
 mod revocation;
 mod search;
 mod slices;
 mod step;
 mod store;
 mod sweep;
-mod validate;
 
-pub use ab::{AB_SCHEMA, AbError, AbOptions, AbRun, AbSide, AbSlice, Side, ab};
-pub use cgroup::{Caps, Throttling};
-pub use experiment::{
-    Capacity, Experiment, External, FaultKind, FaultPlan, Faults, Pairing, Persistence, Plan,
-};
+pub use ab::{AbError, AbOptions, ab};
+pub use authscale_schema::{AB_SCHEMA, AbRun, AbSide, AbSlice, Side};
+pub use cgroup::Caps;
 pub use lab::{Finished, LabOptions};
-pub use record::{
-    Component, Durability, FaultRun, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Slice, Step,
-    utc, write_atomic,
+
+// What the lab records and plans with is the schema crate's; re-exported
+// so callers of the lab need not name two crates.
+pub use authscale_schema::{
+    Capacity, ComponentCpu, Durability, Experiment, External, FaultKind, FaultPlan, FaultRun,
+    Faults, Host, Latency, LittlesLaw, Pairing, Persistence, Plan, Probe, Revocation, Run, SCHEMA,
+    Slice, Step, Throttling, duration, utc, write_atomic,
 };
-pub use revocation::Revocation;
 pub use store::StoreCounters;
 pub use sweep::sweep;

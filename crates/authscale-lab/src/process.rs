@@ -12,7 +12,8 @@ use tokio::process::{Child, Command};
 
 pub use authscale_load::process_cpu_seconds;
 
-use crate::cgroup::{CpuGroup, Throttling};
+use crate::cgroup::CpuGroup;
+use authscale_schema::Throttling;
 
 /// A running child of the lab.
 #[derive(Debug)]

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use authscale_load::Progress;
 
-use crate::record::{FaultRun, Step};
-use crate::revocation::Revocation;
+use authscale_schema::{Component, Revocation};
+use authscale_schema::{FaultRun, Step};
 
 /// One line per finished step; `x1` is the mode's N = 1 throughput.
 pub(crate) fn step_line(step: &Step, x1: Option<f64>) -> String {
-    let util = |name: &str| {
+    let util = |name: Component| {
         step.components
-            .get(name)
+            .get(&name)
             .map_or(0.0, |c| c.utilization * 100.0)
     };
     let efficiency = x1.map_or(String::new(), |x1| {
@@ -27,8 +27,8 @@ pub(crate) fn step_line(step: &Step, x1: Option<f64>) -> String {
         step.nodes,
         step.throughput,
         step.latency_ms.p99,
-        util("nodes"),
-        util("store"),
+        util(Component::Nodes),
+        util(Component::Store),
         step.errors
     )
 }

@@ -7,33 +7,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+
+use authscale_schema::{AuthMode, Revocation};
 
 use crate::http;
-
-/// What a revocation probe found.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Revocation {
-    pub mode: String,
-    pub nodes: u32,
-    /// Nodes that accepted the credential just before the logout.
-    pub accepted_before: u32,
-    /// Milliseconds until the last node refused; None when a node still
-    /// accepted at the end of the window.
-    pub latency_ms: Option<f64>,
-    /// Per node: milliseconds until it refused (None: still accepting).
-    pub per_node_ms: Vec<Option<f64>>,
-    pub window_ms: f64,
-    /// Token modes: seconds the token still had until `exp` at the logout
-    /// (without a denylist, that is how long it stays valid).
-    pub token_expires_in_s: Option<u64>,
-}
 
 /// Logs `user` in through the proxy, makes one request on every node (so a
 /// node cache holds the session), logs out, then probes every node until
 /// all refuse or `window` passes.
 pub async fn probe(
-    mode: &str,
+    mode: AuthMode,
     proxy: SocketAddr,
     nodes: &[SocketAddr],
     seed: u64,
@@ -109,7 +92,7 @@ pub async fn probe(
         .iter()
         .try_fold(0.0f64, |max, r| r.map(|ms| max.max(ms)));
     Ok(Revocation {
-        mode: mode.to_owned(),
+        mode,
         nodes: nodes.len() as u32,
         accepted_before,
         latency_ms,

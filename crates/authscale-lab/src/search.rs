@@ -2,11 +2,12 @@
 //! then bisect between the best passing and the lowest failing rate; the
 //! step is the best passing probe, with every probe recorded.
 
+use authscale_schema::AuthMode;
 use std::future::Future;
 
 use crate::lab::Lab;
 use crate::process::Managed;
-use crate::record::{Probe, Step};
+use authscale_schema::{Probe, Step};
 
 /// Where the search stands between probes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,7 +62,7 @@ impl Lab<'_> {
     /// bisect; the step is the best passing probe.
     pub(crate) async fn search(
         &self,
-        mode: &str,
+        mode: AuthMode,
         nodes: &[Managed],
         stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> anyhow::Result<Option<Step>> {
@@ -111,6 +112,8 @@ impl Lab<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use authscale_schema::{AuthMode, Component};
 
     /// The rates a search offers when the system passes up to `capacity`.
     fn offered(start: f64, capacity: f64, probes: usize) -> Vec<f64> {
@@ -170,9 +173,9 @@ mod tests {
     #[test]
     fn a_probe_passes_only_within_the_slo_at_the_offered_rate_without_errors() {
         let mut step = crate::step::step_from_load(
-            "token",
+            AuthMode::Token,
             1,
-            crate::experiment::Capacity::Slo,
+            authscale_schema::Capacity::Slo,
             Some(2000.0),
             crate::step::tests::load(),
             Default::default(),

@@ -13,8 +13,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::record::{Component, Slice, Step};
 use crate::step::step_from_load;
+use authscale_schema::{Component, ComponentCpu, Slice, Step};
 
 /// One cell of the schedule: the mode's index in the experiment and N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,11 +44,8 @@ pub(crate) fn schedule(modes: usize, nodes: &[u32], rounds: u32) -> Vec<Vec<Cell
 
 /// A measured slice as a `Slice` record.
 pub(crate) fn slice_of(step: &Step, round: u32, seq: u32) -> Slice {
-    let per_component = |f: fn(&Component) -> f64| -> BTreeMap<String, f64> {
-        step.components
-            .iter()
-            .map(|(k, c)| (k.clone(), f(c)))
-            .collect()
+    let per_component = |f: fn(&ComponentCpu) -> f64| -> BTreeMap<Component, f64> {
+        step.components.iter().map(|(k, c)| (*k, f(c))).collect()
     };
     Slice {
         round,
@@ -66,7 +63,7 @@ pub(crate) fn slice_of(step: &Step, round: u32, seq: u32) -> Slice {
             .iter()
             .filter_map(|(k, c)| {
                 let t = c.throttling?;
-                (t.periods > 0).then(|| (k.clone(), t.throttled_periods as f64 / t.periods as f64))
+                (t.periods > 0).then(|| (*k, t.throttled_periods as f64 / t.periods as f64))
             })
             .collect(),
         store_commands_per_request: step.store_commands_per_request,
@@ -89,14 +86,14 @@ pub(crate) fn combine(parts: Vec<(Step, Slice)>) -> anyhow::Result<Step> {
     load.config.connections = parts[0].0.load.config.connections;
     let first = &parts[0].0;
     let requests = load.requests.max(1);
-    let mut components: BTreeMap<String, Component> = BTreeMap::new();
+    let mut components: BTreeMap<Component, ComponentCpu> = BTreeMap::new();
     for (step, _) in &parts {
         for (name, c) in &step.components {
-            let total = components.entry(name.clone()).or_insert_with(|| Component {
+            let total = components.entry(*name).or_insert_with(|| ComponentCpu {
                 limit_cores: c.limit_cores,
                 capped: c.capped,
                 cpu_period_ms: c.cpu_period_ms,
-                ..Component::default()
+                ..ComponentCpu::default()
             });
             total.cpu_seconds += c.cpu_seconds;
             total.throttling = match (total.throttling, c.throttling) {
@@ -117,7 +114,7 @@ pub(crate) fn combine(parts: Vec<(Step, Slice)>) -> anyhow::Result<Step> {
         }
     }
     let mut step = step_from_load(
-        &first.mode,
+        first.mode,
         first.nodes,
         first.capacity,
         None,
@@ -133,6 +130,8 @@ pub(crate) fn combine(parts: Vec<(Step, Slice)>) -> anyhow::Result<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use authscale_schema::{AuthMode, Component};
 
     #[test]
     fn the_schedule_visits_every_cell_once_per_round_and_alternates() {

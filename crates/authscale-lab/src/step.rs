@@ -3,16 +3,17 @@
 //! result into a `Step` (CPU per request, utilization, store reads per
 //! protected request, Little's law). Local and external sweeps share it.
 
+use authscale_schema::{AuthMode, Component};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use authscale_load::LoadResult;
 
-use crate::cgroup::Throttling;
-use crate::experiment::Capacity;
 use crate::process::{Managed, process_cpu_seconds};
-use crate::record::{Component, Latency, LittlesLaw, Step};
 use crate::store::{Store, StoreCounters};
+use authscale_schema::Capacity;
+use authscale_schema::Throttling;
+use authscale_schema::{ComponentCpu, Latency, LittlesLaw, Step};
 
 /// Everything a local step's measurement reads, at one instant.
 #[derive(Debug, Clone, Default)]
@@ -82,8 +83,8 @@ impl Span {
         limit: f64,
         period: Option<Duration>,
         throttling: Option<Throttling>,
-    ) -> Component {
-        Component {
+    ) -> ComponentCpu {
+        ComponentCpu {
             cpu_seconds: cpu,
             cpu_us_per_request: cpu * 1e6 / self.requests as f64,
             limit_cores: limit,
@@ -99,7 +100,7 @@ impl Span {
 /// snapshots `start` and `end`, with the load's result.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn step(
-    mode: &str,
+    mode: AuthMode,
     n: u32,
     capacity: Capacity,
     rate: Option<f64>,
@@ -116,7 +117,7 @@ pub(crate) fn step(
         .map(|(e, s)| e.since(s));
     let mut components = BTreeMap::new();
     components.insert(
-        "nodes".to_owned(),
+        Component::Nodes,
         span.component(
             end.nodes_cpu - start.nodes_cpu,
             f64::from(n)
@@ -132,7 +133,7 @@ pub(crate) fn step(
         ),
     );
     components.insert(
-        "store".to_owned(),
+        Component::Store,
         span.component(
             store.cpu_seconds,
             if budgets.store_period.is_some() {
@@ -145,11 +146,11 @@ pub(crate) fn step(
         ),
     );
     components.insert(
-        "proxy".to_owned(),
+        Component::Proxy,
         span.component(end.proxy_cpu - start.proxy_cpu, 1.0, None, None),
     );
     components.insert(
-        "load".to_owned(),
+        Component::Load,
         span.component(end.load_cpu - start.load_cpu, 1.0, None, None),
     );
     step_from_load(
@@ -169,12 +170,12 @@ pub(crate) fn step(
 /// `components` measured and the store's `store_commands` over the step.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn step_from_load(
-    mode: &str,
+    mode: AuthMode,
     n: u32,
     capacity: Capacity,
     rate: Option<f64>,
     load: LoadResult,
-    components: BTreeMap<String, Component>,
+    components: BTreeMap<Component, ComponentCpu>,
     store_commands: BTreeMap<String, u64>,
     node_requests: Option<u64>,
 ) -> Step {
@@ -234,6 +235,8 @@ pub(crate) fn step_from_load(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use authscale_schema::{AuthMode, Component};
 
     /// A closed-loop load result: 8 connections, 2 s measured, 4,000
     /// requests (3,600 of them protected), 40 errors, a 4 ms mean latency.
@@ -296,7 +299,7 @@ pub(crate) mod tests {
             store_period: Some(Duration::from_millis(100)),
         };
         let step = step(
-            "session",
+            AuthMode::Session,
             2,
             Capacity::Closed,
             None,
@@ -305,7 +308,7 @@ pub(crate) mod tests {
             &end,
             &budgets,
         );
-        let nodes = &step.components["nodes"];
+        let nodes = &step.components[&Component::Nodes];
         assert!(close(nodes.cpu_seconds, 2.0));
         assert!(close(nodes.cpu_us_per_request, 500.0));
         // Two nodes of half a core each, for 2 s: 2 s of CPU is all of it.
@@ -314,11 +317,14 @@ pub(crate) mod tests {
         assert!(nodes.capped);
         assert_eq!(nodes.cpu_period_ms, Some(100.0));
         assert!(nodes.throttling.is_some());
-        let store = &step.components["store"];
+        let store = &step.components[&Component::Store];
         assert!(close(store.cpu_seconds, 0.4));
         assert!(close(store.utilization, 0.4 / (0.25 * 2.0)));
-        assert!(close(step.components["proxy"].utilization, 0.25));
-        assert!(close(step.components["load"].cpu_us_per_request, 200.0));
+        assert!(close(step.components[&Component::Proxy].utilization, 0.25));
+        assert!(close(
+            step.components[&Component::Load].cpu_us_per_request,
+            200.0
+        ));
         // 3,600 reads (get + getex) for 3,600 protected requests.
         assert_eq!(step.store_commands["get"], 3000);
         assert!(close(step.store_reads_per_protected_request, 1.0));
@@ -348,7 +354,7 @@ pub(crate) mod tests {
             store_period: None,
         };
         let step = step(
-            "token",
+            AuthMode::Token,
             4,
             Capacity::Closed,
             None,
@@ -357,12 +363,12 @@ pub(crate) mod tests {
             &end,
             &budgets,
         );
-        let nodes = &step.components["nodes"];
+        let nodes = &step.components[&Component::Nodes];
         assert!(close(nodes.limit_cores, 4.0));
         assert!(close(nodes.utilization, 1.0 / 8.0));
         assert!(!nodes.capped);
         assert!(nodes.throttling.is_none());
-        assert!(close(step.components["store"].limit_cores, 1.0));
+        assert!(close(step.components[&Component::Store].limit_cores, 1.0));
         assert!(close(step.store_reads_per_protected_request, 0.0));
     }
 
@@ -374,7 +380,7 @@ pub(crate) mod tests {
             Capacity::Closed
         };
         step_from_load(
-            "token",
+            AuthMode::Token,
             1,
             capacity,
             rate,

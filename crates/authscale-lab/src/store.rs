@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use redis::aio::ConnectionManager;
 
 use crate::cgroup::CpuGroup;
-use crate::experiment::Persistence;
 use crate::process::Managed;
+use authscale_schema::Persistence;
 
 /// What INFO says of the store's work so far.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]

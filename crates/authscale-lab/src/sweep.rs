@@ -3,17 +3,18 @@
 //! everything, rewriting the results after every step. Steps run as blocks
 //! (one mode and N after the other) or interleaved (`slices`).
 
+use authscale_schema::AuthMode;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::experiment::{Capacity, Plan};
 use crate::http;
 use crate::lab::{Finished, Lab, LabOptions};
 use crate::process::Managed;
 use crate::progress;
-use crate::record::{Run, Slice, Step};
+use authscale_schema::{Capacity, Plan};
+use authscale_schema::{Run, Slice, Step};
 
 /// Runs the sweep. `stop` (Ctrl-C) ends it early; the steps measured so far
 /// stay in the results, which say the run was interrupted.
@@ -43,7 +44,7 @@ impl Lab<'_> {
         if self.plan.interleaved() {
             return self.interleaved(run, dir, stop).await;
         }
-        for mode in &self.plan.experiment.modes {
+        for &mode in &self.plan.experiment.modes {
             self.store.flush().await?;
             self.set_policy(mode).await?;
             let mut nodes: Vec<Managed> = Vec::new();
@@ -90,7 +91,7 @@ impl Lab<'_> {
         let e = &self.plan.experiment;
         self.store.flush().await?;
         let mut sets: Vec<Vec<Managed>> = Vec::new();
-        for mode in &e.modes {
+        for &mode in &e.modes {
             let mut nodes = Vec::new();
             for index in 0..self.plan.max_nodes() as usize {
                 let node = self.start_node(mode, index).await?;
@@ -110,7 +111,7 @@ impl Lab<'_> {
             self.plan.slice_warmup.max(Duration::from_millis(200)),
         );
         for cell in &schedule[0] {
-            let mode = &e.modes[cell.mode];
+            let mode = e.modes[cell.mode];
             self.point_at(mode, &sets[cell.mode][..cell.nodes as usize])
                 .await?;
             if self
@@ -134,7 +135,7 @@ impl Lab<'_> {
         for (round, order) in schedule.iter().enumerate() {
             let started = std::time::Instant::now();
             for cell in order {
-                let mode = &e.modes[cell.mode];
+                let mode = e.modes[cell.mode];
                 let nodes = &sets[cell.mode][..cell.nodes as usize];
                 self.point_at(mode, nodes).await?;
                 let Some(step) = self.measure(mode, nodes, None, window, stop).await? else {
@@ -169,7 +170,7 @@ impl Lab<'_> {
             run.write(dir)?;
         }
         run.steps.truncate(steps_before);
-        for (mode_index, mode) in e.modes.iter().enumerate() {
+        for (mode_index, &mode) in e.modes.iter().enumerate() {
             for &n in &e.nodes {
                 let parts = cells.remove(&(mode_index, n)).unwrap_or_default();
                 let step = crate::slices::combine(parts)?;
@@ -181,7 +182,7 @@ impl Lab<'_> {
             }
         }
         run.write(dir)?;
-        for (mode, nodes) in e.modes.iter().zip(sets.iter_mut()) {
+        for (&mode, nodes) in e.modes.iter().zip(sets.iter_mut()) {
             self.point_at(mode, nodes).await?;
             if !self.after_steps(mode, nodes, run, dir, stop).await? {
                 return Ok(false);
@@ -194,13 +195,13 @@ impl Lab<'_> {
     /// the mode's nodes; false when interrupted.
     async fn after_steps(
         &self,
-        mode: &str,
+        mode: AuthMode,
         nodes: &mut Vec<Managed>,
         run: &mut Run,
         dir: &Path,
         stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> anyhow::Result<bool> {
-        if mode != "none" && !self.plan.revocation_window.is_zero() {
+        if mode.has_credential() && !self.plan.revocation_window.is_zero() {
             let addrs: Vec<_> = nodes.iter().map(Managed::addr).collect();
             let probe = crate::revocation::probe(
                 mode,

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::conn::Conn;
+use crate::result::{RunFacts, build};
 use crate::scenario::VirtualUser;
 use crate::stats::Stats;
-use crate::summary::RunFacts;
 use crate::{LoadConfig, LoadError, LoadResult, LoopMode, Outcome, UserAuth};
 
 /// Live counters, for a progress display.
@@ -110,7 +110,7 @@ pub async fn run(
         cpu_seconds: process_cpu_seconds(std::process::id()) - cpu_before,
     };
     let stats = shared.stats.lock().map(|s| s.clone()).unwrap_or_default();
-    Ok(LoadResult::build(shared.config.clone(), &stats, facts))
+    Ok(build(shared.config.clone(), &stats, facts))
 }
 
 /// The virtual users connection `c` serves: every C-th user from the first.

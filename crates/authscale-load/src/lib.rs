@@ -6,18 +6,23 @@
 //!
 //! The lab calls [`run`] in-process; `authscale load` is its command line.
 
-mod config;
 mod conn;
 mod engine;
 mod merge;
+mod result;
 mod scenario;
 mod stats;
-mod summary;
 mod target;
 
-pub use config::{LoadConfig, LoadError, LoopMode, ScenarioConfig, UserAuth};
 pub use engine::{Progress, process_cpu_seconds, run};
 pub use merge::{merge, segment};
+pub use result::render;
 pub use stats::{Outcome, Step};
-pub use summary::{LatencySummary, LoadResult, StepCounts, TimelinePoint};
-pub use target::Target;
+pub use target::resolve_target;
+
+// The plain data types live in the schema crate (the report reads them
+// without depending on a runtime); they are this crate's API too.
+pub use authscale_schema::{
+    Histograms, Latencies, LatencySummary, LoadConfig, LoadError, LoadResult, LoopMode,
+    ScenarioConfig, StepCounts, Target, TimelinePoint, UserAuth,
+};

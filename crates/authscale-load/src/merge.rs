@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::summary::{Histograms, Latencies, encode};
+use crate::result::encode;
+use crate::{Histograms, Latencies};
 use crate::{LatencySummary, LoadConfig, LoadError, LoadResult, LoopMode};
 
 /// Segment `index` (1-based) of `count`: its share of the rate, of the
@@ -135,7 +136,7 @@ mod tests {
 
     #[tokio::test]
     async fn segments_share_rate_connections_and_users_without_overlap() {
-        let target = crate::Target::resolve("http://127.0.0.1:9", false)
+        let target = crate::resolve_target("http://127.0.0.1:9", false)
             .await
             .expect("target");
         let mut config = LoadConfig::new(target);

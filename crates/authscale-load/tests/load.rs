@@ -31,7 +31,7 @@ async fn serve<H: authscale_http::Handler>(handler: H) -> SocketAddr {
 }
 
 async fn target(addr: SocketAddr) -> Target {
-    Target::resolve(&format!("http://{addr}"), false)
+    authscale_load::resolve_target(&format!("http://{addr}"), false)
         .await
         .expect("loopback target")
 }
@@ -86,7 +86,7 @@ async fn open_loop_latency_counts_the_stall_that_send_time_latency_hides() {
     // A bound only: the run ends by itself once its 200 requests are done.
     config.duration = Duration::from_secs(120);
     let result = run(config).await;
-    let report = result.render();
+    let report = authscale_load::render(&result);
     // Every scheduled request was sent and answered, and the run stopped
     // at its request cap, not at its duration or by interruption.
     assert!(!result.interrupted, "{report}");
@@ -164,8 +164,13 @@ async fn accounting_matches_the_node(mode: AuthMode, auth: UserAuth, node: Socke
     config.max_requests = 700;
     config.duration = Duration::from_secs(60);
     let result = run(config).await;
-    assert_eq!(result.requests, 700, "{}", result.render());
-    assert_eq!(result.errors, 0, "{mode:?}: {}", result.render());
+    assert_eq!(result.requests, 700, "{}", authscale_load::render(&result));
+    assert_eq!(
+        result.errors,
+        0,
+        "{mode:?}: {}",
+        authscale_load::render(&result)
+    );
     assert_eq!(result.in_flight_at_end, 0);
     let login = count(&result, "login", "2xx");
     let api = count(&result, "api", "2xx");
@@ -239,7 +244,7 @@ async fn refused_silent_and_unauthorized_targets_land_in_their_classes() {
         count(&refused, "api", "connect_error"),
         10,
         "{}",
-        refused.render()
+        authscale_load::render(&refused)
     );
 
     // Accepts and never answers.
@@ -263,11 +268,16 @@ async fn refused_silent_and_unauthorized_targets_land_in_their_classes() {
         count(&timed_out, "api", "timeout"),
         4,
         "{}",
-        timed_out.render()
+        authscale_load::render(&timed_out)
     );
     // Each request ended at its own timeout: none was still waiting when
     // the run stopped (by itself, at its cap, long before its duration).
-    assert_eq!(timed_out.in_flight_at_end, 0, "{}", timed_out.render());
+    assert_eq!(
+        timed_out.in_flight_at_end,
+        0,
+        "{}",
+        authscale_load::render(&timed_out)
+    );
     assert!(!timed_out.interrupted);
     assert!(timed_out.latency_us.corrected.p50 >= 200_000);
 
@@ -284,7 +294,7 @@ async fn refused_silent_and_unauthorized_targets_land_in_their_classes() {
         count(&unauthorized, "login", "401"),
         6,
         "{}",
-        unauthorized.render()
+        authscale_load::render(&unauthorized)
     );
     assert_eq!(unauthorized.errors, 6);
 }

@@ -4,72 +4,9 @@ use std::time::Duration;
 
 use authscale_auth::{ConfigError, RedisStoreConfig, SessionConfig, ThrottleConfig, TokenConfig};
 
-/// Which auth scheme protects `/api/me`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMode {
-    /// No authentication: the upper bound of throughput.
-    None,
-    /// A session id in a cookie, looked up in the shared store per request.
-    Session,
-    /// A JWT in the `Authorization` header, verified locally per request.
-    Token,
-    /// Session lookups cached on each node for a bounded time: revocation
-    /// reaches the other nodes within the cache TTL.
-    SessionCached,
-    /// A JWT verified locally plus a denylist check in the store, keyed by
-    /// (iss, jti): logout revokes at once.
-    TokenDenylist,
-    /// Sessions in the node's own memory; the proxy pins each user to one
-    /// node by cookie. No shared store: sessions die with their node.
-    Sticky,
-}
-
-impl AuthMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMode::None => "none",
-            AuthMode::Session => "session",
-            AuthMode::Token => "token",
-            AuthMode::SessionCached => "session-cached",
-            AuthMode::TokenDenylist => "token-denylist",
-            AuthMode::Sticky => "sticky",
-        }
-    }
-
-    /// Whether the mode needs the shared store.
-    pub fn uses_store(self) -> bool {
-        matches!(
-            self,
-            AuthMode::Session | AuthMode::SessionCached | AuthMode::TokenDenylist
-        )
-    }
-
-    /// Whether clients hold a session cookie (else a bearer token, or nothing).
-    pub fn uses_cookie(self) -> bool {
-        matches!(
-            self,
-            AuthMode::Session | AuthMode::SessionCached | AuthMode::Sticky
-        )
-    }
-}
-
-impl std::str::FromStr for AuthMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<AuthMode, String> {
-        match s {
-            "none" => Ok(AuthMode::None),
-            "session" => Ok(AuthMode::Session),
-            "token" => Ok(AuthMode::Token),
-            "session-cached" => Ok(AuthMode::SessionCached),
-            "token-denylist" => Ok(AuthMode::TokenDenylist),
-            "sticky" => Ok(AuthMode::Sticky),
-            other => Err(format!(
-                "unknown auth mode {other:?}: expected none, session, token, session-cached, token-denylist or sticky"
-            )),
-        }
-    }
-}
+/// Which auth scheme protects `/api/me`: the one closed set of modes,
+/// defined (with what each needs) in the schema crate.
+pub use authscale_schema::AuthMode;
 
 /// Everything a node needs, validated by [`crate::Node::new`].
 #[derive(Debug, Clone)]

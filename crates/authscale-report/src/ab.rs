@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::gate::GateError;
 use crate::interval::{Estimate, Resolved, paired_ratio};
-use authscale_lab::{AbRun, AbSlice, Side};
+use authscale_schema::{AbRun, AbSlice, Side};
 
 /// The figures an A/B run compares: a closed set, named as in `ab.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -197,7 +197,7 @@ pub fn judge(run: &AbRun, limits: &AbLimits) -> Result<AbReport, GateError> {
         )));
     }
     Ok(AbReport {
-        mode: run.mode.clone(),
+        mode: run.mode.to_string(),
         nodes: run.nodes,
         rounds,
         a: side_label(&run.a),
@@ -207,7 +207,7 @@ pub fn judge(run: &AbRun, limits: &AbLimits) -> Result<AbReport, GateError> {
     })
 }
 
-fn side_label(s: &authscale_lab::AbSide) -> String {
+fn side_label(s: &authscale_schema::AbSide) -> String {
     if s.node_args.is_empty() {
         s.label.clone()
     } else {
@@ -283,7 +283,7 @@ pub fn markdown(r: &AbReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use authscale_lab::AbSide;
+    use authscale_schema::AbSide;
 
     fn slice(side: Side, round: u32, cpu: f64, throughput: f64) -> AbSlice {
         AbSlice {
@@ -323,8 +323,8 @@ mod tests {
             node_args: Vec::new(),
         };
         AbRun {
-            schema: authscale_lab::AB_SCHEMA.into(),
-            mode: "token".into(),
+            schema: authscale_schema::AB_SCHEMA.into(),
+            mode: authscale_schema::AuthMode::Token,
             nodes: 2,
             rounds,
             slice_ms: 1000.0,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use authscale_lab::{Run, Step};
+use authscale_schema::{AuthMode, Component, Run, Step};
 use serde::Serialize;
 
 use crate::usl::{self, Fit};
@@ -16,8 +16,6 @@ pub const SATURATED: f64 = 0.9;
 /// Utilization at which the proxy or load generator may have limited a step.
 pub const HARNESS_LIMIT: f64 = 0.8;
 
-pub const COMPONENTS: [&str; 4] = ["nodes", "store", "proxy", "load"];
-
 /// One step as the report sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Point {
@@ -28,8 +26,8 @@ pub struct Point {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub error_rate: f64,
-    pub cpu_us_per_req: BTreeMap<String, f64>,
-    pub utilization: BTreeMap<String, f64>,
+    pub cpu_us_per_req: BTreeMap<Component, f64>,
+    pub utilization: BTreeMap<Component, f64>,
     pub store_cmds_per_req: f64,
     pub node_throttled_share: f64,
 }
@@ -48,12 +46,13 @@ pub struct Ceiling {
 /// Everything the report says about one mode.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModeAnalysis {
-    pub mode: String,
+    pub mode: AuthMode,
     pub points: Vec<Point>,
     pub fit: Option<Fit>,
     /// First N from which efficiency stays under `KNEE_EFFICIENCY`.
     pub knee: Option<u32>,
-    /// `store`, `nodes`, `proxy`, `load`, or `none`.
+    /// A component's name (`store`, `nodes`, `proxy`, `load`), `none`, or
+    /// `unmeasured`.
     pub bottleneck: String,
     pub verdict: String,
     pub ceiling: Option<Ceiling>,
@@ -68,14 +67,14 @@ pub struct Analysis {
 }
 
 pub fn analyse(run: &Run) -> Analysis {
-    let mut modes: Vec<String> = Vec::new();
+    let mut modes: Vec<AuthMode> = Vec::new();
     for step in &run.steps {
         if !modes.contains(&step.mode) {
-            modes.push(step.mode.clone());
+            modes.push(step.mode);
         }
     }
     Analysis {
-        modes: modes.iter().map(|m| mode(run, m)).collect(),
+        modes: modes.iter().map(|&m| mode(run, m)).collect(),
         littles_law_ok: run
             .steps
             .iter()
@@ -85,7 +84,7 @@ pub fn analyse(run: &Run) -> Analysis {
     }
 }
 
-fn mode(run: &Run, mode: &str) -> ModeAnalysis {
+fn mode(run: &Run, mode: AuthMode) -> ModeAnalysis {
     let steps: Vec<&Step> = run.steps.iter().filter(|s| s.mode == mode).collect();
     let x1 = run
         .baseline(mode)
@@ -107,7 +106,7 @@ fn mode(run: &Run, mode: &str) -> ModeAnalysis {
     let ceiling = ceiling(&steps);
     let (bottleneck, verdict) = verdict(mode, &points, &steps, knee);
     ModeAnalysis {
-        mode: mode.to_owned(),
+        mode,
         points,
         fit,
         knee,
@@ -120,7 +119,10 @@ fn mode(run: &Run, mode: &str) -> ModeAnalysis {
 fn point(s: &Step, x1: Option<f64>) -> Point {
     let n = f64::from(s.nodes);
     let speedup = x1.map_or(f64::NAN, |x1| s.throughput / x1);
-    let node_throttling = s.components.get("nodes").and_then(|c| c.throttling);
+    let node_throttling = s
+        .components
+        .get(&Component::Nodes)
+        .and_then(|c| c.throttling);
     Point {
         n: s.nodes,
         throughput: s.throughput,
@@ -132,12 +134,12 @@ fn point(s: &Step, x1: Option<f64>) -> Point {
         cpu_us_per_req: s
             .components
             .iter()
-            .map(|(k, c)| (k.clone(), c.cpu_us_per_request))
+            .map(|(k, c)| (*k, c.cpu_us_per_request))
             .collect(),
         utilization: s
             .components
             .iter()
-            .map(|(k, c)| (k.clone(), c.utilization))
+            .map(|(k, c)| (*k, c.utilization))
             .collect(),
         store_cmds_per_req: s.store_commands_per_request,
         node_throttled_share: node_throttling
@@ -159,7 +161,7 @@ fn ceiling(steps: &[&Step]) -> Option<Ceiling> {
         .copied()
         .filter(|s| {
             s.components
-                .get("store")
+                .get(&Component::Store)
                 .is_some_and(|c| c.utilization >= SATURATED)
         })
         .collect();
@@ -169,10 +171,13 @@ fn ceiling(steps: &[&Step]) -> Option<Ceiling> {
         saturated
     };
     let last = busy.last()?;
-    let store = last.components.get("store")?;
+    let store = last.components.get(&Component::Store)?;
     let (cpu, commands): (f64, u64) = busy.iter().fold((0.0, 0), |(c, n), s| {
         (
-            c + s.components.get("store").map_or(0.0, |x| x.cpu_seconds),
+            c + s
+                .components
+                .get(&Component::Store)
+                .map_or(0.0, |x| x.cpu_seconds),
             n + s.store_commands.values().sum::<u64>(),
         )
     });
@@ -202,19 +207,19 @@ fn pct(x: f64) -> String {
 
 /// Names the component that limited the largest step and says so in a
 /// sentence built only from the recorded figures.
-fn verdict(mode: &str, points: &[Point], steps: &[&Step], knee: Option<u32>) -> (String, String) {
+fn verdict(
+    mode: AuthMode,
+    points: &[Point],
+    steps: &[&Step],
+    knee: Option<u32>,
+) -> (String, String) {
     let (Some(first), Some(last), Some(last_step)) = (points.first(), points.last(), steps.last())
     else {
         return ("none".into(), format!("{mode}: no steps were measured."));
     };
-    let util = |name: &str| last.utilization.get(name).copied().unwrap_or(0.0);
-    let limit = |name: &str| {
-        last_step
-            .components
-            .get(name)
-            .map_or(0.0, |c| c.limit_cores)
-    };
-    let capped = |name: &str| last_step.components.get(name).is_some_and(|c| c.capped);
+    let util = |c: Component| last.utilization.get(&c).copied().unwrap_or(0.0);
+    let limit = |c: Component| last_step.cpu(c).limit_cores;
+    let capped = |c: Component| last_step.cpu(c).capped;
     let mut shape = if points.len() == 1 {
         format!(
             "{mode}: one step measured (N={}, {:.0} req/s).",
@@ -246,49 +251,50 @@ fn verdict(mode: &str, points: &[Point], steps: &[&Step], knee: Option<u32>) -> 
             last.n, last.n, last.efficiency, last.throughput, first.throughput, first.n
         )
     };
-    let saturated_from = |name: &str| {
+    let saturated_from = |c: Component| {
         points
             .iter()
-            .find(|p| p.utilization.get(name).copied().unwrap_or(0.0) >= SATURATED)
+            .find(|p| p.utilization.get(&c).copied().unwrap_or(0.0) >= SATURATED)
             .map(|p| p.n)
     };
-    let bottleneck = if !last.utilization.contains_key("nodes") {
+    use Component::{Load, Nodes, Proxy, Store};
+    let bottleneck = if !last.utilization.contains_key(&Nodes) {
         shape.push_str(
             " Bottleneck: not measured — this deployment is external, so the nodes' and the balancer's CPU are outside the lab's view; the throughput shape above is the evidence.",
         );
         "unmeasured"
-    } else if ["proxy", "load"].iter().any(|c| util(c) >= HARNESS_LIMIT) {
-        let c = if util("proxy") >= util("load") {
-            "proxy"
+    } else if [Proxy, Load].into_iter().any(|c| util(c) >= HARNESS_LIMIT) {
+        let c = if util(Proxy) >= util(Load) {
+            Proxy
         } else {
-            "load"
+            Load
         };
         shape.push_str(&format!(
             " Caution: the {} used {} of its core at N={}; the harness, not the system under test, may have set the limit.",
-            if c == "proxy" { "proxy" } else { "load generator" }, pct(util(c)), last.n
+            if c == Proxy { Proxy.as_str() } else { "load generator" }, pct(util(c)), last.n
         ));
-        c
-    } else if util("store") >= SATURATED && last.store_cmds_per_req > 0.1 {
-        let budget = if capped("store") {
-            format!("its {:.2}-core budget", limit("store"))
+        c.as_str()
+    } else if util(Store) >= SATURATED && last.store_cmds_per_req > 0.1 {
+        let budget = if capped(Store) {
+            format!("its {:.2}-core budget", limit(Store))
         } else {
             "one core (uncapped)".into()
         };
         shape.push_str(&format!(
             " Bottleneck: the store, at {} of {budget} from N={} on ({:.2} store commands per request).",
-            pct(util("store")), saturated_from("store").unwrap_or(last.n), last.store_cmds_per_req
+            pct(util(Store)), saturated_from(Store).unwrap_or(last.n), last.store_cmds_per_req
         ));
-        "store"
-    } else if util("nodes") >= SATURATED {
+        Store.as_str()
+    } else if util(Nodes) >= SATURATED {
         shape.push_str(&format!(
             " Bottleneck: the nodes themselves, at {} of their {:.2}-core budgets ({} of quota periods throttled) — each node's own CPU is the limit, and adding nodes adds capacity.",
-            pct(util("nodes")), limit("nodes") / f64::from(last.n), pct(last.node_throttled_share)
+            pct(util(Nodes)), limit(Nodes) / f64::from(last.n), pct(last.node_throttled_share)
         ));
-        "nodes"
+        Nodes.as_str()
     } else {
         shape.push_str(&format!(
             " No component reached its budget at N={} (nodes {}, store {}, proxy {}, load generator {}): the limit is latency or contention outside the measured CPUs.",
-            last.n, pct(util("nodes")), pct(util("store")), pct(util("proxy")), pct(util("load"))
+            last.n, pct(util(Nodes)), pct(util(Store)), pct(util(Proxy)), pct(util(Load))
         ));
         "none"
     };

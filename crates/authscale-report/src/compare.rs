@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use authscale_lab::Run;
+use authscale_schema::Run;
 
 use crate::analysis::analyse;
 
@@ -37,7 +37,12 @@ pub fn compare(a: &Run, b: &Run) -> String {
             let Some(pb) = mb.points.iter().find(|p| p.n == pa.n) else {
                 continue;
             };
-            let node = |p: &crate::Point| p.cpu_us_per_req.get("nodes").copied().unwrap_or(0.0);
+            let node = |p: &crate::Point| {
+                p.cpu_us_per_req
+                    .get(&authscale_schema::Component::Nodes)
+                    .copied()
+                    .unwrap_or(0.0)
+            };
             let ratio = |x: f64, y: f64| {
                 if x > 0.0 {
                     format!("{:.2}", y / x)

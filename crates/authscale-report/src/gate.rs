@@ -12,8 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{Analysis, COMPONENTS, Point, analyse};
-use authscale_lab::Run;
+use crate::analysis::{Analysis, Point, analyse};
+use authscale_schema::{Component, Run};
 
 /// A thresholds file: `checks = ["token.efficiency@max >= 0.8", …]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -209,7 +209,7 @@ fn parse(expression: &str) -> Result<(Metric, Op, Bound), GateError> {
 
 fn known_field(field: &str) -> bool {
     match field.split_once('.') {
-        Some(("cpu_us_per_req" | "utilization", c)) => COMPONENTS.contains(&c),
+        Some(("cpu_us_per_req" | "utilization", c)) => c.parse::<Component>().is_ok(),
         Some(_) => false,
         None => [
             "throughput",
@@ -240,7 +240,7 @@ impl Metric {
         let m = analysis
             .modes
             .iter()
-            .find(|m| m.mode == mode)
+            .find(|m| m.mode.as_str() == mode)
             .ok_or_else(|| {
                 GateError(format!(
                     "{which} has no mode {mode:?} (it has {:?})",
@@ -259,8 +259,15 @@ impl Metric {
         }
         .ok_or_else(|| GateError(format!("{which} has no {mode} step at N={}", self.at)))?;
         Ok(match self.field.split_once('.') {
-            Some(("cpu_us_per_req", c)) => point.cpu_us_per_req.get(c).copied().unwrap_or(0.0),
-            Some((_, c)) => point.utilization.get(c).copied().unwrap_or(0.0),
+            Some((map, c)) => {
+                let c: Component = c.parse().map_err(GateError)?;
+                let values = if map == "cpu_us_per_req" {
+                    &point.cpu_us_per_req
+                } else {
+                    &point.utilization
+                };
+                values.get(&c).copied().unwrap_or(0.0)
+            }
             None => match self.field.as_str() {
                 "throughput" => point.throughput,
                 "speedup" => point.speedup,

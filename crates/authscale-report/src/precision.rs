@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use authscale_lab::{Run, Slice, Step};
+use authscale_schema::{AuthMode, Component, Run, Slice, Step};
 use serde::Serialize;
 
 use crate::interval::{Estimate, bootstrap, mean_interval, paired_ratio};
@@ -18,7 +18,7 @@ pub const RESAMPLES: usize = 400;
 /// One (mode, N) step's figures with their 95% intervals.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepEstimates {
-    pub mode: String,
+    pub mode: AuthMode,
     pub n: u32,
     pub rounds: usize,
     pub throughput: Estimate,
@@ -26,7 +26,7 @@ pub struct StepEstimates {
     pub efficiency: Option<Estimate>,
     pub p50_ms: Estimate,
     pub p99_ms: Estimate,
-    pub cpu_us_per_req: BTreeMap<String, Estimate>,
+    pub cpu_us_per_req: BTreeMap<Component, Estimate>,
     pub store_cmds_per_req: Estimate,
     /// Nodes' share of throttled quota periods.
     pub node_throttled: Option<Estimate>,
@@ -36,8 +36,8 @@ pub struct StepEstimates {
 #[derive(Debug, Clone, Serialize)]
 pub struct Ratio {
     pub n: u32,
-    pub a: String,
-    pub b: String,
+    pub a: AuthMode,
+    pub b: AuthMode,
     pub ratio: Estimate,
 }
 
@@ -67,28 +67,28 @@ pub struct Precision {
     pub sliced: bool,
     pub steps: Vec<StepEstimates>,
     pub ratios: Vec<Ratio>,
-    pub usl: BTreeMap<String, UslIntervals>,
+    pub usl: BTreeMap<AuthMode, UslIntervals>,
     /// Differences under this fraction are not resolved by the run.
     pub noise_floor: Option<f64>,
     /// Sentences about efficiencies whose interval lies above 1.
     pub superlinear: Vec<String>,
-    pub prediction: BTreeMap<String, PredictionCheck>,
+    pub prediction: BTreeMap<AuthMode, PredictionCheck>,
 }
 
 /// Error above which the first-half USL is said to predict badly.
 pub const PREDICTION_TOLERANCE: f64 = 0.10;
 
-fn modes(run: &Run) -> Vec<String> {
-    let mut modes: Vec<String> = Vec::new();
+fn modes(run: &Run) -> Vec<AuthMode> {
+    let mut modes: Vec<AuthMode> = Vec::new();
     for step in &run.steps {
         if !modes.contains(&step.mode) {
-            modes.push(step.mode.clone());
+            modes.push(step.mode);
         }
     }
     modes
 }
 
-fn step<'a>(run: &'a Run, mode: &str, n: u32) -> Option<&'a Step> {
+fn step(run: &Run, mode: AuthMode, n: u32) -> Option<&Step> {
     run.steps.iter().find(|s| s.mode == mode && s.nodes == n)
 }
 
@@ -123,10 +123,10 @@ pub fn precision(run: &Run) -> Precision {
     let mut usl_intervals = BTreeMap::new();
     let mut superlinear = Vec::new();
     let mut prediction = BTreeMap::new();
-    for mode in &modes {
-        let mode_steps: Vec<&Step> = run.steps.iter().filter(|s| &s.mode == mode).collect();
+    for &mode in &modes {
+        let mode_steps: Vec<&Step> = run.steps.iter().filter(|s| s.mode == mode).collect();
         if let Some(check) = predict_second_half(&mode_steps) {
-            prediction.insert(mode.clone(), check);
+            prediction.insert(mode, check);
         }
         if !sliced {
             continue;
@@ -145,11 +145,11 @@ pub fn precision(run: &Run) -> Precision {
             let mut cpu = BTreeMap::new();
             for name in s.components.keys() {
                 if let Some(e) = of_slices(s, |x| x.cpu_us_per_request.get(name).copied()) {
-                    cpu.insert(name.clone(), e);
+                    cpu.insert(*name, e);
                 }
             }
             let estimates = StepEstimates {
-                mode: mode.clone(),
+                mode,
                 n: s.nodes,
                 rounds: s.slices.len(),
                 throughput,
@@ -158,7 +158,7 @@ pub fn precision(run: &Run) -> Precision {
                 p99_ms: of_slices(s, |x| Some(x.p99_ms)).unwrap_or(Estimate::point(0.0)),
                 store_cmds_per_req: of_slices(s, |x| Some(x.store_commands_per_request))
                     .unwrap_or(Estimate::point(0.0)),
-                node_throttled: of_slices(s, |x| x.throttled.get("nodes").copied()),
+                node_throttled: of_slices(s, |x| x.throttled.get(&Component::Nodes).copied()),
                 cpu_us_per_req: cpu,
             };
             if let (Some(e), Some(one)) = (estimates.efficiency, one)
@@ -171,7 +171,7 @@ pub fn precision(run: &Run) -> Precision {
             steps.push(estimates);
         }
         if let Some(intervals) = usl_bootstrap(&mode_steps) {
-            usl_intervals.insert(mode.clone(), intervals);
+            usl_intervals.insert(mode, intervals);
         }
     }
     if sliced {
@@ -179,14 +179,14 @@ pub fn precision(run: &Run) -> Precision {
         // bound, when it was measured), paired by round at every N.
         for (i, a) in modes.iter().enumerate() {
             for b in modes.iter().take(i) {
-                for sa in run.steps.iter().filter(|s| &s.mode == a) {
-                    if let Some(sb) = step(run, b, sa.nodes) {
+                for sa in run.steps.iter().filter(|s| s.mode == *a) {
+                    if let Some(sb) = step(run, *b, sa.nodes) {
                         let (xa, xb) = paired(sa, sb, |x| x.throughput);
                         if xa.len() >= 2 {
                             ratios.push(Ratio {
                                 n: sa.nodes,
-                                a: a.clone(),
-                                b: b.clone(),
+                                a: *a,
+                                b: *b,
                                 ratio: paired_ratio(&xa, &xb),
                             });
                         }
@@ -235,13 +235,17 @@ fn noise_floor(ratios: &[Ratio], steps: &[StepEstimates]) -> Option<f64> {
 /// throughput is budget / CPU per request, so E(N) > 1 means each request
 /// cost the nodes less CPU at N than at N = 1, or N = 1 left part of its
 /// budget unused.
-fn superlinear_cause(mode: &str, s: &Step, one: &Step, e: &Estimate) -> String {
+fn superlinear_cause(mode: AuthMode, s: &Step, one: &Step, e: &Estimate) -> String {
     let cpu = |x: &Step| {
         x.components
-            .get("nodes")
+            .get(&Component::Nodes)
             .map_or(0.0, |c| c.cpu_us_per_request)
     };
-    let util = |x: &Step| x.components.get("nodes").map_or(0.0, |c| c.utilization);
+    let util = |x: &Step| {
+        x.components
+            .get(&Component::Nodes)
+            .map_or(0.0, |c| c.utilization)
+    };
     let (c1, cn, u1, un) = (cpu(one), cpu(s), util(one), util(s));
     let cause = if c1 > 0.0 && cn < c1 * 0.97 {
         format!(
@@ -355,8 +359,8 @@ mod tests {
     fn noise_floor_is_the_median_ratio_half_width() {
         let ratio = |w: f64| Ratio {
             n: 1,
-            a: "a".into(),
-            b: "b".into(),
+            a: authscale_schema::AuthMode::Session,
+            b: authscale_schema::AuthMode::Token,
             ratio: Estimate {
                 mean: 1.0,
                 lo: 1.0 - w,

@@ -13,9 +13,10 @@ mod mva;
 mod render;
 mod validate;
 
+use authscale_schema::Component;
 use std::collections::BTreeMap;
 
-use authscale_lab::Run;
+use authscale_schema::Run;
 use serde::Serialize;
 
 use crate::analysis::{KNEE_EFFICIENCY, SATURATED, analyse};
@@ -88,16 +89,17 @@ impl Cluster {
     pub fn of_run(run: &Run) -> Cluster {
         let e = &run.plan.experiment;
         let step = run.steps.first();
-        let limit = |name: &str| step.and_then(|s| s.components.get(name).map(|c| c.limit_cores));
+        let limit =
+            |name: Component| step.and_then(|s| s.components.get(&name).map(|c| c.limit_cores));
         let mut nodes: Vec<u32> = run.steps.iter().map(|s| s.nodes).collect();
         nodes.sort_unstable();
         nodes.dedup();
         Cluster {
-            node_cores: match (limit("nodes"), step) {
+            node_cores: match (limit(Component::Nodes), step) {
                 (Some(l), Some(s)) if s.nodes > 0 => l / f64::from(s.nodes),
                 _ => e.node_cpu,
             },
-            store_cores: limit("store").unwrap_or(e.store_cpu),
+            store_cores: limit(Component::Store).unwrap_or(e.store_cpu),
             store_shards: 1,
             store_rtt_s: run.plan.store_rtt.as_secs_f64(),
             work_us: e.work_us as f64,
@@ -359,8 +361,8 @@ fn predict_mode(run: &Run, mode: &str, cluster: &Cluster) -> Result<ModePredicti
 fn modes_of(run: &Run) -> Vec<String> {
     let mut modes: Vec<String> = Vec::new();
     for s in &run.steps {
-        if !modes.contains(&s.mode) {
-            modes.push(s.mode.clone());
+        if !modes.contains(&s.mode.to_string()) {
+            modes.push(s.mode.to_string());
         }
     }
     modes
@@ -369,7 +371,7 @@ fn modes_of(run: &Run) -> Vec<String> {
 fn measured(run: &Run, mode: &str) -> Vec<(u32, f64)> {
     run.steps
         .iter()
-        .filter(|s| s.mode == mode)
+        .filter(|s| s.mode.as_str() == mode)
         .map(|s| (s.nodes, s.throughput))
         .collect()
 }

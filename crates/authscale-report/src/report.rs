@@ -1,10 +1,12 @@
 //! `report.md` and its SVG charts for one run. A pure function of the run:
 //! the same run.json always gives the same files.
 
+use authscale_schema::AuthMode;
+use authscale_schema::Component;
 use std::fmt::Write;
 use std::path::Path;
 
-use authscale_lab::Run;
+use authscale_schema::Run;
 
 use crate::analysis::{Analysis, analyse};
 use crate::precision::{Precision, precision};
@@ -32,7 +34,7 @@ pub fn render(run: &Run) -> Vec<(String, String)> {
 /// Writes the report next to run.json (atomically, file by file).
 pub fn write(run: &Run, dir: &Path) -> anyhow::Result<()> {
     for (name, contents) in render(run) {
-        authscale_lab::write_atomic(&dir.join(name), contents.as_bytes())?;
+        authscale_schema::write_atomic(&dir.join(name), contents.as_bytes())?;
     }
     Ok(())
 }
@@ -47,7 +49,7 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
     let period = run
         .steps
         .first()
-        .and_then(|s| s.components.get("nodes"))
+        .and_then(|s| s.components.get(&Component::Nodes))
         .and_then(|c| c.cpu_period_ms);
     let _ = writeln!(
         out,
@@ -122,19 +124,19 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
         "- Little's law (in-flight ≈ rate × mean latency): {} of {} steps within 10%.",
         analysis.littles_law_ok, analysis.steps
     );
-    let harness = |name: &str| {
+    let harness = |name: Component| {
         analysis
             .modes
             .iter()
             .flat_map(|m| m.points.iter())
-            .map(|p| p.utilization.get(name).copied().unwrap_or(0.0))
+            .map(|p| p.utilization.get(&name).copied().unwrap_or(0.0))
             .fold(0.0, f64::max)
     };
     let _ = writeln!(
         out,
         "- Harness headroom: the proxy used at most {:.0}% of its core and the load generator {:.0}% of its own (a step above 80% could have been limited by the harness).",
-        harness("proxy") * 100.0,
-        harness("load") * 100.0
+        harness(Component::Proxy) * 100.0,
+        harness(Component::Load) * 100.0
     );
     meaning(&mut out, analysis);
     out
@@ -143,12 +145,16 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
 /// The trade-off in the experiment's own numbers.
 fn meaning(out: &mut String, analysis: &Analysis) {
     let _ = writeln!(out, "\n## What this means\n");
-    let find = |name: &str| analysis.modes.iter().find(|m| m.mode == name);
-    if let (Some(session), Some(token)) = (find("session"), find("token"))
+    let find = |mode: AuthMode| analysis.modes.iter().find(|m| m.mode == mode);
+    if let (Some(session), Some(token)) = (find(AuthMode::Session), find(AuthMode::Token))
         && let (Some(s), Some(t)) = (session.points.last(), token.points.last())
     {
-        let node_cost =
-            |p: &crate::analysis::Point| p.cpu_us_per_req.get("nodes").copied().unwrap_or(0.0);
+        let node_cost = |p: &crate::analysis::Point| {
+            p.cpu_us_per_req
+                .get(&Component::Nodes)
+                .copied()
+                .unwrap_or(0.0)
+        };
         let _ = writeln!(
             out,
             "- At N={} token auth served {:.0} req/s and session auth {:.0} ({:.2}×). Session's bottleneck: {}; token's: {}.",

@@ -2,12 +2,14 @@
 //! then analytic) and on the committed quick run: ceilings, work and
 //! shard scaling, refusals, validation, and the report section.
 
+use authscale_schema::AuthMode;
+use authscale_schema::Component;
 use std::path::Path;
 
-use authscale_lab::{Run, Slice};
 use authscale_report::predict::{
     self, Cluster, PredictError, cluster_section, parse_nodes, validate_held_out,
 };
+use authscale_schema::{Run, Slice};
 
 fn fixture() -> Run {
     Run::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quick-run.json"))
@@ -24,10 +26,16 @@ fn synthetic() -> Run {
     let mut run = fixture();
     for s in &mut run.steps {
         let requests = s.requests as f64;
-        let nodes = s.components.get_mut("nodes").expect("nodes measured");
+        let nodes = s
+            .components
+            .get_mut(&Component::Nodes)
+            .expect("nodes measured");
         nodes.cpu_seconds = NODE_US * 1e-6 * requests;
-        let store = s.components.get_mut("store").expect("store measured");
-        if s.mode == "session" {
+        let store = s
+            .components
+            .get_mut(&Component::Store)
+            .expect("store measured");
+        if s.mode == AuthMode::Session {
             store.cpu_seconds = STORE_US_PER_CMD * 1e-6 * requests;
             s.store_commands = [("get".to_owned(), s.requests)].into();
             s.store_commands_per_request = 1.0;
@@ -163,7 +171,7 @@ fn invalid_inputs_are_refused_by_name() {
 
     let mut storeless = run.clone();
     for s in &mut storeless.steps {
-        s.components.remove("store");
+        s.components.remove(&Component::Store);
     }
     let err = predict::predict(&storeless, "s", &cluster(1.0, 1.0, vec![1])).expect_err("no store");
     assert!(
@@ -182,7 +190,7 @@ fn the_run_predicts_its_own_held_out_steps() {
         let measured = run
             .steps
             .iter()
-            .find(|s| s.mode == m.mode && s.nodes == 4)
+            .find(|s| s.mode.as_str() == m.mode && s.nodes == 4)
             .expect("step")
             .throughput;
         assert_eq!(p.measured, measured);
@@ -200,8 +208,8 @@ fn with_slices(run: &Run) -> Run {
     let mut run = run.clone();
     for s in &mut run.steps {
         let requests = s.requests as f64;
-        let node_us = s.components["nodes"].cpu_seconds / requests * 1e6;
-        let store_us = s.components["store"].cpu_seconds / requests * 1e6;
+        let node_us = s.components[&Component::Nodes].cpu_seconds / requests * 1e6;
+        let store_us = s.components[&Component::Store].cpu_seconds / requests * 1e6;
         s.slices = [0.9, 1.0, 1.1]
             .iter()
             .enumerate()
@@ -211,8 +219,8 @@ fn with_slices(run: &Run) -> Run {
                 throughput: s.throughput,
                 requests: s.requests / 3,
                 cpu_us_per_request: [
-                    ("nodes".to_owned(), node_us * f),
-                    ("store".to_owned(), store_us * f),
+                    (Component::Nodes, node_us * f),
+                    (Component::Store, store_us * f),
                 ]
                 .into(),
                 store_commands_per_request: s.store_commands_per_request,
@@ -295,14 +303,16 @@ fn a_run_with_slices_gives_predictions_with_intervals() {
 fn falling_store_cost(flat: Option<f64>) -> Run {
     let mut run = synthetic();
     for s in &mut run.steps {
-        if s.mode == "session" {
+        if s.mode == AuthMode::Session {
             let cost = flat.unwrap_or(match s.nodes {
                 1 => 12.0,
                 2 => 9.0,
                 _ => 6.0,
             });
-            s.components.get_mut("store").expect("store").cpu_seconds =
-                cost * 1e-6 * s.requests as f64;
+            s.components
+                .get_mut(&Component::Store)
+                .expect("store")
+                .cpu_seconds = cost * 1e-6 * s.requests as f64;
         }
     }
     run

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use authscale_lab::Run;
 use authscale_report::{GateError, Thresholds, analyse, compare, evaluate, render};
+use authscale_schema::{AuthMode, Component, Run};
 
 fn fixture() -> Run {
     Run::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quick-run.json"))
@@ -77,12 +77,12 @@ fn verdicts_name_the_component_the_evidence_points_at() {
     let session = analysis
         .modes
         .iter()
-        .find(|m| m.mode == "session")
+        .find(|m| m.mode == AuthMode::Session)
         .expect("session");
     let token = analysis
         .modes
         .iter()
-        .find(|m| m.mode == "token")
+        .find(|m| m.mode == AuthMode::Token)
         .expect("token");
     // In the fixture the store sits at its budget at N=4 and token nodes at theirs.
     assert_eq!(session.bottleneck, "store", "{}", session.verdict);
@@ -97,32 +97,39 @@ fn verdicts_name_the_component_the_evidence_points_at() {
     // Change the evidence and the verdict follows: a store far from its
     // budget and saturated nodes make the nodes the bottleneck.
     let mut altered = run.clone();
-    for step in altered.steps.iter_mut().filter(|s| s.mode == "session") {
-        if let Some(store) = step.components.get_mut("store") {
+    for step in altered
+        .steps
+        .iter_mut()
+        .filter(|s| s.mode == AuthMode::Session)
+    {
+        if let Some(store) = step.components.get_mut(&Component::Store) {
             store.utilization = 0.2;
         }
-        if let Some(nodes) = step.components.get_mut("nodes") {
+        if let Some(nodes) = step.components.get_mut(&Component::Nodes) {
             nodes.utilization = 0.99;
         }
     }
     let session = analyse(&altered)
         .modes
         .into_iter()
-        .find(|m| m.mode == "session")
+        .find(|m| m.mode == AuthMode::Session)
         .expect("session");
     assert_eq!(session.bottleneck, "nodes", "{}", session.verdict);
 
     // A harness near its limit is called out rather than blamed on the system.
     let mut harness = run.clone();
-    if let Some(last) = harness.steps.iter_mut().rfind(|s| s.mode == "token")
-        && let Some(proxy) = last.components.get_mut("proxy")
+    if let Some(last) = harness
+        .steps
+        .iter_mut()
+        .rfind(|s| s.mode == AuthMode::Token)
+        && let Some(proxy) = last.components.get_mut(&Component::Proxy)
     {
         proxy.utilization = 0.93;
     }
     let token = analyse(&harness)
         .modes
         .into_iter()
-        .find(|m| m.mode == "token")
+        .find(|m| m.mode == AuthMode::Token)
         .expect("token");
     assert_eq!(token.bottleneck, "proxy");
     assert!(token.verdict.contains("Caution"), "{}", token.verdict);
@@ -203,7 +210,7 @@ fn a_fault_run_recorded_before_durability_still_renders_and_says_not_measured() 
     assert!(
         run.faults
             .iter()
-            .all(|f| f.durability.is_none() && f.persistence == authscale_lab::Persistence::None)
+            .all(|f| f.durability.is_none() && f.persistence == authscale_schema::Persistence::None)
     );
     let files = render(&run);
     let md = &files[0].1;
@@ -226,12 +233,14 @@ fn the_durability_table_shows_each_mode_and_persistence_with_what_was_checked() 
     let template = run
         .faults
         .iter()
-        .find(|f| f.mode == "token-denylist" && f.kind == authscale_lab::FaultKind::StoreOutage)
+        .find(|f| {
+            f.mode == AuthMode::TokenDenylist && f.kind == authscale_schema::FaultKind::StoreOutage
+        })
         .expect("a token-denylist store outage")
         .clone();
-    let measured = |persistence, lost| authscale_lab::FaultRun {
+    let measured = |persistence, lost| authscale_schema::FaultRun {
         persistence,
-        durability: Some(authscale_lab::Durability {
+        durability: Some(authscale_schema::Durability {
             logged_out: 50,
             revocations_checked: 48,
             revocations_lost: lost,
@@ -242,8 +251,8 @@ fn the_durability_table_shows_each_mode_and_persistence_with_what_was_checked() 
         ..template.clone()
     };
     run.faults = vec![
-        measured(authscale_lab::Persistence::None, 48),
-        measured(authscale_lab::Persistence::Aof, 0),
+        measured(authscale_schema::Persistence::None, 48),
+        measured(authscale_schema::Persistence::Aof, 0),
     ];
     let files = render(&run);
     let md = &files[0].1;

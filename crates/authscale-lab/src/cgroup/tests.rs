@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{Caps, CpuGroup, Throttling, remove_parent};
+use super::{Caps, CpuGroup, remove_parent};
+use authscale_schema::Throttling;
 
 /// A temporary folder, removed when dropped.
 struct Tree(PathBuf);

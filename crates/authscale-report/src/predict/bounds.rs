@@ -1,7 +1,8 @@
 //! A prediction's interval: the run's costs moved to the ends of their 95%
 //! intervals (from the slices of an interleaved run) and predicted again.
 
-use authscale_lab::{Run, Step};
+use authscale_schema::Component;
+use authscale_schema::{Run, Step};
 
 use crate::interval::mean_interval;
 
@@ -17,8 +18,8 @@ fn spread(values: &[f64]) -> Option<(f64, f64)> {
     (e.n >= 2 && e.mean > 0.0).then(|| ((e.lo / e.mean).max(0.01), e.hi / e.mean))
 }
 
-fn scale(step: &mut Step, component: &str, by: f64) {
-    if let Some(c) = step.components.get_mut(component) {
+fn scale(step: &mut Step, component: Component, by: f64) {
+    if let Some(c) = step.components.get_mut(&component) {
         c.cpu_seconds *= by;
     }
 }
@@ -32,18 +33,18 @@ pub fn cost_bounds(run: &Run) -> Option<(Run, Run)> {
         let node: Vec<f64> = step
             .slices
             .iter()
-            .filter_map(|s| s.cpu_us_per_request.get("nodes").copied())
+            .filter_map(|s| s.cpu_us_per_request.get(&Component::Nodes).copied())
             .collect();
         let store: Vec<f64> = step
             .slices
             .iter()
             .filter(|s| s.store_commands_per_request > 0.0)
             .filter_map(|s| {
-                let cpu = s.cpu_us_per_request.get("store")?;
+                let cpu = s.cpu_us_per_request.get(&Component::Store)?;
                 Some(cpu / s.store_commands_per_request)
             })
             .collect();
-        for (component, values) in [("nodes", node), ("store", store)] {
+        for (component, values) in [(Component::Nodes, node), (Component::Store, store)] {
             if let Some((lo, hi)) = spread(&values) {
                 scale(low, component, lo);
                 scale(high, component, hi);

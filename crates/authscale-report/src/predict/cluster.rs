@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use authscale_lab::Run;
+use authscale_schema::Run;
 
 use super::render::throughput;
 use super::{Cluster, Prediction, predict, validate_held_out};

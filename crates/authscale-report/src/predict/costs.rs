@@ -4,7 +4,8 @@
 //! tell the steps apart; the load level is therefore the mean number of
 //! requests at the station (queued or in service), which keeps growing.
 
-use authscale_lab::{Run, Step};
+use authscale_schema::Component;
+use authscale_schema::{Run, Step};
 use serde::Serialize;
 
 use super::mva::Network;
@@ -168,14 +169,24 @@ pub(super) fn network(
 /// request. Each step's load level is the model's own: the run's setting
 /// at that step's N solved with that step's measured costs.
 pub(super) fn costs(run: &Run, mode: &str, work_us: f64) -> Result<ModeCosts, PredictError> {
-    let steps: Vec<&Step> = run.steps.iter().filter(|s| s.mode == mode).collect();
+    let steps: Vec<&Step> = run
+        .steps
+        .iter()
+        .filter(|s| s.mode.as_str() == mode)
+        .collect();
     if steps.is_empty() {
         return Err(PredictError::NoSteps(format!(" for mode {mode}")));
     }
-    if steps.iter().all(|s| !s.components.contains_key("nodes")) {
+    if steps
+        .iter()
+        .all(|s| !s.components.contains_key(&Component::Nodes))
+    {
         return Err(PredictError::NodesNotMeasured(mode.into()));
     }
-    if steps.iter().all(|s| !s.components.contains_key("store")) {
+    if steps
+        .iter()
+        .all(|s| !s.components.contains_key(&Component::Store))
+    {
         return Err(PredictError::StoreNotMeasured(mode.into()));
     }
     let (protected, all) = steps.iter().fold((0u64, 0u64), |(p, a), s| {
@@ -204,12 +215,12 @@ pub(super) fn costs(run: &Run, mode: &str, work_us: f64) -> Result<ModeCosts, Pr
     let setting = Cluster::of_run(run);
     let (mut node_samples, mut store_samples) = (Vec::new(), Vec::new());
     for s in &steps {
-        let Some(nodes) = s.components.get("nodes") else {
+        let Some(nodes) = s.components.get(&Component::Nodes) else {
             continue;
         };
         let requests = s.requests as f64;
         let step_commands = s.store_commands.values().sum::<u64>() as f64;
-        let store_cpu = s.components.get("store").map(|c| c.cpu_seconds);
+        let store_cpu = s.components.get(&Component::Store).map(|c| c.cpu_seconds);
         if requests <= 0.0 {
             continue;
         }

@@ -89,7 +89,7 @@ fn validate_against(
     let measured_knees: BTreeMap<String, Option<u32>> = analyse(whole)
         .modes
         .into_iter()
-        .map(|m| (m.mode, m.knee))
+        .map(|m| (m.mode.to_string(), m.knee))
         .collect();
     let mut prediction = predict(fit, fit_name, &cluster)?;
     prediction
@@ -101,7 +101,7 @@ fn validate_against(
         let points: Vec<ValidationPoint> = target
             .steps
             .iter()
-            .filter(|s| s.mode == m.mode)
+            .filter(|s| s.mode.as_str() == m.mode)
             .filter_map(|s| {
                 let p = m.points.iter().find(|p| p.n == s.nodes)?;
                 Some(ValidationPoint {

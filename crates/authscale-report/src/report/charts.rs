@@ -1,16 +1,18 @@
 //! The report's SVG charts: throughput, latency, efficiency, CPU per
 //! request by component, and each fault run's timeline.
 
-use authscale_lab::Run;
+use authscale_schema::AuthMode;
+use authscale_schema::Component;
+use authscale_schema::Run;
 
-use crate::analysis::{Analysis, COMPONENTS};
+use crate::analysis::Analysis;
 use crate::interval::Estimate;
 use crate::precision::Precision;
 use crate::svg::{LineChart, Series, StackedBars};
 
 use super::faults::{fault_name, fault_stem};
 
-pub(super) fn color(analysis: &Analysis, mode: &str) -> usize {
+pub(super) fn color(analysis: &Analysis, mode: AuthMode) -> usize {
     analysis
         .modes
         .iter()
@@ -29,7 +31,7 @@ pub(super) fn charts(
             .iter()
             .filter_map(|s| {
                 let e = value(s)?;
-                (e.n >= 2).then(|| (color(analysis, &s.mode), f64::from(s.n), e.lo, e.hi))
+                (e.n >= 2).then(|| (color(analysis, s.mode), f64::from(s.n), e.lo, e.hi))
             })
             .collect()
     };
@@ -41,7 +43,7 @@ pub(super) fn charts(
         .unwrap_or(1);
     let mut throughput = Vec::new();
     for m in &analysis.modes {
-        let c = color(analysis, &m.mode);
+        let c = color(analysis, m.mode);
         throughput.push(Series {
             name: format!("{} measured", m.mode),
             points: m
@@ -84,14 +86,14 @@ pub(super) fn charts(
             .modes
             .iter()
             .map(|m| Series {
-                name: m.mode.clone(),
+                name: m.mode.to_string(),
                 points: m
                     .points
                     .iter()
                     .map(|p| (f64::from(p.n), value(p)))
                     .collect(),
                 dashed: false,
-                color: color(analysis, &m.mode),
+                color: color(analysis, m.mode),
             })
             .collect()
     };
@@ -105,16 +107,16 @@ pub(super) fn charts(
     let bars = StackedBars {
         title: "CPU per request, by component".into(),
         y_label: "CPU µs per request".into(),
-        parts: COMPONENTS.iter().map(|c| c.to_string()).collect(),
+        parts: Component::ALL.iter().map(|c| c.to_string()).collect(),
         bars: run
             .steps
             .iter()
             .map(|s| {
                 (
                     format!("{} N={}", s.mode, s.nodes),
-                    COMPONENTS
+                    Component::ALL
                         .iter()
-                        .map(|c| s.components.get(*c).map_or(0.0, |x| x.cpu_us_per_request))
+                        .map(|c| s.components.get(c).map_or(0.0, |x| x.cpu_us_per_request))
                         .collect(),
                 )
             })
@@ -166,14 +168,14 @@ pub(super) fn charts(
 
 /// Two timelines per fault run: success rate and p99 per second, the
 /// fault window shaded.
-pub(super) fn fault_charts(f: &authscale_lab::FaultRun) -> Vec<(String, String)> {
+pub(super) fn fault_charts(f: &authscale_schema::FaultRun) -> Vec<(String, String)> {
     let shade = Some((
         f.at_s,
         f.at_s + f.length_s,
         format!("{} ({:.0} s)", fault_name(f), f.length_s),
     ));
     let total =
-        |p: &authscale_load::TimelinePoint| (p.success + p.unauthorized + p.failed).max(1) as f64;
+        |p: &authscale_schema::TimelinePoint| (p.success + p.unauthorized + p.failed).max(1) as f64;
     let success = f
         .timeline
         .iter()
@@ -189,7 +191,7 @@ pub(super) fn fault_charts(f: &authscale_lab::FaultRun) -> Vec<(String, String)>
         x_label: "seconds into the run".into(),
         y_label: y.into(),
         series: vec![Series {
-            name: f.mode.clone(),
+            name: f.mode.to_string(),
             points,
             dashed: false,
             color,

@@ -3,21 +3,21 @@
 
 use std::fmt::Write;
 
-use authscale_lab::Run;
+use authscale_schema::Run;
 
 /// The file name stem of a fault run's charts.
-pub(super) fn fault_stem(f: &authscale_lab::FaultRun) -> String {
+pub(super) fn fault_stem(f: &authscale_schema::FaultRun) -> String {
     match f.persistence {
-        authscale_lab::Persistence::None => format!("fault-{}-{}", f.mode, f.kind),
+        authscale_schema::Persistence::None => format!("fault-{}-{}", f.mode, f.kind),
         other => format!("fault-{}-{}-{other}", f.mode, f.kind),
     }
 }
 
 /// A fault as the report names it: the kind, and for a store outage what
 /// the store kept.
-pub(super) fn fault_name(f: &authscale_lab::FaultRun) -> String {
+pub(super) fn fault_name(f: &authscale_schema::FaultRun) -> String {
     match (f.kind, f.persistence) {
-        (authscale_lab::FaultKind::StoreOutage, authscale_lab::Persistence::Aof) => {
+        (authscale_schema::FaultKind::StoreOutage, authscale_schema::Persistence::Aof) => {
             format!("{} (AOF)", f.kind)
         }
         _ => f.kind.to_string(),

@@ -1,9 +1,10 @@
 //! The report's analysis sections: precision and paired ratios, the USL
 //! fit, the prediction check, CPU per request and the store ceiling.
 
+use authscale_schema::Component;
 use std::fmt::Write;
 
-use authscale_lab::Run;
+use authscale_schema::Run;
 
 use crate::analysis::{Analysis, ModeAnalysis};
 use crate::interval::Resolved;
@@ -43,7 +44,7 @@ pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precisi
     let period = run
         .steps
         .first()
-        .and_then(|s| s.components.get("nodes"))
+        .and_then(|s| s.components.get(&Component::Nodes))
         .and_then(|c| c.cpu_period_ms);
     for s in &precision.steps {
         let _ = writeln!(
@@ -58,7 +59,7 @@ pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precisi
             s.p50_ms.show(2),
             s.p99_ms.show(2),
             s.cpu_us_per_req
-                .get("nodes")
+                .get(&Component::Nodes)
                 .map_or("—".into(), |e| e.show(1)),
             s.store_cmds_per_req.show(3),
             s.node_throttled
@@ -229,7 +230,7 @@ pub(super) fn cpu_section(out: &mut String, analysis: &Analysis) {
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
     for m in &analysis.modes {
         for p in &m.points {
-            let cell = |c: &str| match (p.cpu_us_per_req.get(c), p.utilization.get(c)) {
+            let cell = |c: Component| match (p.cpu_us_per_req.get(&c), p.utilization.get(&c)) {
                 (Some(cpu), Some(util)) => format!("{cpu:.1} ({:.0}%)", util * 100.0),
                 _ => "not measured".to_owned(),
             };
@@ -238,10 +239,10 @@ pub(super) fn cpu_section(out: &mut String, analysis: &Analysis) {
                 "| {} | {} | {} | {} | {} | {} | {:.0}% |",
                 m.mode,
                 p.n,
-                cell("nodes"),
-                cell("store"),
-                cell("proxy"),
-                cell("load"),
+                cell(Component::Nodes),
+                cell(Component::Store),
+                cell(Component::Proxy),
+                cell(Component::Load),
                 p.node_throttled_share * 100.0
             );
         }

@@ -6,18 +6,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// The auth modes a sweep can measure.
-pub const MODES: [&str; 6] = [
-    "none",
-    "session",
-    "token",
-    "session-cached",
-    "token-denylist",
-    "sticky",
-];
+use crate::vocabulary::AuthMode;
 
 /// How a step measures capacity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Capacity {
     /// Saturation: a closed loop with C connections per node.
@@ -43,6 +36,7 @@ pub enum Pairing {
 
 /// A fault the lab injects in the middle of a closed-loop run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// The store is killed, then restarted on its port (from its
@@ -69,6 +63,7 @@ impl std::fmt::Display for FaultKind {
 
 /// What the lab's store keeps across a restart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Persistence {
     /// Nothing: a restarted store is empty (`--save '' --appendonly no`).
@@ -177,7 +172,7 @@ pub struct FaultPlan {
 pub struct Experiment {
     pub name: String,
     pub description: String,
-    pub modes: Vec<String>,
+    pub modes: Vec<AuthMode>,
     pub nodes: Vec<u32>,
     pub duration: String,
     pub warmup: String,
@@ -227,7 +222,7 @@ impl Default for Experiment {
             name: "default".into(),
             description: "session vs token, N = 1..8 nodes at 0.1 core each, store at 0.04 core"
                 .into(),
-            modes: vec!["session".into(), "token".into()],
+            modes: vec![AuthMode::Session, AuthMode::Token],
             nodes: vec![1, 2, 3, 4, 6, 8],
             duration: "4s".into(),
             warmup: "1s".into(),

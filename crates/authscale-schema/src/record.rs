@@ -4,17 +4,17 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use authscale_load::LoadResult;
 use serde::{Deserialize, Serialize};
 
-use crate::cgroup::Throttling;
 use crate::experiment::{Capacity, FaultKind, Persistence, Plan};
+use crate::load::{LatencySummary, LoadResult, TimelinePoint};
+use crate::vocabulary::{AuthMode, Component, RunStatus};
 
 pub const SCHEMA: &str = "authscale-run/1";
 
 /// CPU of one component during a step's measured window.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Component {
+pub struct ComponentCpu {
     pub cpu_seconds: f64,
     pub cpu_us_per_request: f64,
     /// Cores it may use: its cgroup budget, or its thread count if uncapped.
@@ -39,8 +39,36 @@ pub struct Latency {
     pub mean: f64,
 }
 
+/// Throttling counters of a cgroup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Throttling {
+    pub periods: u64,
+    pub throttled_periods: u64,
+    pub throttled_seconds: f64,
+}
+
+impl Throttling {
+    pub fn since(self, earlier: Throttling) -> Throttling {
+        Throttling {
+            periods: self.periods.saturating_sub(earlier.periods),
+            throttled_periods: self
+                .throttled_periods
+                .saturating_sub(earlier.throttled_periods),
+            throttled_seconds: (self.throttled_seconds - earlier.throttled_seconds).max(0.0),
+        }
+    }
+
+    pub fn plus(self, other: Throttling) -> Throttling {
+        Throttling {
+            periods: self.periods + other.periods,
+            throttled_periods: self.throttled_periods + other.throttled_periods,
+            throttled_seconds: self.throttled_seconds + other.throttled_seconds,
+        }
+    }
+}
+
 impl Latency {
-    pub fn of(s: &authscale_load::LatencySummary) -> Latency {
+    pub fn of(s: &LatencySummary) -> Latency {
         let ms = |us: u64| us as f64 / 1000.0;
         Latency {
             p50: ms(s.p50),
@@ -76,7 +104,7 @@ pub struct Probe {
 /// One measured step.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Step {
-    pub mode: String,
+    pub mode: AuthMode,
     pub nodes: u32,
     pub capacity: Capacity,
     pub connections: u64,
@@ -90,8 +118,7 @@ pub struct Step {
     pub seconds: f64,
     pub latency_ms: Latency,
     pub latency_uncorrected_ms: Latency,
-    /// `nodes` (all together), `store`, `proxy`, `load`.
-    pub components: BTreeMap<String, Component>,
+    pub components: BTreeMap<Component, ComponentCpu>,
     pub store_commands: BTreeMap<String, u64>,
     pub store_commands_per_request: f64,
     /// GET/GETEX per answered `/api/me`: the session lookup budget (1.0).
@@ -126,12 +153,12 @@ pub struct Slice {
     pub errors: u64,
     pub p50_ms: f64,
     pub p99_ms: f64,
-    /// Per component (`nodes`, `store`, `proxy`, `load`).
-    pub cpu_us_per_request: BTreeMap<String, f64>,
-    pub utilization: BTreeMap<String, f64>,
+    /// Per component.
+    pub cpu_us_per_request: BTreeMap<Component, f64>,
+    pub utilization: BTreeMap<Component, f64>,
     /// Capped components: the share of quota periods that were throttled.
     #[serde(default)]
-    pub throttled: BTreeMap<String, f64>,
+    pub throttled: BTreeMap<Component, f64>,
     pub store_commands_per_request: f64,
     pub store_reads_per_protected_request: f64,
 }
@@ -157,8 +184,7 @@ pub struct Run {
     pub host: Host,
     pub started_at: String,
     pub finished_at: Option<String>,
-    /// `running`, `complete`, `interrupted` or `failed`.
-    pub status: String,
+    pub status: RunStatus,
     pub error: Option<String>,
     pub warnings: Vec<String>,
     /// PIDs of every process the lab started (to check none survived).
@@ -166,7 +192,7 @@ pub struct Run {
     pub steps: Vec<Step>,
     /// One revocation probe per mode, at its largest N.
     #[serde(default)]
-    pub revocations: Vec<crate::Revocation>,
+    pub revocations: Vec<Revocation>,
     /// Fault runs, per mode and fault.
     #[serde(default)]
     pub faults: Vec<FaultRun>,
@@ -176,7 +202,7 @@ pub struct Run {
 /// by second.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FaultRun {
-    pub mode: String,
+    pub mode: AuthMode,
     pub kind: FaultKind,
     /// What the lab's store kept across the run (older runs: `none`, their
     /// stores restarted empty).
@@ -199,7 +225,7 @@ pub struct FaultRun {
     /// the nodes before and after it (absent from older runs).
     #[serde(default)]
     pub durability: Option<Durability>,
-    pub timeline: Vec<authscale_load::TimelinePoint>,
+    pub timeline: Vec<TimelinePoint>,
 }
 
 /// What a system remembered across a fault, counted by real requests:
@@ -225,9 +251,35 @@ pub struct Durability {
     pub unanswered: u64,
 }
 
+/// What a revocation probe found: after a user logs out, how long until
+/// every node refuses the credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Revocation {
+    pub mode: AuthMode,
+    pub nodes: u32,
+    /// Nodes that accepted the credential just before the logout.
+    pub accepted_before: u32,
+    /// Milliseconds until the last node refused; None when a node still
+    /// accepted at the end of the window.
+    pub latency_ms: Option<f64>,
+    /// Per node: milliseconds until it refused (None: still accepting).
+    pub per_node_ms: Vec<Option<f64>>,
+    pub window_ms: f64,
+    /// Token modes: seconds the token still had until `exp` at the logout
+    /// (without a denylist, that is how long it stays valid).
+    pub token_expires_in_s: Option<u64>,
+}
+
+impl Step {
+    /// The CPU record of `component` (zeros when it was not measured).
+    pub fn cpu(&self, component: Component) -> ComponentCpu {
+        self.components.get(&component).cloned().unwrap_or_default()
+    }
+}
+
 impl Run {
     /// X(1) of a mode, when N = 1 was measured.
-    pub fn baseline(&self, mode: &str) -> Option<f64> {
+    pub fn baseline(&self, mode: AuthMode) -> Option<f64> {
         self.steps
             .iter()
             .find(|s| s.mode == mode && s.nodes == 1)
@@ -270,9 +322,9 @@ impl Run {
              store_cmds_per_req,node_throttled_periods\n",
         );
         for s in &self.steps {
-            let c = |name: &str| s.components.get(name).cloned().unwrap_or_default();
+            let c = |component| s.cpu(component);
             let efficiency = self
-                .baseline(&s.mode)
+                .baseline(s.mode)
                 .map_or(f64::NAN, |x1| s.throughput / (f64::from(s.nodes) * x1));
             out.push_str(&format!(
                 "{},{},{:.1},{:.3},{:.3},{:.3},{:.5},{:.3},{:.3},{:.1},{:.1},{:.1},{:.1},{:.3},{}\n",
@@ -283,14 +335,14 @@ impl Run {
                 s.latency_ms.p50,
                 s.latency_ms.p99,
                 s.error_rate,
-                c("nodes").utilization,
-                c("store").utilization,
-                c("nodes").cpu_us_per_request,
-                c("store").cpu_us_per_request,
-                c("proxy").cpu_us_per_request,
-                c("load").cpu_us_per_request,
+                c(Component::Nodes).utilization,
+                c(Component::Store).utilization,
+                c(Component::Nodes).cpu_us_per_request,
+                c(Component::Store).cpu_us_per_request,
+                c(Component::Proxy).cpu_us_per_request,
+                c(Component::Load).cpu_us_per_request,
                 s.store_commands_per_request,
-                c("nodes").throttling.map_or(0, |t| t.throttled_periods),
+                c(Component::Nodes).throttling.map_or(0, |t| t.throttled_periods),
             ));
         }
         out

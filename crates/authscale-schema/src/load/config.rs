@@ -1,10 +1,20 @@
 //! What a load run does, validated once before any traffic is sent.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::Target;
+/// Where the load goes: `http://host:port`, resolved once (by the load
+/// generator's `resolve_target`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Target {
+    /// As given, for reports.
+    pub url: String,
+    /// The `Host` header to send.
+    pub host: String,
+    pub addr: SocketAddr,
+}
 
-/// How virtual users authenticate, mirroring the node's `--auth`.
+/// The credential virtual users hold (`AuthMode::credential`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UserAuth {
@@ -14,22 +24,6 @@ pub enum UserAuth {
     Session,
     /// Log in for a bearer token and send it like an API client.
     Token,
-}
-
-impl std::str::FromStr for UserAuth {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<UserAuth, String> {
-        match s {
-            "none" => Ok(UserAuth::None),
-            // Every cookie-session mode looks the same to a client.
-            "session" | "session-cached" | "sticky" => Ok(UserAuth::Session),
-            "token" | "token-denylist" => Ok(UserAuth::Token),
-            other => Err(format!(
-                "unknown auth mode {other:?}: expected none, session, token, session-cached, token-denylist or sticky"
-            )),
-        }
-    }
 }
 
 /// Closed loop (each connection sends when its previous answer arrives) or

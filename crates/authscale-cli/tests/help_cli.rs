@@ -1,0 +1,60 @@
+//! Every command that takes an auth mode lists exactly the modes the
+//! schema defines: the help is derived from `AuthMode`, not written by hand.
+
+use std::process::Command;
+
+use authscale_schema::AuthMode;
+
+fn help(command: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_authscale"))
+        .args([command, "--help"])
+        .output()
+        .expect("run authscale");
+    assert!(output.status.success(), "{command} --help failed");
+    String::from_utf8(output.stdout).expect("utf-8 help")
+}
+
+#[test]
+fn every_auth_mode_is_listed_by_every_command_that_takes_one() {
+    for command in ["sweep", "load", "node"] {
+        let help = help(command);
+        for mode in AuthMode::ALL {
+            assert!(
+                help.contains(mode.as_str()),
+                "`authscale {command} --help` does not list {mode}:\n{help}"
+            );
+        }
+    }
+}
+
+#[test]
+fn node_help_shows_the_defaults_the_node_uses() {
+    let help = help("node");
+    for shown in [
+        "[default: none]",
+        "[default: 127.0.0.1:8080]",
+        "[default: HS256]",
+        "[default: 100ms]",
+    ] {
+        assert!(help.contains(shown), "{shown} missing from node --help");
+    }
+}
+
+#[test]
+fn an_unknown_mode_is_refused_with_the_accepted_ones() {
+    for args in [
+        ["sweep", "--modes", "cookies"],
+        ["load", "--auth", "cookies"],
+        ["node", "--auth", "cookies"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_authscale"))
+            .args(args)
+            .output()
+            .expect("run authscale");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        for mode in AuthMode::ALL {
+            assert!(stderr.contains(mode.as_str()), "{args:?}: {stderr}");
+        }
+    }
+}

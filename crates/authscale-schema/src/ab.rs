@@ -1,0 +1,76 @@
+//! What `authscale ab` records (`ab.json`): each side's build and node
+//! arguments, and every slice of both sides, paired by round.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::AuthMode;
+
+/// The version of `ab.json`'s layout.
+pub const AB_SCHEMA: &str = "authscale-ab/1";
+
+/// Which side of a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Side::A => "A",
+            Side::B => "B",
+        })
+    }
+}
+
+/// What one side runs: a binary and extra node arguments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AbSide {
+    /// How the side was named on the command line (a path or `rev X`).
+    pub label: String,
+    pub bin: PathBuf,
+    pub node_args: Vec<String>,
+}
+
+/// One side's slice of one round.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AbSlice {
+    pub side: Side,
+    pub round: u32,
+    /// Position in the whole run (0, 1, …).
+    pub seq: u32,
+    pub seconds: f64,
+    pub requests: u64,
+    pub protected_requests: u64,
+    pub errors: u64,
+    pub throughput: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// The side's nodes' CPU over the slice per protected request, µs.
+    pub node_cpu_us_per_protected_request: f64,
+    pub store_commands_per_request: f64,
+}
+
+/// A finished comparison (`ab.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AbRun {
+    pub schema: String,
+    pub mode: AuthMode,
+    pub nodes: u32,
+    pub rounds: u32,
+    pub slice_ms: f64,
+    pub warmup_ms: f64,
+    pub node_cpu: f64,
+    pub work_us: u64,
+    /// cgroup v2, v1 or none (then the nodes are not capped).
+    pub caps: String,
+    pub started_at: String,
+    pub wall_seconds: f64,
+    pub a: AbSide,
+    pub b: AbSide,
+    pub warnings: Vec<String>,
+    pub slices: Vec<AbSlice>,
+}

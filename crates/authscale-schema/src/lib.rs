@@ -1,0 +1,29 @@
+//! The vocabulary and the records of authscale: the closed sets (auth
+//! modes, components, run status, fault kinds …) as enums, the experiment
+//! and its validated plan, the load generator's result, and `run.json`.
+//!
+//! Plain data, serde and file I/O only: no async runtime, no sockets, no
+//! processes. The report depends on this crate and not on the lab, so the
+//! compiler keeps "the report cannot start anything" true.
+
+mod ab;
+pub mod duration;
+mod experiment;
+mod load;
+mod record;
+mod validate;
+mod vocabulary;
+
+pub use ab::{AB_SCHEMA, AbRun, AbSide, AbSlice, Side};
+pub use experiment::{
+    Capacity, Experiment, External, FaultKind, FaultPlan, Faults, Pairing, Persistence, Plan,
+};
+pub use load::{
+    Histograms, Latencies, LatencySummary, LoadConfig, LoadError, LoadResult, LoopMode,
+    ScenarioConfig, StepCounts, Target, TimelinePoint, UserAuth,
+};
+pub use record::{
+    ComponentCpu, Durability, FaultRun, Host, Latency, LittlesLaw, Probe, Revocation, Run, SCHEMA,
+    Slice, Step, Throttling, utc, write_atomic,
+};
+pub use vocabulary::{AuthMode, Component, ProxyPolicy, Revokes, RunStatus};
