@@ -222,6 +222,12 @@ pub struct Experiment {
     /// Load an external deployment instead of local processes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external: Option<External>,
+    /// How the nodes reach the store: `manager` (one multiplexed
+    /// connection) or `deadpool` (a pool; UNWATCH+PING per checkout).
+    pub store_client: authscale_auth::StoreClient,
+    /// `cpuset`: the load generator and the proxy on some CPUs, the nodes
+    /// and the store on the others (none, with the reason, where it cannot).
+    pub isolate: crate::cpuset::Isolate,
 }
 
 impl Default for Experiment {
@@ -256,6 +262,8 @@ impl Default for Experiment {
             slo_probes: 8,
             faults: None,
             external: None,
+            store_client: Default::default(),
+            isolate: Default::default(),
         }
     }
 }
@@ -501,6 +509,14 @@ mod tests {
     }
 
     #[test]
+    fn the_deadpool_experiment_changes_only_the_store_client() {
+        let e = shipped("deadpool.toml");
+        assert_eq!(e.store_client, authscale_auth::StoreClient::Deadpool);
+        assert_eq!(e.isolate, crate::cpuset::Isolate::Cpuset);
+        assert_eq!(e.nodes, Experiment::default().nodes);
+    }
+
+    #[test]
     fn every_shipped_experiment_plans() {
         for entry in std::fs::read_dir(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments"),
@@ -518,7 +534,9 @@ mod tests {
 
     #[test]
     fn bad_experiments_are_refused_with_reasons() {
-        let cases: [(&str, &str); 9] = [
+        let cases: [(&str, &str); 11] = [
+            ("store-client = \"pool\"", "unknown variant"),
+            ("isolate = \"taskset\"", "unknown variant"),
             ("nodes = [4, 2]", "increasing"),
             ("modes = [\"cookies\"]", "unknown mode"),
             ("node-cpu = 0", "node-cpu"),

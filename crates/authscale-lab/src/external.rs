@@ -125,6 +125,7 @@ pub async fn sweep(
                 probes: Vec::new(),
                 slices: Vec::new(),
                 load: result,
+                store_delay: None,
             };
             if progress {
                 eprintln!(

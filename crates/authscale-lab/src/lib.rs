@@ -7,6 +7,7 @@
 //! no conclusions (that is the report's job).
 
 mod cgroup;
+mod cpuset;
 mod durability;
 pub mod duration;
 mod experiment;
@@ -17,15 +18,17 @@ mod record;
 mod revocation;
 mod slices;
 mod store;
+mod store_delay;
 mod sweep;
 
 pub use cgroup::{Caps, Throttling};
+pub use cpuset::{Isolate, Isolation, Pinning};
 pub use experiment::{
     Capacity, Experiment, External, FaultKind, FaultPlan, Faults, Pairing, Persistence, Plan,
 };
 pub use record::{
     Component, Durability, FaultRun, Host, Latency, LittlesLaw, Probe, Run, SCHEMA, Slice, Step,
-    utc, write_atomic,
+    StoreDelay, utc, write_atomic,
 };
 pub use revocation::Revocation;
 pub use store::StoreCounters;

@@ -155,6 +155,9 @@ pub(crate) fn combine(parts: Vec<(Step, Slice)>) -> anyhow::Result<Step> {
         },
         node_requests: None,
         probes: Vec::new(),
+        store_delay: crate::record::StoreDelay::combine(
+            parts.iter().filter_map(|(step, _)| step.store_delay),
+        ),
         slices: parts.into_iter().map(|(_, slice)| slice).collect(),
         load,
     })

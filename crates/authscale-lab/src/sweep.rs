@@ -16,6 +16,7 @@ use authscale_load::{
 };
 
 use crate::cgroup::{Caps, CpuGroup, Throttling, remove_parent};
+use crate::cpuset::{Isolate, Isolation, Pinning};
 use crate::durability;
 use crate::experiment::{Capacity, FaultKind, Persistence, Plan};
 use crate::http;
@@ -53,6 +54,7 @@ struct Snapshot {
     store_throttling: Option<Throttling>,
     proxy_cpu: f64,
     load_cpu: f64,
+    store_delay: Option<crate::store_delay::Counters>,
 }
 
 struct Lab<'a> {
@@ -82,6 +84,15 @@ pub async fn sweep(
     let dir = results_dir(&options, &plan, started)?;
 
     let mut warnings = Vec::new();
+    // Before the proxy starts: it inherits the lab's pinning.
+    let isolation = Isolation::set_up(plan.experiment.isolate, &caps, &parent);
+    if let (Isolate::Cpuset, Pinning::None { reason }) =
+        (plan.experiment.isolate, isolation.pinning())
+    {
+        warnings.push(format!(
+            "the harness and the system under test share every CPU: {reason}"
+        ));
+    }
     if let Caps::None { reason } = &caps {
         warnings.push(format!(
             "CPU budgets are NOT enforced ({reason}): this run is not a scale model (caps: none)"
@@ -176,6 +187,7 @@ pub async fn sweep(
         steps: Vec::new(),
         revocations: Vec::new(),
         faults: Vec::new(),
+        isolation: Some(isolation.pinning().clone()),
     };
     if options.progress {
         for warning in &run.warnings {
@@ -589,6 +601,8 @@ impl Lab<'_> {
                 e.store_timeout.clone(),
                 "--store-rtt".into(),
                 e.store_rtt.clone(),
+                "--store-client".into(),
+                e.store_client.to_string(),
             ]);
         }
         if mode == "session-cached" {
@@ -767,6 +781,11 @@ impl Lab<'_> {
             store_throttling: self.store.throttling(),
             proxy_cpu: self.proxy.cpu_seconds(),
             load_cpu: process_cpu_seconds(std::process::id()),
+            store_delay: if self.plan.store_rtt.is_zero() {
+                None
+            } else {
+                Some(crate::store_delay::read(nodes).await?)
+            },
         })
     }
 
@@ -880,6 +899,10 @@ impl Lab<'_> {
             probes: Vec::new(),
             slices: Vec::new(),
             load,
+            store_delay: start
+                .store_delay
+                .zip(end.store_delay)
+                .and_then(|(s, e)| crate::store_delay::between(s, e)),
         }
     }
 
@@ -969,6 +992,7 @@ async fn sweep_external(
         steps: Vec::new(),
         revocations: Vec::new(),
         faults: Vec::new(),
+        isolation: None,
     };
     if options.progress {
         eprintln!("results: {}", dir.display());
