@@ -310,7 +310,7 @@ fn sweep_pid(name: &str) -> Option<u32> {
 }
 
 /// Whether process `pid` exists (a zombie counts as gone).
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         !stat
             .rsplit_once(')')

@@ -150,6 +150,7 @@ impl Isolation {
             // v2: the CPU groups' parent, so every capped process inherits.
             Layout::V2 { root } => (root, root.join(parent)),
         };
+        remove_leftovers(root);
         let harness = root.join(format!("{parent}{HARNESS}"));
         for (group, cpus) in [(&sut, sut_cpus), (&harness, harness_cpus)] {
             if !group.is_dir() {
@@ -191,6 +192,30 @@ impl Drop for Isolation {
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
+        }
+    }
+}
+
+/// Removes the harness and v1 system-under-test groups of sweeps that are
+/// no longer running (a crashed run's); one still holding a process stays.
+fn remove_leftovers(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix("authscale-")
+            .and_then(|rest| {
+                rest.strip_suffix(HARNESS)
+                    .or_else(|| rest.strip_suffix(SUT))
+            })
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !crate::cgroup::alive(pid)
+            && let Err(e) = crate::cgroup::remove_group(&entry.path())
+        {
+            tracing::warn!(group = %entry.path().display(), "cannot remove a left-over cpuset group: {e}");
         }
     }
 }

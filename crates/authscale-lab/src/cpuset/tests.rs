@@ -118,6 +118,30 @@ fn v1_pins_the_lab_to_the_harness_half_and_capped_processes_to_the_rest() {
 }
 
 #[test]
+fn groups_of_sweeps_no_longer_running_are_removed() {
+    let (tree, caps) = Tree::v1("leftovers", "0-1");
+    let cpuset = tree.0.join("cpuset");
+    // A pid that cannot exist (above the kernel's maximum), and this one.
+    let (dead, live) = (
+        "authscale-4194305",
+        format!("authscale-{}-other", std::process::id()),
+    );
+    for name in [
+        format!("{dead}-harness"),
+        format!("{dead}-sut"),
+        live.clone(),
+    ] {
+        std::fs::create_dir(cpuset.join(&name)).expect("group");
+        write(&cpuset.join(name).join("cpuset.cpus"), "0");
+    }
+    let isolation = Isolation::set_up_at(&tree.0, Isolate::Cpuset, &caps, "authscale-6");
+    assert!(matches!(isolation.pinning(), Pinning::Cpuset { .. }));
+    assert!(!cpuset.join(format!("{dead}-harness")).exists());
+    assert!(!cpuset.join(format!("{dead}-sut")).exists());
+    assert!(cpuset.join(live).exists(), "not the lab's name: kept");
+}
+
+#[test]
 fn v2_pins_through_the_cpu_groups_parent() {
     let (tree, caps) = Tree::v2("v2", "0-1");
     let isolation = Isolation::set_up_at(&tree.0, Isolate::Cpuset, &caps, "authscale-8");
