@@ -23,6 +23,7 @@ fn config(mode: AuthMode, redis_url: Option<&str>) -> NodeConfig {
             url: url.to_owned(),
             timeout: Duration::from_millis(500),
             rtt: Duration::ZERO,
+            client: Default::default(),
             ca_pem: None,
         });
     }

@@ -52,6 +52,7 @@ fn store_lookup(c: &mut Criterion) {
             url: redis.url(),
             timeout: Duration::from_millis(500),
             rtt: Duration::ZERO,
+            client: Default::default(),
             ca_pem: None,
         })
         .expect("store");

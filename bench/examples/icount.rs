@@ -163,6 +163,7 @@ fn node_config(mode: AuthMode, store_url: &str) -> NodeConfig {
             url: store_url.to_owned(),
             timeout: Duration::from_secs(60),
             rtt: Duration::ZERO,
+            client: Default::default(),
             ca_pem: None,
         });
     }

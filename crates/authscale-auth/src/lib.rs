@@ -7,6 +7,7 @@
 //! isolation.
 
 mod crypto;
+mod delay_line;
 mod directory;
 mod error;
 mod hmac_key;
@@ -21,11 +22,12 @@ mod token;
 mod token_keys;
 
 pub use crypto::ensure_provider as install_crypto_provider;
+pub use delay_line::achieved_delays as store_delays_achieved;
 pub use directory::{Directory, User};
 pub use error::{AuthError, ConfigError, StoreError};
 pub use local_store::{CachedStore, MemoryStore};
 pub use redact::{redact_urls, shown_url};
-pub use redis_store::{RedisStore, RedisStoreConfig};
+pub use redis_store::{RedisStore, RedisStoreConfig, StoreClient};
 pub use session::{SessionConfig, SessionId, SessionRecord, SessionScheme, parse_cookie};
 pub use store::SessionStore;
 pub use throttle::{LoginThrottle, ThrottleConfig};

@@ -1,7 +1,8 @@
 //! [`SessionStore`] on a real Redis server.
 //!
-//! Access path: one shared multiplexed connection (redis-rs
-//! `ConnectionManager`), not a deadpool pool; or, for a URL
+//! Access path ([`StoreClient`]): one shared multiplexed connection
+//! (redis-rs `ConnectionManager`, the default), or a deadpool-redis pool
+//! (kept to measure the design card's choice against); or, for a URL
 //! `redis-cluster://host:port,host:port`, the redis-rs cluster client
 //! (keys spread over the cluster's slots). A deadpool-redis checkout runs
 //! `UNWATCH`+`PING` before the caller's command, a second round trip per
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use crate::delay_line::DelayLine;
 use crate::redact::redact_urls;
 use crate::store_log::ErrorLog;
 use crate::{ConfigError, SessionStore, StoreError};
@@ -35,9 +37,11 @@ pub struct RedisStoreConfig {
     /// retry of a lookup included.
     pub timeout: Duration,
     /// Added before every call: the network distance to the store, for a
-    /// scale model on one machine (tokio's timer rounds it up to whole
-    /// milliseconds). Zero: none.
+    /// scale model on one machine (a delay line on its own thread, to tens
+    /// of microseconds). Zero: none.
     pub rtt: Duration,
+    /// How a single server is reached (a cluster URL has its own client).
+    pub client: StoreClient,
     /// PEM certificates of the CA that signed the store's certificate,
     /// trusted instead of the system roots (a private or lab CA). Only
     /// with a `rediss` URL.
@@ -50,16 +54,21 @@ impl std::fmt::Debug for RedisStoreConfig {
             .field("url", &redact_urls(&self.url))
             .field("timeout", &self.timeout)
             .field("rtt", &self.rtt)
+            .field("client", &self.client)
             .field("ca_pem", &self.ca_pem.as_ref().map(|pem| pem.len()))
             .finish()
     }
 }
+
+pub use authscale_schema::StoreClient;
 
 /// How the store is reached: one server, or a Redis Cluster.
 #[derive(Clone)]
 enum Connection {
     /// One multiplexed, reconnecting connection.
     Single(ConnectionManager),
+    /// A pool of connections, checked out (and recycled) per command.
+    Pool(deadpool_redis::Pool),
     /// A cluster client; connected on first use (and again after a failed
     /// attempt), so a node starts while the cluster is still forming.
     Cluster {
@@ -83,6 +92,7 @@ pub struct RedisStore {
     conn: Connection,
     timeout: Duration,
     rtt: Duration,
+    delay: Option<Arc<DelayLine>>,
     errors: Arc<ErrorLog>,
 }
 
@@ -160,6 +170,27 @@ impl RedisStore {
                     conn: Default::default(),
                 }
             }
+            None if config.client == StoreClient::Deadpool => {
+                if certificates.is_some() {
+                    return Err(invalid(
+                        "the deadpool store client takes no CA file: use the manager client for rediss:// with a private CA".into(),
+                    ));
+                }
+                let mut pool_config = deadpool_redis::Config::from_url(url);
+                pool_config.pool = Some(deadpool_redis::PoolConfig {
+                    timeouts: deadpool_redis::Timeouts {
+                        wait: Some(config.timeout),
+                        create: Some(config.timeout),
+                        recycle: Some(config.timeout),
+                    },
+                    ..Default::default()
+                });
+                Connection::Pool(
+                    pool_config
+                        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+                        .map_err(|e| invalid(format!("invalid redis URL {url:?}: {e}")))?,
+                )
+            }
             None => {
                 let client = match certificates {
                     Some(certificates) => redis::Client::build_with_tls(url, certificates),
@@ -178,10 +209,18 @@ impl RedisStore {
                 )
             }
         };
+        let delay = if config.rtt.is_zero() {
+            None
+        } else {
+            let line = DelayLine::start()
+                .map_err(|e| invalid(format!("cannot start the store delay thread: {e}")))?;
+            Some(Arc::new(line))
+        };
         Ok(RedisStore {
             conn,
             timeout: config.timeout,
             rtt: config.rtt,
+            delay,
             errors: Arc::new(ErrorLog::new(Duration::from_secs(1))),
         })
     }
@@ -243,11 +282,15 @@ impl RedisStore {
 
     /// One attempt: the modelled network distance, then the command.
     async fn send<T: redis::FromRedisValue>(&self, request: Request<'_>) -> redis::RedisResult<T> {
-        if !self.rtt.is_zero() {
-            tokio::time::sleep(self.rtt).await;
+        if let Some(delay) = &self.delay {
+            delay.wait(self.rtt).await;
         }
         match &self.conn {
             Connection::Single(conn) => request.send(&mut conn.clone()).await,
+            Connection::Pool(pool) => {
+                let mut conn = pool.get().await.map_err(pool_error)?;
+                request.send(&mut conn).await
+            }
             Connection::Cluster { client, conn } => {
                 let conn = conn
                     .get_or_try_init(|| client.get_async_connection())
@@ -274,6 +317,16 @@ impl Request<'_> {
             Request::Cmd(cmd) => cmd.query_async(conn).await,
             Request::Pipe(pipe) => pipe.query_async(conn).await,
         }
+    }
+}
+
+/// A failed checkout as a redis error: the server's own error when the
+/// pool could not connect or recycle, else an I/O error (so a lookup is
+/// retried once, as with the manager).
+fn pool_error(e: deadpool_redis::PoolError) -> redis::RedisError {
+    match e {
+        deadpool_redis::PoolError::Backend(e) => e,
+        other => redis::RedisError::from(std::io::Error::other(other.to_string())),
     }
 }
 
@@ -408,4 +461,18 @@ fn unix_millis() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_clients_parse_by_their_names() {
+        for client in StoreClient::ALL {
+            assert_eq!(client.as_str().parse(), Ok(client));
+        }
+        let error = "pool".parse::<StoreClient>().expect_err("unknown");
+        assert!(error.contains("manager or deadpool"), "{error}");
+    }
 }

@@ -14,6 +14,7 @@ async fn sessions_spread_over_a_three_master_cluster() {
         url: cluster.url(),
         timeout: Duration::from_secs(1),
         rtt: Duration::ZERO,
+        client: Default::default(),
         ca_pem: None,
     })
     .expect("cluster store");

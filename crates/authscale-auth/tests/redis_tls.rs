@@ -13,6 +13,7 @@ fn config(url: &str, ca_pem: Option<Vec<u8>>) -> RedisStoreConfig {
         url: url.to_owned(),
         timeout: Duration::from_millis(500),
         rtt: Duration::ZERO,
+        client: Default::default(),
         ca_pem,
     }
 }

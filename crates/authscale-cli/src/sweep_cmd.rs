@@ -87,6 +87,14 @@ pub struct SweepOptions {
     #[arg(long, value_name = "DURATION")]
     session_cache_ttl: Option<String>,
 
+    /// How the nodes reach the store: manager (one multiplexed connection) or deadpool (a pool; UNWATCH+PING per checkout). [default: manager]
+    #[arg(long, value_name = "CLIENT")]
+    store_client: Option<authscale_auth::StoreClient>,
+
+    /// cpuset: the load generator and the proxy on some CPUs, the nodes and the store on the others (falls back to none, with the reason in run.json, where it cannot). [default: cpuset]
+    #[arg(long, value_name = "HOW")]
+    isolate: Option<authscale_lab::Isolate>,
+
     /// Use this Redis instead of starting one (it is neither capped nor flushed).
     #[arg(long, value_name = "URL")]
     redis_url: Option<String>,
@@ -167,6 +175,8 @@ fn plan(options: &SweepOptions) -> anyhow::Result<authscale_schema::Plan> {
     text(&mut e.slice_warmup, &options.slice_warmup);
     e.pairing = options.pairing.unwrap_or(e.pairing);
     e.rounds = options.rounds.unwrap_or(e.rounds);
+    e.store_client = options.store_client.unwrap_or(e.store_client);
+    e.isolate = options.isolate.unwrap_or(e.isolate);
     e.node_cpu = options.node_cpu.unwrap_or(e.node_cpu);
     e.store_cpu = options.store_cpu.unwrap_or(e.store_cpu);
     e.work_us = options.work_us.unwrap_or(e.work_us);

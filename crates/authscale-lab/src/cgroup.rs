@@ -100,6 +100,10 @@ const MIN_QUOTA: Duration = Duration::from_millis(1);
 pub struct CpuGroup {
     path: PathBuf,
     v2: bool,
+    /// v1 with isolation: the cpuset group the process also joins (the
+    /// cpuset hierarchy is separate from cpu's; in v2 the group inherits
+    /// its parent's `cpuset.cpus`).
+    cpuset: Option<PathBuf>,
     pub period: Duration,
 }
 
@@ -132,13 +136,27 @@ impl CpuGroup {
         let parent_path = root.join(parent);
         if !parent_path.exists() {
             std::fs::create_dir(&parent_path)?;
-            if v2 {
-                std::fs::write(parent_path.join("cgroup.subtree_control"), "+cpu")?;
-            }
+        }
+        if v2 {
+            // Also when the isolation made the parent (for its cpuset).
+            std::fs::write(parent_path.join("cgroup.subtree_control"), "+cpu")?;
         }
         let path = parent_path.join(name);
         std::fs::create_dir(&path)?;
-        let group = CpuGroup { path, v2, period };
+        let cpuset = root
+            .parent()
+            .filter(|_| !v2)
+            .map(|base| {
+                base.join("cpuset")
+                    .join(format!("{parent}{}", crate::cpuset::SUT))
+            })
+            .filter(|p| p.is_dir());
+        let group = CpuGroup {
+            path,
+            v2,
+            period,
+            cpuset,
+        };
         if v2 {
             std::fs::write(
                 group.path.join("cpu.max"),
@@ -160,6 +178,9 @@ impl CpuGroup {
     /// Moves process `pid` (all its threads) into the group.
     pub fn add(&self, pid: u32) -> anyhow::Result<()> {
         std::fs::write(self.path.join("cgroup.procs"), pid.to_string())?;
+        if let Some(cpuset) = &self.cpuset {
+            std::fs::write(cpuset.join("cgroup.procs"), pid.to_string())?;
+        }
         Ok(())
     }
 
@@ -206,7 +227,7 @@ impl Drop for CpuGroup {
 /// control files, and refuses one still in use with `EBUSY`; a tree of
 /// plain folders (a fake tree, or `AUTHSCALE_CGROUP_ROOT` pointed at one)
 /// answers "not empty" instead, and its files have to go first.
-fn remove_group(path: &Path) -> std::io::Result<()> {
+pub(crate) fn remove_group(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_dir(path) {
         Err(e) if e.kind() == ErrorKind::DirectoryNotEmpty => {
             for entry in std::fs::read_dir(path)?.flatten() {
@@ -263,7 +284,7 @@ fn sweep_pid(name: &str) -> Option<u32> {
 }
 
 /// Whether process `pid` exists (a zombie counts as gone).
-fn alive(pid: u32) -> bool {
+pub(crate) fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         !stat
             .rsplit_once(')')

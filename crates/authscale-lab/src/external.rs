@@ -66,6 +66,7 @@ pub(crate) async fn sweep_external(
         steps: Vec::new(),
         revocations: Vec::new(),
         faults: Vec::new(),
+        isolation: None,
     };
     if options.progress {
         eprintln!("results: {}", dir.display());

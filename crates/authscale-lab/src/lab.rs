@@ -11,6 +11,7 @@ use std::time::Duration;
 use authscale_load::{LoadConfig, LoopMode, Progress, ScenarioConfig};
 
 use crate::cgroup::{Caps, CpuGroup, remove_parent};
+use crate::cpuset::{Isolate, Isolation, Pinning};
 use crate::host::{self, finish, results_dir, unix_now};
 use crate::http;
 use crate::process::Managed;
@@ -53,6 +54,10 @@ pub(crate) struct Lab<'a> {
     pub store: Store,
     pub proxy: Managed,
     pub secret: PathBuf,
+    /// The CPU pinning of harness and system under test, held for its
+    /// drop: last, so its groups are removed after the store and the
+    /// proxy stopped.
+    pub _isolation: Isolation,
 }
 
 impl<'a> Lab<'a> {
@@ -69,6 +74,15 @@ impl<'a> Lab<'a> {
         let dir = results_dir(&options.out_dir, plan, started)?;
 
         let mut warnings = Vec::new();
+        // Before the proxy starts: it inherits the lab's pinning.
+        let isolation = Isolation::set_up(plan.experiment.isolate, &caps, &parent);
+        if let (Isolate::Cpuset, Pinning::None { reason }) =
+            (plan.experiment.isolate, isolation.pinning())
+        {
+            warnings.push(format!(
+                "the harness and the system under test share every CPU: {reason}"
+            ));
+        }
         if let Caps::None { reason } = &caps {
             warnings.push(format!(
                 "CPU budgets are NOT enforced ({reason}): this run is not a scale model (caps: none)"
@@ -142,6 +156,7 @@ impl<'a> Lab<'a> {
             steps: Vec::new(),
             revocations: Vec::new(),
             faults: Vec::new(),
+            isolation: Some(isolation.pinning().clone()),
         };
         if options.progress {
             for warning in &run.warnings {
@@ -159,6 +174,7 @@ impl<'a> Lab<'a> {
             store,
             proxy,
             secret,
+            _isolation: isolation,
         };
         Ok((lab, run, dir))
     }
@@ -250,6 +266,8 @@ impl Lab<'_> {
                 e.store_timeout.clone(),
                 "--store-rtt".into(),
                 e.store_rtt.clone(),
+                "--store-client".into(),
+                e.store_client.to_string(),
             ]);
         }
         if mode.caches_sessions() {
@@ -333,10 +351,22 @@ impl Lab<'_> {
         let load = authscale_load::run(config, stop.as_mut(), Some(progress));
         let at_warmup = async {
             tokio::time::sleep(warmup).await;
-            Snapshot::take(nodes, &self.store, &self.proxy).await
+            Snapshot::take(
+                nodes,
+                &self.store,
+                &self.proxy,
+                !self.plan.store_rtt.is_zero(),
+            )
+            .await
         };
         let (result, start) = tokio::join!(load, at_warmup);
-        let end = Snapshot::take(nodes, &self.store, &self.proxy).await;
+        let end = Snapshot::take(
+            nodes,
+            &self.store,
+            &self.proxy,
+            !self.plan.store_rtt.is_zero(),
+        )
+        .await;
         if let Some(ticker) = ticker {
             ticker.abort();
             eprint!("\r{:78}\r", "");

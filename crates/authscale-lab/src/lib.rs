@@ -8,6 +8,7 @@
 
 mod ab;
 mod cgroup;
+mod cpuset;
 mod durability;
 mod external;
 mod faults;
@@ -21,19 +22,21 @@ mod search;
 mod slices;
 mod step;
 mod store;
+mod store_delay;
 mod sweep;
 
 pub use ab::{AbError, AbOptions, ab};
 pub use authscale_schema::{AB_SCHEMA, AbRun, AbSide, AbSlice, Side};
 pub use cgroup::Caps;
+pub use cpuset::Isolation;
 pub use lab::{Finished, LabOptions};
 
 // What the lab records and plans with is the schema crate's; re-exported
 // so callers of the lab need not name two crates.
 pub use authscale_schema::{
     Capacity, ComponentCpu, Durability, Experiment, External, FaultKind, FaultPlan, FaultRun,
-    Faults, Host, Latency, LittlesLaw, Pairing, Persistence, Plan, Probe, Revocation, Run, SCHEMA,
-    Slice, Step, Throttling, duration, utc, write_atomic,
+    Faults, Host, Isolate, Latency, LittlesLaw, Pairing, Persistence, Pinning, Plan, Probe,
+    Revocation, Run, SCHEMA, Slice, Step, StoreDelay, Throttling, duration, utc, write_atomic,
 };
 pub use store::StoreCounters;
 pub use sweep::sweep;

@@ -123,6 +123,9 @@ pub(crate) fn combine(parts: Vec<(Step, Slice)>) -> anyhow::Result<Step> {
         store_commands,
         None,
     );
+    step.store_delay = authscale_schema::StoreDelay::combine(
+        parts.iter().filter_map(|(step, _)| step.store_delay),
+    );
     step.slices = parts.into_iter().map(|(_, slice)| slice).collect();
     Ok(step)
 }

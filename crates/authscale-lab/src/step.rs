@@ -24,14 +24,19 @@ pub(crate) struct Snapshot {
     pub store_throttling: Option<Throttling>,
     pub proxy_cpu: f64,
     pub load_cpu: f64,
+    /// The nodes' achieved store delay counters (with a store distance).
+    pub store_delay: Option<crate::store_delay::Counters>,
 }
 
 impl Snapshot {
     /// Reads the nodes', the store's, the proxy's and this process's counters.
+    /// With `delayed` (a store distance is modelled), also the nodes'
+    /// achieved-delay counters from their `/metrics`.
     pub(crate) async fn take(
         nodes: &[Managed],
         store: &Store,
         proxy: &Managed,
+        delayed: bool,
     ) -> anyhow::Result<Snapshot> {
         Ok(Snapshot {
             nodes_cpu: nodes.iter().map(Managed::cpu_seconds).sum(),
@@ -43,6 +48,11 @@ impl Snapshot {
             store_throttling: store.throttling(),
             proxy_cpu: proxy.cpu_seconds(),
             load_cpu: process_cpu_seconds(std::process::id()),
+            store_delay: if delayed {
+                Some(crate::store_delay::read(nodes).await?)
+            } else {
+                None
+            },
         })
     }
 }
@@ -153,7 +163,7 @@ pub(crate) fn step(
         Component::Load,
         span.component(end.load_cpu - start.load_cpu, 1.0, None, None),
     );
-    step_from_load(
+    let mut step = step_from_load(
         mode,
         n,
         capacity,
@@ -162,7 +172,12 @@ pub(crate) fn step(
         components,
         store.commands,
         None,
-    )
+    );
+    step.store_delay = start
+        .store_delay
+        .zip(end.store_delay)
+        .and_then(|(s, e)| crate::store_delay::between(s, e));
+    step
 }
 
 /// The figures every step has, local or external: throughput, errors,
@@ -229,6 +244,7 @@ pub(crate) fn step_from_load(
         probes: Vec::new(),
         slices: Vec::new(),
         load,
+        store_delay: None,
     }
 }
 

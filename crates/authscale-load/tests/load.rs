@@ -194,6 +194,7 @@ async fn scenario_counts_equal_the_nodes_own_counts() {
         url: redis.url(),
         timeout: Duration::from_millis(500),
         rtt: Duration::ZERO,
+        client: Default::default(),
         ca_pem: None,
     });
     accounting_matches_the_node(

@@ -177,6 +177,20 @@ impl Metrics {
             "authscale_store_errors_total {}",
             self.store_errors.load(Relaxed)
         );
+        // The modelled store distance (--store-rtt) as achieved, so a run
+        // records what its nodes really waited, not only what was asked.
+        let (count, total) = authscale_auth::store_delays_achieved();
+        let _ = writeln!(
+            out,
+            "# HELP authscale_store_rtt_achieved_seconds Modelled store distance as achieved per store call (--store-rtt)."
+        );
+        let _ = writeln!(out, "# TYPE authscale_store_rtt_achieved_seconds summary");
+        let _ = writeln!(
+            out,
+            "authscale_store_rtt_achieved_seconds_sum {}",
+            total.as_secs_f64()
+        );
+        let _ = writeln!(out, "authscale_store_rtt_achieved_seconds_count {count}");
         out
     }
 }

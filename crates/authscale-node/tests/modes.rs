@@ -20,6 +20,7 @@ fn mode_config(mode: AuthMode, redis_url: &str) -> authscale_node::NodeConfig {
         url: redis_url.to_owned(),
         timeout: Duration::from_millis(100),
         rtt: Duration::ZERO,
+        client: Default::default(),
         ca_pem: None,
     });
     config

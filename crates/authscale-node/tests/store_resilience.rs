@@ -47,6 +47,7 @@ async fn the_first_denylist_check_after_a_store_restart_is_answered_not_503() {
         url: redis.url(),
         timeout: Duration::from_millis(100),
         rtt: Duration::ZERO,
+        client: Default::default(),
         ca_pem: None,
     });
     let node = TestNode::start(config).await;

@@ -1,10 +1,20 @@
-//! Two runs side by side: every (mode, N) step both have, with ratios.
+//! Two runs side by side: every (mode, N) step both have, with ratios B/A;
+//! where both runs have slices, each ratio gets a 95% interval and a
+//! verdict (B faster, slower, or not resolved).
+//!
+//! The runs are independent (no round of A was measured next to a round
+//! of B), so the ratio is not paired by round as within a run: it is the
+//! ratio of the two runs' geometric means of their slices, with a t
+//! interval on the log values and Welch's degrees of freedom (the two runs
+//! may have different spreads and slice counts). Logs, so the interval of
+//! A/B is the reciprocal of that of B/A.
 
 use std::fmt::Write;
 
-use authscale_schema::Run;
+use authscale_schema::{AuthMode, Component, Run, Slice, Step};
 
 use crate::analysis::analyse;
+use crate::interval::{Estimate, Resolved, mean_sd, t95};
 
 /// A Markdown table comparing run B against run A.
 pub fn compare(a: &Run, b: &Run) -> String {
@@ -29,6 +39,7 @@ pub fn compare(a: &Run, b: &Run) -> String {
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     let mut rows = 0;
+    let with_intervals = std::cell::Cell::new(false);
     for ma in &aa.modes {
         let Some(mb) = ab.modes.iter().find(|m| m.mode == ma.mode) else {
             continue;
@@ -39,41 +50,217 @@ pub fn compare(a: &Run, b: &Run) -> String {
             };
             let node = |p: &crate::Point| {
                 p.cpu_us_per_req
-                    .get(&authscale_schema::Component::Nodes)
+                    .get(&Component::Nodes)
                     .copied()
                     .unwrap_or(0.0)
             };
-            let ratio = |x: f64, y: f64| {
-                if x > 0.0 {
-                    format!("{:.2}", y / x)
-                } else {
-                    "—".into()
+            let steps = step(a, ma.mode, pa.n).zip(step(b, ma.mode, pa.n));
+            // The ratio of the steps' figures; with slices on both sides,
+            // its interval and what it says.
+            let ratio = |x: f64, y: f64, slice: fn(&Slice) -> Option<f64>, better: Better| {
+                let interval = steps
+                    .and_then(|(sa, sb)| independent_ratio(&values(sa, slice), &values(sb, slice)));
+                match interval {
+                    Some(r) => {
+                        with_intervals.set(true);
+                        format!("{} {}", r.show(2), verdict(&r, better))
+                    }
+                    None if x > 0.0 => format!("{:.2}", y / x),
+                    None => "—".into(),
                 }
             };
-            let _ = writeln!(
-                out,
+            let row = format!(
                 "| {} | {} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {:.3} | {:.3} |",
                 ma.mode,
                 pa.n,
                 pa.throughput,
                 pb.throughput,
-                ratio(pa.throughput, pb.throughput),
+                ratio(
+                    pa.throughput,
+                    pb.throughput,
+                    |s| Some(s.throughput),
+                    Better::Higher
+                ),
                 pa.p99_ms,
                 pb.p99_ms,
-                ratio(pa.p99_ms, pb.p99_ms),
+                ratio(pa.p99_ms, pb.p99_ms, |s| Some(s.p99_ms), Better::Lower),
                 pa.efficiency,
                 pb.efficiency,
                 node(pa),
                 node(pb),
-                ratio(node(pa), node(pb)),
+                ratio(
+                    node(pa),
+                    node(pb),
+                    |s| s.cpu_us_per_request.get(&Component::Nodes).copied(),
+                    Better::Lower
+                ),
                 pa.store_cmds_per_req,
                 pb.store_cmds_per_req
             );
+            let _ = writeln!(out, "{row}");
             rows += 1;
         }
     }
     if rows == 0 {
         let _ = writeln!(out, "\nThe runs share no (mode, N) step.");
+    } else if with_intervals.get() {
+        let _ = writeln!(
+            out,
+            "\nB/A with a 95% interval where both runs have slices: the ratio of the runs' geometric means over their slices, a t interval on the logs with Welch's degrees of freedom (the runs are independent: no pairing by round). \"not resolved\": the interval contains 1."
+        );
     }
     out
+}
+
+fn step(run: &Run, mode: AuthMode, n: u32) -> Option<&Step> {
+    run.steps.iter().find(|s| s.mode == mode && s.nodes == n)
+}
+
+fn values(step: &Step, slice: fn(&Slice) -> Option<f64>) -> Vec<f64> {
+    step.slices.iter().filter_map(slice).collect()
+}
+
+/// Which direction of a figure is the better one.
+#[derive(Clone, Copy)]
+enum Better {
+    /// Throughput.
+    Higher,
+    /// Latency, CPU per request.
+    Lower,
+}
+
+fn verdict(ratio: &Estimate, better: Better) -> &'static str {
+    match (Resolved::of_ratio(ratio), better) {
+        (Resolved::NotResolved, _) => "not resolved",
+        (Resolved::Higher, Better::Higher) | (Resolved::Lower, Better::Lower) => "B faster",
+        _ => "B slower",
+    }
+}
+
+/// B/A of two independent samples of positive values: the ratio of their
+/// geometric means, with a Welch t interval on the logs. None unless both
+/// have at least two positive values.
+fn independent_ratio(a: &[f64], b: &[f64]) -> Option<Estimate> {
+    let logs = |v: &[f64]| -> Vec<f64> { v.iter().filter(|x| **x > 0.0).map(|x| x.ln()).collect() };
+    let (la, lb) = (logs(a), logs(b));
+    let (na, nb) = (la.len(), lb.len());
+    if na < 2 || nb < 2 {
+        return None;
+    }
+    let ((ma, sa), (mb, sb)) = (mean_sd(&la), mean_sd(&lb));
+    let (va, vb) = (sa * sa / na as f64, sb * sb / nb as f64);
+    let se = (va + vb).sqrt();
+    let d = mb - ma;
+    let half = if se > 0.0 {
+        let df = (va + vb).powi(2) / (va * va / (na - 1) as f64 + vb * vb / (nb - 1) as f64);
+        // The table's quantile at the whole degrees below: a little wider.
+        t95(df.floor().max(1.0) as usize) * se
+    } else {
+        0.0
+    };
+    Some(Estimate {
+        mean: d.exp(),
+        lo: (d - half).exp(),
+        hi: (d + half).exp(),
+        n: na.min(nb),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn welch_ratio_of_independent_samples() {
+        let a = [100.0, 102.0, 98.0, 101.0, 99.0, 100.0];
+        // 20% faster, same spread: resolved.
+        let b: Vec<f64> = a.iter().map(|x| x * 1.2).collect();
+        let r = independent_ratio(&a, &b).expect("slices");
+        assert!((r.mean - 1.2).abs() < 1e-9, "{r:?}");
+        assert!(
+            r.lo > 1.0 && r.hi < 1.3 && r.lo < 1.2 && r.hi > 1.2,
+            "{r:?}"
+        );
+        // A/B is the reciprocal interval.
+        let back = independent_ratio(&b, &a).expect("slices");
+        assert!((back.lo - 1.0 / r.hi).abs() < 1e-9 && (back.hi - 1.0 / r.lo).abs() < 1e-9);
+        // 1% apart within ±2% noise: not resolved.
+        let c: Vec<f64> = a.iter().map(|x| x * 1.01).rev().collect();
+        let n = independent_ratio(&a, &c).expect("slices");
+        assert!(n.contains(1.0), "{n:?}");
+        assert_eq!(verdict(&n, Better::Higher), "not resolved");
+        // Too few slices: no interval.
+        assert!(independent_ratio(&a[..1], &b).is_none());
+    }
+
+    #[test]
+    fn verdicts_follow_the_direction_of_the_figure() {
+        let up = Estimate {
+            mean: 1.2,
+            lo: 1.1,
+            hi: 1.3,
+            n: 6,
+        };
+        let down = Estimate {
+            mean: 0.8,
+            lo: 0.7,
+            hi: 0.9,
+            n: 6,
+        };
+        assert_eq!(verdict(&up, Better::Higher), "B faster");
+        assert_eq!(verdict(&up, Better::Lower), "B slower");
+        assert_eq!(verdict(&down, Better::Lower), "B faster");
+        assert_eq!(verdict(&down, Better::Higher), "B slower");
+    }
+
+    fn slices(throughputs: &[f64], p99s: &[f64]) -> Vec<Slice> {
+        throughputs
+            .iter()
+            .zip(p99s)
+            .enumerate()
+            .map(|(i, (x, p99))| Slice {
+                round: i as u32,
+                seq: i as u32,
+                seconds: 1.0,
+                throughput: *x,
+                requests: *x as u64,
+                p99_ms: *p99,
+                ..Slice::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sliced_runs_get_intervals_and_a_verdict_per_figure() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quick-run.json");
+        let mut a = Run::read(&path).expect("fixture");
+        let mut b = a.clone();
+        let (mode, n) = (a.steps[0].mode, a.steps[0].nodes);
+        a.steps[0].slices = slices(&[100.0, 104.0, 97.0, 101.0], &[10.0, 12.0, 9.0, 11.0]);
+        // B: twice the throughput, the same p99 within the noise.
+        b.steps[0].slices = slices(&[205.0, 196.0, 201.0, 199.0], &[11.0, 9.5, 10.5, 10.0]);
+        b.steps[0].throughput = a.steps[0].throughput * 2.0;
+        let table = compare(&a, &b);
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {mode} | {n} |")))
+            .unwrap_or_else(|| panic!("{table}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        // | mode | N | X A | X B | B/A | p99 A | p99 B | B/A | …
+        // The geometric means' ratio, 1.99, in an interval that excludes 1.
+        assert!(
+            cells[5].starts_with("1.99 [") && cells[5].ends_with("B faster"),
+            "{row}"
+        );
+        assert!(cells[8].ends_with("not resolved"), "{row}");
+        assert!(table.contains("Welch"), "{table}");
+        // Steps without slices keep a bare ratio.
+        let other = table
+            .lines()
+            .find(|l| l.starts_with("| ") && !l.starts_with("| mode") && *l != row);
+        if let Some(other) = other {
+            assert!(!other.contains('['), "{other}");
+        }
+    }
 }

@@ -214,6 +214,12 @@ pub struct Experiment {
     /// Load an external deployment instead of local processes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external: Option<External>,
+    /// How the nodes reach the store: `manager` (one multiplexed
+    /// connection) or `deadpool` (a pool; UNWATCH+PING per checkout).
+    pub store_client: crate::StoreClient,
+    /// `cpuset`: the load generator and the proxy on some CPUs, the nodes
+    /// and the store on the others (none, with the reason, where it cannot).
+    pub isolate: crate::Isolate,
 }
 
 impl Default for Experiment {
@@ -248,6 +254,8 @@ impl Default for Experiment {
             slo_probes: 8,
             faults: None,
             external: None,
+            store_client: Default::default(),
+            isolate: Default::default(),
         }
     }
 }

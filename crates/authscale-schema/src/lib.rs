@@ -23,7 +23,7 @@ pub use load::{
     ScenarioConfig, StepCounts, Target, TimelinePoint, UserAuth,
 };
 pub use record::{
-    ComponentCpu, Durability, FaultRun, Host, Latency, LittlesLaw, Probe, Revocation, Run, SCHEMA,
-    Slice, Step, Throttling, utc, write_atomic,
+    ComponentCpu, Durability, FaultRun, Host, Latency, LittlesLaw, Pinning, Probe, Revocation, Run,
+    SCHEMA, Slice, Step, StoreDelay, Throttling, utc, write_atomic,
 };
-pub use vocabulary::{AuthMode, Component, ProxyPolicy, Revokes, RunStatus};
+pub use vocabulary::{AuthMode, Component, Isolate, ProxyPolicy, Revokes, RunStatus, StoreClient};

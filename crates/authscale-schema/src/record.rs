@@ -136,6 +136,31 @@ pub struct Step {
     pub slices: Vec<Slice>,
     /// The load generator's full result (histograms included).
     pub load: LoadResult,
+    /// With a modelled store distance (`store-rtt`): the delay the nodes
+    /// achieved during the step, read from their `/metrics`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_delay: Option<StoreDelay>,
+}
+
+/// The modelled store distance as achieved: how many store calls were
+/// delayed and their mean delay (requested plus the delay line's lateness).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoreDelay {
+    pub calls: u64,
+    pub mean_us: f64,
+}
+
+impl StoreDelay {
+    /// The delays of several windows together (weighted by their calls).
+    pub fn combine(parts: impl IntoIterator<Item = StoreDelay>) -> Option<StoreDelay> {
+        let (calls, total_us) = parts.into_iter().fold((0u64, 0.0), |(c, t), d| {
+            (c + d.calls, t + d.mean_us * d.calls as f64)
+        });
+        (calls > 0).then(|| StoreDelay {
+            calls,
+            mean_us: total_us / calls as f64,
+        })
+    }
 }
 
 /// One slice of an interleaved step: a short measured window of one
@@ -196,6 +221,9 @@ pub struct Run {
     /// Fault runs, per mode and fault.
     #[serde(default)]
     pub faults: Vec<FaultRun>,
+    /// What was pinned to which CPUs, or why nothing was (`isolate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<Pinning>,
 }
 
 /// One fault run: a closed-loop load with a fault in the middle, second
@@ -393,4 +421,22 @@ mod tests {
         assert_eq!(super::utc(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(super::utc(1_795_824_065), "2026-11-28T00:01:05Z");
     }
+}
+
+/// What a run pinned where (`isolate`), or why nothing was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Pinning {
+    Cpuset {
+        /// `cgroup-v1` or `cgroup-v2`.
+        layout: String,
+        /// CPU lists in the kernel's notation (`0`, `1-3`).
+        harness_cpus: String,
+        sut_cpus: String,
+        harness: Vec<String>,
+        sut: Vec<String>,
+    },
+    None {
+        reason: String,
+    },
 }

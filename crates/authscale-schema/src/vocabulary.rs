@@ -260,3 +260,58 @@ mod tests {
         }
     }
 }
+
+/// The client library's access path to one Redis server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreClient {
+    /// One multiplexed, reconnecting connection (redis-rs
+    /// `ConnectionManager`): one round trip per command.
+    #[default]
+    Manager,
+    /// A deadpool-redis pool with its default recycling, which sends
+    /// `UNWATCH` and `PING` on every checkout.
+    Deadpool,
+}
+
+impl StoreClient {
+    pub const ALL: [StoreClient; 2] = [StoreClient::Manager, StoreClient::Deadpool];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreClient::Manager => "manager",
+            StoreClient::Deadpool => "deadpool",
+        }
+    }
+}
+
+impl std::fmt::Display for StoreClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for StoreClient {
+    type Err = String;
+    fn from_str(s: &str) -> Result<StoreClient, String> {
+        StoreClient::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown store client {s:?}: expected manager or deadpool"))
+    }
+}
+
+/// Whether the harness (load generator, proxy) and the system under test
+/// (nodes, store) run on separate CPUs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolate {
+    /// Everything shares every CPU.
+    None,
+    /// Load generator and proxy on some CPUs, nodes and store on the rest
+    /// (falls back to none, with the reason recorded, where it cannot).
+    #[default]
+    Cpuset,
+}

@@ -99,6 +99,7 @@ pub fn session_config(redis_url: &str, timeout: Duration) -> NodeConfig {
         url: redis_url.to_owned(),
         timeout,
         rtt: Duration::ZERO,
+        client: Default::default(),
         ca_pem: None,
     });
     config
