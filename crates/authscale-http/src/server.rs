@@ -93,10 +93,7 @@ pub async fn serve_with<H: Handler>(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.idle_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
-        .keep_alive(true)
-        // A client may shut its sending side once its request is out and
-        // still wait for the answer (`nc -N`, some HTTP/1.0 clients).
-        .half_close(true);
+        .keep_alive(true);
     let head_timeout = HEAD_TIMEOUT.min(limits.idle_timeout);
     tokio::pin!(shutdown);
     loop {

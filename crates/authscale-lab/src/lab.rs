@@ -188,8 +188,22 @@ impl<'a> Lab<'a> {
         outcome: anyhow::Result<bool>,
     ) -> anyhow::Result<()> {
         finish(run, outcome);
-        let _ = std::fs::remove_file(&self.secret);
-        remove_parent(&self.caps, &self.parent);
+        let Lab {
+            caps,
+            parent,
+            store,
+            proxy,
+            secret,
+            _isolation,
+            ..
+        } = self;
+        let _ = std::fs::remove_file(&secret);
+        // The store and the proxy stop (and leave their groups) first, so
+        // the sweep's parent group is empty when it is removed.
+        drop(proxy);
+        drop(store);
+        remove_parent(&caps, &parent);
+        drop(_isolation);
         run.write(dir)
     }
 }
