@@ -59,6 +59,17 @@ pub(crate) fn no_store(response: &mut Response<Body>) {
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
+/// An answer given without reading the whole request body: the rest of
+/// the body is still on the connection, so it closes (and says so, so a
+/// proxy does not send its next request down a connection being closed).
+fn closing(mut response: Response<Body>) -> Response<Body> {
+    response.headers_mut().insert(
+        header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    response
+}
+
 /// Reads and parses a login body, answering 413/415/400 for what is wrong,
 /// and 408 when the client sends no body bytes for `timeout`.
 pub(crate) async fn read_login<B>(
@@ -80,10 +91,10 @@ where
             })
             .unwrap_or(false);
         if !json {
-            return Err(respond::error(
+            return Err(closing(respond::error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "expected application/json",
-            ));
+            )));
         }
     }
     let declared = headers
@@ -91,28 +102,31 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_LOGIN_BODY as u64) {
-        return Err(respond::error(
+        return Err(closing(respond::error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "login body over 4096 bytes",
-        ));
+        )));
     }
     let body = authscale_http::TimedBody::new(Box::pin(body), timeout);
     let bytes = match Limited::new(body, MAX_LOGIN_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(respond::error(
+            return Err(closing(respond::error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "login body over 4096 bytes",
-            ));
+            )));
         }
         Err(e) if e.is::<authscale_http::BodyTimeout>() => {
-            return Err(respond::error(StatusCode::REQUEST_TIMEOUT, &e.to_string()));
+            return Err(closing(respond::error(
+                StatusCode::REQUEST_TIMEOUT,
+                &e.to_string(),
+            )));
         }
         Err(e) => {
-            return Err(respond::error(
+            return Err(closing(respond::error(
                 StatusCode::BAD_REQUEST,
                 &format!("unreadable body: {e}"),
-            ));
+            )));
         }
     };
     serde_json::from_slice::<LoginRequest>(&bytes).map_err(|e| {

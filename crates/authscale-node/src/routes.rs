@@ -165,6 +165,15 @@ impl Node {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let route = route_of(req.uri().path());
+        // Only a login reads its body; any other request that carries one
+        // is answered with the body unread, and its connection then closes
+        // (said in the answer, so a proxy does not reuse it meanwhile).
+        let unread_body = !(route == Route::Login && req.method() == Method::POST)
+            && (req.headers().contains_key(hyper::header::TRANSFER_ENCODING)
+                || req
+                    .headers()
+                    .get(hyper::header::CONTENT_LENGTH)
+                    .is_some_and(|v| v.as_bytes() != b"0"));
         let mut response = match (route, req.method()) {
             (Route::Login, &Method::POST) => self.login(req).await,
             (Route::Me, &Method::GET) => self.me(&req).await,
@@ -184,6 +193,11 @@ impl Node {
         if matches!(route, Route::Login | Route::Me | Route::Logout) {
             // Every answer on these routes carries or concerns a credential.
             no_store(&mut response);
+        }
+        if unread_body {
+            response
+                .headers_mut()
+                .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
         }
         self.metrics.request(route, response.status().as_u16());
         response

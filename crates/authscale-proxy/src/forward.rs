@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use authscale_http::respond;
 use bytes::Bytes;
-use http_body_util::{Either, Empty, Full};
+use http_body_util::{BodyExt as _, Either, Full};
 use hyper::body::{Body as _, Incoming};
 use hyper::header::{self, HeaderMap};
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
@@ -30,7 +30,7 @@ use crate::upstreams::{FailureKind, Upstream, Upstreams};
 use crate::{Policy, ProxyConfig};
 
 /// What goes upstream: the client's streamed body, or nothing (a retry).
-pub type UpstreamBody = Either<Upload, Empty<Bytes>>;
+pub type UpstreamBody = Either<Upload, Full<Bytes>>;
 /// What goes back: the upstream's streamed body, or the proxy's own answer.
 pub type ClientBody = Either<Incoming, Full<Bytes>>;
 
@@ -110,6 +110,14 @@ impl Proxy {
         if let Err(reason) = crate::headers::check_host(req.version(), req.headers()) {
             return self.refuse(&ClientFault::Malformed(reason.into()));
         }
+        // The upstreams read heads of at most 8 KiB (as this proxy does):
+        // a head near that, plus X-Forwarded-For, -Proto and Via, would be
+        // cut off by the upstream mid-request, a failure the upstream
+        // would be blamed for. Refused here, with the reason.
+        let head = head_size(&req);
+        if head > FORWARDABLE_HEAD {
+            return self.refuse(&ClientFault::HeadTooLarge(head, FORWARDABLE_HEAD));
+        }
         let uri = req.uri().clone();
         if let Err(reason) = crate::headers::target_host(&uri, req.headers_mut()) {
             return self.refuse(&ClientFault::Malformed(reason.into()));
@@ -155,7 +163,31 @@ impl Proxy {
         });
         let upload = UploadState::new();
         let (timeout, max) = (self.config.body_timeout, self.config.max_body);
-        let req = req.map(|body| Either::Left(Upload::new(body, timeout, max, upload.clone())));
+        // A small body is read whole before it goes upstream: sent in one
+        // piece, it is in the upstream's socket before the upstream can
+        // answer early (a 413 on its own limit) and close, so that answer
+        // reaches the client instead of a torn connection. Larger bodies
+        // stream.
+        let req = if declared_length(req.headers()).is_some_and(|n| n <= BUFFERED_BODY) {
+            let (parts, body) = req.into_parts();
+            match Upload::new(body, timeout, max, upload.clone())
+                .collect()
+                .await
+            {
+                Ok(collected) => {
+                    Request::from_parts(parts, Either::Right(Full::new(collected.to_bytes())))
+                }
+                Err(e) => {
+                    let fault = upload
+                        .fault()
+                        .cloned()
+                        .unwrap_or_else(|| ClientFault::Incomplete(e.to_string()));
+                    return self.refuse(&fault);
+                }
+            }
+        } else {
+            req.map(|body| Either::Left(Upload::new(body, timeout, max, upload.clone())))
+        };
         let failure = match self.send(&first, req, &upload).await {
             Ok(response) => return response,
             Err(Failure::Client(fault)) => return self.refuse(&fault),
@@ -171,7 +203,7 @@ impl Proxy {
         let failure = match retry {
             Some((replay, next)) => {
                 self.metrics.retry();
-                let mut again = Request::new(Either::Right(Empty::new()));
+                let mut again = Request::new(Either::Right(Full::new(Bytes::new())));
                 *again.method_mut() = replay.method;
                 *again.uri_mut() = replay.uri;
                 *again.version_mut() = replay.version;
@@ -332,4 +364,22 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
                 (k == name).then(|| v.to_owned())
             })
         })
+}
+
+/// Bodies up to this many bytes (by Content-Length) are read whole before
+/// they are forwarded.
+const BUFFERED_BODY: u64 = 256 * 1024;
+
+/// The largest client head forwarded: the upstreams' 8 KiB limit less room
+/// for the forwarding headers this proxy adds.
+const FORWARDABLE_HEAD: usize = 7 * 1024;
+
+/// A request head's size as it would be written: request line and headers.
+fn head_size<B>(req: &Request<B>) -> usize {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    line + req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum::<usize>()
 }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{Either, Empty};
+use bytes::Bytes;
+use http_body_util::{Either, Full};
 use hyper::{Request, Uri};
 
 use crate::Proxy;
@@ -21,7 +22,7 @@ pub async fn run_health_checks(proxy: Arc<Proxy>, interval: Duration) {
             let Ok(uri) = format!("{}/healthz", upstream.origin).parse::<Uri>() else {
                 continue;
             };
-            let mut probe = Request::new(Either::Right(Empty::new()));
+            let mut probe = Request::new(Either::Right(Full::new(Bytes::new())));
             *probe.uri_mut() = uri;
             let healthy = matches!(
                 tokio::time::timeout(timeout, proxy.client().request(probe)).await,

@@ -27,6 +27,9 @@ pub(crate) enum ClientFault {
     Timeout(Duration),
     /// Declared or sent more than the body limit.
     TooLarge(usize),
+    /// A request head that, with the proxy's own forwarding headers,
+    /// would not fit the upstream's head limit (bytes, limit).
+    HeadTooLarge(usize, usize),
 }
 
 impl ClientFault {
@@ -35,15 +38,17 @@ impl ClientFault {
             ClientFault::Malformed(_) | ClientFault::Incomplete(_) => StatusCode::BAD_REQUEST,
             ClientFault::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ClientFault::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ClientFault::HeadTooLarge(..) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 
     /// Labels of the downstream error counter, indexed by [`Self::index`].
-    pub(crate) const KINDS: [&'static str; 4] = [
+    pub(crate) const KINDS: [&'static str; 5] = [
         "malformed",
         "incomplete_body",
         "body_timeout",
         "body_too_large",
+        "head_too_large",
     ];
 
     pub(crate) fn index(&self) -> usize {
@@ -52,6 +57,7 @@ impl ClientFault {
             ClientFault::Incomplete(_) => 1,
             ClientFault::Timeout(_) => 2,
             ClientFault::TooLarge(_) => 3,
+            ClientFault::HeadTooLarge(..) => 4,
         }
     }
 
@@ -66,6 +72,9 @@ impl ClientFault {
             ClientFault::Incomplete(why) => format!("request body incomplete: {why}"),
             ClientFault::Timeout(after) => format!("no request body bytes for {after:?}"),
             ClientFault::TooLarge(limit) => format!("request body over {limit} bytes"),
+            ClientFault::HeadTooLarge(size, limit) => format!(
+                "request head of {size} bytes: with the forwarding headers it would pass the upstream's {limit}-byte limit"
+            ),
         }
     }
 }
