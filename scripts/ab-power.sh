@@ -47,18 +47,18 @@ echo "node CPU per protected request at --work-us $base: $cpu µs"
 
 # One series of K comparisons: prints "flagged F of K, more CPU M of K".
 series() {
-    local name=$1; shift
+    local name=$1 file=$2; shift 2
     local flagged=0 more=0 code
     for i in $(seq "$k"); do
         code=0
         $bin ab --quiet --work-us "$base" --gate results/baseline/ab.toml \
-            --json "$out/$name-$i.json" "$@" "${extra[@]}" >"$out/$name-$i.txt" || code=$?
+            --json "$out/$file-$i.json" "$@" "${extra[@]}" >"$out/$file-$i.txt" || code=$?
         case $code in
             0) ;;
             1) flagged=$((flagged + 1)) ;;
             *) echo "$name run $i could not run (exit $code)" >&2; exit 2 ;;
         esac
-        if grep -q '^node_cpu_us_per_protected_request.*more CPU' "$out/$name-$i.txt"; then
+        if grep -q '^node_cpu_us_per_protected_request.*more CPU' "$out/$file-$i.txt"; then
             more=$((more + 1))
         fi
     done
@@ -66,9 +66,9 @@ series() {
         "$name" "$flagged" "$k" "$more" "$k"
 }
 
-series "A/A"
+series "A/A" aa
 for p in $percents; do
     work=$(awk -v b="$base" -v c="$cpu" -v p="$p" 'BEGIN { printf "%d", b + int(c * p / 100 + 0.5) }')
     real=$(awk -v b="$base" -v c="$cpu" -v w="$work" 'BEGIN { printf "%.1f", 100 * (w - b) / c }')
-    series "+$p% (--work-us $work, +$real%)" --b-node-args "--work-us $work"
+    series "+$p% (--work-us $work, +$real%)" "plus$p" --b-node-args "--work-us $work"
 done

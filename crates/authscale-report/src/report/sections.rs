@@ -97,6 +97,22 @@ pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precisi
         out,
         "\nThe last column is p99 in periods of the node quota: a capped node runs its quota and then waits for the next period, so a request that arrives after the quota is spent waits up to a whole period, and one queued behind others can wait two or three. A p99 of k periods is such waiting, not slow code."
     );
+    if let Some(period) = period {
+        for s in &precision.steps {
+            let periods = s.p99_ms.mean / period;
+            let always_throttled = s.node_throttled.is_some_and(|t| t.mean >= 0.99);
+            let never_waits = s.store_cmds_per_req.mean < 0.01;
+            if periods >= 2.5 && always_throttled && never_waits {
+                let _ = writeln!(
+                    out,
+                    "\n> {} N={}: p99 is {periods:.1} quota periods. Its nodes were throttled in every period and made no store calls, so they never slept: the kernel charges such a group's CPU at its timer tick, not as it runs, so a node overruns its {:.1} ms quota by up to a tick and then waits out several periods to pay it back. Nodes that sleep (on the store, or idle for lack of requests) are charged at once and wait about one period, as the other steps show.",
+                    s.mode,
+                    s.n,
+                    period * run.plan.experiment.node_cpu
+                );
+            }
+        }
+    }
 }
 
 /// How well the USL fitted on the first half predicts the second.
