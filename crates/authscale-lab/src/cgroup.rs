@@ -9,6 +9,10 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The suffix of the cpuset group (after `authscale-PID`) of the system
+/// under test: capped processes join it too when the lab pins (`cpuset`).
+pub(crate) const SUT: &str = "-sut";
+
 use authscale_schema::Throttling;
 
 /// Where the cgroup file systems are mounted unless told otherwise.
@@ -146,10 +150,7 @@ impl CpuGroup {
         let cpuset = root
             .parent()
             .filter(|_| !v2)
-            .map(|base| {
-                base.join("cpuset")
-                    .join(format!("{parent}{}", crate::cpuset::SUT))
-            })
+            .map(|base| base.join("cpuset").join(format!("{parent}{}", SUT)))
             .filter(|p| p.is_dir());
         let group = CpuGroup {
             path,

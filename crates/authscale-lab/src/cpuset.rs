@@ -21,7 +21,7 @@ pub use authscale_schema::{Isolate, Pinning};
 
 /// The suffixes of the two groups after `authscale-PID`.
 const HARNESS: &str = "-harness";
-pub(crate) const SUT: &str = "-sut";
+pub(crate) use crate::cgroup::SUT;
 
 /// Where a writable cpuset controller is, and the CPUs it offers.
 #[derive(Debug, Clone, PartialEq)]
