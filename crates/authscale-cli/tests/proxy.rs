@@ -19,18 +19,10 @@ fn bin() -> &'static Path {
 }
 
 fn node(id: &str) -> ChildProcess {
-    ChildProcess::spawn_server(
-        bin(),
-        &[
-            "node",
-            "--listen",
-            "127.0.0.1:0",
-            "--node-id",
-            id,
-            "--threads",
-            "1",
-        ],
-    )
+    let flags = "--listen 127.0.0.1:0 --threads 1 --node-id";
+    let mut args: Vec<&str> = std::iter::once("node").chain(flags.split(' ')).collect();
+    args.push(id);
+    ChildProcess::spawn_server(bin(), &args)
 }
 
 fn proxy(upstreams: &[SocketAddr], extra: &[&str]) -> ChildProcess {
