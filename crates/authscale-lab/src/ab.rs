@@ -109,23 +109,7 @@ async fn run(
         period,
     )?)
     .await?;
-    let proxy_args: Vec<String> = [
-        "proxy",
-        "--cookie-name",
-        "uid",
-        "--listen",
-        "127.0.0.1:0",
-        "--admin",
-        "127.0.0.1:0",
-        "--threads",
-        "1",
-    ]
-    .map(String::from)
-    .to_vec();
-    let proxy = Managed::start("proxy", &options.proxy_bin, &proxy_args, None, true).await?;
-    if proxy.addrs.len() != 2 {
-        return Err(anyhow::anyhow!("the proxy did not report its admin address").into());
-    }
+    let proxy = crate::lab::start_proxy(&options.proxy_bin).await?;
     let secret = std::env::temp_dir().join(format!("authscale-ab-{}.secret", std::process::id()));
     let mut key = vec![0u8; 48];
     getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;

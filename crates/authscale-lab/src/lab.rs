@@ -104,25 +104,7 @@ impl<'a> Lab<'a> {
                 Store::start(group).await?
             }
         };
-        let proxy_args: Vec<String> = [
-            "proxy",
-            "--cookie-name",
-            "uid",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--threads",
-            "1",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let proxy = Managed::start("proxy", &options.bin, &proxy_args, None, true).await?;
-        anyhow::ensure!(
-            proxy.addrs.len() == 2,
-            "the proxy did not report its admin address"
-        );
+        let proxy = start_proxy(&options.bin).await?;
         let secret =
             std::env::temp_dir().join(format!("authscale-lab-{}.secret", std::process::id()));
         let mut key = vec![0u8; 48];
@@ -459,4 +441,17 @@ pub(crate) fn scenario(
         // login lands on the node that will hold the session.
         client_cookie: mode.client_cookie(),
     })
+}
+
+/// The sweep's proxy: one thread, pinning users by the `uid` cookie when a
+/// mode asks for it, its admin endpoint on a second loopback port.
+pub(crate) async fn start_proxy(bin: &Path) -> anyhow::Result<Managed> {
+    let args = "proxy --cookie-name uid --listen 127.0.0.1:0 --admin 127.0.0.1:0 --threads 1";
+    let args: Vec<String> = args.split(' ').map(String::from).collect();
+    let proxy = Managed::start("proxy", bin, &args, None, true).await?;
+    anyhow::ensure!(
+        proxy.addrs.len() == 2,
+        "the proxy did not report its admin address"
+    );
+    Ok(proxy)
 }

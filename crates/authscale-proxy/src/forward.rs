@@ -376,7 +376,12 @@ const FORWARDABLE_HEAD: usize = 7 * 1024;
 
 /// A request head's size as it would be written: request line and headers.
 fn head_size<B>(req: &Request<B>) -> usize {
-    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    // Measured from the parts, without writing the URI out (a hot path).
+    let uri = req.uri();
+    let target = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(1, |p| p.as_str().len());
+    let line = req.method().as_str().len() + target + 12;
     line + req
         .headers()
         .iter()
