@@ -188,13 +188,20 @@ impl RedisStore {
                 Connection::Pool(
                     pool_config
                         .create_pool(Some(deadpool_redis::Runtime::Tokio1))
-                        .map_err(|e| invalid(format!("invalid redis URL {url:?}: {e}")))?,
+                        .map_err(|e| invalid(format!("invalid redis URL {shown}: {e}")))?,
                 )
             }
             None => {
+                // TCP_NODELAY: commands multiplexed on one connection must
+                // not wait for the store's answer to the previous ones
+                // (Nagle), or a throttled store batches them by its own
+                // stalls. redis-rs leaves Nagle on by default.
+                let info = redis::IntoConnectionInfo::into_connection_info(url)
+                    .map_err(|e| invalid(format!("invalid redis URL {shown}: {e}")))?
+                    .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
                 let client = match certificates {
-                    Some(certificates) => redis::Client::build_with_tls(url, certificates),
-                    None => redis::Client::open(url),
+                    Some(certificates) => redis::Client::build_with_tls(info, certificates),
+                    None => redis::Client::open(info),
                 }
                 .map_err(|e| invalid(format!("invalid redis URL {shown}: {e}")))?;
                 let manager_config = ConnectionManagerConfig::new()

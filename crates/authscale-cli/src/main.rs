@@ -83,6 +83,13 @@ enum Command {
     /// Compare two runs side by side, with ratios.
     Compare(report_cmd::CompareOptions),
 
+    /// How repeated runs of one experiment agree: every E(N) and mode ratio per run, the median, within ±5%?
+    ///
+    /// Run the same sweep a few times on a quiet machine, then:
+    ///   authscale spread results/20261128T1*-default
+    #[command(verbatim_doc_comment)]
+    Spread(report_cmd::SpreadOptions),
+
     /// Judge a run against a baseline with threshold checks; exit 0 pass, 1 fail, 2 error.
     ///
     /// Example:
@@ -161,6 +168,7 @@ fn main() -> ExitCode {
         Command::Sweep(options) => sweep_cmd::run(*options),
         Command::Report(options) => report_cmd::report(options),
         Command::Compare(options) => report_cmd::compare(options),
+        Command::Spread(options) => report_cmd::spread(options),
         Command::Gate(options) => report_cmd::gate(options),
         Command::Predict(options) => predict_cmd::run(*options),
         Command::GateInstructions(options) => instructions_cmd::run(options),

@@ -28,6 +28,17 @@ pub struct CompareOptions {
     b: PathBuf,
 }
 
+/// Options of `authscale spread`.
+#[derive(Debug, Args)]
+pub struct SpreadOptions {
+    /// Two or more runs of the same experiment (folders or run.json files).
+    #[arg(value_name = "RUN", num_args = 2.., required = true)]
+    runs: Vec<PathBuf>,
+    /// How close to a figure's median a run must be to agree (0.05 = ±5%).
+    #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
+    within: f64,
+}
+
 /// Options of `authscale gate`.
 #[derive(Debug, Args)]
 pub struct GateOptions {
@@ -70,6 +81,35 @@ pub fn report(options: ReportOptions) -> Result<(), Failure> {
 pub fn compare(options: CompareOptions) -> Result<(), Failure> {
     let (a, b) = (read(&options.a)?, read(&options.b)?);
     say_raw!("{}", authscale_report::compare(&a, &b));
+    Ok(())
+}
+
+pub fn spread(options: SpreadOptions) -> Result<(), Failure> {
+    if !(options.within > 0.0 && options.within < 1.0) {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--within {}: give a fraction between 0 and 1 (0.05 = ±5%)",
+            options.within
+        )));
+    }
+    let runs = options
+        .runs
+        .iter()
+        .map(|p| read(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let names: std::collections::BTreeSet<&str> = runs
+        .iter()
+        .map(|r| r.plan.experiment.name.as_str())
+        .collect();
+    if names.len() > 1 {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "these runs are of different experiments ({}): spread compares repeats of one",
+            names.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    say_raw!(
+        "{}",
+        authscale_report::spread::spread(&runs, options.within)
+    );
     Ok(())
 }
 

@@ -45,16 +45,13 @@ fn finished(child: std::process::Child, out: &Path) -> (u32, PathBuf, serde_json
 
 /// The single run folder under `out`.
 fn run_dir(out: &Path) -> Option<PathBuf> {
-    std::fs::read_dir(out)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.join("run.json").exists())
+    let mut dirs = std::fs::read_dir(out).ok()?.flatten().map(|e| e.path());
+    dirs.find(|p| p.join("run.json").exists())
 }
 
 fn read_run(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).expect("run.json"))
-        .expect("valid JSON")
+    let text = std::fs::read_to_string(dir.join("run.json")).expect("run.json");
+    serde_json::from_str(&text).expect("valid JSON")
 }
 
 fn alive(pid: u64) -> bool {
@@ -145,11 +142,8 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
     );
     let steps = run["steps"].as_array().expect("steps");
     assert_eq!(steps.len(), 4);
-    for (step, (mode, n)) in
-        steps
-            .iter()
-            .zip([("session", 1), ("session", 2), ("token", 1), ("token", 2)])
-    {
+    let cells = [("session", 1), ("session", 2), ("token", 1), ("token", 2)];
+    for (step, (mode, n)) in steps.iter().zip(cells) {
         assert_eq!(step["mode"], mode);
         assert_eq!(step["nodes"], n);
         assert!(
@@ -169,6 +163,14 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
                 .as_str()
                 .is_some_and(|h| !h.is_empty())
         );
+    }
+    // Each round starts the node sets one node further along: N = 1
+    // measured both of its mode's nodes.
+    for step in [&steps[0], &steps[2]] {
+        let slices = step["slices"].as_array().expect("slices");
+        let firsts: std::collections::BTreeSet<_> =
+            slices.iter().map(|x| x["first_node"].as_u64()).collect();
+        assert_eq!(firsts.len(), 2, "{firsts:?}");
     }
     // Session mode reads the store once per protected request; token mode never.
     let reads = steps[1]["store_reads_per_protected_request"]

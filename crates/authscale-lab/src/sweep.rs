@@ -134,6 +134,17 @@ impl Lab<'_> {
         let steps_before = run.steps.len();
         for (round, order) in schedule.iter().enumerate() {
             let started = std::time::Instant::now();
+            // Each round starts every cell one node further along its
+            // mode's set, so X(1) is not one process's speed for the whole
+            // run: the N = 1 cell visits every node in turn, and every cell
+            // shares its round's first node with the others it is paired
+            // with.
+            if round > 0 {
+                for set in &mut sets {
+                    set.rotate_left(1);
+                }
+            }
+            let first_node = round % sets.first().map_or(1, Vec::len).max(1);
             for cell in order {
                 let mode = e.modes[cell.mode];
                 let nodes = &sets[cell.mode][..cell.nodes as usize];
@@ -141,7 +152,7 @@ impl Lab<'_> {
                 let Some(step) = self.measure(mode, nodes, None, window, stop).await? else {
                     return Ok(false);
                 };
-                let slice = crate::slices::slice_of(&step, round as u32, seq);
+                let slice = crate::slices::slice_of(&step, round as u32, seq, first_node as u32);
                 seq += 1;
                 cells
                     .entry((cell.mode, cell.nodes))

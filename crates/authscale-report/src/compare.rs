@@ -221,6 +221,7 @@ mod tests {
             .map(|(i, (x, p99))| Slice {
                 round: i as u32,
                 seq: i as u32,
+                first_node: 0,
                 seconds: 1.0,
                 throughput: *x,
                 requests: *x as u64,

@@ -1,7 +1,8 @@
 //! Turning a sweep's results into something a person can read and a CI
 //! job can act on: the analysis (USL fit, efficiency, the store's ceiling,
 //! a bottleneck verdict from the evidence), `report.md` with SVG charts,
-//! a comparison of two runs, and the performance gate.
+//! a comparison of two runs, how repeated runs agree, and the performance
+//! gate.
 //!
 //! The report reads files and writes files: it opens no sockets and
 //! spawns no processes.
@@ -15,6 +16,7 @@ pub mod interval;
 pub mod precision;
 pub mod predict;
 mod report;
+pub mod spread;
 mod svg;
 pub mod usl;
 

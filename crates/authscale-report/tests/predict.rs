@@ -216,6 +216,7 @@ fn with_slices(run: &Run) -> Run {
             .map(|(round, f)| Slice {
                 round: round as u32,
                 seq: round as u32,
+                first_node: 0,
                 throughput: s.throughput,
                 requests: s.requests / 3,
                 cpu_us_per_request: [

@@ -171,6 +171,11 @@ pub struct Slice {
     pub round: u32,
     /// Its position in the whole run's order of slices.
     pub seq: u32,
+    /// Which of the mode's nodes (by start order, from 0) came first in
+    /// this slice's set: the sets rotate by one node each round. Runs
+    /// recorded before the rotation have 0.
+    #[serde(default)]
+    pub first_node: u32,
     pub seconds: f64,
     /// 2xx answers per second.
     pub throughput: f64,

@@ -29,6 +29,17 @@ pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precisi
         e.slice_warmup,
         crate::precision::RESAMPLES
     );
+    if run
+        .steps
+        .iter()
+        .flat_map(|s| &s.slices)
+        .any(|x| x.first_node > 0)
+    {
+        let _ = writeln!(
+            out,
+            "Each round started every node set one node further along its mode's nodes, so no figure rests on one process's speed: X(1) is every node's in turn, and the nodes a ratio compares change together.\n"
+        );
+    }
     if let Some(floor) = precision.noise_floor {
         let _ = writeln!(
             out,

@@ -1,0 +1,272 @@
+//! How far repeated runs of one experiment agree: for every figure a
+//! report draws its conclusions from (E(N) per mode at N > 1, and each
+//! mode's throughput over another's at every N), each run's value with its
+//! interval, the median over the runs, whether every run lies within a
+//! tolerance of that median, and whether each run's interval contains it.
+//!
+//! This is the check behind "identical sweeps agree": run the same sweep a
+//! few times on a quiet machine and give the folders to `authscale spread`.
+
+use std::fmt::Write;
+
+use authscale_schema::{AuthMode, Run};
+
+use crate::interval::Estimate;
+use crate::precision::precision;
+
+/// One figure across the runs.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub name: String,
+    /// Per run; None where that run lacks the figure.
+    pub values: Vec<Option<Estimate>>,
+}
+
+impl Figure {
+    pub fn median(&self) -> Option<f64> {
+        let mut v: Vec<f64> = self.values.iter().flatten().map(|e| e.mean).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let mid = v.len() / 2;
+        Some(if v.len() % 2 == 1 {
+            v[mid]
+        } else {
+            (v[mid - 1] + v[mid]) / 2.0
+        })
+    }
+}
+
+/// What the runs agree on, in numbers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// (run, figure) values within the tolerance of their figure's median.
+    pub within: usize,
+    pub values: usize,
+    /// Figures whose every run is within the tolerance.
+    pub figures_within: usize,
+    pub figures: usize,
+    /// Run intervals that contain their figure's median, of those with one.
+    pub covering: usize,
+    pub intervals: usize,
+    /// Median of the runs' relative interval half-widths.
+    pub median_half_width: Option<f64>,
+}
+
+fn mode_steps(run: &Run) -> Vec<(AuthMode, Vec<u32>)> {
+    let mut out: Vec<(AuthMode, Vec<u32>)> = Vec::new();
+    for s in &run.steps {
+        match out.iter_mut().find(|(m, _)| *m == s.mode) {
+            Some((_, ns)) => ns.push(s.nodes),
+            None => out.push((s.mode, vec![s.nodes])),
+        }
+    }
+    out
+}
+
+/// A run's figures by name: paired estimates where it has slices, single
+/// values (no interval) where it was measured in blocks.
+fn figures_of(run: &Run) -> Vec<(String, Estimate)> {
+    let p = precision(run);
+    let mut out = Vec::new();
+    let throughput = |mode: AuthMode, n: u32| {
+        run.steps
+            .iter()
+            .find(|s| s.mode == mode && s.nodes == n)
+            .map(|s| s.throughput)
+    };
+    let modes = mode_steps(run);
+    for (mode, ns) in &modes {
+        for &n in ns.iter().filter(|&&n| n > 1) {
+            let sliced = p
+                .steps
+                .iter()
+                .find(|s| s.mode == *mode && s.n == n)
+                .and_then(|s| s.efficiency);
+            let value = sliced.or_else(|| {
+                let (x, x1) = (throughput(*mode, n)?, throughput(*mode, 1)?);
+                (x1 > 0.0).then(|| Estimate::point(x / (f64::from(n) * x1)))
+            });
+            if let Some(e) = value {
+                out.push((format!("E({n}) {mode}"), e));
+            }
+        }
+    }
+    for (i, (a, ns)) in modes.iter().enumerate() {
+        for (b, _) in modes.iter().take(i) {
+            for &n in ns {
+                let sliced = p
+                    .ratios
+                    .iter()
+                    .find(|r| r.a == *a && r.b == *b && r.n == n)
+                    .map(|r| r.ratio);
+                let value = sliced.or_else(|| {
+                    let (xa, xb) = (throughput(*a, n)?, throughput(*b, n)?);
+                    (xb > 0.0).then(|| Estimate::point(xa / xb))
+                });
+                if let Some(e) = value {
+                    out.push((format!("{a}/{b} N={n}"), e));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every figure of the first run, across all runs.
+pub fn figures(runs: &[Run]) -> Vec<Figure> {
+    let per_run: Vec<Vec<(String, Estimate)>> = runs.iter().map(figures_of).collect();
+    let Some(first) = per_run.first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .map(|(name, _)| Figure {
+            name: name.clone(),
+            values: per_run
+                .iter()
+                .map(|figs| figs.iter().find(|(n, _)| n == name).map(|(_, e)| *e))
+                .collect(),
+        })
+        .collect()
+}
+
+pub fn summarize(figures: &[Figure], tolerance: f64) -> Summary {
+    let mut s = Summary::default();
+    let mut widths = Vec::new();
+    for f in figures {
+        let Some(median) = f.median() else { continue };
+        s.figures += 1;
+        let mut all = f.values.iter().all(Option::is_some);
+        for e in f.values.iter().flatten() {
+            s.values += 1;
+            if (e.mean / median - 1.0).abs() <= tolerance {
+                s.within += 1;
+            } else {
+                all = false;
+            }
+            if e.n >= 2 {
+                s.intervals += 1;
+                s.covering += usize::from(e.contains(median));
+                widths.push(e.relative_half_width());
+            }
+        }
+        s.figures_within += usize::from(all);
+    }
+    widths.sort_by(f64::total_cmp);
+    s.median_half_width = widths.get(widths.len() / 2).copied();
+    s
+}
+
+fn share(a: usize, b: usize) -> String {
+    if b == 0 {
+        "—".into()
+    } else {
+        format!("{a} of {b} ({:.0}%)", 100.0 * a as f64 / b as f64)
+    }
+}
+
+/// The Markdown table and its summary lines.
+pub fn spread(runs: &[Run], tolerance: f64) -> String {
+    let figures = figures(runs);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} runs of `{}`; values are the reports' paired estimates with their 95% intervals.\n",
+        runs.len(),
+        runs.first()
+            .map_or("?", |r| r.plan.experiment.name.as_str())
+    );
+    let _ = write!(out, "| figure |");
+    for i in 1..=runs.len() {
+        let _ = write!(out, " run {i} |");
+    }
+    let _ = writeln!(out, " median | all within ±{:.0}% |", tolerance * 100.0);
+    let _ = writeln!(out, "|---|{}---:|---|", "---:|".repeat(runs.len()));
+    for f in &figures {
+        let Some(median) = f.median() else { continue };
+        let all = f
+            .values
+            .iter()
+            .all(|e| e.is_some_and(|e| (e.mean / median - 1.0).abs() <= tolerance));
+        let _ = write!(out, "| {} |", f.name);
+        for e in &f.values {
+            let _ = write!(out, " {} |", e.map_or("—".into(), |e| e.show(2)));
+        }
+        let _ = writeln!(out, " {median:.2} | {} |", if all { "yes" } else { "no" });
+    }
+    let s = summarize(&figures, tolerance);
+    let pct = tolerance * 100.0;
+    let _ = writeln!(
+        out,
+        "\nvalues (run × figure) within ±{pct:.0}% of their figure's median: {}",
+        share(s.within, s.values)
+    );
+    let _ = writeln!(
+        out,
+        "figures with every run within ±{pct:.0}% of the median: {}",
+        share(s.figures_within, s.figures)
+    );
+    let _ = writeln!(
+        out,
+        "run intervals containing the median: {}",
+        share(s.covering, s.intervals)
+    );
+    if let Some(w) = s.median_half_width {
+        let _ = writeln!(
+            out,
+            "median relative half-width of the intervals: {:.1}%",
+            w * 100.0
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn est(mean: f64, half: f64) -> Option<Estimate> {
+        Some(Estimate {
+            mean,
+            lo: mean - half,
+            hi: mean + half,
+            n: 6,
+        })
+    }
+
+    #[test]
+    fn counts_values_figures_and_covering_intervals_against_the_median() {
+        let figures = vec![
+            // Median 1.00: 0.97 and 1.04 within 5%, 1.10 not; the 1.10
+            // interval misses the median, the others contain it.
+            Figure {
+                name: "a".into(),
+                values: vec![est(0.97, 0.05), est(1.00, 0.02), est(1.10, 0.05)],
+            },
+            // All three within 5% of 0.50.
+            Figure {
+                name: "b".into(),
+                values: vec![est(0.49, 0.01), est(0.50, 0.01), est(0.51, 0.02)],
+            },
+        ];
+        let s = summarize(&figures, 0.05);
+        assert_eq!((s.within, s.values), (5, 6));
+        assert_eq!((s.figures_within, s.figures), (1, 2));
+        assert_eq!((s.covering, s.intervals), (5, 6));
+        assert_eq!(figures[0].median(), Some(1.00));
+    }
+
+    #[test]
+    fn a_missing_value_counts_against_all_within_but_not_as_a_value() {
+        let f = Figure {
+            name: "a".into(),
+            values: vec![est(1.0, 0.1), None, est(1.02, 0.1)],
+        };
+        assert_eq!(f.median(), Some(1.01));
+        let s = summarize(std::slice::from_ref(&f), 0.05);
+        assert_eq!((s.within, s.values), (2, 2));
+        assert_eq!((s.figures_within, s.figures), (0, 1));
+    }
+}
