@@ -158,7 +158,8 @@ impl RedisStore {
                 }
                 let mut builder = redis::cluster::ClusterClientBuilder::new(urls)
                     .connection_timeout(config.timeout)
-                    .response_timeout(config.timeout);
+                    .response_timeout(config.timeout)
+                    .tcp_settings(no_delay());
                 if let Some(certificates) = certificates {
                     builder = builder.certs(certificates);
                 }
@@ -176,29 +177,34 @@ impl RedisStore {
                         "the deadpool store client takes no CA file: use the manager client for rediss:// with a private CA".into(),
                     ));
                 }
-                let mut pool_config = deadpool_redis::Config::from_url(url);
-                pool_config.pool = Some(deadpool_redis::PoolConfig {
+                // The pool as deadpool-redis ships it (its recycling sends
+                // UNWATCH and PING on every checkout), on connections set up
+                // like the manager's, so the two differ only by the pool.
+                let info = redis::IntoConnectionInfo::into_connection_info(url)
+                    .map_err(|e| invalid(format!("invalid redis URL {shown}: {e}")))?
+                    .set_tcp_settings(no_delay());
+                let manager = deadpool_redis::Manager::new(info)
+                    .map_err(|e| invalid(format!("invalid redis URL {shown}: {e}")))?;
+                let pool_config = deadpool_redis::PoolConfig {
                     timeouts: deadpool_redis::Timeouts {
                         wait: Some(config.timeout),
                         create: Some(config.timeout),
                         recycle: Some(config.timeout),
                     },
                     ..Default::default()
-                });
+                };
                 Connection::Pool(
-                    pool_config
-                        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
-                        .map_err(|e| invalid(format!("invalid redis URL {shown}: {e}")))?,
+                    deadpool_redis::Pool::builder(manager)
+                        .config(pool_config)
+                        .runtime(deadpool_redis::Runtime::Tokio1)
+                        .build()
+                        .map_err(|e| invalid(format!("store pool set-up: {e}")))?,
                 )
             }
             None => {
-                // TCP_NODELAY: commands multiplexed on one connection must
-                // not wait for the store's answer to the previous ones
-                // (Nagle), or a throttled store batches them by its own
-                // stalls. redis-rs leaves Nagle on by default.
                 let info = redis::IntoConnectionInfo::into_connection_info(url)
                     .map_err(|e| invalid(format!("invalid redis URL {shown}: {e}")))?
-                    .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+                    .set_tcp_settings(no_delay());
                 let client = match certificates {
                     Some(certificates) => redis::Client::build_with_tls(info, certificates),
                     None => redis::Client::open(info),
@@ -330,6 +336,14 @@ impl Request<'_> {
 /// A failed checkout as a redis error: the server's own error when the
 /// pool could not connect or recycle, else an I/O error (so a lookup is
 /// retried once, as with the manager).
+/// TCP_NODELAY on every store connection: commands multiplexed on one
+/// connection must not wait for the store's answer to the previous ones
+/// (Nagle), or a throttled store batches them by its own stalls. redis-rs
+/// leaves Nagle on by default.
+fn no_delay() -> redis::io::tcp::TcpSettings {
+    redis::io::tcp::TcpSettings::default().set_nodelay(true)
+}
+
 fn pool_error(e: deadpool_redis::PoolError) -> redis::RedisError {
     match e {
         deadpool_redis::PoolError::Backend(e) => e,

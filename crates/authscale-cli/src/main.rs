@@ -83,7 +83,7 @@ enum Command {
     /// Compare two runs side by side, with ratios.
     Compare(report_cmd::CompareOptions),
 
-    /// How repeated runs of one experiment agree: every E(N) and mode ratio per run, the median, within ±5%?
+    /// How repeats of one sweep agree: every E(N) and mode ratio per run, its median, and who is within a tolerance.
     ///
     /// Run the same sweep a few times on a quiet machine, then:
     ///   authscale spread results/20261128T1*-default

@@ -30,12 +30,22 @@ pub struct CompareOptions {
 
 /// Options of `authscale spread`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Interleaved runs give each figure a 95% interval; runs measured in blocks \
+give single values. Repeats must have measured the same (mode, N) steps; other settings only \
+warn. Exit codes: 0 printed, 2 bad input (a file, a duplicate, runs that are not repeats)."
+)]
 pub struct SpreadOptions {
     /// Two or more runs of the same experiment (folders or run.json files).
     #[arg(value_name = "RUN", num_args = 2.., required = true)]
     runs: Vec<PathBuf>,
     /// How close to a figure's median a run must be to agree (0.05 = ±5%).
-    #[arg(long, default_value_t = 0.05, value_name = "FRACTION")]
+    #[arg(
+        long,
+        default_value_t = 0.05,
+        value_name = "FRACTION",
+        allow_negative_numbers = true
+    )]
     within: f64,
 }
 
@@ -91,11 +101,58 @@ pub fn spread(options: SpreadOptions) -> Result<(), Failure> {
             options.within
         )));
     }
+    let mut seen = std::collections::BTreeMap::new();
+    for path in &options.runs {
+        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        let key = if key.is_dir() {
+            key.join("run.json")
+        } else {
+            key
+        };
+        if let Some(first) = seen.insert(key, path) {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "{} and {} are the same run: give each repeat once",
+                first.display(),
+                path.display()
+            )));
+        }
+    }
     let runs = options
         .runs
         .iter()
         .map(|p| read(p))
         .collect::<Result<Vec<_>, _>>()?;
+    for (run, path) in runs.iter().zip(&options.runs) {
+        if run.steps.is_empty() {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "{}: the run has no steps to compare",
+                path.display()
+            )));
+        }
+        let cells = authscale_report::spread::cells(run);
+        if cells != authscale_report::spread::cells(&runs[0]) {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "{} measured other (mode, N) steps than {}: spread compares repeats of one sweep",
+                path.display(),
+                options.runs[0].display()
+            )));
+        }
+        if run.status != authscale_schema::RunStatus::Complete {
+            eprintln!(
+                "warning: {} ended {} — its figures are from the rounds it finished",
+                path.display(),
+                run.status
+            );
+        }
+        let settings = |r: &Run| serde_json::to_value(&r.plan.experiment).ok();
+        if settings(run) != settings(&runs[0]) {
+            eprintln!(
+                "warning: {} ran with other settings than {} (rounds, slices, budgets…): not pure repeats",
+                path.display(),
+                options.runs[0].display()
+            );
+        }
+    }
     let names: std::collections::BTreeSet<&str> = runs
         .iter()
         .map(|r| r.plan.experiment.name.as_str())

@@ -86,3 +86,63 @@ fn refuses_one_run_a_bad_tolerance_and_a_missing_file() {
         "/nonexistent/run.json",
     );
 }
+
+/// A copy of a committed run, changed by `edit`, in a temporary file.
+fn edited(run: &str, name: &str, edit: impl Fn(&mut serde_json::Value)) -> PathBuf {
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run).expect("run")).expect("json");
+    edit(&mut value);
+    let path = std::env::temp_dir().join(format!(
+        "authscale-spread-{}-{name}.json",
+        std::process::id()
+    ));
+    std::fs::write(&path, value.to_string()).expect("write");
+    path
+}
+
+#[test]
+fn refuses_duplicates_and_runs_that_are_not_repeats() {
+    let runs = precision_runs("shipped");
+    refused(&spread(&[runs[0].as_str(), runs[0].as_str()]), "same run");
+    let no8 = edited(&runs[1], "no8", |v| {
+        let steps = v["steps"].as_array_mut().expect("steps");
+        steps.retain(|s| s["nodes"] != 8);
+    });
+    let no8 = no8.display().to_string();
+    refused(
+        &spread(&[runs[0].as_str(), no8.as_str()]),
+        "other (mode, N) steps",
+    );
+    refused(
+        &spread(&[no8.as_str(), runs[0].as_str()]),
+        "other (mode, N) steps",
+    );
+    let _ = std::fs::remove_file(no8);
+}
+
+#[test]
+fn a_step_without_successes_shows_no_figure_instead_of_nan() {
+    let runs = precision_runs("shipped");
+    let zero = edited(&runs[1], "zero", |v| {
+        for step in v["steps"].as_array_mut().expect("steps") {
+            if step["nodes"] == 1 && step["mode"] == "session" {
+                step["throughput"] = 0.0.into();
+                for slice in step["slices"].as_array_mut().expect("slices") {
+                    slice["throughput"] = 0.0.into();
+                }
+            }
+        }
+    });
+    let output = spread(&[runs[0].as_str(), zero.to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        !stdout.contains("NaN") && !stdout.contains("inf"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| E(2) session |") && stdout.contains(" — |"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_file(zero);
+}

@@ -65,6 +65,17 @@ fn mode_steps(run: &Run) -> Vec<(AuthMode, Vec<u32>)> {
     out
 }
 
+/// A figure a run can give: a positive, finite value (a step with no
+/// successful request has none).
+fn usable(e: &Estimate) -> bool {
+    e.mean.is_finite() && e.mean > 0.0 && e.lo.is_finite() && e.hi.is_finite()
+}
+
+/// The (mode, N) cells a run measured, in its order: repeats must agree.
+pub fn cells(run: &Run) -> Vec<(AuthMode, u32)> {
+    run.steps.iter().map(|s| (s.mode, s.nodes)).collect()
+}
+
 /// A run's figures by name: paired estimates where it has slices, single
 /// values (no interval) where it was measured in blocks.
 fn figures_of(run: &Run) -> Vec<(String, Estimate)> {
@@ -88,7 +99,7 @@ fn figures_of(run: &Run) -> Vec<(String, Estimate)> {
                 let (x, x1) = (throughput(*mode, n)?, throughput(*mode, 1)?);
                 (x1 > 0.0).then(|| Estimate::point(x / (f64::from(n) * x1)))
             });
-            if let Some(e) = value {
+            if let Some(e) = value.filter(usable) {
                 out.push((format!("E({n}) {mode}"), e));
             }
         }
@@ -105,7 +116,7 @@ fn figures_of(run: &Run) -> Vec<(String, Estimate)> {
                     let (xa, xb) = (throughput(*a, n)?, throughput(*b, n)?);
                     (xb > 0.0).then(|| Estimate::point(xa / xb))
                 });
-                if let Some(e) = value {
+                if let Some(e) = value.filter(usable) {
                     out.push((format!("{a}/{b} N={n}"), e));
                 }
             }
@@ -155,7 +166,12 @@ pub fn summarize(figures: &[Figure], tolerance: f64) -> Summary {
         s.figures_within += usize::from(all);
     }
     widths.sort_by(f64::total_cmp);
-    s.median_half_width = widths.get(widths.len() / 2).copied();
+    let mid = widths.len() / 2;
+    s.median_half_width = match widths.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(widths[mid]),
+        _ => Some((widths[mid - 1] + widths[mid]) / 2.0),
+    };
     s
 }
 
@@ -165,6 +181,12 @@ fn share(a: usize, b: usize) -> String {
     } else {
         format!("{a} of {b} ({:.0}%)", 100.0 * a as f64 / b as f64)
     }
+}
+
+/// `5`, `0.5`, `1.49`: a tolerance as a percentage, as precise as given.
+fn percent(tolerance: f64) -> String {
+    let text = format!("{:.4}", tolerance * 100.0);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// The Markdown table and its summary lines.
@@ -182,7 +204,7 @@ pub fn spread(runs: &[Run], tolerance: f64) -> String {
     for i in 1..=runs.len() {
         let _ = write!(out, " run {i} |");
     }
-    let _ = writeln!(out, " median | all within ±{:.0}% |", tolerance * 100.0);
+    let _ = writeln!(out, " median | all within ±{}% |", percent(tolerance));
     let _ = writeln!(out, "|---|{}---:|---|", "---:|".repeat(runs.len()));
     for f in &figures {
         let Some(median) = f.median() else { continue };
@@ -197,15 +219,15 @@ pub fn spread(runs: &[Run], tolerance: f64) -> String {
         let _ = writeln!(out, " {median:.2} | {} |", if all { "yes" } else { "no" });
     }
     let s = summarize(&figures, tolerance);
-    let pct = tolerance * 100.0;
+    let pct = percent(tolerance);
     let _ = writeln!(
         out,
-        "\nvalues (run × figure) within ±{pct:.0}% of their figure's median: {}",
+        "\nvalues (run × figure) within ±{pct}% of their figure's median: {}",
         share(s.within, s.values)
     );
     let _ = writeln!(
         out,
-        "figures with every run within ±{pct:.0}% of the median: {}",
+        "figures with every run within ±{pct}% of the median: {}",
         share(s.figures_within, s.figures)
     );
     let _ = writeln!(
@@ -256,6 +278,23 @@ mod tests {
         assert_eq!((s.figures_within, s.figures), (1, 2));
         assert_eq!((s.covering, s.intervals), (5, 6));
         assert_eq!(figures[0].median(), Some(1.00));
+    }
+
+    #[test]
+    fn the_median_half_width_of_an_even_count_averages_the_middle_two() {
+        let f = Figure {
+            name: "a".into(),
+            values: vec![est(1.0, 0.02), est(1.0, 0.04)],
+        };
+        let w = summarize(std::slice::from_ref(&f), 0.05).median_half_width;
+        assert!(w.is_some_and(|w| (w - 0.03).abs() < 1e-12), "{w:?}");
+    }
+
+    #[test]
+    fn tolerances_print_as_precise_as_given() {
+        assert_eq!(percent(0.05), "5");
+        assert_eq!(percent(0.005), "0.5");
+        assert_eq!(percent(0.0149), "1.49");
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precisi
     {
         let _ = writeln!(
             out,
-            "Each round started every node set one node further along its mode's nodes, so no figure rests on one process's speed: X(1) is every node's in turn, and the nodes a ratio compares change together.\n"
+            "Each round started every node set one node further along its mode's nodes, so no figure rests on one process's speed: X(1) comes from a different node each round, and the nodes a ratio compares change together.\n"
         );
     }
     if let Some(floor) = precision.noise_floor {
