@@ -85,14 +85,7 @@ fn per_mode(c: &mut Criterion) {
     let runtime = common::runtime();
     // The Redis connection manager spawns its task on creation.
     let _context = runtime.enter();
-    let all = [
-        AuthMode::None,
-        AuthMode::Session,
-        AuthMode::Token,
-        AuthMode::SessionCached,
-        AuthMode::TokenDenylist,
-        AuthMode::Sticky,
-    ];
+    let all = AuthMode::ALL;
     // Without Redis, only the modes that need no store.
     let modes: Vec<AuthMode> = all
         .into_iter()

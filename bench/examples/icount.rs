@@ -98,14 +98,7 @@ fn measure_all(k: usize, only: &str) {
     let _context = runtime.enter();
     let store = FakeRedis::start(&runtime);
 
-    for mode in [
-        AuthMode::None,
-        AuthMode::Session,
-        AuthMode::Token,
-        AuthMode::SessionCached,
-        AuthMode::TokenDenylist,
-        AuthMode::Sticky,
-    ] {
+    for mode in AuthMode::ALL {
         let name = format!("node/{}", mode.as_str());
         if !name.starts_with(only) {
             continue;

@@ -11,6 +11,8 @@ mod cgroup;
 mod cpuset;
 mod durability;
 mod external;
+#[cfg(test)]
+mod fake_tree;
 mod faults;
 mod host;
 mod http;

@@ -78,7 +78,7 @@ pub struct Precision {
 /// Error above which the first-half USL is said to predict badly.
 pub const PREDICTION_TOLERANCE: f64 = 0.10;
 
-fn modes(run: &Run) -> Vec<AuthMode> {
+pub(crate) fn modes(run: &Run) -> Vec<AuthMode> {
     let mut modes: Vec<AuthMode> = Vec::new();
     for step in &run.steps {
         if !modes.contains(&step.mode) {
@@ -88,7 +88,7 @@ fn modes(run: &Run) -> Vec<AuthMode> {
     modes
 }
 
-fn step(run: &Run, mode: AuthMode, n: u32) -> Option<&Step> {
+pub(crate) fn step(run: &Run, mode: AuthMode, n: u32) -> Option<&Step> {
     run.steps.iter().find(|s| s.mode == mode && s.nodes == n)
 }
 
@@ -105,6 +105,47 @@ fn paired(a: &Step, b: &Step, value: fn(&Slice) -> f64) -> (Vec<f64>, Vec<f64>) 
         .unzip()
 }
 
+/// X(N)/(N·X(1)) of step `s`, paired by round with its mode's N = 1 step.
+pub(crate) fn paired_efficiency(s: &Step, one: &Step) -> Estimate {
+    let (xn, x1) = paired(s, one, |x| x.throughput);
+    let n = f64::from(s.nodes);
+    let scaled: Vec<f64> = x1.iter().map(|x| x * n).collect();
+    paired_ratio(&xn, &scaled)
+}
+
+/// Each mode over every earlier mode (and so over `none`, the upper bound,
+/// when it came first) at each N both measured, as `ratio(a, b)` gives it;
+/// None leaves the pair out.
+pub(crate) fn mode_ratios(
+    run: &Run,
+    ratio: impl Fn(&Step, &Step) -> Option<Estimate>,
+) -> Vec<Ratio> {
+    let modes = modes(run);
+    let mut ratios = Vec::new();
+    for (i, &a) in modes.iter().enumerate() {
+        for &b in modes.iter().take(i) {
+            for sa in run.steps.iter().filter(|s| s.mode == a) {
+                if let Some(ratio) = step(run, b, sa.nodes).and_then(|sb| ratio(sa, sb)) {
+                    ratios.push(Ratio {
+                        n: sa.nodes,
+                        a,
+                        b,
+                        ratio,
+                    });
+                }
+            }
+        }
+    }
+    ratios
+}
+
+/// Throughput of `a` over `b`, paired by round; None with fewer than two
+/// shared rounds.
+pub(crate) fn paired_throughput_ratio(a: &Step, b: &Step) -> Option<Estimate> {
+    let (xa, xb) = paired(a, b, |x| x.throughput);
+    (xa.len() >= 2).then(|| paired_ratio(&xa, &xb))
+}
+
 fn of_slices(step: &Step, value: impl Fn(&Slice) -> Option<f64>) -> Option<Estimate> {
     let values: Vec<f64> = step.slices.iter().filter_map(value).collect();
     // Every slice figure is a count, a rate or a share: never below zero.
@@ -119,7 +160,6 @@ pub fn precision(run: &Run) -> Precision {
     let sliced = run.steps.iter().any(|s| s.slices.len() >= 2);
     let modes = modes(run);
     let mut steps = Vec::new();
-    let mut ratios = Vec::new();
     let mut usl_intervals = BTreeMap::new();
     let mut superlinear = Vec::new();
     let mut prediction = BTreeMap::new();
@@ -136,12 +176,7 @@ pub fn precision(run: &Run) -> Precision {
             let Some(throughput) = of_slices(s, |x| Some(x.throughput)) else {
                 continue;
             };
-            let efficiency = one.map(|one| {
-                let (xn, x1) = paired(s, one, |x| x.throughput);
-                let n = f64::from(s.nodes);
-                let scaled: Vec<f64> = x1.iter().map(|x| x * n).collect();
-                paired_ratio(&xn, &scaled)
-            });
+            let efficiency = one.map(|one| paired_efficiency(s, one));
             let mut cpu = BTreeMap::new();
             for name in s.components.keys() {
                 if let Some(e) = of_slices(s, |x| x.cpu_us_per_request.get(name).copied()) {
@@ -174,27 +209,11 @@ pub fn precision(run: &Run) -> Precision {
             usl_intervals.insert(mode, intervals);
         }
     }
-    if sliced {
-        // Each mode against the first mode (and against `none`, the upper
-        // bound, when it was measured), paired by round at every N.
-        for (i, a) in modes.iter().enumerate() {
-            for b in modes.iter().take(i) {
-                for sa in run.steps.iter().filter(|s| s.mode == *a) {
-                    if let Some(sb) = step(run, *b, sa.nodes) {
-                        let (xa, xb) = paired(sa, sb, |x| x.throughput);
-                        if xa.len() >= 2 {
-                            ratios.push(Ratio {
-                                n: sa.nodes,
-                                a: *a,
-                                b: *b,
-                                ratio: paired_ratio(&xa, &xb),
-                            });
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let ratios = if sliced {
+        mode_ratios(run, paired_throughput_ratio)
+    } else {
+        Vec::new()
+    };
     let noise_floor = noise_floor(&ratios, &steps);
     Precision {
         sliced,

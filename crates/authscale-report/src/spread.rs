@@ -9,10 +9,10 @@
 
 use std::fmt::Write;
 
-use authscale_schema::{AuthMode, Run};
+use authscale_schema::{AuthMode, Run, Step};
 
 use crate::interval::Estimate;
-use crate::precision::precision;
+use crate::precision;
 
 /// One figure across the runs.
 #[derive(Debug, Clone)]
@@ -54,17 +54,6 @@ pub struct Summary {
     pub median_half_width: Option<f64>,
 }
 
-fn mode_steps(run: &Run) -> Vec<(AuthMode, Vec<u32>)> {
-    let mut out: Vec<(AuthMode, Vec<u32>)> = Vec::new();
-    for s in &run.steps {
-        match out.iter_mut().find(|(m, _)| *m == s.mode) {
-            Some((_, ns)) => ns.push(s.nodes),
-            None => out.push((s.mode, vec![s.nodes])),
-        }
-    }
-    out
-}
-
 /// A figure a run can give: a positive, finite value (a step with no
 /// successful request has none).
 fn usable(e: &Estimate) -> bool {
@@ -76,51 +65,37 @@ pub fn cells(run: &Run) -> Vec<(AuthMode, u32)> {
     run.steps.iter().map(|s| (s.mode, s.nodes)).collect()
 }
 
-/// A run's figures by name: paired estimates where it has slices, single
-/// values (no interval) where it was measured in blocks.
+/// A run's figures by name: the report's paired estimates where it has
+/// slices, single values (no interval) where it was measured in blocks.
 fn figures_of(run: &Run) -> Vec<(String, Estimate)> {
-    let p = precision(run);
+    let sliced = run.steps.iter().any(|s| s.slices.len() >= 2);
+    let single =
+        |a: &Step, b: &Step, scale: f64| Estimate::point(a.throughput / (scale * b.throughput));
     let mut out = Vec::new();
-    let throughput = |mode: AuthMode, n: u32| {
-        run.steps
-            .iter()
-            .find(|s| s.mode == mode && s.nodes == n)
-            .map(|s| s.throughput)
-    };
-    let modes = mode_steps(run);
-    for (mode, ns) in &modes {
-        for &n in ns.iter().filter(|&&n| n > 1) {
-            let sliced = p
-                .steps
-                .iter()
-                .find(|s| s.mode == *mode && s.n == n)
-                .and_then(|s| s.efficiency);
-            let value = sliced.or_else(|| {
-                let (x, x1) = (throughput(*mode, n)?, throughput(*mode, 1)?);
-                (x1 > 0.0).then(|| Estimate::point(x / (f64::from(n) * x1)))
-            });
-            if let Some(e) = value.filter(usable) {
-                out.push((format!("E({n}) {mode}"), e));
+    for mode in precision::modes(run) {
+        let Some(one) = precision::step(run, mode, 1) else {
+            continue;
+        };
+        for s in run.steps.iter().filter(|s| s.mode == mode && s.nodes > 1) {
+            let e = if sliced {
+                precision::paired_efficiency(s, one)
+            } else {
+                single(s, one, f64::from(s.nodes))
+            };
+            if usable(&e) {
+                out.push((format!("E({}) {mode}", s.nodes), e));
             }
         }
     }
-    for (i, (a, ns)) in modes.iter().enumerate() {
-        for (b, _) in modes.iter().take(i) {
-            for &n in ns {
-                let sliced = p
-                    .ratios
-                    .iter()
-                    .find(|r| r.a == *a && r.b == *b && r.n == n)
-                    .map(|r| r.ratio);
-                let value = sliced.or_else(|| {
-                    let (xa, xb) = (throughput(*a, n)?, throughput(*b, n)?);
-                    (xb > 0.0).then(|| Estimate::point(xa / xb))
-                });
-                if let Some(e) = value.filter(usable) {
-                    out.push((format!("{a}/{b} N={n}"), e));
-                }
-            }
+    let ratios = precision::mode_ratios(run, |a, b| {
+        if sliced {
+            precision::paired_throughput_ratio(a, b)
+        } else {
+            Some(single(a, b, 1.0))
         }
+    });
+    for r in ratios.into_iter().filter(|r| usable(&r.ratio)) {
+        out.push((format!("{}/{} N={}", r.a, r.b, r.n), r.ratio));
     }
     out
 }

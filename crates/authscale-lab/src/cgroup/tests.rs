@@ -1,77 +1,45 @@
 //! The cgroup code over fake v1 and v2 trees in a temporary folder (no root
 //! needed), and once against the machine's real cgroups.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{Caps, CpuGroup, remove_parent};
+use crate::fake_tree::{Tree, read, write};
 use authscale_schema::Throttling;
 
-/// A temporary folder, removed when dropped.
-struct Tree(PathBuf);
-
-impl Tree {
-    fn new(name: &str) -> Tree {
-        let dir = std::env::temp_dir().join(format!(
-            "authscale-cgroup-test-{}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Tree(dir)
-    }
-
-    /// A cgroup v2 root as the kernel shows it (the controllers on offer).
-    fn v2(name: &str) -> (Tree, Caps) {
-        let tree = Tree::new(name);
-        write(
-            &tree.0.join("cgroup.controllers"),
-            "cpuset cpu io memory pids\n",
-        );
-        write(&tree.0.join("cgroup.subtree_control"), "");
-        let caps = Caps::V2 {
-            root: tree.0.clone(),
-        };
-        (tree, caps)
-    }
-
-    /// A cgroup v1 tree with the cpu hierarchy mounted at `cpu/`.
-    fn v1(name: &str) -> (Tree, Caps) {
-        let tree = Tree::new(name);
-        let cpu = tree.0.join("cpu");
-        std::fs::create_dir(&cpu).expect("cpu");
-        for (file, text) in [
-            ("cpu.cfs_quota_us", "-1\n"),
-            ("cpu.cfs_period_us", "100000\n"),
-            ("tasks", ""),
-            ("cgroup.procs", ""),
-            (
-                "cpu.stat",
-                "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n",
-            ),
-        ] {
-            write(&cpu.join(file), text);
-        }
-        let caps = Caps::detect_at(&tree.0);
-        (tree, caps)
-    }
+/// A cgroup v2 root as the kernel shows it (the controllers on offer).
+fn v2(name: &str) -> (Tree, Caps) {
+    let tree = Tree::new("cgroup", name);
+    write(
+        &tree.0.join("cgroup.controllers"),
+        "cpuset cpu io memory pids\n",
+    );
+    write(&tree.0.join("cgroup.subtree_control"), "");
+    let caps = Caps::V2 {
+        root: tree.0.clone(),
+    };
+    (tree, caps)
 }
 
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+/// A cgroup v1 tree with the cpu hierarchy mounted at `cpu/`.
+fn v1(name: &str) -> (Tree, Caps) {
+    let tree = Tree::new("cgroup", name);
+    let cpu = tree.0.join("cpu");
+    std::fs::create_dir(&cpu).expect("cpu");
+    for (file, text) in [
+        ("cpu.cfs_quota_us", "-1\n"),
+        ("cpu.cfs_period_us", "100000\n"),
+        ("tasks", ""),
+        ("cgroup.procs", ""),
+        (
+            "cpu.stat",
+            "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n",
+        ),
+    ] {
+        write(&cpu.join(file), text);
     }
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).expect("write");
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .trim()
-        .to_owned()
+    let caps = Caps::detect_at(&tree.0);
+    (tree, caps)
 }
 
 fn group(caps: &Caps, parent: &str, name: &str, fraction: f64, period_ms: u64) -> CpuGroup {
@@ -96,7 +64,7 @@ fn dead_pid() -> u32 {
 
 #[test]
 fn v2_writes_the_quota_and_period_to_cpu_max_and_moves_the_process() {
-    let (tree, caps) = Tree::v2("v2-quota");
+    let (tree, caps) = v2("v2-quota");
     let node = group(&caps, "authscale-7", "token-node1", 0.5, 100);
     assert_eq!(node.period, Duration::from_millis(100));
     let parent = tree.0.join("authscale-7");
@@ -108,7 +76,7 @@ fn v2_writes_the_quota_and_period_to_cpu_max_and_moves_the_process() {
 
 #[test]
 fn v1_writes_the_cfs_quota_and_period() {
-    let (tree, caps) = Tree::v1("v1-quota");
+    let (tree, caps) = v1("v1-quota");
     assert_eq!(
         caps,
         Caps::V1 {
@@ -126,7 +94,7 @@ fn v1_writes_the_cfs_quota_and_period() {
 
 #[test]
 fn a_quota_under_one_millisecond_raises_the_period() {
-    let (v2_tree, v2) = Tree::v2("v2-period");
+    let (v2_tree, v2) = v2("v2-period");
     let small = group(&v2, "authscale-7", "node", 0.05, 10);
     assert_eq!(small.period, Duration::from_millis(20));
     assert_eq!(
@@ -134,7 +102,7 @@ fn a_quota_under_one_millisecond_raises_the_period() {
         "1000 20000"
     );
 
-    let (v1_tree, v1) = Tree::v1("v1-period");
+    let (v1_tree, v1) = v1("v1-period");
     let small = group(&v1, "authscale-7", "node", 0.05, 10);
     assert_eq!(small.period, Duration::from_millis(20));
     let dir = v1_tree.0.join("cpu/authscale-7/node");
@@ -174,7 +142,7 @@ fn uncapped_creates_nothing() {
 
 #[test]
 fn throttling_counters_are_parsed_in_both_layouts() {
-    let (v2_tree, v2) = Tree::v2("v2-stat");
+    let (v2_tree, v2) = v2("v2-stat");
     let node = group(&v2, "authscale-7", "node", 0.5, 100);
     write(
         &v2_tree.0.join("authscale-7/node/cpu.stat"),
@@ -190,7 +158,7 @@ fn throttling_counters_are_parsed_in_both_layouts() {
         }
     );
 
-    let (v1_tree, v1) = Tree::v1("v1-stat");
+    let (v1_tree, v1) = v1("v1-stat");
     let node = group(&v1, "authscale-7", "node", 0.5, 100);
     // A fresh group has no cpu.stat in the fake tree: nothing throttled yet.
     assert_eq!(node.throttling(), Throttling::default());
@@ -212,7 +180,7 @@ fn throttling_counters_are_parsed_in_both_layouts() {
 
 #[test]
 fn groups_are_removed_on_drop_and_their_parent_with_the_last() {
-    for (tree, caps) in [Tree::v2("v2-drop"), Tree::v1("v1-drop")] {
+    for (tree, caps) in [v2("v2-drop"), v1("v1-drop")] {
         let root = caps.root().expect("capped").to_owned();
         let a = group(&caps, "authscale-7", "session-node1", 0.5, 100);
         let b = group(&caps, "authscale-7", "session-node2", 0.5, 100);
@@ -227,7 +195,7 @@ fn groups_are_removed_on_drop_and_their_parent_with_the_last() {
 
 #[test]
 fn leftovers_of_crashed_runs_are_removed_and_live_runs_kept() {
-    for (tree, caps) in [Tree::v2("v2-leftover"), Tree::v1("v1-leftover")] {
+    for (tree, caps) in [v2("v2-leftover"), v1("v1-leftover")] {
         let root = caps.root().expect("capped").to_owned();
         let dead = dead_pid();
         let own = format!("authscale-{}", std::process::id());
@@ -261,7 +229,7 @@ fn leftovers_of_crashed_runs_are_removed_and_live_runs_kept() {
 
 #[test]
 fn detection_finds_v1_and_says_why_when_there_is_nothing() {
-    let (tree, caps) = Tree::v1("v1-detect");
+    let (tree, caps) = v1("v1-detect");
     assert_eq!(caps.label(), "cgroup-v1");
     let probes: Vec<_> = std::fs::read_dir(tree.0.join("cpu"))
         .expect("cpu")
@@ -270,7 +238,7 @@ fn detection_finds_v1_and_says_why_when_there_is_nothing() {
         .collect();
     assert!(probes.is_empty(), "the probe group is removed: {probes:?}");
 
-    let empty = Tree::new("none");
+    let empty = Tree::new("cgroup", "none");
     match Caps::detect_at(&empty.0) {
         Caps::None { reason } => {
             assert!(reason.contains(&*empty.0.to_string_lossy()), "{reason}")

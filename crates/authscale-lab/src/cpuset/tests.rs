@@ -1,67 +1,35 @@
 //! The pinning over fake v1 and v2 trees in a temporary folder (no root
 //! needed), and once against the machine's real cpuset controller.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Isolate, Isolation, Pinning, parse_cpu_list};
 use crate::cgroup::{Caps, CpuGroup};
+use crate::fake_tree::{Tree, read, write};
 
-/// A temporary folder, removed when dropped.
-struct Tree(PathBuf);
-
-impl Tree {
-    fn new(name: &str) -> Tree {
-        let dir = std::env::temp_dir().join(format!(
-            "authscale-cpuset-test-{}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Tree(dir)
-    }
-
-    /// v1: `cpu/` and `cpuset/` hierarchies, `cpus` on offer.
-    fn v1(name: &str, cpus: &str) -> (Tree, Caps) {
-        let tree = Tree::new(name);
-        let (cpu, cpuset) = (tree.0.join("cpu"), tree.0.join("cpuset"));
-        std::fs::create_dir(&cpu).expect("cpu");
-        std::fs::create_dir(&cpuset).expect("cpuset");
-        write(&cpu.join("cpu.cfs_quota_us"), "-1\n");
-        write(&cpuset.join("cpuset.cpus"), &format!("{cpus}\n"));
-        write(&cpuset.join("cpuset.mems"), "0\n");
-        write(&cpuset.join("cgroup.procs"), "");
-        (tree, Caps::V1 { root: cpu })
-    }
-
-    /// v2: one unified hierarchy offering cpuset and cpu.
-    fn v2(name: &str, cpus: &str) -> (Tree, Caps) {
-        let tree = Tree::new(name);
-        write(&tree.0.join("cgroup.controllers"), "cpuset cpu io memory\n");
-        write(&tree.0.join("cgroup.subtree_control"), "");
-        write(&tree.0.join("cpuset.cpus.effective"), &format!("{cpus}\n"));
-        let caps = Caps::V2 {
-            root: tree.0.clone(),
-        };
-        (tree, caps)
-    }
+/// v1: `cpu/` and `cpuset/` hierarchies, `cpus` on offer.
+fn v1(name: &str, cpus: &str) -> (Tree, Caps) {
+    let tree = Tree::new("cpuset", name);
+    let (cpu, cpuset) = (tree.0.join("cpu"), tree.0.join("cpuset"));
+    std::fs::create_dir(&cpu).expect("cpu");
+    std::fs::create_dir(&cpuset).expect("cpuset");
+    write(&cpu.join("cpu.cfs_quota_us"), "-1\n");
+    write(&cpuset.join("cpuset.cpus"), &format!("{cpus}\n"));
+    write(&cpuset.join("cpuset.mems"), "0\n");
+    write(&cpuset.join("cgroup.procs"), "");
+    (tree, Caps::V1 { root: cpu })
 }
 
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).expect("write");
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .trim()
-        .to_owned()
+/// v2: one unified hierarchy offering cpuset and cpu.
+fn v2(name: &str, cpus: &str) -> (Tree, Caps) {
+    let tree = Tree::new("cpuset", name);
+    write(&tree.0.join("cgroup.controllers"), "cpuset cpu io memory\n");
+    write(&tree.0.join("cgroup.subtree_control"), "");
+    write(&tree.0.join("cpuset.cpus.effective"), &format!("{cpus}\n"));
+    let caps = Caps::V2 {
+        root: tree.0.clone(),
+    };
+    (tree, caps)
 }
 
 fn node_group(caps: &Caps, parent: &str) -> CpuGroup {
@@ -78,7 +46,7 @@ fn node_group(caps: &Caps, parent: &str) -> CpuGroup {
 
 #[test]
 fn v1_pins_the_lab_to_the_harness_half_and_capped_processes_to_the_rest() {
-    let (tree, caps) = Tree::v1("v1", "0-3");
+    let (tree, caps) = v1("v1", "0-3");
     let isolation = Isolation::set_up_at(&tree.0, Isolate::Cpuset, &caps, "authscale-7");
     let Pinning::Cpuset {
         layout,
@@ -119,7 +87,7 @@ fn v1_pins_the_lab_to_the_harness_half_and_capped_processes_to_the_rest() {
 
 #[test]
 fn groups_of_sweeps_no_longer_running_are_removed() {
-    let (tree, caps) = Tree::v1("leftovers", "0-1");
+    let (tree, caps) = v1("leftovers", "0-1");
     let cpuset = tree.0.join("cpuset");
     // A pid that cannot exist (above the kernel's maximum), and this one.
     let (dead, live) = (
@@ -143,7 +111,7 @@ fn groups_of_sweeps_no_longer_running_are_removed() {
 
 #[test]
 fn v2_pins_through_the_cpu_groups_parent() {
-    let (tree, caps) = Tree::v2("v2", "0-1");
+    let (tree, caps) = v2("v2", "0-1");
     let isolation = Isolation::set_up_at(&tree.0, Isolate::Cpuset, &caps, "authscale-8");
     assert!(
         matches!(isolation.pinning(), Pinning::Cpuset { layout, harness_cpus, sut_cpus, .. }
@@ -168,7 +136,7 @@ fn v2_pins_through_the_cpu_groups_parent() {
 
 #[test]
 fn without_two_cpus_or_cpu_groups_or_when_asked_nothing_is_pinned() {
-    let (tree, caps) = Tree::v1("one-cpu", "0");
+    let (tree, caps) = v1("one-cpu", "0");
     let one = Isolation::set_up_at(&tree.0, Isolate::Cpuset, &caps, "authscale-9");
     assert!(
         matches!(one.pinning(), Pinning::None { reason } if reason.contains("1 CPU")),
@@ -177,7 +145,7 @@ fn without_two_cpus_or_cpu_groups_or_when_asked_nothing_is_pinned() {
     );
     assert!(!tree.0.join("cpuset/authscale-9-harness").exists());
 
-    let (tree, caps) = Tree::v1("asked", "0-1");
+    let (tree, caps) = v1("asked", "0-1");
     let asked = Isolation::set_up_at(&tree.0, Isolate::None, &caps, "authscale-9");
     assert_eq!(
         asked.pinning(),
@@ -193,8 +161,8 @@ fn without_two_cpus_or_cpu_groups_or_when_asked_nothing_is_pinned() {
         matches!(bare.pinning(), Pinning::None { reason } if reason.contains("no cpu controller"))
     );
 
-    let empty = Tree::new("empty");
-    let (_, caps) = Tree::v1("caps-only", "0-1");
+    let empty = Tree::new("cpuset", "empty");
+    let (_, caps) = v1("caps-only", "0-1");
     let nothing = Isolation::set_up_at(&empty.0, Isolate::Cpuset, &caps, "authscale-9");
     assert!(
         matches!(nothing.pinning(), Pinning::None { reason } if reason.contains("no writable cpuset"))
