@@ -52,6 +52,10 @@ pub struct Summary {
     pub intervals: usize,
     /// Median of the runs' relative interval half-widths.
     pub median_half_width: Option<f64>,
+    /// The tolerance that 90% of the values hold: the smallest t with at
+    /// least 90% of (run, figure) values within ±t of their figure's median
+    /// (nearest rank of the relative deviations).
+    pub tolerance_held_by_90: Option<f64>,
 }
 
 /// A figure a run can give: a positive, finite value (a step with no
@@ -121,13 +125,16 @@ pub fn figures(runs: &[Run]) -> Vec<Figure> {
 pub fn summarize(figures: &[Figure], tolerance: f64) -> Summary {
     let mut s = Summary::default();
     let mut widths = Vec::new();
+    let mut deviations = Vec::new();
     for f in figures {
         let Some(median) = f.median() else { continue };
         s.figures += 1;
         let mut all = f.values.iter().all(Option::is_some);
         for e in f.values.iter().flatten() {
             s.values += 1;
-            if (e.mean / median - 1.0).abs() <= tolerance {
+            let deviation = (e.mean / median - 1.0).abs();
+            deviations.push(deviation);
+            if deviation <= tolerance {
                 s.within += 1;
             } else {
                 all = false;
@@ -146,6 +153,11 @@ pub fn summarize(figures: &[Figure], tolerance: f64) -> Summary {
         0 => None,
         n if n % 2 == 1 => Some(widths[mid]),
         _ => Some((widths[mid - 1] + widths[mid]) / 2.0),
+    };
+    deviations.sort_by(f64::total_cmp);
+    s.tolerance_held_by_90 = match deviations.len() {
+        0 => None,
+        n => Some(deviations[(n * 9).div_ceil(10) - 1]),
     };
     s
 }
@@ -200,6 +212,13 @@ pub fn spread(runs: &[Run], tolerance: f64) -> String {
         "\nvalues (run × figure) within ±{pct}% of their figure's median: {}",
         share(s.within, s.values)
     );
+    if let Some(t) = s.tolerance_held_by_90 {
+        let _ = writeln!(
+            out,
+            "90% of values lie within ±{:.1}% of their figure's median",
+            t * 100.0
+        );
+    }
     let _ = writeln!(
         out,
         "figures with every run within ±{pct}% of the median: {}",
@@ -263,6 +282,32 @@ mod tests {
         };
         let w = summarize(std::slice::from_ref(&f), 0.05).median_half_width;
         assert!(w.is_some_and(|w| (w - 0.03).abs() < 1e-12), "{w:?}");
+    }
+
+    #[test]
+    fn the_tolerance_held_by_90_percent_is_the_nearest_rank_deviation() {
+        // Five values per figure, the middle one at 1.00 (the median).
+        let figure = |devs: [f64; 4]| Figure {
+            name: "a".into(),
+            values: vec![
+                est(1.0, 0.1),
+                est(1.0 - devs[0], 0.1),
+                est(1.0 - devs[1], 0.1),
+                est(1.0 + devs[2], 0.1),
+                est(1.0 + devs[3], 0.1),
+            ],
+        };
+        // Deviations: 0, 0.01, 0.02, 0.03, 0.04 and 0, 0.05, 0.06, 0.07,
+        // 0.20; the 9th of 10 sorted is 0.07: nine of ten lie within ±7%.
+        let figures = vec![
+            figure([0.01, 0.02, 0.03, 0.04]),
+            figure([0.05, 0.06, 0.07, 0.20]),
+        ];
+        let t = summarize(&figures, 0.05).tolerance_held_by_90;
+        assert!(t.is_some_and(|t| (t - 0.07).abs() < 1e-12), "{t:?}");
+        // With one figure of five, 90% means all five: the largest, 0.04.
+        let t = summarize(&figures[..1], 0.05).tolerance_held_by_90;
+        assert!(t.is_some_and(|t| (t - 0.04).abs() < 1e-12), "{t:?}");
     }
 
     #[test]
