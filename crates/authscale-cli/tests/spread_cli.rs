@@ -150,8 +150,49 @@ fn a_step_without_successes_shows_no_figure_instead_of_nan() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("| E(2) session |") && stdout.contains(" — |"),
+        stdout.contains("| E(2) session (one run only) |") && stdout.contains(" — |"),
         "{stdout}"
     );
-    let _ = std::fs::remove_file(zero);
+    assert!(stdout.contains("run 2 lacks "), "{stdout}");
+    // Given first, the same run keeps every figure in the table (its
+    // missing ones shown as —), so the counts do not depend on the order.
+    let swapped = spread(&[zero.to_str().expect("utf-8"), runs[0].as_str()]);
+    let swapped_out = String::from_utf8_lossy(&swapped.stdout);
+    assert!(swapped.status.success(), "{swapped_out}");
+    assert!(swapped_out.contains("| E(2) session "), "{swapped_out}");
+    assert!(swapped_out.contains("run 1 lacks "), "{swapped_out}");
+    let counts = |out: &str| {
+        out.lines()
+            .filter(|l| l.starts_with("values (run") || l.starts_with("figures with"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(counts(&stdout), counts(&swapped_out));
+    // Two runs with nothing to compare at all are refused.
+    let all_zero = edited(&runs[2], "all-zero", |v| {
+        for step in v["steps"].as_array_mut().expect("steps") {
+            step["throughput"] = 0.0.into();
+            for slice in step["slices"].as_array_mut().expect("slices") {
+                slice["throughput"] = 0.0.into();
+            }
+        }
+    });
+    let all_zero_2 = edited(&runs[3], "all-zero-2", |v| {
+        for step in v["steps"].as_array_mut().expect("steps") {
+            step["throughput"] = 0.0.into();
+            for slice in step["slices"].as_array_mut().expect("slices") {
+                slice["throughput"] = 0.0.into();
+            }
+        }
+    });
+    refused(
+        &spread(&[
+            all_zero.to_str().expect("utf-8"),
+            all_zero_2.to_str().expect("utf-8"),
+        ]),
+        "no figure has a value from two runs or more",
+    );
+    for path in [zero, all_zero, all_zero_2] {
+        let _ = std::fs::remove_file(path);
+    }
 }

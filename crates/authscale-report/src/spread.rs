@@ -104,16 +104,28 @@ fn figures_of(run: &Run) -> Vec<(String, Estimate)> {
     out
 }
 
-/// Every figure of the first run, across all runs.
+/// Every figure any run gives, across all runs, in the runs' order: a
+/// figure one run lacks (a step without successful requests) keeps its
+/// place and shows no value for that run, whichever run it is.
 pub fn figures(runs: &[Run]) -> Vec<Figure> {
     let per_run: Vec<Vec<(String, Estimate)>> = runs.iter().map(figures_of).collect();
-    let Some(first) = per_run.first() else {
-        return Vec::new();
-    };
-    first
-        .iter()
-        .map(|(name, _)| Figure {
-            name: name.clone(),
+    let mut names: Vec<&str> = Vec::new();
+    for figs in &per_run {
+        let mut at = 0;
+        for (name, _) in figs {
+            match names.iter().position(|n| n == name) {
+                Some(i) => at = i + 1,
+                None => {
+                    names.insert(at, name);
+                    at += 1;
+                }
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| Figure {
+            name: name.to_string(),
             values: per_run
                 .iter()
                 .map(|figs| figs.iter().find(|(n, _)| n == name).map(|(_, e)| *e))
@@ -122,11 +134,30 @@ pub fn figures(runs: &[Run]) -> Vec<Figure> {
         .collect()
 }
 
+/// Figures a run lacks, per run (1-based), where any run lacks one.
+pub fn missing(figures: &[Figure]) -> Vec<(usize, usize)> {
+    let runs = figures.first().map_or(0, |f| f.values.len());
+    (0..runs)
+        .map(|i| {
+            (
+                i + 1,
+                figures.iter().filter(|f| f.values[i].is_none()).count(),
+            )
+        })
+        .filter(|&(_, n)| n > 0)
+        .collect()
+}
+
 pub fn summarize(figures: &[Figure], tolerance: f64) -> Summary {
     let mut s = Summary::default();
     let mut widths = Vec::new();
     let mut deviations = Vec::new();
     for f in figures {
+        // One value agrees with itself: only figures of two runs or more
+        // say anything about agreement.
+        if f.values.iter().flatten().count() < 2 {
+            continue;
+        }
         let Some(median) = f.median() else { continue };
         s.figures += 1;
         let mut all = f.values.iter().all(Option::is_some);
@@ -170,10 +201,18 @@ fn share(a: usize, b: usize) -> String {
     }
 }
 
-/// `5`, `0.5`, `1.49`: a tolerance as a percentage, as precise as given.
+/// `5`, `0.5`, `1.49`, `0.00001`: a tolerance as a percentage, as precise
+/// as given.
 fn percent(tolerance: f64) -> String {
-    let text = format!("{:.4}", tolerance * 100.0);
+    let text = format!("{:.9}", tolerance * 100.0);
     text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A tolerance that values hold, rounded up to 0.1% so that "within ±X%"
+/// stays true as printed (5.306% prints as 5.4%, an exact 5.3% as 5.3%).
+fn percent_up(tolerance: f64) -> String {
+    let up = (tolerance * 1000.0 - 1e-6).ceil() / 10.0;
+    format!("{:.1}", if up > 0.0 { up } else { 0.0 })
 }
 
 /// The Markdown table and its summary lines.
@@ -195,6 +234,14 @@ pub fn spread(runs: &[Run], tolerance: f64) -> String {
     let _ = writeln!(out, "|---|{}---:|---|", "---:|".repeat(runs.len()));
     for f in &figures {
         let Some(median) = f.median() else { continue };
+        if f.values.iter().flatten().count() < 2 {
+            let _ = write!(out, "| {} (one run only) |", f.name);
+            for e in &f.values {
+                let _ = write!(out, " {} |", e.map_or("—".into(), |e| e.show(2)));
+            }
+            let _ = writeln!(out, " — | — |");
+            continue;
+        }
         let all = f
             .values
             .iter()
@@ -207,6 +254,13 @@ pub fn spread(runs: &[Run], tolerance: f64) -> String {
     }
     let s = summarize(&figures, tolerance);
     let pct = percent(tolerance);
+    for (run, lacks) in missing(&figures) {
+        let _ = writeln!(
+            out,
+            "\nrun {run} lacks {lacks} of {} figures (a step without successful requests): shown as —, not counted",
+            figures.len()
+        );
+    }
     let _ = writeln!(
         out,
         "\nvalues (run × figure) within ±{pct}% of their figure's median: {}",
@@ -215,8 +269,8 @@ pub fn spread(runs: &[Run], tolerance: f64) -> String {
     if let Some(t) = s.tolerance_held_by_90 {
         let _ = writeln!(
             out,
-            "90% of values lie within ±{:.1}% of their figure's median",
-            t * 100.0
+            "90% of values lie within ±{}% of their figure's median",
+            percent_up(t)
         );
     }
     let _ = writeln!(
@@ -315,6 +369,33 @@ mod tests {
         assert_eq!(percent(0.05), "5");
         assert_eq!(percent(0.005), "0.5");
         assert_eq!(percent(0.0149), "1.49");
+        assert_eq!(percent(0.0000001), "0.00001");
+    }
+
+    #[test]
+    fn a_held_tolerance_prints_rounded_up_so_it_stays_true() {
+        assert_eq!(percent_up(0.05306), "5.4");
+        assert_eq!(percent_up(0.053), "5.3");
+        assert_eq!(percent_up(0.0), "0.0");
+        assert_eq!(percent_up(0.22915), "23.0");
+    }
+
+    #[test]
+    fn a_figure_of_one_run_is_shown_but_not_counted() {
+        let figures = vec![
+            Figure {
+                name: "a".into(),
+                values: vec![est(1.0, 0.1), None],
+            },
+            Figure {
+                name: "b".into(),
+                values: vec![est(1.0, 0.1), est(1.2, 0.1)],
+            },
+        ];
+        let s = summarize(&figures, 0.05);
+        assert_eq!((s.within, s.values), (0, 2));
+        assert_eq!((s.figures_within, s.figures), (0, 1));
+        assert_eq!(missing(&figures), vec![(2, 1)]);
     }
 
     #[test]
