@@ -9,7 +9,7 @@
 
 pub mod ab;
 mod analysis;
-mod compare;
+pub mod compare;
 mod gate;
 pub mod instructions;
 pub mod interval;

@@ -190,7 +190,7 @@ fn compare_lines_up_shared_steps_with_ratios() {
     for step in &mut b.steps {
         step.throughput *= 2.0;
     }
-    let table = compare(&a, &b);
+    let table = compare(&a, &b, authscale_report::compare::DEFAULT_DRIFT);
     assert!(table.contains("| token | 4 |"), "{table}");
     assert!(table.contains("| 2.00 |"), "{table}");
 }
