@@ -23,10 +23,12 @@ pub struct ReportOptions {
     after_help = "Where both runs have slices, every ratio gets a 95% interval and a verdict. \
 Two runs taken at different times also differ by the machine's drift, which neither run's \
 intervals contain, so a difference counts as resolved only when its whole interval lies beyond \
-±drift. Identical code on the 2-core reference machine: without a band 24% of throughput ratios \
-came out \"resolved\", with ±5% 3% (README, \"How precise a sweep is\"). Measure your machine's \
-drift with `authscale spread`; compare two builds side by side with `authscale ab`, where \
-pairing by round cancels it."
+the drift band: B/A above 1 + drift or below 1/(1 + drift). Identical code on the 2-core \
+reference machine: without a band 24% of throughput ratios came out \"resolved\", with 0.05 3% \
+(README, \"How precise a sweep is\"). `authscale spread` over repeats of a sweep prints how far \
+their throughput drifts on your machine; `authscale ab` compares two builds side by side, \
+where pairing by round cancels the drift. Exit codes: 0 printed, 2 bad input (a file, a flag, \
+runs that share no step)."
 )]
 pub struct CompareOptions {
     /// The reference run (folder or run.json).
@@ -35,7 +37,8 @@ pub struct CompareOptions {
     /// The run compared with it.
     #[arg(value_name = "RUN_B")]
     b: PathBuf,
-    /// Differences inside ±drift are not resolved (0.05 = ±5%; 0: the runs' own noise only).
+    /// A difference counts only when its interval lies beyond the band from 1/(1 + drift) to
+    /// 1 + drift (0.05: 0.952–1.05; 0: the runs' own noise only).
     #[arg(
         long,
         default_value_t = authscale_report::compare::DEFAULT_DRIFT,
@@ -106,14 +109,28 @@ pub fn report(options: ReportOptions) -> Result<(), Failure> {
 }
 
 pub fn compare(options: CompareOptions) -> Result<(), Failure> {
-    if !(options.drift >= 0.0 && options.drift < 1.0) {
+    if !(options.drift >= 0.0 && options.drift <= 1.0) {
         return Err(Failure::usage(anyhow::anyhow!(
-            "--drift {}: give a fraction of at least 0 and under 1 (0.05 = ±5%; 0 = the runs' own noise only)",
+            "--drift {:?}: give a fraction from 0 to 1 (0.05: B/A between 0.952 and 1.05 is drift; 0: the runs' own noise only)",
             options.drift
         )));
     }
+    // -0 is 0.
+    let drift = options.drift + 0.0;
     let (a, b) = (read(&options.a)?, read(&options.b)?);
-    say_raw!("{}", authscale_report::compare(&a, &b, options.drift));
+    let shared = a.steps.iter().any(|s| {
+        b.steps
+            .iter()
+            .any(|t| t.mode == s.mode && t.nodes == s.nodes)
+    });
+    if !shared {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "{} and {} share no (mode, N) step: nothing to compare",
+            options.a.display(),
+            options.b.display()
+        )));
+    }
+    say_raw!("{}", authscale_report::compare(&a, &b, drift));
     Ok(())
 }
 

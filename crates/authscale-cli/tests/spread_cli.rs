@@ -65,6 +65,16 @@ fn five_interleaved_runs_give_every_figure_per_run_and_the_counts() {
         .and_then(|t| t.parse().ok())
         .unwrap_or_else(|| panic!("no 90% line in: {stdout}"));
     assert!(held > 5.0 && held < 50.0, "{held}");
+    // Absolute throughput drifts between runs by more than the within-run
+    // ratios do (they cancel a drift that moves a whole run): a figure for
+    // `compare --drift`.
+    let drift: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("throughput per (mode, N) step: 90% of values lie within ±"))
+        .and_then(|rest| rest.split('%').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no throughput drift line in: {stdout}"));
+    assert!(drift > 1.0 && drift < 50.0, "{drift}");
 }
 
 #[test]

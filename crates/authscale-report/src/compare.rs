@@ -11,8 +11,9 @@
 //!
 //! Two runs taken at different times also differ by the machine's drift
 //! between them, which neither run's slices contain: a difference counts as
-//! resolved only when its whole interval lies beyond a drift band of ±d
-//! around 1 (in logs: below 1/(1 + d) or above 1 + d).
+//! resolved only when its whole interval lies beyond a drift band, within a
+//! factor 1 + d of 1 either way (from 1/(1 + d) to 1 + d: symmetric in
+//! logs, so A/B and B/A get mirrored verdicts).
 
 use std::fmt::Write;
 
@@ -71,13 +72,28 @@ pub fn compare(a: &Run, b: &Run, drift: f64) -> String {
             // The ratio of the steps' figures; with slices on both sides,
             // its interval and what it says.
             let ratio = |x: f64, y: f64, slice: fn(&Slice) -> Option<f64>, better: Better| {
-                let interval = steps
-                    .and_then(|(sa, sb)| independent_ratio(&values(sa, slice), &values(sb, slice)));
+                let sides = steps.map(|(sa, sb)| (values(sa, slice), values(sb, slice)));
+                let interval = sides
+                    .as_ref()
+                    .and_then(|(va, vb)| independent_ratio(va, vb));
+                // Slices at 0 (a stalled slice) have no logarithm: say so
+                // rather than leave them out silently.
+                let zeros = sides.as_ref().map_or(0, |(va, vb)| {
+                    va.iter().chain(vb).filter(|v| **v <= 0.0).count()
+                });
+                let note = match zeros {
+                    0 => String::new(),
+                    1 => " (1 slice at 0 left out)".into(),
+                    k => format!(" ({k} slices at 0 left out)"),
+                };
                 match interval {
                     Some(r) => {
                         with_intervals.set(true);
-                        format!("{} {}", r.show(2), verdict(&r, better, drift))
+                        // Three decimals: the band's edges (1.05, 0.952)
+                        // would hide which side of them an interval ends.
+                        format!("{} {}{note}", r.show(3), verdict(&r, better, drift))
                     }
+                    None if zeros > 0 && x > 0.0 => format!("{:.2}{note}", y / x),
                     None if x > 0.0 => format!("{:.2}", y / x),
                     None => "—".into(),
                 }
@@ -114,13 +130,24 @@ pub fn compare(a: &Run, b: &Run, drift: f64) -> String {
             rows += 1;
         }
     }
+    let drift_note = format!(
+        "Runs taken at different times also differ by the machine's drift, which neither run's slices contain, so a difference counts only when its whole interval lies beyond the drift band from {:.3} to {:.3} (B/A within a factor {:.3} of 1, --drift {}). `authscale spread` over repeats of a sweep prints how far their throughput drifts. To see smaller differences between two builds or configurations, measure them side by side with `authscale ab`: paired by round, the drift cancels.",
+        1.0 / (1.0 + drift),
+        1.0 + drift,
+        1.0 + drift,
+        drift
+    );
     if rows == 0 {
         let _ = writeln!(out, "\nThe runs share no (mode, N) step.");
     } else if with_intervals.get() {
         let _ = writeln!(
             out,
-            "\nB/A with a 95% interval where both runs have slices: the ratio of the runs' geometric means over their slices, a t interval on the logs with Welch's degrees of freedom (the runs are independent: no pairing by round). \"not resolved\": the interval reaches into ±{}% of 1. Runs taken at different times also differ by the machine's drift, which neither run's slices contain, so a difference counts only beyond that band (--drift; `authscale spread` measures how far repeats drift on a machine). To see smaller differences between two builds or configurations, measure them side by side with `authscale ab`: paired by round, the drift cancels.",
-            crate::spread::percent(drift)
+            "\nB/A with a 95% interval where both runs have slices: the ratio of the runs' geometric means over their slices (for p99, of the slices' p99s, which can differ from the whole steps' p99 beside it), a t interval on the logs with Welch's degrees of freedom (the runs are independent: no pairing by round). \"not resolved\": the interval reaches into the drift band. {drift_note}"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\nBare ratios, without intervals or verdicts: these runs have no slices to give them (measured in blocks). {drift_note}"
         );
     }
     out
@@ -296,7 +323,7 @@ mod tests {
         // | mode | N | X A | X B | B/A | p99 A | p99 B | B/A | …
         // The geometric means' ratio, 1.99, in an interval that excludes 1.
         assert!(
-            cells[5].starts_with("1.99 [") && cells[5].ends_with("B faster"),
+            cells[5].starts_with("1.99") && cells[5].ends_with("B faster"),
             "{row}"
         );
         assert!(cells[8].ends_with("not resolved"), "{row}");

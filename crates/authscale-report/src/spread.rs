@@ -134,6 +134,39 @@ pub fn figures(runs: &[Run]) -> Vec<Figure> {
         .collect()
 }
 
+/// How far the runs' absolute throughput drifts: the tolerance that 90% of
+/// (run, step) throughputs hold around their step's median (nearest rank),
+/// over steps with a positive throughput in two runs or more. E(N) and the
+/// mode ratios are ratios within a run, so a drift that moves a whole run
+/// cancels out of them; this is the part that does not.
+pub fn throughput_drift(runs: &[Run]) -> Option<f64> {
+    let mut deviations = Vec::new();
+    for (mode, n) in runs.first().map(cells).unwrap_or_default() {
+        let mut xs: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| precision::step(r, mode, n))
+            .map(|s| s.throughput)
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .collect();
+        if xs.len() < 2 {
+            continue;
+        }
+        xs.sort_by(f64::total_cmp);
+        let mid = xs.len() / 2;
+        let median = if xs.len() % 2 == 1 {
+            xs[mid]
+        } else {
+            (xs[mid - 1] + xs[mid]) / 2.0
+        };
+        deviations.extend(xs.iter().map(|x| (x / median - 1.0).abs()));
+    }
+    deviations.sort_by(f64::total_cmp);
+    match deviations.len() {
+        0 => None,
+        n => Some(deviations[(n * 9).div_ceil(10) - 1]),
+    }
+}
+
 /// Figures a run lacks, per run (1-based), where any run lacks one.
 pub fn missing(figures: &[Figure]) -> Vec<(usize, usize)> {
     let runs = figures.first().map_or(0, |f| f.values.len());
@@ -283,6 +316,13 @@ pub fn spread(runs: &[Run], tolerance: f64) -> String {
         "run intervals containing the median: {}",
         share(s.covering, s.intervals)
     );
+    if let Some(t) = throughput_drift(runs) {
+        let _ = writeln!(
+            out,
+            "throughput per (mode, N) step: 90% of values lie within ±{}% of the step's median (the machine's drift between these runs; a --drift for `authscale compare`)",
+            percent_up(t)
+        );
+    }
     if let Some(w) = s.median_half_width {
         let _ = writeln!(
             out,
