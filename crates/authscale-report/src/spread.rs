@@ -236,7 +236,7 @@ fn share(a: usize, b: usize) -> String {
 
 /// `5`, `0.5`, `1.49`, `0.00001`: a tolerance as a percentage, as precise
 /// as given.
-pub(crate) fn percent(tolerance: f64) -> String {
+fn percent(tolerance: f64) -> String {
     let text = format!("{:.9}", tolerance * 100.0);
     text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
