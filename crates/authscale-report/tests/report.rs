@@ -274,3 +274,22 @@ fn the_durability_table_shows_each_mode_and_persistence_with_what_was_checked() 
         assert!(md.contains(&format!("({name})")), "{name} not embedded");
     }
 }
+
+#[test]
+fn an_interleaved_run_states_its_noise_floor_and_what_it_does_not_hold() {
+    // A committed default sweep: 7 rounds, rotated node sets.
+    let run = Run::read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/precision/shipped/run-1.json"),
+    )
+    .expect("a committed precision run");
+    let files = render(&run);
+    let md = &files[0].1;
+    assert!(md.contains("## How sure these figures are"), "{md}");
+    assert!(md.contains("**Noise floor: differences under "), "{md}");
+    assert!(md.contains("one node further along"), "{md}");
+    // The floor is the run's own noise; the report says what it leaves out.
+    assert!(
+        md.contains("drift between runs") && md.contains("authscale spread"),
+        "{md}"
+    );
+}

@@ -46,6 +46,10 @@ pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precisi
             "**Noise floor: differences under {:.1}% are not resolved by this run** (the median half-width of its paired ratios).\n",
             floor * 100.0
         );
+        let _ = writeln!(
+            out,
+            "These intervals hold the noise within this run. A repeat of it can also move by the machine's drift between runs, which they do not hold: on a shared or virtualized machine the store's kernel-heavy path and the nodes' computation do not speed up and slow down alike, so even the mode ratios move. `authscale spread` over a few repeats measures that drift; `authscale compare` allows for it between two runs, and `authscale ab` cancels it by measuring two builds side by side.\n"
+        );
     }
     let _ = writeln!(
         out,
