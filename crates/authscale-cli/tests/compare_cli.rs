@@ -84,7 +84,7 @@ fn a_real_difference_beyond_the_band_is_still_resolved() {
 #[test]
 fn refuses_a_drift_outside_zero_to_one() {
     let a = shipped("run-1.json");
-    for bad in ["1.5", "-0.1", "NaN", "1e308"] {
+    for bad in ["1.5", "-0.1", "NaN", "1e308", "1e-300"] {
         let output = compare(&["--drift", bad, &a, &a]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{bad}: {stderr}");
@@ -123,7 +123,7 @@ fn zero_slices_are_named_and_runs_without_a_shared_step_refused() {
         .lines()
         .find(|l| l.starts_with("| token | 8 |"))
         .unwrap_or_else(|| panic!("{stdout}"));
-    assert!(row.contains("(3 slices at 0 left out)"), "{row}");
+    assert!(row.contains("(B: 3 slices at 0 left out)"), "{row}");
     // Every step renamed to mode `none`: no (mode, N) step in common.
     for step in value["steps"].as_array_mut().expect("steps") {
         step["mode"] = "none".into();

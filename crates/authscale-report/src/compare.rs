@@ -24,9 +24,9 @@ use crate::interval::{Estimate, Resolved, mean_sd, t95};
 
 /// The drift band `compare` uses unless told otherwise: ±5%. Repeated
 /// default sweeps of identical code on the 2-core reference machine
-/// (results/precision, 50 run pairs × 12 steps) had 24% of their
-/// throughput ratios and 22% of their node-CPU ratios "resolved" with no
-/// band, 3% and 1% with ±5%.
+/// (results/precision, 50 run pairs × 12 steps) had 23% of their
+/// throughput ratios and 21% of their node-CPU ratios "resolved" with no
+/// band, 2.7% and 0.8% with 0.05.
 pub const DEFAULT_DRIFT: f64 = 0.05;
 
 /// A Markdown table comparing run B against run A; differences inside
@@ -54,6 +54,8 @@ pub fn compare(a: &Run, b: &Run, drift: f64) -> String {
     );
     let mut rows = 0;
     let with_intervals = std::cell::Cell::new(false);
+    let bare = std::cell::Cell::new(false);
+    let band = Band::new(drift);
     for ma in &aa.modes {
         let Some(mb) = ab.modes.iter().find(|m| m.mode == ma.mode) else {
             continue;
@@ -76,25 +78,27 @@ pub fn compare(a: &Run, b: &Run, drift: f64) -> String {
                 let interval = sides
                     .as_ref()
                     .and_then(|(va, vb)| independent_ratio(va, vb));
-                // Slices at 0 (a stalled slice) have no logarithm: say so
-                // rather than leave them out silently.
-                let zeros = sides.as_ref().map_or(0, |(va, vb)| {
-                    va.iter().chain(vb).filter(|v| **v <= 0.0).count()
-                });
-                let note = match zeros {
-                    0 => String::new(),
-                    1 => " (1 slice at 0 left out)".into(),
-                    k => format!(" ({k} slices at 0 left out)"),
+                // Slices at 0 (a stalled slice) have no logarithm: say so,
+                // and whose, rather than leave them out silently.
+                let zeros = |v: &[f64]| v.iter().filter(|v| **v <= 0.0).count();
+                let (za, zb) = sides
+                    .as_ref()
+                    .map_or((0, 0), |(va, vb)| (zeros(va), zeros(vb)));
+                let note = match (za, zb) {
+                    (0, 0) => String::new(),
+                    (a, 0) => format!(" (A: {a} slices at 0 left out)"),
+                    (0, b) => format!(" (B: {b} slices at 0 left out)"),
+                    (a, b) => format!(" (A: {a}, B: {b} slices at 0 left out)"),
                 };
                 match interval {
                     Some(r) => {
                         with_intervals.set(true);
-                        // Three decimals: the band's edges (1.05, 0.952)
-                        // would hide which side of them an interval ends.
-                        format!("{} {}{note}", r.show(3), verdict(&r, better, drift))
+                        format!("{}{note}", band.show(&r, better))
                     }
-                    None if zeros > 0 && x > 0.0 => format!("{:.2}{note}", y / x),
-                    None if x > 0.0 => format!("{:.2}", y / x),
+                    None if x > 0.0 => {
+                        bare.set(true);
+                        format!("{:.3}{note}", y / x)
+                    }
                     None => "—".into(),
                 }
             };
@@ -131,25 +135,26 @@ pub fn compare(a: &Run, b: &Run, drift: f64) -> String {
         }
     }
     let drift_note = format!(
-        "Runs taken at different times also differ by the machine's drift, which neither run's slices contain, so a difference counts only when its whole interval lies beyond the drift band from {:.3} to {:.3} (B/A within a factor {:.3} of 1, --drift {}). `authscale spread` over repeats of a sweep prints how far their throughput drifts. To see smaller differences between two builds or configurations, measure them side by side with `authscale ab`: paired by round, the drift cancels.",
-        1.0 / (1.0 + drift),
-        1.0 + drift,
-        1.0 + drift,
-        drift
+        "Runs taken at different times also differ by the machine's drift, which neither run's slices contain, so a difference counts only when its whole interval lies beyond the drift band from {:.3} to {:.3} (B/A within a factor 1 + {} of 1 either way, --drift). `authscale spread` over repeats of a sweep prints how far their throughput drifts. To see smaller differences between two builds or configurations, measure them side by side with `authscale ab`: paired by round, the drift cancels.",
+        band.lower, band.upper, drift
     );
     if rows == 0 {
         let _ = writeln!(out, "\nThe runs share no (mode, N) step.");
-    } else if with_intervals.get() {
+        return out;
+    }
+    if with_intervals.get() {
         let _ = writeln!(
             out,
-            "\nB/A with a 95% interval where both runs have slices: the ratio of the runs' geometric means over their slices (for p99, of the slices' p99s, which can differ from the whole steps' p99 beside it), a t interval on the logs with Welch's degrees of freedom (the runs are independent: no pairing by round). \"not resolved\": the interval reaches into the drift band. {drift_note}"
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "\nBare ratios, without intervals or verdicts: these runs have no slices to give them (measured in blocks). {drift_note}"
+            "\nB/A with a 95% interval where both runs have slices: the ratio of the runs' geometric means over their slices (for p99, of the slices' p99s, which can differ from the whole steps' p99 beside it), a t interval on the logs with Welch's degrees of freedom (the runs are independent: no pairing by round), its bounds rounded outward to three decimals. \"not resolved\": the interval reaches into the drift band."
         );
     }
+    if bare.get() {
+        let _ = writeln!(
+            out,
+            "\nA ratio without an interval or verdict: one of the runs has no slices there (measured in blocks), so nothing says whether the difference is more than noise or drift."
+        );
+    }
+    let _ = writeln!(out, "\n{drift_note}");
     out
 }
 
@@ -170,18 +175,65 @@ enum Better {
     Lower,
 }
 
-fn verdict(ratio: &Estimate, better: Better, drift: f64) -> &'static str {
-    let band = Estimate {
-        mean: ratio.mean,
-        lo: ratio.lo / (1.0 + drift),
-        hi: ratio.hi * (1.0 + drift),
-        n: ratio.n,
-    };
-    match (Resolved::of_ratio(&band), better) {
-        (Resolved::NotResolved, _) => "not resolved",
-        (Resolved::Higher, Better::Higher) | (Resolved::Lower, Better::Lower) => "B faster",
-        _ => "B slower",
+/// The drift band on the grid the table prints (three decimals): from
+/// 1/(1 + d) rounded down to 1 + d rounded up. An interval is printed with
+/// its bounds rounded outward and judged as printed, so two intervals that
+/// print alike get the same verdict.
+struct Band {
+    lower: f64,
+    upper: f64,
+}
+
+/// Rounding to the printed grid, with a little slack for the last bits of
+/// a float (1.3 computed as 1.2999999999999998 is 1.300).
+fn down(x: f64) -> f64 {
+    (x * 1000.0 + 1e-6).floor() / 1000.0
+}
+
+fn up(x: f64) -> f64 {
+    (x * 1000.0 - 1e-6).ceil() / 1000.0
+}
+
+impl Band {
+    fn new(drift: f64) -> Band {
+        Band {
+            lower: down(1.0 / (1.0 + drift)),
+            upper: up(1.0 + drift),
+        }
     }
+
+    /// `mean [lo, hi] verdict`, the bounds rounded outward.
+    fn show(&self, ratio: &Estimate, better: Better) -> String {
+        format!(
+            "{:.3} [{:.3}, {:.3}] {}",
+            ratio.mean,
+            down(ratio.lo),
+            up(ratio.hi),
+            self.verdict(ratio, better)
+        )
+    }
+
+    fn verdict(&self, ratio: &Estimate, better: Better) -> &'static str {
+        let resolved = if ratio.n < 2 {
+            Resolved::NotResolved
+        } else if down(ratio.lo) > self.upper {
+            Resolved::Higher
+        } else if up(ratio.hi) < self.lower {
+            Resolved::Lower
+        } else {
+            Resolved::NotResolved
+        };
+        match (resolved, better) {
+            (Resolved::NotResolved, _) => "not resolved",
+            (Resolved::Higher, Better::Higher) | (Resolved::Lower, Better::Lower) => "B faster",
+            _ => "B slower",
+        }
+    }
+}
+
+#[cfg(test)]
+fn verdict(ratio: &Estimate, better: Better, drift: f64) -> &'static str {
+    Band::new(drift).verdict(ratio, better)
 }
 
 /// B/A of two independent samples of positive values: the ratio of their

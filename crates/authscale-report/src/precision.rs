@@ -193,7 +193,13 @@ pub fn precision(run: &Run) -> Precision {
                 p99_ms: of_slices(s, |x| Some(x.p99_ms)).unwrap_or(Estimate::point(0.0)),
                 store_cmds_per_req: of_slices(s, |x| Some(x.store_commands_per_request))
                     .unwrap_or(Estimate::point(0.0)),
-                node_throttled: of_slices(s, |x| x.throttled.get(&Component::Nodes).copied()),
+                // A share of quota periods: never above 1 either.
+                node_throttled: of_slices(s, |x| x.throttled.get(&Component::Nodes).copied()).map(
+                    |mut e| {
+                        e.hi = e.hi.min(1.0);
+                        e
+                    },
+                ),
                 cpu_us_per_req: cpu,
             };
             if let (Some(e), Some(one)) = (estimates.efficiency, one)
@@ -227,8 +233,9 @@ pub fn precision(run: &Run) -> Precision {
 }
 
 /// The median relative half-width of the paired mode ratios (or, with one
-/// mode, of the efficiencies): a difference smaller than that is inside
-/// the run's own noise.
+/// mode, of the efficiencies): the size of difference a typical figure of
+/// the run resolves (a figure with a narrower interval resolves less; its
+/// own interval says).
 fn noise_floor(ratios: &[Ratio], steps: &[StepEstimates]) -> Option<f64> {
     let mut widths: Vec<f64> = if ratios.is_empty() {
         steps
@@ -390,5 +397,21 @@ mod tests {
         let floor = noise_floor(&[ratio(0.01), ratio(0.05), ratio(0.02)], &[]);
         assert!(floor.is_some_and(|f| (f - 0.02).abs() < 1e-12), "{floor:?}");
         assert_eq!(noise_floor(&[], &[]), None);
+    }
+
+    #[test]
+    fn a_throttled_share_interval_stays_within_0_and_1() {
+        // A committed default sweep whose token N = 3 nodes were throttled
+        // in 85% of periods on average, with slices from 0.56 to 1.0: the
+        // t interval reached 1.018 before it was clamped.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../results/precision/afternoon/run-1.json");
+        let run = Run::read(&path).expect("a committed precision run");
+        let p = precision(&run);
+        let shares: Vec<Estimate> = p.steps.iter().filter_map(|s| s.node_throttled).collect();
+        assert_eq!(shares.len(), run.steps.len());
+        for e in shares {
+            assert!(e.lo >= 0.0 && e.hi <= 1.0 && e.lo <= e.mean, "{e:?}");
+        }
     }
 }

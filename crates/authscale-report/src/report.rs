@@ -64,10 +64,20 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
         run.host.authscale_version,
         run.host.git_commit
     );
+    // What each step's measurement was: interleaved runs measure a step as
+    // one slice per round, not as one warm-up + duration block.
+    let measured = if run.plan.interleaved() && run.steps.iter().any(|s| s.slices.len() >= 2) {
+        format!(
+            "every step measured as {} slices of {} (after {} of warm-up each), one per round",
+            e.rounds, e.slice, e.slice_warmup
+        )
+    } else {
+        format!("{} warm-up + {} measured per step", e.warmup, e.duration)
+    };
     let _ = writeln!(
         out,
-        "Each node: {} of a core, {} µs of application work per request; store: {} of a core; closed loop, {} connections per node; {} warm-up + {} measured per step.\n",
-        e.node_cpu, e.work_us, e.store_cpu, e.connections_per_node, e.warmup, e.duration
+        "Each node: {} of a core, {} µs of application work per request; store: {} of a core; closed loop, {} connections per node; {measured}.\n",
+        e.node_cpu, e.work_us, e.store_cpu, e.connections_per_node
     );
     for warning in &run.warnings {
         let _ = writeln!(out, "> **Warning:** {warning}\n");

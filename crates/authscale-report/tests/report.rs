@@ -192,7 +192,7 @@ fn compare_lines_up_shared_steps_with_ratios() {
     }
     let table = compare(&a, &b, authscale_report::compare::DEFAULT_DRIFT);
     assert!(table.contains("| token | 4 |"), "{table}");
-    assert!(table.contains("| 2.00 |"), "{table}");
+    assert!(table.contains("| 2.000 |"), "{table}");
 }
 
 /// A fault run recorded before durability was measured (a real sweep's
@@ -285,7 +285,10 @@ fn an_interleaved_run_states_its_noise_floor_and_what_it_does_not_hold() {
     let files = render(&run);
     let md = &files[0].1;
     assert!(md.contains("## How sure these figures are"), "{md}");
-    assert!(md.contains("**Noise floor: differences under "), "{md}");
+    assert!(
+        md.contains("**Noise floor: a typical figure of this run resolves differences of "),
+        "{md}"
+    );
     assert!(md.contains("one node further along"), "{md}");
     // The floor is the run's own noise; the report says what it leaves out.
     assert!(

@@ -23,7 +23,7 @@ pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precisi
     let e = &run.plan.experiment;
     let _ = writeln!(
         out,
-        "Every (mode, N) cell was measured once per round, {} rounds, in slices of {} (after {} of warm-up each), the order reversed every other round, so the machine's drift falls on every cell alike. Intervals are 95% Student-t intervals over the rounds (`mean [lo, hi]`); efficiencies and mode-to-mode ratios are formed within each round (paired) and their interval is a t interval on the per-round log ratios; the USL parameters' intervals come from a percentile bootstrap over rounds ({} resamples).\n",
+        "Every (mode, N) cell was measured once per round, {} rounds, in slices of {} (after {} of warm-up each), the order reversed every other round, so a steady drift of the machine falls on every cell nearly alike. Intervals are 95% Student-t intervals over the rounds (`mean [lo, hi]`; p50 and p99 here are means of the slices' percentiles, so they can differ from the whole steps' percentiles in the throughput table); efficiencies and mode-to-mode ratios are formed within each round (paired) and their interval is a t interval on the per-round log ratios; the USL parameters' intervals come from a percentile bootstrap over rounds ({} resamples).\n",
         e.rounds,
         e.slice,
         e.slice_warmup,
@@ -43,8 +43,13 @@ pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precisi
     if let Some(floor) = precision.noise_floor {
         let _ = writeln!(
             out,
-            "**Noise floor: differences under {:.1}% are not resolved by this run** (the median half-width of its paired ratios).\n",
-            floor * 100.0
+            "**Noise floor: a typical figure of this run resolves differences of {:.1}% or more** (the median half-width of the 95% intervals of its {}; a figure whose interval is narrower resolves less, and its own interval below says so).\n",
+            floor * 100.0,
+            if precision.ratios.is_empty() {
+                "efficiencies"
+            } else {
+                "mode-to-mode throughput ratios"
+            }
         );
         let _ = writeln!(
             out,
