@@ -68,7 +68,8 @@ pub struct Precision {
     pub steps: Vec<StepEstimates>,
     pub ratios: Vec<Ratio>,
     pub usl: BTreeMap<AuthMode, UslIntervals>,
-    /// Differences under this fraction are not resolved by the run.
+    /// The size of difference (a fraction) a typical figure of the run
+    /// resolves: the median relative half-width of its ratios.
     pub noise_floor: Option<f64>,
     /// Sentences about efficiencies whose interval lies above 1.
     pub superlinear: Vec<String>,
