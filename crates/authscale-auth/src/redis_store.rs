@@ -180,9 +180,8 @@ impl RedisStore {
                 // The pool as deadpool-redis ships it (its recycling sends
                 // UNWATCH and PING on every checkout), on connections set up
                 // like the manager's, so the two differ only by the pool.
-                let info = redis::IntoConnectionInfo::into_connection_info(url)
-                    .map_err(|e| invalid(format!("invalid redis URL {shown}: {e}")))?
-                    .set_tcp_settings(no_delay());
+                let info = connection_info(url)
+                    .map_err(|e| invalid(format!("invalid redis URL {shown}: {e}")))?;
                 let manager = deadpool_redis::Manager::new(info)
                     .map_err(|e| invalid(format!("invalid redis URL {shown}: {e}")))?;
                 let pool_config = deadpool_redis::PoolConfig {
@@ -202,9 +201,8 @@ impl RedisStore {
                 )
             }
             None => {
-                let info = redis::IntoConnectionInfo::into_connection_info(url)
-                    .map_err(|e| invalid(format!("invalid redis URL {shown}: {e}")))?
-                    .set_tcp_settings(no_delay());
+                let info = connection_info(url)
+                    .map_err(|e| invalid(format!("invalid redis URL {shown}: {e}")))?;
                 let client = match certificates {
                     Some(certificates) => redis::Client::build_with_tls(info, certificates),
                     None => redis::Client::open(info),
@@ -333,9 +331,6 @@ impl Request<'_> {
     }
 }
 
-/// A failed checkout as a redis error: the server's own error when the
-/// pool could not connect or recycle, else an I/O error (so a lookup is
-/// retried once, as with the manager).
 /// TCP_NODELAY on every store connection: commands multiplexed on one
 /// connection must not wait for the store's answer to the previous ones
 /// (Nagle), or a throttled store batches them by its own stalls. redis-rs
@@ -344,6 +339,14 @@ fn no_delay() -> redis::io::tcp::TcpSettings {
     redis::io::tcp::TcpSettings::default().set_nodelay(true)
 }
 
+/// A single-server store URL as connection settings, with TCP_NODELAY.
+fn connection_info(url: &str) -> redis::RedisResult<redis::ConnectionInfo> {
+    Ok(redis::IntoConnectionInfo::into_connection_info(url)?.set_tcp_settings(no_delay()))
+}
+
+/// A failed checkout as a redis error: the server's own error when the
+/// pool could not connect or recycle, else an I/O error (so a lookup is
+/// retried once, as with the manager).
 fn pool_error(e: deadpool_redis::PoolError) -> redis::RedisError {
     match e {
         deadpool_redis::PoolError::Backend(e) => e,

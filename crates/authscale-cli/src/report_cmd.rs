@@ -205,16 +205,12 @@ pub fn spread(options: SpreadOptions) -> Result<(), Failure> {
             names.into_iter().collect::<Vec<_>>().join(", ")
         )));
     }
-    let figures = authscale_report::spread::figures(&runs);
-    if authscale_report::spread::summarize(&figures, options.within).figures == 0 {
+    let Some(table) = authscale_report::spread::spread(&runs, options.within) else {
         return Err(Failure::usage(anyhow::anyhow!(
             "no figure has a value from two runs or more (every step without successful requests?): nothing to compare"
         )));
-    }
-    say_raw!(
-        "{}",
-        authscale_report::spread::spread(&runs, options.within)
-    );
+    };
+    say_raw!("{table}");
     Ok(())
 }
 

@@ -3,23 +3,22 @@
 //! is not a difference between the runs, and the drift band keeps the
 //! verdicts from calling it one.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod committed_runs;
+
+use std::process::Output;
+
+use committed_runs::{authscale, edited, precision_runs, refused, scale_throughput, steps};
 
 fn compare(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_authscale"))
-        .arg("compare")
-        .args(args)
-        .output()
-        .expect("run compare")
+    authscale("compare", args)
 }
 
+/// A run of results/precision/shipped/, `run-1.json` … `run-5.json`.
 fn shipped(run: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../results/precision/shipped")
-        .join(run)
-        .display()
-        .to_string()
+    precision_runs("shipped")
+        .into_iter()
+        .find(|p| p.ends_with(run))
+        .unwrap_or_else(|| panic!("no {run} in results/precision/shipped"))
 }
 
 /// Verdicts that call a difference resolved.
@@ -49,18 +48,11 @@ fn identical_code_run_twice_is_not_called_different() {
 fn a_real_difference_beyond_the_band_is_still_resolved() {
     // The same run against itself with B's slices 30% faster.
     let a = shipped("run-1.json");
-    let mut value: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&a).expect("run")).expect("json");
-    for step in value["steps"].as_array_mut().expect("steps") {
-        let x = step["throughput"].as_f64().expect("throughput");
-        step["throughput"] = (x * 1.3).into();
-        for slice in step["slices"].as_array_mut().expect("slices") {
-            let x = slice["throughput"].as_f64().expect("throughput");
-            slice["throughput"] = (x * 1.3).into();
+    let b = edited(&a, "faster", |v| {
+        for step in steps(v) {
+            scale_throughput(step, 1.3);
         }
-    }
-    let b = std::env::temp_dir().join(format!("authscale-compare-{}.json", std::process::id()));
-    std::fs::write(&b, value.to_string()).expect("write");
+    });
     let output = compare(&[&a, b.to_str().expect("utf-8")]);
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
     let _ = std::fs::remove_file(&b);
@@ -85,37 +77,28 @@ fn a_real_difference_beyond_the_band_is_still_resolved() {
 fn refuses_a_drift_outside_zero_to_one() {
     let a = shipped("run-1.json");
     for bad in ["1.5", "-0.1", "NaN", "1e308", "1e-300"] {
-        let output = compare(&["--drift", bad, &a, &a]);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{bad}: {stderr}");
-        assert!(stderr.contains("--drift"), "{bad}: {stderr}");
+        refused(&compare(&["--drift", bad, &a, &a]), "--drift");
     }
 }
 
 #[test]
 fn zero_slices_are_named_and_runs_without_a_shared_step_refused() {
     let a = shipped("run-1.json");
-    let mut value: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&a).expect("run")).expect("json");
     // Three of token N=8's slices stalled at 0.
-    for step in value["steps"].as_array_mut().expect("steps") {
-        if step["mode"] == "token" && step["nodes"] == 8 {
-            for slice in step["slices"]
-                .as_array_mut()
-                .expect("slices")
-                .iter_mut()
-                .take(3)
-            {
-                slice["throughput"] = 0.0.into();
+    let stalled = edited(&a, "stalled", |v| {
+        for step in steps(v) {
+            if step["mode"] == "token" && step["nodes"] == 8 {
+                for slice in step["slices"]
+                    .as_array_mut()
+                    .expect("slices")
+                    .iter_mut()
+                    .take(3)
+                {
+                    slice["throughput"] = 0.0.into();
+                }
             }
         }
-    }
-    let dir = std::env::temp_dir();
-    let stalled = dir.join(format!(
-        "authscale-compare-stalled-{}.json",
-        std::process::id()
-    ));
-    std::fs::write(&stalled, value.to_string()).expect("write");
+    });
     let output = compare(&[&a, stalled.to_str().expect("utf-8")]);
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(output.status.success(), "{stdout}");
@@ -125,19 +108,14 @@ fn zero_slices_are_named_and_runs_without_a_shared_step_refused() {
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!(row.contains("(B: 3 slices at 0 left out)"), "{row}");
     // Every step renamed to mode `none`: no (mode, N) step in common.
-    for step in value["steps"].as_array_mut().expect("steps") {
-        step["mode"] = "none".into();
-    }
-    let other = dir.join(format!(
-        "authscale-compare-other-{}.json",
-        std::process::id()
-    ));
-    std::fs::write(&other, value.to_string()).expect("write");
+    let other = edited(&a, "other", |v| {
+        for step in steps(v) {
+            step["mode"] = "none".into();
+        }
+    });
     let output = compare(&[&a, other.to_str().expect("utf-8")]);
-    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     for path in [stalled, other] {
         let _ = std::fs::remove_file(path);
     }
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("share no (mode, N) step"), "{stderr}");
+    refused(&output, "share no (mode, N) step");
 }

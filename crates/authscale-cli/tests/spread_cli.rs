@@ -1,35 +1,12 @@
 //! `authscale spread` on committed repeats of the default sweep: the table
 //! and its counts, computed from the runs' slices; usage errors exit 2.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod committed_runs;
 
-fn spread(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_authscale"))
-        .arg("spread")
-        .args(args)
-        .output()
-        .expect("run spread")
-}
+use committed_runs::{authscale, edited, precision_runs, refused, scale_throughput, steps};
 
-fn precision_runs(design: &str) -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../results/precision")
-        .join(design);
-    let mut runs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("results/precision")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    runs.sort();
-    runs.iter().map(|p| p.display().to_string()).collect()
-}
-
-fn refused(output: &Output, says: &str) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(says), "expected {says:?} in: {stderr}");
+fn spread(args: &[&str]) -> std::process::Output {
+    authscale("spread", args)
 }
 
 #[test]
@@ -106,27 +83,11 @@ fn refuses_one_run_a_bad_tolerance_and_a_missing_file() {
     );
 }
 
-/// A copy of a committed run, changed by `edit`, in a temporary file.
-fn edited(run: &str, name: &str, edit: impl Fn(&mut serde_json::Value)) -> PathBuf {
-    let mut value: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run).expect("run")).expect("json");
-    edit(&mut value);
-    let path = std::env::temp_dir().join(format!(
-        "authscale-spread-{}-{name}.json",
-        std::process::id()
-    ));
-    std::fs::write(&path, value.to_string()).expect("write");
-    path
-}
-
 #[test]
 fn refuses_duplicates_and_runs_that_are_not_repeats() {
     let runs = precision_runs("shipped");
     refused(&spread(&[runs[0].as_str(), runs[0].as_str()]), "same run");
-    let no8 = edited(&runs[1], "no8", |v| {
-        let steps = v["steps"].as_array_mut().expect("steps");
-        steps.retain(|s| s["nodes"] != 8);
-    });
+    let no8 = edited(&runs[1], "no8", |v| steps(v).retain(|s| s["nodes"] != 8));
     let no8 = no8.display().to_string();
     refused(
         &spread(&[runs[0].as_str(), no8.as_str()]),
@@ -143,12 +104,9 @@ fn refuses_duplicates_and_runs_that_are_not_repeats() {
 fn a_step_without_successes_shows_no_figure_instead_of_nan() {
     let runs = precision_runs("shipped");
     let zero = edited(&runs[1], "zero", |v| {
-        for step in v["steps"].as_array_mut().expect("steps") {
+        for step in steps(v) {
             if step["nodes"] == 1 && step["mode"] == "session" {
-                step["throughput"] = 0.0.into();
-                for slice in step["slices"].as_array_mut().expect("slices") {
-                    slice["throughput"] = 0.0.into();
-                }
+                scale_throughput(step, 0.0);
             }
         }
     });
@@ -179,22 +137,13 @@ fn a_step_without_successes_shows_no_figure_instead_of_nan() {
     };
     assert_eq!(counts(&stdout), counts(&swapped_out));
     // Two runs with nothing to compare at all are refused.
-    let all_zero = edited(&runs[2], "all-zero", |v| {
-        for step in v["steps"].as_array_mut().expect("steps") {
-            step["throughput"] = 0.0.into();
-            for slice in step["slices"].as_array_mut().expect("slices") {
-                slice["throughput"] = 0.0.into();
-            }
+    let zero_all = |v: &mut serde_json::Value| {
+        for step in steps(v) {
+            scale_throughput(step, 0.0);
         }
-    });
-    let all_zero_2 = edited(&runs[3], "all-zero-2", |v| {
-        for step in v["steps"].as_array_mut().expect("steps") {
-            step["throughput"] = 0.0.into();
-            for slice in step["slices"].as_array_mut().expect("slices") {
-                slice["throughput"] = 0.0.into();
-            }
-        }
-    });
+    };
+    let all_zero = edited(&runs[2], "all-zero", zero_all);
+    let all_zero_2 = edited(&runs[3], "all-zero-2", zero_all);
     refused(
         &spread(&[
             all_zero.to_str().expect("utf-8"),

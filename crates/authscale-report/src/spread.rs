@@ -24,18 +24,32 @@ pub struct Figure {
 
 impl Figure {
     pub fn median(&self) -> Option<f64> {
-        let mut v: Vec<f64> = self.values.iter().flatten().map(|e| e.mean).collect();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f64::total_cmp);
-        let mid = v.len() / 2;
-        Some(if v.len() % 2 == 1 {
-            v[mid]
-        } else {
-            (v[mid - 1] + v[mid]) / 2.0
-        })
+        median(self.values.iter().flatten().map(|e| e.mean).collect())
     }
+}
+
+/// The median; of an even count, the mean of the middle two.
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    })
+}
+
+/// The tolerance that 90% of `deviations` hold: their nearest-rank 90th
+/// percentile.
+fn held_by_90(mut deviations: Vec<f64>) -> Option<f64> {
+    if deviations.is_empty() {
+        return None;
+    }
+    deviations.sort_by(f64::total_cmp);
+    Some(deviations[(deviations.len() * 9).div_ceil(10) - 1])
 }
 
 /// What the runs agree on, in numbers.
@@ -142,7 +156,7 @@ pub fn figures(runs: &[Run]) -> Vec<Figure> {
 pub fn throughput_drift(runs: &[Run]) -> Option<f64> {
     let mut deviations = Vec::new();
     for (mode, n) in runs.first().map(cells).unwrap_or_default() {
-        let mut xs: Vec<f64> = runs
+        let xs: Vec<f64> = runs
             .iter()
             .filter_map(|r| precision::step(r, mode, n))
             .map(|s| s.throughput)
@@ -151,20 +165,12 @@ pub fn throughput_drift(runs: &[Run]) -> Option<f64> {
         if xs.len() < 2 {
             continue;
         }
-        xs.sort_by(f64::total_cmp);
-        let mid = xs.len() / 2;
-        let median = if xs.len() % 2 == 1 {
-            xs[mid]
-        } else {
-            (xs[mid - 1] + xs[mid]) / 2.0
+        let Some(median) = median(xs.clone()) else {
+            continue;
         };
         deviations.extend(xs.iter().map(|x| (x / median - 1.0).abs()));
     }
-    deviations.sort_by(f64::total_cmp);
-    match deviations.len() {
-        0 => None,
-        n => Some(deviations[(n * 9).div_ceil(10) - 1]),
-    }
+    held_by_90(deviations)
 }
 
 /// Figures a run lacks, per run (1-based), where any run lacks one.
@@ -211,18 +217,8 @@ pub fn summarize(figures: &[Figure], tolerance: f64) -> Summary {
         }
         s.figures_within += usize::from(all);
     }
-    widths.sort_by(f64::total_cmp);
-    let mid = widths.len() / 2;
-    s.median_half_width = match widths.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(widths[mid]),
-        _ => Some((widths[mid - 1] + widths[mid]) / 2.0),
-    };
-    deviations.sort_by(f64::total_cmp);
-    s.tolerance_held_by_90 = match deviations.len() {
-        0 => None,
-        n => Some(deviations[(n * 9).div_ceil(10) - 1]),
-    };
+    s.median_half_width = median(widths);
+    s.tolerance_held_by_90 = held_by_90(deviations);
     s
 }
 
@@ -248,9 +244,14 @@ fn percent_up(tolerance: f64) -> String {
     format!("{:.1}", if up > 0.0 { up } else { 0.0 })
 }
 
-/// The Markdown table and its summary lines.
-pub fn spread(runs: &[Run], tolerance: f64) -> String {
+/// The Markdown table and its summary lines; None when no figure has a
+/// value from two runs or more (nothing to compare).
+pub fn spread(runs: &[Run], tolerance: f64) -> Option<String> {
     let figures = figures(runs);
+    let s = summarize(&figures, tolerance);
+    if s.figures == 0 {
+        return None;
+    }
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -285,7 +286,6 @@ pub fn spread(runs: &[Run], tolerance: f64) -> String {
         }
         let _ = writeln!(out, " {median:.2} | {} |", if all { "yes" } else { "no" });
     }
-    let s = summarize(&figures, tolerance);
     let pct = percent(tolerance);
     for (run, lacks) in missing(&figures) {
         let _ = writeln!(
@@ -330,7 +330,7 @@ pub fn spread(runs: &[Run], tolerance: f64) -> String {
             w * 100.0
         );
     }
-    out
+    Some(out)
 }
 
 #[cfg(test)]
