@@ -157,8 +157,11 @@ struct UsersOptions {
 /// Exit codes: 0 success, 1 a run failed, 2 bad usage or configuration
 /// (clap uses 2 for its own usage errors too).
 fn main() -> ExitCode {
-    // `node --help` shows the defaults of `NodeFileConfig`, where they live.
-    let command = Cli::command().mut_subcommand("node", node_cmd::document_defaults);
+    // `node --help` and `sweep --help` show the defaults where they live
+    // (`NodeFileConfig`, the built-in experiment).
+    let command = Cli::command()
+        .mut_subcommand("node", node_cmd::document_defaults)
+        .mut_subcommand("sweep", sweep_cmd::document_defaults);
     let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     init_tracing();
     let result = match cli.command {

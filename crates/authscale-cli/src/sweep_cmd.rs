@@ -87,11 +87,11 @@ pub struct SweepOptions {
     #[arg(long, value_name = "DURATION")]
     session_cache_ttl: Option<String>,
 
-    /// How the nodes reach the store: manager (one multiplexed connection) or deadpool (a pool; UNWATCH+PING per checkout). [default: manager]
+    /// How the nodes reach the store: manager (one multiplexed connection) or deadpool (a pool; UNWATCH+PING per checkout).
     #[arg(long, value_name = "CLIENT")]
     store_client: Option<authscale_auth::StoreClient>,
 
-    /// cpuset: the load generator and the proxy on some CPUs, the nodes and the store on the others (falls back to none, with the reason in run.json, where it cannot). [default: cpuset]
+    /// Where the processes run: none shares every CPU; cpuset keeps the harness (load generator, proxy) and the system under test on separate CPUs.
     #[arg(long, value_name = "HOW")]
     isolate: Option<authscale_lab::Isolate>,
 
@@ -106,6 +106,43 @@ pub struct SweepOptions {
     /// No progress lines.
     #[arg(long, short = 'q')]
     quiet: bool,
+}
+
+/// Appends `[default: …]` to the help of every `sweep` flag that sets an
+/// experiment field, read from [`Experiment::default`] (the built-in
+/// experiment): the help cannot drift from the code.
+pub fn document_defaults(sweep: clap::Command) -> clap::Command {
+    let defaults = serde_json::to_value(Experiment::default()).expect("plain data");
+    let serde_json::Value::Object(defaults) = defaults else {
+        return sweep;
+    };
+    defaults.into_iter().fold(sweep, |sweep, (key, value)| {
+        let id = key.replace('-', "_");
+        if !sweep.get_arguments().any(|arg| arg.get_id() == id.as_str()) {
+            return sweep;
+        }
+        let Some(shown) = shown(&value) else {
+            return sweep;
+        };
+        sweep.mut_arg(id, |arg| {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            arg.help(format!("{help} [default: {shown}]"))
+        })
+    })
+}
+
+/// A default as the flag takes it: lists comma-separated, strings bare.
+fn shown(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Array(items) if !items.is_empty() => {
+            let items: Option<Vec<String>> = items.iter().map(shown).collect();
+            items.map(|items| items.join(","))
+        }
+        serde_json::Value::Array(_) | serde_json::Value::Object(_) => None,
+        other => Some(other.to_string()),
+    }
 }
 
 pub fn run(options: SweepOptions) -> Result<(), Failure> {

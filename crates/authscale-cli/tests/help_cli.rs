@@ -58,3 +58,44 @@ fn an_unknown_mode_is_refused_with_the_accepted_ones() {
         }
     }
 }
+
+#[test]
+fn sweep_help_shows_the_built_in_experiment() {
+    let help = help("sweep");
+    let defaults = serde_json::to_value(authscale_schema::Experiment::default()).expect("json");
+    let shown = |value: &serde_json::Value| match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.to_string(),
+    };
+    for key in [
+        "modes",
+        "nodes",
+        "rounds",
+        "slice-warmup",
+        "store-cpu",
+        "store-client",
+        "isolate",
+    ] {
+        let section = help
+            .split(&format!("--{key} <"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("--{key} missing from sweep --help"));
+        let section = section.split("\n      --").next().unwrap_or_default();
+        let expected = format!("[default: {}]", shown(&defaults[key]));
+        assert!(
+            section.contains(&expected),
+            "--{key}: {expected} missing:\n{section}"
+        );
+        // No second, hand-written default to contradict it.
+        assert_eq!(
+            section.matches("[default:").count(),
+            1,
+            "--{key}:\n{section}"
+        );
+    }
+}
