@@ -35,8 +35,10 @@ pub struct GateInstructionsOptions {
     /// The valgrind to run.
     #[arg(long, default_value = "valgrind")]
     valgrind: PathBuf,
-    /// Where callgrind's dump files go (default: a fresh folder under the
-    /// system's temporary directory, removed afterwards).
+    /// Where callgrind's dump files go: created if missing; its earlier
+    /// `callgrind.out*` files are replaced and nothing else in it is touched
+    /// (default: a fresh folder under the system's temporary directory,
+    /// removed afterwards).
     #[arg(long)]
     work_dir: Option<PathBuf>,
 }
@@ -53,11 +55,8 @@ pub fn run(options: GateInstructionsOptions) -> Result<(), Failure> {
     if !(options.bound.is_finite() && options.bound >= 0.0) {
         return Err(Failure::usage(anyhow!("--bound must be a percentage ≥ 0")));
     }
-    let now = measure(&options).map_err(Failure::usage)?;
-    if let Some(path) = &options.save {
-        write(path, &now.to_toml()).map_err(Failure::usage)?;
-    }
     if options.write_baseline {
+        let now = measured(&options)?;
         write(&options.baseline, &now.to_toml()).map_err(Failure::usage)?;
         for (op, count) in &now.ops {
             say!("{op:<24} {count:>10}");
@@ -65,10 +64,13 @@ pub fn run(options: GateInstructionsOptions) -> Result<(), Failure> {
         say!("wrote {}", options.baseline.display());
         return Ok(());
     }
+    // Read before the measurement: a wrong path fails at once, not after
+    // a callgrind run.
     let baseline = std::fs::read_to_string(&options.baseline)
         .with_context(|| format!("cannot read the baseline {}", options.baseline.display()))
         .and_then(|text| InstructionCounts::from_toml(&text).map_err(Into::into))
         .map_err(Failure::usage)?;
+    let now = measured(&options)?;
     let comparison = instructions::compare(&baseline, &now, options.bound);
     let table = comparison.markdown();
     say_raw!("{table}");
@@ -88,6 +90,15 @@ pub fn run(options: GateInstructionsOptions) -> Result<(), Failure> {
     }
 }
 
+/// The counts of this build, also written to `--save` when given.
+fn measured(options: &GateInstructionsOptions) -> Result<InstructionCounts, Failure> {
+    let now = measure(options).map_err(Failure::usage)?;
+    if let Some(path) = &options.save {
+        write(path, &now.to_toml()).map_err(Failure::usage)?;
+    }
+    Ok(now)
+}
+
 /// Runs the program under callgrind and turns its dumps into counts.
 fn measure(options: &GateInstructionsOptions) -> anyhow::Result<InstructionCounts> {
     let described = output(Command::new(&options.bin).arg("--describe"))
@@ -103,8 +114,8 @@ fn measure(options: &GateInstructionsOptions) -> anyhow::Result<InstructionCount
             true,
         ),
     };
-    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    remove_dumps(&dir)?;
     let prefix = dir.join("callgrind.out");
     let manifest = output(
         Command::new(&options.valgrind)
@@ -125,6 +136,25 @@ fn measure(options: &GateInstructionsOptions) -> anyhow::Result<InstructionCount
         },
         ops: instructions::per_op(&manifest, &totals)?,
     })
+}
+
+/// Removes earlier callgrind dumps (`callgrind.out*`) from `dir`, so only
+/// this run's are read; nothing else in `dir` is touched.
+fn remove_dumps(dir: &Path) -> anyhow::Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        let ours = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("callgrind.out"));
+        if ours && path.is_file() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The totals of `<prefix>.1`, `<prefix>.2`, … in dump order.

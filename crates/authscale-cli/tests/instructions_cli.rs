@@ -1,0 +1,99 @@
+//! `authscale gate-instructions` with stand-ins for the measured program
+//! and valgrind: what it does to the folder and files it is given.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A folder of its own under the system's temporary directory.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "authscale-icount-test-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+fn script(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// A program that describes itself and a valgrind that knows its version
+/// but fails the measurement.
+fn stand_ins(dir: &Path) -> (PathBuf, PathBuf) {
+    let bin = dir.join("icount");
+    script(
+        &bin,
+        r#"echo 'rustc = "rustc 1.0"'; echo 'target = "x86_64"'; echo 'valgrind_args = ["--tool=callgrind"]'"#,
+    );
+    let valgrind = dir.join("valgrind");
+    script(
+        &valgrind,
+        r#"if [ "$1" = "--version" ]; then echo valgrind-3.0; exit 0; fi; exit 1"#,
+    );
+    (bin, valgrind)
+}
+
+#[test]
+fn the_work_dir_keeps_everything_but_earlier_dumps() {
+    let dir = scratch("work-dir");
+    let (bin, valgrind) = stand_ins(&dir);
+    let work = dir.join("work");
+    std::fs::create_dir_all(work.join("sub")).expect("work folder");
+    std::fs::write(work.join("notes.txt"), "keep me").expect("notes");
+    std::fs::write(work.join("sub/y"), "keep me too").expect("nested");
+    std::fs::write(work.join("callgrind.out.7"), "an earlier dump").expect("dump");
+    let output = Command::new(env!("CARGO_BIN_EXE_authscale"))
+        .args(["gate-instructions", "--write-baseline", "--baseline"])
+        .arg(dir.join("baseline.toml"))
+        .arg("--bin")
+        .arg(&bin)
+        .arg("--valgrind")
+        .arg(&valgrind)
+        .arg("--work-dir")
+        .arg(&work)
+        .output()
+        .expect("run authscale");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("callgrind failed"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(work.join("notes.txt"))
+            .ok()
+            .as_deref(),
+        Some("keep me")
+    );
+    assert!(work.join("sub/y").is_file(), "a nested file was removed");
+    assert!(
+        !work.join("callgrind.out.7").exists(),
+        "an earlier dump was kept"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_baseline_is_refused_before_measuring() {
+    let dir = scratch("baseline");
+    let (bin, _) = stand_ins(&dir);
+    // A valgrind that would leave a trace if it were run at all.
+    let valgrind = dir.join("valgrind");
+    let trace = dir.join("ran");
+    script(&valgrind, &format!("touch {}; exit 1", trace.display()));
+    let output = Command::new(env!("CARGO_BIN_EXE_authscale"))
+        .args(["gate-instructions", "--baseline"])
+        .arg(dir.join("no-such-baseline.toml"))
+        .arg("--bin")
+        .arg(&bin)
+        .arg("--valgrind")
+        .arg(&valgrind)
+        .output()
+        .expect("run authscale");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot read the baseline"), "{stderr}");
+    assert!(!trace.exists(), "valgrind ran before the baseline was read");
+    let _ = std::fs::remove_dir_all(&dir);
+}
