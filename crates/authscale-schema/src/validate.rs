@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::ensure;
+use anyhow::{bail, ensure};
 
 use crate::duration;
 use crate::experiment::{Experiment, FaultKind, FaultPlan, Persistence, Plan};
@@ -36,6 +36,14 @@ impl Experiment {
             "modes: name at least one of {}",
             AuthMode::ALL.map(AuthMode::as_str).join(", ")
         );
+        if let Some(twice) = self
+            .modes
+            .iter()
+            .enumerate()
+            .find_map(|(i, m)| self.modes[..i].contains(m).then_some(m))
+        {
+            bail!("modes: {twice} is named twice; name each mode once");
+        }
         ensure!(
             !self.nodes.is_empty(),
             "nodes: give at least one node count"
@@ -202,8 +210,9 @@ mod tests {
 
     #[test]
     fn bad_experiments_are_refused_with_reasons() {
-        let cases: [(&str, &str); 9] = [
+        let cases: [(&str, &str); 10] = [
             ("nodes = [4, 2]", "increasing"),
+            ("modes = [\"session\", \"session\"]", "session is named twice"),
             ("modes = [\"cookies\"]", "unknown variant `cookies`"),
             ("node-cpu = 0", "node-cpu"),
             ("duration = \"soon\"", "duration"),
