@@ -191,6 +191,7 @@ fn plan(options: &SweepOptions) -> anyhow::Result<authscale_schema::Plan> {
         Some(path) => Experiment::from_file(path)?,
         None => Experiment::default(),
     };
+    let given = e.clone();
     if let Some(v) = &options.modes {
         e.modes = v.clone();
     }
@@ -221,5 +222,15 @@ fn plan(options: &SweepOptions) -> anyhow::Result<authscale_schema::Plan> {
         .connections_per_node
         .unwrap_or(e.connections_per_node);
     e.capacity = options.capacity.unwrap_or(e.capacity);
+    // The record and the report say what the flags changed, rather than
+    // repeat a description they made untrue.
+    let changes = e.changes_from(&given);
+    if !changes.is_empty() {
+        e.description = format!(
+            "{} (changed on the command line: {})",
+            e.description,
+            changes.join(", ")
+        );
+    }
     e.plan()
 }

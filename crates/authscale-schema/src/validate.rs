@@ -11,10 +11,59 @@ use crate::vocabulary::AuthMode;
 
 impl Experiment {
     /// Reads a TOML file; unknown keys are errors, missing keys default.
+    ///
+    /// A file without a `name` is named after itself (its stem, with
+    /// anything but letters, digits, `-` and `_` turned into `-`); one
+    /// without a `description` is described by what it changes in the
+    /// built-in experiment, so neither borrows the built-in one's.
     pub fn from_file(path: &std::path::Path) -> anyhow::Result<Experiment> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read experiment {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("experiment {}: {e}", path.display()))
+        let mut e: Experiment = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("experiment {}: {e}", path.display()))?;
+        let table: toml::Table = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("experiment {}: {e}", path.display()))?;
+        if !table.contains_key("name") {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy())
+                .unwrap_or_default();
+            e.name = stem
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+        }
+        if !table.contains_key("description") {
+            let changes = e.changes_from(&Experiment::default());
+            e.description = if changes.is_empty() {
+                "the built-in experiment".to_owned()
+            } else {
+                format!("the built-in experiment with {}", changes.join(", "))
+            };
+        }
+        Ok(e)
+    }
+
+    /// `key = value` for every setting (other than the name and the
+    /// description) that differs from `base`, in the file's spelling.
+    pub fn changes_from(&self, base: &Experiment) -> Vec<String> {
+        let (Ok(serde_json::Value::Object(now)), Ok(serde_json::Value::Object(was))) =
+            (serde_json::to_value(self), serde_json::to_value(base))
+        else {
+            return Vec::new();
+        };
+        now.into_iter()
+            .filter(|(key, value)| {
+                key != "name" && key != "description" && was.get(key) != Some(value)
+            })
+            .map(|(key, value)| format!("{key} = {value}"))
+            .collect()
     }
 
     /// Validates and parses; every sweep starts with this.
@@ -209,10 +258,31 @@ mod tests {
     }
 
     #[test]
+    fn a_file_without_name_or_description_is_named_and_described_by_itself() {
+        let dir = std::env::temp_dir().join(format!("authscale-exp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("two nodes.toml");
+        std::fs::write(&path, "nodes = [1, 2]\nmodes = [\"token\"]\n").expect("write");
+        let e = Experiment::from_file(&path).expect("valid");
+        assert_eq!(e.name, "two-nodes");
+        assert_eq!(
+            e.description,
+            "the built-in experiment with modes = [\"token\"], nodes = [1,2]"
+        );
+        std::fs::write(&path, "name = \"x\"\ndescription = \"mine\"\n").expect("write");
+        let e = Experiment::from_file(&path).expect("valid");
+        assert_eq!((e.name.as_str(), e.description.as_str()), ("x", "mine"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn bad_experiments_are_refused_with_reasons() {
         let cases: [(&str, &str); 10] = [
             ("nodes = [4, 2]", "increasing"),
-            ("modes = [\"session\", \"session\"]", "session is named twice"),
+            (
+                "modes = [\"session\", \"session\"]",
+                "session is named twice",
+            ),
             ("modes = [\"cookies\"]", "unknown variant `cookies`"),
             ("node-cpu = 0", "node-cpu"),
             ("duration = \"soon\"", "duration"),
