@@ -360,6 +360,21 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
     if o.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
+    // Every duration is checked whatever the mode, so a typo in an option
+    // this mode does not use (from a shared config file, say) is not
+    // silently carried until the day the mode changes.
+    for (name, raw) in [
+        ("store-timeout", &o.store_timeout),
+        ("store-rtt", &o.store_rtt),
+        ("session-cache-ttl", &o.session_cache_ttl),
+        ("session-idle", &o.session_idle),
+        ("session-lifetime", &o.session_lifetime),
+        ("token-ttl", &o.token_ttl),
+        ("jwt-leeway", &o.jwt_leeway),
+        ("jwt-max-lifetime", &o.jwt_max_lifetime),
+    ] {
+        dur(name, raw)?;
+    }
     let mut config = NodeConfig::new(auth);
     config.work_us = o.work_us;
     config.users = o.users;
@@ -405,6 +420,9 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
         }
         if config.session.idle_ttl < Duration::from_secs(1) {
             bail!("--session-idle must be at least 1s (the store's TTL resolution)");
+        }
+        if config.session.absolute_ttl < Duration::from_secs(1) {
+            bail!("--session-lifetime must be at least 1s (the store's TTL resolution)");
         }
     }
     if auth.issues_tokens() {

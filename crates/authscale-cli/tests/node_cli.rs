@@ -211,6 +211,23 @@ fn bad_flags_and_files_are_usage_errors_with_reasons() {
         "--sessions-per-user must be at least 1",
     );
     fails_with(
+        &["node", "--auth", "session", "--session-lifetime", "0s"],
+        "--session-lifetime must be at least 1s",
+    );
+    // Durations of options the mode does not use are checked too.
+    fails_with(
+        &["node", "--auth", "none", "--store-timeout", "5x"],
+        "--store-timeout",
+    );
+    fails_with(
+        &["node", "--auth", "token", "--session-idle", "5x"],
+        "--session-idle",
+    );
+    fails_with(
+        &["node", "--auth", "session", "--token-ttl", "5x"],
+        "--token-ttl",
+    );
+    fails_with(
         &["node", "--login-failure-window", "0s"],
         "--login-failure-window",
     );
