@@ -57,7 +57,8 @@ pub struct AbOptionsArgs {
     #[arg(long, default_value = "300ms")]
     warmup: String,
     /// CPU work per protected request on both sides' nodes, µs (a side's
-    /// own --work-us in its node args wins).
+    /// own --work-us in its node args wins) [default: the built-in
+    /// experiment's, as `sweep --help` shows].
     #[arg(long)]
     work_us: Option<u64>,
     /// Bounds on B/A (TOML, e.g. results/baseline/ab.toml): exit 1 when a
@@ -103,10 +104,19 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
     let dur = |name: &str, raw: &str| common::dur(name, raw).map_err(Failure::usage);
     let mut experiment = Experiment::default();
     experiment.work_us = o.work_us.unwrap_or(experiment.work_us);
-    if o.rounds < 2 || o.nodes < 1 {
+    if o.rounds < 2 || !(1..=64).contains(&o.nodes) {
         return Err(Failure::usage(anyhow!(
-            "--rounds must be at least 2 and --nodes at least 1"
+            "--rounds must be at least 2 and --nodes 1 to 64"
         )));
+    }
+    let slice = dur("slice", &o.slice)?;
+    if slice.is_zero() {
+        return Err(Failure::usage(anyhow!("--slice must be greater than zero")));
+    }
+    for (flag, path) in [("--markdown", &o.markdown), ("--json", &o.json)] {
+        if let Some(path) = path {
+            common::writable(flag, path).map_err(Failure::usage)?;
+        }
     }
     let options = AbOptions {
         a,
@@ -116,7 +126,7 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
         mode: o.mode,
         nodes: o.nodes,
         rounds: o.rounds,
-        slice: dur("slice", &o.slice)?,
+        slice,
         warmup: dur("warmup", &o.warmup)?,
         progress: !o.quiet,
     };

@@ -46,3 +46,24 @@ pub async fn shutdown_signal() {
 pub fn dur(name: &str, raw: &str) -> anyhow::Result<Duration> {
     duration::parse(raw).map_err(|e| anyhow!("--{name}: {e}"))
 }
+
+/// Checks, before any work, that `path` can be written where it points: its
+/// folder exists and it is not itself a folder. (Whether the file can be
+/// created is only known when it is; this catches the usual slip.)
+pub fn writable(flag: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        anyhow::bail!(
+            "{flag} {}: the folder {} does not exist",
+            path.display(),
+            parent.display()
+        );
+    }
+    if path.is_dir() {
+        anyhow::bail!("{flag} {} is a folder; give a file name", path.display());
+    }
+    Ok(())
+}

@@ -97,6 +97,9 @@ pub struct LoadOptions {
 }
 
 pub fn run(options: LoadOptions) -> Result<(), Failure> {
+    if let Some(path) = &options.json {
+        common::writable("--json", path).map_err(Failure::usage)?;
+    }
     let runtime = common::runtime(Some(options.threads))?;
     runtime.block_on(async move {
         let config = resolve(&options).await.map_err(Failure::usage)?;
@@ -167,7 +170,8 @@ async fn resolve(options: &LoadOptions) -> anyhow::Result<LoadConfig> {
 /// Options of `authscale merge`.
 #[derive(Debug, Args)]
 pub struct MergeOptions {
-    /// Results of `authscale load --json` from segments that ran together.
+    /// Results of `authscale load --json` from segments that ran together
+    /// (checked: one target and scenario, disjoint users, overlapping times).
     #[arg(required = true, value_name = "FILE")]
     inputs: Vec<PathBuf>,
 
@@ -178,6 +182,9 @@ pub struct MergeOptions {
 
 /// Merges segment results exactly (counts add, histograms add).
 pub fn merge(options: MergeOptions) -> Result<(), Failure> {
+    if let Some(path) = &options.json {
+        common::writable("--json", path).map_err(Failure::usage)?;
+    }
     let mut parts = Vec::new();
     for path in &options.inputs {
         let text = std::fs::read_to_string(path)
@@ -188,11 +195,75 @@ pub fn merge(options: MergeOptions) -> Result<(), Failure> {
             .map_err(Failure::usage)?;
         parts.push(part);
     }
+    one_load(&options.inputs, &parts).map_err(Failure::usage)?;
     let merged = authscale_load::merge(&parts).map_err(|e| Failure::usage(anyhow!(e)))?;
     say_raw!("{}", authscale_load::render(&merged));
     if let Some(path) = &options.json {
         write_json(path, &merged).map_err(Failure::runtime)?;
         say!("\nmerged result written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Whether `parts` can be segments of one load: the same target and
+/// scenario, disjoint users (as `load --segment I/N` splits them) and
+/// measurement windows that overlap (they ran at the same time).
+fn one_load(paths: &[PathBuf], parts: &[LoadResult]) -> anyhow::Result<()> {
+    let named: Vec<(&PathBuf, &LoadResult)> = paths.iter().zip(parts).collect();
+    let Some(((first_path, first), rest)) = named.split_first() else {
+        return Ok(());
+    };
+    let scenario = |r: &LoadResult| {
+        let mut s = r.config.scenario.clone();
+        s.users = 0;
+        s.first_user = 0;
+        serde_json::to_value(s).ok()
+    };
+    for (path, part) in rest {
+        if part.config.target.url != first.config.target.url || scenario(part) != scenario(first) {
+            anyhow::bail!(
+                "{} and {} are not segments of one load: their target or scenario differ",
+                first_path.display(),
+                path.display()
+            );
+        }
+    }
+    let mut by_user: Vec<&(&PathBuf, &LoadResult)> = named.iter().collect();
+    by_user.sort_by_key(|(_, r)| r.config.scenario.first_user);
+    for pair in by_user.windows(2) {
+        let ((a_path, a), (b_path, b)) = (pair[0], pair[1]);
+        let a_end = a.config.scenario.first_user + a.config.scenario.users;
+        if b.config.scenario.first_user < a_end {
+            anyhow::bail!(
+                "{} and {} drive the same users (from user{}): segments of one load have \
+                 disjoint users (`authscale load --segment I/N`)",
+                a_path.display(),
+                b_path.display(),
+                b.config.scenario.first_user
+            );
+        }
+    }
+    // Unix seconds at the start, so a window is widened by one second.
+    let window = |r: &LoadResult| {
+        let start = r.started_at as f64;
+        (
+            start,
+            start + r.config.warmup.as_secs_f64() + r.measured_seconds + 1.0,
+        )
+    };
+    let latest_start = named
+        .iter()
+        .map(|(_, r)| window(r).0)
+        .fold(f64::MIN, f64::max);
+    let earliest_end = named
+        .iter()
+        .map(|(_, r)| window(r).1)
+        .fold(f64::MAX, f64::min);
+    if latest_start > earliest_end {
+        anyhow::bail!(
+            "these results did not run at the same time (their windows do not overlap): \
+             merge combines segments of one load"
+        );
     }
     Ok(())
 }

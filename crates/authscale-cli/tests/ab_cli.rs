@@ -222,3 +222,22 @@ fn a_revision_whose_build_fails_is_refused_and_its_worktree_removed() {
     let _ = std::fs::remove_dir_all(&cache);
     let _ = std::fs::remove_dir_all(&fake);
 }
+
+#[test]
+fn a_bad_plan_is_refused_before_anything_starts() {
+    for (args, why) in [
+        (["--nodes", "1000"], "--nodes 1 to 64"),
+        (["--slice", "0s"], "--slice must be greater than zero"),
+        (["--json", "/nonexistent-folder/ab.json"], "does not exist"),
+    ] {
+        let output = Command::new(bin())
+            .arg("ab")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run ab");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    }
+}

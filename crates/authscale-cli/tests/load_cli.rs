@@ -206,6 +206,26 @@ fn segments_run_by_two_generators_merge_into_one_result() {
         .output()
         .expect("merge");
     assert_eq!(missing.status.code(), Some(2));
+    // Not segments of one load: a segment twice (its users counted twice),
+    // and a segment from another hour.
+    let refused = |inputs: &[&std::path::PathBuf], reason: &str| {
+        let output = Command::new(bin())
+            .arg("merge")
+            .args(inputs)
+            .output()
+            .expect("merge");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(reason), "{stderr}");
+    };
+    refused(&[&files[0], &files[0]], "drive the same users");
+    let mut earlier: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&files[1]).expect("json")).expect("json");
+    earlier["started_at"] = (earlier["started_at"].as_u64().expect("started_at") - 3600).into();
+    let moved = temp_file("segment-an-hour-earlier.json");
+    std::fs::write(&moved, earlier.to_string()).expect("write");
+    refused(&[&files[0], &moved], "did not run at the same time");
+    let _ = std::fs::remove_file(&moved);
     for file in files.iter().chain([&merged]) {
         let _ = std::fs::remove_file(file);
     }
