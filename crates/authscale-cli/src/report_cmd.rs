@@ -72,8 +72,8 @@ pub struct SpreadOptions {
 /// Options of `authscale gate`.
 #[derive(Debug, Args)]
 pub struct GateOptions {
-    /// The committed baseline run.
-    #[arg(long, default_value = "results/baseline/run.json", value_name = "FILE")]
+    /// The committed baseline run (its run.json, or its folder).
+    #[arg(long, default_value = "results/baseline/run.json", value_name = "PATH")]
     baseline: PathBuf,
     /// The run to judge (folder or run.json).
     #[arg(long, value_name = "RESULTS_DIR")]
@@ -221,6 +221,9 @@ pub fn gate(options: GateOptions) -> Result<(), Failure> {
     let run = read(&options.run)?;
     let thresholds_path = match &options.thresholds {
         Some(p) => p.clone(),
+        // Beside the baseline run: in its folder, whether the folder or
+        // its run.json was given.
+        None if options.baseline.is_dir() => options.baseline.join("thresholds.toml"),
         None => options
             .baseline
             .parent()

@@ -80,6 +80,36 @@ fn gate_exit_codes_are_0_pass_1_fail_2_error() {
 }
 
 #[test]
+fn a_baseline_folder_finds_its_thresholds_inside_it() {
+    let folder = temp("baseline-folder");
+    std::fs::create_dir_all(&folder).expect("folder");
+    std::fs::copy(fixture(), folder.join("run.json")).expect("baseline run");
+    std::fs::write(
+        folder.join("thresholds.toml"),
+        r#"checks = ["token.efficiency@max >= 0.5"]"#,
+    )
+    .expect("thresholds");
+    for baseline in [folder.clone(), folder.join("run.json")] {
+        let output = Command::new(bin())
+            .arg("gate")
+            .arg("--baseline")
+            .arg(&baseline)
+            .arg("--run")
+            .arg(fixture())
+            .output()
+            .expect("run gate");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}: {stderr}",
+            baseline.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&folder);
+}
+
+#[test]
 fn report_writes_markdown_and_charts_into_the_results_folder() {
     let dir = temp("report");
     std::fs::create_dir_all(&dir).expect("dir");
