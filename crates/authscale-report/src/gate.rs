@@ -173,6 +173,16 @@ fn parse(expression: &str) -> Result<(Metric, Op, Bound), GateError> {
             bad("the bound must be a number, `baseline`, `baseline * F` or `baseline + F`")
         })?)
     };
+    let finite = match bound {
+        Bound::Number(x) => x.is_finite(),
+        Bound::Baseline { times, plus } => times.is_finite() && plus.is_finite(),
+    };
+    if !finite {
+        return Err(bad("the bound's numbers must be finite"));
+    }
+    if lhs.ends_with(['=', '>', '<']) || rhs.starts_with(['=', '>', '<']) {
+        return Err(bad("the comparison must be one of >=, <=, >, <"));
+    }
     let (subject, field_at) = match lhs.split_once(' ') {
         Some((ratio, field)) => (ratio.trim(), field.trim().to_owned()),
         None => {
