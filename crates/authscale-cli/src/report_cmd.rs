@@ -120,6 +120,14 @@ pub fn compare(options: CompareOptions) -> Result<(), Failure> {
     // -0 is 0.
     let drift = options.drift + 0.0;
     let (a, b) = (read(&options.a)?, read(&options.b)?);
+    if same_run(&a, &b) {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "{} and {} are the same run (started {}): compare two runs",
+            options.a.display(),
+            options.b.display(),
+            a.started_at
+        )));
+    }
     let shared = a.steps.iter().any(|s| {
         b.steps
             .iter()
@@ -164,6 +172,18 @@ pub fn spread(options: SpreadOptions) -> Result<(), Failure> {
         .iter()
         .map(|p| read(p))
         .collect::<Result<Vec<_>, _>>()?;
+    for (i, (run, path)) in runs.iter().zip(&options.runs).enumerate() {
+        for (earlier, earlier_path) in runs.iter().zip(&options.runs).take(i) {
+            if same_run(earlier, run) {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "{} and {} are copies of one run (started {}): give each repeat once",
+                    earlier_path.display(),
+                    path.display(),
+                    run.started_at
+                )));
+            }
+        }
+    }
     for (run, path) in runs.iter().zip(&options.runs) {
         if run.steps.is_empty() {
             return Err(Failure::usage(anyhow::anyhow!(
@@ -254,4 +274,9 @@ pub fn gate(options: GateOptions) -> Result<(), Failure> {
             code: 1,
         })
     }
+}
+
+/// Whether two records are copies of one run: the same start and end.
+fn same_run(a: &authscale_schema::Run, b: &authscale_schema::Run) -> bool {
+    a.started_at == b.started_at && a.finished_at == b.finished_at
 }

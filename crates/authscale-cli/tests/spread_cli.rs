@@ -87,6 +87,20 @@ fn refuses_one_run_a_bad_tolerance_and_a_missing_file() {
 fn refuses_duplicates_and_runs_that_are_not_repeats() {
     let runs = precision_runs("shipped");
     refused(&spread(&[runs[0].as_str(), runs[0].as_str()]), "same run");
+    // A byte-for-byte copy under another name is the same run too.
+    let copy =
+        std::env::temp_dir().join(format!("authscale-spread-copy-{}.json", std::process::id()));
+    std::fs::copy(&runs[0], &copy).expect("copy");
+    let copy_name = copy.display().to_string();
+    refused(
+        &spread(&[runs[0].as_str(), copy_name.as_str(), runs[1].as_str()]),
+        "copies of one run",
+    );
+    refused(
+        &authscale("compare", &[runs[0].as_str(), copy_name.as_str()]),
+        "the same run",
+    );
+    let _ = std::fs::remove_file(&copy);
     let no8 = edited(&runs[1], "no8", |v| steps(v).retain(|s| s["nodes"] != 8));
     let no8 = no8.display().to_string();
     refused(

@@ -41,6 +41,9 @@ pub fn refused(output: &Output, says: &str) {
 pub fn edited(run: &str, name: &str, edit: impl Fn(&mut serde_json::Value)) -> PathBuf {
     let mut value: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run).expect("run")).expect("json");
+    // Another run, as far as its record says: `spread` and `compare`
+    // refuse two copies of one run.
+    value["started_at"] = format!("edited {name}").into();
     edit(&mut value);
     let path = std::env::temp_dir().join(format!(
         "authscale-committed-{}-{name}.json",
