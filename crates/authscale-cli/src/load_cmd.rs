@@ -129,6 +129,17 @@ pub fn run(options: LoadOptions) -> Result<(), Failure> {
                 code: 130,
             });
         }
+        if result.requests == 0 {
+            return Err(Failure::runtime(anyhow!(
+                "nothing was measured (is --max-requests used up by the warm-up, or --duration too short?)"
+            )));
+        }
+        if result.success_rate <= 0.0 {
+            return Err(Failure::runtime(anyhow!(
+                "no request succeeded: all {} measured requests failed (the outcomes are above)",
+                result.requests
+            )));
+        }
         Ok(())
     })
 }

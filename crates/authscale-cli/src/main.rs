@@ -65,6 +65,10 @@ enum Command {
     /// Examples:
     ///   authscale load --target http://127.0.0.1:8000 -c 64 -d 10s
     ///   authscale load --auth session -k 20 --users 1000 -c 50 --rate 5000 --json out.json
+    ///
+    /// Exit codes: 0 measured, with at least one success; 1 nothing measured
+    /// or every request failed (the result is still printed and written);
+    /// 2 bad usage; 130 interrupted.
     #[command(verbatim_doc_comment)]
     Load(Box<load_cmd::LoadOptions>),
 

@@ -230,3 +230,29 @@ fn segments_run_by_two_generators_merge_into_one_result() {
         let _ = std::fs::remove_file(file);
     }
 }
+
+#[test]
+fn a_load_where_every_request_fails_exits_1_with_the_reason() {
+    // A closed port on loopback: every connection is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let output = Command::new(bin())
+        .args(["load", "--target", &format!("http://127.0.0.1:{port}")])
+        .args([
+            "-c",
+            "1",
+            "--duration",
+            "300ms",
+            "--max-requests",
+            "50",
+            "-q",
+        ])
+        .output()
+        .expect("run load");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no request succeeded"), "{stderr}");
+}
