@@ -110,6 +110,18 @@ impl AbReport {
     pub fn passed(&self) -> bool {
         self.figures.iter().all(|f| !f.failed)
     }
+
+    /// The outcome in a word: pass, FAIL, or that no bound was given, so
+    /// nothing was judged.
+    pub fn outcome(&self) -> &'static str {
+        if self.figures.iter().all(|f| f.limit.is_none()) {
+            "no bounds given (--gate), nothing judged"
+        } else if self.passed() {
+            "pass"
+        } else {
+            "FAIL"
+        }
+    }
 }
 
 /// The A/B layer's settings (`results/baseline/ab.toml`): the revision A
@@ -245,7 +257,7 @@ pub fn table(r: &AbReport) -> String {
     for w in &r.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
-    let _ = writeln!(out, "ab: {}", if r.passed() { "pass" } else { "FAIL" });
+    let _ = writeln!(out, "ab: {}", r.outcome());
     out
 }
 
@@ -254,7 +266,10 @@ pub fn markdown(r: &AbReport) -> String {
     let mut out = format!(
         "### A/B: {}\n\nA: `{}`  \nB: `{}`  \n{} mode, N={} nodes per side, {} rounds (ABBA, paired by round)\n\n\
          | figure | A | B | B/A [95%] | verdict | fails if |\n|---|---:|---:|---|---|---|\n",
-        if r.passed() { "pass" } else { "**FAIL**" },
+        match r.outcome() {
+            "FAIL" => "**FAIL**",
+            other => other,
+        },
         r.a,
         r.b,
         r.mode,
@@ -381,6 +396,14 @@ mod tests {
             assert!(!f.failed);
         }
         assert!(r.passed());
+        assert!(table(&r).contains("ab: pass"));
+        // Without bounds nothing is judged, and the table says so.
+        let unbounded = judge(&identical, &AbLimits::default()).expect("judged");
+        assert!(
+            table(&unbounded).contains("ab: no bounds given (--gate), nothing judged"),
+            "{}",
+            table(&unbounded)
+        );
     }
 
     #[test]
