@@ -64,6 +64,14 @@ fn a_revision_without_git_is_refused_naming_its_side() {
 fn node_arguments_the_node_rejects_are_refused_naming_their_side() {
     let output = ab(&["--b-node-args", "--no-such-node-flag 1"]);
     refused(&output, "B", "exited before it listened");
+    // The node's own reason, not only that it exited.
+    refused(
+        &output,
+        "B",
+        "exited before it listened: unexpected argument",
+    );
+    let output = ab(&["--a-node-args", "--jwt-alg RS256"]);
+    refused(&output, "A", "RS256 takes PEM keys");
 }
 
 #[test]

@@ -43,7 +43,12 @@ impl Managed {
             } else {
                 Stdio::null()
             })
-            .stderr(Stdio::null())
+            // Piped while it announces, so a start-up error can be shown.
+            .stderr(if announces {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("cannot start {name} ({})", program.display()))?;
@@ -61,13 +66,34 @@ impl Managed {
         };
         if announces {
             let stdout = child.stdout.take().context("piped stdout")?;
+            let mut stderr = child.stderr.take().context("piped stderr")?;
             let mut lines = BufReader::new(stdout).lines();
             let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
                 .await
                 .with_context(|| format!("{name} did not report its address within 10 s"))??;
             let Some(line) = line else {
-                bail!("{name} exited before it listened (see its flags: {args:?})")
+                // It exited: its own error is the last line it wrote that
+                // says error (or else its last line).
+                let mut said = String::new();
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut said),
+                )
+                .await;
+                let why = said
+                    .lines()
+                    .rev()
+                    .find(|l| l.contains("error"))
+                    .or_else(|| said.lines().rev().find(|l| !l.trim().is_empty()))
+                    .unwrap_or("")
+                    .trim_start_matches("authscale: error: ")
+                    .trim_start_matches("error: ");
+                bail!("{name} exited before it listened: {why} (its flags: {args:?})")
             };
+            // Drained, so the child never blocks on a full pipe.
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
+            });
             managed.addrs = line
                 .split("http://")
                 .skip(1)
