@@ -27,7 +27,7 @@ pub use directory::{Directory, User};
 pub use error::{AuthError, ConfigError, StoreError};
 pub use local_store::{CachedStore, MemoryStore};
 pub use redact::{redact_urls, shown_url};
-pub use redis_store::{RedisStore, RedisStoreConfig, StoreClient};
+pub use redis_store::{RedisStore, RedisStoreConfig, StoreClient, check_store_url};
 pub use session::{SessionConfig, SessionId, SessionRecord, SessionScheme, parse_cookie};
 pub use store::SessionStore;
 pub use throttle::{LoginThrottle, ThrottleConfig};

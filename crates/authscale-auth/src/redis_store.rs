@@ -340,6 +340,12 @@ fn no_delay() -> redis::io::tcp::TcpSettings {
 }
 
 /// A single-server store URL as connection settings, with TCP_NODELAY.
+/// Whether `url` is a store URL the nodes can use (checked without
+/// connecting); the error never repeats the URL, which may hold a password.
+pub fn check_store_url(url: &str) -> Result<(), String> {
+    connection_info(url).map(|_| ()).map_err(|e| e.to_string())
+}
+
 fn connection_info(url: &str) -> redis::RedisResult<redis::ConnectionInfo> {
     Ok(redis::IntoConnectionInfo::into_connection_info(url)?.set_tcp_settings(no_delay()))
 }

@@ -187,6 +187,14 @@ pub fn run(options: SweepOptions) -> Result<(), Failure> {
 }
 
 fn plan(options: &SweepOptions) -> anyhow::Result<authscale_schema::Plan> {
+    if let Some(url) = &options.redis_url {
+        authscale_auth::check_store_url(url).map_err(|e| {
+            anyhow!(
+                "--redis-url {}: not a Redis URL ({e}); e.g. redis://127.0.0.1:6379",
+                authscale_auth::shown_url(url)
+            )
+        })?;
+    }
     let mut e = match &options.config {
         Some(path) => Experiment::from_file(path)?,
         None => Experiment::default(),

@@ -498,3 +498,44 @@ fn an_external_deployment_is_scaled_by_command_and_measured_from_outside() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn a_sweep_that_cannot_start_leaves_no_results_folder() {
+    // Refused before anything starts: a bad store URL, a mode named twice.
+    for (args, why) in [
+        (&["--redis-url", "garbage"][..], "not a Redis URL"),
+        (&["--modes", "session,session"][..], "named twice"),
+    ] {
+        let out = out_dir("refused");
+        let output = start_sweep(args, &out)
+            .wait_with_output()
+            .expect("sweep ends");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+        assert!(run_dir(&out).is_none(), "{args:?} left a results folder");
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    // Started, but its store does not answer: no run folder either.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let out = out_dir("no-store");
+    let url = format!("redis://127.0.0.1:{closed}");
+    let output = start_sweep(&["--redis-url", &url], &out)
+        .wait_with_output()
+        .expect("sweep ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not answer"), "{stderr}");
+    let folders = std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(
+        folders,
+        0,
+        "an empty run folder was left in {}",
+        out.display()
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

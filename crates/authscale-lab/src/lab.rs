@@ -71,7 +71,11 @@ impl<'a> Lab<'a> {
         let parent = format!("authscale-{}", std::process::id());
         remove_parent(&caps, &parent);
         let started = unix_now();
-        let dir = results_dir(&options.out_dir, plan, started)?;
+        // The run's own folder is made once the store and the proxy are
+        // up, so a sweep that cannot start leaves no empty folder; the
+        // parent is checked now, before anything starts.
+        std::fs::create_dir_all(&options.out_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", options.out_dir.display()))?;
 
         let mut warnings = Vec::new();
         // Before the proxy starts: it inherits the lab's pinning.
@@ -125,6 +129,7 @@ impl<'a> Lab<'a> {
             ));
         }
         let host = host::host(&caps, &store);
+        let dir = results_dir(&options.out_dir, plan, started)?;
         let run = Run {
             schema: SCHEMA.to_owned(),
             plan: plan.clone(),
