@@ -9,6 +9,7 @@ use authscale_schema::Run;
 use clap::Args;
 
 use crate::Failure;
+use crate::common;
 
 /// Options of `authscale predict`.
 #[derive(Debug, Args)]
@@ -17,15 +18,17 @@ pub struct PredictOptions {
     /// (B predicted from A), or one run with --fit-nodes.
     #[arg(value_name = "RUN", num_args = 1..=2, required = true)]
     runs: Vec<PathBuf>,
-    /// Cores of each node in the cluster to predict.
+    /// Cores of each node in the cluster to predict (required, except
+    /// with --validate).
     #[arg(long, value_name = "C", allow_hyphen_values = true)]
     node_cores: Option<f64>,
-    /// Cores of each store shard (a Redis shard counts at most 1).
+    /// Cores of each store shard, a Redis shard counting at most 1
+    /// (required, except with --validate).
     #[arg(long, value_name = "S", allow_hyphen_values = true)]
     store_cores: Option<f64>,
-    /// Redis Cluster shards (keys spread uniformly over them).
-    #[arg(long, value_name = "K", default_value_t = 1)]
-    store_shards: u32,
+    /// Redis Cluster shards (keys spread uniformly over them). [default: 1]
+    #[arg(long, value_name = "K")]
+    store_shards: Option<u32>,
     /// Round trip from a node to the store, e.g. 300us. [default: the run's]
     #[arg(long, value_name = "D")]
     store_rtt: Option<String>,
@@ -33,12 +36,9 @@ pub struct PredictOptions {
     #[arg(long, value_name = "W", allow_hyphen_values = true)]
     work_us: Option<f64>,
     /// Node counts: a range `1..1000` or a list `1,2,4,8`.
-    #[arg(
-        long,
-        value_name = "LIST",
-        default_value = "1,2,4,8,16,32,64,128,256,512,1000"
-    )]
-    nodes: String,
+    /// [default: 1,2,4,8,16,32,64,128,256,512,1000]
+    #[arg(long, value_name = "LIST")]
+    nodes: Option<String>,
     /// Closed-loop connections per node. [default: the run's]
     #[arg(long, value_name = "M")]
     connections_per_node: Option<u32>,
@@ -77,12 +77,15 @@ fn write_svg(path: Option<&Path>, prediction: &predict::Prediction) -> Result<()
     if let Some(path) = path {
         std::fs::write(path, predict::prediction_svg(prediction))
             .with_context(|| format!("--svg: cannot write {}", path.display()))
-            .map_err(Failure::runtime)?;
+            .map_err(Failure::usage)?;
     }
     Ok(())
 }
 
 pub fn run(options: PredictOptions) -> Result<(), Failure> {
+    if let Some(path) = &options.svg {
+        common::writable("--svg", path).map_err(Failure::usage)?;
+    }
     if options.validate {
         return validate(&options);
     }
@@ -99,7 +102,7 @@ pub fn run(options: PredictOptions) -> Result<(), Failure> {
     cluster.store_cores = options
         .store_cores
         .ok_or_else(|| Failure::usage(anyhow!("--store-cores is required")))?;
-    cluster.store_shards = options.store_shards;
+    cluster.store_shards = options.store_shards.unwrap_or(1);
     if let Some(raw) = &options.store_rtt {
         cluster.store_rtt_s = authscale_schema::duration::parse(raw)
             .map_err(|e| Failure::usage(anyhow!("--store-rtt: {e}")))?
@@ -111,7 +114,13 @@ pub fn run(options: PredictOptions) -> Result<(), Failure> {
     if let Some(m) = options.connections_per_node {
         cluster.connections_per_node = m;
     }
-    cluster.nodes = predict::parse_nodes(&options.nodes).map_err(Failure::usage)?;
+    cluster.nodes = predict::parse_nodes(
+        options
+            .nodes
+            .as_deref()
+            .unwrap_or("1,2,4,8,16,32,64,128,256,512,1000"),
+    )
+    .map_err(Failure::usage)?;
     let prediction = predict::predict(&run, &name, &cluster).map_err(Failure::usage)?;
     write_svg(options.svg.as_deref(), &prediction)?;
     if options.json {
@@ -130,10 +139,12 @@ fn validate(options: &PredictOptions) -> Result<(), Failure> {
         || options.store_cores.is_some()
         || options.store_rtt.is_some()
         || options.work_us.is_some()
-        || options.connections_per_node.is_some();
+        || options.connections_per_node.is_some()
+        || options.store_shards.is_some()
+        || options.nodes.is_some();
     if setting_flags {
         return Err(Failure::usage(anyhow!(
-            "--validate takes the setting from the run it predicts; drop --node-cores, --store-cores, --store-rtt, --work-us and --connections-per-node"
+            "--validate takes the setting and the node counts from the run it predicts; drop --node-cores, --store-cores, --store-shards, --store-rtt, --work-us, --connections-per-node and --nodes"
         )));
     }
     let validation = match (options.runs.as_slice(), &options.fit_nodes) {
@@ -142,8 +153,13 @@ fn validate(options: &PredictOptions) -> Result<(), Failure> {
             predict::validate(&a, &a_name, &b, &b_name)
         }
         ([run], Some(fit)) => {
-            let fit = predict::parse_nodes(fit)
-                .map_err(|e| Failure::usage(anyhow!("--fit-nodes: {e}")))?;
+            let fit = predict::parse_nodes(fit).map_err(|e| {
+                let why = e.to_string();
+                Failure::usage(anyhow!(
+                    "--fit-nodes: {}",
+                    why.trim_start_matches("--nodes: ")
+                ))
+            })?;
             let (run, name) = read(run)?;
             predict::validate_held_out(&run, &name, &fit)
         }
