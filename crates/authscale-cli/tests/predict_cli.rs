@@ -146,3 +146,30 @@ fn invalid_inputs_exit_2_naming_the_input() {
     );
     let _ = std::fs::remove_file(&storeless);
 }
+
+#[test]
+fn validate_refuses_node_counts_and_shards_it_would_ignore() {
+    let run = fixture();
+    let run = run.to_str().expect("utf-8");
+    for extra in [["--nodes", "1,2"], ["--store-shards", "3"]] {
+        let mut args = vec![run, "--validate", "--fit-nodes", "1,2"];
+        args.extend(extra);
+        refused(&predict(&args), "drop --node-cores");
+    }
+    refused(
+        &predict(&[run, "--validate", "--fit-nodes", "1,x"]),
+        "--fit-nodes: \"x\" is not a node count",
+    );
+    refused(
+        &predict(&[
+            run,
+            "--node-cores",
+            "1",
+            "--store-cores",
+            "1",
+            "--svg",
+            "/nonexistent-folder/x.svg",
+        ]),
+        "does not exist",
+    );
+}
