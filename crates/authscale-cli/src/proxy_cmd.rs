@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
-use std::time::Duration;
 
 use authscale_proxy::{Admin, AdminAccess, Policy, Proxy, ProxyConfig, ServerLimits, Upstreams};
 use authscale_schema::ProxyPolicy;
@@ -163,9 +162,6 @@ fn resolve(options: ProxyOptions) -> anyhow::Result<Resolved> {
         .iter()
         .map(|a| parse_addr("--upstream", a))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    if addrs.is_empty() {
-        tracing::warn!("no --upstream given: answering 503 until the admin endpoint sets some");
-    }
     let policy = match options.policy {
         ProxyPolicy::RoundRobin => Policy::RoundRobin,
         ProxyPolicy::LeastConn => Policy::LeastConn,
@@ -188,23 +184,37 @@ fn resolve(options: ProxyOptions) -> anyhow::Result<Resolved> {
             .transpose()?,
         allow_remote: options.allow_remote,
     };
-    if [
-        config.upstream_timeout,
-        config.connect_timeout,
-        config.body_timeout,
-        config.idle_timeout,
-        config.upstream_idle_timeout,
-    ]
-    .iter()
-    .any(Duration::is_zero)
+    for (flag, timeout) in [
+        ("--upstream-timeout", config.upstream_timeout),
+        ("--connect-timeout", config.connect_timeout),
+        ("--body-timeout", config.body_timeout),
+        ("--idle-timeout", config.idle_timeout),
+        ("--upstream-idle-timeout", config.upstream_idle_timeout),
+    ] {
+        if timeout.is_zero() {
+            bail!("{flag} must be greater than zero");
+        }
+    }
+    if config.cookie_name.is_empty()
+        || !config
+            .cookie_name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
     {
-        bail!("timeouts must be greater than zero");
+        bail!(
+            "--cookie-name {:?} is not a cookie name (letters, digits and !#$%&'*+-.^_`|~)",
+            config.cookie_name
+        );
     }
     if config.health_interval.is_some_and(|d| d.is_zero()) {
         bail!("--health-interval must be greater than zero");
     }
     let upstreams = Upstreams::new(&addrs, options.allow_remote)?;
     let drain = dur("drain-timeout", &options.drain_timeout)?;
+    // Warned only once every flag is known good, so an error stays one line.
+    if addrs.is_empty() {
+        tracing::warn!("no --upstream given: answering 503 until the admin endpoint sets some");
+    }
     Ok(Resolved {
         listen,
         admin,

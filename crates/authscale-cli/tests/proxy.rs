@@ -484,6 +484,15 @@ fn bad_proxy_flags_are_usage_errors() {
             "listed twice",
         ),
         (vec!["proxy", "--cooldown", "soon"], "--cooldown"),
+        (
+            vec!["proxy", "--connect-timeout", "0s"],
+            "--connect-timeout must be greater than zero",
+        ),
+        (
+            vec!["proxy", "--cookie-name", "a b"],
+            "is not a cookie name",
+        ),
+        (vec!["proxy", "--cookie-name", ""], "is not a cookie name"),
     ] {
         let output = std::process::Command::new(bin())
             .args(&args)
@@ -492,5 +501,7 @@ fn bad_proxy_flags_are_usage_errors() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        // The error alone: no warning about a setting the run never reached.
+        assert!(!stderr.contains("WARN"), "{args:?}: {stderr}");
     }
 }
