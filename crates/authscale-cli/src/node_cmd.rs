@@ -112,7 +112,13 @@ pub struct NodeOptions {
     secure_cookie: Option<bool>,
 
     /// JWT algorithm, pinned: tokens with any other alg are refused.
-    #[arg(long, env = "AUTHSCALE_JWT_ALG", value_enum, value_name = "ALG", ignore_case = true)]
+    #[arg(
+        long,
+        env = "AUTHSCALE_JWT_ALG",
+        value_enum,
+        value_name = "ALG",
+        ignore_case = true
+    )]
     jwt_alg: Option<JwtAlg>,
 
     /// HMAC key as KID=FILE (raw bytes, at least 32 for HS256). Repeat for rotation.

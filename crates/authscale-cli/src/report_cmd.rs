@@ -239,6 +239,17 @@ pub fn spread(options: SpreadOptions) -> Result<(), Failure> {
 pub fn gate(options: GateOptions) -> Result<(), Failure> {
     let baseline = read(&options.baseline)?;
     let run = read(&options.run)?;
+    // @max, @min and `baseline * F` pair the run's steps with the
+    // baseline's: both must have swept the same node counts.
+    let (run_nodes, baseline_nodes) = (&run.plan.experiment.nodes, &baseline.plan.experiment.nodes);
+    if run_nodes != baseline_nodes {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "the run swept N = {run_nodes:?} ({}) and the baseline N = {baseline_nodes:?} ({}): \
+             a gate compares runs of one experiment; record a baseline with the run's",
+            run.plan.experiment.name,
+            baseline.plan.experiment.name
+        )));
+    }
     let thresholds_path = match &options.thresholds {
         Some(p) => p.clone(),
         // Beside the baseline run: in its folder, whether the folder or

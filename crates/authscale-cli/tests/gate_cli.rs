@@ -142,3 +142,27 @@ fn report_writes_markdown_and_charts_into_the_results_folder() {
     assert_eq!(not_a_run.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_run_of_other_node_counts_is_not_judged_against_the_baseline() {
+    let default_run =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/precision/evening/run-1.json");
+    let thresholds = temp("other-n.toml");
+    std::fs::write(&thresholds, r#"checks = ["token.efficiency@max >= 0.5"]"#).expect("write");
+    let output = Command::new(bin())
+        .args(["gate", "--baseline"])
+        .arg(fixture())
+        .arg("--run")
+        .arg(&default_run)
+        .arg("--thresholds")
+        .arg(&thresholds)
+        .output()
+        .expect("run gate");
+    let _ = std::fs::remove_file(&thresholds);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("a gate compares runs of one experiment"),
+        "{stderr}"
+    );
+}
