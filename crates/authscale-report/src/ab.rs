@@ -140,7 +140,24 @@ impl AbLimits {
     pub fn from_file(path: &Path) -> Result<AbLimits, GateError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| GateError(format!("cannot read {}: {e}", path.display())))?;
-        toml::from_str(&text).map_err(|e| GateError(format!("{}: {e}", path.display())))
+        let limits: AbLimits =
+            toml::from_str(&text).map_err(|e| GateError(format!("{}: {e}", path.display())))?;
+        if limits.fail.is_empty() {
+            return Err(GateError(format!(
+                "{}: no bounds under [fail]: a gate file bounds at least one figure",
+                path.display()
+            )));
+        }
+        for (figure, bound) in &limits.fail {
+            if !(bound.is_finite() && *bound > 0.0) {
+                return Err(GateError(format!(
+                    "{}: the bound on {} is {bound}: a ratio B/A above 0",
+                    path.display(),
+                    figure.name()
+                )));
+            }
+        }
+        Ok(limits)
     }
 }
 
@@ -378,6 +395,24 @@ mod tests {
         assert!(!r.passed());
         assert!(markdown(&r).contains("| node_cpu_us_per_protected_request |"));
         assert!(table(&r).contains("ab: FAIL"));
+    }
+
+    #[test]
+    fn a_gate_file_without_bounds_or_with_a_bound_at_or_below_zero_is_refused() {
+        let path =
+            std::env::temp_dir().join(format!("authscale-ab-limits-{}.toml", std::process::id()));
+        for (text, says) in [
+            ("rev = \"abc\"\n[fail]\n", "no bounds"),
+            ("[fail]\nthroughput = -1\n", "above 0"),
+            ("[fail]\nthroughput = nan\n", "above 0"),
+        ] {
+            std::fs::write(&path, text).expect("write");
+            let error = AbLimits::from_file(&path).expect_err(text);
+            assert!(error.0.contains(says), "{text}: {}", error.0);
+        }
+        std::fs::write(&path, "[fail]\nthroughput = 0.95\n").expect("write");
+        assert!(AbLimits::from_file(&path).is_ok());
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]
