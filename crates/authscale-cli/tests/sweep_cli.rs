@@ -539,3 +539,49 @@ fn a_sweep_that_cannot_start_leaves_no_results_folder() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn a_store_password_stays_out_of_the_records_and_the_output() {
+    let redis = authscale_testkit::RedisServer::start();
+    let secret = "pw-never-written-7f3a";
+    redis.command(&["CONFIG", "SET", "requirepass", secret]);
+    let url = format!("redis://default:{secret}@127.0.0.1:{}/0", redis.port());
+    let out = out_dir("password");
+    let child = start_sweep(
+        &[
+            "--modes",
+            "session",
+            "--nodes",
+            "1",
+            "--rounds",
+            "2",
+            "--slice",
+            "200ms",
+            "--slice-warmup",
+            "100ms",
+            "--revocation-window",
+            "0s",
+            "--redis-url",
+            &url,
+        ],
+        &out,
+    );
+    let output = child.wait_with_output().expect("sweep ends");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{said}");
+    assert!(!said.contains(secret), "the password was printed: {said}");
+    let dir = run_dir(&out).expect("a results folder");
+    for file in std::fs::read_dir(&dir).expect("results").flatten() {
+        let text = std::fs::read_to_string(file.path()).unwrap_or_default();
+        assert!(
+            !text.contains(secret),
+            "the password is in {}",
+            file.path().display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

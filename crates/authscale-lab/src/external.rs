@@ -45,8 +45,8 @@ pub(crate) async fn sweep_external(
             redis_version: String::new(),
             store: external
                 .store_url
-                .clone()
-                .unwrap_or_else(|| "not measured".into()),
+                .as_deref()
+                .map_or_else(|| "not measured".into(), authscale_auth::shown_url),
             git_commit: git_commit(),
         },
         started_at: utc(started),

@@ -94,7 +94,7 @@ impl<'a> Lab<'a> {
         }
         let store = match &options.redis_url {
             Some(url) => {
-                warnings.push(format!("the store at {url} is not the lab's: it is neither capped nor restarted, and store-cpu is ignored"));
+                warnings.push(format!("the store at {} is not the lab's: it is neither capped nor restarted, and store-cpu is ignored", authscale_auth::shown_url(url)));
                 Store::existing(url).await?
             }
             None => {
@@ -261,8 +261,6 @@ impl Lab<'_> {
         ];
         if mode.uses_store() {
             args.extend([
-                "--redis-url".into(),
-                self.store.url.clone(),
                 "--store-timeout".into(),
                 e.store_timeout.clone(),
                 "--store-rtt".into(),
@@ -287,7 +285,14 @@ impl Lab<'_> {
             e.node_cpu,
             self.plan.cpu_period,
         )?;
-        Managed::start(&name, &self.options.bin, &args, group, true).await
+        // The store's URL through the environment: it may hold a password,
+        // which the process list would show.
+        let env: &[(&str, &str)] = if mode.uses_store() {
+            &[("AUTHSCALE_REDIS_URL", &self.store.url)]
+        } else {
+            &[]
+        };
+        Managed::start_with_env(&name, &self.options.bin, &args, env, group, true).await
     }
 
     /// Users the load generator may use: `0..load_users()`.

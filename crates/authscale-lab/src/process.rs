@@ -35,8 +35,22 @@ impl Managed {
         group: Option<CpuGroup>,
         announces: bool,
     ) -> anyhow::Result<Managed> {
+        Managed::start_with_env(name, program, args, &[], group, announces).await
+    }
+
+    /// [`Managed::start`] with environment variables: settings that must
+    /// not show in the process list (a store URL with a password).
+    pub async fn start_with_env(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        env: &[(&str, &str)],
+        group: Option<CpuGroup>,
+        announces: bool,
+    ) -> anyhow::Result<Managed> {
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(if announces {
                 Stdio::piped()
