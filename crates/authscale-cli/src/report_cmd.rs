@@ -250,6 +250,32 @@ pub fn gate(options: GateOptions) -> Result<(), Failure> {
             baseline.plan.experiment.name
         )));
     }
+    // And measured them: an interrupted or failed run lacks steps, and
+    // @max would then pair the run's largest N with the baseline's.
+    let measured = |r: &authscale_schema::Run| {
+        r.steps
+            .iter()
+            .map(|s| (s.mode, s.nodes))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    if run.status != authscale_schema::RunStatus::Complete {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "{} is {}, not complete: a gate judges complete runs",
+            options.run.display(),
+            format!("{:?}", run.status).to_lowercase()
+        )));
+    }
+    let missing: Vec<String> = measured(&baseline)
+        .difference(&measured(&run))
+        .map(|(mode, n)| format!("{mode} N={n}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "{} lacks steps the baseline measured ({}): a gate compares the same steps",
+            options.run.display(),
+            missing.join(", ")
+        )));
+    }
     let thresholds_path = match &options.thresholds {
         Some(p) => p.clone(),
         // Beside the baseline run: in its folder, whether the folder or

@@ -166,3 +166,44 @@ fn a_run_of_other_node_counts_is_not_judged_against_the_baseline() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_run_lacking_steps_or_not_complete_is_not_judged() {
+    let base: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture()).expect("fixture")).expect("json");
+    let largest = base["plan"]["experiment"]["nodes"]
+        .as_array()
+        .and_then(|n| n.last())
+        .cloned()
+        .expect("nodes");
+    let mut lacking = base.clone();
+    lacking["steps"]
+        .as_array_mut()
+        .expect("steps")
+        .retain(|s| s["nodes"] != largest);
+    let mut interrupted = base.clone();
+    interrupted["status"] = "interrupted".into();
+    for (run, says) in [
+        (lacking, "lacks steps the baseline measured"),
+        (interrupted, "not complete"),
+    ] {
+        let path = temp(&format!("{}.json", says.len()));
+        std::fs::write(&path, run.to_string()).expect("write");
+        let thresholds = temp("steps.toml");
+        std::fs::write(&thresholds, r#"checks = ["token.efficiency@max >= 0.1"]"#).expect("write");
+        let output = Command::new(bin())
+            .args(["gate", "--baseline"])
+            .arg(fixture())
+            .arg("--run")
+            .arg(&path)
+            .arg("--thresholds")
+            .arg(&thresholds)
+            .output()
+            .expect("run gate");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(&thresholds);
+    }
+}
