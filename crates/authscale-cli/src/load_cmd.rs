@@ -230,10 +230,25 @@ fn one_load(paths: &[PathBuf], parts: &[LoadResult]) -> anyhow::Result<()> {
         s.first_user = 0;
         serde_json::to_value(s).ok()
     };
+    // What a segment keeps of the whole load: everything but its share of
+    // the connections, users, request cap and rate.
+    let plan = |r: &LoadResult| {
+        let c = &r.config;
+        (
+            matches!(c.mode, LoopMode::Open { .. }),
+            c.warmup,
+            c.duration,
+            c.timeout,
+        )
+    };
     for (path, part) in rest {
-        if part.config.target.url != first.config.target.url || scenario(part) != scenario(first) {
+        if part.config.target.url != first.config.target.url
+            || scenario(part) != scenario(first)
+            || plan(part) != plan(first)
+        {
             anyhow::bail!(
-                "{} and {} are not segments of one load: their target or scenario differ",
+                "{} and {} are not segments of one load: their target, scenario, loop, \
+                 duration, warm-up or timeout differ",
                 first_path.display(),
                 path.display()
             );
@@ -254,26 +269,19 @@ fn one_load(paths: &[PathBuf], parts: &[LoadResult]) -> anyhow::Result<()> {
             );
         }
     }
-    // Unix seconds at the start, so a window is widened by one second.
-    let window = |r: &LoadResult| {
-        let start = r.started_at as f64;
-        (
-            start,
-            start + r.config.warmup.as_secs_f64() + r.measured_seconds + 1.0,
-        )
-    };
-    let latest_start = named
+    // Started together: within half a measured window of each other (and
+    // a second, the resolution of the recorded start), so that most of
+    // their windows overlap; one run after another does not.
+    let starts: Vec<u64> = named.iter().map(|(_, r)| r.started_at).collect();
+    let apart = starts.iter().max().unwrap_or(&0) - starts.iter().min().unwrap_or(&0);
+    let shortest = named
         .iter()
-        .map(|(_, r)| window(r).0)
-        .fold(f64::MIN, f64::max);
-    let earliest_end = named
-        .iter()
-        .map(|(_, r)| window(r).1)
+        .map(|(_, r)| r.measured_seconds)
         .fold(f64::MAX, f64::min);
-    if latest_start > earliest_end {
+    if apart as f64 > (shortest / 2.0).max(1.0) {
         anyhow::bail!(
-            "these results did not run at the same time (their windows do not overlap): \
-             merge combines segments of one load"
+            "these results started {apart} s apart, more than half of their {shortest:.1} s \
+             windows: merge combines segments that ran at the same time"
         );
     }
     Ok(())

@@ -224,8 +224,16 @@ fn segments_run_by_two_generators_merge_into_one_result() {
     earlier["started_at"] = (earlier["started_at"].as_u64().expect("started_at") - 3600).into();
     let moved = temp_file("segment-an-hour-earlier.json");
     std::fs::write(&moved, earlier.to_string()).expect("write");
-    refused(&[&files[0], &moved], "did not run at the same time");
+    refused(&[&files[0], &moved], "started 3600 s apart");
     let _ = std::fs::remove_file(&moved);
+    // A segment of a load with another duration.
+    let mut longer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&files[1]).expect("json")).expect("json");
+    longer["config"]["duration"] = 31.0.into();
+    let longer_path = temp_file("segment-longer.json");
+    std::fs::write(&longer_path, longer.to_string()).expect("write");
+    refused(&[&files[0], &longer_path], "are not segments of one load");
+    let _ = std::fs::remove_file(&longer_path);
     for file in files.iter().chain([&merged]) {
         let _ = std::fs::remove_file(file);
     }
