@@ -50,7 +50,7 @@ pub struct AbOptionsArgs {
     /// Rounds; each measures one slice of A and one of B (ABBA order).
     #[arg(long, default_value_t = 10)]
     rounds: u32,
-    /// Measured window of a slice.
+    /// Measured window of a slice (100ms to 1h).
     #[arg(long, default_value = "1s")]
     slice: String,
     /// Unmeasured warm-up before each slice.
@@ -110,8 +110,14 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
         )));
     }
     let slice = dur("slice", &o.slice)?;
-    if slice.is_zero() {
-        return Err(Failure::usage(anyhow!("--slice must be greater than zero")));
+    let warmup = dur("warmup", &o.warmup)?;
+    // A slice shorter than 100 ms holds too few requests to compare; a
+    // comparison is bounded like every run.
+    let hour = std::time::Duration::from_secs(3600);
+    if slice < std::time::Duration::from_millis(100) || slice > hour || warmup > hour {
+        return Err(Failure::usage(anyhow!(
+            "--slice must be 100ms to 1h and --warmup at most 1h"
+        )));
     }
     for (flag, path) in [("--markdown", &o.markdown), ("--json", &o.json)] {
         if let Some(path) = path {
@@ -127,7 +133,7 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
         nodes: o.nodes,
         rounds: o.rounds,
         slice,
-        warmup: dur("warmup", &o.warmup)?,
+        warmup,
         progress: !o.quiet,
     };
     let ab = common::runtime(Some(1))?

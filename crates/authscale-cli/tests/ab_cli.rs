@@ -235,7 +235,9 @@ fn a_revision_whose_build_fails_is_refused_and_its_worktree_removed() {
 fn a_bad_plan_is_refused_before_anything_starts() {
     for (args, why) in [
         (["--nodes", "1000"], "--nodes 1 to 64"),
-        (["--slice", "0s"], "--slice must be greater than zero"),
+        (["--slice", "0s"], "--slice must be 100ms to 1h"),
+        (["--slice", "1us"], "--slice must be 100ms to 1h"),
+        (["--slice", "100000h"], "--slice must be 100ms to 1h"),
         (["--json", "/nonexistent-folder/ab.json"], "does not exist"),
     ] {
         let output = Command::new(bin())
