@@ -381,6 +381,21 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
     ] {
         dur(name, raw)?;
     }
+    // So are their ranges, before anything is logged.
+    if dur("store-timeout", &o.store_timeout)?.is_zero() {
+        bail!("--store-timeout must be greater than zero");
+    }
+    for (name, raw) in [
+        ("session-idle", &o.session_idle),
+        ("session-lifetime", &o.session_lifetime),
+    ] {
+        if dur(name, raw)? < Duration::from_secs(1) {
+            bail!("--{name} must be at least 1s (the store's TTL resolution)");
+        }
+    }
+    if dur("jwt-leeway", &o.jwt_leeway)? > Duration::from_secs(5) {
+        bail!("--jwt-leeway {} is too generous: at most 5s", o.jwt_leeway);
+    }
     let mut config = NodeConfig::new(auth);
     config.work_us = o.work_us;
     config.users = o.users;
@@ -423,12 +438,6 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
         };
         if config.session.max_per_account == 0 {
             bail!("--sessions-per-user must be at least 1");
-        }
-        if config.session.idle_ttl < Duration::from_secs(1) {
-            bail!("--session-idle must be at least 1s (the store's TTL resolution)");
-        }
-        if config.session.absolute_ttl < Duration::from_secs(1) {
-            bail!("--session-lifetime must be at least 1s (the store's TTL resolution)");
         }
     }
     if auth.issues_tokens() {

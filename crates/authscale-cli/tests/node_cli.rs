@@ -227,6 +227,19 @@ fn bad_flags_and_files_are_usage_errors_with_reasons() {
         &["node", "--auth", "session", "--token-ttl", "5x"],
         "--token-ttl",
     );
+    // And their ranges.
+    fails_with(
+        &["node", "--auth", "token", "--session-lifetime", "999ms"],
+        "--session-lifetime must be at least 1s",
+    );
+    fails_with(
+        &["node", "--auth", "none", "--jwt-leeway", "10s"],
+        "at most 5s",
+    );
+    fails_with(
+        &["node", "--auth", "token", "--store-timeout", "0s"],
+        "--store-timeout must be greater than zero",
+    );
     fails_with(
         &["node", "--login-failure-window", "0s"],
         "--login-failure-window",
