@@ -14,22 +14,35 @@ use serde::{Deserialize, Serialize};
 use super::NodeFileConfig;
 use crate::common::dur;
 
-/// The JWT algorithms the node supports (`--jwt-alg`).
+/// The JWT algorithms the node supports (`--jwt-alg`; in a config file as
+/// on the command line, the upper-case name or the lower-case one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[value(rename_all = "verbatim")]
 #[allow(clippy::upper_case_acronyms)]
 pub enum JwtAlg {
+    #[serde(alias = "hs256")]
     HS256,
+    #[serde(alias = "hs384")]
     HS384,
+    #[serde(alias = "hs512")]
     HS512,
+    #[serde(alias = "rs256")]
     RS256,
+    #[serde(alias = "rs384")]
     RS384,
+    #[serde(alias = "rs512")]
     RS512,
+    #[serde(alias = "ps256")]
     PS256,
+    #[serde(alias = "ps384")]
     PS384,
+    #[serde(alias = "ps512")]
     PS512,
+    #[serde(alias = "es256")]
     ES256,
+    #[serde(alias = "es384")]
     ES384,
+    #[serde(alias = "eddsa")]
     EdDSA,
 }
 
@@ -146,4 +159,22 @@ fn read_key(path: &Path) -> anyhow::Result<Vec<u8>> {
         bytes.pop();
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_takes_the_algorithm_in_either_case() {
+        for (text, alg) in [
+            ("jwt-alg = \"HS384\"", JwtAlg::HS384),
+            ("jwt-alg = \"hs384\"", JwtAlg::HS384),
+            ("jwt-alg = \"eddsa\"", JwtAlg::EdDSA),
+        ] {
+            let config: NodeFileConfig = toml::from_str(text).expect(text);
+            assert_eq!(config.jwt_alg, alg, "{text}");
+        }
+        assert!(toml::from_str::<NodeFileConfig>("jwt-alg = \"hs999\"").is_err());
+    }
 }
