@@ -108,14 +108,50 @@ fn measure(options: &GateInstructionsOptions) -> anyhow::Result<InstructionCount
     let valgrind = output(Command::new(&options.valgrind).arg("--version"))
         .context("valgrind is needed (apt-get install valgrind)")?;
     let (dir, temporary) = match &options.work_dir {
-        Some(dir) => (dir.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("authscale-icount-{}", std::process::id())),
-            true,
-        ),
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            remove_dumps(dir)?;
+            (dir.clone(), false)
+        }
+        None => (fresh_dir()?, true),
     };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    remove_dumps(&dir)?;
+    let counts = measure_in(options, &described, &valgrind, &dir);
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    counts
+}
+
+/// A new, empty folder under the system's temporary directory, never one
+/// that was there before (so removing it afterwards removes only ours).
+fn fresh_dir() -> anyhow::Result<PathBuf> {
+    let mut last = None;
+    for _ in 0..16 {
+        let mut salt = [0u8; 6];
+        getrandom::fill(&mut salt).map_err(|e| anyhow!("no OS randomness: {e}"))?;
+        let salt: String = salt.iter().map(|b| format!("{b:02x}")).collect();
+        let dir =
+            std::env::temp_dir().join(format!("authscale-icount-{}-{salt}", std::process::id()));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(anyhow!(
+        "cannot make a folder under {}: {:?}",
+        std::env::temp_dir().display(),
+        last
+    ))
+}
+
+/// Runs the measurement with its dumps in `dir`.
+fn measure_in(
+    options: &GateInstructionsOptions,
+    described: &Described,
+    valgrind: &str,
+    dir: &Path,
+) -> anyhow::Result<InstructionCounts> {
     let prefix = dir.join("callgrind.out");
     let manifest = output(
         Command::new(&options.valgrind)
@@ -125,13 +161,10 @@ fn measure(options: &GateInstructionsOptions) -> anyhow::Result<InstructionCount
     )
     .context("the measurement under callgrind failed")?;
     let totals = dump_totals(&prefix)?;
-    if temporary {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
     Ok(InstructionCounts {
         toolchain: Toolchain {
-            rustc: described.rustc,
-            target: described.target,
+            rustc: described.rustc.clone(),
+            target: described.target.clone(),
             valgrind: valgrind.trim().to_owned(),
         },
         ops: instructions::per_op(&manifest, &totals)?,
@@ -149,7 +182,10 @@ fn remove_dumps(dir: &Path) -> anyhow::Result<()> {
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with("callgrind.out"));
-        if ours && path.is_file() {
+        // A file or a link (even a dangling one, which callgrind would
+        // write through), never a folder.
+        let not_a_folder = std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir());
+        if ours && not_a_folder {
             std::fs::remove_file(&path)
                 .with_context(|| format!("cannot remove {}", path.display()))?;
         }
