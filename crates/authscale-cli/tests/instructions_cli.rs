@@ -46,6 +46,8 @@ fn the_work_dir_keeps_everything_but_earlier_dumps() {
     std::fs::write(work.join("notes.txt"), "keep me").expect("notes");
     std::fs::write(work.join("sub/y"), "keep me too").expect("nested");
     std::fs::write(work.join("callgrind.out.7"), "an earlier dump").expect("dump");
+    std::os::unix::fs::symlink(dir.join("elsewhere"), work.join("callgrind.out.1")).expect("link");
+    std::fs::create_dir_all(work.join("callgrind.out.d")).expect("a folder so named");
     let output = Command::new(env!("CARGO_BIN_EXE_authscale"))
         .args(["gate-instructions", "--write-baseline", "--baseline"])
         .arg(dir.join("baseline.toml"))
@@ -70,6 +72,14 @@ fn the_work_dir_keeps_everything_but_earlier_dumps() {
     assert!(
         !work.join("callgrind.out.7").exists(),
         "an earlier dump was kept"
+    );
+    assert!(
+        std::fs::symlink_metadata(work.join("callgrind.out.1")).is_err(),
+        "a dangling link callgrind would write through was kept"
+    );
+    assert!(
+        work.join("callgrind.out.d").is_dir(),
+        "a folder was removed"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
