@@ -87,6 +87,8 @@ pub struct ProxyOptions {
 
 pub fn run(options: ProxyOptions) -> Result<(), Failure> {
     let threads = options.threads;
+    // Checked with the other flags, before the no-upstream warning.
+    let runtime = common::runtime(threads)?;
     let Resolved {
         listen,
         admin,
@@ -95,7 +97,7 @@ pub fn run(options: ProxyOptions) -> Result<(), Failure> {
         config,
         drain,
     } = resolve(options).map_err(Failure::usage)?;
-    common::runtime(threads)?.block_on(async move {
+    runtime.block_on(async move {
         let listener = bind(listen).await?;
         let admin_listener = bind(admin).await?;
         let (addr, admin_addr) = (local(&listener)?, local(&admin_listener)?);

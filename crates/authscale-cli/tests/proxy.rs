@@ -493,6 +493,7 @@ fn bad_proxy_flags_are_usage_errors() {
             "is not a cookie name",
         ),
         (vec!["proxy", "--cookie-name", ""], "is not a cookie name"),
+        (vec!["proxy", "--threads", "0"], "--threads must be at least 1"),
     ] {
         let output = std::process::Command::new(bin())
             .args(&args)

@@ -113,7 +113,7 @@ async fn run(
     let secret = std::env::temp_dir().join(format!("authscale-ab-{}.secret", std::process::id()));
     let mut key = vec![0u8; 48];
     getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
-    std::fs::write(&secret, &key).map_err(anyhow::Error::from)?;
+    crate::lab::write_private(&secret, &key)?;
     let lab = Ab {
         options,
         caps,

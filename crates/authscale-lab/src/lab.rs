@@ -109,12 +109,13 @@ impl<'a> Lab<'a> {
             }
         };
         let proxy = start_proxy(&options.bin).await?;
+        let dir = results_dir(&options.out_dir, plan, started)?;
         let secret =
             std::env::temp_dir().join(format!("authscale-lab-{}.secret", std::process::id()));
         let mut key = vec![0u8; 48];
         getrandom::fill(&mut key)
             .map_err(|e| anyhow::anyhow!("no OS randomness for the sweep's token key: {e}"))?;
-        std::fs::write(&secret, &key)?;
+        write_private(&secret, &key)?;
 
         let cores = host::cores();
         let budget = f64::from(plan.max_nodes()) * plan.experiment.node_cpu
@@ -129,7 +130,6 @@ impl<'a> Lab<'a> {
             ));
         }
         let host = host::host(&caps, &store);
-        let dir = results_dir(&options.out_dir, plan, started)?;
         let run = Run {
             schema: SCHEMA.to_owned(),
             plan: plan.clone(),
@@ -465,3 +465,19 @@ pub(crate) async fn start_proxy(bin: &Path) -> anyhow::Result<Managed> {
     );
     Ok(proxy)
 }
+
+/// Writes `bytes` to a new file only its owner can read (a key).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    file.write_all(bytes)?;
+    Ok(())
+}
+
