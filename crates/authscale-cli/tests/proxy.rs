@@ -493,7 +493,10 @@ fn bad_proxy_flags_are_usage_errors() {
             "is not a cookie name",
         ),
         (vec!["proxy", "--cookie-name", ""], "is not a cookie name"),
-        (vec!["proxy", "--threads", "0"], "--threads must be at least 1"),
+        (
+            vec!["proxy", "--threads", "0"],
+            "--threads must be at least 1",
+        ),
     ] {
         let output = std::process::Command::new(bin())
             .args(&args)
