@@ -157,6 +157,10 @@ fn validate_refuses_node_counts_and_shards_it_would_ignore() {
         refused(&predict(&args), "drop --node-cores");
     }
     refused(
+        &predict(&[run, "--node-cores", "1e300", "--store-cores", "1"]),
+        "--node-cores must be 0.001 to 1024 cores",
+    );
+    refused(
         &predict(&[run, "--validate", "--fit-nodes", "1,x"]),
         "--fit-nodes: \"x\" is not a node count",
     );

@@ -183,6 +183,9 @@ fn parse(expression: &str) -> Result<(Metric, Op, Bound), GateError> {
     if lhs.ends_with(['=', '>', '<']) || rhs.starts_with(['=', '>', '<']) {
         return Err(bad("the comparison must be one of >=, <=, >, <"));
     }
+    if lhs.contains(" @") {
+        return Err(bad("no space before @ (write MODE.FIELD@N)"));
+    }
     let (subject, field_at) = match lhs.split_once(' ') {
         Some((ratio, field)) => (ratio.trim(), field.trim().to_owned()),
         None => {

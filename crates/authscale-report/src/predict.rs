@@ -30,9 +30,9 @@ pub use validate::{ModeValidation, Validation, ValidationPoint, validate, valida
 /// Why a prediction cannot be made; each names the input at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PredictError {
-    #[error("--node-cores must be a positive number of cores, got {0}")]
+    #[error("--node-cores must be 0.001 to 1024 cores, got {0}")]
     NodeCores(f64),
-    #[error("--store-cores must be a positive number of cores, got {0}")]
+    #[error("--store-cores must be 0.001 to 1024 cores, got {0}")]
     StoreCores(f64),
     #[error("--store-shards must be at least 1")]
     Shards,
@@ -40,7 +40,7 @@ pub enum PredictError {
     Connections,
     #[error("--store-rtt must be a finite, non-negative duration")]
     Rtt,
-    #[error("--work-us must be a finite, non-negative number of µs, got {0}")]
+    #[error("--work-us must be 0 to 1000000 µs, got {0}")]
     Work(f64),
     #[error("--nodes: {0}")]
     Nodes(String),
@@ -109,7 +109,9 @@ impl Cluster {
     }
 
     pub fn check(&self) -> Result<(), PredictError> {
-        let positive = |x: f64| x.is_finite() && x > 0.0;
+        // A core count a cluster can have (a thousandth of a core to a
+        // large host), so the model's figures stay printable.
+        let positive = |x: f64| (0.001..=1024.0).contains(&x);
         if !positive(self.node_cores) {
             return Err(PredictError::NodeCores(self.node_cores));
         }
@@ -125,7 +127,7 @@ impl Cluster {
         if !(self.store_rtt_s.is_finite() && self.store_rtt_s >= 0.0) {
             return Err(PredictError::Rtt);
         }
-        if !(self.work_us.is_finite() && self.work_us >= 0.0) {
+        if !(0.0..=1e6).contains(&self.work_us) {
             return Err(PredictError::Work(self.work_us));
         }
         check_nodes(&self.nodes)

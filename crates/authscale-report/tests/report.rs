@@ -161,11 +161,12 @@ fn the_gate_passes_fails_and_refuses_as_it_should() {
     assert!(!fail.passed);
     assert!(fail.table(true).contains("FAIL"));
 
-    let errors: [(&str, &str); 10] = [
+    let errors: [(&str, &str); 11] = [
         ("token.efficiency@max >= NaN", "finite"),
         ("token.efficiency@max >= inf", "finite"),
         ("token.p99@max <= baseline * inf", "finite"),
         ("token.efficiency@max => 0.5", "must be one of >=, <=, >, <"),
+        ("token.efficiency @max >= 0.5", "no space before @"),
         ("token.speed@max >= 1", "unknown metric"),
         ("sticky.throughput@1 >= 1", "no mode"),
         ("token.throughput@7 >= 1", "no token step at N=7"),
