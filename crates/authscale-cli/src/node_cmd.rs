@@ -366,30 +366,29 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
     if o.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
-    // Every duration is checked whatever the mode, so a typo in an option
-    // this mode does not use (from a shared config file, say) is not
-    // silently carried until the day the mode changes.
+    // Every duration is parsed and its range checked whatever the mode,
+    // before anything is logged, so a typo in an option this mode does
+    // not use (from a shared config file, say) is not silently carried
+    // until the day the mode changes.
     for (name, raw) in [
-        ("store-timeout", &o.store_timeout),
         ("store-rtt", &o.store_rtt),
         ("session-cache-ttl", &o.session_cache_ttl),
-        ("session-idle", &o.session_idle),
-        ("session-lifetime", &o.session_lifetime),
         ("token-ttl", &o.token_ttl),
-        ("jwt-leeway", &o.jwt_leeway),
         ("jwt-max-lifetime", &o.jwt_max_lifetime),
     ] {
         dur(name, raw)?;
     }
-    // So are their ranges, before anything is logged.
-    if dur("store-timeout", &o.store_timeout)?.is_zero() {
+    let store_timeout = dur("store-timeout", &o.store_timeout)?;
+    if store_timeout.is_zero() {
         bail!("--store-timeout must be greater than zero");
     }
-    for (name, raw) in [
-        ("session-idle", &o.session_idle),
-        ("session-lifetime", &o.session_lifetime),
+    let session_idle = dur("session-idle", &o.session_idle)?;
+    let session_lifetime = dur("session-lifetime", &o.session_lifetime)?;
+    for (name, ttl) in [
+        ("session-idle", session_idle),
+        ("session-lifetime", session_lifetime),
     ] {
-        if dur(name, raw)? < Duration::from_secs(1) {
+        if ttl < Duration::from_secs(1) {
             bail!("--{name} must be at least 1s (the store's TTL resolution)");
         }
     }
@@ -410,7 +409,7 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
     if auth.uses_store() {
         config.store = Some(RedisStoreConfig {
             url: o.redis_url.clone(),
-            timeout: dur("store-timeout", &o.store_timeout)?,
+            timeout: store_timeout,
             rtt: dur("store-rtt", &o.store_rtt)?,
             client: o.store_client,
             ca_pem: o
@@ -430,8 +429,8 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
             bail!("--session-capacity must be at least 1");
         }
         config.session = SessionConfig {
-            idle_ttl: dur("session-idle", &o.session_idle)?,
-            absolute_ttl: dur("session-lifetime", &o.session_lifetime)?,
+            idle_ttl: session_idle,
+            absolute_ttl: session_lifetime,
             sliding: o.session_sliding,
             secure_cookie: o.secure_cookie,
             max_per_account: o.sessions_per_user,

@@ -151,32 +151,17 @@ pub fn spread(options: SpreadOptions) -> Result<(), Failure> {
             options.within
         )));
     }
-    let mut seen = std::collections::BTreeMap::new();
-    for path in &options.runs {
-        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-        let key = if key.is_dir() {
-            key.join("run.json")
-        } else {
-            key
-        };
-        if let Some(first) = seen.insert(key, path) {
-            return Err(Failure::usage(anyhow::anyhow!(
-                "{} and {} are the same run: give each repeat once",
-                first.display(),
-                path.display()
-            )));
-        }
-    }
     let runs = options
         .runs
         .iter()
         .map(|p| read(p))
         .collect::<Result<Vec<_>, _>>()?;
+    // The same file twice, a folder and its run.json, or a copy: one run.
     for (i, (run, path)) in runs.iter().zip(&options.runs).enumerate() {
         for (earlier, earlier_path) in runs.iter().zip(&options.runs).take(i) {
             if same_run(earlier, run) {
                 return Err(Failure::usage(anyhow::anyhow!(
-                    "{} and {} are copies of one run (started {}): give each repeat once",
+                    "{} and {} are the same run (started {}): give each repeat once",
                     earlier_path.display(),
                     path.display(),
                     run.started_at

@@ -17,13 +17,18 @@ fn temp(name: &str) -> PathBuf {
 }
 
 fn gate(thresholds: &str, extra: &[&str]) -> Output {
+    gate_run(thresholds, &fixture(), extra)
+}
+
+/// `gate` of `run` against the fixture as baseline, with these thresholds.
+fn gate_run(thresholds: &str, run: &Path, extra: &[&str]) -> Output {
     let file = temp(&format!("{}.toml", thresholds.len()));
     std::fs::write(&file, thresholds).expect("thresholds");
     let output = Command::new(bin())
         .args(["gate", "--baseline"])
         .arg(fixture())
         .arg("--run")
-        .arg(fixture())
+        .arg(run)
         .arg("--thresholds")
         .arg(&file)
         .args(extra)
@@ -143,27 +148,24 @@ fn report_writes_markdown_and_charts_into_the_results_folder() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Exit 2, saying `says`.
+fn refused(output: &Output, says: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
+}
+
 #[test]
 fn a_run_of_other_node_counts_is_not_judged_against_the_baseline() {
     let default_run =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/precision/evening/run-1.json");
-    let thresholds = temp("other-n.toml");
-    std::fs::write(&thresholds, r#"checks = ["token.efficiency@max >= 0.5"]"#).expect("write");
-    let output = Command::new(bin())
-        .args(["gate", "--baseline"])
-        .arg(fixture())
-        .arg("--run")
-        .arg(&default_run)
-        .arg("--thresholds")
-        .arg(&thresholds)
-        .output()
-        .expect("run gate");
-    let _ = std::fs::remove_file(&thresholds);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("a gate compares runs of one experiment"),
-        "{stderr}"
+    refused(
+        &gate_run(
+            r#"checks = ["token.efficiency@max >= 0.5"]"#,
+            &default_run,
+            &[],
+        ),
+        "a gate compares runs of one experiment",
     );
 }
 
@@ -189,21 +191,10 @@ fn a_run_lacking_steps_or_not_complete_is_not_judged() {
     ] {
         let path = temp(&format!("{}.json", says.len()));
         std::fs::write(&path, run.to_string()).expect("write");
-        let thresholds = temp("steps.toml");
-        std::fs::write(&thresholds, r#"checks = ["token.efficiency@max >= 0.1"]"#).expect("write");
-        let output = Command::new(bin())
-            .args(["gate", "--baseline"])
-            .arg(fixture())
-            .arg("--run")
-            .arg(&path)
-            .arg("--thresholds")
-            .arg(&thresholds)
-            .output()
-            .expect("run gate");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains(says), "{stderr}");
+        refused(
+            &gate_run(r#"checks = ["token.efficiency@max >= 0.1"]"#, &path, &[]),
+            says,
+        );
         let _ = std::fs::remove_file(&path);
-        let _ = std::fs::remove_file(&thresholds);
     }
 }

@@ -37,6 +37,23 @@ fn stand_ins(dir: &Path) -> (PathBuf, PathBuf) {
     (bin, valgrind)
 }
 
+/// `gate-instructions ARGS --bin BIN --valgrind VALGRIND`, refused with
+/// exit 2; its stderr.
+fn refused(args: &[&std::ffi::OsStr], bin: &Path, valgrind: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_authscale"))
+        .arg("gate-instructions")
+        .args(args)
+        .arg("--bin")
+        .arg(bin)
+        .arg("--valgrind")
+        .arg(valgrind)
+        .output()
+        .expect("run authscale");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
 #[test]
 fn the_work_dir_keeps_everything_but_earlier_dumps() {
     let dir = scratch("work-dir");
@@ -48,19 +65,18 @@ fn the_work_dir_keeps_everything_but_earlier_dumps() {
     std::fs::write(work.join("callgrind.out.7"), "an earlier dump").expect("dump");
     std::os::unix::fs::symlink(dir.join("elsewhere"), work.join("callgrind.out.1")).expect("link");
     std::fs::create_dir_all(work.join("callgrind.out.d")).expect("a folder so named");
-    let output = Command::new(env!("CARGO_BIN_EXE_authscale"))
-        .args(["gate-instructions", "--write-baseline", "--baseline"])
-        .arg(dir.join("baseline.toml"))
-        .arg("--bin")
-        .arg(&bin)
-        .arg("--valgrind")
-        .arg(&valgrind)
-        .arg("--work-dir")
-        .arg(&work)
-        .output()
-        .expect("run authscale");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let baseline = dir.join("baseline.toml");
+    let stderr = refused(
+        &[
+            "--write-baseline".as_ref(),
+            "--baseline".as_ref(),
+            baseline.as_os_str(),
+            "--work-dir".as_ref(),
+            work.as_os_str(),
+        ],
+        &bin,
+        &valgrind,
+    );
     assert!(stderr.contains("callgrind failed"), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(work.join("notes.txt"))
@@ -92,17 +108,12 @@ fn a_missing_baseline_is_refused_before_measuring() {
     let valgrind = dir.join("valgrind");
     let trace = dir.join("ran");
     script(&valgrind, &format!("touch {}; exit 1", trace.display()));
-    let output = Command::new(env!("CARGO_BIN_EXE_authscale"))
-        .args(["gate-instructions", "--baseline"])
-        .arg(dir.join("no-such-baseline.toml"))
-        .arg("--bin")
-        .arg(&bin)
-        .arg("--valgrind")
-        .arg(&valgrind)
-        .output()
-        .expect("run authscale");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let missing = dir.join("no-such-baseline.toml");
+    let stderr = refused(
+        &["--baseline".as_ref(), missing.as_os_str()],
+        &bin,
+        &valgrind,
+    );
     assert!(stderr.contains("cannot read the baseline"), "{stderr}");
     assert!(!trace.exists(), "valgrind ran before the baseline was read");
     let _ = std::fs::remove_dir_all(&dir);

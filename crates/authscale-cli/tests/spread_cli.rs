@@ -94,7 +94,7 @@ fn refuses_duplicates_and_runs_that_are_not_repeats() {
     let copy_name = copy.display().to_string();
     refused(
         &spread(&[runs[0].as_str(), copy_name.as_str(), runs[1].as_str()]),
-        "copies of one run",
+        "the same run (started",
     );
     refused(
         &authscale("compare", &[runs[0].as_str(), copy_name.as_str()]),
