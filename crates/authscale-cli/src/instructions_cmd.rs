@@ -101,10 +101,18 @@ fn measured(options: &GateInstructionsOptions) -> Result<InstructionCounts, Fail
 
 /// Runs the program under callgrind and turns its dumps into counts.
 fn measure(options: &GateInstructionsOptions) -> anyhow::Result<InstructionCounts> {
-    let described = output(Command::new(&options.bin).arg("--describe"))
-        .with_context(|| format!("is {} built?", options.bin.display()))?;
+    let bin = options.bin.display();
+    let described = if options.bin.is_file() {
+        output(Command::new(&options.bin).arg("--describe"))
+            .with_context(|| format!("`{bin} --describe` failed: is {bin} the icount program?"))?
+    } else {
+        return Err(anyhow!(
+            "{bin} is not there: build it with \
+             `cargo build --release -p authscale-bench --example icount`, or pass --bin"
+        ));
+    };
     let described: Described = toml::from_str(&described)
-        .with_context(|| format!("unexpected `{} --describe`", options.bin.display()))?;
+        .with_context(|| format!("unexpected `{bin} --describe`: is {bin} the icount program?"))?;
     let valgrind = output(Command::new(&options.valgrind).arg("--version"))
         .context("valgrind is needed (apt-get install valgrind)")?;
     let (dir, temporary) = match &options.work_dir {

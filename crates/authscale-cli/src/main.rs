@@ -150,7 +150,8 @@ struct UsersOptions {
     /// Seed of the directory; must match the nodes' --seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// First user index.
+    /// First user index; nodes know the users below their --users
+    /// (default 10000).
     #[arg(long, default_value_t = 0)]
     first: u64,
     /// How many users to print.
@@ -195,8 +196,21 @@ fn main() -> ExitCode {
 fn print_users(options: &UsersOptions) -> Result<(), Failure> {
     use std::io::Write;
     let directory = authscale_auth::Directory::new(options.seed, u64::MAX);
+    // The largest directory (`--users` 2^64 - 1) ends at index 2^64 - 2.
+    let end = options
+        .first
+        .checked_add(options.count)
+        .filter(|end| *end <= directory.len())
+        .ok_or_else(|| {
+            Failure::usage(anyhow::anyhow!(
+                "--first {} --count {} runs past the last possible user index, {}",
+                options.first,
+                options.count,
+                directory.len() - 1
+            ))
+        })?;
     let mut out = std::io::stdout().lock();
-    for index in options.first..options.first.saturating_add(options.count) {
+    for index in options.first..end {
         let line = format!(
             "{} {}",
             authscale_auth::Directory::name(index),

@@ -118,3 +118,26 @@ fn a_missing_baseline_is_refused_before_measuring() {
     assert!(!trace.exists(), "valgrind ran before the baseline was read");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_missing_or_wrong_program_is_named_as_such() {
+    let dir = scratch("program");
+    let (_, valgrind) = stand_ins(&dir);
+    // Writing a baseline reads none: the program is the first thing used.
+    let baseline = dir.join("counts.toml");
+    let args = [
+        "--write-baseline".as_ref(),
+        "--baseline".as_ref(),
+        baseline.as_os_str(),
+    ];
+    let stderr = refused(&args, &dir.join("not-built"), &valgrind);
+    assert!(stderr.contains("cargo build --release"), "{stderr}");
+    // A program that is there but is not the measuring one.
+    let other = dir.join("other");
+    script(&other, "echo usage: other >&2; exit 1");
+    let stderr = refused(&args, &other, &valgrind);
+    assert!(stderr.contains("icount program"), "{stderr}");
+    assert!(stderr.contains("usage: other"), "{stderr}");
+    assert!(!baseline.exists(), "a baseline was written");
+    let _ = std::fs::remove_dir_all(&dir);
+}

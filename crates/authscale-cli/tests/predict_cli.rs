@@ -164,6 +164,14 @@ fn validate_refuses_node_counts_and_shards_it_would_ignore() {
         &predict(&[run, "--validate", "--fit-nodes", "1,x"]),
         "--fit-nodes: \"x\" is not a node count",
     );
+    // The fixture's N values all, or none of them: nothing to predict or
+    // nothing to fit, said of --fit-nodes (not --nodes).
+    for (fit, says) in [("1,2,4", "covers every N"), ("16", "no steps at these N")] {
+        let output = predict(&[run, "--validate", "--fit-nodes", fit]);
+        refused(&output, says);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("error: --fit-nodes ["), "{stderr}");
+    }
     refused(
         &predict(&[
             run,

@@ -538,6 +538,32 @@ fn a_sweep_that_cannot_start_leaves_no_results_folder() {
         out.display()
     );
     let _ = std::fs::remove_dir_all(&out);
+
+    // Its store server cannot start: the error says what to do, and the
+    // store's working folder goes with it.
+    let out = out_dir("no-server");
+    let child = Command::new(bin())
+        .args(["sweep", "--nodes", "1", "--out"])
+        .arg(&out)
+        .env("AUTHSCALE_REDIS_SERVER", "/nonexistent/redis-server")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sweep");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("sweep ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("scripts/setup.sh"), "{stderr}");
+    let prefix = format!("authscale-lab-{pid}-store-");
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .expect("temp dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "the store's folder was left: {left:?}");
+    assert!(run_dir(&out).is_none(), "a results folder was left");
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]

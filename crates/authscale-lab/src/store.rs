@@ -142,10 +142,23 @@ impl Store {
             std::env::temp_dir().join(format!("authscale-lab-{}-store-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create the store's folder {}", dir.display()))?;
-        let process = launch(port, &dir, Persistence::None, group).await?;
         let url = format!("redis://127.0.0.1:{port}");
+        // A store that cannot start leaves no folder behind (the server, if
+        // it started, is stopped when `process` drops).
+        let started = async {
+            let process = launch(port, &dir, Persistence::None, group).await?;
+            Ok::<_, anyhow::Error>((process, manager(&url).await?))
+        }
+        .await;
+        let (process, conn) = match started {
+            Ok(started) => started,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
         let mut store = Store {
-            conn: manager(&url).await?,
+            conn,
             url,
             owned: true,
             process: Mutex::new(Some(process)),

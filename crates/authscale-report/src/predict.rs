@@ -44,6 +44,8 @@ pub enum PredictError {
     Work(f64),
     #[error("--nodes: {0}")]
     Nodes(String),
+    #[error("--fit-nodes {0}")]
+    FitNodes(String),
     #[error("the run has no steps{0}")]
     NoSteps(String),
     #[error(

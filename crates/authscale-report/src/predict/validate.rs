@@ -62,13 +62,13 @@ pub fn validate_held_out(
     };
     let (fit, held) = (split(true), split(false));
     if fit.steps.is_empty() {
-        return Err(PredictError::Nodes(format!(
-            "--fit-nodes {fit_nodes:?}: the run has no steps at these N"
+        return Err(PredictError::FitNodes(format!(
+            "{fit_nodes:?}: the run has no steps at these N"
         )));
     }
     if held.steps.is_empty() {
-        return Err(PredictError::Nodes(format!(
-            "--fit-nodes {fit_nodes:?} covers every N of the run: nothing left to predict"
+        return Err(PredictError::FitNodes(format!(
+            "{fit_nodes:?} covers every N of the run: nothing left to predict"
         )));
     }
     let description =
