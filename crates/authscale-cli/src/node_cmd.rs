@@ -395,6 +395,13 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
     if dur("jwt-leeway", &o.jwt_leeway)? > Duration::from_secs(5) {
         bail!("--jwt-leeway {} is too generous: at most 5s", o.jwt_leeway);
     }
+    if o.work_us > authscale_schema::MAX_WORK_US {
+        bail!(
+            "--work-us {} is too much: at most {} (one second of CPU per request)",
+            o.work_us,
+            authscale_schema::MAX_WORK_US
+        );
+    }
     let mut config = NodeConfig::new(auth);
     config.work_us = o.work_us;
     config.users = o.users;

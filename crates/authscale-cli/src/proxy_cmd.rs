@@ -32,7 +32,12 @@ pub struct ProxyOptions {
     #[arg(long, value_enum, default_value_t = ProxyPolicy::RoundRobin, value_name = "POLICY")]
     policy: ProxyPolicy,
 
-    /// The cookie that cookie-hash pins clients by.
+    /// The cookie that cookie-hash pins clients by. A cookie the client
+    /// has before it logs in (`load --client-cookie` sends `uid`) keeps
+    /// login and later requests on one node, as sticky nodes need; the
+    /// session cookie `sid` arrives only with the login's answer, so the
+    /// login itself is spread round-robin and the next request may hash
+    /// to another node (for sticky nodes: `--cookie-name uid`).
     #[arg(long, default_value = "sid", value_name = "NAME")]
     cookie_name: String,
 
@@ -108,7 +113,16 @@ pub fn run(options: ProxyOptions) -> Result<(), Failure> {
         let access = AdminAccess {
             addr: admin_addr,
             token: admin_token,
+            proxy_addr: addr,
         };
+        if let Some(own) = authscale_proxy::own_address(
+            &upstreams.snapshot().iter().map(|u| u.addr).collect::<Vec<_>>(),
+            addr,
+        ) {
+            return Err(Failure::usage(anyhow::anyhow!(
+                "--upstream {own} is this proxy's own --listen address: its requests would come back to it"
+            )));
+        }
         let upstreams = Arc::new(upstreams);
         let health = config.health_interval;
         let proxy = Arc::new(Proxy::new(upstreams, config));

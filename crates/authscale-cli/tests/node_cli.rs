@@ -214,6 +214,17 @@ fn bad_flags_and_files_are_usage_errors_with_reasons() {
         &["node", "--auth", "session", "--session-lifetime", "0s"],
         "--session-lifetime must be at least 1s",
     );
+    // A request that would busy its thread for hours is a typo.
+    fails_with(
+        &[
+            "node",
+            "--auth",
+            "none",
+            "--work-us",
+            "18446744073709551615",
+        ],
+        "--work-us 18446744073709551615 is too much",
+    );
     // Durations of options the mode does not use are checked too.
     fails_with(
         &["node", "--auth", "none", "--store-timeout", "5x"],

@@ -509,3 +509,74 @@ fn bad_proxy_flags_are_usage_errors() {
         assert!(!stderr.contains("WARN"), "{args:?}: {stderr}");
     }
 }
+
+/// Requests in flight per upstream, from the admin endpoint.
+async fn in_flight(admin: SocketAddr) -> Vec<u64> {
+    let listed = get(admin, "/upstreams").await.json();
+    listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|u| u["in_flight"].as_u64().expect("in_flight"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_early_is_no_longer_counted_in_flight() {
+    use tokio::io::AsyncWriteExt;
+    let slow = test_upstream().await;
+    // The upstream timeout is far away: only the client leaving ends these.
+    let proxy = proxy(&[slow], &["--upstream-timeout", "60s"]);
+    let admin = proxy.addrs()[1];
+    for half_close in [false, true] {
+        let mut client = tokio::net::TcpStream::connect(proxy.addr())
+            .await
+            .expect("connect");
+        client
+            .write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+            .await
+            .expect("send");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while in_flight(admin).await != [1] {
+            assert!(Instant::now() < deadline, "the request never went out");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if half_close {
+            client.shutdown().await.expect("half-close");
+        }
+        drop(client);
+        // Before the upstream's answer (3 s): the count follows the client.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while in_flight(admin).await != [0] {
+            assert!(
+                Instant::now() < deadline,
+                "still counted in flight after the client left (half-close: {half_close})"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_proxy_refuses_itself_as_an_upstream() {
+    let node = node("a");
+    let proxy = proxy(&[node.addr()], &[]);
+    let (own, admin) = (proxy.addr(), proxy.addrs()[1]);
+    let body = format!(r#"["{}","{own}"]"#, node.addr());
+    let reply = request(admin, "PUT", "/upstreams", &[], body.as_bytes()).await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert!(reply.body.contains("own listener"), "{}", reply.body);
+    // The set is unchanged and still serves.
+    assert_eq!(in_flight(admin).await.len(), 1);
+    assert_eq!(get(own, "/api/me").await.json()["node"], "a");
+    // At start-up: the same port as --listen.
+    let port = authscale_testkit::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let output = std::process::Command::new(bin())
+        .args(["proxy", "--listen", &listen, "--upstream", &listen])
+        .output()
+        .expect("run proxy");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("own --listen address"), "{stderr}");
+}

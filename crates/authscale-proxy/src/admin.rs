@@ -35,6 +35,8 @@ pub struct AdminAccess {
     pub addr: SocketAddr,
     /// The bearer token every request must carry; None: no credential.
     pub token: Option<Vec<u8>>,
+    /// The proxy's own listener, refused as an upstream.
+    pub proxy_addr: SocketAddr,
 }
 
 impl std::fmt::Debug for AdminAccess {
@@ -42,6 +44,7 @@ impl std::fmt::Debug for AdminAccess {
         f.debug_struct("AdminAccess")
             .field("addr", &self.addr)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("proxy_addr", &self.proxy_addr)
             .finish()
     }
 }
@@ -179,6 +182,12 @@ impl Admin {
                     );
                 }
             }
+        }
+        if let Some(own) = crate::own_address(&parsed, self.access.proxy_addr) {
+            return respond::error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("{own} is this proxy's own listener: its requests would come back to it"),
+            );
         }
         match self.proxy.upstreams().replace(&parsed) {
             Ok(()) => {

@@ -259,12 +259,12 @@ impl Proxy {
         };
         *req.uri_mut() = uri;
         upstream.requests.fetch_add(1, Relaxed);
-        upstream.in_flight.fetch_add(1, Relaxed);
+        let in_flight = upstream.enter();
         let result = tokio::select! {
             result = self.client.request(req) => Some(result),
             () = upload.upstream_overdue(self.config.upstream_timeout) => None,
         };
-        upstream.in_flight.fetch_sub(1, Relaxed);
+        drop(in_flight);
         if let Some(Ok(mut response)) = result {
             crate::headers::forward_response(response.headers_mut());
             return Ok(response.map(Either::Left));

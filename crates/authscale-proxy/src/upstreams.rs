@@ -57,6 +57,16 @@ pub struct Upstream {
     failures: [AtomicU64; FailureKind::ALL.len()],
 }
 
+/// One request counted in its upstream's `in_flight`; see [`Upstream::enter`].
+#[derive(Debug)]
+pub(crate) struct InFlight<'a>(&'a Upstream);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
 impl Upstream {
     fn new(addr: SocketAddr) -> Upstream {
         Upstream {
@@ -77,6 +87,14 @@ impl Upstream {
         self.in_flight.load(Relaxed)
     }
 
+    /// Counts one request in flight until the returned guard drops: on
+    /// every way out, including a client that leaves before the answer
+    /// (its request's future is dropped mid-await).
+    pub(crate) fn enter(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Relaxed);
+        InFlight(self)
+    }
+
     pub fn requests(&self) -> u64 {
         self.requests.load(Relaxed)
     }
@@ -88,6 +106,15 @@ impl Upstream {
     pub(crate) fn count_failure(&self, kind: FailureKind) {
         self.failures[kind as usize].fetch_add(1, Relaxed);
     }
+}
+
+/// The first of `addrs` that is `listen` itself (a proxy forwarding to its
+/// own listener loops until the growing `X-Forwarded-For` outgrows the head
+/// limit); a wildcard `listen` stands for every address on its port.
+pub fn own_address(addrs: &[SocketAddr], listen: SocketAddr) -> Option<SocketAddr> {
+    addrs.iter().copied().find(|a| {
+        a.port() == listen.port() && (a.ip() == listen.ip() || listen.ip().is_unspecified())
+    })
 }
 
 /// The current upstream set and the health state shared by all requests.

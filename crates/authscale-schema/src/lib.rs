@@ -27,3 +27,8 @@ pub use record::{
     SCHEMA, Slice, Step, StoreDelay, Throttling, utc, write_atomic,
 };
 pub use vocabulary::{AuthMode, Component, Isolate, ProxyPolicy, Revokes, RunStatus, StoreClient};
+
+/// The most CPU work per protected request a node takes (`--work-us`):
+/// one second. More is a typo, and a request that long holds a node's
+/// thread past its drain timeout.
+pub const MAX_WORK_US: u64 = 1_000_000;

@@ -116,6 +116,11 @@ impl Experiment {
             "connections-per-node must be at least 1"
         );
         ensure!(
+            self.work_us <= crate::MAX_WORK_US,
+            "work-us must be 0 to {} µs (one second of CPU per request)",
+            crate::MAX_WORK_US
+        );
+        ensure!(
             self.requests_per_login >= 1,
             "requests-per-login must be at least 1"
         );
