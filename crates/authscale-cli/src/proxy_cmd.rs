@@ -117,10 +117,10 @@ pub fn run(options: ProxyOptions) -> Result<(), Failure> {
         };
         if let Some(own) = authscale_proxy::own_address(
             &upstreams.snapshot().iter().map(|u| u.addr).collect::<Vec<_>>(),
-            addr,
+            &[addr, admin_addr],
         ) {
             return Err(Failure::usage(anyhow::anyhow!(
-                "--upstream {own} is this proxy's own --listen address: its requests would come back to it"
+                "--upstream {own} is this proxy's own --listen or --admin address: not an upstream"
             )));
         }
         let upstreams = Arc::new(upstreams);

@@ -565,7 +565,18 @@ async fn the_proxy_refuses_itself_as_an_upstream() {
     let body = format!(r#"["{}","{own}"]"#, node.addr());
     let reply = request(admin, "PUT", "/upstreams", &[], body.as_bytes()).await;
     assert_eq!(reply.status, 422, "{}", reply.body);
-    assert!(reply.body.contains("own listener"), "{}", reply.body);
+    assert!(reply.body.contains("own listeners"), "{}", reply.body);
+    // Nor its admin listener (that would open the admin endpoint to every
+    // client), nor itself as an IPv4-mapped IPv6 address.
+    let mapped = format!("[::ffff:127.0.0.1]:{}", own.port());
+    for upstream in [admin.to_string(), mapped] {
+        let body = format!(r#"["{upstream}"]"#);
+        let reply = request(admin, "PUT", "/upstreams", &[], body.as_bytes()).await;
+        assert_eq!(reply.status, 422, "{upstream}: {}", reply.body);
+    }
+    // Port 0 is no upstream.
+    let reply = request(admin, "PUT", "/upstreams", &[], br#"["127.0.0.1:0"]"#).await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
     // The set is unchanged and still serves.
     assert_eq!(in_flight(admin).await.len(), 1);
     assert_eq!(get(own, "/api/me").await.json()["node"], "a");
@@ -578,5 +589,8 @@ async fn the_proxy_refuses_itself_as_an_upstream() {
         .expect("run proxy");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("own --listen address"), "{stderr}");
+    assert!(
+        stderr.contains("own --listen or --admin address"),
+        "{stderr}"
+    );
 }

@@ -183,10 +183,13 @@ impl Admin {
                 }
             }
         }
-        if let Some(own) = crate::own_address(&parsed, self.access.proxy_addr) {
+        if let Some(own) = crate::own_address(&parsed, &[self.access.proxy_addr, self.access.addr])
+        {
             return respond::error(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &format!("{own} is this proxy's own listener: its requests would come back to it"),
+                &format!(
+                    "{own} is one of this proxy's own listeners (proxy or admin): not an upstream"
+                ),
             );
         }
         match self.proxy.upstreams().replace(&parsed) {

@@ -69,7 +69,13 @@ pub enum ConfigError {
 /// Checks an upstream list against the configuration.
 pub(crate) fn check_upstreams(addrs: &[SocketAddr], allow_remote: bool) -> Result<(), ConfigError> {
     for (i, addr) in addrs.iter().enumerate() {
-        if !allow_remote && !addr.ip().is_loopback() {
+        if addr.port() == 0 {
+            return Err(ConfigError::Invalid(format!(
+                "upstream {addr}: port 0 is no address to connect to"
+            )));
+        }
+        // An IPv4-mapped IPv6 address (::ffff:127.0.0.1) is its IPv4 address.
+        if !allow_remote && !addr.ip().to_canonical().is_loopback() {
             return Err(ConfigError::Remote(*addr));
         }
         if addrs[..i].contains(addr) {

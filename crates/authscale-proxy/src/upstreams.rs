@@ -108,12 +108,18 @@ impl Upstream {
     }
 }
 
-/// The first of `addrs` that is `listen` itself (a proxy forwarding to its
-/// own listener loops until the growing `X-Forwarded-For` outgrows the head
-/// limit); a wildcard `listen` stands for every address on its port.
-pub fn own_address(addrs: &[SocketAddr], listen: SocketAddr) -> Option<SocketAddr> {
+/// The first of `addrs` that is one of the proxy's own listeners: its
+/// proxy listener (forwarding to it loops until the growing
+/// `X-Forwarded-For` outgrows the head limit) or its admin listener (which
+/// would open the admin endpoint to every client of the proxy). A wildcard
+/// listener stands for every address on its port; an IPv4-mapped IPv6
+/// address is its IPv4 address.
+pub fn own_address(addrs: &[SocketAddr], own: &[SocketAddr]) -> Option<SocketAddr> {
     addrs.iter().copied().find(|a| {
-        a.port() == listen.port() && (a.ip() == listen.ip() || listen.ip().is_unspecified())
+        own.iter().any(|listen| {
+            let (ip, listen_ip) = (a.ip().to_canonical(), listen.ip().to_canonical());
+            a.port() == listen.port() && (ip == listen_ip || listen_ip.is_unspecified())
+        })
     })
 }
 
