@@ -113,16 +113,10 @@ pub fn run(options: ProxyOptions) -> Result<(), Failure> {
         let access = AdminAccess {
             addr: admin_addr,
             token: admin_token,
-            proxy_addr: addr,
         };
-        if let Some(own) = authscale_proxy::own_address(
-            &upstreams.snapshot().iter().map(|u| u.addr).collect::<Vec<_>>(),
-            &[addr, admin_addr],
-        ) {
-            return Err(Failure::usage(anyhow::anyhow!(
-                "--upstream {own} is this proxy's own --listen or --admin address: not an upstream"
-            )));
-        }
+        upstreams
+            .listening_on(&[addr, admin_addr])
+            .map_err(|e| Failure::usage(anyhow::anyhow!("--upstream: {e}")))?;
         let upstreams = Arc::new(upstreams);
         let health = config.health_interval;
         let proxy = Arc::new(Proxy::new(upstreams, config));

@@ -590,7 +590,7 @@ async fn the_proxy_refuses_itself_as_an_upstream() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("own --listen or --admin address"),
+        stderr.contains("--upstream: upstream") && stderr.contains("own listeners"),
         "{stderr}"
     );
 }

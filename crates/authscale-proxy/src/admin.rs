@@ -35,8 +35,6 @@ pub struct AdminAccess {
     pub addr: SocketAddr,
     /// The bearer token every request must carry; None: no credential.
     pub token: Option<Vec<u8>>,
-    /// The proxy's own listener, refused as an upstream.
-    pub proxy_addr: SocketAddr,
 }
 
 impl std::fmt::Debug for AdminAccess {
@@ -44,7 +42,6 @@ impl std::fmt::Debug for AdminAccess {
         f.debug_struct("AdminAccess")
             .field("addr", &self.addr)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("proxy_addr", &self.proxy_addr)
             .finish()
     }
 }
@@ -182,15 +179,6 @@ impl Admin {
                     );
                 }
             }
-        }
-        if let Some(own) = crate::own_address(&parsed, &[self.access.proxy_addr, self.access.addr])
-        {
-            return respond::error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!(
-                    "{own} is one of this proxy's own listeners (proxy or admin): not an upstream"
-                ),
-            );
         }
         match self.proxy.upstreams().replace(&parsed) {
             Ok(()) => {

@@ -60,6 +60,10 @@ impl Default for ProxyConfig {
 pub enum ConfigError {
     #[error("upstream {0} is not a loopback address; pass --allow-remote to proxy to other hosts")]
     Remote(SocketAddr),
+    #[error(
+        "upstream {0} is one of this proxy's own listeners (proxy or admin): its requests would come back to it"
+    )]
+    Own(SocketAddr),
     #[error("upstream {0} is listed twice")]
     Duplicate(SocketAddr),
     #[error("{0}")]

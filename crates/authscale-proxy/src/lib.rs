@@ -22,4 +22,4 @@ pub use balance::Policy;
 pub use config::{ConfigError, ProxyConfig};
 pub use forward::Proxy;
 pub use health::run_health_checks;
-pub use upstreams::{Upstreams, own_address};
+pub use upstreams::Upstreams;

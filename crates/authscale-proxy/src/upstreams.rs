@@ -114,13 +114,17 @@ impl Upstream {
 /// would open the admin endpoint to every client of the proxy). A wildcard
 /// listener stands for every address on its port; an IPv4-mapped IPv6
 /// address is its IPv4 address.
-pub fn own_address(addrs: &[SocketAddr], own: &[SocketAddr]) -> Option<SocketAddr> {
+fn own_address(addrs: &[SocketAddr], own: &[SocketAddr]) -> Option<SocketAddr> {
     addrs.iter().copied().find(|a| {
         own.iter().any(|listen| {
             let (ip, listen_ip) = (a.ip().to_canonical(), listen.ip().to_canonical());
             a.port() == listen.port() && (ip == listen_ip || listen_ip.is_unspecified())
         })
     })
+}
+
+fn check_not_own(addrs: &[SocketAddr], own: &[SocketAddr]) -> Result<(), ConfigError> {
+    own_address(addrs, own).map_or(Ok(()), |addr| Err(ConfigError::Own(addr)))
 }
 
 /// The current upstream set and the health state shared by all requests.
@@ -130,6 +134,8 @@ pub struct Upstreams {
     epoch: Instant,
     pub(crate) cursor: AtomicUsize,
     allow_remote: bool,
+    /// The proxy's own listeners, refused as upstreams once known.
+    own: std::sync::OnceLock<Vec<SocketAddr>>,
 }
 
 impl Upstreams {
@@ -141,7 +147,17 @@ impl Upstreams {
             epoch: Instant::now(),
             cursor: AtomicUsize::new(0),
             allow_remote,
+            own: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Records the proxy's own listeners (known once bound) and refuses
+    /// the set if it holds one of them; later sets are checked too.
+    pub fn listening_on(&self, own: &[SocketAddr]) -> Result<(), ConfigError> {
+        let current: Vec<SocketAddr> = self.snapshot().iter().map(|u| u.addr).collect();
+        check_not_own(&current, own)?;
+        let _ = self.own.set(own.to_vec());
+        Ok(())
     }
 
     /// The set as it is now; stays valid while the caller holds it.
@@ -152,6 +168,7 @@ impl Upstreams {
     /// Replaces the set. Upstreams that stay keep their counters and health.
     pub fn replace(&self, addrs: &[SocketAddr]) -> Result<(), ConfigError> {
         check_upstreams(addrs, self.allow_remote)?;
+        check_not_own(addrs, self.own.get().map_or(&[], Vec::as_slice))?;
         let current = self.snapshot();
         let next = addrs
             .iter()
