@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The full check, in this order: formatting, lints, every test (real
 # redis-server processes are started by the tests themselves on free
-# loopback ports), the benchmarks in test mode, and last the performance
-# gate (a quick sweep against the committed baseline). Every step runs even
+# loopback ports), the benchmarks in test mode, every experiment file in
+# its short form (scripts/smoke.sh), and last the performance gate (a
+# quick sweep against the committed baseline). Every step runs even
 # when an earlier one failed, so a noisy gate cannot hide a test result;
 # the exit status is non-zero when any step failed.
 # Usage: scripts/test.sh
@@ -36,6 +37,7 @@ step "cargo clippy --all-targets -- -D warnings" \
 step "tests" tests
 step "benchmarks in test mode (each runs once: they must keep working)" \
   cargo test --locked -p authscale-bench --benches
+step "every experiment file runs to completion (scripts/smoke.sh: each in its short form)" scripts/smoke.sh
 step "performance gate: the quick experiment against results/baseline" scripts/gate.sh
 
 if [ ${#failed[@]} -gt 0 ]; then

@@ -106,6 +106,13 @@ pub struct SweepOptions {
     /// No progress lines.
     #[arg(long, short = 'q')]
     quiet: bool,
+
+    /// The experiment's short form, to check that it runs (CI runs every
+    /// file in experiments/ so): every mode, N, fault kind and persistence
+    /// it names, with 200 ms slices, 2 rounds, 0.5 s steps and 3 s fault
+    /// runs. Its figures are not measurements; its name ends in -smoke.
+    #[arg(long)]
+    smoke: bool,
 }
 
 /// Appends `[default: …]` to the help of every `sweep` flag that sets an
@@ -239,6 +246,9 @@ fn plan(options: &SweepOptions) -> anyhow::Result<authscale_schema::Plan> {
             e.description,
             changes.join(", ")
         );
+    }
+    if options.smoke {
+        e = e.smoke();
     }
     e.plan()
 }

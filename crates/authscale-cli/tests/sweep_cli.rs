@@ -271,8 +271,13 @@ fn a_fault_run_records_what_failed_and_what_was_forgotten() {
     let config = out.with_extension("toml");
     std::fs::write(
         &config,
-        "name = \"faults-test\"\nmodes = [\"session\", \"token\"]\nnodes = [2]\nduration = \"1s\"\nwarmup = \"500ms\"\n\
-         revocation-window = \"0s\"\n[faults]\nkinds = [\"store-outage\"]\nnodes = 2\nduration = \"4s\"\nat = \"1s\"\nlength = \"1s\"\n",
+        // Two modes, both fault kinds, and an odd number of node-set
+        // rotations (two rounds): the node lost is then not the first one
+        // started, and must come back under its own name and CPU group
+        // (it once failed with "File exists" after the first fault run).
+        "name = \"faults-test\"\nmodes = [\"session\", \"token\"]\nnodes = [2]\nrounds = 2\nslice = \"300ms\"\n\
+         slice-warmup = \"100ms\"\nrevocation-window = \"0s\"\n[faults]\nkinds = [\"store-outage\", \"node-loss\"]\n\
+         nodes = 2\nduration = \"4s\"\nat = \"1s\"\nlength = \"1s\"\n",
     )
     .expect("experiment");
     let child = start_sweep(
@@ -280,9 +285,28 @@ fn a_fault_run_records_what_failed_and_what_was_forgotten() {
         &out,
     );
     let (sweep_pid, dir, run) = finished(child, &out);
+    assert_eq!(run["status"], "complete", "{}", run["error"]);
     let faults = run["faults"].as_array().expect("faults");
-    assert_eq!(faults.len(), 2);
-    let (session, token) = (&faults[0], &faults[1]);
+    let kinds: Vec<String> = faults
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["mode"].as_str().unwrap_or("?"),
+                f["kind"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "session store-outage",
+            "session node-loss",
+            "token store-outage",
+            "token node-loss"
+        ]
+    );
+    let (session, token) = (&faults[0], &faults[2]);
     assert_eq!(session["mode"], "session");
     // Session auth needs the store: requests fail while it is down.
     assert!(

@@ -118,7 +118,7 @@ impl Lab<'_> {
         config.duration = faults.duration;
         config.timeout = Duration::from_secs(2);
         config.timeline = true;
-        let victim = nodes[0].addr().to_string();
+        let victim = (nodes[0].name.clone(), nodes[0].addr().to_string());
         let load = authscale_load::run(config, stop.as_mut(), None);
         let inject = async {
             tokio::time::sleep(faults.at).await;
@@ -130,7 +130,7 @@ impl Lab<'_> {
             let pid = match kind {
                 FaultKind::StoreOutage => self.store.restart(self.store_group()?).await?,
                 FaultKind::NodeLoss => {
-                    nodes[0] = self.start_node_at(mode, 0, &victim).await?;
+                    nodes[0] = self.start_node_at(mode, &victim.0, &victim.1).await?;
                     nodes[0].pid
                 }
             };

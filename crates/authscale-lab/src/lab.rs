@@ -77,7 +77,7 @@ impl<'a> Lab<'a> {
         std::fs::create_dir_all(&options.out_dir)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", options.out_dir.display()))?;
 
-        let mut warnings = Vec::new();
+        let mut warnings = plan.experiment.ignored_settings();
         // Before the proxy starts: it inherits the lab's pinning.
         let isolation = Isolation::set_up(plan.experiment.isolate, &caps, &parent);
         if let (Isolate::Cpuset, Pinning::None { reason }) =
@@ -230,18 +230,24 @@ impl Lab<'_> {
         Ok(())
     }
 
+    /// A new node of `mode`, the `index`-th started for it, on a free port.
     pub(crate) async fn start_node(&self, mode: AuthMode, index: usize) -> anyhow::Result<Managed> {
-        self.start_node_at(mode, index, "127.0.0.1:0").await
+        let name = format!("{mode}-node{}", index + 1);
+        self.start_node_at(mode, &name, "127.0.0.1:0").await
     }
 
+    /// A node named `name` (which also names its CPU group) listening on
+    /// `listen`: a new one, or a killed node started again on its port
+    /// under its own name (the node sets rotate, so its place in a set
+    /// does not tell which node it was).
     pub(crate) async fn start_node_at(
         &self,
         mode: AuthMode,
-        index: usize,
+        name: &str,
         listen: &str,
     ) -> anyhow::Result<Managed> {
         let e = &self.plan.experiment;
-        let name = format!("{mode}-node{}", index + 1);
+        let name = name.to_owned();
         let mut args: Vec<String> = vec![
             "node".into(),
             "--auth".into(),

@@ -19,6 +19,8 @@ use authscale_schema::Throttling;
 #[derive(Debug)]
 pub struct Managed {
     child: Option<Child>,
+    /// The name it was started under (a node's also names its CPU group).
+    pub name: String,
     pub pid: u32,
     /// Addresses the process announced on stdout (`http://ADDR`).
     pub addrs: Vec<std::net::SocketAddr>,
@@ -74,6 +76,7 @@ impl Managed {
         }
         let mut managed = Managed {
             child: None,
+            name: name.to_owned(),
             pid,
             addrs: Vec::new(),
             group,

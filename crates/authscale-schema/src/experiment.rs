@@ -260,6 +260,124 @@ impl Default for Experiment {
     }
 }
 
+impl Experiment {
+    /// The experiment in its short form (`sweep --smoke`): every mode, N,
+    /// fault kind and persistence it names, with the shortest windows the
+    /// lab accepts and two rounds, so that CI can run every experiment
+    /// file to completion in seconds. Its figures are not measurements:
+    /// the name says `-smoke` and the description says so.
+    pub fn smoke(mut self) -> Experiment {
+        self.name = format!("{}-smoke", self.name);
+        self.description = format!(
+            "{} (smoke: the short form, to check it runs; its figures are not measurements)",
+            self.description
+        );
+        if self.pairing == Pairing::Interleaved && self.capacity == Capacity::Closed {
+            self.rounds = self.rounds.min(2);
+            self.slice = "200ms".into();
+            self.slice_warmup = "50ms".into();
+        } else {
+            self.duration = "500ms".into();
+            self.warmup = "100ms".into();
+        }
+        self.slo_probes = self.slo_probes.min(2);
+        if crate::duration::parse(&self.revocation_window).is_ok_and(|w| !w.is_zero()) {
+            self.revocation_window = "500ms".into();
+        }
+        if let Some(f) = &mut self.faults {
+            // With an append-only file the fault comes after its first
+            // fsync (one second); recovery gets as long as the fault.
+            let aof = f.persistence.contains(&Persistence::Aof);
+            (f.at, f.length, f.duration) = if aof {
+                ("1s".into(), "500ms".into(), "2s".into())
+            } else {
+                ("500ms".into(), "500ms".into(), "1500ms".into())
+            };
+            f.durability_users = f.durability_users.min(10);
+        }
+        self
+    }
+
+    /// Settings changed from the built-in experiment that the chosen
+    /// design does not use, each with the reason (a sweep records them as
+    /// warnings): e.g. `duration` in an interleaved sweep, whose windows
+    /// are `slice` and `slice-warmup`.
+    pub fn ignored_settings(&self) -> Vec<String> {
+        let base = Experiment::default();
+        let interleaved = self.pairing == Pairing::Interleaved && self.capacity == Capacity::Closed;
+        let mut ignored = Vec::new();
+        let mut check = |changed: bool, key: &str, why: &str| {
+            if changed {
+                ignored.push(format!("{key} is set but ignored: {why}"));
+            }
+        };
+        let why_windows = "an interleaved sweep measures in slices (slice, slice-warmup, rounds)";
+        check(
+            interleaved && self.duration != base.duration,
+            "duration",
+            why_windows,
+        );
+        check(
+            interleaved && self.warmup != base.warmup,
+            "warmup",
+            why_windows,
+        );
+        let why_slices = "slices are for interleaved closed-loop sweeps (pairing = \"interleaved\", capacity = \"closed\")";
+        check(
+            !interleaved && self.rounds != base.rounds,
+            "rounds",
+            why_slices,
+        );
+        check(
+            !interleaved && self.slice != base.slice,
+            "slice",
+            why_slices,
+        );
+        check(
+            !interleaved && self.slice_warmup != base.slice_warmup,
+            "slice-warmup",
+            why_slices,
+        );
+        let closed = self.capacity == Capacity::Closed;
+        let why_slo = "capacity = \"closed\" measures saturation, not an SLO";
+        check(closed && self.slo_p99 != base.slo_p99, "slo-p99", why_slo);
+        check(
+            closed && self.slo_start_rate_per_node != base.slo_start_rate_per_node,
+            "slo-start-rate-per-node",
+            why_slo,
+        );
+        check(
+            closed && self.slo_probes != base.slo_probes,
+            "slo-probes",
+            why_slo,
+        );
+        check(
+            !closed && self.connections_per_node != base.connections_per_node,
+            "connections-per-node",
+            "capacity = \"slo\" offers a rate, not connections",
+        );
+        let store = self.modes.iter().any(|m| m.uses_store());
+        let why_store = "no mode of this experiment uses the store";
+        check(
+            !store && self.store_rtt != base.store_rtt,
+            "store-rtt",
+            why_store,
+        );
+        check(
+            !store && self.store_client != base.store_client,
+            "store-client",
+            why_store,
+        );
+        check(
+            !self.modes.iter().any(|m| m.caches_sessions())
+                && self.session_cache_ttl != base.session_cache_ttl,
+            "session-cache-ttl",
+            "no mode of this experiment caches sessions (session-cached)",
+        );
+        ignored
+    }
+}
+
 /// An experiment checked and with durations parsed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {

@@ -263,6 +263,77 @@ mod tests {
     }
 
     #[test]
+    fn the_short_form_keeps_every_mode_n_fault_and_persistence_and_plans() {
+        for name in [
+            "faults.toml",
+            "durability.toml",
+            "all-modes.toml",
+            "default.toml",
+        ] {
+            let full = shipped(name);
+            let smoke = full.clone().smoke();
+            assert_eq!(smoke.name, format!("{}-smoke", full.name));
+            assert_eq!((&smoke.modes, &smoke.nodes), (&full.modes, &full.nodes));
+            let kinds = |e: &Experiment| {
+                e.faults
+                    .as_ref()
+                    .map(|f| (f.kinds.clone(), f.persistence.clone(), f.nodes))
+            };
+            assert_eq!(kinds(&smoke), kinds(&full), "{name}");
+            let plan = smoke.plan().unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert!(
+                plan.experiment.rounds <= 2 && plan.slice.as_millis() == 200,
+                "{name}"
+            );
+            if let Some(f) = plan.faults {
+                assert!(f.duration.as_secs_f64() <= 2.0, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn settings_the_design_ignores_are_named() {
+        let quiet = shipped("default.toml");
+        assert_eq!(quiet.ignored_settings(), Vec::<String>::new());
+        let mut e = quiet.clone();
+        e.duration = "2s".into();
+        e.slo_probes = 3;
+        let ignored = e.ignored_settings();
+        assert_eq!(ignored.len(), 2, "{ignored:?}");
+        assert!(ignored[0].starts_with("duration is set but ignored: an interleaved sweep"));
+        assert!(ignored[1].starts_with("slo-probes is set but ignored"));
+        e.pairing = Pairing::Blocks;
+        e.rounds = 3;
+        let ignored = e.ignored_settings();
+        assert!(
+            ignored
+                .iter()
+                .any(|w| w.starts_with("rounds is set but ignored")),
+            "{ignored:?}"
+        );
+        assert!(
+            !ignored.iter().any(|w| w.starts_with("duration")),
+            "{ignored:?}"
+        );
+        for entry in std::fs::read_dir(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments"),
+        )
+        .expect("dir")
+        {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let e = Experiment::from_file(&path).expect("valid");
+                assert_eq!(
+                    e.ignored_settings(),
+                    Vec::<String>::new(),
+                    "{}",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_file_without_name_or_description_is_named_and_described_by_itself() {
         let dir = std::env::temp_dir().join(format!("authscale-exp-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Every experiment file runs to completion: each file in experiments/ in
+# its short form (`authscale sweep --smoke`: every mode, N, fault kind and
+# persistence it names, with short slices, steps and fault runs), and each
+# run's run.json must say `status: complete`. CI runs this (scripts/test.sh);
+# about 3 minutes on 2 cores. The figures of a smoke run are not measurements.
+# Usage: scripts/smoke.sh [EXPERIMENT.toml ...]    (default: experiments/*.toml)
+# Environment: AUTHSCALE_BIN=PATH runs that binary instead of building one.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -n "${AUTHSCALE_BIN:-}" ]; then
+  bin=$AUTHSCALE_BIN
+else
+  scripts/setup.sh || exit 2
+  cargo build --release --locked -p authscale-cli --quiet || exit 2
+  bin=target/release/authscale
+fi
+files=("$@")
+[ ${#files[@]} -gt 0 ] || files=(experiments/*.toml)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+failed=()
+for file in "${files[@]}"; do
+  started=$SECONDS
+  dir="$out/$(basename "$file" .toml)"
+  "$bin" sweep --config "$file" --smoke --quiet --out "$dir" >"$dir.log" 2>&1
+  code=$?
+  run=$(ls -d "$dir"/*/run.json 2>/dev/null | head -1)
+  status=$(sed -n 's/^  "status": "\(.*\)",$/\1/p' "$run" 2>/dev/null | head -1)
+  if [ "$code" = 0 ] && [ "$status" = complete ]; then
+    echo "smoke: $file complete ($((SECONDS - started)) s)"
+  else
+    echo "smoke: $file FAILED: exit $code, status '${status:-no run.json}' ($((SECONDS - started)) s)"
+    sed 's/^/  | /' "$dir.log" | tail -20
+    failed+=("$file")
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "smoke: ${#failed[@]} of ${#files[@]} experiments did not complete: ${failed[*]}"
+  exit 1
+fi
+echo "smoke: all ${#files[@]} experiments complete"
