@@ -116,10 +116,13 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
             "session,token",
             "--nodes",
             "1,2",
+            "--rounds",
+            "2",
+            "--slice",
+            "300ms",
+            // Ignored by an interleaved sweep, which says so.
             "--duration",
             "1s",
-            "--warmup",
-            "500ms",
             "--revocation-window",
             "1s",
             "-q",
@@ -131,10 +134,30 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
     assert_eq!(run["status"], "complete");
     assert!(run["finished_at"].is_string());
     assert!(run["host"]["cores"].as_u64().is_some_and(|c| c >= 1));
+    // What reproducing the run needs: the machine, the build, the store.
+    for fact in ["redis_version", "cpu_model", "rustc", "git_commit"] {
+        assert!(
+            run["host"][fact].as_str().is_some_and(|v| !v.is_empty()),
+            "host.{fact}: {}",
+            run["host"]
+        );
+    }
     assert!(
-        run["host"]["redis_version"]
+        run["host"]["redis_persistence"]
             .as_str()
-            .is_some_and(|v| !v.is_empty())
+            .is_some_and(|v| v.contains("save ''") && v.contains("appendonly no")),
+        "{}",
+        run["host"]
+    );
+    // --duration and --warmup do not shape an interleaved sweep: said so.
+    assert!(
+        run["warnings"]
+            .as_array()
+            .is_some_and(|w| w.iter().any(|w| w
+                .as_str()
+                .is_some_and(|w| w.starts_with("duration is set but ignored")))),
+        "{}",
+        run["warnings"]
     );
     assert_eq!(
         run["plan"]["experiment"]["nodes"],

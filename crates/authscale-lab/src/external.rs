@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use authscale_load::{LoadConfig, process_cpu_seconds};
 
-use crate::host::{cores, finish, git_commit, kernel, results_dir, unix_now};
+use crate::host::{build_facts, finish, results_dir, unix_now};
 use crate::lab::{Finished, LabOptions, scenario};
 use crate::progress::external_step_line;
 use crate::step::{Span, step_from_load};
@@ -34,20 +34,16 @@ pub(crate) async fn sweep_external(
         schema: SCHEMA.to_owned(),
         plan: plan.clone(),
         host: Host {
-            cores: cores(),
-            kernel: kernel(),
             caps: "external".into(),
             caps_detail: format!(
                 "external deployment at {}: no CPU budgets, nodes and balancer not measured",
                 external.target
             ),
-            authscale_version: env!("CARGO_PKG_VERSION").to_owned(),
-            redis_version: String::new(),
             store: external
                 .store_url
                 .as_deref()
                 .map_or_else(|| "not measured".into(), authscale_auth::shown_url),
-            git_commit: git_commit(),
+            ..build_facts()
         },
         started_at: utc(started),
         finished_at: None,

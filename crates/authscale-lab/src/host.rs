@@ -12,16 +12,13 @@ use authscale_schema::Plan;
 use authscale_schema::{Host, Run, utc};
 
 /// The facts of this machine and of the lab's store that a local run records.
-pub(crate) fn host(caps: &Caps, store: &Store) -> Host {
+pub(crate) async fn host(caps: &Caps, store: &Store) -> Host {
     Host {
-        cores: cores(),
-        kernel: kernel(),
         caps: caps.label().to_owned(),
         caps_detail: match caps {
             Caps::V2 { root } | Caps::V1 { root } => root.display().to_string(),
             Caps::None { reason } => reason.clone(),
         },
-        authscale_version: env!("CARGO_PKG_VERSION").to_owned(),
         redis_version: store.version.clone(),
         store: if store.owned {
             format!(
@@ -31,7 +28,27 @@ pub(crate) fn host(caps: &Caps, store: &Store) -> Host {
         } else {
             format!("{} (external)", authscale_auth::redact_urls(&store.url))
         },
+        redis_persistence: store.persistence_settings().await,
+        ..build_facts()
+    }
+}
+
+/// The facts of this machine and of this build that every run records,
+/// with the rest left empty for the caller to fill.
+pub(crate) fn build_facts() -> Host {
+    Host {
+        cores: cores(),
+        kernel: kernel(),
+        authscale_version: env!("CARGO_PKG_VERSION").to_owned(),
         git_commit: git_commit(),
+        git_dirty: git_dirty(),
+        cpu_model: cpu_model(),
+        rustc: env!("AUTHSCALE_RUSTC").to_owned(),
+        caps: String::new(),
+        caps_detail: String::new(),
+        redis_version: String::new(),
+        store: String::new(),
+        redis_persistence: String::new(),
     }
 }
 
@@ -67,6 +84,30 @@ pub(crate) fn git_commit() -> String {
             || "unknown".to_owned(),
             |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
         )
+}
+
+/// Whether the checkout has uncommitted changes to tracked files; None
+/// outside a git checkout.
+pub(crate) fn git_dirty() -> Option<bool> {
+    std::process::Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| !o.stdout.is_empty())
+}
+
+/// The first processor's model name, or `unknown`.
+pub(crate) fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                (key.trim() == "model name").then(|| value.trim().to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Whole seconds since the Unix epoch.

@@ -129,7 +129,7 @@ impl<'a> Lab<'a> {
                 "node and store budgets add up to {budget:.2} cores of {cores}: less than half a core is left for the proxy and the load generator"
             ));
         }
-        let host = host::host(&caps, &store);
+        let host = host::host(&caps, &store).await;
         let run = Run {
             schema: SCHEMA.to_owned(),
             plan: plan.clone(),

@@ -323,6 +323,27 @@ impl Store {
         }
     }
 
+    /// What the server keeps on disk, as its own configuration says
+    /// (`save '…', appendonly …, appendfsync …`), or why it cannot say
+    /// (a managed Redis may refuse `CONFIG`).
+    pub async fn persistence_settings(&self) -> String {
+        let mut said = Vec::new();
+        for key in ["save", "appendonly", "appendfsync"] {
+            match self.query::<Vec<String>>(&["CONFIG", "GET", key]).await {
+                Ok(pair) => {
+                    let value = pair.get(1).cloned().unwrap_or_default();
+                    said.push(if key == "save" {
+                        format!("save '{value}'")
+                    } else {
+                        format!("{key} {value}")
+                    });
+                }
+                Err(e) => return format!("unknown (CONFIG GET refused: {e})"),
+            }
+        }
+        said.join(", ")
+    }
+
     async fn info_field(&mut self, section: &str, name: &str) -> anyhow::Result<String> {
         let text: String = self.query(&["INFO", section]).await?;
         Ok(text

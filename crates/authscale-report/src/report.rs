@@ -51,18 +51,33 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
         .first()
         .and_then(|s| s.components.get(&Component::Nodes))
         .and_then(|c| c.cpu_period_ms);
+    let h = &run.host;
+    let known = |text: &str, label: &str| {
+        if text.is_empty() {
+            String::new()
+        } else {
+            format!("{label}{text}")
+        }
+    };
     let _ = writeln!(
         out,
-        "Status: **{}**. Host: {} cores, Linux {}, CPU caps: {}{}. Store: Redis {} ({}). authscale {} at commit {}.\n",
+        "Status: **{}**. Host: {} cores{}, Linux {}, CPU caps: {}{}. Store: Redis {} ({}{}). authscale {} at commit {}{}{}.\n",
         run.status,
-        run.host.cores,
-        run.host.kernel,
-        run.host.caps,
+        h.cores,
+        known(&h.cpu_model, ", "),
+        h.kernel,
+        h.caps,
         period.map_or(String::new(), |p| format!(" (quota period {p:.0} ms)")),
-        run.host.redis_version,
-        run.host.store,
-        run.host.authscale_version,
-        run.host.git_commit
+        h.redis_version,
+        h.store,
+        known(&h.redis_persistence, "; "),
+        h.authscale_version,
+        h.git_commit,
+        match h.git_dirty {
+            Some(true) => " (with uncommitted changes)",
+            _ => "",
+        },
+        known(&h.rustc, ", built with "),
     );
     // What each step's measurement was: interleaved runs measure a step as
     // one slice per round, not as one warm-up + duration block.

@@ -204,6 +204,20 @@ pub struct Host {
     pub redis_version: String,
     pub store: String,
     pub git_commit: String,
+    /// Whether the checkout had uncommitted changes to tracked files when
+    /// the run started (absent: not recorded, runs before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_dirty: Option<bool>,
+    /// The processor's model name (`/proc/cpuinfo`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cpu_model: String,
+    /// The compiler the authscale binary was built with (`rustc -V`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rustc: String,
+    /// What the store keeps on disk, from its own `CONFIG GET` (`save`,
+    /// `appendonly`, `appendfsync`), or why it is not known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub redis_persistence: String,
 }
 
 /// A whole sweep.
