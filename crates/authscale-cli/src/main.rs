@@ -106,7 +106,7 @@ enum Command {
     ///
     /// Examples:
     ///   authscale predict results/examples/default --node-cores 2 --store-cores 1 --store-rtt 300us --nodes 1..64
-    ///   authscale predict --validate results/examples/default results/examples/store-x3
+    ///   authscale predict --validate results/examples/default results/examples/store-x3 --json validation.json
     ///   authscale predict --validate results/examples/default --fit-nodes 1,2,3,4
     #[command(verbatim_doc_comment)]
     Predict(Box<predict_cmd::PredictOptions>),

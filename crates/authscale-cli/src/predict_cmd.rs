@@ -49,28 +49,92 @@ pub struct PredictOptions {
     /// these N only (the others are not read, not even for load levels).
     #[arg(long, value_name = "LIST", requires = "validate")]
     fit_nodes: Option<String>,
-    /// Print Markdown.
-    #[arg(long, conflicts_with = "json")]
-    markdown: bool,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
+    /// Markdown instead of text: printed, or written to FILE (then the
+    /// text is printed).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = STDOUT)]
+    markdown: Option<PathBuf>,
+    /// JSON, its format named in a `schema` field: printed, or written to
+    /// FILE (then the text is printed).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = STDOUT)]
+    json: Option<PathBuf>,
     /// Also write the predicted X(N) chart here.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
 }
+
+/// `--json` or `--markdown` without a FILE: printed instead of the text.
+const STDOUT: &str = "-";
 
 fn read(path: &Path) -> Result<(Run, String), Failure> {
     let run = Run::read(path).map_err(Failure::usage)?;
     Ok((run, path.display().to_string()))
 }
 
-fn json(value: &impl serde::Serialize) -> Result<(), Failure> {
-    say!(
-        "{}",
-        serde_json::to_string_pretty(value).map_err(Failure::runtime)?
-    );
+/// Where `--json` and `--markdown` go, checked before any work: at most one
+/// of them printed, and no FILE that is a measured run (`--json RUN_A
+/// RUN_B` takes RUN_A as the FILE; writing it would destroy the run).
+fn check_outputs(options: &PredictOptions) -> Result<(), Failure> {
+    let printed = |o: &Option<PathBuf>| o.as_deref() == Some(Path::new(STDOUT));
+    if printed(&options.json) && printed(&options.markdown) {
+        return Err(Failure::usage(anyhow!(
+            "--json and --markdown cannot both be printed: give one of them a FILE"
+        )));
+    }
+    for (flag, output) in [("--json", &options.json), ("--markdown", &options.markdown)] {
+        let Some(path) = output.as_deref().filter(|p| *p != Path::new(STDOUT)) else {
+            continue;
+        };
+        if Run::read(path).is_ok() {
+            return Err(Failure::usage(anyhow!(
+                "{flag} {} is a measured run, not a file to write: {flag} takes the \
+                 FILE right after it, so put the runs first",
+                path.display()
+            )));
+        }
+        common::writable(flag, path).map_err(Failure::usage)?;
+    }
     Ok(())
+}
+
+/// One result in every format; the formats are rendered only where asked
+/// for. Files are written whole (atomically); stdout gets the printed
+/// format, or the text.
+struct Renderings<T, M, J> {
+    text: T,
+    markdown: M,
+    json: J,
+}
+
+impl<T, M, J> Renderings<T, M, J>
+where
+    T: Fn() -> String,
+    M: Fn() -> String,
+    J: Fn() -> serde_json::Result<String>,
+{
+    fn deliver(&self, options: &PredictOptions) -> Result<(), Failure> {
+        let json = || (self.json)().map_err(Failure::runtime);
+        let mut printed = None;
+        if let Some(path) = &options.json {
+            if path == Path::new(STDOUT) {
+                printed = Some(json()? + "\n");
+            } else {
+                write(path, &json()?)?;
+            }
+        }
+        if let Some(path) = &options.markdown {
+            if path == Path::new(STDOUT) {
+                printed = Some((self.markdown)());
+            } else {
+                write(path, &(self.markdown)())?;
+            }
+        }
+        say_raw!("{}", printed.unwrap_or_else(|| (self.text)()));
+        Ok(())
+    }
+}
+
+fn write(path: &Path, contents: &str) -> Result<(), Failure> {
+    authscale_schema::write_atomic(path, contents.as_bytes()).map_err(Failure::runtime)
 }
 
 fn write_svg(path: Option<&Path>, prediction: &predict::Prediction) -> Result<(), Failure> {
@@ -86,6 +150,7 @@ pub fn run(options: PredictOptions) -> Result<(), Failure> {
     if let Some(path) = &options.svg {
         common::writable("--svg", path).map_err(Failure::usage)?;
     }
+    check_outputs(&options)?;
     if options.validate {
         return validate(&options);
     }
@@ -123,15 +188,12 @@ pub fn run(options: PredictOptions) -> Result<(), Failure> {
     .map_err(Failure::usage)?;
     let prediction = predict::predict(&run, &name, &cluster).map_err(Failure::usage)?;
     write_svg(options.svg.as_deref(), &prediction)?;
-    if options.json {
-        json(&prediction)
-    } else if options.markdown {
-        say_raw!("{}", predict::prediction_markdown(&prediction));
-        Ok(())
-    } else {
-        say_raw!("{}", predict::prediction_text(&prediction));
-        Ok(())
+    Renderings {
+        text: || predict::prediction_text(&prediction),
+        markdown: || predict::prediction_markdown(&prediction),
+        json: || predict::prediction_json(&prediction),
     }
+    .deliver(&options)
 }
 
 fn validate(options: &PredictOptions) -> Result<(), Failure> {
@@ -171,13 +233,10 @@ fn validate(options: &PredictOptions) -> Result<(), Failure> {
     }
     .map_err(Failure::usage)?;
     write_svg(options.svg.as_deref(), &validation.prediction)?;
-    if options.json {
-        json(&validation)
-    } else if options.markdown {
-        say_raw!("{}", predict::validation_markdown(&validation));
-        Ok(())
-    } else {
-        say_raw!("{}", predict::validation_text(&validation));
-        Ok(())
+    Renderings {
+        text: || predict::validation_text(&validation),
+        markdown: || predict::validation_markdown(&validation),
+        json: || predict::validation_json(&validation),
     }
+    .deliver(options)
 }

@@ -185,3 +185,83 @@ fn validate_refuses_node_counts_and_shards_it_would_ignore() {
         "does not exist",
     );
 }
+
+fn committed_run(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../results/examples")
+        .join(name)
+        .to_str()
+        .expect("utf-8")
+        .to_owned()
+}
+
+/// Issue 23, item 6.1: `--validate A B --json FILE` was refused ("takes
+/// RUN_A RUN_B") although `--help` offers `--json`; the file it writes
+/// names its format.
+#[test]
+fn validate_writes_versioned_json_and_markdown_files() {
+    let (a, b) = (committed_run("default"), committed_run("store-x3"));
+    let (json, markdown) = (temp("validation.json"), temp("validation.md"));
+    let output = predict(&[
+        "--validate",
+        &a,
+        &b,
+        "--json",
+        json.to_str().expect("utf-8"),
+        "--markdown",
+        markdown.to_str().expect("utf-8"),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Both formats went to their files, so the text is printed.
+    assert!(stdout.contains("predicted from") && stdout.contains("mean |error|"));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written")).expect("JSON");
+    assert_eq!(written["schema"], "authscale-validation/1");
+    assert!(
+        written["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("store-x3 predicted from")),
+        "{written}"
+    );
+    let modes = written["modes"].as_array().expect("modes");
+    assert!(!modes.is_empty());
+    assert!(
+        modes
+            .iter()
+            .all(|m| m["points"].as_array().is_some_and(|p| !p.is_empty()))
+    );
+    let md = std::fs::read_to_string(&markdown).expect("Markdown written");
+    assert!(
+        md.starts_with("# Prediction checked against measurement"),
+        "{md}"
+    );
+
+    // One run with --fit-nodes writes the same format; a bare --json still prints it.
+    let held_out = predict(&["--validate", &a, "--fit-nodes", "1,2,3", "--json"]);
+    let printed: serde_json::Value = serde_json::from_slice(&held_out.stdout).expect("JSON");
+    assert_eq!(printed["schema"], "authscale-validation/1");
+    let prediction = predict(&[&a, "--node-cores", "1", "--store-cores", "1", "--json"]);
+    let printed: serde_json::Value = serde_json::from_slice(&prediction.stdout).expect("JSON");
+    assert_eq!(printed["schema"], "authscale-prediction/1");
+
+    // --json before the runs would take RUN_A as its FILE: refused, the run untouched.
+    let run_json = format!("{a}/run.json");
+    let before = std::fs::read(&run_json).expect("committed run");
+    refused(
+        &predict(&["--validate", "--json", &run_json, &b]),
+        "is a measured run, not a file to write",
+    );
+    assert_eq!(std::fs::read(&run_json).expect("committed run"), before);
+    refused(
+        &predict(&["--validate", &a, &b, "--json", "--markdown"]),
+        "cannot both be printed",
+    );
+    let _ = std::fs::remove_file(&json);
+    let _ = std::fs::remove_file(&markdown);
+}
