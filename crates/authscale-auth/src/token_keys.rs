@@ -95,14 +95,16 @@ pub(crate) fn load_key(
             if secret.len() < min {
                 return Err(invalid(format!(
                     "HMAC key {kid:?} is {} bytes; {algorithm:?} needs at least {min} \
-                     (generate one with: head -c {min} /dev/urandom > key.secret)",
+                     (generate one with: head -c {min} /dev/urandom > key.secret, \
+                     or openssl rand -hex {min} > key.secret)",
                     secret.len()
                 )));
             }
             if let Some(why) = crate::hmac_key::weakness(secret) {
                 return Err(invalid(format!(
                     "HMAC key {kid:?} {why}; generate one with: \
-                     head -c {min} /dev/urandom > key.secret"
+                     head -c {min} /dev/urandom > key.secret, \
+                     or openssl rand -hex {min} > key.secret"
                 )));
             }
             Ok((

@@ -312,9 +312,12 @@ fn the_once_shipped_manifest_key_and_low_variety_keys_stop_the_node() {
     std::fs::write(&shipped, base64_decode(encoded)).expect("write");
     let repeated = dir.join("repeated.secret");
     std::fs::write(&repeated, "a".repeat(36)).expect("write");
+    let sequence = dir.join("sequence.secret");
+    std::fs::write(&sequence, "abcdefghijklmnop".repeat(3)).expect("write");
     for (file, expected) in [
         (&shipped, "placeholder"),
-        (&repeated, "distinct byte values"),
+        (&repeated, "1-character sequence repeated"),
+        (&sequence, "16-character sequence repeated"),
     ] {
         let secret = format!("k1={}", file.display());
         fails_with(
@@ -346,6 +349,72 @@ fn the_once_shipped_manifest_key_and_low_variety_keys_stop_the_node() {
     );
     assert!(node.addr().port() > 0);
     drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `openssl rand -hex 32`'s output with its newline, or, without openssl,
+/// the same: 32 bytes of the OS's randomness as 64 hex digits.
+fn hex_key_file(path: &Path) {
+    let openssl = Command::new("openssl")
+        .args(["rand", "-hex", "32"])
+        .output();
+    let text = match openssl {
+        Ok(output) if output.status.success() => output.stdout,
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "openssl not found, and CI is set"
+            );
+            eprintln!("openssl NOT found: an OS-random hex key stands in for its output");
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).expect("randomness");
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            (hex + "\n").into_bytes()
+        }
+    };
+    std::fs::write(path, text).expect("write key");
+}
+
+/// Issue 23, item 6.2: one key in four from `openssl rand -hex 32` stopped
+/// the node (it has 16 possible characters, and the check wanted 16
+/// distinct bytes). Such keys start it and its tokens verify.
+#[tokio::test]
+async fn a_node_starts_with_hex_keys_from_openssl_rand() {
+    let dir = std::env::temp_dir().join(format!("authscale-cli-hex-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for round in 0..8 {
+        let key = dir.join(format!("hex-{round}.secret"));
+        hex_key_file(&key);
+        let node = ChildProcess::spawn_server(
+            bin(),
+            &[
+                "node",
+                "--auth",
+                "token",
+                "--listen",
+                "127.0.0.1:0",
+                "--threads",
+                "1",
+                "--jwt-secret",
+                &format!("k1={}", key.display()),
+            ],
+        );
+        let login = login(node.addr(), 3).await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        let token = login.json()["access_token"]
+            .as_str()
+            .expect("a token")
+            .to_owned();
+        let me = request(
+            node.addr(),
+            "GET",
+            "/api/me",
+            &[("authorization", &format!("Bearer {token}"))],
+            b"",
+        )
+        .await;
+        assert_eq!(me.status, 200, "{}", me.body);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -206,7 +206,7 @@ async fn a_node_refuses_to_start_with_a_placeholder_or_low_variety_key() {
             placeholder,
             "placeholder",
         ),
-        ("36 x 'a'", vec![b'a'; 36], "distinct byte values"),
+        ("36 x 'a'", vec![b'a'; 36], "sequence repeated"),
     ];
     for (name, secret, expected) in cases {
         let mut config = base_config(AuthMode::Token);
