@@ -9,7 +9,9 @@
 //! - `typ` must be `at+jwt` (RFC 9068), so other JWTs cannot pass as
 //!   access tokens;
 //! - `exp`, `iss`, `aud`, `sub` are required, `nbf` is validated, the leeway
-//!   is explicit and small;
+//!   is explicit and small; `exp`, `nbf` and `iat` are compared with the
+//!   clock to the nanosecond (a token is refused from exp + leeway on, not
+//!   a second later);
 //! - `iat` may not lie in the future (beyond the leeway) and `exp − iat` may
 //!   not exceed a configured maximum, so a leaked key cannot mint tokens
 //!   that live for years;
@@ -169,10 +171,13 @@ impl TokenScheme {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&[&config.audience]);
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
         validation.validate_aud = true;
-        validation.leeway = config.leeway.as_secs();
+        // jsonwebtoken compares exp and nbf with the clock in whole seconds
+        // (and a whole-second leeway): a token stayed valid up to a second
+        // past exp + leeway. `check_times` compares them to the clock to the
+        // nanosecond instead.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.reject_tokens_expiring_in_less_than = 0;
 
         let scheme = TokenScheme {
@@ -266,10 +271,7 @@ impl TokenScheme {
         if claims.sub.is_empty() || claims.jti.is_empty() {
             return Err(AuthError::BadClaims("sub and jti must not be empty"));
         }
-        // jsonwebtoken checks exp and nbf but neither iat nor the lifetime.
-        if claims.iat > unix_now() + self.leeway.as_secs() {
-            return Err(AuthError::IssuedInFuture);
-        }
+        check_times(&claims, unix_time(), self.leeway)?;
         if claims.exp.saturating_sub(claims.iat) > self.max_lifetime.as_secs() {
             return Err(AuthError::LifetimeTooLong);
         }
@@ -290,6 +292,30 @@ impl TokenScheme {
             ))
         })
     }
+}
+
+/// The clock since the Unix epoch, to the nanosecond.
+fn unix_time() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// The token's times against the clock `now`, each within `leeway`: expired
+/// from `exp` + leeway on (RFC 7519 §4.1.4: valid only before exp), not yet
+/// valid before `nbf` − leeway, and not issued after now + leeway.
+fn check_times(claims: &Claims, now: Duration, leeway: Duration) -> Result<(), AuthError> {
+    let at = Duration::from_secs;
+    if now >= at(claims.exp).saturating_add(leeway) {
+        return Err(AuthError::Expired);
+    }
+    if claims.nbf.is_some_and(|nbf| at(nbf) > now + leeway) {
+        return Err(AuthError::NotYetValid);
+    }
+    if at(claims.iat) > now + leeway {
+        return Err(AuthError::IssuedInFuture);
+    }
+    Ok(())
 }
 
 /// The token of an `Authorization: Bearer …` header (RFC 6750 §2.1).
@@ -323,5 +349,63 @@ fn map_error(e: jsonwebtoken::errors::Error) -> AuthError {
             AuthError::BadClaims("the claims do not have the required names and types")
         }
         _ => AuthError::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(iat: u64, nbf: Option<u64>, exp: u64) -> Claims {
+        Claims {
+            iss: "i".into(),
+            sub: "s".into(),
+            aud: "a".into(),
+            exp,
+            nbf,
+            iat,
+            jti: "j".into(),
+        }
+    }
+
+    #[test]
+    fn exp_is_compared_with_the_clock_below_the_second() {
+        let c = claims(1_000, Some(1_000), 1_060);
+        let leeway = Duration::from_secs(2);
+        let at = |s: u64, ms: u64| Duration::from_secs(s) + Duration::from_millis(ms);
+        assert_eq!(check_times(&c, at(1_061, 999), leeway), Ok(()));
+        // 1 ms, then 300 ms, past exp + leeway: whole seconds said 1062 and
+        // let both through.
+        assert_eq!(
+            check_times(&c, at(1_062, 0), leeway),
+            Err(AuthError::Expired)
+        );
+        assert_eq!(
+            check_times(&c, at(1_062, 300), leeway),
+            Err(AuthError::Expired)
+        );
+        let half = Duration::from_millis(500);
+        assert_eq!(check_times(&c, at(1_060, 499), half), Ok(()));
+        assert_eq!(
+            check_times(&c, at(1_060, 500), half),
+            Err(AuthError::Expired)
+        );
+    }
+
+    #[test]
+    fn nbf_and_iat_allow_the_leeway_and_no_more() {
+        let c = claims(1_000, Some(1_000), 1_060);
+        let leeway = Duration::from_millis(500);
+        let at = |ms: u64| Duration::from_millis(ms);
+        assert_eq!(check_times(&c, at(999_500), leeway), Ok(()));
+        assert_eq!(
+            check_times(&c, at(999_499), leeway),
+            Err(AuthError::NotYetValid)
+        );
+        let no_nbf = claims(1_000, None, 1_060);
+        assert_eq!(
+            check_times(&no_nbf, at(999_499), leeway),
+            Err(AuthError::IssuedInFuture)
+        );
     }
 }
