@@ -326,8 +326,7 @@ pub fn run(options: NodeOptions) -> Result<(), Failure> {
 }
 
 async fn serve(launch: Launch) -> Result<(), Failure> {
-    let listener = tokio::net::TcpListener::bind(launch.listen)
-        .await
+    let listener = authscale_node::bind(launch.listen)
         .with_context(|| format!("cannot listen on {}", launch.listen))
         .map_err(Failure::runtime)?;
     let addr = listener.local_addr().map_err(Failure::runtime)?;

@@ -103,8 +103,8 @@ pub fn run(options: ProxyOptions) -> Result<(), Failure> {
         drain,
     } = resolve(options).map_err(Failure::usage)?;
     runtime.block_on(async move {
-        let listener = bind(listen).await?;
-        let admin_listener = bind(admin).await?;
+        let listener = bind(listen)?;
+        let admin_listener = bind(admin)?;
         let (addr, admin_addr) = (local(&listener)?, local(&admin_listener)?);
         let limits = ServerLimits {
             idle_timeout: config.idle_timeout,
@@ -255,9 +255,8 @@ fn parse_addr(flag: &str, raw: &str) -> anyhow::Result<SocketAddr> {
         .map_err(|_| anyhow!("{flag} {raw:?} is not an address like 127.0.0.1:8080"))
 }
 
-async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Failure> {
-    tokio::net::TcpListener::bind(addr)
-        .await
+fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Failure> {
+    authscale_proxy::bind(addr)
         .with_context(|| format!("cannot listen on {addr}"))
         .map_err(Failure::runtime)
 }

@@ -3,9 +3,12 @@
 
 pub mod body;
 mod conn;
+pub mod framing;
+mod listen;
 pub mod prometheus;
 pub mod respond;
 mod server;
 
 pub use body::{BodyTimeout, TimedBody};
+pub use listen::{LISTEN_BACKLOG, bind};
 pub use server::{Handler, ServerLimits, serve, serve_with};

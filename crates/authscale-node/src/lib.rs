@@ -12,7 +12,7 @@ mod routes;
 mod sessions;
 mod work;
 
-pub use authscale_http::{ServerLimits, serve, serve_with};
+pub use authscale_http::{ServerLimits, bind, serve, serve_with};
 pub use config::{AuthMode, NodeConfig, NodeError};
 pub use metrics::Metrics;
 pub use routes::Node;

@@ -31,8 +31,8 @@ const ROUTES: [(Route, &str); 7] = [
 ];
 
 /// Every status the node answers with; anything else lands in the last slot.
-const STATUSES: [u16; 14] = [
-    200, 204, 400, 401, 404, 405, 411, 413, 415, 429, 431, 500, 503, 0,
+const STATUSES: [u16; 15] = [
+    200, 204, 400, 401, 404, 405, 411, 413, 415, 429, 431, 500, 501, 503, 0,
 ];
 
 const REASONS: [&str; 15] = [

@@ -15,6 +15,7 @@ use crate::metrics::{Metrics, Route};
 use crate::parts::{cookie_header, no_store, read_login, route_of, too_many_failures, user_body};
 use crate::sessions::Sessions;
 use crate::work::Work;
+use authscale_http::framing;
 use authscale_http::respond::{self, Body};
 
 impl authscale_http::Handler for Node {
@@ -165,16 +166,23 @@ impl Node {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let route = route_of(req.uri().path());
+        // A body in a transfer coding the node cannot decode is not read.
+        let coding = framing::unimplemented_transfer_coding(req.headers());
         // Only a login reads its body; any other request that carries one
         // is answered with the body unread, and its connection then closes
         // (said in the answer, so a proxy does not reuse it meanwhile).
-        let unread_body = !(route == Route::Login && req.method() == Method::POST)
+        let reads_body = route == Route::Login && req.method() == Method::POST && coding.is_none();
+        let unread_body = !reads_body
             && (req.headers().contains_key(hyper::header::TRANSFER_ENCODING)
                 || req
                     .headers()
                     .get(hyper::header::CONTENT_LENGTH)
                     .is_some_and(|v| v.as_bytes() != b"0"));
         let mut response = match (route, req.method()) {
+            _ if coding.is_some() => respond::error(
+                StatusCode::NOT_IMPLEMENTED,
+                "transfer_coding_not_implemented",
+            ),
             (Route::Login, &Method::POST) => self.login(req).await,
             (Route::Me, &Method::GET) => self.me(&req).await,
             (Route::Logout, &Method::POST) => self.logout(&req).await,

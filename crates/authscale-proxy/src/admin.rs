@@ -15,6 +15,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use authscale_http::framing;
 use authscale_http::respond::{self, Body};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -197,6 +198,14 @@ impl authscale_http::Handler for Admin {
     async fn handle(&self, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
         if let Err(refusal) = self.check_access(&req) {
             return refusal;
+        }
+        if let Some(coding) = framing::unimplemented_transfer_coding(req.headers()) {
+            // The body is not read: the connection cannot be reused.
+            let mut response = respond::error(StatusCode::NOT_IMPLEMENTED, &coding.to_string());
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
         }
         match (req.method(), req.uri().path()) {
             (&Method::GET, "/upstreams") => self.list(),

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use authscale_http::respond;
+use authscale_http::{framing, respond};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Either, Full};
 use hyper::body::{Body as _, Incoming};
@@ -136,8 +136,21 @@ impl Proxy {
                 "both Transfer-Encoding and Content-Length".into(),
             ));
         }
+        if let Some(coding) = framing::unimplemented_transfer_coding(req.headers()) {
+            return self.refuse(&ClientFault::TransferCoding(coding));
+        }
         if declared_length(req.headers()).is_some_and(|n| n > self.config.max_body as u64) {
             return self.refuse(&ClientFault::TooLarge(self.config.max_body));
+        }
+        // The upstreams read at most MAX_HEADERS header lines, as this
+        // proxy does: a request near that, plus the forwarding headers,
+        // would draw the upstream's 431 with no reason given. Counted as
+        // it will be forwarded, and refused here, with the reason.
+        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+        crate::headers::forward_request(req.headers_mut(), peer);
+        let lines = crate::headers::upstream_lines(req.headers(), chunked);
+        if lines > framing::MAX_HEADERS {
+            return self.refuse(&ClientFault::TooManyHeaders(lines, framing::MAX_HEADERS));
         }
         let set = self.upstreams.snapshot();
         let policy = self.policy();
@@ -152,7 +165,6 @@ impl Proxy {
                 "no healthy upstream",
             );
         };
-        crate::headers::forward_request(req.headers_mut(), peer);
         let replay = (matches!(*req.method(), Method::GET | Method::HEAD)
             && req.body().is_end_stream())
         .then(|| Replay {

@@ -135,6 +135,15 @@ pub fn forward_request(headers: &mut HeaderMap, client: SocketAddr) {
     append_via(headers);
 }
 
+/// The header lines the upstream reads for a request whose headers
+/// [`forward_request`] prepared: one a value, and those the HTTP client
+/// adds on its way out — `Host` where the request has none (HTTP/1.0), and
+/// `Transfer-Encoding: chunked` again for a body that came `chunked`
+/// (dropped above as hop-by-hop).
+pub fn upstream_lines(headers: &HeaderMap, chunked: bool) -> usize {
+    headers.len() + usize::from(chunked) + usize::from(!headers.contains_key(header::HOST))
+}
+
 /// Prepares a response's headers for the client.
 pub fn forward_response(headers: &mut HeaderMap) {
     strip_hop_by_hop(headers);

@@ -17,7 +17,7 @@ mod upstreams;
 
 pub use admin::Admin;
 pub use admin::AdminAccess;
-pub use authscale_http::{ServerLimits, serve, serve_with};
+pub use authscale_http::{ServerLimits, bind, serve, serve_with};
 pub use balance::Policy;
 pub use config::{ConfigError, ProxyConfig};
 pub use forward::Proxy;

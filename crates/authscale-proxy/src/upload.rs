@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use authscale_http::body::BoxError;
+use authscale_http::framing::UnimplementedCoding;
 use authscale_http::{BodyTimeout, TimedBody};
 use bytes::Bytes;
 use http_body_util::{LengthLimitError, Limited};
@@ -30,6 +31,11 @@ pub(crate) enum ClientFault {
     /// A request head that, with the proxy's own forwarding headers,
     /// would not fit the upstream's head limit (bytes, limit).
     HeadTooLarge(usize, usize),
+    /// A request whose header lines, with the proxy's own forwarding
+    /// headers, would pass the upstream's count (lines, limit).
+    TooManyHeaders(usize, usize),
+    /// A transfer coding the proxy does not implement.
+    TransferCoding(UnimplementedCoding),
 }
 
 impl ClientFault {
@@ -38,17 +44,22 @@ impl ClientFault {
             ClientFault::Malformed(_) | ClientFault::Incomplete(_) => StatusCode::BAD_REQUEST,
             ClientFault::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ClientFault::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ClientFault::HeadTooLarge(..) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ClientFault::HeadTooLarge(..) | ClientFault::TooManyHeaders(..) => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
+            ClientFault::TransferCoding(_) => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
     /// Labels of the downstream error counter, indexed by [`Self::index`].
-    pub(crate) const KINDS: [&'static str; 5] = [
+    pub(crate) const KINDS: [&'static str; 7] = [
         "malformed",
         "incomplete_body",
         "body_timeout",
         "body_too_large",
         "head_too_large",
+        "too_many_headers",
+        "transfer_coding",
     ];
 
     pub(crate) fn index(&self) -> usize {
@@ -58,6 +69,8 @@ impl ClientFault {
             ClientFault::Timeout(_) => 2,
             ClientFault::TooLarge(_) => 3,
             ClientFault::HeadTooLarge(..) => 4,
+            ClientFault::TooManyHeaders(..) => 5,
+            ClientFault::TransferCoding(_) => 6,
         }
     }
 
@@ -75,6 +88,10 @@ impl ClientFault {
             ClientFault::HeadTooLarge(size, limit) => format!(
                 "request head of {size} bytes: with the forwarding headers it would pass the upstream's {limit}-byte limit"
             ),
+            ClientFault::TooManyHeaders(lines, limit) => format!(
+                "{lines} header lines with the forwarding headers: over the upstream's limit of {limit}"
+            ),
+            ClientFault::TransferCoding(coding) => coding.to_string(),
         }
     }
 }
