@@ -20,6 +20,7 @@ macro_rules! say_raw {
 
 mod ab_cmd;
 mod common;
+mod figures_cmd;
 mod instructions_cmd;
 mod load_cmd;
 mod node_cmd;
@@ -136,6 +137,23 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Merge(load_cmd::MergeOptions),
 
+    /// Check the figures README.md and docs/*.md quote against the results
+    /// they come from; exit 0 all match, 1 some are stale or cannot be
+    /// generated, 2 bad usage.
+    ///
+    /// A generated part is marked in the Markdown, e.g.
+    ///   <!-- figures: headline results/examples/default -->  …  <!-- /figures -->
+    ///   E(8) = <!-- figure: results/examples/default session.efficiency@8 2 -->0.30<!-- /figure -->
+    /// Kinds: headline RUN, section RUN "HEADING", modes STEPS_RUN FAULTS_RUN,
+    /// spread RUN..., times FILE, file FILE; a value is RUN METRIC DECIMALS in the
+    /// gate's metric language.
+    ///
+    /// Examples:
+    ///   authscale figures                 # check README.md and docs/*.md
+    ///   authscale figures --update        # write them again from the results
+    #[command(verbatim_doc_comment)]
+    Figures(figures_cmd::FiguresOptions),
+
     /// Print users of the synthetic directory with their passwords, one
     /// "NAME PASSWORD" line each, for logging in by hand or from scripts.
     ///
@@ -182,6 +200,7 @@ fn main() -> ExitCode {
         Command::GateInstructions(options) => instructions_cmd::run(options),
         Command::Ab(options) => ab_cmd::run(*options),
         Command::Merge(options) => load_cmd::merge(options),
+        Command::Figures(options) => figures_cmd::run(options),
         Command::Users(options) => print_users(&options),
     };
     match result {

@@ -183,6 +183,19 @@ fn parse(expression: &str) -> Result<(Metric, Op, Bound), GateError> {
     if lhs.ends_with(['=', '>', '<']) || rhs.starts_with(['=', '>', '<']) {
         return Err(bad("the comparison must be one of >=, <=, >, <"));
     }
+    Ok((metric(lhs, expression)?, op, bound))
+}
+
+/// One value of a run's analysis named in the gate's language
+/// (`session.efficiency@8`, `token/session throughput@max`): the figures
+/// that prose quotes.
+pub(crate) fn figure(analysis: &Analysis, expression: &str) -> Result<f64, GateError> {
+    metric(expression.trim(), expression)?.value(analysis, "the run")
+}
+
+/// The left side of a check, `MODE.FIELD@N` or `MODE/MODE FIELD@N`.
+fn metric(lhs: &str, expression: &str) -> Result<Metric, GateError> {
+    let bad = |why: &str| GateError(format!("cannot read the check {expression:?}: {why}"));
     if lhs.contains(" @") {
         return Err(bad("no space before @ (write MODE.FIELD@N)"));
     }
@@ -205,19 +218,15 @@ fn parse(expression: &str) -> Result<(Metric, Op, Bound), GateError> {
     let field = field.trim().to_owned();
     if !known_field(&field) {
         return Err(GateError(format!(
-            "unknown metric {field:?} in {expression:?}: known are throughput, speedup, efficiency, p50, p99, error_rate, store_cmds_per_req, cpu_us_per_req.C, utilization.C (C: nodes, store, proxy, load)"
+            "unknown metric {field:?} in {expression:?}: known are throughput, speedup, efficiency, p50, p99, error_rate, store_cmds_per_req, store_us_per_cmd, cpu_us_per_req.C, utilization.C (C: nodes, store, proxy, load)"
         )));
     }
-    Ok((
-        Metric {
-            numerator,
-            denominator,
-            field,
-            at: at.trim().to_owned(),
-        },
-        op,
-        bound,
-    ))
+    Ok(Metric {
+        numerator,
+        denominator,
+        field,
+        at: at.trim().to_owned(),
+    })
 }
 
 fn known_field(field: &str) -> bool {
@@ -232,6 +241,7 @@ fn known_field(field: &str) -> bool {
             "p99",
             "error_rate",
             "store_cmds_per_req",
+            "store_us_per_cmd",
         ]
         .contains(&field),
     }
@@ -288,6 +298,14 @@ impl Metric {
                 "p50" => point.p50_ms,
                 "p99" => point.p99_ms,
                 "error_rate" => point.error_rate,
+                // The store's CPU per command it ran (not per request).
+                "store_us_per_cmd" => {
+                    let per_request = point.cpu_us_per_req.get(&Component::Store).copied();
+                    match per_request {
+                        Some(us) if point.store_cmds_per_req > 0.0 => us / point.store_cmds_per_req,
+                        _ => f64::NAN,
+                    }
+                }
                 _ => point.store_cmds_per_req,
             },
         })

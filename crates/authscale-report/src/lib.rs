@@ -10,6 +10,7 @@
 pub mod ab;
 mod analysis;
 pub mod compare;
+pub mod figures;
 mod gate;
 pub mod instructions;
 pub mod interval;

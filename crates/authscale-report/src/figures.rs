@@ -1,0 +1,470 @@
+//! Figures in prose, generated from results files and checked: a Markdown
+//! file (README.md, docs/*.md) marks each generated part, and this module
+//! renders it again from the committed results, so `authscale figures`
+//! finds any figure that no longer matches its file, and `--update`
+//! rewrites it.
+//!
+//! A block spans lines:
+//!
+//! ```text
+//! <!-- figures: KIND ARG... -->
+//! (generated)
+//! <!-- /figures -->
+//! ```
+//!
+//! and a single value sits inside a line:
+//! `<!-- figure: RUN METRIC DECIMALS -->0.30<!-- /figure -->`, where METRIC
+//! is the gate's language (`session.efficiency@8`, `token/session
+//! throughput@max`, `session.store_us_per_cmd@1`).
+//!
+//! Block kinds: `headline RUN` (the verdict, the noise floor, every mode
+//! at the largest N with its interval), `section RUN HEADING` (a section
+//! of the run's report), `modes STEPS_RUN FAULTS_RUN` (the trade-off table
+//! of every mode), `spread RUN...` (how repeats agree; a `*` in a file
+//! name matches), `times FILE` (a table of the tab-separated lines of a
+//! file), `file FILE` (a file's text).
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use authscale_schema::{FaultKind, Persistence, Run};
+
+use crate::analysis::{Analysis, analyse};
+
+const BLOCK_OPEN: &str = "<!-- figures:";
+const BLOCK_CLOSE: &str = "<!-- /figures -->";
+const INLINE_OPEN: &str = "<!-- figure:";
+const INLINE_CLOSE: &str = "<!-- /figure -->";
+
+/// A generated part of a document that differs from what its results
+/// give, or that cannot be generated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stale {
+    /// 1-based line of the marker.
+    pub line: usize,
+    pub marker: String,
+    pub written: String,
+    /// What the results give, or why they cannot.
+    pub generated: Result<String, String>,
+}
+
+/// Every generated part of `text` (a Markdown document) checked against
+/// the results under `root` (paths in markers are relative to it), and
+/// the document with every part generated again.
+pub fn refresh(text: &str, root: &Path) -> (String, Vec<Stale>) {
+    let mut out = String::with_capacity(text.len());
+    let mut stale = Vec::new();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let Some(spec) = block_spec(line) else {
+            out.push_str(&refresh_inline(line, i + 1, root, &mut stale));
+            i += 1;
+            continue;
+        };
+        out.push_str(line);
+        let Some(close) = (i + 1..lines.len()).find(|&j| lines[j].trim() == BLOCK_CLOSE) else {
+            stale.push(Stale {
+                line: i + 1,
+                marker: spec.to_owned(),
+                written: String::new(),
+                generated: Err(format!("no {BLOCK_CLOSE} after it")),
+            });
+            i += 1;
+            continue;
+        };
+        let written: String = lines[i + 1..close].concat();
+        let generated = block(spec, root).map(|body| format!("{}\n", body.trim_end()));
+        match &generated {
+            Ok(body) if *body == written => out.push_str(body),
+            Ok(body) => {
+                out.push_str(body);
+                stale.push(Stale {
+                    line: i + 1,
+                    marker: spec.to_owned(),
+                    written,
+                    generated,
+                });
+            }
+            Err(_) => {
+                out.push_str(&written);
+                stale.push(Stale {
+                    line: i + 1,
+                    marker: spec.to_owned(),
+                    written,
+                    generated,
+                });
+            }
+        }
+        out.push_str(lines[close]);
+        i = close + 1;
+    }
+    (out, stale)
+}
+
+fn block_spec(line: &str) -> Option<&str> {
+    line.trim()
+        .strip_prefix(BLOCK_OPEN)?
+        .strip_suffix("-->")
+        .map(str::trim)
+}
+
+/// A line with its inline figures generated again.
+fn refresh_inline(line: &str, number: usize, root: &Path, stale: &mut Vec<Stale>) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find(INLINE_OPEN) {
+        let after = &rest[start + INLINE_OPEN.len()..];
+        let (Some(spec_end), Some(close)) = (after.find("-->"), after.find(INLINE_CLOSE)) else {
+            break;
+        };
+        if close < spec_end {
+            break;
+        }
+        let spec = after[..spec_end].trim();
+        let written = &after[spec_end + 3..close];
+        out.push_str(&rest[..start + INLINE_OPEN.len()]);
+        out.push_str(&after[..spec_end + 3]);
+        let generated = inline(spec, root);
+        match &generated {
+            Ok(value) => out.push_str(value),
+            Err(_) => out.push_str(written),
+        }
+        if generated.as_deref() != Ok(written) {
+            stale.push(Stale {
+                line: number,
+                marker: spec.to_owned(),
+                written: written.to_owned(),
+                generated,
+            });
+        }
+        out.push_str(INLINE_CLOSE);
+        rest = &after[close + INLINE_CLOSE.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `RUN METRIC DECIMALS`: one value of a run, as printed.
+fn inline(spec: &str, root: &Path) -> Result<String, String> {
+    let words: Vec<&str> = spec.split_whitespace().collect();
+    let [run, metric @ .., decimals] = words.as_slice() else {
+        return Err("expected RUN METRIC DECIMALS".into());
+    };
+    if metric.is_empty() {
+        return Err("expected RUN METRIC DECIMALS".into());
+    }
+    let decimals: usize = decimals
+        .parse()
+        .map_err(|_| format!("{decimals:?}: the last word is the number of decimals"))?;
+    let analysis = analyse(&read(root, run)?);
+    let value = crate::gate::figure(&analysis, &metric.join(" ")).map_err(|e| e.0)?;
+    Ok(format!("{value:.decimals$}"))
+}
+
+fn block(spec: &str, root: &Path) -> Result<String, String> {
+    let words = words(spec);
+    let args: Vec<&str> = words.iter().skip(1).map(String::as_str).collect();
+    match (words.first().map(String::as_str), args.as_slice()) {
+        (Some("headline"), [run]) => Ok(headline(&read(root, run)?)),
+        (Some("section"), [run, heading]) => section(&read(root, run)?, heading),
+        (Some("modes"), [steps, faults]) => Ok(modes(&read(root, steps)?, &read(root, faults)?)),
+        (Some("spread"), runs) if !runs.is_empty() => spread(root, runs),
+        (Some("times"), [file]) => times(&text(root, file)?),
+        (Some("file"), [file]) => text(root, file),
+        _ => Err(format!(
+            "unknown figures block {spec:?}: known are headline RUN, section RUN \"HEADING\", modes STEPS_RUN FAULTS_RUN, spread RUN..., times FILE, file FILE"
+        )),
+    }
+}
+
+/// Words, with "double quotes" keeping spaces.
+fn words(spec: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut rest = spec.trim();
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            words.push(quoted[..end].to_owned());
+            rest = quoted.get(end + 1..).unwrap_or("").trim_start();
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            words.push(rest[..end].to_owned());
+            rest = rest[end..].trim_start();
+        }
+    }
+    words
+}
+
+fn read(root: &Path, run: &str) -> Result<Run, String> {
+    Run::read(&root.join(run)).map_err(|e| format!("{e:#}"))
+}
+
+fn text(root: &Path, file: &str) -> Result<String, String> {
+    std::fs::read_to_string(root.join(file)).map_err(|e| format!("cannot read {file}: {e}"))
+}
+
+/// The body of one `## HEADING` section of the run's report.
+fn section(run: &Run, heading: &str) -> Result<String, String> {
+    let report = report_md(run);
+    let start = report
+        .lines()
+        .position(|l| l.strip_prefix("## ") == Some(heading))
+        .ok_or_else(|| format!("the report has no section {heading:?}"))?;
+    let body: Vec<&str> = report
+        .lines()
+        .skip(start + 1)
+        .take_while(|l| !l.starts_with("## "))
+        .collect();
+    Ok(body.join("\n").trim().to_owned())
+}
+
+fn report_md(run: &Run) -> String {
+    crate::render(run)
+        .into_iter()
+        .find(|(name, _)| name == "report.md")
+        .map(|(_, text)| text)
+        .unwrap_or_default()
+}
+
+/// The verdict, the noise floor, and every mode at the largest N with
+/// its interval (the rows of the report's precision tables there).
+fn headline(run: &Run) -> String {
+    let report = report_md(run);
+    let mut out = String::new();
+    let mut heading = "";
+    let max_n = run.plan.max_nodes().to_string();
+    for line in report.lines() {
+        if let Some(h) = line.strip_prefix("## ") {
+            heading = h;
+            continue;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let at_max = |col: usize| cells.get(col) == Some(&max_n.as_str());
+        let keep = match heading {
+            "Verdict" => line.starts_with("- "),
+            "How sure these figures are" => {
+                line.starts_with("**Noise floor")
+                    || (line.starts_with("| mode | N | X") || line.starts_with("|---"))
+                    || (line.starts_with("| ") && (at_max(2) || at_max(1)))
+            }
+            _ => false,
+        };
+        if keep {
+            if line.starts_with("**Noise floor") || line.starts_with("| mode") {
+                out.push('\n');
+            }
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    out.trim().to_owned()
+}
+
+/// One row per mode: X(1), X and E at the largest N, the bottleneck
+/// there, the revocation probe (from `steps`), and what a store outage
+/// and a node loss did (from `faults`).
+fn modes(steps: &Run, faults: &Run) -> String {
+    let analysis: Analysis = analyse(steps);
+    let mut out = String::new();
+    let n = steps.plan.max_nodes();
+    let _ = writeln!(
+        out,
+        "| mode | X(1) req/s | X({n}) req/s | E({n}) | bottleneck at N={n} | revocation (probed) | store outage: requests failed | node loss: credentials lost |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---|---|---:|---:|");
+    for m in &analysis.modes {
+        let (Some(first), Some(last)) = (m.points.first(), m.points.last()) else {
+            continue;
+        };
+        let revocation =
+            steps
+                .revocations
+                .iter()
+                .find(|r| r.mode == m.mode)
+                .map_or("—".to_owned(), |r| match r.latency_ms {
+                    Some(ms) => format!("{ms:.0} ms"),
+                    None => format!("not within {:.0} s", r.window_ms / 1000.0),
+                });
+        let fault = |kind: FaultKind| {
+            faults
+                .faults
+                .iter()
+                .find(|f| f.mode == m.mode && f.kind == kind && f.persistence == Persistence::None)
+        };
+        let outage = fault(FaultKind::StoreOutage).map_or("—".to_owned(), |f| {
+            format!("{:.0}%", 100.0 * f.failed as f64 / f.requests.max(1) as f64)
+        });
+        let lost =
+            fault(FaultKind::NodeLoss).map_or("—".to_owned(), |f| f.sessions_lost.to_string());
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.2} | {} | {revocation} | {outage} | {lost} |",
+            m.mode,
+            thousands(first.throughput),
+            thousands(last.throughput),
+            last.efficiency,
+            m.bottleneck,
+        );
+    }
+    out
+}
+
+/// `12,345`: a rate as the README prints it.
+fn thousands(x: f64) -> String {
+    let digits = format!("{:.0}", x.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// How repeats agree: the summary lines of `authscale spread`.
+fn spread(root: &Path, patterns: &[&str]) -> Result<String, String> {
+    let mut runs = Vec::new();
+    for pattern in patterns {
+        for path in expand(root, pattern)? {
+            runs.push(Run::read(&path).map_err(|e| format!("{e:#}"))?);
+        }
+    }
+    let text = crate::spread::spread(&runs, 0.05)
+        .ok_or_else(|| format!("{patterns:?}: no figure has values from two runs"))?;
+    let summary: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("values (run × figure)"))
+        .collect();
+    Ok(summary.join("\n"))
+}
+
+/// The files a pattern names, sorted; `*` matches within a file name.
+fn expand(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+    let path = root.join(pattern);
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(format!("{pattern}: not a file pattern"));
+    };
+    let name = name.to_string_lossy();
+    let Some((prefix, suffix)) = name.split_once('*') else {
+        return Ok(vec![path.clone()]);
+    };
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{pattern}: {e}"))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().map(|n| n.to_string_lossy()).is_some_and(|n| {
+                n.len() >= prefix.len() + suffix.len()
+                    && n.starts_with(prefix)
+                    && n.ends_with(suffix)
+            })
+        })
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(format!("{pattern}: no file matches"));
+    }
+    Ok(found)
+}
+
+/// A Markdown table of tab-separated lines, the first one the header.
+fn times(text: &str) -> Result<String, String> {
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split('\t').collect())
+        .collect();
+    let Some(header) = rows.first() else {
+        return Err("the file is empty".into());
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+    for row in &rows[1..] {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    #[test]
+    fn a_generated_block_and_value_are_checked_and_rewritten() {
+        let dir = std::env::temp_dir().join(format!("authscale-figures-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("times.tsv"), "experiment\tseconds\ndefault\t107\n")
+            .expect("write");
+        let fresh = "a\n<!-- figures: times times.tsv -->\n| experiment | seconds |\n|---|---|\n| default | 107 |\n<!-- /figures -->\nb\n";
+        assert_eq!(refresh(fresh, &dir), (fresh.to_owned(), vec![]));
+        let edited = fresh.replace("| 107 |", "| 90 |");
+        let (again, stale) = refresh(&edited, &dir);
+        assert_eq!(again, fresh);
+        assert_eq!(stale.len(), 1);
+        assert_eq!(
+            (stale[0].line, stale[0].marker.as_str()),
+            (2, "times times.tsv")
+        );
+        std::fs::write(dir.join("times.tsv"), "experiment\tseconds\ndefault\t110\n")
+            .expect("write");
+        assert_eq!(
+            refresh(fresh, &dir).1.len(),
+            1,
+            "a changed result makes the prose stale"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_inline_value_comes_from_the_run() {
+        let line = "E(8) is <!-- figure: results/examples/default session.efficiency@8 2 -->0.99<!-- /figure --> here\n";
+        let (fixed, stale) = refresh(line, &root());
+        assert_eq!(stale.len(), 1);
+        let value = stale[0].generated.clone().expect("a value");
+        assert_eq!(fixed, line.replace(">0.99<", &format!(">{value}<")));
+        assert_eq!(refresh(&fixed, &root()).1, vec![]);
+    }
+
+    #[test]
+    fn what_cannot_be_generated_is_named() {
+        let (_, stale) = refresh(
+            "<!-- figures: headline results/nowhere -->\nx\n<!-- /figures -->\n",
+            &root(),
+        );
+        assert!(
+            stale[0]
+                .generated
+                .as_ref()
+                .is_err_and(|e| e.contains("cannot read")),
+            "{stale:?}"
+        );
+        let (_, stale) = refresh("<!-- figures: table x -->\nx\n<!-- /figures -->\n", &root());
+        assert!(
+            stale[0]
+                .generated
+                .as_ref()
+                .is_err_and(|e| e.contains("unknown figures block"))
+        );
+        let (_, stale) = refresh("<!-- figures: file README.md -->\nx\n", &root());
+        assert!(
+            stale[0]
+                .generated
+                .as_ref()
+                .is_err_and(|e| e.contains("no <!-- /figures -->"))
+        );
+    }
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(2_161_779.4), "2,161,779");
+        assert_eq!(thousands(999.6), "1,000");
+        assert_eq!(thousands(12.0), "12");
+    }
+}
