@@ -12,7 +12,7 @@ use crate::Failure;
 /// Options of `authscale figures`.
 #[derive(Debug, Args)]
 pub struct FiguresOptions {
-    /// Markdown files to check [default: README.md and docs/*.md under --root].
+    /// Markdown files to check [default: README.md, docs/*.md and results/*/README.md under --root].
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Where the paths in the markers start [default: the current folder].
@@ -90,7 +90,7 @@ pub fn run(options: FiguresOptions) -> Result<(), Failure> {
     Ok(())
 }
 
-/// README.md and every docs/*.md under `root`.
+/// README.md, every docs/*.md and every results/*/README.md under `root`.
 fn documents(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = vec![root.join("README.md")];
     if let Ok(entries) = std::fs::read_dir(root.join("docs")) {
@@ -101,6 +101,15 @@ fn documents(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
             .collect();
         docs.sort();
         files.extend(docs);
+    }
+    if let Ok(entries) = std::fs::read_dir(root.join("results")) {
+        let mut notes: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path().join("README.md"))
+            .filter(|p| p.is_file())
+            .collect();
+        notes.sort();
+        files.extend(notes);
     }
     if !files[0].is_file() {
         anyhow::bail!(

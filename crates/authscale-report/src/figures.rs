@@ -21,7 +21,8 @@
 //! at the largest N with its interval), `section RUN HEADING` (a section
 //! of the run's report), `modes STEPS_RUN FAULTS_RUN` (the trade-off table
 //! of every mode), `spread RUN...` (how repeats agree; a `*` in a file
-//! name matches), `times FILE` (a table of the tab-separated lines of a
+//! name matches), `ranges RUN...` (the range of the gate's figures over
+//! repeats of the quick experiment), `times FILE` (a table of the tab-separated lines of a
 //! file), `file FILE` (a file's text).
 
 use std::fmt::Write;
@@ -171,10 +172,11 @@ fn block(spec: &str, root: &Path) -> Result<String, String> {
         (Some("section"), [run, heading]) => section(&read(root, run)?, heading),
         (Some("modes"), [steps, faults]) => Ok(modes(&read(root, steps)?, &read(root, faults)?)),
         (Some("spread"), runs) if !runs.is_empty() => spread(root, runs),
+        (Some("ranges"), runs) if !runs.is_empty() => ranges(root, runs),
         (Some("times"), [file]) => times(&text(root, file)?),
         (Some("file"), [file]) => text(root, file),
         _ => Err(format!(
-            "unknown figures block {spec:?}: known are headline RUN, section RUN \"HEADING\", modes STEPS_RUN FAULTS_RUN, spread RUN..., times FILE, file FILE"
+            "unknown figures block {spec:?}: known are headline RUN, section RUN \"HEADING\", modes STEPS_RUN FAULTS_RUN, spread RUN..., ranges RUN..., times FILE, file FILE"
         )),
     }
 }
@@ -229,34 +231,43 @@ fn report_md(run: &Run) -> String {
 }
 
 /// The verdict, the noise floor, and every mode at the largest N with
-/// its interval (the rows of the report's precision tables there).
+/// its 95% interval, with the mode-to-mode throughput ratio there.
 fn headline(run: &Run) -> String {
-    let report = report_md(run);
+    let analysis = analyse(run);
+    let precision = crate::precision::precision(run);
     let mut out = String::new();
-    let mut heading = "";
-    let max_n = run.plan.max_nodes().to_string();
-    for line in report.lines() {
-        if let Some(h) = line.strip_prefix("## ") {
-            heading = h;
-            continue;
-        }
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        let at_max = |col: usize| cells.get(col) == Some(&max_n.as_str());
-        let keep = match heading {
-            "Verdict" => line.starts_with("- "),
-            "How sure these figures are" => {
-                line.starts_with("**Noise floor")
-                    || (line.starts_with("| mode | N | X") || line.starts_with("|---"))
-                    || (line.starts_with("| ") && (at_max(2) || at_max(1)))
-            }
-            _ => false,
-        };
-        if keep {
-            if line.starts_with("**Noise floor") || line.starts_with("| mode") {
-                out.push('\n');
-            }
-            let _ = writeln!(out, "{line}");
-        }
+    for m in &analysis.modes {
+        let _ = writeln!(out, "- {}", m.verdict);
+    }
+    if let Some(floor) = precision.noise_floor {
+        let _ = writeln!(
+            out,
+            "\nNoise floor: a typical figure of this run resolves differences of {:.1}% or more (95% intervals over {} rounds).",
+            100.0 * floor,
+            run.plan.experiment.rounds
+        );
+    }
+    let n = run.plan.max_nodes();
+    let _ = writeln!(out, "\n| at N={n} | X (req/s) | E(N) | p99 (ms) |");
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for s in precision.steps.iter().filter(|s| s.n == n) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            s.mode,
+            s.throughput.show(0),
+            s.efficiency.as_ref().map_or("—".to_owned(), |e| e.show(2)),
+            s.p99_ms.show(1),
+        );
+    }
+    for r in precision.ratios.iter().filter(|r| r.n == n) {
+        let _ = writeln!(
+            out,
+            "| {}/{} throughput | {} | | |",
+            r.a,
+            r.b,
+            r.ratio.show(2)
+        );
     }
     out.trim().to_owned()
 }
@@ -338,6 +349,90 @@ fn spread(root: &Path, patterns: &[&str]) -> Result<String, String> {
         .skip_while(|l| !l.starts_with("values (run × figure)"))
         .collect();
     Ok(summary.join("\n"))
+}
+
+/// The figures the gate's thresholds are chosen from, each as the range
+/// over repeats of one experiment (A/A runs): what identical code gives.
+const RANGES: [(&str, &str, usize); 12] = [
+    ("token efficiency", "token.efficiency@max", 3),
+    ("session efficiency", "session.efficiency@max", 3),
+    (
+        "session/token throughput @1",
+        "session/token throughput@1",
+        3,
+    ),
+    (
+        "session/token throughput",
+        "session/token throughput@max",
+        3,
+    ),
+    (
+        "session store commands per request",
+        "session.store_cmds_per_req@max",
+        3,
+    ),
+    (
+        "session store utilization",
+        "session.utilization.store@max",
+        3,
+    ),
+    (
+        "session node CPU µs/request",
+        "session.cpu_us_per_req.nodes@max",
+        1,
+    ),
+    (
+        "token node CPU µs/request",
+        "token.cpu_us_per_req.nodes@max",
+        1,
+    ),
+    (
+        "token proxy CPU µs/request",
+        "token.cpu_us_per_req.proxy@max",
+        1,
+    ),
+    ("session throughput @1 (req/s)", "session.throughput@1", 0),
+    ("token throughput @1 (req/s)", "token.throughput@1", 0),
+    ("token p99 (ms)", "token.p99@max", 1),
+];
+
+fn ranges(root: &Path, patterns: &[&str]) -> Result<String, String> {
+    let mut analyses = Vec::new();
+    for pattern in patterns {
+        for path in expand(root, pattern)? {
+            analyses.push(analyse(&Run::read(&path).map_err(|e| format!("{e:#}"))?));
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| metric (at the largest N unless @1) | min | median | max | spread (max−min)/median |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    for (label, expression, decimals) in RANGES {
+        let mut values = analyses
+            .iter()
+            .map(|a| crate::gate::figure(a, expression).map_err(|e| e.0))
+            .collect::<Result<Vec<f64>, String>>()?;
+        values.sort_by(f64::total_cmp);
+        let (min, max) = (values[0], values[values.len() - 1]);
+        let median = if values.len() % 2 == 1 {
+            values[values.len() / 2]
+        } else {
+            (values[values.len() / 2 - 1] + values[values.len() / 2]) / 2.0
+        };
+        let spread = 100.0 * (max - min) / median;
+        let _ = writeln!(
+            out,
+            "| {label} | {min:.decimals$} | {median:.decimals$} | {max:.decimals$} | {} |",
+            if spread < 10.0 {
+                format!("{spread:.1}%")
+            } else {
+                format!("{spread:.0}%")
+            }
+        );
+    }
+    Ok(out)
 }
 
 /// The files a pattern names, sorted; `*` matches within a file name.
