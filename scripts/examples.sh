@@ -9,11 +9,13 @@
 #   results/examples/times.tsv how long each part took
 # and last `authscale figures --update`. Every run records the commit it
 # was measured at; the tree must be clean (commit first) so that it is
-# the commit that ships. Run it on a quiet machine: nothing else running.
+# the commit that ships, and stays clean until the last sweep: the new runs
+# replace the committed ones only when every sweep is done (instruction
+# counts, not a run, are written last). Run it on a quiet machine.
 #
 # Usage: scripts/examples.sh [--only NAME[,NAME...]] [--allow-dirty] [--list]
 #   NAME: default, store-x3, all-modes, faults, durability, deadpool,
-#         baseline, instructions, aa
+#         baseline, aa, instructions
 # Then: git add results README.md docs && git commit
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,8 +42,8 @@ parts=(
   "durability|sweep experiments/durability.toml|170"
   "deadpool|sweep experiments/deadpool.toml|70"
   "baseline|sweep experiments/quick.toml|60"
-  "instructions|scripts/gate-instructions.sh --write-baseline|120"
   "aa|5 x sweep experiments/quick.toml|300"
+  "instructions|scripts/gate-instructions.sh --write-baseline|120"
 )
 known=" "
 for part in "${parts[@]}"; do known+="${part%%|*} "; done
@@ -100,7 +102,8 @@ sweep() {
 }
 
 # Replaces folder $2's run files with those of run folder $1, keeping
-# the files named in $3... (the gate's own settings).
+# the files named in $3... (the gate's own settings). Called once every
+# sweep is done: until then the checkout stays as committed.
 replace_run() {
   local from=$1 to=$2
   shift 2
@@ -114,6 +117,25 @@ replace_run() {
   cp -r "$from"/. "$to"/
 }
 
+# The new runs, in place of the committed ones (once every sweep is done).
+replace=()
+install_runs() {
+  local pair from to
+  for pair in "${replace[@]}"; do
+    from=${pair%%|*}
+    to=${pair#*|}
+    case "$to" in
+      results/baseline) replace_run "$from" "$to" thresholds.toml ab.toml instructions.toml ;;
+      results/aa)
+        find results/aa -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
+        cp -r "$work"/aa?/*/ results/aa/
+        ;;
+      *) replace_run "$from" "$to" ;;
+    esac
+  done
+  replace=()
+}
+
 started_all=$SECONDS
 done_parts=0
 for part in "${chosen[@]}"; do
@@ -124,26 +146,27 @@ for part in "${chosen[@]}"; do
   case "$name" in
     baseline)
       run=$(sweep baseline experiments/quick.toml)
-      replace_run "$run" results/baseline thresholds.toml ab.toml instructions.toml
-      ;;
-    instructions)
-      scripts/gate-instructions.sh --write-baseline
+      replace+=("$run|results/baseline")
       ;;
     aa)
       for i in 1 2 3 4 5; do
         echo "   A/A run $i of 5"
         run=$(sweep "aa$i" experiments/quick.toml)
       done
-      find results/aa -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} +
-      cp -r "$work"/aa?/*/ results/aa/
+      replace+=("aa|results/aa")
+      ;;
+    instructions)
+      install_runs
+      scripts/gate-instructions.sh --write-baseline
       ;;
     *)
       run=$(sweep "$name" "experiments/$name.toml")
-      replace_run "$run" "results/examples/$name"
+      replace+=("$run|results/examples/$name")
       ;;
   esac
   took[$name]="\`${what/sweep /authscale sweep --config }\`"$'\t'"$((SECONDS - started)) s"
 done
+install_runs
 {
   printf 'part\tcommand\twall time\n'
   for part in "${parts[@]}"; do

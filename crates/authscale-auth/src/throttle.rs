@@ -7,7 +7,7 @@
 //! The state is node-local and bounded: at most `capacity` accounts are
 //! tracked (the one whose window started first is forgotten to make room),
 //! and an account is kept as a 16-byte digest of its name, however long the
-//! name. Limits, stated where the operator reads them (README): each node
+//! name. Limits, stated where the operator reads them (docs/security.md): each node
 //! counts on its own, so behind N nodes a guesser gets up to N ×
 //! `max_failures` tries per window; and anyone who knows a name can lock
 //! its owner out for a window.

@@ -37,7 +37,11 @@ pub fn run(options: FiguresOptions) -> Result<(), Failure> {
         let text = std::fs::read_to_string(file)
             .map_err(|e| Failure::usage(anyhow!("cannot read {}: {e}", file.display())))?;
         blocks += text.matches("<!-- figures:").count() + text.matches("<!-- figure:").count();
-        let (fresh, problems) = authscale_report::figures::refresh(&text, &options.root);
+        let (fresh, problems) = authscale_report::figures::refresh(
+            &text,
+            &options.root,
+            &folder_in(&options.root, file),
+        );
         for p in &problems {
             match &p.generated {
                 Ok(_) if options.update => {
@@ -118,6 +122,20 @@ fn documents(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
         );
     }
     Ok(files)
+}
+
+/// The folder of `file` relative to `root` (`docs` for docs/x.md), for
+/// the links a generated part carries; empty when it is not under root.
+fn folder_in(root: &Path, file: &Path) -> PathBuf {
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let folder = canonical(file)
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_default();
+    folder
+        .strip_prefix(canonical(root))
+        .map(Path::to_owned)
+        .unwrap_or_default()
 }
 
 /// The first line where two texts differ, from each.

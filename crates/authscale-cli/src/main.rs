@@ -145,7 +145,8 @@ enum Command {
     ///   <!-- figures: headline results/examples/default -->  …  <!-- /figures -->
     ///   E(8) = <!-- figure: results/examples/default session.efficiency@8 2 -->0.30<!-- /figure -->
     /// Kinds: headline RUN, section RUN "HEADING", modes STEPS_RUN FAULTS_RUN,
-    /// spread RUN..., times FILE, file FILE; a value is RUN METRIC DECIMALS in the
+    /// spread RUN..., spread-table "LABEL=RUN..."..., ranges RUN..., times FILE,
+    /// file FILE; a value is RUN METRIC DECIMALS in the
     /// gate's metric language.
     ///
     /// Examples:

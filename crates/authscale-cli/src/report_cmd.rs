@@ -25,7 +25,7 @@ Two runs taken at different times also differ by the machine's drift, which neit
 intervals contain, so a difference counts as resolved only when its whole interval lies beyond \
 the drift band: B/A above 1 + drift or below 1/(1 + drift). Identical code on the 2-core \
 reference machine: without a band 23% of throughput ratios came out \"resolved\", with 0.05 2.7% \
-(README, \"How precise a sweep is\"). `authscale spread` over repeats of a sweep prints how far \
+(docs/precision.md). `authscale spread` over repeats of a sweep prints how far \
 their throughput drifts on your machine; `authscale ab` compares two builds side by side, \
 where pairing by round cancels the drift. Exit codes: 0 printed, 2 bad input (a file, a flag, \
 runs that share no step)."

@@ -109,8 +109,9 @@ pub struct SweepOptions {
 
     /// The experiment's short form, to check that it runs (CI runs every
     /// file in experiments/ so): every mode, N, fault kind and persistence
-    /// it names, with 200 ms slices, 2 rounds, 0.5 s steps and 3 s fault
-    /// runs. Its figures are not measurements; its name ends in -smoke.
+    /// it names, with 200 ms slices, 2 rounds, 0.5 s steps and fault runs
+    /// of 1.5 s (2 s with an append-only file). Its figures are not
+    /// measurements; its name ends in -smoke.
     #[arg(long)]
     smoke: bool,
 }

@@ -172,14 +172,15 @@ fn no_manifest_carries_key_material_and_the_nodes_read_the_key_from_a_secret() {
         .find_map(|v| v["secret"]["secretName"].as_str())
         .expect("the key comes from a Secret");
     assert!(key.ends_with("/jwt.key"), "{key}");
-    // The walkthrough creates that Secret from a random key.
-    let readme = std::fs::read_to_string(deploy().join("../README.md")).expect("README");
+    // The walkthrough (docs/cluster.md) creates that Secret from a random key.
+    let readme =
+        std::fs::read_to_string(deploy().join("../docs/cluster.md")).expect("docs/cluster.md");
     assert!(
         readme.contains("head -c 32 /dev/urandom > jwt.key")
             && readme.contains(&format!(
                 "kubectl create secret generic {secret} --from-file=jwt.key"
             )),
-        "README does not create the Secret {secret}"
+        "docs/cluster.md does not create the Secret {secret}"
     );
 }
 

@@ -21,7 +21,8 @@
 //! at the largest N with its interval), `section RUN HEADING` (a section
 //! of the run's report), `modes STEPS_RUN FAULTS_RUN` (the trade-off table
 //! of every mode), `spread RUN...` (how repeats agree; a `*` in a file
-//! name matches), `ranges RUN...` (the range of the gate's figures over
+//! name matches), `spread-table "LABEL=RUN..."...` (one row per batch of
+//! repeats: how far they agree), `ranges RUN...` (the range of the gate's figures over
 //! repeats of the quick experiment), `times FILE` (a table of the tab-separated lines of a
 //! file), `file FILE` (a file's text).
 
@@ -49,10 +50,13 @@ pub struct Stale {
     pub generated: Result<String, String>,
 }
 
-/// Every generated part of `text` (a Markdown document) checked against
-/// the results under `root` (paths in markers are relative to it), and
-/// the document with every part generated again.
-pub fn refresh(text: &str, root: &Path) -> (String, Vec<Stale>) {
+/// Every generated part of `text` (a Markdown document in the folder
+/// `doc_dir`, relative to `root`) checked against the results under `root`
+/// (paths in markers are relative to it), and the document with every
+/// part generated again. Links a generated part carries (a report
+/// section's charts) are made relative to the document.
+pub fn refresh(text: &str, root: &Path, doc_dir: &Path) -> (String, Vec<Stale>) {
+    let up = "../".repeat(doc_dir.components().count());
     let mut out = String::with_capacity(text.len());
     let mut stale = Vec::new();
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
@@ -76,7 +80,7 @@ pub fn refresh(text: &str, root: &Path) -> (String, Vec<Stale>) {
             continue;
         };
         let written: String = lines[i + 1..close].concat();
-        let generated = block(spec, root).map(|body| format!("{}\n", body.trim_end()));
+        let generated = block(spec, root, &up).map(|body| format!("{}\n", body.trim_end()));
         match &generated {
             Ok(body) if *body == written => out.push_str(body),
             Ok(body) => {
@@ -164,19 +168,26 @@ fn inline(spec: &str, root: &Path) -> Result<String, String> {
     Ok(format!("{value:.decimals$}"))
 }
 
-fn block(spec: &str, root: &Path) -> Result<String, String> {
+fn block(spec: &str, root: &Path, up: &str) -> Result<String, String> {
     let words = words(spec);
     let args: Vec<&str> = words.iter().skip(1).map(String::as_str).collect();
     match (words.first().map(String::as_str), args.as_slice()) {
         (Some("headline"), [run]) => Ok(headline(&read(root, run)?)),
-        (Some("section"), [run, heading]) => section(&read(root, run)?, heading),
+        (Some("section"), [run, heading]) => {
+            let body = section(&read(root, run)?, heading)?;
+            Ok(relink(
+                &body,
+                &format!("{up}{}/", run.trim_end_matches('/')),
+            ))
+        }
         (Some("modes"), [steps, faults]) => Ok(modes(&read(root, steps)?, &read(root, faults)?)),
         (Some("spread"), runs) if !runs.is_empty() => spread(root, runs),
         (Some("ranges"), runs) if !runs.is_empty() => ranges(root, runs),
+        (Some("spread-table"), batches) if !batches.is_empty() => spread_table(root, batches),
         (Some("times"), [file]) => times(&text(root, file)?),
         (Some("file"), [file]) => text(root, file),
         _ => Err(format!(
-            "unknown figures block {spec:?}: known are headline RUN, section RUN \"HEADING\", modes STEPS_RUN FAULTS_RUN, spread RUN..., ranges RUN..., times FILE, file FILE"
+            "unknown figures block {spec:?}: known are headline RUN, section RUN \"HEADING\", modes STEPS_RUN FAULTS_RUN, spread RUN..., spread-table \"LABEL=RUN...\"..., ranges RUN..., times FILE, file FILE"
         )),
     }
 }
@@ -205,6 +216,25 @@ fn read(root: &Path, run: &str) -> Result<Run, String> {
 
 fn text(root: &Path, file: &str) -> Result<String, String> {
     std::fs::read_to_string(root.join(file)).map_err(|e| format!("cannot read {file}: {e}"))
+}
+
+/// `](chart.svg)` links of a report, which sit beside its run.json,
+/// pointed at the run's folder as seen from the document (`prefix`).
+fn relink(body: &str, prefix: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(at) = rest.find("](") {
+        let (before, after) = rest.split_at(at + 2);
+        out.push_str(before);
+        let end = after.find(')').unwrap_or(after.len());
+        let target = &after[..end];
+        if !target.contains(['/', ':', '#']) && !target.is_empty() {
+            out.push_str(prefix);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The body of one `## HEADING` section of the run's report.
@@ -332,6 +362,50 @@ fn thousands(x: f64) -> String {
         out.push(c);
     }
     out
+}
+
+/// One row per batch of repeats (`LABEL=PATTERN PATTERN...`): how far
+/// its runs agree, in the numbers `authscale spread` summarizes.
+fn spread_table(root: &Path, batches: &[&str]) -> Result<String, String> {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| batch | values within ±5% of their median | 90% of values within | figures with every run within ±5% | run intervals containing the median | median interval half-width |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    for batch in batches {
+        let (label, patterns) = batch
+            .split_once('=')
+            .ok_or_else(|| format!("{batch:?}: expected LABEL=RUN..."))?;
+        let mut runs = Vec::new();
+        for pattern in patterns.split_whitespace() {
+            for path in expand(root, pattern)? {
+                runs.push(Run::read(&path).map_err(|e| format!("{e:#}"))?);
+            }
+        }
+        let s = crate::spread::summarize(&crate::spread::figures(&runs), 0.05);
+        let share = |a: usize, b: usize| {
+            if b == 0 {
+                "—".to_owned()
+            } else {
+                format!("{a} of {b} ({:.0}%)", 100.0 * a as f64 / b as f64)
+            }
+        };
+        let percent = |x: Option<f64>| x.map_or("—".to_owned(), |x| format!("{:.1}%", 100.0 * x));
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} | {} | {} | {} |",
+            share(s.within, s.values),
+            s.tolerance_held_by_90.map_or("—".to_owned(), |t| format!(
+                "±{}%",
+                crate::spread::percent_up(t)
+            )),
+            share(s.figures_within, s.figures),
+            share(s.covering, s.intervals),
+            percent(s.median_half_width),
+        );
+    }
+    Ok(out)
 }
 
 /// How repeats agree: the summary lines of `authscale spread`.
@@ -498,9 +572,12 @@ mod tests {
         std::fs::write(dir.join("times.tsv"), "experiment\tseconds\ndefault\t107\n")
             .expect("write");
         let fresh = "a\n<!-- figures: times times.tsv -->\n| experiment | seconds |\n|---|---|\n| default | 107 |\n<!-- /figures -->\nb\n";
-        assert_eq!(refresh(fresh, &dir), (fresh.to_owned(), vec![]));
+        assert_eq!(
+            refresh(fresh, &dir, Path::new("")),
+            (fresh.to_owned(), vec![])
+        );
         let edited = fresh.replace("| 107 |", "| 90 |");
-        let (again, stale) = refresh(&edited, &dir);
+        let (again, stale) = refresh(&edited, &dir, Path::new(""));
         assert_eq!(again, fresh);
         assert_eq!(stale.len(), 1);
         assert_eq!(
@@ -510,7 +587,7 @@ mod tests {
         std::fs::write(dir.join("times.tsv"), "experiment\tseconds\ndefault\t110\n")
             .expect("write");
         assert_eq!(
-            refresh(fresh, &dir).1.len(),
+            refresh(fresh, &dir, Path::new("")).1.len(),
             1,
             "a changed result makes the prose stale"
         );
@@ -520,11 +597,11 @@ mod tests {
     #[test]
     fn an_inline_value_comes_from_the_run() {
         let line = "E(8) is <!-- figure: results/examples/default session.efficiency@8 2 -->0.99<!-- /figure --> here\n";
-        let (fixed, stale) = refresh(line, &root());
+        let (fixed, stale) = refresh(line, &root(), Path::new(""));
         assert_eq!(stale.len(), 1);
         let value = stale[0].generated.clone().expect("a value");
         assert_eq!(fixed, line.replace(">0.99<", &format!(">{value}<")));
-        assert_eq!(refresh(&fixed, &root()).1, vec![]);
+        assert_eq!(refresh(&fixed, &root(), Path::new("")).1, vec![]);
     }
 
     #[test]
@@ -532,6 +609,7 @@ mod tests {
         let (_, stale) = refresh(
             "<!-- figures: headline results/nowhere -->\nx\n<!-- /figures -->\n",
             &root(),
+            Path::new(""),
         );
         assert!(
             stale[0]
@@ -540,19 +618,36 @@ mod tests {
                 .is_err_and(|e| e.contains("cannot read")),
             "{stale:?}"
         );
-        let (_, stale) = refresh("<!-- figures: table x -->\nx\n<!-- /figures -->\n", &root());
+        let (_, stale) = refresh(
+            "<!-- figures: table x -->\nx\n<!-- /figures -->\n",
+            &root(),
+            Path::new(""),
+        );
         assert!(
             stale[0]
                 .generated
                 .as_ref()
                 .is_err_and(|e| e.contains("unknown figures block"))
         );
-        let (_, stale) = refresh("<!-- figures: file README.md -->\nx\n", &root());
+        let (_, stale) = refresh(
+            "<!-- figures: file README.md -->\nx\n",
+            &root(),
+            Path::new(""),
+        );
         assert!(
             stale[0]
                 .generated
                 .as_ref()
                 .is_err_and(|e| e.contains("no <!-- /figures -->"))
+        );
+    }
+
+    #[test]
+    fn a_sections_chart_links_point_at_its_run_from_the_document() {
+        let body = "![a](fault-x.svg) [b](https://x.org/y) [c](#top) ![d](../z.svg)";
+        assert_eq!(
+            relink(body, "../results/examples/faults/"),
+            "![a](../results/examples/faults/fault-x.svg) [b](https://x.org/y) [c](#top) ![d](../z.svg)"
         );
     }
 

@@ -5,7 +5,8 @@
 //! - METRIC: `MODE.FIELD@N` (`token.efficiency@max`) or a ratio of two
 //!   modes, `MODE/MODE FIELD@N` (`session/token throughput@1`). N is a node
 //!   count, `min` or `max`. FIELD: throughput, speedup, efficiency, p50,
-//!   p99, error_rate, store_cmds_per_req, cpu_us_per_req.COMPONENT,
+//!   p99, error_rate, store_cmds_per_req, store_us_per_cmd (the store's
+//!   CPU per command it ran), cpu_us_per_req.COMPONENT,
 //!   utilization.COMPONENT (COMPONENT: nodes, store, proxy, load).
 //! - OP: `>=`, `<=`, `>`, `<`.
 //! - BOUND: a number, `baseline`, `baseline * F` or `baseline + F`.

@@ -239,7 +239,7 @@ fn percent(tolerance: f64) -> String {
 
 /// A tolerance that values hold, rounded up to 0.1% so that "within ±X%"
 /// stays true as printed (5.306% prints as 5.4%, an exact 5.3% as 5.3%).
-fn percent_up(tolerance: f64) -> String {
+pub(crate) fn percent_up(tolerance: f64) -> String {
     let up = (tolerance * 1000.0 - 1e-6).ceil() / 10.0;
     format!("{:.1}", if up > 0.0 { up } else { 0.0 })
 }

@@ -280,7 +280,9 @@ impl Experiment {
             self.duration = "500ms".into();
             self.warmup = "100ms".into();
         }
-        self.slo_probes = self.slo_probes.min(2);
+        if self.capacity == Capacity::Slo {
+            self.slo_probes = self.slo_probes.min(2);
+        }
         if crate::duration::parse(&self.revocation_window).is_ok_and(|w| !w.is_zero()) {
             self.revocation_window = "500ms".into();
         }
