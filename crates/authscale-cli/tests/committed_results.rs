@@ -92,10 +92,12 @@ fn the_committed_runs_are_complete_runs_of_the_shipped_experiments_from_one_clea
 
 #[test]
 fn every_aa_run_passes_the_gate_against_the_baseline() {
+    let mut judged = 0;
     for (dir, _) in committed_runs() {
         if !dir.starts_with(root().join("results/aa")) {
             continue;
         }
+        judged += 1;
         let out = Command::new(support::bin())
             .args(["gate", "--baseline"])
             .arg(root().join("results/baseline"))
@@ -111,6 +113,7 @@ fn every_aa_run_passes_the_gate_against_the_baseline() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    assert_eq!(judged, 5, "results/aa holds five A/A runs");
 }
 
 #[test]
