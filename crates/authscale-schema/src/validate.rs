@@ -110,6 +110,12 @@ impl Experiment {
                 value.is_finite() && value > 0.0 && value <= 64.0,
                 "{name} must be a fraction of a core greater than 0 (e.g. 0.1)"
             );
+            // The kernel enforces at least 1 ms of CPU per quota period,
+            // and a period is at most 1 s.
+            ensure!(
+                value >= 0.001,
+                "{name} {value} is under the smallest budget the kernel enforces, 0.001 of a core (1 ms of CPU per second)"
+            );
         }
         ensure!(
             self.connections_per_node >= 1,
@@ -353,7 +359,7 @@ mod tests {
 
     #[test]
     fn bad_experiments_are_refused_with_reasons() {
-        let cases: [(&str, &str); 10] = [
+        let cases: [(&str, &str); 11] = [
             ("nodes = [4, 2]", "increasing"),
             (
                 "modes = [\"session\", \"session\"]",
@@ -361,6 +367,7 @@ mod tests {
             ),
             ("modes = [\"cookies\"]", "unknown variant `cookies`"),
             ("node-cpu = 0", "node-cpu"),
+            ("store-cpu = 0.0005", "smallest budget the kernel enforces"),
             ("duration = \"soon\"", "duration"),
             ("nmae = \"x\"", "unknown field"),
             ("cpu-period = \"5s\"", "cpu-period"),
