@@ -377,20 +377,10 @@ fn spread_table(root: &Path, batches: &[&str]) -> Result<String, String> {
         let (label, patterns) = batch
             .split_once('=')
             .ok_or_else(|| format!("{batch:?}: expected LABEL=RUN..."))?;
-        let mut runs = Vec::new();
-        for pattern in patterns.split_whitespace() {
-            for path in expand(root, pattern)? {
-                runs.push(Run::read(&path).map_err(|e| format!("{e:#}"))?);
-            }
-        }
+        let patterns: Vec<&str> = patterns.split_whitespace().collect();
+        let runs = runs(root, &patterns)?;
         let s = crate::spread::summarize(&crate::spread::figures(&runs), 0.05);
-        let share = |a: usize, b: usize| {
-            if b == 0 {
-                "—".to_owned()
-            } else {
-                format!("{a} of {b} ({:.0}%)", 100.0 * a as f64 / b as f64)
-            }
-        };
+        let share = crate::spread::share;
         let percent = |x: Option<f64>| x.map_or("—".to_owned(), |x| format!("{:.1}%", 100.0 * x));
         let _ = writeln!(
             out,
@@ -410,13 +400,7 @@ fn spread_table(root: &Path, batches: &[&str]) -> Result<String, String> {
 
 /// How repeats agree: the summary lines of `authscale spread`.
 fn spread(root: &Path, patterns: &[&str]) -> Result<String, String> {
-    let mut runs = Vec::new();
-    for pattern in patterns {
-        for path in expand(root, pattern)? {
-            runs.push(Run::read(&path).map_err(|e| format!("{e:#}"))?);
-        }
-    }
-    let text = crate::spread::spread(&runs, 0.05)
+    let text = crate::spread::spread(&runs(root, patterns)?, 0.05)
         .ok_or_else(|| format!("{patterns:?}: no figure has values from two runs"))?;
     let summary: Vec<&str> = text
         .lines()
@@ -471,12 +455,7 @@ const RANGES: [(&str, &str, usize); 12] = [
 ];
 
 fn ranges(root: &Path, patterns: &[&str]) -> Result<String, String> {
-    let mut analyses = Vec::new();
-    for pattern in patterns {
-        for path in expand(root, pattern)? {
-            analyses.push(analyse(&Run::read(&path).map_err(|e| format!("{e:#}"))?));
-        }
-    }
+    let analyses: Vec<Analysis> = runs(root, patterns)?.iter().map(analyse).collect();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -507,6 +486,17 @@ fn ranges(root: &Path, patterns: &[&str]) -> Result<String, String> {
         );
     }
     Ok(out)
+}
+
+/// The runs the patterns name, in order.
+fn runs(root: &Path, patterns: &[&str]) -> Result<Vec<Run>, String> {
+    let mut runs = Vec::new();
+    for pattern in patterns {
+        for path in expand(root, pattern)? {
+            runs.push(Run::read(&path).map_err(|e| format!("{e:#}"))?);
+        }
+    }
+    Ok(runs)
 }
 
 /// The files a pattern names, sorted; `*` matches within a file name.
@@ -604,42 +594,21 @@ mod tests {
         assert_eq!(refresh(&fixed, &root(), Path::new("")).1, vec![]);
     }
 
+    /// Why the only generated part of `text` cannot be generated.
+    fn error_of(text: &str) -> String {
+        let (_, stale) = refresh(text, &root(), Path::new(""));
+        stale[0].generated.clone().expect_err("cannot be generated")
+    }
+
     #[test]
     fn what_cannot_be_generated_is_named() {
-        let (_, stale) = refresh(
-            "<!-- figures: headline results/nowhere -->\nx\n<!-- /figures -->\n",
-            &root(),
-            Path::new(""),
-        );
-        assert!(
-            stale[0]
-                .generated
-                .as_ref()
-                .is_err_and(|e| e.contains("cannot read")),
-            "{stale:?}"
-        );
-        let (_, stale) = refresh(
-            "<!-- figures: table x -->\nx\n<!-- /figures -->\n",
-            &root(),
-            Path::new(""),
-        );
-        assert!(
-            stale[0]
-                .generated
-                .as_ref()
-                .is_err_and(|e| e.contains("unknown figures block"))
-        );
-        let (_, stale) = refresh(
-            "<!-- figures: file README.md -->\nx\n",
-            &root(),
-            Path::new(""),
-        );
-        assert!(
-            stale[0]
-                .generated
-                .as_ref()
-                .is_err_and(|e| e.contains("no <!-- /figures -->"))
-        );
+        let missing =
+            error_of("<!-- figures: headline results/nowhere -->\nx\n<!-- /figures -->\n");
+        assert!(missing.contains("cannot read"), "{missing}");
+        let unknown = error_of("<!-- figures: table x -->\nx\n<!-- /figures -->\n");
+        assert!(unknown.contains("unknown figures block"), "{unknown}");
+        let open = error_of("<!-- figures: file README.md -->\nx\n");
+        assert!(open.contains("no <!-- /figures -->"), "{open}");
     }
 
     #[test]

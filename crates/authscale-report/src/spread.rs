@@ -222,7 +222,7 @@ pub fn summarize(figures: &[Figure], tolerance: f64) -> Summary {
     s
 }
 
-fn share(a: usize, b: usize) -> String {
+pub(crate) fn share(a: usize, b: usize) -> String {
     if b == 0 {
         "—".into()
     } else {
