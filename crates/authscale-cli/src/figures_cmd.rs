@@ -33,11 +33,11 @@ pub fn run(options: FiguresOptions) -> Result<(), Failure> {
     let mut stale = 0;
     let mut broken = 0;
     let mut blocks = 0;
+    let mut rewritten = 0;
     for file in &files {
         let text = std::fs::read_to_string(file)
             .map_err(|e| Failure::usage(anyhow!("cannot read {}: {e}", file.display())))?;
-        blocks += text.matches("<!-- figures:").count() + text.matches("<!-- figure:").count();
-        let (fresh, problems) = authscale_report::figures::refresh(
+        let (fresh, problems, parts) = authscale_report::figures::refresh(
             &text,
             &options.root,
             &folder_in(&options.root, file),
@@ -68,8 +68,10 @@ pub fn run(options: FiguresOptions) -> Result<(), Failure> {
                 }
             }
         }
+        blocks += parts;
         if options.update && fresh != text {
             authscale_schema::write_atomic(file, fresh.as_bytes()).map_err(Failure::runtime)?;
+            rewritten += 1;
         }
     }
     if broken > 0 {
@@ -82,15 +84,17 @@ pub fn run(options: FiguresOptions) -> Result<(), Failure> {
             "{stale} generated figure(s) differ from their results: run `authscale figures --update` after re-measuring, or restore the results"
         )));
     }
-    say!(
-        "figures: {blocks} generated part(s) in {} file(s) {}",
-        files.len(),
-        if options.update {
-            "written"
-        } else {
-            "match their results"
-        }
-    );
+    if options.update {
+        say!(
+            "figures: {blocks} generated part(s) in {} file(s); {rewritten} file(s) rewritten",
+            files.len()
+        );
+    } else {
+        say!(
+            "figures: {blocks} generated part(s) in {} file(s) match their results",
+            files.len()
+        );
+    }
     Ok(())
 }
 

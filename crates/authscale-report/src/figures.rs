@@ -52,30 +52,52 @@ pub struct Stale {
 
 /// Every generated part of `text` (a Markdown document in the folder
 /// `doc_dir`, relative to `root`) checked against the results under `root`
-/// (paths in markers are relative to it), and the document with every
-/// part generated again. Links a generated part carries (a report
-/// section's charts) are made relative to the document.
-pub fn refresh(text: &str, root: &Path, doc_dir: &Path) -> (String, Vec<Stale>) {
+/// (paths in markers are relative to it), the document with every part
+/// generated again, and how many parts it has. Links a generated part
+/// carries (a report section's charts) are made relative to the document.
+/// A marker that cannot be read (not alone on its line, a block opened
+/// again before it closes, an inline figure without its close) is a
+/// problem too: nothing is skipped silently.
+pub fn refresh(text: &str, root: &Path, doc_dir: &Path) -> (String, Vec<Stale>, usize) {
     let up = "../".repeat(doc_dir.components().count());
     let mut out = String::with_capacity(text.len());
     let mut stale = Vec::new();
+    let mut parts = 0;
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let unreadable = |line: usize, marker: &str, why: String| Stale {
+        line,
+        marker: marker.trim().to_owned(),
+        written: String::new(),
+        generated: Err(why),
+    };
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
         let Some(spec) = block_spec(line) else {
-            out.push_str(&refresh_inline(line, i + 1, root, &mut stale));
+            if line.contains(BLOCK_OPEN) || line.contains(BLOCK_CLOSE) {
+                stale.push(unreadable(
+                    i + 1,
+                    line,
+                    "a block's marker must stand alone on its line".into(),
+                ));
+            }
+            out.push_str(&refresh_inline(line, i + 1, root, &mut stale, &mut parts));
             i += 1;
             continue;
         };
+        parts += 1;
         out.push_str(line);
-        let Some(close) = (i + 1..lines.len()).find(|&j| lines[j].trim() == BLOCK_CLOSE) else {
-            stale.push(Stale {
-                line: i + 1,
-                marker: spec.to_owned(),
-                written: String::new(),
-                generated: Err(format!("no {BLOCK_CLOSE} after it")),
-            });
+        let end = (i + 1..lines.len())
+            .find(|&j| lines[j].trim() == BLOCK_CLOSE || block_spec(lines[j]).is_some());
+        let Some(close) = end.filter(|&j| lines[j].trim() == BLOCK_CLOSE) else {
+            let why = match end {
+                Some(j) => format!(
+                    "another block opens at line {} before its {BLOCK_CLOSE}",
+                    j + 1
+                ),
+                None => format!("no {BLOCK_CLOSE} after it"),
+            };
+            stale.push(unreadable(i + 1, spec, why));
             i += 1;
             continue;
         };
@@ -105,7 +127,7 @@ pub fn refresh(text: &str, root: &Path, doc_dir: &Path) -> (String, Vec<Stale>) 
         out.push_str(lines[close]);
         i = close + 1;
     }
-    (out, stale)
+    (out, stale, parts)
 }
 
 fn block_spec(line: &str) -> Option<&str> {
@@ -116,17 +138,30 @@ fn block_spec(line: &str) -> Option<&str> {
 }
 
 /// A line with its inline figures generated again.
-fn refresh_inline(line: &str, number: usize, root: &Path, stale: &mut Vec<Stale>) -> String {
+fn refresh_inline(
+    line: &str,
+    number: usize,
+    root: &Path,
+    stale: &mut Vec<Stale>,
+    parts: &mut usize,
+) -> String {
     let mut out = String::new();
     let mut rest = line;
     while let Some(start) = rest.find(INLINE_OPEN) {
+        *parts += 1;
         let after = &rest[start + INLINE_OPEN.len()..];
-        let (Some(spec_end), Some(close)) = (after.find("-->"), after.find(INLINE_CLOSE)) else {
+        let spec_end = after.find("-->");
+        let close = after.find(INLINE_CLOSE);
+        let (Some(spec_end), Some(close)) = (spec_end, close.filter(|&c| Some(c) > spec_end))
+        else {
+            stale.push(Stale {
+                line: number,
+                marker: after.split("-->").next().unwrap_or("").trim().to_owned(),
+                written: String::new(),
+                generated: Err(format!("no {INLINE_CLOSE} after it on its line")),
+            });
             break;
         };
-        if close < spec_end {
-            break;
-        }
         let spec = after[..spec_end].trim();
         let written = &after[spec_end + 3..close];
         out.push_str(&rest[..start + INLINE_OPEN.len()]);
@@ -160,16 +195,17 @@ fn inline(spec: &str, root: &Path) -> Result<String, String> {
     if metric.is_empty() {
         return Err("expected RUN METRIC DECIMALS".into());
     }
-    let decimals: usize = decimals
-        .parse()
-        .map_err(|_| format!("{decimals:?}: the last word is the number of decimals"))?;
+    let decimals: usize =
+        decimals.parse().ok().filter(|&d| d <= 9).ok_or_else(|| {
+            format!("{decimals:?}: the last word is the number of decimals, 0 to 9")
+        })?;
     let analysis = analyse(&read(root, run)?);
     let value = crate::gate::figure(&analysis, &metric.join(" ")).map_err(|e| e.0)?;
     Ok(format!("{value:.decimals$}"))
 }
 
 fn block(spec: &str, root: &Path, up: &str) -> Result<String, String> {
-    let words = words(spec);
+    let words = words(spec)?;
     let args: Vec<&str> = words.iter().skip(1).map(String::as_str).collect();
     match (words.first().map(String::as_str), args.as_slice()) {
         (Some("headline"), [run]) => Ok(headline(&read(root, run)?)),
@@ -193,29 +229,70 @@ fn block(spec: &str, root: &Path, up: &str) -> Result<String, String> {
 }
 
 /// Words, with "double quotes" keeping spaces.
-fn words(spec: &str) -> Vec<String> {
+fn words(spec: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut rest = spec.trim();
     while !rest.is_empty() {
         if let Some(quoted) = rest.strip_prefix('"') {
-            let end = quoted.find('"').unwrap_or(quoted.len());
+            let end = quoted
+                .find('"')
+                .ok_or_else(|| format!("a quote is not closed in {spec:?}"))?;
             words.push(quoted[..end].to_owned());
-            rest = quoted.get(end + 1..).unwrap_or("").trim_start();
+            rest = quoted[end + 1..].trim_start();
         } else {
             let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
             words.push(rest[..end].to_owned());
             rest = rest[end..].trim_start();
         }
     }
-    words
+    Ok(words)
+}
+
+/// The largest file a marker may read: results, not anything else.
+const MAX_FILE: u64 = 64 << 20;
+
+/// `path` under `root`: relative, without `..`, a regular file or folder
+/// (a marker in a document must not read outside the checkout, nor a
+/// device or a pipe).
+fn within(root: &Path, path: &str) -> Result<PathBuf, String> {
+    let full = root.join(confined(path)?);
+    let meta = std::fs::metadata(&full).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let run = full.join("run.json");
+    let file_meta = if meta.is_dir() {
+        std::fs::metadata(&run).map_err(|e| format!("cannot read {}: {e}", run.display()))?
+    } else {
+        meta
+    };
+    if !file_meta.is_file() || file_meta.len() > MAX_FILE {
+        return Err(format!(
+            "{path}: not a regular file of at most {} MiB",
+            MAX_FILE >> 20
+        ));
+    }
+    Ok(full)
+}
+
+/// A path a marker may name: relative, every part a plain name.
+fn confined(path: &str) -> Result<&Path, String> {
+    let relative = Path::new(path);
+    if relative.is_absolute()
+        || relative
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(format!(
+            "{path}: a marker names a path inside the checkout, relative and without .."
+        ));
+    }
+    Ok(relative)
 }
 
 fn read(root: &Path, run: &str) -> Result<Run, String> {
-    Run::read(&root.join(run)).map_err(|e| format!("{e:#}"))
+    Run::read(&within(root, run)?).map_err(|e| format!("{e:#}"))
 }
 
 fn text(root: &Path, file: &str) -> Result<String, String> {
-    std::fs::read_to_string(root.join(file)).map_err(|e| format!("cannot read {file}: {e}"))
+    std::fs::read_to_string(within(root, file)?).map_err(|e| format!("cannot read {file}: {e}"))
 }
 
 /// `](chart.svg)` links of a report, which sit beside its run.json,
@@ -501,13 +578,13 @@ fn runs(root: &Path, patterns: &[&str]) -> Result<Vec<Run>, String> {
 
 /// The files a pattern names, sorted; `*` matches within a file name.
 fn expand(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
-    let path = root.join(pattern);
+    let path = root.join(confined(pattern)?);
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(format!("{pattern}: not a file pattern"));
     };
     let name = name.to_string_lossy();
     let Some((prefix, suffix)) = name.split_once('*') else {
-        return Ok(vec![path.clone()]);
+        return Ok(vec![within(root, pattern)?]);
     };
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| format!("{pattern}: {e}"))?
@@ -525,7 +602,10 @@ fn expand(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
     if found.is_empty() {
         return Err(format!("{pattern}: no file matches"));
     }
-    Ok(found)
+    found
+        .iter()
+        .map(|p| within(root, &p.strip_prefix(root).unwrap_or(p).to_string_lossy()))
+        .collect()
 }
 
 /// A Markdown table of tab-separated lines, the first one the header.
@@ -564,10 +644,10 @@ mod tests {
         let fresh = "a\n<!-- figures: times times.tsv -->\n| experiment | seconds |\n|---|---|\n| default | 107 |\n<!-- /figures -->\nb\n";
         assert_eq!(
             refresh(fresh, &dir, Path::new("")),
-            (fresh.to_owned(), vec![])
+            (fresh.to_owned(), vec![], 1)
         );
         let edited = fresh.replace("| 107 |", "| 90 |");
-        let (again, stale) = refresh(&edited, &dir, Path::new(""));
+        let (again, stale, _) = refresh(&edited, &dir, Path::new(""));
         assert_eq!(again, fresh);
         assert_eq!(stale.len(), 1);
         assert_eq!(
@@ -587,7 +667,7 @@ mod tests {
     #[test]
     fn an_inline_value_comes_from_the_run() {
         let line = "E(8) is <!-- figure: results/examples/default session.efficiency@8 2 -->0.99<!-- /figure --> here\n";
-        let (fixed, stale) = refresh(line, &root(), Path::new(""));
+        let (fixed, stale, _) = refresh(line, &root(), Path::new(""));
         assert_eq!(stale.len(), 1);
         let value = stale[0].generated.clone().expect("a value");
         assert_eq!(fixed, line.replace(">0.99<", &format!(">{value}<")));
@@ -596,7 +676,7 @@ mod tests {
 
     /// Why the only generated part of `text` cannot be generated.
     fn error_of(text: &str) -> String {
-        let (_, stale) = refresh(text, &root(), Path::new(""));
+        let (_, stale, _) = refresh(text, &root(), Path::new(""));
         stale[0].generated.clone().expect_err("cannot be generated")
     }
 
@@ -609,6 +689,51 @@ mod tests {
         assert!(unknown.contains("unknown figures block"), "{unknown}");
         let open = error_of("<!-- figures: file README.md -->\nx\n");
         assert!(open.contains("no <!-- /figures -->"), "{open}");
+        // Nothing a marker names leaves the checkout, or reads a device.
+        for path in ["/etc/passwd", "../../etc/passwd", "results/../../x"] {
+            let outside = error_of(&format!(
+                "<!-- figures: file {path} -->\n<!-- /figures -->\n"
+            ));
+            assert!(outside.contains("relative and without .."), "{outside}");
+        }
+        let device = within(Path::new("/"), "dev/zero").expect_err("a device");
+        assert!(device.contains("not a regular file"), "{device}");
+        let quote = error_of(
+            "<!-- figures: section results/examples/default \"Verdict -->\n<!-- /figures -->\n",
+        );
+        assert!(quote.contains("quote is not closed"), "{quote}");
+        let decimals = error_of(
+            "<!-- figure: results/examples/default session.efficiency@8 999999 -->x<!-- /figure -->\n",
+        );
+        assert!(decimals.contains("0 to 9"), "{decimals}");
+    }
+
+    #[test]
+    fn a_marker_that_cannot_be_read_is_never_skipped() {
+        // Opened again before it closed: --update must not swallow the text between.
+        let text = "<!-- figures: file README.md -->\nkeep\n<!-- figures: file README.md -->\nT\n<!-- /figures -->\n";
+        let (again, stale, parts) = refresh(text, &root(), Path::new(""));
+        assert_eq!(parts, 2);
+        assert!(again.contains("keep\n"), "{again}");
+        let why = stale[0].generated.clone().expect_err("unreadable");
+        assert!(why.contains("another block opens at line 3"), "{why}");
+        // Not alone on its line, or an inline figure without its close.
+        let inline = error_of(
+            "- <!-- figures: headline results/examples/default -->\nx\n<!-- /figures -->\n",
+        );
+        assert!(inline.contains("stand alone on its line"), "{inline}");
+        let (_, stale, parts) = refresh(
+            "A <!-- figure: results/examples/default session.efficiency@8 2 -->0.99 oops\n",
+            &root(),
+            Path::new(""),
+        );
+        assert_eq!(parts, 1);
+        assert!(
+            stale[0]
+                .generated
+                .as_ref()
+                .is_err_and(|e| e.contains("no <!-- /figure -->"))
+        );
     }
 
     #[test]
