@@ -84,6 +84,15 @@ fn check_outputs(options: &PredictOptions) -> Result<(), Failure> {
         let Some(path) = output.as_deref().filter(|p| *p != Path::new(STDOUT)) else {
             continue;
         };
+        // Written by a rename: a link would be replaced, not written
+        // through, and reading a pipe or device (to check it is no run)
+        // would block. Only a new or a regular file is written.
+        if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(Failure::usage(anyhow!(
+                "{flag} {}: not a regular file; give a new or regular file, or {STDOUT} to print",
+                path.display()
+            )));
+        }
         if Run::read(path).is_ok() {
             return Err(Failure::usage(anyhow!(
                 "{flag} {} is a measured run, not a file to write: {flag} takes the \

@@ -258,6 +258,27 @@ fn validate_writes_versioned_json_and_markdown_files() {
         "is a measured run, not a file to write",
     );
     assert_eq!(std::fs::read(&run_json).expect("committed run"), before);
+
+    // A link, a pipe or a device is not written by a rename (it replaced
+    // /dev/stdout once, and reading a pipe to check it blocked): refused.
+    let target = temp("target.json");
+    std::fs::write(&target, "{}").expect("target");
+    let link = temp("link.json");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&target, &link).expect("symlink");
+    for path in [link.to_str().expect("utf-8"), "/dev/null"] {
+        refused(
+            &predict(&["--validate", &a, &b, "--json", path]),
+            "not a regular file",
+        );
+    }
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("link")
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_to_string(&target).expect("target"), "{}");
     refused(
         &predict(&["--validate", &a, &b, "--json", "--markdown"]),
         "cannot both be printed",
