@@ -57,7 +57,10 @@ pub(crate) async fn sweep_external(
             } else {
                 ""
             }
-        )],
+        )]
+        .into_iter()
+        .chain(crate::host::provenance_warning())
+        .collect(),
         pids: Vec::new(),
         steps: Vec::new(),
         revocations: Vec::new(),

@@ -40,7 +40,7 @@ pub(crate) fn build_facts() -> Host {
         cores: cores(),
         kernel: kernel(),
         authscale_version: env!("CARGO_PKG_VERSION").to_owned(),
-        git_commit: git_commit(),
+        git_commit: build_commit().unwrap_or_else(git_commit),
         git_dirty: git_dirty(),
         cpu_model: cpu_model(),
         rustc: env!("AUTHSCALE_RUSTC").to_owned(),
@@ -84,6 +84,25 @@ pub(crate) fn git_commit() -> String {
             || "unknown".to_owned(),
             |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
         )
+}
+
+/// The commit of the checkout this binary was built in, when it was
+/// built in one.
+fn build_commit() -> Option<String> {
+    Some(env!("AUTHSCALE_BUILD_COMMIT").to_owned()).filter(|c| !c.is_empty())
+}
+
+/// A warning when the binary was built at another commit than the
+/// checkout the run starts in: the run records the binary's commit, but
+/// reads the checkout's files (experiments, the store's binary path).
+pub(crate) fn provenance_warning() -> Option<String> {
+    let built = build_commit()?;
+    let here = git_commit();
+    (here != "unknown" && here != built).then(|| {
+        format!(
+            "this authscale was built at commit {built}, but the checkout is at {here}: the run records {built}; rebuild (cargo build --release) to measure the checkout's code"
+        )
+    })
 }
 
 /// Whether the checkout has uncommitted changes to tracked files; None

@@ -78,6 +78,7 @@ impl<'a> Lab<'a> {
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", options.out_dir.display()))?;
 
         let mut warnings = plan.experiment.ignored_settings();
+        warnings.extend(host::provenance_warning());
         // Before the proxy starts: it inherits the lab's pinning.
         let isolation = Isolation::set_up(plan.experiment.isolate, &caps, &parent);
         if let (Isolate::Cpuset, Pinning::None { reason }) =
