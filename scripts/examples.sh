@@ -25,7 +25,9 @@ allow_dirty=0
 list=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --only) only=${2:?--only needs NAME[,NAME...]}; shift 2 ;;
+    --only)
+      [ $# -ge 2 ] || { echo "examples.sh: --only needs NAME[,NAME...] (see --list)" >&2; exit 2; }
+      only=$2; shift 2 ;;
     --allow-dirty) allow_dirty=1; shift ;;
     --list) list=1; shift ;;
     -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;

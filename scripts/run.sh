@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start: installs what is missing, builds authscale (release), and
 # runs the default sweep (experiments/default.toml: session vs token,
-# N = 1..8 nodes on CPU budgets, about 90 seconds on 2 cores). The results
+# N = 1..8 nodes on CPU budgets; its wall time on 2 cores is the `default`
+# row of results/examples/times.tsv). The results
 # folder gets run.json, summary.csv, report.md and SVG charts.
 # Usage: scripts/run.sh [authscale sweep options]   e.g. --config experiments/store-x3.toml
 set -euo pipefail

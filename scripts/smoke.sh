@@ -7,6 +7,11 @@
 # Usage: scripts/smoke.sh [EXPERIMENT.toml ...]    (default: experiments/*.toml)
 # Environment: AUTHSCALE_BIN=PATH runs that binary instead of building one.
 set -uo pipefail
+# Paths given are the caller's: made absolute before moving to the root.
+absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+files=()
+for file in "$@"; do files+=("$(absolute "$file")"); done
+[ -z "${AUTHSCALE_BIN:-}" ] || AUTHSCALE_BIN=$(absolute "$AUTHSCALE_BIN")
 cd "$(dirname "$0")/.."
 
 if [ -n "${AUTHSCALE_BIN:-}" ]; then
@@ -16,7 +21,6 @@ else
   cargo build --release --locked -p authscale-cli --quiet || exit 2
   bin=target/release/authscale
 fi
-files=("$@")
 [ ${#files[@]} -gt 0 ] || files=(experiments/*.toml)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
@@ -34,6 +38,9 @@ for file in "${files[@]}"; do
   else
     echo "smoke: $file FAILED: exit $code, status '${status:-no run.json}' ($((SECONDS - started)) s)"
     sed 's/^/  | /' "$dir.log" | tail -20
+    kept=$(mktemp -d /tmp/authscale-smoke-failed.XXXXXX)
+    cp -r "$dir" "$dir.log" "$kept"/ 2>/dev/null
+    echo "  (its results and log are kept in $kept)"
     failed+=("$file")
   fi
 done

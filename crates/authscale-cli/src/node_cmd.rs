@@ -391,6 +391,14 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
             bail!("--{name} must be at least 1s (the store's TTL resolution)");
         }
     }
+    // A token's exp and iat are whole seconds (RFC 7519 NumericDate).
+    let token_ttl = dur("token-ttl", &o.token_ttl)?;
+    if token_ttl < Duration::from_secs(1) || token_ttl.subsec_nanos() != 0 {
+        bail!(
+            "--token-ttl {} must be a whole number of seconds, at least 1s (exp is in whole seconds)",
+            o.token_ttl
+        );
+    }
     if dur("jwt-leeway", &o.jwt_leeway)? > Duration::from_secs(5) {
         bail!("--jwt-leeway {} is too generous: at most 5s", o.jwt_leeway);
     }

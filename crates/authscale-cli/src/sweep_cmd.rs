@@ -25,11 +25,12 @@ pub struct SweepOptions {
     #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
     nodes: Option<Vec<u32>>,
 
-    /// Measured time per step.
+    /// Measured time per step (blocks and slo sweeps; an interleaved sweep
+    /// measures in --slice windows and warns that it ignores this).
     #[arg(long, value_name = "DURATION")]
     duration: Option<String>,
 
-    /// Unmeasured time before each step.
+    /// Unmeasured time before each step (blocks and slo sweeps).
     #[arg(long, value_name = "DURATION")]
     warmup: Option<String>,
 

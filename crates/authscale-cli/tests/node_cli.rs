@@ -247,6 +247,13 @@ fn bad_flags_and_files_are_usage_errors_with_reasons() {
         &["node", "--auth", "none", "--jwt-leeway", "10s"],
         "at most 5s",
     );
+    // exp and iat are whole seconds: a token lifetime is too.
+    for ttl in ["1ms", "1500ms"] {
+        fails_with(
+            &["node", "--auth", "token", "--token-ttl", ttl],
+            "must be a whole number of seconds, at least 1s",
+        );
+    }
     fails_with(
         &["node", "--auth", "token", "--store-timeout", "0s"],
         "--store-timeout must be greater than zero",
