@@ -55,6 +55,25 @@ async fn login(addr: std::net::SocketAddr, user: u64) -> Reply {
     .await
 }
 
+/// Logs `user` in on a token node and calls `/api/me` with the token it
+/// got; the answer.
+async fn me_with_token(addr: std::net::SocketAddr, user: u64) -> Reply {
+    let reply = login(addr, user).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let token = reply.json()["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    request(
+        addr,
+        "GET",
+        "/api/me",
+        &[("authorization", &format!("Bearer {token}"))],
+        b"",
+    )
+    .await
+}
+
 #[tokio::test]
 async fn session_node_serves_the_flow_and_stops_on_sigterm() {
     let redis = RedisServer::start();
@@ -128,20 +147,7 @@ async fn token_node_reads_a_config_file_and_flags_win_over_it() {
             "127.0.0.1:0",
         ],
     );
-    let reply = login(node.addr(), 3).await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let token = reply.json()["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let me = request(
-        node.addr(),
-        "GET",
-        "/api/me",
-        &[("authorization", &format!("Bearer {token}"))],
-        b"",
-    )
-    .await;
+    let me = me_with_token(node.addr(), 3).await;
     assert_eq!(me.status, 200);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -406,20 +412,7 @@ async fn a_node_starts_with_hex_keys_from_openssl_rand() {
                 &format!("k1={}", key.display()),
             ],
         );
-        let login = login(node.addr(), 3).await;
-        assert_eq!(login.status, 200, "{}", login.body);
-        let token = login.json()["access_token"]
-            .as_str()
-            .expect("a token")
-            .to_owned();
-        let me = request(
-            node.addr(),
-            "GET",
-            "/api/me",
-            &[("authorization", &format!("Bearer {token}"))],
-            b"",
-        )
-        .await;
+        let me = me_with_token(node.addr(), 3).await;
         assert_eq!(me.status, 200, "{}", me.body);
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -148,16 +148,7 @@ async fn the_proxy_forwards_every_header_count_it_accepts() {
     let reply = get_with_lines(front, 99, &extra).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
 
-    let (_, metrics) = admin_call(admin, "GET", "/metrics", &[], "").await;
-    assert_eq!(
-        metric(
-            &metrics,
-            r#"authscale_proxy_errors_total{side="downstream",kind="too_many_headers"}"#
-        ),
-        1,
-        "{metrics}"
-    );
-    assert_upstreams_untouched(admin, "after header counts").await;
+    assert_refused_by_the_proxy(admin, "too_many_headers", 1, "after header counts").await;
 }
 
 fn body(text: &str) -> &str {
@@ -227,16 +218,7 @@ async fn transfer_codings_other_than_chunked_get_501() {
     let answer = exchange(front, &login_in("gzip", true), Ending::Stall, PATIENCE).await;
     assert_eq!(answer.statuses(), [400], "{}", answer.text());
 
-    let (_, metrics) = admin_call(admin, "GET", "/metrics", &[], "").await;
-    assert_eq!(
-        metric(
-            &metrics,
-            r#"authscale_proxy_errors_total{side="downstream",kind="transfer_coding"}"#
-        ),
-        3,
-        "{metrics}"
-    );
-    assert_upstreams_untouched(admin, "after transfer codings").await;
+    assert_refused_by_the_proxy(admin, "transfer_coding", 3, "after transfer codings").await;
 }
 
 /// The accept queue the kernel granted a listener: `ss -ltn` shows it as
@@ -340,4 +322,13 @@ async fn a_burst_of_connections_fits_the_listen_backlog() {
         "a request after the burst took {:?}",
         asked.elapsed()
     );
+}
+
+/// The proxy counted `n` client requests it refused for `kind`, and
+/// blamed none of them on an upstream.
+async fn assert_refused_by_the_proxy(admin: SocketAddr, kind: &str, n: u64, when: &str) {
+    let (_, metrics) = admin_call(admin, "GET", "/metrics", &[], "").await;
+    let name = format!(r#"authscale_proxy_errors_total{{side="downstream",kind="{kind}"}}"#);
+    assert_eq!(metric(&metrics, &name), n, "{metrics}");
+    assert_upstreams_untouched(admin, when).await;
 }
