@@ -135,6 +135,8 @@ async fn run(
         node_cpu: e.node_cpu,
         work_us: e.work_us,
         caps: caps.label().to_owned(),
+        node_cpu_period_ms: (!matches!(caps, Caps::None { .. }))
+            .then(|| crate::cgroup::effective_period(e.node_cpu, period).as_secs_f64() * 1000.0),
         started_at,
         wall_seconds: clock.elapsed().as_secs_f64(),
         a: options.a.clone(),

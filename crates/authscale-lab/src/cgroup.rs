@@ -99,6 +99,15 @@ impl Caps {
 /// The smallest quota the kernel accepts (v1: 1 ms).
 const MIN_QUOTA: Duration = Duration::from_millis(1);
 
+/// The quota period a group of `fraction` of a core gets: `period`,
+/// raised where the quota would fall under the kernel's 1 ms minimum, at
+/// most 1 s.
+pub fn effective_period(fraction: f64, period: Duration) -> Duration {
+    period
+        .max(Duration::from_secs_f64(MIN_QUOTA.as_secs_f64() / fraction))
+        .min(Duration::from_secs(1))
+}
+
 /// One capped group, removed on drop.
 #[derive(Debug)]
 pub struct CpuGroup {
@@ -128,9 +137,7 @@ impl CpuGroup {
             Caps::None { .. } => return Ok(None),
         };
         anyhow::ensure!(fraction > 0.0, "a CPU budget must be greater than zero");
-        let period = period
-            .max(Duration::from_secs_f64(MIN_QUOTA.as_secs_f64() / fraction))
-            .min(Duration::from_secs(1));
+        let period = effective_period(fraction, period);
         let quota = Duration::from_secs_f64(period.as_secs_f64() * fraction);
         anyhow::ensure!(
             quota >= MIN_QUOTA,

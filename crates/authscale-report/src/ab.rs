@@ -58,6 +58,11 @@ impl Figure {
         }
     }
 
+    /// Latency percentiles, which a quota period quantizes.
+    fn is_latency(self) -> bool {
+        matches!(self, Figure::P50Ms | Figure::P99Ms)
+    }
+
     /// Only throughput is better when it grows.
     fn higher_is_better(self) -> bool {
         self == Figure::Throughput
@@ -195,24 +200,41 @@ pub fn judge(run: &AbRun, limits: &AbLimits) -> Result<AbReport, GateError> {
         } else {
             paired_ratio(&b, &a)
         };
-        let resolved = Resolved::of_ratio(&ratio);
+        let a_mean = crate::interval::mean_sd(&a).0;
+        let b_mean = crate::interval::mean_sd(&b).0;
+        // A capped node's latency sits inside a quota period or after it:
+        // a percentile that moved by less than one period may only have
+        // crossed that edge (bimodal round to round), which an interval
+        // over rounds does not hold. Such a move is not a verdict.
+        let within_a_period = figure.is_latency()
+            && run
+                .node_cpu_period_ms
+                .is_some_and(|q| (b_mean - a_mean).abs() < q);
+        let resolved = if within_a_period {
+            Resolved::NotResolved
+        } else {
+            Resolved::of_ratio(&ratio)
+        };
         let limit = limits.fail.get(&figure).copied();
-        let failed = limit.is_some_and(|l| {
-            ratio.n >= 2
-                && if figure.higher_is_better() {
-                    ratio.hi < l
-                } else {
-                    ratio.lo > l
-                }
-        });
+        let failed = !within_a_period
+            && limit.is_some_and(|l| {
+                ratio.n >= 2
+                    && if figure.higher_is_better() {
+                        ratio.hi < l
+                    } else {
+                        ratio.lo > l
+                    }
+            });
         figures.push(AbFigure {
             figure,
-            a_mean: crate::interval::mean_sd(&a).0,
-            b_mean: crate::interval::mean_sd(&b).0,
+            a_mean,
+            b_mean,
             ratio,
             resolved,
             verdict: if none {
                 "none on either side"
+            } else if within_a_period && Resolved::of_ratio(&ratio) != Resolved::NotResolved {
+                "not resolved (moved less than one quota period)"
             } else {
                 figure.verdict(resolved)
             },
@@ -364,6 +386,7 @@ mod tests {
             node_cpu: 0.1,
             work_us: 20,
             caps: "none".into(),
+            node_cpu_period_ms: None,
             started_at: String::new(),
             wall_seconds: 0.0,
             a: side("A"),
@@ -413,6 +436,34 @@ mod tests {
         std::fs::write(&path, "[fail]\nthroughput = 0.95\n").expect("write");
         assert!(AbLimits::from_file(&path).is_ok());
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// A/A on capped nodes: p50 one side or the other of a quota period's
+    /// edge, round by round, lands B/A far from 1 with a tight interval.
+    #[test]
+    fn a_latency_move_under_one_quota_period_is_no_verdict() {
+        let mut r = run(1.0, 10);
+        for s in &mut r.slices {
+            if s.side == Side::B {
+                s.p50_ms = 3.6 + 0.1 * f64::from(s.round % 3);
+                s.p99_ms = 25.0;
+            } else {
+                s.p50_ms = 1.2 + 0.1 * f64::from(s.round % 2);
+            }
+        }
+        let limits = AbLimits::default();
+        let uncapped = judge(&r, &limits).expect("judged");
+        assert_eq!(figure(&uncapped, Figure::P50Ms).verdict, "slower");
+        r.node_cpu_period_ms = Some(10.0);
+        let capped = judge(&r, &limits).expect("judged");
+        let p50 = figure(&capped, Figure::P50Ms);
+        assert_eq!(p50.resolved, Resolved::NotResolved);
+        assert_eq!(
+            p50.verdict,
+            "not resolved (moved less than one quota period)"
+        );
+        // Four periods later at p99 is a move the period cannot explain.
+        assert_eq!(figure(&capped, Figure::P99Ms).verdict, "slower");
     }
 
     #[test]

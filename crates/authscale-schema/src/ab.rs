@@ -67,6 +67,11 @@ pub struct AbRun {
     pub work_us: u64,
     /// cgroup v2, v1 or none (then the nodes are not capped).
     pub caps: String,
+    /// The nodes' quota period when their budgets are enforced: a capped
+    /// node's latency moves in steps of it (absent: not capped, or a run
+    /// recorded before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_cpu_period_ms: Option<f64>,
     pub started_at: String,
     pub wall_seconds: f64,
     pub a: AbSide,
