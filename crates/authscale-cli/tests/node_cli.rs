@@ -348,7 +348,15 @@ fn the_once_shipped_manifest_key_and_low_variety_keys_stop_the_node() {
     }
     // The fixture keys and a fresh random key still start a node.
     let fixture = fixtures_dir().join("keys/hs256-b.secret");
-    let node = ChildProcess::spawn_server(
+    let node = token_node(&fixture);
+    assert!(node.addr().port() > 0);
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A token node on a free port, one thread, signing with the key in `key`.
+fn token_node(key: &Path) -> ChildProcess {
+    ChildProcess::spawn_server(
         bin(),
         &[
             "node",
@@ -356,13 +364,12 @@ fn the_once_shipped_manifest_key_and_low_variety_keys_stop_the_node() {
             "token",
             "--listen",
             "127.0.0.1:0",
+            "--threads",
+            "1",
             "--jwt-secret",
-            &format!("k1={}", fixture.display()),
+            &format!("k1={}", key.display()),
         ],
-    );
-    assert!(node.addr().port() > 0);
-    drop(node);
-    let _ = std::fs::remove_dir_all(&dir);
+    )
 }
 
 /// `openssl rand -hex 32`'s output with its newline, or, without openssl,
@@ -398,20 +405,7 @@ async fn a_node_starts_with_hex_keys_from_openssl_rand() {
     for round in 0..8 {
         let key = dir.join(format!("hex-{round}.secret"));
         hex_key_file(&key);
-        let node = ChildProcess::spawn_server(
-            bin(),
-            &[
-                "node",
-                "--auth",
-                "token",
-                "--listen",
-                "127.0.0.1:0",
-                "--threads",
-                "1",
-                "--jwt-secret",
-                &format!("k1={}", key.display()),
-            ],
-        );
+        let node = token_node(&key);
         let me = me_with_token(node.addr(), 3).await;
         assert_eq!(me.status, 200, "{}", me.body);
     }

@@ -70,28 +70,16 @@ async fn a_token_just_past_exp_and_leeway_is_refused() {
         .expect("a token")
         .to_owned();
     let bearer = format!("Bearer {token}");
-    let me = request(
-        node.addr(),
-        "GET",
-        "/api/me",
-        &[("authorization", &bearer)],
-        b"",
-    )
-    .await;
+    let headers = [("authorization", bearer.as_str())];
+    let me_with_bearer = || request(node.addr(), "GET", "/api/me", &headers, b"");
+    let me = me_with_bearer().await;
     assert_eq!(me.status, 200, "{}", me.body);
 
     // exp + 1 s of leeway + 300 ms: within the same whole second as
     // exp + leeway, so only a sub-second comparison refuses it.
     let due = Duration::from_secs(exp_of(&token) + 1) + Duration::from_millis(300);
     tokio::time::sleep(due.saturating_sub(unix_time())).await;
-    let late = request(
-        node.addr(),
-        "GET",
-        "/api/me",
-        &[("authorization", &bearer)],
-        b"",
-    )
-    .await;
+    let late = me_with_bearer().await;
     let sent_after = unix_time().saturating_sub(due);
     assert_eq!(
         late.status,
