@@ -1,74 +1,72 @@
 #!/usr/bin/env bash
 # The A/B layer's power and false-alarm rate, in one command (needs a quiet
-# machine; about K × (1 + number of percentages) comparisons of ~35 s each).
+# machine; K × (1 + number of percentages) comparisons of at most 2.5
+# minutes each: about 50 minutes for the defaults).
 #
-#   scripts/ab-power.sh                  # K=10, +5 +10 +20 %
-#   scripts/ab-power.sh -k 20 -p "3 5 10" [-- more authscale ab arguments]
+#   scripts/ab-power.sh                  # K=10, +10 %
+#   scripts/ab-power.sh -k 20 -p "5 10 20" [-- more authscale ab arguments]
 #
-# What it does:
-#   1. Measures node CPU per protected request of this build at the base
-#      work (--work-us BASE, 20 µs as in the experiments): one A/A
-#      comparison, A's mean of node_cpu_us_per_protected_request = C.
-#   2. For +P %, B's nodes do W = BASE + round(C × P / 100) µs of work per
-#      protected request (the node's busy loop is calibrated to µs of CPU,
-#      so W − BASE µs more work is that much more node CPU); the added
-#      percentage it really stands for, 100 × (W − BASE) / C, is printed.
-#   3. Runs K A/A comparisons and K comparisons of each +P % with
-#      --gate results/baseline/ab.toml and counts how many the gate flagged
-#      (exit 1: a whole interval beyond its bound) and how many resolved
-#      node CPU as "more CPU".
-# A/A flags are false alarms; +P % flags are the power at that size.
+# What it does: K A/A comparisons of this build with itself, and K
+# comparisons of each +P % in which B's nodes work P % of A's measured node
+# CPU per protected request more (`authscale ab --b-costlier P`: a
+# three-slice calibration of A, then B's --work-us; the regression is the
+# same share of the cost on every machine), all with
+# --gate results/baseline/ab.toml. It counts, per series, the comparisons
+# the gate failed (exit 1), those it could not judge (exit 2, "cannot
+# judge": too noisy to have seen +10%), the latency figures resolved
+# (A/A should resolve none), the rounds, and the wall time.
+# A/A failures are false alarms; +P % failures are the power at that size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 k=10
-percents="5 10 20"
-base=20
+percents="10"
 while [ $# -gt 0 ]; do
     case $1 in
         -k) k=$2; shift 2 ;;
         -p) percents=$2; shift 2 ;;
-        --base-work-us) base=$2; shift 2 ;;
         --) shift; break ;;
-        *) echo "usage: $0 [-k K] [-p \"5 10 20\"] [--base-work-us US] [-- ab args]" >&2; exit 2 ;;
+        *) echo "usage: $0 [-k K] [-p \"5 10 20\"] [-- ab args]" >&2; exit 2 ;;
     esac
 done
 extra=("$@")
 
 cargo build --release --locked -p authscale-cli --quiet
 bin=target/release/authscale
-out=$(mktemp -d)
+out=${AB_POWER_OUT:-$(mktemp -d)}
+mkdir -p "$out"
 echo "results: $out"
 
-# Figure 1: the node CPU per protected request at the base work.
-$bin ab --quiet --work-us "$base" "${extra[@]}" >"$out/calibrate.txt"
-cpu=$(awk '$1 == "node_cpu_us_per_protected_request" { print $2 }' "$out/calibrate.txt")
-echo "node CPU per protected request at --work-us $base: $cpu µs"
-
-# One series of K comparisons: prints "flagged F of K, more CPU M of K".
+# One series of K comparisons: prints one line of counts.
 series() {
     local name=$1 file=$2; shift 2
-    local flagged=0 more=0 code
+    local failed=0 unjudged=0 latency=0 code i
+    local rounds="" times=""
     for i in $(seq "$k"); do
         code=0
-        $bin ab --quiet --work-us "$base" --gate results/baseline/ab.toml \
-            --json "$out/$file-$i.json" "$@" "${extra[@]}" >"$out/$file-$i.txt" || code=$?
+        $bin ab --quiet --gate results/baseline/ab.toml --a-bin "$bin" \
+            --json "$out/$file-$i.json" "$@" "${extra[@]}" >"$out/$file-$i.txt" 2>&1 || code=$?
         case $code in
             0) ;;
-            1) flagged=$((flagged + 1)) ;;
-            *) echo "$name run $i could not run (exit $code)" >&2; exit 2 ;;
+            1) failed=$((failed + 1)) ;;
+            2) if grep -q "cannot judge" "$out/$file-$i.txt"; then
+                   unjudged=$((unjudged + 1))
+               else
+                   echo "$name run $i could not run:" >&2; cat "$out/$file-$i.txt" >&2; exit 2
+               fi ;;
+            *) echo "$name run $i failed (exit $code)" >&2; cat "$out/$file-$i.txt" >&2; exit 2 ;;
         esac
-        if grep -q '^node_cpu_us_per_protected_request.*more CPU' "$out/$file-$i.txt"; then
-            more=$((more + 1))
+        if grep -Eq '^p(50|99)_ms .*(slower|faster)' "$out/$file-$i.txt"; then
+            latency=$((latency + 1))
         fi
+        rounds+=" $(sed -n 's/.*N=[0-9]* per side, \([0-9]*\) rounds.*/\1/p' "$out/$file-$i.txt")"
+        times+=" $(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['run']['wall_seconds']))" "$out/$file-$i.json")"
     done
-    printf '%-34s flagged %2d of %d, node CPU resolved "more CPU" %2d of %d\n' \
-        "$name" "$flagged" "$k" "$more" "$k"
+    printf '%-8s failed %2d of %d, cannot judge %2d, latency resolved %2d; rounds:%s; seconds:%s\n' \
+        "$name" "$failed" "$k" "$unjudged" "$latency" "$rounds" "$times"
 }
 
 series "A/A" aa
 for p in $percents; do
-    work=$(awk -v b="$base" -v c="$cpu" -v p="$p" 'BEGIN { printf "%d", b + int(c * p / 100 + 0.5) }')
-    real=$(awk -v b="$base" -v c="$cpu" -v w="$work" 'BEGIN { printf "%.1f", 100 * (w - b) / c }')
-    series "+$p% (--work-us $work, +$real%)" "plus$p" --b-node-args "--work-us $work"
+    series "+$p%" "plus$p" --b-costlier "$p"
 done

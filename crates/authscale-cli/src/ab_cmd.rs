@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, anyhow};
-use authscale_lab::{AbError, AbOptions, AbSide, Experiment, Side};
-use authscale_report::ab::{AbLimits, judge, markdown, table};
+use authscale_lab::{AbError, AbOptions, AbSide, Experiment, Rounds, Side};
+use authscale_report::ab::{AbLimits, judge, markdown, rounds_needed, table};
+use authscale_report::sequential::Target;
 
 use crate::{Failure, common};
 
@@ -47,9 +48,34 @@ pub struct AbOptionsArgs {
     /// Nodes per side.
     #[arg(long, default_value_t = 2)]
     nodes: u32,
-    /// Rounds; each measures one slice of A and one of B (ABBA order).
-    #[arg(long, default_value_t = 10)]
-    rounds: u32,
+    /// A fixed number of rounds (each one slice of A and one of B, ABBA
+    /// order) instead of rounds to --precision.
+    #[arg(long, conflicts_with_all = ["precision", "max_time", "first_rounds"])]
+    rounds: Option<u32>,
+    /// Wanted half-width of node CPU B/A's 95% interval, in percent. After
+    /// --first-rounds, Stein's two-stage rule sets the rounds this needs
+    /// from the first rounds' spread (noisier machine, more rounds); the
+    /// output says whether it was reached within --max-time.
+    #[arg(long, value_name = "PERCENT", default_value = "2.5")]
+    precision: f64,
+    /// Rounds of the first stage (whole blocks; at least 2 blocks).
+    #[arg(long, value_name = "ROUNDS", default_value_t = 8)]
+    first_rounds: u32,
+    /// Time allowed for the whole comparison; the second stage measures as
+    /// many of the rounds it needs as fit.
+    #[arg(long, value_name = "DURATION", default_value = "150s")]
+    max_time: String,
+    /// A regression of known size, for checking what the comparison can
+    /// catch: B's nodes work this percentage of A's node CPU per protected
+    /// request more (from a three-slice calibration of A first), so "+10%"
+    /// means the same on every machine. scripts/ab-power.sh uses it.
+    #[arg(long, value_name = "PERCENT")]
+    b_costlier: Option<f64>,
+    /// Rounds per block: every block starts both sides' nodes afresh, the
+    /// side started first alternating, so a process's luck or a start
+    /// order does not stay with one side.
+    #[arg(long, value_name = "ROUNDS", default_value_t = 4)]
+    block: u32,
     /// Measured window of a slice (100ms to 1h).
     #[arg(long, default_value = "1s")]
     slice: String,
@@ -61,6 +87,13 @@ pub struct AbOptionsArgs {
     /// experiment's, as `sweep --help` shows].
     #[arg(long)]
     work_us: Option<u64>,
+    /// cgroup quota period of both sides' nodes. Longer than a sweep's
+    /// (10ms): each throttle cycle costs a saturated node CPU, and at 50ms
+    /// its CPU per request is nearer what it costs uncapped and steadier
+    /// (per-round spread of A/A ratios 6% against 8% at 10ms); latency
+    /// figures move in steps of it.
+    #[arg(long, value_name = "DURATION", default_value = "50ms")]
+    cpu_period: String,
     /// Bounds on B/A (TOML, e.g. results/baseline/ab.toml): exit 1 when a
     /// figure's whole 95% interval lies beyond its bound. The file's `rev`
     /// is side A unless --a-bin or --a-rev says otherwise.
@@ -104,10 +137,55 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
     let dur = |name: &str, raw: &str| common::dur(name, raw).map_err(Failure::usage);
     let mut experiment = Experiment::default();
     experiment.work_us = o.work_us.unwrap_or(experiment.work_us);
-    if o.rounds < 2 || !(1..=64).contains(&o.nodes) {
+    dur("cpu-period", &o.cpu_period)?;
+    experiment.cpu_period = o.cpu_period.clone();
+    if o.rounds.is_some_and(|r| r < 2) || !(1..=64).contains(&o.nodes) || o.block == 0 {
         return Err(Failure::usage(anyhow!(
-            "--rounds must be at least 2 and --nodes 1 to 64"
+            "--rounds must be at least 2, --block at least 1 and --nodes 1 to 64"
         )));
+    }
+    let rounds = match o.rounds {
+        Some(n) => Rounds::Fixed(n),
+        None => {
+            if !(o.precision.is_finite() && (0.1..=50.0).contains(&o.precision)) {
+                return Err(Failure::usage(anyhow!(
+                    "--precision is a percentage from 0.1 to 50 (2.5 for ±2.5%)"
+                )));
+            }
+            if o.first_rounds < 2 * o.block || !o.first_rounds.is_multiple_of(2 * o.block) {
+                return Err(Failure::usage(anyhow!(
+                    "--first-rounds must be a whole number of block pairs (a multiple of {}), \
+                     so each side is started first equally often",
+                    2 * o.block
+                )));
+            }
+            let target = Target {
+                precision: o.precision / 100.0,
+                first: o.first_rounds as usize,
+                multiple: 2 * o.block as usize,
+            };
+            Rounds::Adaptive {
+                precision: target.precision,
+                first: o.first_rounds,
+                max_time: dur("max-time", &o.max_time)?,
+                needed: std::sync::Arc::new(move |slices| rounds_needed(slices, &target)),
+            }
+        }
+    };
+    if let Some(p) = o.b_costlier {
+        if !(p.is_finite() && (0.0..=1000.0).contains(&p)) {
+            return Err(Failure::usage(anyhow!(
+                "--b-costlier is a percentage from 0 to 1000 (10 for +10%)"
+            )));
+        }
+        if o.b_node_args
+            .split_whitespace()
+            .any(|a| a.starts_with("--work-us"))
+        {
+            return Err(Failure::usage(anyhow!(
+                "--b-costlier sets B's --work-us itself: drop --work-us from --b-node-args"
+            )));
+        }
     }
     let slice = dur("slice", &o.slice)?;
     let warmup = dur("warmup", &o.warmup)?;
@@ -131,7 +209,9 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
         experiment,
         mode: o.mode,
         nodes: o.nodes,
-        rounds: o.rounds,
+        rounds,
+        b_costlier: o.b_costlier.map(|p| p / 100.0),
+        block: o.block,
         slice,
         warmup,
         progress: !o.quiet,
@@ -159,7 +239,12 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
             .with_context(|| format!("cannot write {}", path.display()))
             .map_err(Failure::usage)?;
     }
-    if report.passed() {
+    if report.cannot_judge() {
+        Err(Failure::usage(anyhow!(
+            "cannot judge: {}",
+            report.precision_line()
+        )))
+    } else if report.passed() {
         Ok(())
     } else {
         let failed: Vec<&str> = report

@@ -68,9 +68,23 @@ pub struct SweepOptions {
     #[arg(long, value_name = "HOW")]
     pairing: Option<Pairing>,
 
-    /// Interleaved: rounds (each visits every mode and N once).
+    /// Interleaved: rounds (each visits every mode and N once); with a
+    /// precision, the first stage.
     #[arg(long, value_name = "R")]
     rounds: Option<u32>,
+
+    /// Interleaved: the wanted half-width of the 95% intervals of every
+    /// E(N) and mode ratio, in percent (0: exactly --rounds rounds). After
+    /// the first --rounds, Stein's two-stage rule sets each figure's rounds
+    /// from their spread, and only the cells still short are measured
+    /// again; the report says which figures reached it.
+    #[arg(long, value_name = "PERCENT")]
+    precision: Option<f64>,
+
+    /// Interleaved with a precision: the time allowed for all rounds (the
+    /// second stage stops where the next round would not fit).
+    #[arg(long, value_name = "DURATION")]
+    max_time: Option<String>,
 
     /// Interleaved: measured time of one slice.
     #[arg(long, value_name = "DURATION")]
@@ -140,6 +154,19 @@ pub fn document_defaults(sweep: clap::Command) -> clap::Command {
     })
 }
 
+/// The report's rule for the rounds a sweep to a precision needs.
+fn needed(plan: &authscale_schema::Plan) -> authscale_lab::Needed {
+    let target = authscale_report::sequential::Target {
+        precision: plan.experiment.precision / 100.0,
+        first: plan.experiment.rounds as usize,
+        // Whole pairs of rounds: each cell as often first as last (ABBA).
+        multiple: 2,
+    };
+    authscale_lab::Needed(std::sync::Arc::new(move |run| {
+        authscale_report::precision::rounds_needed(run, &target)
+    }))
+}
+
 /// A default as the flag takes it: lists comma-separated, strings bare.
 fn shown(value: &serde_json::Value) -> Option<String> {
     match value {
@@ -165,6 +192,7 @@ pub fn run(options: SweepOptions) -> Result<(), Failure> {
         redis_url: options.redis_url.clone(),
         progress: !options.quiet,
         live: !options.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        needed: Some(needed(&plan)),
     };
     let finished = common::runtime(Some(1))?
         .block_on(authscale_lab::sweep(plan, lab, common::shutdown_signal()))
@@ -228,6 +256,8 @@ fn plan(options: &SweepOptions) -> anyhow::Result<authscale_schema::Plan> {
     text(&mut e.session_cache_ttl, &options.session_cache_ttl);
     text(&mut e.slice, &options.slice);
     text(&mut e.slice_warmup, &options.slice_warmup);
+    text(&mut e.max_time, &options.max_time);
+    e.precision = options.precision.unwrap_or(e.precision);
     e.pairing = options.pairing.unwrap_or(e.pairing);
     e.rounds = options.rounds.unwrap_or(e.rounds);
     e.store_client = options.store_client.unwrap_or(e.store_client);

@@ -251,3 +251,122 @@ fn a_bad_plan_is_refused_before_anything_starts() {
         assert!(stderr.contains(why), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_comparison_to_a_precision_records_its_stages_blocks_and_calibrated_regression() {
+    let json = temp("stages.json");
+    // ±0.1% cannot be reached in 8 s: the first stage asks for more rounds
+    // than fit, the second stage measures what fits, and the output says
+    // the precision was not reached.
+    let output = Command::new(bin())
+        .args([
+            "ab",
+            "--nodes",
+            "1",
+            "--slice",
+            "200ms",
+            "--warmup",
+            "50ms",
+            "--block",
+            "1",
+            "--first-rounds",
+            "2",
+            "--precision",
+            "0.1",
+            "--max-time",
+            "8s",
+            "--b-costlier",
+            "10",
+            "--json",
+            json.to_str().expect("utf-8"),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run ab");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("wanted ±0.1%, NOT reached"), "{stdout}");
+    assert!(stderr.contains("calibration: A's nodes"), "{stderr}");
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parses");
+    let run = &value["run"];
+    let stages = &run["stages"];
+    assert_eq!(stages["first"], 2, "{stages}");
+    let rounds = run["rounds"].as_u64().expect("rounds");
+    let needed = stages["needed"].as_u64().expect("needed");
+    assert!(needed > rounds && rounds >= 2, "{stages} {rounds}");
+    assert_eq!(rounds % 2, 0, "whole pairs of blocks: {rounds}");
+    assert_eq!(run["block_rounds"], 1);
+    // Blocks alternate which side starts first; the rounds are paired.
+    let slices = run["slices"].as_array().expect("slices");
+    assert_eq!(slices.len() as u64, 2 * rounds);
+    // The regression is a share of A's measured cost: 20 µs of work plus
+    // 10% of what A's node spent per protected request.
+    let costlier = &run["b_costlier"];
+    let cost = costlier["a_cost_us"].as_f64().expect("cost");
+    let work = costlier["work_us"].as_u64().expect("work");
+    assert!(cost > 20.0, "{costlier}");
+    assert_eq!(work, 20 + (cost * 0.1).round() as u64, "{costlier}");
+    let args = run["b"]["node_args"].as_array().expect("args");
+    assert_eq!(args[args.len() - 2], "--work-us");
+    assert_eq!(args[args.len() - 1], work.to_string());
+    let _ = std::fs::remove_file(&json);
+}
+
+#[test]
+fn a_run_too_noisy_to_see_the_regression_the_gate_stands_for_cannot_judge() {
+    // Two short rounds cannot resolve +1%: no bound fails, and the answer
+    // is "cannot judge" (exit 2), not a pass.
+    let limits = temp("detect.toml");
+    std::fs::write(
+        &limits,
+        "detect = 1.01\n[fail]\nnode_cpu_us_per_protected_request = 1.05\n",
+    )
+    .expect("limits");
+    let output = ab(&[
+        "--gate",
+        limits.to_str().expect("utf-8"),
+        "--a-bin",
+        bin().to_str().expect("utf-8"),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stdout.contains("ab: CANNOT JUDGE"), "{stdout}");
+    assert!(stdout.contains("ABOVE the +1%"), "{stdout}");
+    assert!(stderr.contains("cannot judge"), "{stderr}");
+    let _ = std::fs::remove_file(&limits);
+}
+
+#[test]
+fn precision_flags_that_cannot_work_are_refused_before_anything_starts() {
+    for (args, why) in [
+        (
+            vec!["--first-rounds", "3", "--block", "4"],
+            "a multiple of 8",
+        ),
+        (vec!["--precision", "0"], "--precision is a percentage"),
+        (vec!["--b-costlier=-5"], "--b-costlier is a percentage"),
+        (
+            vec!["--b-costlier", "10", "--b-node-args", "--work-us 30"],
+            "drop --work-us",
+        ),
+        (
+            vec!["--rounds", "4", "--precision", "5"],
+            "cannot be used with",
+        ),
+        (vec!["--block", "0"], "--block at least 1"),
+        (vec!["--max-time", "soon"], "max-time"),
+    ] {
+        let output = Command::new(bin())
+            .arg("ab")
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run ab");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    }
+}

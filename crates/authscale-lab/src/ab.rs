@@ -19,7 +19,14 @@ use crate::http;
 use crate::process::Managed;
 use crate::store::{Store, StoreCounters};
 use authscale_schema::Experiment;
-use authscale_schema::{AB_SCHEMA, AbRun, AbSide, AbSlice, Latency, Side, utc};
+use authscale_schema::{AB_SCHEMA, AbRun, AbSide, AbSlice, AbStages, Costlier, Latency, Side, utc};
+
+/// The work B's nodes do for a regression of `share` of a measured cost:
+/// the experiment's work plus that share of A's node CPU per protected
+/// request (the node's busy loop is calibrated to µs of CPU).
+pub fn added_work_us(base_us: u64, cost_us: f64, share: f64) -> u64 {
+    base_us + (cost_us * share).round().max(0.0) as u64
+}
 
 /// A comparison's plan.
 #[derive(Debug, Clone)]
@@ -33,11 +40,49 @@ pub struct AbOptions {
     pub mode: AuthMode,
     /// Nodes per side.
     pub nodes: u32,
-    pub rounds: u32,
+    pub rounds: Rounds,
+    /// B's nodes do this share (0.10: +10%) of A's measured node CPU per
+    /// protected request as extra work: a regression of a known size on
+    /// any machine (`ab --b-costlier`).
+    pub b_costlier: Option<f64>,
+    /// Rounds per block: every block starts both sides' nodes afresh,
+    /// the side started first alternating from block to block.
+    pub block: u32,
     pub slice: Duration,
     pub warmup: Duration,
     /// A line per round on stderr.
     pub progress: bool,
+}
+
+/// The rule that turns a first stage's slices into the rounds needed in
+/// all (the report's statistics, which the lab does not hold).
+pub type AbNeeded = std::sync::Arc<dyn Fn(&[AbSlice]) -> u32 + Send + Sync>;
+
+/// How many rounds a comparison measures.
+#[derive(Clone)]
+pub enum Rounds {
+    Fixed(u32),
+    /// A first stage of `first` rounds; then `needed` (given the slices so
+    /// far) says how many rounds in all, of which as many are measured as
+    /// fit in `max_time` (whole pairs of blocks, so each side is started
+    /// first equally often).
+    Adaptive {
+        precision: f64,
+        first: u32,
+        max_time: Duration,
+        needed: AbNeeded,
+    },
+}
+
+impl std::fmt::Debug for Rounds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rounds::Fixed(n) => write!(f, "Fixed({n})"),
+            Rounds::Adaptive {
+                first, max_time, ..
+            } => write!(f, "Adaptive {{ first: {first}, max_time: {max_time:?} }}"),
+        }
+    }
 }
 
 /// Why a comparison did not finish.
@@ -122,14 +167,30 @@ async fn run(
         proxy,
         secret,
     };
-    let outcome = lab.slices(stop).await;
+    tokio::pin!(stop);
+    let outcome = async {
+        let costlier = match options.b_costlier {
+            Some(share) => Some(lab.calibrate(share, &mut stop).await?),
+            None => None,
+        };
+        let mut b = options.b.clone();
+        if let Some(c) = &costlier {
+            b.node_args
+                .extend(["--work-us".to_owned(), c.work_us.to_string()]);
+        }
+        let (slices, stages) = lab.slices(&b, &mut stop, clock).await?;
+        Ok::<_, AbError>((slices, stages, costlier, b))
+    }
+    .await;
     let _ = std::fs::remove_file(&lab.secret);
-    let slices = outcome?;
+    let (slices, stages, costlier, b) = outcome?;
     Ok(AbRun {
         schema: AB_SCHEMA.to_owned(),
         mode: options.mode,
         nodes: options.nodes,
-        rounds: options.rounds,
+        rounds: slices.len() as u32 / 2,
+        block_rounds: Some(options.block),
+        stages,
         slice_ms: options.slice.as_secs_f64() * 1000.0,
         warmup_ms: options.warmup.as_secs_f64() * 1000.0,
         node_cpu: e.node_cpu,
@@ -140,11 +201,15 @@ async fn run(
         started_at,
         wall_seconds: clock.elapsed().as_secs_f64(),
         a: options.a.clone(),
-        b: options.b.clone(),
+        b,
+        b_costlier: costlier,
         warnings,
         slices,
     })
 }
+
+/// The block number of the calibration's nodes (`ab --b-costlier`).
+const CALIBRATION: u32 = u32::MAX;
 
 struct Ab<'a> {
     options: &'a AbOptions,
@@ -156,45 +221,125 @@ struct Ab<'a> {
 }
 
 impl Ab<'_> {
-    async fn slices(&self, stop: impl Future<Output = ()>) -> Result<Vec<AbSlice>, AbError> {
+    /// B's extra work for a regression of `share` of A's cost: A's nodes
+    /// alone for three slices, their mean node CPU per protected request.
+    async fn calibrate(
+        &self,
+        share: f64,
+        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<Costlier, AbError> {
         let o = self.options;
-        let mut sets = Vec::new();
-        for (side, s) in [(Side::A, &o.a), (Side::B, &o.b)] {
-            let mut nodes = Vec::new();
-            for index in 0..o.nodes as usize {
-                let node = self
-                    .start_node(side, s, index)
-                    .await
-                    .map_err(|e| AbError::Side {
-                        side,
-                        reason: format!("{e:#}"),
-                    })?;
-                nodes.push(node);
-            }
-            for node in &nodes {
-                http::wait_ok(node.addr(), "/readyz", Duration::from_secs(10))
-                    .await
-                    .map_err(|e| AbError::Side {
-                        side,
-                        reason: format!("a node never became ready: {e:#}"),
-                    })?;
-            }
-            sets.push((side, nodes));
+        let nodes = self.start_side(Side::A, &o.a, CALIBRATION).await?;
+        self.point_at(&nodes).await?;
+        self.measure(
+            &nodes,
+            Duration::ZERO,
+            o.warmup.max(Duration::from_millis(200)),
+            stop,
+        )
+        .await?;
+        let mut costs = Vec::new();
+        for _ in 0..3 {
+            let slice = self.measure(&nodes, o.warmup, o.slice, stop).await?;
+            costs.push(slice.node_cpu_us_per_protected_request);
         }
-        tokio::pin!(stop);
-        // One unrecorded visit of each side: first connections, first logins.
-        for (_, nodes) in &sets {
-            self.point_at(nodes).await?;
-            self.measure(
-                nodes,
-                Duration::ZERO,
-                o.warmup.max(Duration::from_millis(200)),
-                &mut stop,
-            )
-            .await?;
+        let cost = costs.iter().sum::<f64>() / costs.len() as f64;
+        let work_us = added_work_us(o.experiment.work_us, cost, share);
+        if o.progress {
+            eprintln!(
+                "calibration: A's nodes {cost:.1} µs per protected request; B works {work_us} µs \
+                 ({} + {:.0}% of {cost:.1})",
+                o.experiment.work_us,
+                100.0 * share
+            );
         }
+        Ok(Costlier {
+            share,
+            a_cost_us: cost,
+            work_us,
+        })
+    }
+
+    async fn slices(
+        &self,
+        b: &AbSide,
+        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        clock: Instant,
+    ) -> Result<(Vec<AbSlice>, Option<AbStages>), AbError> {
+        let o = self.options;
+        let block = o.block.max(1);
+        let (mut rounds, mut stages) = match &o.rounds {
+            Rounds::Fixed(n) => (*n, None),
+            Rounds::Adaptive {
+                first, precision, ..
+            } => (
+                *first,
+                Some(AbStages {
+                    precision: *precision,
+                    ..AbStages::default()
+                }),
+            ),
+        };
+        let mut sets: Vec<(Side, Vec<Managed>)> = Vec::new();
         let mut slices = Vec::new();
-        for round in 0..o.rounds {
+        let mut round = 0;
+        let mut first_stage_seconds = 0.0;
+        loop {
+            if round == rounds {
+                let Rounds::Adaptive {
+                    first,
+                    max_time,
+                    needed,
+                    ..
+                } = &o.rounds
+                else {
+                    break;
+                };
+                let Some(stages) = stages.as_mut().filter(|_| round == *first) else {
+                    break;
+                };
+                // The second stage: the rounds the first asks for, as many
+                // whole pairs of blocks as the time left allows.
+                first_stage_seconds = clock.elapsed().as_secs_f64();
+                let per_round = first_stage_seconds / f64::from(round.max(1));
+                let left = max_time.as_secs_f64() - first_stage_seconds;
+                let pair = 2 * block;
+                let fit = ((left / per_round).max(0.0) as u32) / pair * pair;
+                stages.first = round;
+                stages.needed = needed(&slices).max(round);
+                stages.max_seconds = max_time.as_secs_f64();
+                rounds = round + (stages.needed - round).min(fit);
+                if rounds == round {
+                    break;
+                }
+            }
+            if round % block == 0 {
+                // A new block: every node afresh, the side started first
+                // alternating (whichever side starts second measured 3–5%
+                // cheaper per request in A/A runs), so neither side keeps
+                // a process's or a start order's luck.
+                sets.clear();
+                let mut order = [(Side::A, &o.a), (Side::B, b)];
+                if (round / block) % 2 == 1 {
+                    order.reverse();
+                }
+                for (side, s) in order {
+                    sets.push((side, self.start_side(side, s, round / block).await?));
+                }
+                sets.sort_by_key(|(side, _)| *side == Side::B);
+                // One unrecorded visit of each side: first connections,
+                // first logins.
+                for (_, nodes) in &sets {
+                    self.point_at(nodes).await?;
+                    self.measure(
+                        nodes,
+                        Duration::ZERO,
+                        o.warmup.max(Duration::from_millis(200)),
+                        stop,
+                    )
+                    .await?;
+                }
+            }
             let started = Instant::now();
             let order: Vec<usize> = if round % 2 == 0 {
                 vec![0, 1]
@@ -204,7 +349,7 @@ impl Ab<'_> {
             for i in order {
                 let (side, nodes) = &sets[i];
                 self.point_at(nodes).await?;
-                let mut slice = self.measure(nodes, o.warmup, o.slice, &mut stop).await?;
+                let mut slice = self.measure(nodes, o.warmup, o.slice, stop).await?;
                 slice.side = *side;
                 slice.round = round;
                 slice.seq = slices.len() as u32;
@@ -226,7 +371,7 @@ impl Ab<'_> {
                 eprintln!(
                     "  round {}/{}: {} in {:.1} s",
                     round + 1,
-                    o.rounds,
+                    rounds,
                     last.iter()
                         .map(|s| format!(
                             "{} {:.0} req/s {:.1} µs/req",
@@ -237,8 +382,38 @@ impl Ab<'_> {
                     started.elapsed().as_secs_f64()
                 );
             }
+            round += 1;
         }
-        Ok(slices)
+        if let Some(stages) = stages.as_mut() {
+            stages.first_seconds = first_stage_seconds;
+        }
+        Ok((slices, stages))
+    }
+
+    /// Starts one side's nodes (block `block`'s) and waits until they are
+    /// ready.
+    async fn start_side(
+        &self,
+        side: Side,
+        s: &AbSide,
+        block: u32,
+    ) -> Result<Vec<Managed>, AbError> {
+        let o = self.options;
+        let refuse = |reason: String| AbError::Side { side, reason };
+        let mut nodes = Vec::new();
+        for index in 0..o.nodes as usize {
+            let node = self
+                .start_node(side, s, index, block)
+                .await
+                .map_err(|e| refuse(format!("{e:#}")))?;
+            nodes.push(node);
+        }
+        for node in &nodes {
+            http::wait_ok(node.addr(), "/readyz", Duration::from_secs(10))
+                .await
+                .map_err(|e| refuse(format!("a node never became ready: {e:#}")))?;
+        }
+        Ok(nodes)
     }
 
     /// Points the proxy at one side's nodes, with the policy the mode needs.
@@ -320,10 +495,24 @@ impl Ab<'_> {
     /// A flag given once may not be repeated, so a setting the side names
     /// itself is left out of the lab's (`--jwt-key` replaces the lab's
     /// HMAC key: `--jwt-alg RS256 --jwt-key k=PRIV.pem,PUB.pem`).
-    async fn start_node(&self, side: Side, s: &AbSide, index: usize) -> anyhow::Result<Managed> {
+    async fn start_node(
+        &self,
+        side: Side,
+        s: &AbSide,
+        index: usize,
+        block: u32,
+    ) -> anyhow::Result<Managed> {
         let o = self.options;
         let e = &o.experiment;
-        let name = format!("{}-node{}", side.to_string().to_lowercase(), index + 1);
+        let name = format!(
+            "{}-node{}-{}",
+            side.to_string().to_lowercase(),
+            index + 1,
+            match block {
+                CALIBRATION => "calibration".to_owned(),
+                b => format!("block{}", b + 1),
+            }
+        );
         let users = e.users.max(e.connections_per_node * u64::from(o.nodes)) + 1;
         let names = |flags: &[&str]| {
             s.node_args.iter().any(|a| {
@@ -367,5 +556,21 @@ impl Ab<'_> {
         let period = crate::duration::parse(&e.cpu_period).map_err(|m| anyhow::anyhow!(m))?;
         let group = CpuGroup::create(self.caps, self.parent, &name, e.node_cpu, period)?;
         Managed::start(&name, &s.bin, &args, group, true).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::added_work_us;
+
+    #[test]
+    fn the_regression_scales_with_the_measured_cost() {
+        // +10% of 37 µs on one machine, of 55 µs on another: the same
+        // regression in share, not in µs.
+        assert_eq!(added_work_us(20, 37.0, 0.10), 24);
+        assert_eq!(added_work_us(20, 55.0, 0.10), 26);
+        assert_eq!(added_work_us(20, 110.0, 0.10), 31);
+        assert_eq!(added_work_us(20, 55.0, 0.20), 31);
+        assert_eq!(added_work_us(20, 55.0, 0.0), 20);
     }
 }

@@ -66,6 +66,7 @@ pub(crate) async fn sweep_external(
         revocations: Vec::new(),
         faults: Vec::new(),
         isolation: None,
+        stages: None,
     };
     if options.progress {
         eprintln!("results: {}", dir.display());

@@ -18,8 +18,8 @@ use crate::process::Managed;
 use crate::progress;
 use crate::step::{Budgets, Snapshot, step};
 use crate::store::Store;
+use authscale_schema::{CellRounds, Run, SCHEMA, Step, utc};
 use authscale_schema::{Experiment, Plan};
-use authscale_schema::{Run, SCHEMA, Step, utc};
 
 /// Where and how the lab runs.
 #[derive(Debug, Clone)]
@@ -34,6 +34,23 @@ pub struct LabOptions {
     pub progress: bool,
     /// A live rate on stderr while a step runs (for a terminal).
     pub live: bool,
+    /// For an interleaved sweep with a precision: the rounds each cell
+    /// needs, from the run after its first stage (the report's statistics;
+    /// without it the sweep measures its first stage only).
+    pub needed: Option<Needed>,
+}
+
+/// The rule that turns a first stage into the rounds each cell needs.
+#[derive(Clone)]
+pub struct Needed(pub NeededFn);
+
+/// Given the run after its first stage, the rounds each cell needs.
+pub type NeededFn = std::sync::Arc<dyn Fn(&Run) -> Vec<CellRounds> + Send + Sync>;
+
+impl std::fmt::Debug for Needed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Needed(..)")
+    }
 }
 
 /// A finished (or interrupted) sweep and where it was written.
@@ -145,6 +162,7 @@ impl<'a> Lab<'a> {
             revocations: Vec::new(),
             faults: Vec::new(),
             isolation: Some(isolation.pinning().clone()),
+            stages: None,
         };
         if options.progress {
             for warning in &run.warnings {

@@ -27,11 +27,11 @@ mod store;
 mod store_delay;
 mod sweep;
 
-pub use ab::{AbError, AbOptions, ab};
+pub use ab::{AbError, AbOptions, Rounds, ab};
 pub use authscale_schema::{AB_SCHEMA, AbRun, AbSide, AbSlice, Side};
 pub use cgroup::Caps;
 pub use cpuset::Isolation;
-pub use lab::{Finished, LabOptions};
+pub use lab::{Finished, LabOptions, Needed};
 
 // What the lab records and plans with is the schema crate's; re-exported
 // so callers of the lab need not name two crates.

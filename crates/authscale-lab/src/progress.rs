@@ -91,3 +91,28 @@ pub(crate) async fn live(progress: Arc<Progress>, label: String) {
         last = done;
     }
 }
+
+/// What the first stage of a sweep to a precision decided.
+pub(crate) fn second_stage_line(
+    stages: &authscale_schema::Stages,
+    extra: &[Vec<crate::slices::Cell>],
+    precision: f64,
+) -> String {
+    let slices: usize = extra.iter().map(Vec::len).sum();
+    let per_slice =
+        stages.first_seconds / (f64::from(stages.first) * stages.needed.len() as f64).max(1.0);
+    let most = stages.needed.iter().map(|c| c.rounds).max().unwrap_or(0);
+    if extra.is_empty() {
+        return format!(
+            "  first stage ({} rounds, {:.0} s): every figure within ±{precision}% already",
+            stages.first, stages.first_seconds
+        );
+    }
+    format!(
+        "  first stage ({} rounds, {:.0} s): for ±{precision}% the cells need up to {most} rounds; second stage: {} more rounds, {slices} slices (about {:.0} s)",
+        stages.first,
+        stages.first_seconds,
+        extra.len(),
+        per_slice * slices as f64
+    )
+}

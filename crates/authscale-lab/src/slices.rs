@@ -55,6 +55,35 @@ pub(crate) fn schedule(modes: usize, nodes: &[u32], rounds: u32) -> Vec<Vec<Cell
         .collect()
 }
 
+/// The rounds after the first stage: round r visits, in the first
+/// round's order (reversed in odd rounds, as before), only the cells that
+/// need more than r rounds.
+pub(crate) fn second_stage(
+    forward: &[Cell],
+    e: &authscale_schema::Experiment,
+    need: &[authscale_schema::CellRounds],
+) -> Vec<Vec<Cell>> {
+    let rounds_of = |cell: &Cell| {
+        need.iter()
+            .find(|c| c.mode == e.modes[cell.mode] && c.nodes == cell.nodes)
+            .map_or(0, |c| c.rounds)
+    };
+    let most = forward.iter().map(rounds_of).max().unwrap_or(0);
+    (e.rounds..most)
+        .map(|round| {
+            let mut cells: Vec<Cell> = forward
+                .iter()
+                .copied()
+                .filter(|c| rounds_of(c) > round)
+                .collect();
+            if round % 2 == 1 {
+                cells.reverse();
+            }
+            cells
+        })
+        .collect()
+}
+
 /// A measured slice as a `Slice` record.
 pub(crate) fn slice_of(step: &Step, round: u32, seq: u32, first_node: u32) -> Slice {
     let per_component = |f: fn(&ComponentCpu) -> f64| -> BTreeMap<Component, f64> {
@@ -193,6 +222,44 @@ mod tests {
         };
         let positions: Vec<f64> = rounds[0].iter().map(|c| mean_position(*c)).collect();
         assert!(positions.iter().all(|p| (p - positions[0]).abs() < 1e-9));
+    }
+
+    #[test]
+    fn the_second_stage_visits_only_the_cells_that_need_more() {
+        use authscale_schema::{AuthMode, CellRounds, Experiment};
+        let e = Experiment {
+            modes: vec![AuthMode::Session, AuthMode::Token],
+            nodes: vec![1, 2],
+            rounds: 4,
+            ..Experiment::default()
+        };
+        let forward = schedule(2, &[1, 2], 1).remove(0);
+        let need = |mode, nodes, rounds| CellRounds {
+            mode,
+            nodes,
+            rounds,
+        };
+        let needs = [
+            need(AuthMode::Session, 1, 8),
+            need(AuthMode::Session, 2, 8),
+            need(AuthMode::Token, 1, 6),
+            need(AuthMode::Token, 2, 4),
+        ];
+        let extra = second_stage(&forward, &e, &needs);
+        let order = |cells: &Vec<Cell>| -> Vec<(usize, u32)> {
+            cells.iter().map(|c| (c.mode, c.nodes)).collect()
+        };
+        assert_eq!(extra.len(), 4, "rounds 5 to 8");
+        assert_eq!(order(&extra[0]), vec![(0, 1), (0, 2), (1, 1)]);
+        assert_eq!(order(&extra[1]), vec![(1, 1), (0, 2), (0, 1)]);
+        assert_eq!(order(&extra[2]), vec![(0, 1), (0, 2)]);
+        assert_eq!(order(&extra[3]), vec![(0, 2), (0, 1)]);
+        // Nothing more needed: no second stage.
+        let enough: Vec<CellRounds> = needs
+            .iter()
+            .map(|c| CellRounds { rounds: 4, ..*c })
+            .collect();
+        assert!(second_stage(&forward, &e, &enough).is_empty());
     }
 
     #[test]

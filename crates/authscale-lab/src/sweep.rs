@@ -130,9 +130,25 @@ impl Lab<'_> {
         }
         let window = (self.plan.slice_warmup, self.plan.slice);
         let mut cells: BTreeMap<(usize, u32), Vec<(Step, Slice)>> = BTreeMap::new();
+        let mut schedule = schedule;
         let mut seq = 0;
         let steps_before = run.steps.len();
-        for (round, order) in schedule.iter().enumerate() {
+        let clock = std::time::Instant::now();
+        let needed = self.options.needed.as_ref().filter(|_| e.precision > 0.0);
+        let mut round = 0;
+        while round < schedule.len() {
+            let order = schedule[round].clone();
+            if let Some(stages) = run.stages.as_mut() {
+                // The second stage stops where the next round would not
+                // fit in the time allowed.
+                let per_slice = stages.first_seconds
+                    / (f64::from(stages.first) * schedule[0].len() as f64).max(1.0);
+                let next = clock.elapsed().as_secs_f64() + per_slice * order.len() as f64;
+                if next > self.plan.max_time.as_secs_f64() {
+                    stages.cut_by_time = true;
+                    break;
+                }
+            }
             let started = std::time::Instant::now();
             // Each round starts every cell one node further along its
             // mode's set, so X(1) is not one process's speed for the whole
@@ -145,7 +161,7 @@ impl Lab<'_> {
                 }
             }
             let first_node = round % sets.first().map_or(1, Vec::len).max(1);
-            for cell in order {
+            for cell in &order {
                 let mode = e.modes[cell.mode];
                 let nodes = &sets[cell.mode][..cell.nodes as usize];
                 self.point_at(mode, nodes).await?;
@@ -168,6 +184,7 @@ impl Lab<'_> {
                     started.elapsed().as_secs_f64()
                 );
             }
+            round += 1;
             // The steps so far (every round measured until now), so an
             // interrupted sweep keeps its finished rounds.
             run.steps.truncate(steps_before);
@@ -177,6 +194,33 @@ impl Lab<'_> {
                         run.steps.push(crate::slices::combine(parts.clone())?);
                     }
                 }
+            }
+            if let Some(needed) = needed
+                && round == e.rounds as usize
+            {
+                // The first stage is measured: the rounds each cell needs.
+                let need = (needed.0)(run);
+                let extra = crate::slices::second_stage(&schedule[0], e, &need);
+                let stages = authscale_schema::Stages {
+                    first: e.rounds,
+                    needed: need,
+                    rounds: e.rounds,
+                    cut_by_time: false,
+                    first_seconds: clock.elapsed().as_secs_f64(),
+                    seconds: 0.0,
+                };
+                if self.options.progress {
+                    eprintln!(
+                        "{}",
+                        progress::second_stage_line(&stages, &extra, e.precision)
+                    );
+                }
+                schedule.extend(extra);
+                run.stages = Some(stages);
+            }
+            if let Some(stages) = run.stages.as_mut() {
+                stages.rounds = round as u32;
+                stages.seconds = clock.elapsed().as_secs_f64();
             }
             run.write(dir)?;
         }

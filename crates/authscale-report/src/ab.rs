@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::gate::GateError;
 use crate::interval::{Estimate, Resolved, paired_ratio};
+use crate::sequential::{detectable_ratio, two_stage_ratio};
 use authscale_schema::{AbRun, AbSlice, Side};
 
 /// The figures an A/B run compares: a closed set, named as in `ab.toml`.
@@ -105,6 +106,15 @@ pub struct AbReport {
     pub mode: String,
     pub nodes: u32,
     pub rounds: usize,
+    /// The precision of node CPU B/A: wanted (a run to a precision) and
+    /// reached, as relative half-widths of its 95% interval.
+    pub precision_wanted: Option<f64>,
+    pub precision_reached: f64,
+    /// The smallest node CPU B/A this run would have failed 9 times in 10
+    /// (from its interval and the gate's bound), and the size the gate
+    /// must be able to see (`detect` in the gate file).
+    pub detectable: Option<f64>,
+    pub detect: Option<f64>,
     pub a: String,
     pub b: String,
     pub figures: Vec<AbFigure>,
@@ -116,16 +126,58 @@ impl AbReport {
         self.figures.iter().all(|f| !f.failed)
     }
 
-    /// The outcome in a word: pass, FAIL, or that no bound was given, so
-    /// nothing was judged.
+    /// Nothing failed, but the run was too noisy to have seen a change of
+    /// the size the gate stands for: a pass would say nothing.
+    pub fn cannot_judge(&self) -> bool {
+        self.passed() && matches!((self.detectable, self.detect), (Some(d), Some(want)) if d > want)
+    }
+
+    /// The outcome in a word: pass, FAIL, cannot judge, or that no bound
+    /// was given, so nothing was judged.
     pub fn outcome(&self) -> &'static str {
         if self.figures.iter().all(|f| f.limit.is_none()) {
             "no bounds given (--gate), nothing judged"
-        } else if self.passed() {
-            "pass"
-        } else {
+        } else if !self.passed() {
             "FAIL"
+        } else if self.cannot_judge() {
+            "CANNOT JUDGE"
+        } else {
+            "pass"
         }
+    }
+
+    /// One line on the precision: wanted, reached, and what the run could
+    /// have caught.
+    pub fn precision_line(&self) -> String {
+        let mut line = format!("node CPU B/A to ±{:.1}%", 100.0 * self.precision_reached);
+        if let Some(wanted) = self.precision_wanted {
+            let _ = write!(
+                line,
+                " (wanted ±{:.1}%{})",
+                100.0 * wanted,
+                if self.precision_reached <= wanted + 1e-9 {
+                    ", reached"
+                } else {
+                    ", NOT reached in the time allowed"
+                }
+            );
+        }
+        if let Some(d) = self.detectable {
+            let _ = write!(
+                line,
+                "; smallest node CPU increase caught 9 times in 10: +{:.1}%",
+                100.0 * (d - 1.0)
+            );
+            if let Some(want) = self.detect {
+                let _ = write!(
+                    line,
+                    " ({} the +{:.0}% the gate stands for)",
+                    if d > want { "ABOVE" } else { "within" },
+                    100.0 * (want - 1.0)
+                );
+            }
+        }
+        line
     }
 }
 
@@ -137,6 +189,10 @@ impl AbReport {
 pub struct AbLimits {
     #[serde(default)]
     pub rev: Option<String>,
+    /// The node CPU B/A the gate must be able to catch (1.10: +10%); a run
+    /// too noisy to catch it 9 times in 10 answers "cannot judge".
+    #[serde(default)]
+    pub detect: Option<f64>,
     #[serde(default)]
     pub fail: BTreeMap<Figure, f64>,
 }
@@ -150,6 +206,14 @@ impl AbLimits {
         if limits.fail.is_empty() {
             return Err(GateError(format!(
                 "{}: no bounds under [fail]: a gate file bounds at least one figure",
+                path.display()
+            )));
+        }
+        if let Some(d) = limits.detect
+            && !(d.is_finite() && d > 1.0)
+        {
+            return Err(GateError(format!(
+                "{}: detect = {d}: a ratio B/A above 1 (1.10 for +10%)",
                 path.display()
             )));
         }
@@ -168,8 +232,21 @@ impl AbLimits {
 
 /// Each figure's per-round values of both sides, paired by round.
 pub fn paired(run: &AbRun, figure: Figure) -> (Vec<f64>, Vec<f64>) {
+    paired_slices(&run.slices, figure)
+}
+
+/// The rounds a run to `target` needs in all, from its first stage's
+/// slices: Stein's rule on node CPU B/A (the figure the gate's power is
+/// about).
+pub fn rounds_needed(slices: &[AbSlice], target: &crate::sequential::Target) -> u32 {
+    let (a, b) = paired_slices(slices, Figure::NodeCpuUsPerProtectedRequest);
+    let logs = crate::interval::log_ratios(&b, &a);
+    target.rounds_needed(&logs) as u32
+}
+
+fn paired_slices(slices: &[AbSlice], figure: Figure) -> (Vec<f64>, Vec<f64>) {
     let mut rounds: BTreeMap<u32, (Option<f64>, Option<f64>)> = BTreeMap::new();
-    for s in &run.slices {
+    for s in slices {
         let entry = rounds.entry(s.round).or_default();
         match s.side {
             Side::A => entry.0 = Some(figure.value(s)),
@@ -197,6 +274,8 @@ pub fn judge(run: &AbRun, limits: &AbLimits) -> Result<AbReport, GateError> {
                 n: a.len(),
                 ..Estimate::point(1.0)
             }
+        } else if let Some(stages) = &run.stages {
+            two_stage_ratio(&b, &a, stages.first as usize)
         } else {
             paired_ratio(&b, &a)
         };
@@ -247,10 +326,20 @@ pub fn judge(run: &AbRun, limits: &AbLimits) -> Result<AbReport, GateError> {
             "{rounds} complete round(s): at least 2 are needed for an interval"
         )));
     }
+    let cpu = figures
+        .iter()
+        .find(|f| f.figure == Figure::NodeCpuUsPerProtectedRequest)
+        .map(|f| (f.ratio, f.limit));
+    let precision_reached = cpu.map_or(f64::NAN, |(r, _)| ((r.hi / r.lo).ln() / 2.0).exp_m1());
+    let detectable = cpu.and_then(|(r, limit)| Some(detectable_ratio(limit?, &r)));
     Ok(AbReport {
         mode: run.mode.to_string(),
         nodes: run.nodes,
         rounds,
+        precision_wanted: run.stages.as_ref().map(|s| s.precision),
+        precision_reached,
+        detectable,
+        detect: limits.detect,
         a: side_label(&run.a),
         b: side_label(&run.b),
         figures,
@@ -293,6 +382,7 @@ pub fn table(r: &AbReport) -> String {
             if f.failed { "  FAIL" } else { "" }
         );
     }
+    let _ = writeln!(out, "\n{}", r.precision_line());
     for w in &r.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -307,6 +397,7 @@ pub fn markdown(r: &AbReport) -> String {
          | figure | A | B | B/A [95%] | verdict | fails if |\n|---|---:|---:|---|---|---|\n",
         match r.outcome() {
             "FAIL" => "**FAIL**",
+            "CANNOT JUDGE" => "**CANNOT JUDGE**",
             other => other,
         },
         r.a,
@@ -328,6 +419,7 @@ pub fn markdown(r: &AbReport) -> String {
             limit_text(f)
         );
     }
+    let _ = writeln!(out, "\n{}", r.precision_line());
     for w in &r.warnings {
         let _ = writeln!(out, "\n> warning: {w}");
     }
@@ -387,10 +479,13 @@ mod tests {
             work_us: 20,
             caps: "none".into(),
             node_cpu_period_ms: None,
+            block_rounds: None,
+            stages: None,
             started_at: String::new(),
             wall_seconds: 0.0,
             a: side("A"),
             b: side("B"),
+            b_costlier: None,
             warnings: Vec::new(),
             slices,
         }

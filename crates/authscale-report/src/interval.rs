@@ -125,19 +125,22 @@ pub fn mean_interval(values: &[f64]) -> Estimate {
 /// the reciprocal of the interval of B/A. Pairs with a non-positive side
 /// are skipped.
 pub fn paired_ratio(a: &[f64], b: &[f64]) -> Estimate {
-    let logs: Vec<f64> = a
-        .iter()
-        .zip(b)
-        .filter(|(x, y)| **x > 0.0 && **y > 0.0)
-        .map(|(x, y)| (x / y).ln())
-        .collect();
-    let e = mean_interval(&logs);
+    let e = mean_interval(&log_ratios(a, b));
     Estimate {
         mean: e.mean.exp(),
         lo: e.lo.exp(),
         hi: e.hi.exp(),
         n: e.n,
     }
+}
+
+/// `ln(a[i]/b[i])` per pair, skipping pairs with a non-positive side.
+pub fn log_ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter()
+        .zip(b)
+        .filter(|(x, y)| **x > 0.0 && **y > 0.0)
+        .map(|(x, y)| (x / y).ln())
+        .collect()
 }
 
 /// What an interval of a ratio B/A says about B against A.

@@ -17,6 +17,7 @@ pub mod interval;
 pub mod precision;
 pub mod predict;
 mod report;
+pub mod sequential;
 pub mod spread;
 mod svg;
 pub mod usl;

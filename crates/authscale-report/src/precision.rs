@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use authscale_schema::{AuthMode, Component, Run, Slice, Step};
+use authscale_schema::{AuthMode, CellRounds, Component, Run, Slice, Step};
 use serde::Serialize;
 
 use crate::interval::{Estimate, bootstrap, mean_interval, paired_ratio};
+use crate::sequential::{Target, two_stage_ratio};
 use crate::usl;
 
 /// Resamples of the USL bootstrap (deterministic: a fixed seed).
@@ -93,25 +94,48 @@ pub(crate) fn step(run: &Run, mode: AuthMode, n: u32) -> Option<&Step> {
     run.steps.iter().find(|s| s.mode == mode && s.nodes == n)
 }
 
-/// `value(slice)` of the slices of `a` and `b` that share a round.
-fn paired(a: &Step, b: &Step, value: fn(&Slice) -> f64) -> (Vec<f64>, Vec<f64>) {
+/// `value(slice)` of the slices of `a` and `b` that share a round, with
+/// the round, in the order of `a`'s slices (round by round).
+fn paired(a: &Step, b: &Step, value: fn(&Slice) -> f64) -> Vec<(u32, f64, f64)> {
     a.slices
         .iter()
         .filter_map(|x| {
             b.slices
                 .iter()
                 .find(|y| y.round == x.round)
-                .map(|y| (value(x), value(y)))
+                .map(|y| (x.round, value(x), value(y)))
         })
-        .unzip()
+        .collect()
+}
+
+/// The rounds of a run's first stage when it ran to a precision: its
+/// intervals are then Stein's two-stage intervals (`sequential`).
+pub(crate) fn first_stage(run: &Run) -> Option<u32> {
+    run.stages.as_ref().map(|s| s.first)
+}
+
+/// The paired ratio of `(round, a, b)` rows, a/b: Stein's two-stage
+/// interval when the run had a first stage, else the t interval.
+fn ratio_of(rows: &[(u32, f64, f64)], first: Option<u32>) -> Estimate {
+    let a: Vec<f64> = rows.iter().map(|r| r.1).collect();
+    let b: Vec<f64> = rows.iter().map(|r| r.2).collect();
+    match first {
+        Some(first) => {
+            let n0 = rows.iter().filter(|r| r.0 < first).count();
+            two_stage_ratio(&a, &b, n0)
+        }
+        None => paired_ratio(&a, &b),
+    }
 }
 
 /// X(N)/(N·X(1)) of step `s`, paired by round with its mode's N = 1 step.
-pub(crate) fn paired_efficiency(s: &Step, one: &Step) -> Estimate {
-    let (xn, x1) = paired(s, one, |x| x.throughput);
+pub(crate) fn paired_efficiency(s: &Step, one: &Step, first: Option<u32>) -> Estimate {
     let n = f64::from(s.nodes);
-    let scaled: Vec<f64> = x1.iter().map(|x| x * n).collect();
-    paired_ratio(&xn, &scaled)
+    let rows: Vec<(u32, f64, f64)> = paired(s, one, |x| x.throughput)
+        .into_iter()
+        .map(|(r, xn, x1)| (r, xn, x1 * n))
+        .collect();
+    ratio_of(&rows, first)
 }
 
 /// Each mode over every earlier mode (and so over `none`, the upper bound,
@@ -142,9 +166,57 @@ pub(crate) fn mode_ratios(
 
 /// Throughput of `a` over `b`, paired by round; None with fewer than two
 /// shared rounds.
-pub(crate) fn paired_throughput_ratio(a: &Step, b: &Step) -> Option<Estimate> {
-    let (xa, xb) = paired(a, b, |x| x.throughput);
-    (xa.len() >= 2).then(|| paired_ratio(&xa, &xb))
+pub(crate) fn paired_throughput_ratio(a: &Step, b: &Step, first: Option<u32>) -> Option<Estimate> {
+    let rows = paired(a, b, |x| x.throughput);
+    (rows.len() >= 2).then(|| ratio_of(&rows, first))
+}
+
+/// The rounds each (mode, N) cell of a first stage needs in all for its
+/// headline figures (every E(N), every mode ratio per N) to reach
+/// `target`: Stein's rule per figure, the most any of a cell's figures
+/// needs (the N = 1 cell serves every E(N) of its mode).
+pub fn rounds_needed(run: &Run, target: &Target) -> Vec<CellRounds> {
+    let mut need: BTreeMap<(AuthMode, u32), usize> = BTreeMap::new();
+    for s in &run.steps {
+        need.insert((s.mode, s.nodes), target.first);
+    }
+    let mut raise = |mode: AuthMode, n: u32, rounds: usize| {
+        let e = need.entry((mode, n)).or_default();
+        *e = (*e).max(rounds);
+    };
+    let logs = |rows: Vec<(u32, f64, f64)>| -> Vec<f64> {
+        let (a, b): (Vec<f64>, Vec<f64>) = rows.iter().map(|r| (r.1, r.2)).unzip();
+        crate::interval::log_ratios(&a, &b)
+    };
+    for mode in modes(run) {
+        let Some(one) = step(run, mode, 1) else {
+            continue;
+        };
+        for s in run.steps.iter().filter(|s| s.mode == mode && s.nodes > 1) {
+            let rounds = target.rounds_needed(&logs(paired(s, one, |x| x.throughput)));
+            raise(mode, s.nodes, rounds);
+            raise(mode, 1, rounds);
+        }
+    }
+    let all = modes(run);
+    for (i, &a) in all.iter().enumerate() {
+        for &b in all.iter().take(i) {
+            for sa in run.steps.iter().filter(|s| s.mode == a) {
+                if let Some(sb) = step(run, b, sa.nodes) {
+                    let rounds = target.rounds_needed(&logs(paired(sa, sb, |x| x.throughput)));
+                    raise(a, sa.nodes, rounds);
+                    raise(b, sa.nodes, rounds);
+                }
+            }
+        }
+    }
+    need.into_iter()
+        .map(|((mode, nodes), rounds)| CellRounds {
+            mode,
+            nodes,
+            rounds: rounds as u32,
+        })
+        .collect()
 }
 
 fn of_slices(step: &Step, value: impl Fn(&Slice) -> Option<f64>) -> Option<Estimate> {
@@ -177,7 +249,7 @@ pub fn precision(run: &Run) -> Precision {
             let Some(throughput) = of_slices(s, |x| Some(x.throughput)) else {
                 continue;
             };
-            let efficiency = one.map(|one| paired_efficiency(s, one));
+            let efficiency = one.map(|one| paired_efficiency(s, one, first_stage(run)));
             let mut cpu = BTreeMap::new();
             for name in s.components.keys() {
                 if let Some(e) = of_slices(s, |x| x.cpu_us_per_request.get(name).copied()) {
@@ -217,7 +289,7 @@ pub fn precision(run: &Run) -> Precision {
         }
     }
     let ratios = if sliced {
-        mode_ratios(run, paired_throughput_ratio)
+        mode_ratios(run, |a, b| paired_throughput_ratio(a, b, first_stage(run)))
     } else {
         Vec::new()
     };

@@ -84,7 +84,12 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
     let measured = if run.plan.interleaved() && run.steps.iter().any(|s| s.slices.len() >= 2) {
         format!(
             "every step measured as {} slices of {} (after {} of warm-up each), one per round",
-            e.rounds, e.slice, e.slice_warmup
+            match &run.stages {
+                Some(st) if st.rounds > st.first => format!("{} to {}", st.first, st.rounds),
+                _ => e.rounds.to_string(),
+            },
+            e.slice,
+            e.slice_warmup
         )
     } else {
         format!("{} warm-up + {} measured per step", e.warmup, e.duration)

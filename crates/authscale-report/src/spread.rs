@@ -96,7 +96,7 @@ fn figures_of(run: &Run) -> Vec<(String, Estimate)> {
         };
         for s in run.steps.iter().filter(|s| s.mode == mode && s.nodes > 1) {
             let e = if sliced {
-                precision::paired_efficiency(s, one)
+                precision::paired_efficiency(s, one, precision::first_stage(run))
             } else {
                 single(s, one, f64::from(s.nodes))
             };
@@ -107,7 +107,7 @@ fn figures_of(run: &Run) -> Vec<(String, Estimate)> {
     }
     let ratios = precision::mode_ratios(run, |a, b| {
         if sliced {
-            precision::paired_throughput_ratio(a, b)
+            precision::paired_throughput_ratio(a, b, precision::first_stage(run))
         } else {
             Some(single(a, b, 1.0))
         }

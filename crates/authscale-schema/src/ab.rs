@@ -54,13 +54,50 @@ pub struct AbSlice {
     pub store_commands_per_request: f64,
 }
 
+/// A regression of known size made for a power check (`ab
+/// --b-costlier`): B's nodes did `work_us` of work per protected request,
+/// `share` of A's measured cost more than A's.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Costlier {
+    pub share: f64,
+    /// A's node CPU per protected request in the calibration, µs.
+    pub a_cost_us: f64,
+    pub work_us: u64,
+}
+
+/// A run to a requested precision: the first stage's rounds, what they
+/// said the figure needs, and the time allowed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AbStages {
+    /// Wanted half-width of node CPU B/A's 95% interval (0.025 = ±2.5%).
+    pub precision: f64,
+    /// Rounds of the first stage.
+    pub first: u32,
+    /// Rounds in all that the first stage asked for.
+    pub needed: u32,
+    /// The time allowed for the whole comparison, s.
+    pub max_seconds: f64,
+    /// Wall time of the first stage (with the lab's start), s.
+    pub first_seconds: f64,
+}
+
 /// A finished comparison (`ab.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AbRun {
     pub schema: String,
     pub mode: AuthMode,
     pub nodes: u32,
+    /// Rounds measured.
     pub rounds: u32,
+    /// Rounds per block: each block started both sides' nodes afresh, the
+    /// side started first alternating (absent: one block, a run recorded
+    /// before blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_rounds: Option<u32>,
+    /// The two stages of a run to a requested precision (absent: a fixed
+    /// number of rounds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<AbStages>,
     pub slice_ms: f64,
     pub warmup_ms: f64,
     pub node_cpu: f64,
@@ -76,6 +113,8 @@ pub struct AbRun {
     pub wall_seconds: f64,
     pub a: AbSide,
     pub b: AbSide,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b_costlier: Option<Costlier>,
     pub warnings: Vec<String>,
     pub slices: Vec<AbSlice>,
 }

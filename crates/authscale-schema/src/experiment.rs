@@ -183,6 +183,15 @@ pub struct Experiment {
     pub rounds: u32,
     pub slice: String,
     pub slice_warmup: String,
+    /// Interleaved: the wanted half-width of the 95% intervals of the
+    /// headline figures (each mode's E(N), each mode ratio per N), in
+    /// percent; 0 measures `rounds` rounds and no more. With a precision,
+    /// `rounds` is the first stage: from its spread Stein's two-stage rule
+    /// sets the rounds each figure needs, and only the cells whose figures
+    /// need more are measured again, within `max-time`.
+    pub precision: f64,
+    /// Interleaved with a precision: the time allowed for all rounds.
+    pub max_time: String,
     /// Closed loop: connections per node (the load grows with N).
     pub connections_per_node: u64,
     /// Fraction of one core per node (cgroup quota).
@@ -234,9 +243,11 @@ impl Default for Experiment {
             warmup: "1s".into(),
             capacity: Capacity::Closed,
             pairing: Pairing::Interleaved,
-            rounds: 7,
+            rounds: 6,
             slice: "1s".into(),
             slice_warmup: "200ms".into(),
+            precision: 5.0,
+            max_time: "200s".into(),
             connections_per_node: 8,
             node_cpu: 0.1,
             store_cpu: 0.04,
@@ -274,6 +285,7 @@ impl Experiment {
         );
         if self.pairing == Pairing::Interleaved && self.capacity == Capacity::Closed {
             self.rounds = self.rounds.min(2);
+            self.precision = 0.0;
             self.slice = "200ms".into();
             self.slice_warmup = "50ms".into();
         } else {
@@ -340,6 +352,21 @@ impl Experiment {
             "slice-warmup",
             why_slices,
         );
+        check(
+            !interleaved && self.precision != base.precision,
+            "precision",
+            why_slices,
+        );
+        check(
+            !interleaved && self.max_time != base.max_time,
+            "max-time",
+            why_slices,
+        );
+        check(
+            interleaved && self.precision == 0.0 && self.max_time != base.max_time,
+            "max-time",
+            "it bounds the rounds added for a precision, and precision = 0",
+        );
         let closed = self.capacity == Capacity::Closed;
         let why_slo = "capacity = \"closed\" measures saturation, not an SLO";
         check(closed && self.slo_p99 != base.slo_p99, "slo-p99", why_slo);
@@ -402,6 +429,9 @@ pub struct Plan {
     pub slice: Duration,
     #[serde(default)]
     pub slice_warmup: Duration,
+    /// Absent from runs recorded before rounds to a precision.
+    #[serde(default)]
+    pub max_time: Duration,
 }
 
 fn one_second() -> Duration {

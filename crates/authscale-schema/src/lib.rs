@@ -14,7 +14,7 @@ mod record;
 mod validate;
 mod vocabulary;
 
-pub use ab::{AB_SCHEMA, AbRun, AbSide, AbSlice, Side};
+pub use ab::{AB_SCHEMA, AbRun, AbSide, AbSlice, AbStages, Costlier, Side};
 pub use experiment::{
     Capacity, Experiment, External, FaultKind, FaultPlan, Faults, Pairing, Persistence, Plan,
 };
@@ -23,8 +23,8 @@ pub use load::{
     ScenarioConfig, StepCounts, Target, TimelinePoint, UserAuth,
 };
 pub use record::{
-    ComponentCpu, Durability, FaultRun, Host, Latency, LittlesLaw, Pinning, Probe, Revocation, Run,
-    SCHEMA, Slice, Step, StoreDelay, Throttling, utc, write_atomic,
+    CellRounds, ComponentCpu, Durability, FaultRun, Host, Latency, LittlesLaw, Pinning, Probe,
+    Revocation, Run, SCHEMA, Slice, Stages, Step, StoreDelay, Throttling, utc, write_atomic,
 };
 pub use vocabulary::{AuthMode, Component, Isolate, ProxyPolicy, Revokes, RunStatus, StoreClient};
 

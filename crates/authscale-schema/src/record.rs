@@ -243,6 +243,37 @@ pub struct Run {
     /// What was pinned to which CPUs, or why nothing was (`isolate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<Pinning>,
+    /// Rounds to a precision: what the first stage said each cell needs,
+    /// and whether the time allowed cut it short (absent: fixed rounds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Stages>,
+}
+
+/// The two stages of an interleaved sweep run to a precision.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stages {
+    /// Rounds of the first stage (every cell).
+    pub first: u32,
+    /// Per cell, the rounds its figures need in all (Stein's rule on the
+    /// first stage's spread).
+    pub needed: Vec<CellRounds>,
+    /// Rounds measured in all (the second stage visits only the cells
+    /// still short of their need).
+    pub rounds: u32,
+    /// Whether the time allowed (`max-time`) ended the second stage before
+    /// every cell had its rounds.
+    pub cut_by_time: bool,
+    /// Wall time of the first stage's rounds and of all rounds, s.
+    pub first_seconds: f64,
+    pub seconds: f64,
+}
+
+/// The rounds one (mode, N) cell needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CellRounds {
+    pub mode: AuthMode,
+    pub nodes: u32,
+    pub rounds: u32,
 }
 
 /// One fault run: a closed-loop load with a fault in the middle, second

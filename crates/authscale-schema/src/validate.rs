@@ -199,6 +199,7 @@ impl Experiment {
             slo_p99: d("slo-p99", &self.slo_p99)?,
             slice: d("slice", &self.slice)?,
             slice_warmup: d("slice-warmup", &self.slice_warmup)?,
+            max_time: d("max-time", &self.max_time)?,
             experiment: self,
         };
         ensure!(
@@ -226,6 +227,22 @@ impl Experiment {
             plan.slice_warmup <= Duration::from_secs(60),
             "slice-warmup must be at most 60s"
         );
+        let precision = plan.experiment.precision;
+        ensure!(
+            precision == 0.0 || (precision.is_finite() && (0.5..=50.0).contains(&precision)),
+            "precision must be 0 (a fixed number of rounds) or a percentage from 0.5 to 50 (4 for ±4%)"
+        );
+        if precision > 0.0 {
+            ensure!(
+                plan.experiment.rounds >= 2,
+                "rounds must be at least 2 with a precision: they are the first stage, whose spread sets the rest"
+            );
+            ensure!(
+                plan.max_time >= Duration::from_secs(1)
+                    && plan.max_time <= Duration::from_secs(24 * 3600),
+                "max-time must be between 1s and 24h"
+            );
+        }
         ensure!(
             !plan.store_timeout.is_zero(),
             "store-timeout must be greater than zero"

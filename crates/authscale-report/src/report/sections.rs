@@ -10,6 +10,60 @@ use crate::analysis::{Analysis, ModeAnalysis};
 use crate::interval::Resolved;
 use crate::precision::{PREDICTION_TOLERANCE, Precision};
 
+/// A run to a precision: what was wanted, which headline figures reached
+/// it, and whether the time allowed cut the rounds short.
+fn stages_paragraph(out: &mut String, run: &Run, precision: &Precision) {
+    let Some(st) = &run.stages else {
+        return;
+    };
+    let wanted = run.plan.experiment.precision / 100.0;
+    let mut figures: Vec<(String, f64)> = precision
+        .steps
+        .iter()
+        .filter(|s| s.n > 1)
+        .filter_map(|s| {
+            let e = s.efficiency?;
+            Some((format!("{} E({})", s.mode, s.n), e.relative_half_width()))
+        })
+        .collect();
+    figures.extend(precision.ratios.iter().map(|r| {
+        (
+            format!("{}/{} at N={}", r.a, r.b, r.n),
+            r.ratio.relative_half_width(),
+        )
+    }));
+    let short: Vec<String> = figures
+        .iter()
+        .filter(|(_, h)| *h > wanted + 1e-9)
+        .map(|(name, h)| format!("{name} ±{:.1}%", h * 100.0))
+        .collect();
+    let most = st.needed.iter().map(|c| c.rounds).max().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "**Precision wanted: ±{:.1}% on every E(N) and mode ratio; reached by {} of {}.** The first stage ({} rounds, {:.0} s) asked for up to {most} rounds per cell; {} rounds were measured in {:.0} s{}.{}\n",
+        wanted * 100.0,
+        figures.len() - short.len(),
+        figures.len(),
+        st.first,
+        st.first_seconds,
+        st.rounds,
+        st.seconds,
+        if st.cut_by_time {
+            format!(
+                ", when the time allowed (max-time {}) ran out",
+                run.plan.experiment.max_time
+            )
+        } else {
+            String::new()
+        },
+        if short.is_empty() {
+            String::new()
+        } else {
+            format!(" Not reached: {}.", short.join(", "))
+        }
+    );
+}
+
 /// Intervals, paired ratios and the run's noise floor.
 pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precision) {
     let _ = writeln!(out, "\n## How sure these figures are\n");
@@ -23,12 +77,24 @@ pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precisi
     let e = &run.plan.experiment;
     let _ = writeln!(
         out,
-        "Every (mode, N) cell was measured once per round, {} rounds, in slices of {} (after {} of warm-up each), the order reversed every other round, so a steady drift of the machine falls on every cell nearly alike. Intervals are 95% Student-t intervals over the rounds (`mean [lo, hi]`; p50 and p99 here are means of the slices' percentiles, so they can differ from the whole steps' percentiles in the throughput table); efficiencies and mode-to-mode ratios are formed within each round (paired) and their interval is a t interval on the per-round log ratios; the USL parameters' intervals come from a percentile bootstrap over rounds ({} resamples).\n",
-        e.rounds,
+        "Every (mode, N) cell was measured once per round, {} rounds, in slices of {} (after {} of warm-up each), the order reversed every other round, so a steady drift of the machine falls on every cell nearly alike. Intervals are 95% Student-t intervals over the rounds (`mean [lo, hi]`; p50 and p99 here are means of the slices' percentiles, so they can differ from the whole steps' percentiles in the throughput table); efficiencies and mode-to-mode ratios are formed within each round (paired) and their interval is {} on the per-round log ratios; the USL parameters' intervals come from a percentile bootstrap over rounds ({} resamples).\n",
+        match &run.stages {
+            Some(st) if st.rounds > st.first => format!(
+                "{} for every cell, then up to {} for the cells whose figures needed more",
+                st.first, st.rounds
+            ),
+            _ => e.rounds.to_string(),
+        },
         e.slice,
         e.slice_warmup,
+        if run.stages.is_some() {
+            "Stein's two-stage interval (the first stage's spread over all the rounds, or the t interval where that is wider: it keeps its 95% although the rounds were chosen from the data)"
+        } else {
+            "a t interval"
+        },
         crate::precision::RESAMPLES
     );
+    stages_paragraph(out, run, precision);
     if run
         .steps
         .iter()
