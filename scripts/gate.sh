@@ -51,6 +51,7 @@ else
     # --max-time, 150 s by default, after side A's build).
     side_a=(--a-rev "$rev" --build-target-dir target)
 fi
+rm -f "$out/ab.md" "$out/ab.json"
 "$head" ab "${side_a[@]}" --gate results/baseline/ab.toml \
     --markdown "$out/ab.md" --json "$out/ab.json"
 code=$?

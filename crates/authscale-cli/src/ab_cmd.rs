@@ -56,10 +56,16 @@ pub struct AbOptionsArgs {
     /// --first-rounds, Stein's two-stage rule sets the rounds this needs
     /// from the first rounds' spread (noisier machine, more rounds); the
     /// output says whether it was reached within --max-time.
-    #[arg(long, value_name = "PERCENT", default_value = "2.5")]
+    #[arg(
+        long,
+        value_name = "PERCENT",
+        default_value = "2.5",
+        allow_negative_numbers = true
+    )]
     precision: f64,
-    /// Rounds of the first stage (whole blocks; at least 2 blocks).
-    #[arg(long, value_name = "ROUNDS", default_value_t = 8)]
+    /// Rounds of the first stage: whole pairs of blocks (a multiple of
+    /// twice --block).
+    #[arg(long, value_name = "ROUNDS", default_value_t = 16)]
     first_rounds: u32,
     /// Time allowed for the whole comparison; the second stage measures as
     /// many of the rounds it needs as fit.
@@ -69,7 +75,7 @@ pub struct AbOptionsArgs {
     /// catch: B's nodes work this percentage of A's node CPU per protected
     /// request more (from a three-slice calibration of A first), so "+10%"
     /// means the same on every machine. scripts/ab-power.sh uses it.
-    #[arg(long, value_name = "PERCENT")]
+    #[arg(long, value_name = "PERCENT", allow_negative_numbers = true)]
     b_costlier: Option<f64>,
     /// Rounds per block: every block starts both sides' nodes afresh, the
     /// side started first alternating, so a process's luck or a start
@@ -137,37 +143,60 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
     let dur = |name: &str, raw: &str| common::dur(name, raw).map_err(Failure::usage);
     let mut experiment = Experiment::default();
     experiment.work_us = o.work_us.unwrap_or(experiment.work_us);
-    dur("cpu-period", &o.cpu_period)?;
-    experiment.cpu_period = o.cpu_period.clone();
-    if o.rounds.is_some_and(|r| r < 2) || !(1..=64).contains(&o.nodes) || o.block == 0 {
+    let period = dur("cpu-period", &o.cpu_period)?;
+    if period < std::time::Duration::from_millis(1) || period > std::time::Duration::from_secs(1) {
         return Err(Failure::usage(anyhow!(
-            "--rounds must be at least 2, --block at least 1 and --nodes 1 to 64"
+            "--cpu-period must be between 1ms and 1s"
         )));
     }
+    experiment.cpu_period = o.cpu_period.clone();
+    if !(1..=64).contains(&o.nodes) || !(1..=1000).contains(&o.block) {
+        return Err(Failure::usage(anyhow!(
+            "--nodes must be 1 to 64 and --block 1 to 1000"
+        )));
+    }
+    // Rounds come in whole pairs of blocks: each side is started first in
+    // as many blocks as the other.
+    let pair = 2 * o.block;
     let rounds = match o.rounds {
-        Some(n) => Rounds::Fixed(n),
+        Some(n) => {
+            if !(2..=10_000).contains(&n) || !n.is_multiple_of(pair) {
+                return Err(Failure::usage(anyhow!(
+                    "--rounds must be 2 to 10000 and a whole number of block pairs (a multiple of {pair} with --block {}), so each side is started first equally often",
+                    o.block
+                )));
+            }
+            Rounds::Fixed(n)
+        }
         None => {
             if !(o.precision.is_finite() && (0.1..=50.0).contains(&o.precision)) {
                 return Err(Failure::usage(anyhow!(
                     "--precision is a percentage from 0.1 to 50 (2.5 for ±2.5%)"
                 )));
             }
-            if o.first_rounds < 2 * o.block || !o.first_rounds.is_multiple_of(2 * o.block) {
+            if !(pair..=10_000).contains(&o.first_rounds) || !o.first_rounds.is_multiple_of(pair) {
                 return Err(Failure::usage(anyhow!(
-                    "--first-rounds must be a whole number of block pairs (a multiple of {}), \
-                     so each side is started first equally often",
-                    2 * o.block
+                    "--first-rounds must be a whole number of block pairs up to 10000 (a multiple of {pair} with --block {}), so each side is started first equally often",
+                    o.block
+                )));
+            }
+            let max_time = dur("max-time", &o.max_time)?;
+            if max_time < std::time::Duration::from_secs(1)
+                || max_time > std::time::Duration::from_secs(24 * 3600)
+            {
+                return Err(Failure::usage(anyhow!(
+                    "--max-time must be between 1s and 24h"
                 )));
             }
             let target = Target {
                 precision: o.precision / 100.0,
                 first: o.first_rounds as usize,
-                multiple: 2 * o.block as usize,
+                multiple: pair as usize,
             };
             Rounds::Adaptive {
                 precision: target.precision,
                 first: o.first_rounds,
-                max_time: dur("max-time", &o.max_time)?,
+                max_time,
                 needed: std::sync::Arc::new(move |slices| rounds_needed(slices, &target)),
             }
         }

@@ -120,11 +120,14 @@ enum Command {
     GateInstructions(instructions_cmd::GateInstructionsOptions),
 
     /// Compare two builds or two node configurations side by side: B/A per
-    /// figure with its 95% interval; exit 0 done (or gate passed), 1 a
-    /// --gate bound failed, 2 a side cannot run.
+    /// figure with its 95% interval, rounds to a precision; exit 0 done (or
+    /// gate passed), 1 a --gate bound failed, 2 the gate cannot judge (too
+    /// noisy to have seen the `detect` size), a side cannot run, or a bad
+    /// flag (the message says which).
     ///
     /// Examples:
-    ///   authscale ab --b-node-args "--work-us 24"
+    ///   authscale ab --b-costlier 10          # can it see +10% node CPU today?
+    ///   authscale ab --b-node-args "--jwt-alg RS256 --jwt-key k=priv.pem,pub.pem"
     ///   authscale ab --a-rev origin/main --gate results/baseline/ab.toml --markdown ab.md
     #[command(verbatim_doc_comment)]
     Ab(Box<ab_cmd::AbOptionsArgs>),

@@ -19,7 +19,8 @@ fn temp(name: &str) -> PathBuf {
 fn ab(extra: &[&str]) -> Output {
     Command::new(bin())
         .args([
-            "ab", "--rounds", "2", "--slice", "300ms", "--warmup", "100ms", "--nodes", "1",
+            "ab", "--rounds", "2", "--block", "1", "--slice", "300ms", "--warmup", "100ms",
+            "--nodes", "1",
         ])
         .args(extra)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -234,7 +235,7 @@ fn a_revision_whose_build_fails_is_refused_and_its_worktree_removed() {
 #[test]
 fn a_bad_plan_is_refused_before_anything_starts() {
     for (args, why) in [
-        (["--nodes", "1000"], "--nodes 1 to 64"),
+        (["--nodes", "1000"], "--nodes must be 1 to 64"),
         (["--slice", "0s"], "--slice must be 100ms to 1h"),
         (["--slice", "1us"], "--slice must be 100ms to 1h"),
         (["--slice", "100000h"], "--slice must be 100ms to 1h"),
@@ -343,11 +344,12 @@ fn a_run_too_noisy_to_see_the_regression_the_gate_stands_for_cannot_judge() {
 fn precision_flags_that_cannot_work_are_refused_before_anything_starts() {
     for (args, why) in [
         (
-            vec!["--first-rounds", "3", "--block", "4"],
+            vec!["--first-rounds", "12", "--block", "4"],
             "a multiple of 8",
         ),
         (vec!["--precision", "0"], "--precision is a percentage"),
-        (vec!["--b-costlier=-5"], "--b-costlier is a percentage"),
+        (vec!["--b-costlier", "-5"], "--b-costlier is a percentage"),
+        (vec!["--precision", "-1"], "--precision is a percentage"),
         (
             vec!["--b-costlier", "10", "--b-node-args", "--work-us 30"],
             "drop --work-us",
@@ -356,7 +358,11 @@ fn precision_flags_that_cannot_work_are_refused_before_anything_starts() {
             vec!["--rounds", "4", "--precision", "5"],
             "cannot be used with",
         ),
-        (vec!["--block", "0"], "--block at least 1"),
+        (vec!["--block", "0"], "--block 1 to 1000"),
+        (vec!["--block", "2147483652"], "--block 1 to 1000"),
+        (vec!["--rounds", "6"], "a multiple of 8 with --block 4"),
+        (vec!["--max-time", "0s"], "--max-time must be between"),
+        (vec!["--cpu-period", "0s"], "--cpu-period must be between"),
         (vec!["--max-time", "soon"], "max-time"),
     ] {
         let output = Command::new(bin())

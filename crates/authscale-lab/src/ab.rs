@@ -178,7 +178,7 @@ async fn run(
             b.node_args
                 .extend(["--work-us".to_owned(), c.work_us.to_string()]);
         }
-        let (slices, stages) = lab.slices(&b, &mut stop, clock).await?;
+        let (slices, stages) = lab.slices(&b, &mut stop).await?;
         Ok::<_, AbError>((slices, stages, costlier, b))
     }
     .await;
@@ -264,7 +264,6 @@ impl Ab<'_> {
         &self,
         b: &AbSide,
         stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
-        clock: Instant,
     ) -> Result<(Vec<AbSlice>, Option<AbStages>), AbError> {
         let o = self.options;
         let block = o.block.max(1);
@@ -284,6 +283,7 @@ impl Ab<'_> {
         let mut slices = Vec::new();
         let mut round = 0;
         let mut first_stage_seconds = 0.0;
+        let measuring = Instant::now();
         loop {
             if round == rounds {
                 let Rounds::Adaptive {
@@ -295,20 +295,26 @@ impl Ab<'_> {
                 else {
                     break;
                 };
-                let Some(stages) = stages.as_mut().filter(|_| round == *first) else {
+                let Some(stages) = stages.as_mut() else {
                     break;
                 };
-                // The second stage: the rounds the first asks for, as many
-                // whole pairs of blocks as the time left allows.
-                first_stage_seconds = clock.elapsed().as_secs_f64();
-                let per_round = first_stage_seconds / f64::from(round.max(1));
-                let left = max_time.as_secs_f64() - first_stage_seconds;
+                // After the first stage, and again after each part of the
+                // second: the rounds needed in all, as many whole pairs of
+                // blocks of them as the time left allows (timed from the
+                // first block, so a calibration does not shorten it).
+                let elapsed = measuring.elapsed().as_secs_f64();
+                if round == *first {
+                    first_stage_seconds = elapsed;
+                    stages.first = round;
+                    stages.max_seconds = max_time.as_secs_f64();
+                }
+                let per_round = elapsed / f64::from(round.max(1));
+                let left = max_time.as_secs_f64() - elapsed;
                 let pair = 2 * block;
                 let fit = ((left / per_round).max(0.0) as u32) / pair * pair;
-                stages.first = round;
                 stages.needed = needed(&slices).max(round);
-                stages.max_seconds = max_time.as_secs_f64();
-                rounds = round + (stages.needed - round).min(fit);
+                let more = (stages.needed - round).div_ceil(pair) * pair;
+                rounds = round + more.min(fit);
                 if rounds == round {
                     break;
                 }

@@ -115,6 +115,8 @@ pub struct AbReport {
     /// must be able to see (`detect` in the gate file).
     pub detectable: Option<f64>,
     pub detect: Option<f64>,
+    /// A run to a precision: the rounds measured and the rounds needed.
+    pub rounds_short: Option<(u32, u32)>,
     pub a: String,
     pub b: String,
     pub figures: Vec<AbFigure>,
@@ -155,10 +157,12 @@ impl AbReport {
                 line,
                 " (wanted ±{:.1}%{})",
                 100.0 * wanted,
-                if self.precision_reached <= wanted + 1e-9 {
-                    ", reached"
-                } else {
-                    ", NOT reached in the time allowed"
+                match self.rounds_short {
+                    _ if self.precision_reached <= wanted + 1e-9 => ", reached".to_owned(),
+                    Some((measured, needed)) if measured < needed => format!(
+                        ", NOT reached: the time allowed measured {measured} of the {needed} rounds needed"
+                    ),
+                    _ => ", NOT reached".to_owned(),
                 }
             );
         }
@@ -209,13 +213,22 @@ impl AbLimits {
                 path.display()
             )));
         }
-        if let Some(d) = limits.detect
-            && !(d.is_finite() && d > 1.0)
-        {
-            return Err(GateError(format!(
-                "{}: detect = {d}: a ratio B/A above 1 (1.10 for +10%)",
-                path.display()
-            )));
+        if let Some(d) = limits.detect {
+            if !(d.is_finite() && d > 1.0) {
+                return Err(GateError(format!(
+                    "{}: detect = {d}: a ratio B/A above 1 (1.10 for +10%)",
+                    path.display()
+                )));
+            }
+            if !limits
+                .fail
+                .contains_key(&Figure::NodeCpuUsPerProtectedRequest)
+            {
+                return Err(GateError(format!(
+                    "{}: detect needs a bound on node_cpu_us_per_protected_request under [fail]: what can be caught is worked out from that bound",
+                    path.display()
+                )));
+            }
         }
         for (figure, bound) in &limits.fail {
             if !(bound.is_finite() && *bound > 0.0) {
@@ -275,7 +288,14 @@ pub fn judge(run: &AbRun, limits: &AbLimits) -> Result<AbReport, GateError> {
                 ..Estimate::point(1.0)
             }
         } else if let Some(stages) = &run.stages {
-            two_stage_ratio(&b, &a, stages.first as usize)
+            // The first stage's rounds among those with a ratio.
+            let first = a
+                .iter()
+                .zip(&b)
+                .take(stages.first as usize)
+                .filter(|(x, y)| **x > 0.0 && **y > 0.0)
+                .count();
+            two_stage_ratio(&b, &a, first)
         } else {
             paired_ratio(&b, &a)
         };
@@ -340,6 +360,7 @@ pub fn judge(run: &AbRun, limits: &AbLimits) -> Result<AbReport, GateError> {
         precision_reached,
         detectable,
         detect: limits.detect,
+        rounds_short: run.stages.as_ref().map(|s| (run.rounds, s.needed)),
         a: side_label(&run.a),
         b: side_label(&run.b),
         figures,

@@ -121,7 +121,10 @@ fn ratio_of(rows: &[(u32, f64, f64)], first: Option<u32>) -> Estimate {
     let b: Vec<f64> = rows.iter().map(|r| r.2).collect();
     match first {
         Some(first) => {
-            let n0 = rows.iter().filter(|r| r.0 < first).count();
+            let n0 = rows
+                .iter()
+                .filter(|r| r.0 < first && r.1 > 0.0 && r.2 > 0.0)
+                .count();
             two_stage_ratio(&a, &b, n0)
         }
         None => paired_ratio(&a, &b),
@@ -348,7 +351,7 @@ fn superlinear_cause(mode: AuthMode, s: &Step, one: &Step, e: &Estimate) -> Stri
     let (c1, cn, u1, un) = (cpu(one), cpu(s), util(one), util(s));
     let cause = if c1 > 0.0 && cn < c1 * 0.97 {
         format!(
-            "the nodes spent {cn:.1} CPU-µs per request at N={} against {c1:.1} at N=1 ({:+.0}%): requests got cheaper as the load spread (fewer requests per connection and batch on each node, less per-request overhead in a less loaded runtime), so the same budgets served more",
+            "the nodes spent {cn:.1} CPU-µs per request at N={} against {c1:.1} at N=1 ({:+.0}%), so the same budgets served more: an artefact of the scale model, not of the system (a saturated node pays CPU for every throttle cycle of its quota, and at the default 10 ms period that cost at N = 1 outweighs what N nodes pay for sharing the machine; docs/precision.md, \"The N = 1 cell and the quota period\")",
             s.nodes,
             (cn / c1 - 1.0) * 100.0
         )

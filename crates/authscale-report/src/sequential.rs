@@ -41,18 +41,31 @@ impl Target {
         (1.0 + self.precision).ln()
     }
 
-    /// Rounds a figure needs, from its first stage's per-round log ratios
-    /// (at least the first stage; rounded up to whole groups).
-    pub fn rounds_needed(&self, first_stage: &[f64]) -> usize {
-        let n0 = first_stage.len();
+    /// Rounds a figure needs, from its per-round log ratios so far (the
+    /// first `self.first` of them the first stage): Stein's count from the
+    /// first stage, or, where more rounds have been measured, the count
+    /// the t interval over all of them needs if that is more (the reported
+    /// interval is the wider of the two). At least the rounds measured;
+    /// rounded up to whole groups when more are needed.
+    pub fn rounds_needed(&self, logs: &[f64]) -> usize {
+        let n = logs.len();
+        let n0 = self.first.min(n);
         if n0 < 2 {
             return self.first.max(2);
         }
-        let (_, s0) = mean_sd(first_stage);
-        let wanted = (t95(n0 - 1) * s0 / self.log_half_width()).powi(2);
-        let n = (wanted.ceil() as usize).max(n0);
+        let h = self.log_half_width();
+        let (_, s0) = mean_sd(&logs[..n0]);
+        let mut wanted = (t95(n0 - 1) * s0 / h).powi(2);
+        if n > n0 {
+            let (_, s) = mean_sd(logs);
+            wanted = wanted.max((t95(n - 1) * s / h).powi(2));
+        }
+        let wanted = wanted.ceil() as usize;
+        if wanted <= n {
+            return n;
+        }
         let m = self.multiple.max(1);
-        n.div_ceil(m) * m
+        wanted.div_ceil(m) * m
     }
 }
 
@@ -60,26 +73,39 @@ impl Target {
 /// `first` of them the first stage: half-width the larger of Stein's and
 /// the t interval over all rounds. Fewer than two rounds: no interval.
 pub fn two_stage_interval(logs: &[f64], first: usize) -> Estimate {
+    two_stage(logs, first).0
+}
+
+/// The two-stage interval and its standard error (the half-width over
+/// the t quantile that made it).
+fn two_stage(logs: &[f64], first: usize) -> (Estimate, f64) {
     let n = logs.len();
     let (mean, sd) = mean_sd(logs);
     if n < 2 {
-        return Estimate {
+        let e = Estimate {
             mean,
             lo: mean,
             hi: mean,
             n,
         };
+        return (e, f64::INFINITY);
     }
     let n0 = first.clamp(2, n);
     let (_, s0) = mean_sd(&logs[..n0]);
     let root = (n as f64).sqrt();
-    let half = (t95(n0 - 1) * s0 / root).max(t95(n - 1) * sd / root);
-    Estimate {
+    let (stein, plain) = (s0 / root, sd / root);
+    let (half, se) = if t95(n0 - 1) * stein >= t95(n - 1) * plain {
+        (t95(n0 - 1) * stein, stein)
+    } else {
+        (t95(n - 1) * plain, plain)
+    };
+    let e = Estimate {
         mean,
         lo: mean - half,
         hi: mean + half,
         n,
-    }
+    };
+    (e, se)
 }
 
 /// The ratio of paired series (see `interval::paired_ratio`) with the
@@ -133,9 +159,16 @@ mod tests {
             let mut logs: Vec<f64> = (0..target.first)
                 .map(|_| truth + sd * normal(&mut rng))
                 .collect();
-            let n = target.rounds_needed(&logs);
-            while logs.len() < n {
-                logs.push(truth + sd * normal(&mut rng));
+            // As the lab does it: measure what is needed, then ask again
+            // (the t interval over all rounds may want more), within a cap.
+            loop {
+                let n = target.rounds_needed(&logs).min(400);
+                if n <= logs.len() {
+                    break;
+                }
+                while logs.len() < n {
+                    logs.push(truth + sd * normal(&mut rng));
+                }
             }
             let e = two_stage_interval(&logs, target.first);
             covered += usize::from(e.contains(truth));
@@ -209,6 +242,9 @@ mod tests {
         let calm = [0.01, -0.01, 0.0, 0.01, -0.01, 0.0, 0.005, -0.005];
         let noisy: Vec<f64> = calm.iter().map(|v| v * 8.0).collect();
         assert_eq!(target.rounds_needed(&calm), 8);
+        // An odd first stage that is precise enough asks for no more.
+        let odd = Target { first: 7, ..target };
+        assert_eq!(odd.rounds_needed(&calm[..7]), 7);
         let more = target.rounds_needed(&noisy);
         assert!(more > 8 && more.is_multiple_of(8), "{more}");
         // s0 = 0.0641 over 8 rounds: (2.365 × 0.0641 / ln 1.025)² = 37.7,
