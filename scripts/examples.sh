@@ -37,12 +37,12 @@ done
 
 # name, what it runs, the estimate in seconds when no earlier time is known
 parts=(
-  "default|sweep experiments/default.toml|220"
-  "store-x3|sweep experiments/store-x3.toml|220"
+  "default|sweep experiments/default.toml|110"
+  "store-x3|sweep experiments/store-x3.toml|110"
   "all-modes|sweep experiments/all-modes.toml|400"
   "faults|sweep experiments/faults.toml|220"
   "durability|sweep experiments/durability.toml|170"
-  "deadpool|sweep experiments/deadpool.toml|220"
+  "deadpool|sweep experiments/deadpool.toml|70"
   "baseline|sweep experiments/quick.toml|60"
   "aa|5 x sweep experiments/quick.toml|300"
   "instructions|scripts/gate-instructions.sh --write-baseline|120"
