@@ -85,7 +85,10 @@ fn a_precision_the_sweep_cannot_work_with_is_refused() {
             vec!["--precision", "5", "--rounds", "1"],
             "rounds must be at least 2",
         ),
-        (vec!["--precision", "5", "--max-time", "0s"], "max-time must be between"),
+        (
+            vec!["--precision", "5", "--max-time", "0s"],
+            "max-time must be between",
+        ),
     ] {
         let output = Command::new(bin())
             .arg("sweep")
