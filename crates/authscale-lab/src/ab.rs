@@ -282,7 +282,6 @@ impl Ab<'_> {
         let mut sets: Vec<(Side, Vec<Managed>)> = Vec::new();
         let mut slices = Vec::new();
         let mut round = 0;
-        let mut first_stage_seconds = 0.0;
         let measuring = Instant::now();
         loop {
             if round == rounds {
@@ -304,7 +303,7 @@ impl Ab<'_> {
                 // first block, so a calibration does not shorten it).
                 let elapsed = measuring.elapsed().as_secs_f64();
                 if round == *first {
-                    first_stage_seconds = elapsed;
+                    stages.first_seconds = elapsed;
                     stages.first = round;
                     stages.max_seconds = max_time.as_secs_f64();
                 }
@@ -389,9 +388,6 @@ impl Ab<'_> {
                 );
             }
             round += 1;
-        }
-        if let Some(stages) = stages.as_mut() {
-            stages.first_seconds = first_stage_seconds;
         }
         Ok((slices, stages))
     }
