@@ -14,13 +14,14 @@ scripts/setup.sh || exit 1
 
 failed=()
 step() {
-  local name=$1
+  local name=$1 start=$SECONDS
   shift
   echo "== $name"
   if ! "$@"; then
     echo "== $name: FAILED"
     failed+=("$name")
   fi
+  echo "== $name: $((SECONDS - start)) s"
 }
 
 tests() {
