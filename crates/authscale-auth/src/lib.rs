@@ -8,7 +8,6 @@
 
 mod crypto;
 mod delay_line;
-mod directory;
 mod error;
 mod hmac_key;
 mod local_store;
@@ -21,9 +20,9 @@ mod throttle;
 mod token;
 mod token_keys;
 
+pub use authscale_schema::directory::{Directory, User};
 pub use crypto::ensure_provider as install_crypto_provider;
 pub use delay_line::achieved_delays as store_delays_achieved;
-pub use directory::{Directory, User};
 pub use error::{AuthError, ConfigError, StoreError};
 pub use local_store::{CachedStore, MemoryStore};
 pub use redact::{redact_urls, shown_url};
@@ -34,10 +33,4 @@ pub use throttle::{LoginThrottle, ThrottleConfig};
 pub use token::{Algorithm, Claims, IssuedToken, TokenConfig, TokenScheme, bearer_token};
 pub use token_keys::{KeySource, TokenKeyConfig};
 
-/// Seconds since the Unix epoch, the time base of every expiry in this crate.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub use authscale_schema::unix_now;

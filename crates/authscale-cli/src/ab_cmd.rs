@@ -10,19 +10,29 @@ use authscale_lab::{AbError, AbOptions, AbSide, Experiment, Rounds, Side};
 use authscale_report::ab::{AbLimits, judge, markdown, rounds_needed, table};
 use authscale_report::sequential::Target;
 
+use crate::ab_base::{ACCEPT_TRAILER, accepted_changes, git, node_code_differs, start_of_change};
 use crate::{Failure, common};
 
 #[derive(Debug, clap::Args)]
 pub struct AbOptionsArgs {
-    /// Side A's binary [default: this binary].
-    #[arg(long, value_name = "PATH", conflicts_with = "a_rev")]
+    /// Side A's binary [default: this binary; with --gate, the build of
+    /// the commit this change starts from, see --a-base].
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["a_rev", "a_base"])]
     a_bin: Option<PathBuf>,
     /// Side B's binary [default: this binary].
     #[arg(long, value_name = "PATH", conflicts_with = "b_rev")]
     b_bin: Option<PathBuf>,
     /// Side A built from a git revision (release build in a temporary worktree, cached by commit).
-    #[arg(long, value_name = "REV")]
+    #[arg(long, value_name = "REV", conflicts_with = "a_base")]
     a_rev: Option<String>,
+    /// Side A is where this change starts from REF: `git merge-base HEAD
+    /// REF` (origin/main for a branch; CI can pass the commit before a
+    /// push). When the gate file's `node_code` is the same there as in the
+    /// working tree, nothing is measured: the nodes' cost cannot have
+    /// changed. A failure is accepted when a commit after side A carries a
+    /// `Node-cost:` trailer saying why [default with --gate: HEAD^].
+    #[arg(long, value_name = "REF")]
+    a_base: Option<String>,
     /// Side B built from a git revision.
     #[arg(long, value_name = "REV")]
     b_rev: Option<String>,
@@ -101,8 +111,8 @@ pub struct AbOptionsArgs {
     #[arg(long, value_name = "DURATION", default_value = "50ms")]
     cpu_period: String,
     /// Bounds on B/A (TOML, e.g. results/baseline/ab.toml): exit 1 when a
-    /// figure's whole 95% interval lies beyond its bound. The file's `rev`
-    /// is side A unless --a-bin or --a-rev says otherwise.
+    /// figure's whole 95% interval lies beyond its bound. Side A is then
+    /// found from git (see --a-base) unless --a-bin or --a-rev names it.
     #[arg(long, value_name = "FILE")]
     gate: Option<PathBuf>,
     /// Write the comparison as Markdown (a PR comment or CI job summary).
@@ -134,10 +144,37 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
     let this = std::env::current_exe()
         .context("cannot find the authscale binary")
         .map_err(Failure::runtime)?;
-    let a_rev = o
-        .a_rev
-        .clone()
-        .or_else(|| o.a_bin.is_none().then(|| limits.rev.clone()).flatten());
+    // With a gate and no side A named, side A is where this change starts.
+    let base = match (&o.a_base, &o.gate) {
+        _ if o.a_bin.is_some() || o.a_rev.is_some() => None,
+        (Some(base), _) => Some(base.clone()),
+        (None, Some(_)) => Some("HEAD^".to_owned()),
+        (None, None) => None,
+    };
+    let start = match &base {
+        Some(base) => {
+            let commit = start_of_change(base)
+                .map_err(|e| Failure::usage(anyhow!("side A cannot be found: {e:#}")))?;
+            let differs = limits.node_code.is_empty()
+                || node_code_differs(&commit, &limits.node_code).map_err(Failure::usage)?;
+            if !differs {
+                let line = format!(
+                    "A/B: no node code differs from {base} ({}): the nodes' cost cannot have changed; nothing to measure",
+                    &commit[..12.min(commit.len())]
+                );
+                say_raw!("{line}");
+                if let Some(path) = &o.markdown {
+                    std::fs::write(path, format!("{line}\n"))
+                        .with_context(|| format!("cannot write {}", path.display()))
+                        .map_err(Failure::usage)?;
+                }
+                return Ok(());
+            }
+            Some(commit)
+        }
+        None => None,
+    };
+    let a_rev = o.a_rev.clone().or_else(|| start.clone());
     let a = side(Side::A, &o.a_bin, &a_rev, &o.a_node_args, &this, &o)?;
     let b = side(Side::B, &o.b_bin, &o.b_rev, &o.b_node_args, &this, &o)?;
     let dur = |name: &str, raw: &str| common::dur(name, raw).map_err(Failure::usage);
@@ -282,10 +319,29 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
             .filter(|f| f.failed)
             .map(|f| f.figure.name())
             .collect();
-        Err(Failure::runtime(anyhow!(
-            "B/A beyond its bound: {}",
-            failed.join(", ")
-        )))
+        let failure = format!("B/A beyond its bound: {}", failed.join(", "));
+        let accepted = match &start {
+            Some(commit) => accepted_changes(commit).map_err(Failure::runtime)?,
+            None => Vec::new(),
+        };
+        if accepted.is_empty() {
+            return Err(Failure::runtime(anyhow!("{failure}")));
+        }
+        // The change says it means to cost more: reported, not failed.
+        let said: Vec<String> = accepted
+            .iter()
+            .map(|(commit, why)| format!("{} says {ACCEPT_TRAILER}: {why}", &commit[..12]))
+            .collect();
+        let line = format!("{failure}; accepted: {}", said.join("; "));
+        say_raw!("ab: {line}");
+        if let Some(path) = &o.markdown {
+            let mut text = markdown(&report);
+            text.push_str(&format!("\n{line}\n"));
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))
+                .map_err(Failure::usage)?;
+        }
+        Ok(())
     }
 }
 
@@ -327,19 +383,6 @@ fn side(
 /// folder is shared by all revisions: a new revision recompiles only what
 /// changed.
 fn build_rev(rev: &str, o: &AbOptionsArgs, progress: bool) -> anyhow::Result<(String, PathBuf)> {
-    let git = |args: &[&str]| -> anyhow::Result<String> {
-        let out = Command::new("git")
-            .args(args)
-            .output()
-            .context("git is not available")?;
-        anyhow::ensure!(
-            out.status.success(),
-            "git {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    };
     git(&["--version"]).context("git is needed to build a revision")?;
     let commit = git(&[
         "rev-parse",

@@ -18,6 +18,7 @@ macro_rules! say_raw {
     }};
 }
 
+mod ab_base;
 mod ab_cmd;
 mod common;
 mod figures_cmd;
@@ -128,7 +129,8 @@ enum Command {
     /// Examples:
     ///   authscale ab --b-costlier 10          # can it see +10% node CPU today?
     ///   authscale ab --b-node-args "--jwt-alg RS256 --jwt-key k=priv.pem,pub.pem"
-    ///   authscale ab --a-rev origin/main --gate results/baseline/ab.toml --markdown ab.md
+    ///   authscale ab --gate results/baseline/ab.toml --markdown ab.md   # this change against its parent
+    ///   authscale ab --a-base origin/main --gate results/baseline/ab.toml  # a branch against where it left main
     #[command(verbatim_doc_comment)]
     Ab(Box<ab_cmd::AbOptionsArgs>),
 

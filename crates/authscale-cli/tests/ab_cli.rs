@@ -146,7 +146,8 @@ fn a_tiny_comparison_writes_both_sides_and_the_verdicts_and_fails_its_bound() {
 }
 
 #[test]
-fn the_gate_files_revision_already_built_is_taken_from_the_cache_without_a_build() {
+fn side_a_is_the_commit_the_change_starts_from_taken_from_the_cache_or_skipped_when_no_node_code_differs()
+ {
     let head = Command::new("git")
         .args(["rev-parse", "HEAD"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -158,23 +159,45 @@ fn the_gate_files_revision_already_built_is_taken_from_the_cache_without_a_build
     let cached = cache.join("bin").join(&commit).join("authscale");
     std::fs::create_dir_all(cached.parent().expect("parent")).expect("cache dir");
     std::fs::copy(bin(), &cached).expect("cached binary");
-    let json = temp("rev.json");
-    // The gate file's rev is side A when no side A is named.
+    let json = temp("base.json");
+    let markdown = temp("base.md");
     let limits = temp("ab.toml");
-    std::fs::write(
-        &limits,
-        format!("rev = \"{commit}\"\n[fail]\nnode_cpu_us_per_protected_request = 100.0\n"),
-    )
-    .expect("limits");
-    let output = ab(&[
-        "--gate",
-        limits.to_str().expect("utf-8"),
-        "--build-cache",
-        cache.to_str().expect("utf-8"),
-        "--json",
-        json.to_str().expect("utf-8"),
-        "--quiet",
-    ]);
+    let gate = |node_code: &str| {
+        std::fs::write(
+            &limits,
+            format!("node_code = {node_code}\n[fail]\nnode_cpu_us_per_protected_request = 100.0\n"),
+        )
+        .expect("limits");
+        ab(&[
+            "--gate",
+            limits.to_str().expect("utf-8"),
+            "--a-base",
+            "HEAD",
+            "--build-cache",
+            cache.to_str().expect("utf-8"),
+            "--json",
+            json.to_str().expect("utf-8"),
+            "--markdown",
+            markdown.to_str().expect("utf-8"),
+            "--quiet",
+        ])
+    };
+    // No node code differs from side A: nothing is built or measured.
+    let output = gate("[\"no-such-path-in-authscale\"]");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("no node code differs from HEAD"),
+        "{stdout}"
+    );
+    assert!(
+        std::fs::read_to_string(&markdown).is_ok_and(|m| m.contains("nothing to measure")),
+        "the skip is in the Markdown the CI summary shows"
+    );
+    assert!(!json.exists());
+    // Node code differs (an empty list counts all of it): side A is
+    // HEAD's build, found in the cache.
+    let output = gate("[]");
     assert!(
         output.status.success(),
         "{}",
@@ -192,8 +215,18 @@ fn the_gate_files_revision_already_built_is_taken_from_the_cache_without_a_build
     );
     // Nothing was built: the cache holds no worktree and no target folder.
     assert!(!cache.join("worktrees").exists() && !cache.join("target").exists());
+    // A base that is not a commit here is refused, saying what to do.
+    let output = ab(&[
+        "--gate",
+        limits.to_str().expect("utf-8"),
+        "--a-base",
+        "no-such-ref-x",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--a-base"));
     let _ = std::fs::remove_dir_all(&cache);
     let _ = std::fs::remove_file(&json);
+    let _ = std::fs::remove_file(&markdown);
     let _ = std::fs::remove_file(&limits);
 }
 

@@ -195,11 +195,16 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
             slices.iter().map(|x| x["first_node"].as_u64()).collect();
         assert_eq!(firsts.len(), 2, "{firsts:?}");
     }
-    // Session mode reads the store once per protected request; token mode never.
+    // Session mode reads the store once per protected request; token mode
+    // never. The store's counters are read when the warm-up ends, by a
+    // query that waits its turn at a capped store: on a busy machine that
+    // read lands a few tens of milliseconds late, which in a 300 ms slice
+    // moves the ratio by up to ~15% (0.89 seen in CI). Once (not 0, not 2)
+    // is what this checks.
     let reads = steps[1]["store_reads_per_protected_request"]
         .as_f64()
         .expect("reads");
-    assert!((0.9..=1.1).contains(&reads), "{reads}");
+    assert!((0.75..=1.25).contains(&reads), "{reads}");
     assert_eq!(steps[3]["store_commands_per_request"].as_f64(), Some(0.0));
     // Revocation, probed on every node after a logout: immediate for
     // sessions, not within the window for plain tokens (valid until exp).
@@ -525,7 +530,9 @@ fn an_external_deployment_is_scaled_by_command_and_measured_from_outside() {
         let reads = step["store_reads_per_protected_request"]
             .as_f64()
             .expect("reads");
-        assert!((0.9..=1.1).contains(&reads), "{reads}");
+        // Once per protected request, within the warm-up read's lateness
+        // on a busy machine (see the tiny sweep above).
+        assert!((0.75..=1.25).contains(&reads), "{reads}");
     }
     // Both nodes served the N=2 step: the scale command really scaled.
     let served = |addr: std::net::SocketAddr| {

@@ -60,7 +60,7 @@ pub async fn run(
         )));
     }
     let cpu_before = process_cpu_seconds(std::process::id());
-    let started_at = authscale_auth::unix_now();
+    let started_at = authscale_schema::unix_now();
     let start = Instant::now();
     let shared = Arc::new(Shared {
         host,

@@ -19,9 +19,9 @@ pub(crate) struct VirtualUser {
 
 impl VirtualUser {
     pub fn new(index: u64, scenario: &ScenarioConfig) -> VirtualUser {
-        let directory = authscale_auth::Directory::new(scenario.seed, u64::MAX);
+        let directory = authscale_schema::directory::Directory::new(scenario.seed, u64::MAX);
         let body = serde_json::json!({
-            "user": authscale_auth::Directory::name(index),
+            "user": authscale_schema::directory::Directory::name(index),
             "password": directory.password(index),
         });
         VirtualUser {

@@ -185,14 +185,17 @@ impl AbReport {
     }
 }
 
-/// The A/B layer's settings (`results/baseline/ab.toml`): the revision A
-/// is built from, and per figure the bound on B/A whose whole interval
-/// must not lie beyond it (above for costs, below for throughput).
+/// The A/B layer's settings (`results/baseline/ab.toml`): the paths that
+/// make up the nodes' code, and per figure the bound on B/A whose whole
+/// interval must not lie beyond it (above for costs, below for throughput).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AbLimits {
+    /// Paths (git pathspecs from the repository's root) of everything that
+    /// runs in a node: when none differs from side A's commit, the nodes'
+    /// cost cannot have changed and nothing is measured.
     #[serde(default)]
-    pub rev: Option<String>,
+    pub node_code: Vec<String>,
     /// The node CPU B/A the gate must be able to catch (1.10: +10%); a run
     /// too noisy to catch it 9 times in 10 answers "cannot judge".
     #[serde(default)]
@@ -205,6 +208,15 @@ impl AbLimits {
     pub fn from_file(path: &Path) -> Result<AbLimits, GateError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| GateError(format!("cannot read {}: {e}", path.display())))?;
+        if text
+            .lines()
+            .any(|l| l.trim_start().starts_with("rev ") || l.trim_start().starts_with("rev="))
+        {
+            return Err(GateError(format!(
+                "{}: `rev` is no longer read: side A is found from git (`authscale ab --a-base`, the parent commit by default); a commit that means to change the nodes' cost says so with a `Node-cost:` trailer",
+                path.display()
+            )));
+        }
         let limits: AbLimits =
             toml::from_str(&text).map_err(|e| GateError(format!("{}: {e}", path.display())))?;
         if limits.fail.is_empty() {
@@ -541,7 +553,8 @@ mod tests {
         let path =
             std::env::temp_dir().join(format!("authscale-ab-limits-{}.toml", std::process::id()));
         for (text, says) in [
-            ("rev = \"abc\"\n[fail]\n", "no bounds"),
+            ("[fail]\n", "no bounds"),
+            ("rev = \"abc\"\n[fail]\nthroughput = 0.9\n", "Node-cost"),
             ("[fail]\nthroughput = -1\n", "above 0"),
             ("[fail]\nthroughput = nan\n", "above 0"),
         ] {
@@ -633,15 +646,50 @@ mod tests {
         assert!(!cpu.failed);
     }
 
+    /// The workspace crates a crate depends on (normal dependencies),
+    /// itself included, read from the crates' Cargo.toml files.
+    fn workspace_closure(root: &Path, name: &str) -> std::collections::BTreeSet<String> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut todo = vec![name.to_owned()];
+        while let Some(name) = todo.pop() {
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            let manifest = root.join("crates").join(&name).join("Cargo.toml");
+            let text = std::fs::read_to_string(&manifest).expect("a crate's Cargo.toml");
+            let value: toml::Value = toml::from_str(&text).expect("toml");
+            if let Some(deps) = value.get("dependencies").and_then(toml::Value::as_table) {
+                todo.extend(deps.keys().filter(|d| d.starts_with("authscale-")).cloned());
+            }
+        }
+        seen
+    }
+
     #[test]
-    fn the_committed_limits_name_a_commit_and_bound_node_cpu() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/baseline/ab.toml");
+    fn the_committed_limits_cover_every_crate_a_node_runs_and_bound_node_cpu() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let path = root.join("results/baseline/ab.toml");
         let limits = AbLimits::from_file(&path).expect("results/baseline/ab.toml");
-        let rev = limits.rev.expect("a rev");
-        assert!(
-            rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()),
-            "{rev}"
-        );
+        // A crate the node comes to depend on is node code: the gate must
+        // not skip a change to it as "nothing differs".
+        for name in workspace_closure(&root, "authscale-node") {
+            for part in ["src", "Cargo.toml"] {
+                let wanted = format!("crates/{name}/{part}");
+                assert!(
+                    limits
+                        .node_code
+                        .iter()
+                        .any(|p| wanted == *p || wanted.starts_with(&format!("{p}/"))),
+                    "{wanted} is missing from node_code in results/baseline/ab.toml"
+                );
+            }
+        }
+        for path in &limits.node_code {
+            assert!(
+                root.join(path).exists(),
+                "node_code names {path}, which does not exist"
+            );
+        }
         let cpu = limits.fail[&Figure::NodeCpuUsPerProtectedRequest];
         assert!(cpu > 1.0, "a cost bound lies above 1: {cpu}");
         assert!(

@@ -3,10 +3,12 @@
 //! and its validated plan, the load generator's result, and `run.json`.
 //!
 //! Plain data, serde and file I/O only: no async runtime, no sockets, no
-//! processes. The report depends on this crate and not on the lab, so the
+//! processes. The synthetic user directory lives here too (a pure
+//! derivation from a seed), so the load generator needs no auth crate. The report depends on this crate and not on the lab, so the
 //! compiler keeps "the report cannot start anything" true.
 
 mod ab;
+pub mod directory;
 pub mod duration;
 mod experiment;
 mod load;
@@ -27,6 +29,14 @@ pub use record::{
     Revocation, Run, SCHEMA, Slice, Stages, Step, StoreDelay, Throttling, utc, write_atomic,
 };
 pub use vocabulary::{AuthMode, Component, Isolate, ProxyPolicy, Revokes, RunStatus, StoreClient};
+
+/// Seconds since the Unix epoch, the time base of every expiry and record.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
 
 /// The most CPU work per protected request a node takes (`--work-us`):
 /// one second. More is a typo, and a request that long holds a node's
