@@ -29,14 +29,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authscale_auth::{
-    Algorithm, Directory, KeySource, RedisStoreConfig, SessionId, TokenConfig, TokenKeyConfig,
-    TokenScheme, parse_cookie,
+    Algorithm, KeySource, RedisStoreConfig, SessionId, TokenConfig, TokenKeyConfig, TokenScheme,
+    parse_cookie,
 };
 use authscale_bench::callgrind::{self, Uncounted};
+use authscale_bench::login::{credential, me};
 use authscale_node::{AuthMode, Node, NodeConfig};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Runtime;
 
@@ -238,48 +236,6 @@ fn fixed_tokens() -> HashMap<String, String> {
         .filter_map(|l| l.split_once(' '))
         .map(|(alg, token)| (alg.to_owned(), token.to_owned()))
         .collect()
-}
-
-/// Logs user42 in through the handler and returns the credential header.
-async fn credential(node: &Node, mode: AuthMode) -> Option<(&'static str, String)> {
-    let password = Directory::new(1, 1000).password(42);
-    let body = format!(r#"{{"user":"user42","password":"{password}"}}"#);
-    let login = Request::post("/login")
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .expect("request");
-    let response = node.handle(login).await;
-    assert_eq!(response.status(), 200, "login in {}", mode.as_str());
-    let cookie = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").to_owned());
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    if mode.uses_cookie() {
-        cookie.map(|c| ("cookie", c))
-    } else if mode == AuthMode::None {
-        None
-    } else {
-        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
-        Some((
-            "authorization",
-            format!("Bearer {}", json["access_token"].as_str().expect("token")),
-        ))
-    }
-}
-
-fn me(credential: &Option<(&'static str, String)>) -> Request<Full<Bytes>> {
-    let mut builder = Request::get("/api/me").header("host", "bench");
-    if let Some((name, value)) = credential {
-        builder = builder.header(*name, value);
-    }
-    builder.body(Full::new(Bytes::new())).expect("request")
 }
 
 /// One `GET /api/me` through the proxy: client → proxy → fixed upstream

@@ -3,3 +3,4 @@
 //! `benches/` (criterion).
 
 pub mod callgrind;
+pub mod login;

@@ -37,25 +37,104 @@ pub enum AuthError {
     LifetimeTooLong,
 }
 
+/// Why a node refused a request's credential or login: the closed set of
+/// labels in 401/429 bodies and in `authscale_auth_failures_total`. A new
+/// reason is a variant here plus its label: `ALL` and the match below make
+/// the compiler find every place to update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    Missing,
+    Malformed,
+    BadSignature,
+    BadAlgorithm,
+    UnknownKey,
+    WrongType,
+    Expired,
+    NotYetValid,
+    BadClaims,
+    UnknownSession,
+    Revoked,
+    StoreUnavailable,
+    IssuedInFuture,
+    LifetimeTooLong,
+    /// Logins locked after too many wrong passwords (429, not 401).
+    TooManyFailures,
+}
+
+impl Reason {
+    /// Every reason, in the order of its metric series.
+    pub const ALL: [Reason; 15] = [
+        Reason::Missing,
+        Reason::Malformed,
+        Reason::BadSignature,
+        Reason::BadAlgorithm,
+        Reason::UnknownKey,
+        Reason::WrongType,
+        Reason::Expired,
+        Reason::NotYetValid,
+        Reason::BadClaims,
+        Reason::UnknownSession,
+        Reason::Revoked,
+        Reason::StoreUnavailable,
+        Reason::IssuedInFuture,
+        Reason::LifetimeTooLong,
+        Reason::TooManyFailures,
+    ];
+
+    /// The short stable label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Missing => "missing",
+            Reason::Malformed => "malformed",
+            Reason::BadSignature => "bad_signature",
+            Reason::BadAlgorithm => "bad_algorithm",
+            Reason::UnknownKey => "unknown_key",
+            Reason::WrongType => "wrong_type",
+            Reason::Expired => "expired",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::BadClaims => "bad_claims",
+            Reason::UnknownSession => "unknown_session",
+            Reason::Revoked => "revoked",
+            Reason::StoreUnavailable => "store_unavailable",
+            Reason::IssuedInFuture => "issued_in_future",
+            Reason::LifetimeTooLong => "lifetime_too_long",
+            Reason::TooManyFailures => "too_many_failures",
+        }
+    }
+
+    /// Its place in [`Reason::ALL`].
+    pub fn index(self) -> usize {
+        Reason::ALL
+            .iter()
+            .position(|r| *r == self)
+            .expect("ALL holds every reason")
+    }
+}
+
 impl AuthError {
+    /// Why, as one of the closed set of reasons.
+    pub fn kind(&self) -> Reason {
+        match self {
+            AuthError::Missing => Reason::Missing,
+            AuthError::Malformed => Reason::Malformed,
+            AuthError::BadSignature => Reason::BadSignature,
+            AuthError::BadAlgorithm => Reason::BadAlgorithm,
+            AuthError::UnknownKey => Reason::UnknownKey,
+            AuthError::WrongType => Reason::WrongType,
+            AuthError::Expired => Reason::Expired,
+            AuthError::NotYetValid => Reason::NotYetValid,
+            AuthError::BadClaims(_) => Reason::BadClaims,
+            AuthError::UnknownSession => Reason::UnknownSession,
+            AuthError::Revoked => Reason::Revoked,
+            AuthError::Store(_) => Reason::StoreUnavailable,
+            AuthError::IssuedInFuture => Reason::IssuedInFuture,
+            AuthError::LifetimeTooLong => Reason::LifetimeTooLong,
+        }
+    }
+
     /// A short stable label, used in metrics and in 401 bodies.
     pub fn reason(&self) -> &'static str {
-        match self {
-            AuthError::Missing => "missing",
-            AuthError::Malformed => "malformed",
-            AuthError::BadSignature => "bad_signature",
-            AuthError::BadAlgorithm => "bad_algorithm",
-            AuthError::UnknownKey => "unknown_key",
-            AuthError::WrongType => "wrong_type",
-            AuthError::Expired => "expired",
-            AuthError::NotYetValid => "not_yet_valid",
-            AuthError::BadClaims(_) => "bad_claims",
-            AuthError::UnknownSession => "unknown_session",
-            AuthError::Revoked => "revoked",
-            AuthError::Store(_) => "store_unavailable",
-            AuthError::IssuedInFuture => "issued_in_future",
-            AuthError::LifetimeTooLong => "lifetime_too_long",
-        }
+        self.kind().as_str()
     }
 }
 
@@ -91,4 +170,22 @@ impl StoreError {
 pub enum ConfigError {
     #[error("{0}")]
     Invalid(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_has_one_label_and_its_own_place() {
+        let labels: std::collections::BTreeSet<&str> =
+            Reason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(labels.len(), Reason::ALL.len());
+        for (i, reason) in Reason::ALL.iter().enumerate() {
+            assert_eq!(reason.index(), i);
+        }
+        let store = AuthError::Store(StoreError::Timeout(Duration::from_millis(1)));
+        assert_eq!(store.reason(), "store_unavailable");
+        assert_eq!(AuthError::BadClaims("aud").kind(), Reason::BadClaims);
+    }
 }

@@ -23,7 +23,7 @@ mod token_keys;
 pub use authscale_schema::directory::{Directory, User};
 pub use crypto::ensure_provider as install_crypto_provider;
 pub use delay_line::achieved_delays as store_delays_achieved;
-pub use error::{AuthError, ConfigError, StoreError};
+pub use error::{AuthError, ConfigError, Reason, StoreError};
 pub use local_store::{CachedStore, MemoryStore};
 pub use redact::{redact_urls, shown_url};
 pub use redis_store::{RedisStore, RedisStoreConfig, StoreClient, check_store_url};

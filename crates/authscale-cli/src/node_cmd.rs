@@ -12,6 +12,7 @@ use anyhow::{Context, anyhow, bail};
 use authscale_auth::StoreClient;
 use authscale_auth::{Algorithm, RedisStoreConfig, SessionConfig, ThrottleConfig, TokenConfig};
 use authscale_node::{AuthMode, Node, NodeConfig};
+use authscale_schema::duration::Dur;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
@@ -226,8 +227,11 @@ pub struct NodeFileConfig {
 
 impl Default for NodeFileConfig {
     fn default() -> NodeFileConfig {
-        // The auth crate's own defaults, where it has them.
+        // The node's and the auth crate's own defaults, where they have
+        // them: each is written once, there.
         let token = TokenConfig::new(Algorithm::HS256, Vec::new());
+        let node = NodeConfig::new(AuthMode::None);
+        let text = |d: Duration| Dur(d).to_string();
         NodeFileConfig {
             auth: AuthMode::None,
             listen: "127.0.0.1:8080".into(),
@@ -235,14 +239,14 @@ impl Default for NodeFileConfig {
             store_timeout: "100ms".into(),
             store_rtt: "0s".into(),
             store_client: StoreClient::default(),
-            work_us: 0,
-            users: 10_000,
-            seed: 1,
+            work_us: node.work_us,
+            users: node.users,
+            seed: node.directory_seed,
             session_idle: "30m".into(),
             session_lifetime: "8h".into(),
             session_sliding: false,
-            session_cache_ttl: "1s".into(),
-            session_capacity: 100_000,
+            session_cache_ttl: text(node.session_cache_ttl),
+            session_capacity: node.session_capacity,
             sessions_per_user: SessionConfig::DEFAULT_MAX_PER_ACCOUNT,
             login_max_failures: ThrottleConfig::default().max_failures,
             login_failure_window: "5m".into(),
@@ -259,10 +263,10 @@ impl Default for NodeFileConfig {
             jwt_max_lifetime: "1h".into(),
             node_id: None,
             threads: None,
-            drain_timeout: "5s".into(),
+            drain_timeout: text(node.drain_timeout),
             redis_ca_file: None,
-            body_timeout: "30s".into(),
-            idle_timeout: "60s".into(),
+            body_timeout: text(node.body_timeout),
+            idle_timeout: text(node.idle_timeout),
         }
     }
 }
@@ -470,3 +474,6 @@ fn resolve(options: NodeOptions) -> anyhow::Result<Launch> {
         config,
     })
 }
+
+#[cfg(test)]
+mod tests;

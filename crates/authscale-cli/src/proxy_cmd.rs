@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 
-use authscale_proxy::{Admin, AdminAccess, Policy, Proxy, ProxyConfig, ServerLimits, Upstreams};
+use authscale_proxy::{Admin, AdminAccess, Proxy, ProxyConfig, ServerLimits, Upstreams};
 use authscale_schema::ProxyPolicy;
 use clap::Args;
 
@@ -172,13 +172,8 @@ fn resolve(options: ProxyOptions) -> anyhow::Result<Resolved> {
         .iter()
         .map(|a| parse_addr("--upstream", a))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let policy = match options.policy {
-        ProxyPolicy::RoundRobin => Policy::RoundRobin,
-        ProxyPolicy::LeastConn => Policy::LeastConn,
-        ProxyPolicy::CookieHash => Policy::CookieHash,
-    };
     let config = ProxyConfig {
-        policy,
+        policy: options.policy,
         cookie_name: options.cookie_name,
         cooldown: dur("cooldown", &options.cooldown)?,
         connect_timeout: dur("connect-timeout", &options.connect_timeout)?,

@@ -3,12 +3,12 @@
 //! completes, writes both sides' slices and the verdicts, and exits 1
 //! when a bound fails.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
 
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_authscale"))
-}
+use support::bin;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
 fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("authscale-ab-{}-{name}", std::process::id()))

@@ -1,12 +1,12 @@
 //! `authscale gate` and `authscale report` as CI would call them: exit code
 //! 0 on pass, 1 on a failed threshold, 2 on anything that prevents judging.
 
+mod support;
+
+use support::bin;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_authscale"))
-}
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../authscale-report/tests/fixtures/quick-run.json")

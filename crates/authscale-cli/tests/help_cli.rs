@@ -1,12 +1,14 @@
 //! Every command that takes an auth mode lists exactly the modes the
 //! schema defines: the help is derived from `AuthMode`, not written by hand.
 
+mod support;
+
 use std::process::Command;
 
 use authscale_schema::AuthMode;
 
 fn help(command: &str) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_authscale"))
+    let output = Command::new(support::bin())
         .args([command, "--help"])
         .output()
         .expect("run authscale");
@@ -47,7 +49,7 @@ fn an_unknown_mode_is_refused_with_the_accepted_ones() {
         ["load", "--auth", "cookies"],
         ["node", "--auth", "cookies"],
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_authscale"))
+        let output = Command::new(support::bin())
             .args(args)
             .output()
             .expect("run authscale");

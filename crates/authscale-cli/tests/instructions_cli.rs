@@ -1,6 +1,8 @@
 //! `authscale gate-instructions` with stand-ins for the measured program
 //! and valgrind: what it does to the folder and files it is given.
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,7 +42,7 @@ fn stand_ins(dir: &Path) -> (PathBuf, PathBuf) {
 /// `gate-instructions ARGS --bin BIN --valgrind VALGRIND`, refused with
 /// exit 2; its stderr.
 fn refused(args: &[&std::ffi::OsStr], bin: &Path, valgrind: &Path) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_authscale"))
+    let output = Command::new(support::bin())
         .arg("gate-instructions")
         .args(args)
         .arg("--bin")

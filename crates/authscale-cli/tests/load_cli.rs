@@ -1,15 +1,14 @@
 //! `authscale load` as a user runs it: a login scenario against a real
 //! node, the loopback-only rule, and Ctrl-C keeping the partial result.
 
-use std::path::Path;
+mod support;
+
+use support::bin;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use authscale_testkit::ChildProcess;
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_authscale"))
-}
 
 fn temp_file(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("authscale-{}-{name}", std::process::id()))

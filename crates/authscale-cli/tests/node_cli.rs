@@ -1,15 +1,15 @@
 //! The `authscale node` binary driven the way a user drives it: flags, a
 //! config file, real Redis, HTTP requests, signals and exit codes.
 
+mod support;
+
+use support::bin;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use authscale_testkit::{ChildProcess, RedisServer, Reply, fixtures_dir, get, request};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_authscale"))
-}
 
 fn password(user: u64) -> String {
     // The directory is a pure function of seed and index; seed 1 is the default.

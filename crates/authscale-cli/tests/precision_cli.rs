@@ -2,12 +2,11 @@
 //! figures are short of the precision are measured again until the time
 //! allowed runs out, and the record and the report say what was reached.
 
-use std::path::Path;
-use std::process::Command;
+mod support;
 
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_authscale"))
-}
+use support::bin;
+
+use std::process::Command;
 
 #[test]
 fn a_sweep_to_an_unreachable_precision_adds_rounds_until_its_time_and_says_so() {

@@ -1,12 +1,12 @@
 //! `authscale predict` as a user runs it: a prediction in every format,
 //! a validation, and exit code 2 with the input named for what it refuses.
 
+mod support;
+
+use support::bin;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_authscale"))
-}
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../authscale-report/tests/fixtures/quick-run.json")

@@ -2,8 +2,11 @@
 //! processes (and, for edge cases, upstreams served by this test): balance,
 //! failover, header semantics, streaming, errors, stickiness, admin.
 
+mod support;
+
+use support::bin;
+
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,10 +16,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_authscale"))
-}
 
 fn node(id: &str) -> ChildProcess {
     let flags = "--listen 127.0.0.1:0 --threads 1 --node-id";

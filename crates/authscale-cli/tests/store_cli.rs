@@ -2,18 +2,17 @@
 //! password never reaches stderr (invalid URL at start, errors at run
 //! time), and sessions work over `rediss://` with `--redis-ca-file`.
 
+mod support;
+
+use support::bin;
+
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use authscale_testkit::{ChildProcess, RedisServer, free_port, get, request};
 
 const SECRET: &str = "hunter2-store-secret";
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_authscale"))
-}
 
 #[test]
 fn an_invalid_store_url_is_refused_without_showing_its_password() {

@@ -3,6 +3,8 @@
 //! allows it, else the reason is recorded), the nodes reaching the store
 //! through the deadpool pool, and the store distance they achieved.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,7 +28,7 @@ fn run_json(out: &Path) -> serde_json::Value {
 #[test]
 fn a_pinned_deadpool_sweep_records_its_pinning_and_the_achieved_store_distance() {
     let out = out_dir("isolation");
-    let child = Command::new(env!("CARGO_BIN_EXE_authscale"))
+    let child = Command::new(support::bin())
         .args([
             "sweep",
             "--modes",

@@ -1,9 +1,11 @@
 //! `authscale users`: the synthetic directory's names and passwords.
 
+mod support;
+
 use std::process::Command;
 
 fn users(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_authscale"))
+    Command::new(support::bin())
         .arg("users")
         .args(args)
         .output()

@@ -7,7 +7,6 @@
 //!
 //! The lab records the slices; the ratios and verdicts are the report's.
 
-use authscale_schema::AuthMode;
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -18,99 +17,12 @@ use crate::cgroup::{Caps, CpuGroup, remove_parent};
 use crate::http;
 use crate::process::Managed;
 use crate::store::{Store, StoreCounters};
-use authscale_schema::Experiment;
+use authscale_schema::NodeLaunch;
+use authscale_schema::duration::Dur;
 use authscale_schema::{AB_SCHEMA, AbRun, AbSide, AbSlice, AbStages, Costlier, Latency, Side, utc};
 
-/// The work B's nodes do for a regression of `share` of a measured cost:
-/// the experiment's work plus that share of A's node CPU per protected
-/// request (the node's busy loop is calibrated to µs of CPU).
-pub fn added_work_us(base_us: u64, cost_us: f64, share: f64) -> u64 {
-    base_us + (cost_us * share).round().max(0.0) as u64
-}
-
-/// A comparison's plan.
-#[derive(Debug, Clone)]
-pub struct AbOptions {
-    pub a: AbSide,
-    pub b: AbSide,
-    /// The binary that runs the proxy (shared by both sides).
-    pub proxy_bin: PathBuf,
-    /// Budgets, work, users and seed (its modes and nodes are ignored).
-    pub experiment: Experiment,
-    pub mode: AuthMode,
-    /// Nodes per side.
-    pub nodes: u32,
-    pub rounds: Rounds,
-    /// B's nodes do this share (0.10: +10%) of A's measured node CPU per
-    /// protected request as extra work: a regression of a known size on
-    /// any machine (`ab --b-costlier`).
-    pub b_costlier: Option<f64>,
-    /// Rounds per block: every block starts both sides' nodes afresh,
-    /// the side started first alternating from block to block.
-    pub block: u32,
-    pub slice: Duration,
-    pub warmup: Duration,
-    /// A line per round on stderr.
-    pub progress: bool,
-}
-
-/// The rule that turns a first stage's slices into the rounds needed in
-/// all (the report's statistics, which the lab does not hold).
-pub type AbNeeded = std::sync::Arc<dyn Fn(&[AbSlice]) -> u32 + Send + Sync>;
-
-/// How many rounds a comparison measures.
-#[derive(Clone)]
-pub enum Rounds {
-    Fixed(u32),
-    /// A first stage of `first` rounds; then `needed` (given the slices so
-    /// far) says how many rounds in all, of which as many are measured as
-    /// fit in `max_time` (whole pairs of blocks, so each side is started
-    /// first equally often).
-    Adaptive {
-        precision: f64,
-        first: u32,
-        max_time: Duration,
-        needed: AbNeeded,
-    },
-}
-
-impl std::fmt::Debug for Rounds {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Rounds::Fixed(n) => write!(f, "Fixed({n})"),
-            Rounds::Adaptive {
-                first, max_time, ..
-            } => write!(f, "Adaptive {{ first: {first}, max_time: {max_time:?} }}"),
-        }
-    }
-}
-
-/// Why a comparison did not finish.
-#[derive(Debug)]
-pub enum AbError {
-    /// One side cannot run (missing binary, bad node arguments, a node
-    /// that never became ready): nothing to compare.
-    Side { side: Side, reason: String },
-    /// The lab itself failed (store, proxy, load).
-    Lab(anyhow::Error),
-}
-
-impl std::fmt::Display for AbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AbError::Side { side, reason } => write!(f, "side {side} cannot run: {reason}"),
-            AbError::Lab(e) => write!(f, "{e:#}"),
-        }
-    }
-}
-
-impl std::error::Error for AbError {}
-
-impl From<anyhow::Error> for AbError {
-    fn from(e: anyhow::Error) -> AbError {
-        AbError::Lab(e)
-    }
-}
+mod plan;
+pub use plan::{AbError, AbOptions, Rounds, added_work_us};
 
 /// Runs the comparison. `stop` (Ctrl-C) ends it early with an error.
 pub async fn ab(options: AbOptions, stop: impl Future<Output = ()>) -> Result<AbRun, AbError> {
@@ -493,10 +405,9 @@ impl Ab<'_> {
         })
     }
 
-    /// One node of `side`: the lab's node arguments, then the side's own.
-    /// A flag given once may not be repeated, so a setting the side names
-    /// itself is left out of the lab's (`--jwt-key` replaces the lab's
-    /// HMAC key: `--jwt-alg RS256 --jwt-key k=PRIV.pem,PUB.pem`).
+    /// One node of `side`: the lab's settings in its launch file, then the
+    /// side's own flags, which win over the file (`--jwt-key` replaces the
+    /// lab's HMAC key: `--jwt-alg RS256 --jwt-key k=PRIV.pem,PUB.pem`).
     async fn start_node(
         &self,
         side: Side,
@@ -522,42 +433,30 @@ impl Ab<'_> {
                 flags.contains(&flag)
             })
         };
-        let mut args: Vec<String> = vec![
-            "node".into(),
-            "--auth".into(),
-            o.mode.to_string(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-            "--node-id".into(),
-            name.clone(),
-        ];
-        let mut unless_named = |flag: &str, value: String, also: &[&str]| {
-            if !names(&[&[flag][..], also].concat()) {
-                args.extend([flag.to_owned(), value]);
-            }
-        };
-        unless_named("--seed", e.seed.to_string(), &[]);
-        unless_named("--users", users.to_string(), &[]);
-        unless_named("--threads", "1".into(), &[]);
-        unless_named("--work-us", e.work_us.to_string(), &[]);
+        // The lab's settings in the launch file; the side's own flags
+        // follow it on the command line and win over it. A side that names
+        // its own key gets no lab key beside it.
+        let dur =
+            |name: &str, raw: &str| Dur::parse(raw).map_err(|m| anyhow::anyhow!("{name}: {m}"));
+        let mut launch = NodeLaunch::new(o.mode, &name);
+        launch.seed = Some(e.seed);
+        launch.users = Some(users);
+        launch.threads = Some(1);
+        launch.work_us = Some(e.work_us);
         if o.mode.uses_store() {
-            unless_named("--store-timeout", e.store_timeout.clone(), &[]);
-            unless_named("--store-rtt", e.store_rtt.clone(), &[]);
+            launch.redis_url = Some(self.store.url.clone());
+            launch.store_timeout = Some(dur("store-timeout", &e.store_timeout)?);
+            launch.store_rtt = Some(dur("store-rtt", &e.store_rtt)?);
         }
         if o.mode.caches_sessions() {
-            unless_named("--session-cache-ttl", e.session_cache_ttl.clone(), &[]);
+            launch.session_cache_ttl = Some(dur("session-cache-ttl", &e.session_cache_ttl)?);
         }
-        if o.mode.issues_tokens() {
-            let key = format!("lab={}", self.secret.display());
-            unless_named("--jwt-secret", key, &["--jwt-key"]);
+        if o.mode.issues_tokens() && !names(&["--jwt-secret", "--jwt-key"]) {
+            launch.jwt_secret = vec![format!("lab={}", self.secret.display())];
         }
-        if o.mode.uses_store() {
-            args.extend(["--redis-url".into(), self.store.url.clone()]);
-        }
-        args.extend(s.node_args.iter().cloned());
         let period = crate::duration::parse(&e.cpu_period).map_err(|m| anyhow::anyhow!(m))?;
         let group = CpuGroup::create(self.caps, self.parent, &name, e.node_cpu, period)?;
-        Managed::start(&name, &s.bin, &args, group, true).await
+        crate::launch::start_node(&s.bin, &launch, &s.node_args, group).await
     }
 }
 

@@ -31,11 +31,8 @@ impl Lab<'_> {
         stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> anyhow::Result<bool> {
         if let Some(faults) = &self.plan.faults {
-            while nodes.len() < faults.nodes as usize {
-                let node = self.start_node(mode, nodes.len()).await?;
-                run.pids.push(node.pid);
-                nodes.push(node);
-            }
+            self.grow(mode, nodes, faults.nodes as usize, &mut run.pids)
+                .await?;
             self.set_upstreams(nodes).await?;
             for &kind in &faults.kinds {
                 for &persistence in faults.persistences(kind) {
@@ -204,8 +201,6 @@ pub(crate) fn fault_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use authscale_schema::{AuthMode, Component};
 
     /// Fault at 3 s for 2 s in a 10 s run.
     fn plan() -> FaultPlan {

@@ -18,8 +18,9 @@ use crate::process::Managed;
 use crate::progress;
 use crate::step::{Budgets, Snapshot, step};
 use crate::store::Store;
+use authscale_schema::duration::Dur;
 use authscale_schema::{CellRounds, Run, SCHEMA, Step, utc};
-use authscale_schema::{Experiment, Plan};
+use authscale_schema::{Experiment, NodeLaunch, Plan};
 
 /// Where and how the lab runs.
 #[derive(Debug, Clone)]
@@ -255,6 +256,23 @@ impl Lab<'_> {
         self.start_node_at(mode, &name, "127.0.0.1:0").await
     }
 
+    /// Starts nodes of `mode` until the set holds `to`, each pid recorded
+    /// in `pids` (the run's, so nothing started is forgotten).
+    pub(crate) async fn grow(
+        &self,
+        mode: AuthMode,
+        nodes: &mut Vec<Managed>,
+        to: usize,
+        pids: &mut Vec<u32>,
+    ) -> anyhow::Result<()> {
+        while nodes.len() < to {
+            let node = self.start_node(mode, nodes.len()).await?;
+            pids.push(node.pid);
+            nodes.push(node);
+        }
+        Ok(())
+    }
+
     /// A node named `name` (which also names its CPU group) listening on
     /// `listen`: a new one, or a killed node started again on its port
     /// under its own name (the node sets rotate, so its place in a set
@@ -266,58 +284,35 @@ impl Lab<'_> {
         listen: &str,
     ) -> anyhow::Result<Managed> {
         let e = &self.plan.experiment;
-        let name = name.to_owned();
-        let mut args: Vec<String> = vec![
-            "node".into(),
-            "--auth".into(),
-            mode.to_string(),
-            "--listen".into(),
-            listen.into(),
-            "--threads".into(),
-            "1".into(),
-            "--node-id".into(),
-            name.clone(),
-            "--work-us".into(),
-            e.work_us.to_string(),
-            "--seed".into(),
-            e.seed.to_string(),
-            "--users".into(),
-            self.directory_size().to_string(),
-        ];
+        let dur = |name: &str, raw: &str| {
+            Dur::parse(raw).map_err(|m| anyhow::anyhow!("experiment {name}: {m}"))
+        };
+        let mut launch = NodeLaunch::new(mode, name);
+        launch.listen = listen.to_owned();
+        launch.threads = Some(1);
+        launch.work_us = Some(e.work_us);
+        launch.seed = Some(e.seed);
+        launch.users = Some(self.directory_size());
         if mode.uses_store() {
-            args.extend([
-                "--store-timeout".into(),
-                e.store_timeout.clone(),
-                "--store-rtt".into(),
-                e.store_rtt.clone(),
-                "--store-client".into(),
-                e.store_client.to_string(),
-            ]);
+            launch.redis_url = Some(self.store.url.clone());
+            launch.store_timeout = Some(dur("store-timeout", &e.store_timeout)?);
+            launch.store_rtt = Some(dur("store-rtt", &e.store_rtt)?);
+            launch.store_client = Some(e.store_client);
         }
         if mode.caches_sessions() {
-            args.extend(["--session-cache-ttl".into(), e.session_cache_ttl.clone()]);
+            launch.session_cache_ttl = Some(dur("session-cache-ttl", &e.session_cache_ttl)?);
         }
         if mode.issues_tokens() {
-            args.extend([
-                "--jwt-secret".into(),
-                format!("lab={}", self.secret.display()),
-            ]);
+            launch.jwt_secret = vec![format!("lab={}", self.secret.display())];
         }
         let group = CpuGroup::create(
             &self.caps,
             &self.parent,
-            &name,
+            name,
             e.node_cpu,
             self.plan.cpu_period,
         )?;
-        // The store's URL through the environment: it may hold a password,
-        // which the process list would show.
-        let env: &[(&str, &str)] = if mode.uses_store() {
-            &[("AUTHSCALE_REDIS_URL", &self.store.url)]
-        } else {
-            &[]
-        };
-        Managed::start_with_env(&name, &self.options.bin, &args, env, group, true).await
+        crate::launch::start_node(&self.options.bin, &launch, &[], group).await
     }
 
     /// Users the load generator may use: `0..load_users()`.
@@ -446,7 +441,7 @@ impl Lab<'_> {
     pub(crate) fn check_limits(&self, step: &Step, run: &mut Run) {
         for name in [Component::Proxy, Component::Load] {
             if let Some(c) = step.components.get(&name)
-                && c.utilization > 0.8
+                && c.utilization > authscale_schema::HARNESS_LIMIT
             {
                 run.warnings.push(format!(
                     "{} N={}: the {name} used {:.0}% of its core; it may have limited this step",

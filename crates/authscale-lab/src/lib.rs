@@ -17,6 +17,7 @@ mod faults;
 mod host;
 mod http;
 mod lab;
+mod launch;
 mod process;
 mod progress;
 mod revocation;

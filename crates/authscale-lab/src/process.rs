@@ -37,22 +37,26 @@ impl Managed {
         group: Option<CpuGroup>,
         announces: bool,
     ) -> anyhow::Result<Managed> {
-        Managed::start_with_env(name, program, args, &[], group, announces).await
+        Managed::start_without_env(name, program, args, &[], group, announces).await
     }
 
-    /// [`Managed::start`] with environment variables: settings that must
-    /// not show in the process list (a store URL with a password).
-    pub async fn start_with_env(
+    /// [`Managed::start`] without the environment variables `unset`: a
+    /// node started from a launch file must not take its settings from
+    /// whatever the caller's shell exported.
+    pub async fn start_without_env(
         name: &str,
         program: &Path,
         args: &[String],
-        env: &[(&str, &str)],
+        unset: &[&str],
         group: Option<CpuGroup>,
         announces: bool,
     ) -> anyhow::Result<Managed> {
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        for var in unset {
+            command.env_remove(var);
+        }
+        let mut child = command
             .args(args)
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(if announces {
                 Stdio::piped()

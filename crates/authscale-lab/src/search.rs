@@ -112,8 +112,6 @@ impl Lab<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use authscale_schema::{AuthMode, Component};
 
     /// The rates a search offers when the system passes up to `capacity`.
     fn offered(start: f64, capacity: f64, probes: usize) -> Vec<f64> {

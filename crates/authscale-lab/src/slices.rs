@@ -176,8 +176,6 @@ pub(crate) fn combine(parts: Vec<(Step, Slice)>) -> anyhow::Result<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use authscale_schema::{AuthMode, Component};
 
     #[test]
     fn the_schedule_visits_every_cell_once_per_round_and_alternates() {

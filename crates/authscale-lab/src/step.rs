@@ -251,8 +251,6 @@ pub(crate) fn step_from_load(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    #[allow(unused_imports)]
-    use authscale_schema::{AuthMode, Component};
 
     /// A closed-loop load result: 8 connections, 2 s measured, 4,000
     /// requests (3,600 of them protected), 40 errors, a 4 ms mean latency.

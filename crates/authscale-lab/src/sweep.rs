@@ -49,11 +49,8 @@ impl Lab<'_> {
             self.set_policy(mode).await?;
             let mut nodes: Vec<Managed> = Vec::new();
             for &n in &self.plan.experiment.nodes {
-                while nodes.len() < n as usize {
-                    let node = self.start_node(mode, nodes.len()).await?;
-                    run.pids.push(node.pid);
-                    nodes.push(node);
-                }
+                self.grow(mode, &mut nodes, n as usize, &mut run.pids)
+                    .await?;
                 self.set_upstreams(&nodes).await?;
                 for node in &nodes {
                     http::wait_ok(node.addr(), "/readyz", Duration::from_secs(10)).await?;
@@ -93,11 +90,13 @@ impl Lab<'_> {
         let mut sets: Vec<Vec<Managed>> = Vec::new();
         for &mode in &e.modes {
             let mut nodes = Vec::new();
-            for index in 0..self.plan.max_nodes() as usize {
-                let node = self.start_node(mode, index).await?;
-                run.pids.push(node.pid);
-                nodes.push(node);
-            }
+            self.grow(
+                mode,
+                &mut nodes,
+                self.plan.max_nodes() as usize,
+                &mut run.pids,
+            )
+            .await?;
             for node in &nodes {
                 http::wait_ok(node.addr(), "/readyz", Duration::from_secs(10)).await?;
             }

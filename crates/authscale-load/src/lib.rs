@@ -17,7 +17,7 @@ mod target;
 pub use engine::{Progress, process_cpu_seconds, run};
 pub use merge::{merge, segment};
 pub use result::render;
-pub use stats::{Outcome, Step};
+pub use stats::{Action, Outcome};
 pub use target::resolve_target;
 
 // The plain data types live in the schema crate (the report reads them

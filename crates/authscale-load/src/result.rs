@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 
-use crate::stats::{Outcome, Stats, Step};
+use crate::stats::{Action, Outcome, Stats};
 use crate::{Histograms, Latencies, LatencySummary, LoadConfig, LoadResult, TimelinePoint};
 
 /// Facts of the run that are not in the statistics.
@@ -31,7 +31,7 @@ pub(crate) fn build(config: LoadConfig, stats: &Stats, facts: RunFacts) -> LoadR
         .iter()
         .map(|row| row[Outcome::Success as usize])
         .sum();
-    let by_step = Step::ALL
+    let by_step = Action::ALL
         .iter()
         .map(|step| {
             let row = &stats.counts[*step as usize];
@@ -63,7 +63,7 @@ pub(crate) fn build(config: LoadConfig, stats: &Stats, facts: RunFacts) -> LoadR
         latency_us: Latencies {
             corrected: LatencySummary::of(&stats.corrected),
             uncorrected: LatencySummary::of(&stats.uncorrected),
-            by_step: Step::ALL
+            by_step: Action::ALL
                 .iter()
                 .map(|s| {
                     (
@@ -76,7 +76,7 @@ pub(crate) fn build(config: LoadConfig, stats: &Stats, facts: RunFacts) -> LoadR
         histograms: Histograms {
             corrected: encode(&stats.corrected),
             uncorrected: encode(&stats.uncorrected),
-            by_step: Step::ALL
+            by_step: Action::ALL
                 .iter()
                 .map(|s| (s.as_str().to_owned(), encode(&stats.by_step[*s as usize])))
                 .collect(),
@@ -185,7 +185,7 @@ pub fn render(result: &LoadResult) -> String {
     };
     row("corrected", &result.latency_us.corrected);
     row("uncorrected", &result.latency_us.uncorrected);
-    for step in Step::ALL {
+    for step in Action::ALL {
         if let Some(l) = result.latency_us.by_step.get(step.as_str()) {
             row(step.as_str(), l);
         }

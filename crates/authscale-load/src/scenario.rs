@@ -3,7 +3,7 @@
 //! out or logs in again. A 401 drops the credential, as a client would.
 
 use crate::conn::Reply;
-use crate::{Outcome, ScenarioConfig, Step, UserAuth};
+use crate::{Action, Outcome, ScenarioConfig, UserAuth};
 
 pub(crate) struct VirtualUser {
     login_body: String,
@@ -44,19 +44,19 @@ impl VirtualUser {
     }
 
     /// Writes this user's next request into `out` and names its step.
-    pub fn next(&self, scenario: &ScenarioConfig, host: &str, out: &mut Vec<u8>) -> Step {
+    pub fn next(&self, scenario: &ScenarioConfig, host: &str, out: &mut Vec<u8>) -> Action {
         let step = match (scenario.auth, self.has_credential()) {
-            (UserAuth::None, _) => Step::Api,
-            (_, false) => Step::Login,
-            (_, true) if self.done < scenario.requests_per_login => Step::Api,
-            (_, true) if scenario.logout => Step::Logout,
-            (_, true) => Step::Login,
+            (UserAuth::None, _) => Action::Api,
+            (_, false) => Action::Login,
+            (_, true) if self.done < scenario.requests_per_login => Action::Api,
+            (_, true) if scenario.logout => Action::Logout,
+            (_, true) => Action::Login,
         };
         out.clear();
         let line: &[u8] = match step {
-            Step::Login => b"POST /login HTTP/1.1\r\nHost: ",
-            Step::Api => b"GET /api/me HTTP/1.1\r\nHost: ",
-            Step::Logout => b"POST /logout HTTP/1.1\r\nHost: ",
+            Action::Login => b"POST /login HTTP/1.1\r\nHost: ",
+            Action::Api => b"GET /api/me HTTP/1.1\r\nHost: ",
+            Action::Logout => b"POST /logout HTTP/1.1\r\nHost: ",
         };
         out.extend_from_slice(line);
         out.extend_from_slice(host.as_bytes());
@@ -76,23 +76,23 @@ impl VirtualUser {
             out.extend_from_slice(bearer.as_bytes());
         }
         match step {
-            Step::Login => {
+            Action::Login => {
                 out.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");
                 out.extend_from_slice(self.login_body.len().to_string().as_bytes());
                 out.extend_from_slice(b"\r\n\r\n");
                 out.extend_from_slice(self.login_body.as_bytes());
             }
-            Step::Logout => out.extend_from_slice(b"Content-Length: 0\r\n\r\n"),
-            Step::Api => out.extend_from_slice(b"\r\n"),
+            Action::Logout => out.extend_from_slice(b"Content-Length: 0\r\n\r\n"),
+            Action::Api => out.extend_from_slice(b"\r\n"),
         }
         step
     }
 
     /// Updates the user's state from the reply to `step`.
-    pub fn apply(&mut self, step: Step, auth: UserAuth, reply: Reply) -> Outcome {
+    pub fn apply(&mut self, step: Action, auth: UserAuth, reply: Reply) -> Outcome {
         let outcome = Outcome::from_status(reply.status);
         match (step, outcome) {
-            (Step::Login, Outcome::Success) => {
+            (Action::Login, Outcome::Success) => {
                 self.forget_credential();
                 match auth {
                     UserAuth::Session => self.session = reply.cookie,
@@ -107,8 +107,8 @@ impl VirtualUser {
                     return Outcome::OtherStatus;
                 }
             }
-            (Step::Api, Outcome::Success) => self.done += 1,
-            (Step::Logout, _) | (_, Outcome::Unauthorized) => self.forget_credential(),
+            (Action::Api, Outcome::Success) => self.done += 1,
+            (Action::Logout, _) | (_, Outcome::Unauthorized) => self.forget_credential(),
             _ => {}
         }
         outcome
@@ -120,15 +120,15 @@ impl VirtualUser {
     /// not end the visit: like a real client the user tries again with the
     /// credential it holds, which is how a fault that forgot sessions shows
     /// up (as 401s once the system answers again).
-    pub fn visit_over(&self, step: Step, outcome: Outcome, scenario: &ScenarioConfig) -> bool {
-        (step == Step::Login && outcome.is_error())
-            || step == Step::Logout
-            || (step == Step::Api && !scenario.logout && self.done >= scenario.requests_per_login)
+    pub fn visit_over(&self, step: Action, outcome: Outcome, scenario: &ScenarioConfig) -> bool {
+        (step == Action::Login && outcome.is_error())
+            || step == Action::Logout
+            || (step == Action::Api && !scenario.logout && self.done >= scenario.requests_per_login)
     }
 
     /// Whether the reply to `step` needs its body kept (a token login).
-    pub fn wants_body(step: Step, auth: UserAuth) -> bool {
-        step == Step::Login && auth == UserAuth::Token
+    pub fn wants_body(step: Action, auth: UserAuth) -> bool {
+        step == Action::Login && auth == UserAuth::Token
     }
 }
 

@@ -6,22 +6,24 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-/// A step of the virtual users' flow.
+/// What a virtual user does next: one request of its visit (log in, a
+/// protected request, log out). Counted in `LoadResult.by_step` under
+/// the labels `as_str` gives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub enum Action {
     Login,
     Api,
     Logout,
 }
 
-impl Step {
-    pub const ALL: [Step; 3] = [Step::Login, Step::Api, Step::Logout];
+impl Action {
+    pub const ALL: [Action; 3] = [Action::Login, Action::Api, Action::Logout];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Step::Login => "login",
-            Step::Api => "api",
-            Step::Logout => "logout",
+            Action::Login => "login",
+            Action::Api => "api",
+            Action::Logout => "logout",
         }
     }
 }
@@ -110,10 +112,10 @@ pub(crate) fn histogram() -> Histogram<u64> {
 /// Everything measured, merged from all connections.
 #[derive(Debug, Clone)]
 pub(crate) struct Stats {
-    pub counts: [[u64; Outcome::ALL.len()]; Step::ALL.len()],
+    pub counts: [[u64; Outcome::ALL.len()]; Action::ALL.len()],
     pub corrected: Histogram<u64>,
     pub uncorrected: Histogram<u64>,
-    pub by_step: [Histogram<u64>; Step::ALL.len()],
+    pub by_step: [Histogram<u64>; Action::ALL.len()],
     pub timeline: Vec<Second>,
 }
 
@@ -132,7 +134,7 @@ impl Default for Stats {
 impl Stats {
     pub fn record(
         &mut self,
-        step: Step,
+        step: Action,
         outcome: Outcome,
         corrected: Duration,
         uncorrected: Duration,

@@ -8,6 +8,7 @@
 mod config;
 mod metrics;
 mod parts;
+mod route;
 mod routes;
 mod sessions;
 mod work;

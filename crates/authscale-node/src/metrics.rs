@@ -6,51 +6,14 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use authscale_auth::Reason;
 use authscale_http::prometheus::LatencyHistogram;
 
-/// The routes a request is counted under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    Login,
-    Me,
-    Logout,
-    Healthz,
-    Readyz,
-    Metrics,
-    Other,
-}
-
-const ROUTES: [(Route, &str); 7] = [
-    (Route::Login, "/login"),
-    (Route::Me, "/api/me"),
-    (Route::Logout, "/logout"),
-    (Route::Healthz, "/healthz"),
-    (Route::Readyz, "/readyz"),
-    (Route::Metrics, "/metrics"),
-    (Route::Other, "other"),
-];
+pub use crate::route::Route;
 
 /// Every status the node answers with; anything else lands in the last slot.
 const STATUSES: [u16; 15] = [
     200, 204, 400, 401, 404, 405, 411, 413, 415, 429, 431, 500, 501, 503, 0,
-];
-
-const REASONS: [&str; 15] = [
-    "missing",
-    "malformed",
-    "bad_signature",
-    "bad_algorithm",
-    "unknown_key",
-    "wrong_type",
-    "expired",
-    "not_yet_valid",
-    "bad_claims",
-    "unknown_session",
-    "revoked",
-    "store_unavailable",
-    "issued_in_future",
-    "lifetime_too_long",
-    "too_many_failures",
 ];
 
 /// Upper bounds of the store latency histogram, seconds.
@@ -73,8 +36,8 @@ static STORE_BUCKETS: [f64; 13] = [
 /// The node's counters.
 #[derive(Debug)]
 pub struct Metrics {
-    requests: [[AtomicU64; STATUSES.len()]; ROUTES.len()],
-    auth_failures: [AtomicU64; REASONS.len()],
+    requests: [[AtomicU64; STATUSES.len()]; Route::ALL.len()],
+    auth_failures: [AtomicU64; Reason::ALL.len()],
     store_calls: LatencyHistogram,
     store_errors: AtomicU64,
 }
@@ -96,10 +59,8 @@ impl Metrics {
         self.requests[r][s].fetch_add(1, Relaxed);
     }
 
-    pub fn auth_failure(&self, reason: &str) {
-        if let Some(i) = REASONS.iter().position(|x| *x == reason) {
-            self.auth_failures[i].fetch_add(1, Relaxed);
-        }
+    pub fn auth_failure(&self, reason: Reason) {
+        self.auth_failures[reason.index()].fetch_add(1, Relaxed);
     }
 
     /// Records one store call and whether it succeeded.
@@ -132,7 +93,7 @@ impl Metrics {
             "# HELP authscale_requests_total Requests answered, by route and status."
         );
         let _ = writeln!(out, "# TYPE authscale_requests_total counter");
-        for (r, (_, route)) in ROUTES.iter().enumerate() {
+        for (r, route) in Route::ALL.iter().map(|r| r.path()).enumerate() {
             for (s, status) in STATUSES.iter().enumerate() {
                 let n = self.requests[r][s].load(Relaxed);
                 if n > 0 {
@@ -154,7 +115,7 @@ impl Metrics {
             "# HELP authscale_auth_failures_total Refused credentials, by reason."
         );
         let _ = writeln!(out, "# TYPE authscale_auth_failures_total counter");
-        for (i, reason) in REASONS.iter().enumerate() {
+        for (i, reason) in Reason::ALL.iter().map(|r| r.as_str()).enumerate() {
             let n = self.auth_failures[i].load(Relaxed);
             let _ = writeln!(
                 out,
@@ -197,10 +158,10 @@ impl Metrics {
 
 /// The counter cell of a route and status; unknown statuses share the last.
 fn slot(route: Route, status: u16) -> (usize, usize) {
-    let r = ROUTES
+    let r = Route::ALL
         .iter()
-        .position(|(x, _)| *x == route)
-        .unwrap_or(ROUTES.len() - 1);
+        .position(|x| *x == route)
+        .unwrap_or(Route::ALL.len() - 1);
     let s = STATUSES
         .iter()
         .position(|x| *x == status)
@@ -218,7 +179,7 @@ mod tests {
         m.request(Route::Me, 200);
         m.request(Route::Me, 200);
         m.request(Route::Me, 799);
-        m.auth_failure("expired");
+        m.auth_failure(Reason::Expired);
         m.store_call(Duration::from_micros(300), true);
         let text = m.render(&[("auth", "session")]);
         assert!(text.contains("authscale_requests_total{route=\"/api/me\",status=\"200\"} 2"));

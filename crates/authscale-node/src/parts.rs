@@ -8,7 +8,6 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 
-use crate::metrics::Route;
 use authscale_http::respond::{self, Body};
 
 /// The largest login body accepted; anything larger is answered 413.
@@ -18,18 +17,6 @@ pub(crate) const MAX_LOGIN_BODY: usize = 4096;
 pub(crate) struct LoginRequest {
     pub user: String,
     pub password: String,
-}
-
-pub(crate) fn route_of(path: &str) -> Route {
-    match path {
-        "/login" => Route::Login,
-        "/api/me" => Route::Me,
-        "/logout" => Route::Logout,
-        "/healthz" => Route::Healthz,
-        "/readyz" => Route::Readyz,
-        "/metrics" => Route::Metrics,
-        _ => Route::Other,
-    }
 }
 
 pub(crate) fn cookie_header<B>(req: &Request<B>) -> Option<&str> {
@@ -44,7 +31,10 @@ pub(crate) fn user_body(user: &str, node: &str) -> String {
 
 /// 429 with `Retry-After` in whole seconds, rounded up.
 pub(crate) fn too_many_failures(wait: std::time::Duration) -> Response<Body> {
-    let mut response = respond::error(StatusCode::TOO_MANY_REQUESTS, "too_many_failures");
+    let mut response = respond::error(
+        StatusCode::TOO_MANY_REQUESTS,
+        authscale_auth::Reason::TooManyFailures.as_str(),
+    );
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     response
         .headers_mut()

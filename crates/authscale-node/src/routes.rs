@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use authscale_auth::{
-    AuthError, CachedStore, Claims, Directory, LoginThrottle, MemoryStore, RedisStore,
+    AuthError, CachedStore, Claims, Directory, LoginThrottle, MemoryStore, Reason, RedisStore,
     SessionScheme, SessionStore, TokenScheme, User, bearer_token,
 };
 use bytes::Bytes;
@@ -12,7 +12,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use crate::config::{AuthMode, NodeConfig, NodeError};
 use crate::metrics::{Metrics, Route};
-use crate::parts::{cookie_header, no_store, read_login, route_of, too_many_failures, user_body};
+use crate::parts::{cookie_header, no_store, read_login, too_many_failures, user_body};
 use crate::sessions::Sessions;
 use crate::work::Work;
 use authscale_http::framing;
@@ -165,7 +165,7 @@ impl Node {
         B: hyper::body::Body<Data = Bytes>,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        let route = route_of(req.uri().path());
+        let route = Route::from_path(req.uri().path());
         // A body in a transfer coding the node cannot decode is not read.
         let coding = framing::unimplemented_transfer_coding(req.headers());
         // Only a login reads its body; any other request that carries one
@@ -191,14 +191,10 @@ impl Node {
             }
             (Route::Readyz, &Method::GET | &Method::HEAD) => self.readyz().await,
             (Route::Metrics, &Method::GET | &Method::HEAD) => self.render_metrics(),
-            (Route::Login | Route::Logout, _) => respond::method_not_allowed("POST"),
-            (Route::Me, _) => respond::method_not_allowed("GET"),
-            (Route::Healthz | Route::Readyz | Route::Metrics, _) => {
-                respond::method_not_allowed("GET, HEAD")
-            }
             (Route::Other, _) => respond::error(StatusCode::NOT_FOUND, "no_such_route"),
+            (route, _) => respond::method_not_allowed(route.methods()),
         };
-        if matches!(route, Route::Login | Route::Me | Route::Logout) {
+        if route.holds_credentials() {
             // Every answer on these routes carries or concerns a credential.
             no_store(&mut response);
         }
@@ -222,7 +218,7 @@ impl Node {
             Err(response) => return response,
         };
         if let Err(wait) = self.throttle.check(&credentials.user) {
-            self.metrics.auth_failure("too_many_failures");
+            self.metrics.auth_failure(Reason::TooManyFailures);
             return too_many_failures(wait);
         }
         let Some(user) = self
@@ -255,7 +251,7 @@ impl Node {
                     }
                     // The store logs its errors, at most one line a second.
                     Err(_) => {
-                        self.metrics.auth_failure("store_unavailable");
+                        self.metrics.auth_failure(Reason::StoreUnavailable);
                         respond::store_unavailable()
                     }
                 }
@@ -384,7 +380,7 @@ impl Node {
     }
 
     fn refuse(&self, error: &AuthError) -> Response<Body> {
-        self.metrics.auth_failure(error.reason());
+        self.metrics.auth_failure(error.kind());
         // The store logs its errors, at most one line a second.
         if let AuthError::Store(_) = error {
             return respond::store_unavailable();

@@ -6,86 +6,60 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::upstreams::{Upstream, Upstreams};
 
-/// How requests are spread over the upstreams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Policy {
-    /// Each request goes to the next healthy upstream in turn.
-    RoundRobin,
-    /// The healthy upstream with the fewest requests in flight.
-    LeastConn,
-    /// A client's cookie value always maps to the same upstream
-    /// (rendezvous hashing, so adding an upstream moves only its share);
-    /// while that upstream is down, to the same runner-up; round-robin
-    /// when the cookie is absent.
-    CookieHash,
+/// How requests are spread over the upstreams: the schema's closed set,
+/// the one the CLI's `--policy` and the admin endpoint name.
+pub use authscale_schema::ProxyPolicy as Policy;
+
+/// The policy stored as `index` (its place in `Policy::ALL`), for the
+/// proxy's atomic.
+pub(crate) fn from_index(index: u8) -> Policy {
+    Policy::ALL
+        .get(usize::from(index))
+        .copied()
+        .unwrap_or(Policy::RoundRobin)
 }
 
-impl std::str::FromStr for Policy {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Policy, String> {
-        match s {
-            "round-robin" => Ok(Policy::RoundRobin),
-            "least-conn" => Ok(Policy::LeastConn),
-            "cookie-hash" => Ok(Policy::CookieHash),
-            other => Err(format!(
-                "unknown policy {other:?}: expected round-robin, least-conn or cookie-hash"
-            )),
-        }
-    }
+/// Its place in `Policy::ALL`.
+pub(crate) fn index_of(policy: Policy) -> u8 {
+    Policy::ALL
+        .iter()
+        .position(|p| *p == policy)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(0)
 }
 
-impl Policy {
-    pub(crate) fn from_index(index: u8) -> Policy {
-        match index {
-            1 => Policy::LeastConn,
-            2 => Policy::CookieHash,
-            _ => Policy::RoundRobin,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Policy::RoundRobin => "round-robin",
-            Policy::LeastConn => "least-conn",
-            Policy::CookieHash => "cookie-hash",
-        }
-    }
-
-    /// Picks an upstream from `set`, never `exclude` (the one a retry is
-    /// moving away from). None when no healthy upstream is left.
-    pub(crate) fn pick(
-        self,
-        upstreams: &Upstreams,
-        set: &[Arc<Upstream>],
-        cookie: Option<&str>,
-        exclude: Option<&Upstream>,
-    ) -> Option<Arc<Upstream>> {
-        let usable = |u: &Arc<Upstream>| {
-            upstreams.is_healthy(u) && !exclude.is_some_and(|x| std::ptr::eq(x, u.as_ref()))
-        };
-        match (self, cookie) {
-            // The highest-ranked usable upstream for this cookie: its owner,
-            // or, while the owner is down, the same runner-up every time
-            // (so a user pinned to a lost node logs in again once, not on
-            // every request as round-robin would make it).
-            (Policy::CookieHash, Some(value)) => set
-                .iter()
+/// Picks an upstream from `set` by `policy`, never `exclude` (the one a
+/// retry is moving away from). None when no healthy upstream is left.
+pub(crate) fn pick(
+    policy: Policy,
+    upstreams: &Upstreams,
+    set: &[Arc<Upstream>],
+    cookie: Option<&str>,
+    exclude: Option<&Upstream>,
+) -> Option<Arc<Upstream>> {
+    let usable = |u: &Arc<Upstream>| {
+        upstreams.is_healthy(u) && !exclude.is_some_and(|x| std::ptr::eq(x, u.as_ref()))
+    };
+    match (policy, cookie) {
+        // The highest-ranked usable upstream for this cookie: its owner,
+        // or, while the owner is down, the same runner-up every time
+        // (so a user pinned to a lost node logs in again once, not on
+        // every request as round-robin would make it).
+        (Policy::CookieHash, Some(value)) => set
+            .iter()
+            .filter(|u| usable(u))
+            .max_by_key(|u| rendezvous(value, u))
+            .cloned(),
+        (Policy::LeastConn, _) => {
+            let start = upstreams.cursor.fetch_add(1, Relaxed);
+            let n = set.len();
+            (0..n)
+                .map(|i| &set[(start + i) % n])
                 .filter(|u| usable(u))
-                .max_by_key(|u| rendezvous(value, u))
-                .cloned(),
-            (Policy::LeastConn, _) => {
-                let start = upstreams.cursor.fetch_add(1, Relaxed);
-                let n = set.len();
-                (0..n)
-                    .map(|i| &set[(start + i) % n])
-                    .filter(|u| usable(u))
-                    .min_by_key(|u| u.in_flight())
-                    .cloned()
-            }
-            _ => round_robin(upstreams, set, usable),
+                .min_by_key(|u| u.in_flight())
+                .cloned()
         }
+        _ => round_robin(upstreams, set, usable),
     }
 }
 
@@ -117,6 +91,13 @@ fn rendezvous(value: &str, upstream: &Upstream) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_policy_reads_back_as_itself() {
+        for policy in Policy::ALL {
+            assert_eq!(from_index(index_of(policy)), policy);
+        }
+    }
     use std::net::SocketAddr;
     use std::time::Duration;
 
@@ -133,8 +114,7 @@ mod tests {
         let snapshot = upstreams.snapshot();
         let picks: Vec<_> = (0..6)
             .map(|_| {
-                Policy::RoundRobin
-                    .pick(&upstreams, &snapshot, None, None)
+                pick(Policy::RoundRobin, &upstreams, &snapshot, None, None)
                     .expect("pick")
                     .addr
             })
@@ -145,22 +125,21 @@ mod tests {
         );
         upstreams.mark_down(&snapshot[1], Duration::from_secs(60));
         for _ in 0..10 {
-            let pick = Policy::RoundRobin
-                .pick(&upstreams, &snapshot, None, None)
-                .expect("pick");
-            assert_ne!(pick.addr, addrs[1]);
+            let picked = pick(Policy::RoundRobin, &upstreams, &snapshot, None, None).expect("pick");
+            assert_ne!(picked.addr, addrs[1]);
         }
-        let retry = Policy::RoundRobin
-            .pick(&upstreams, &snapshot, None, Some(&snapshot[0]))
-            .expect("pick");
+        let retry = pick(
+            Policy::RoundRobin,
+            &upstreams,
+            &snapshot,
+            None,
+            Some(&snapshot[0]),
+        )
+        .expect("pick");
         assert_eq!(retry.addr, addrs[2]);
         upstreams.mark_down(&snapshot[0], Duration::from_secs(60));
         upstreams.mark_down(&snapshot[2], Duration::from_secs(60));
-        assert!(
-            Policy::RoundRobin
-                .pick(&upstreams, &snapshot, None, None)
-                .is_none()
-        );
+        assert!(pick(Policy::RoundRobin, &upstreams, &snapshot, None, None).is_none());
     }
 
     #[test]
@@ -168,10 +147,15 @@ mod tests {
         let (upstreams, _) = set(4);
         let snapshot = upstreams.snapshot();
         let owner = |cookie: &str| {
-            Policy::CookieHash
-                .pick(&upstreams, &snapshot, Some(cookie), None)
-                .expect("pick")
-                .addr
+            pick(
+                Policy::CookieHash,
+                &upstreams,
+                &snapshot,
+                Some(cookie),
+                None,
+            )
+            .expect("pick")
+            .addr
         };
         let first = owner("abc");
         assert!((0..20).all(|_| owner("abc") == first));
@@ -189,9 +173,7 @@ mod tests {
         let snapshot = upstreams.snapshot();
         snapshot[0].in_flight.store(5, Relaxed);
         snapshot[2].in_flight.store(3, Relaxed);
-        let pick = Policy::LeastConn
-            .pick(&upstreams, &snapshot, None, None)
-            .expect("pick");
-        assert_eq!(pick.addr, addrs[1]);
+        let picked = pick(Policy::LeastConn, &upstreams, &snapshot, None, None).expect("pick");
+        assert_eq!(picked.addr, addrs[1]);
     }
 }

@@ -17,7 +17,7 @@ use std::time::Instant;
 use authscale_http::{framing, respond};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Either, Full};
-use hyper::body::{Body as _, Incoming};
+use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap};
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::client::legacy::Client;
@@ -59,6 +59,29 @@ struct Replay {
     headers: HeaderMap,
 }
 
+impl Replay {
+    /// A GET or HEAD with no body can be sent again; anything else cannot.
+    fn of<B: hyper::body::Body>(req: &Request<B>) -> Option<Replay> {
+        (matches!(*req.method(), Method::GET | Method::HEAD) && req.body().is_end_stream()).then(
+            || Replay {
+                method: req.method().clone(),
+                uri: req.uri().clone(),
+                version: req.version(),
+                headers: req.headers().clone(),
+            },
+        )
+    }
+
+    fn request(self) -> Request<UpstreamBody> {
+        let mut again = Request::new(Either::Right(Full::new(Bytes::new())));
+        *again.method_mut() = self.method;
+        *again.uri_mut() = self.uri;
+        *again.version_mut() = self.version;
+        *again.headers_mut() = self.headers;
+        again
+    }
+}
+
 impl Proxy {
     pub fn new(upstreams: Arc<Upstreams>, config: ProxyConfig) -> Proxy {
         let mut connector = HttpConnector::new();
@@ -69,7 +92,7 @@ impl Proxy {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);
-        let policy = std::sync::atomic::AtomicU8::new(config.policy as u8);
+        let policy = std::sync::atomic::AtomicU8::new(crate::balance::index_of(config.policy));
         Proxy {
             client,
             upstreams,
@@ -94,36 +117,95 @@ impl Proxy {
 
     /// The balancing policy in force.
     pub fn policy(&self) -> Policy {
-        Policy::from_index(self.policy.load(Relaxed))
+        crate::balance::from_index(self.policy.load(Relaxed))
     }
 
     /// Changes the balancing policy for the requests that follow.
     pub fn set_policy(&self, policy: Policy) {
-        self.policy.store(policy as u8, Relaxed);
+        self.policy.store(crate::balance::index_of(policy), Relaxed);
     }
 
     pub fn render_metrics(&self) -> String {
         self.metrics.render(&self.upstreams)
     }
 
+    /// One request through the proxy's phases: admit it (or refuse it
+    /// with the reason), pick an upstream, prepare its body, send it (with
+    /// one retry where that is safe), and map a failure to an answer.
     async fn forward(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<ClientBody> {
-        if let Err(reason) = crate::headers::check_host(req.version(), req.headers()) {
-            return self.refuse(&ClientFault::Malformed(reason.into()));
+        if let Err(fault) = self.admit(&mut req, peer) {
+            return self.refuse(&fault);
         }
+        let set = self.upstreams.snapshot();
+        let policy = self.policy();
+        let cookie = match policy {
+            Policy::CookieHash => cookie_value(req.headers(), &self.config.cookie_name),
+            _ => None,
+        };
+        let Some(first) =
+            crate::balance::pick(policy, &self.upstreams, &set, cookie.as_deref(), None)
+        else {
+            return self.local(
+                LocalAnswer::NoUpstream,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no healthy upstream",
+            );
+        };
+        let replay = Replay::of(&req);
+        let upload = UploadState::new();
+        let req = match self.prepare_body(req, &upload).await {
+            Ok(req) => req,
+            Err(fault) => return self.refuse(&fault),
+        };
+        let failure = match self.send(&first, req, &upload).await {
+            Ok(response) => return response,
+            Err(Failure::Client(fault)) => return self.refuse(&fault),
+            Err(Failure::Upstream(kind)) => kind,
+        };
+        // One retry, on another upstream, of a request that never reached
+        // its first one's application and can be sent again unchanged.
+        let retry = matches!(failure, FailureKind::Connect | FailureKind::Transport)
+            .then_some(replay)
+            .flatten()
+            .and_then(|replay| {
+                let next = crate::balance::pick(policy, &self.upstreams, &set, None, Some(&first))?;
+                Some((replay, next))
+            });
+        let failure = match retry {
+            Some((replay, next)) => {
+                self.metrics.retry();
+                match self
+                    .send(&next, replay.request(), &UploadState::new())
+                    .await
+                {
+                    Ok(response) => return response,
+                    Err(Failure::Client(fault)) => return self.refuse(&fault),
+                    Err(Failure::Upstream(kind)) => kind,
+                }
+            }
+            None => failure,
+        };
+        self.answer_failure(failure)
+    }
+
+    /// The checks a request passes before it goes upstream, in order, and
+    /// the forwarding headers it then carries; the first refusal's reason.
+    fn admit(&self, req: &mut Request<Incoming>, peer: SocketAddr) -> Result<(), ClientFault> {
+        crate::headers::check_host(req.version(), req.headers())
+            .map_err(|reason| ClientFault::Malformed(reason.into()))?;
         // The upstreams read heads of at most 8 KiB (as this proxy does):
         // a head near that, plus X-Forwarded-For, -Proto and Via, would be
         // cut off by the upstream mid-request, a failure the upstream
         // would be blamed for. Refused here, with the reason.
-        let head = head_size(&req);
+        let head = head_size(req);
         if head > FORWARDABLE_HEAD {
-            return self.refuse(&ClientFault::HeadTooLarge(head, FORWARDABLE_HEAD));
+            return Err(ClientFault::HeadTooLarge(head, FORWARDABLE_HEAD));
         }
         let uri = req.uri().clone();
-        if let Err(reason) = crate::headers::target_host(&uri, req.headers_mut()) {
-            return self.refuse(&ClientFault::Malformed(reason.into()));
-        }
+        crate::headers::target_host(&uri, req.headers_mut())
+            .map_err(|reason| ClientFault::Malformed(reason.into()))?;
         if *req.method() == Method::CONNECT {
-            return self.refuse(&ClientFault::Malformed(
+            return Err(ClientFault::Malformed(
                 "CONNECT: this proxy does not open tunnels".into(),
             ));
         }
@@ -132,15 +214,15 @@ impl Proxy {
         if req.headers().contains_key(header::TRANSFER_ENCODING)
             && req.headers().contains_key(header::CONTENT_LENGTH)
         {
-            return self.refuse(&ClientFault::Malformed(
+            return Err(ClientFault::Malformed(
                 "both Transfer-Encoding and Content-Length".into(),
             ));
         }
         if let Some(coding) = framing::unimplemented_transfer_coding(req.headers()) {
-            return self.refuse(&ClientFault::TransferCoding(coding));
+            return Err(ClientFault::TransferCoding(coding));
         }
         if declared_length(req.headers()).is_some_and(|n| n > self.config.max_body as u64) {
-            return self.refuse(&ClientFault::TooLarge(self.config.max_body));
+            return Err(ClientFault::TooLarge(self.config.max_body));
         }
         // The upstreams read at most MAX_HEADERS header lines, as this
         // proxy does: a request near that, plus the forwarding headers,
@@ -150,84 +232,45 @@ impl Proxy {
         crate::headers::forward_request(req.headers_mut(), peer);
         let lines = crate::headers::upstream_lines(req.headers(), chunked);
         if lines > framing::MAX_HEADERS {
-            return self.refuse(&ClientFault::TooManyHeaders(lines, framing::MAX_HEADERS));
+            return Err(ClientFault::TooManyHeaders(lines, framing::MAX_HEADERS));
         }
-        let set = self.upstreams.snapshot();
-        let policy = self.policy();
-        let cookie = match policy {
-            Policy::CookieHash => cookie_value(req.headers(), &self.config.cookie_name),
-            _ => None,
-        };
-        let Some(first) = policy.pick(&self.upstreams, &set, cookie.as_deref(), None) else {
-            return self.local(
-                LocalAnswer::NoUpstream,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no healthy upstream",
-            );
-        };
-        let replay = (matches!(*req.method(), Method::GET | Method::HEAD)
-            && req.body().is_end_stream())
-        .then(|| Replay {
-            method: req.method().clone(),
-            uri: req.uri().clone(),
-            version: req.version(),
-            headers: req.headers().clone(),
-        });
-        let upload = UploadState::new();
+        Ok(())
+    }
+
+    /// The body as it goes upstream. A small body is read whole first:
+    /// sent in one piece, it is in the upstream's socket before the
+    /// upstream can answer early (a 413 on its own limit) and close, so
+    /// that answer reaches the client instead of a torn connection.
+    /// Larger bodies stream.
+    async fn prepare_body(
+        &self,
+        req: Request<Incoming>,
+        upload: &Arc<UploadState>,
+    ) -> Result<Request<UpstreamBody>, ClientFault> {
         let (timeout, max) = (self.config.body_timeout, self.config.max_body);
-        // A small body is read whole before it goes upstream: sent in one
-        // piece, it is in the upstream's socket before the upstream can
-        // answer early (a 413 on its own limit) and close, so that answer
-        // reaches the client instead of a torn connection. Larger bodies
-        // stream.
-        let req = if declared_length(req.headers()).is_some_and(|n| n <= BUFFERED_BODY) {
-            let (parts, body) = req.into_parts();
-            match Upload::new(body, timeout, max, upload.clone())
-                .collect()
-                .await
-            {
-                Ok(collected) => {
-                    Request::from_parts(parts, Either::Right(Full::new(collected.to_bytes())))
-                }
-                Err(e) => {
-                    let fault = upload
-                        .fault()
-                        .cloned()
-                        .unwrap_or_else(|| ClientFault::Incomplete(e.to_string()));
-                    return self.refuse(&fault);
-                }
-            }
-        } else {
-            req.map(|body| Either::Left(Upload::new(body, timeout, max, upload.clone())))
-        };
-        let failure = match self.send(&first, req, &upload).await {
-            Ok(response) => return response,
-            Err(Failure::Client(fault)) => return self.refuse(&fault),
-            Err(Failure::Upstream(kind)) => kind,
-        };
-        let retry = matches!(failure, FailureKind::Connect | FailureKind::Transport)
-            .then_some(replay)
-            .flatten()
-            .and_then(|replay| {
-                let next = policy.pick(&self.upstreams, &set, None, Some(&first))?;
-                Some((replay, next))
-            });
-        let failure = match retry {
-            Some((replay, next)) => {
-                self.metrics.retry();
-                let mut again = Request::new(Either::Right(Full::new(Bytes::new())));
-                *again.method_mut() = replay.method;
-                *again.uri_mut() = replay.uri;
-                *again.version_mut() = replay.version;
-                *again.headers_mut() = replay.headers;
-                match self.send(&next, again, &UploadState::new()).await {
-                    Ok(response) => return response,
-                    Err(Failure::Client(fault)) => return self.refuse(&fault),
-                    Err(Failure::Upstream(kind)) => kind,
-                }
-            }
-            None => failure,
-        };
+        if declared_length(req.headers()).is_none_or(|n| n > BUFFERED_BODY) {
+            return Ok(
+                req.map(|body| Either::Left(Upload::new(body, timeout, max, upload.clone())))
+            );
+        }
+        let (parts, body) = req.into_parts();
+        match Upload::new(body, timeout, max, upload.clone())
+            .collect()
+            .await
+        {
+            Ok(collected) => Ok(Request::from_parts(
+                parts,
+                Either::Right(Full::new(collected.to_bytes())),
+            )),
+            Err(e) => Err(upload
+                .fault()
+                .cloned()
+                .unwrap_or_else(|| ClientFault::Incomplete(e.to_string()))),
+        }
+    }
+
+    /// What the client is told when the upstream side failed: one table.
+    fn answer_failure(&self, failure: FailureKind) -> Response<ClientBody> {
         match failure {
             FailureKind::Timeout => self.local(
                 LocalAnswer::GatewayTimeout,

@@ -1,4 +1,5 @@
-//! The round-robin reverse proxy in front of the nodes: HTTP/1.1 on both
+//! The reverse proxy in front of the nodes (round-robin by default; least
+//! connections, or a cookie's hash for sticky sessions): HTTP/1.1 on both
 //! sides, per-upstream keep-alive pools, streamed bodies with a progress
 //! deadline and a size limit, errors classified by side, passive and active
 //! health checks, one retry of idempotent requests, and an admin endpoint

@@ -9,12 +9,7 @@ use serde::Serialize;
 
 use crate::usl::{self, Fit};
 
-/// Efficiency below which scaling has clearly stopped paying off.
-pub const KNEE_EFFICIENCY: f64 = 0.8;
-/// Utilization at which a budgeted component counts as saturated.
-pub const SATURATED: f64 = 0.9;
-/// Utilization at which the proxy or load generator may have limited a step.
-pub const HARNESS_LIMIT: f64 = 0.8;
+pub use authscale_schema::{HARNESS_LIMIT, KNEE_EFFICIENCY, SATURATED};
 
 /// One step as the report sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +38,48 @@ pub struct Ceiling {
     pub measured_rps: f64,
 }
 
+/// What limited a mode at its largest N: the closed set the report and
+/// `predict` name. A new kind is one variant plus its label here; every
+/// `match` on it then asks for its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bottleneck {
+    /// A component at its budget (the store or the nodes), or the harness
+    /// (the proxy or the load generator) near its core.
+    Component(Component),
+    /// No component reached its budget: latency or contention outside the
+    /// measured CPUs.
+    None,
+    /// An external deployment: the components' CPU is outside the lab's view.
+    NotMeasured,
+    /// (A prediction) no station saturated: each connection waits on round
+    /// trips and queues.
+    Connections,
+}
+
+impl Bottleneck {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bottleneck::Component(c) => c.as_str(),
+            Bottleneck::None => "none",
+            Bottleneck::NotMeasured => "unmeasured",
+            Bottleneck::Connections => "connections",
+        }
+    }
+}
+
+impl std::fmt::Display for Bottleneck {
+    /// The label, padded like a string (`{:>12}` in tables).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl Serialize for Bottleneck {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Everything the report says about one mode.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModeAnalysis {
@@ -51,9 +88,7 @@ pub struct ModeAnalysis {
     pub fit: Option<Fit>,
     /// First N from which efficiency stays under `KNEE_EFFICIENCY`.
     pub knee: Option<u32>,
-    /// A component's name (`store`, `nodes`, `proxy`, `load`), `none`, or
-    /// `unmeasured`.
-    pub bottleneck: String,
+    pub bottleneck: Bottleneck,
     pub verdict: String,
     pub ceiling: Option<Ceiling>,
 }
@@ -212,10 +247,10 @@ fn verdict(
     points: &[Point],
     steps: &[&Step],
     knee: Option<u32>,
-) -> (String, String) {
+) -> (Bottleneck, String) {
     let (Some(first), Some(last), Some(last_step)) = (points.first(), points.last(), steps.last())
     else {
-        return ("none".into(), format!("{mode}: no steps were measured."));
+        return (Bottleneck::None, format!("{mode}: no steps were measured."));
     };
     let util = |c: Component| last.utilization.get(&c).copied().unwrap_or(0.0);
     let limit = |c: Component| last_step.cpu(c).limit_cores;
@@ -262,7 +297,7 @@ fn verdict(
         shape.push_str(
             " Bottleneck: not measured — this deployment is external, so the nodes' and the balancer's CPU are outside the lab's view; the throughput shape above is the evidence.",
         );
-        "unmeasured"
+        Bottleneck::NotMeasured
     } else if [Proxy, Load].into_iter().any(|c| util(c) >= HARNESS_LIMIT) {
         let c = if util(Proxy) >= util(Load) {
             Proxy
@@ -273,7 +308,7 @@ fn verdict(
             " Caution: the {} used {} of its core at N={}; the harness, not the system under test, may have set the limit.",
             if c == Proxy { Proxy.as_str() } else { "load generator" }, pct(util(c)), last.n
         ));
-        c.as_str()
+        Bottleneck::Component(c)
     } else if util(Store) >= SATURATED && last.store_cmds_per_req > 0.1 {
         let budget = if capped(Store) {
             format!("its {:.2}-core budget", limit(Store))
@@ -284,19 +319,19 @@ fn verdict(
             " Bottleneck: the store, at {} of {budget} from N={} on ({:.2} store commands per request).",
             pct(util(Store)), saturated_from(Store).unwrap_or(last.n), last.store_cmds_per_req
         ));
-        Store.as_str()
+        Bottleneck::Component(Store)
     } else if util(Nodes) >= SATURATED {
         shape.push_str(&format!(
             " Bottleneck: the nodes themselves, at {} of their {:.2}-core budgets ({} of quota periods throttled) — each node's own CPU is the limit, and adding nodes adds capacity.",
             pct(util(Nodes)), limit(Nodes) / f64::from(last.n), pct(last.node_throttled_share)
         ));
-        Nodes.as_str()
+        Bottleneck::Component(Nodes)
     } else {
         shape.push_str(&format!(
             " No component reached its budget at N={} (nodes {}, store {}, proxy {}, load generator {}): the limit is latency or contention outside the measured CPUs.",
             last.n, pct(util(Nodes)), pct(util(Store)), pct(util(Proxy)), pct(util(Load))
         ));
-        "none"
+        Bottleneck::None
     };
     if last.error_rate > 0.01 {
         shape.push_str(&format!(
@@ -305,5 +340,5 @@ fn verdict(
             last.n
         ));
     }
-    (bottleneck.to_owned(), shape)
+    (bottleneck, shape)
 }

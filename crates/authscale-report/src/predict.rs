@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use authscale_schema::Run;
 use serde::Serialize;
 
-use crate::analysis::{KNEE_EFFICIENCY, SATURATED, analyse};
+use crate::analysis::{Bottleneck, KNEE_EFFICIENCY, SATURATED, analyse};
 use costs::{costs, network};
 
 pub use costs::{CostCurve, CostPoint, ModeCosts, StoreCosts};
@@ -206,9 +206,8 @@ pub struct PredictedPoint {
     /// The costs taken at this N's predicted load.
     pub node_cpu_us_per_request: f64,
     pub store_cpu_us_per_command: Option<f64>,
-    /// `nodes`, `store`, or `connections` (nothing saturated: each
-    /// connection waits on round trips and queues).
-    pub bottleneck: String,
+    /// The nodes, the store, or the connections (nothing saturated).
+    pub bottleneck: Bottleneck,
 }
 
 struct Model<'a> {
@@ -253,11 +252,11 @@ impl Model<'_> {
         let node_u = s.node_utilization;
         let store_u = store_us.map(|_| s.store_utilization);
         let bottleneck = if node_u.max(store_u.unwrap_or(0.0)) < SATURATED {
-            "connections"
+            Bottleneck::Connections
         } else if store_u.is_some_and(|u| u > node_u) {
-            "store"
+            Bottleneck::Component(Component::Store)
         } else {
-            "nodes"
+            Bottleneck::Component(Component::Nodes)
         };
         PredictedPoint {
             n,
@@ -272,7 +271,7 @@ impl Model<'_> {
             store_queue: store_us.map(|_| s.store_queue),
             node_cpu_us_per_request: node_us,
             store_cpu_us_per_command: store_us,
-            bottleneck: bottleneck.into(),
+            bottleneck,
         }
     }
 }
@@ -283,9 +282,10 @@ pub struct ModePrediction {
     pub mode: String,
     pub costs: ModeCosts,
     pub points: Vec<PredictedPoint>,
-    /// First N of the list from which efficiency stays under 0.8.
+    /// First N of the list from which efficiency stays under the knee
+    /// ([`KNEE_EFFICIENCY`]).
     pub knee: Option<u32>,
-    /// The smallest N whose efficiency is under 0.8 (searched between
+    /// The smallest N whose efficiency is under the knee (searched between
     /// the listed N around the knee).
     pub knee_exact: Option<u32>,
     /// X as N → ∞: the store's capacity at saturation over commands per

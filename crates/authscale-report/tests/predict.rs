@@ -83,11 +83,11 @@ fn a_store_of_known_cost_gives_the_analytic_ceiling() {
         far.throughput
     );
     assert!(far.throughput > ceiling * 0.999, "{}", far.throughput);
-    assert_eq!(far.bottleneck, "store");
+    assert_eq!(far.bottleneck.as_str(), "store");
     // One node of 0.1 core at 50 µs: at most 2,000 req/s, nodes-bound.
     let one = &session.points[0];
     assert!(one.throughput <= 0.1 / (NODE_US * 1e-6) * (1.0 + 1e-9));
-    assert_eq!(one.bottleneck, "nodes");
+    assert_eq!(one.bottleneck.as_str(), "nodes");
     // The knee: where X(N) stops growing with N, efficiency falls under 0.8;
     // with X(1) ≤ 2000 and the ceiling 4444 it comes by N = 3.
     assert!(session.knee_exact.is_some_and(|k| (2..=3).contains(&k)));
@@ -138,7 +138,7 @@ fn a_round_trip_is_latency_that_few_connections_cannot_hide() {
     let (n, f) = (&near.modes[0].points[0], &far.modes[0].points[0]);
     assert!(f.latency_ms > 1.0 && f.latency_ms > n.latency_ms);
     assert!(f.throughput < n.throughput);
-    assert_eq!(f.bottleneck, "connections");
+    assert_eq!(f.bottleneck.as_str(), "connections");
     // Little's law: 4 nodes × 8 connections = X × mean latency.
     assert!((f.throughput * f.latency_ms / 1e3 - 32.0).abs() < 1e-6);
 }

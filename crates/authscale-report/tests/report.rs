@@ -85,13 +85,13 @@ fn verdicts_name_the_component_the_evidence_points_at() {
         .find(|m| m.mode == AuthMode::Token)
         .expect("token");
     // In the fixture the store sits at its budget at N=4 and token nodes at theirs.
-    assert_eq!(session.bottleneck, "store", "{}", session.verdict);
+    assert_eq!(session.bottleneck.as_str(), "store", "{}", session.verdict);
     assert!(
         session.verdict.contains("Bottleneck: the store"),
         "{}",
         session.verdict
     );
-    assert_eq!(token.bottleneck, "nodes", "{}", token.verdict);
+    assert_eq!(token.bottleneck.as_str(), "nodes", "{}", token.verdict);
     assert!(session.ceiling.is_some() && token.ceiling.is_none());
 
     // Change the evidence and the verdict follows: a store far from its
@@ -114,7 +114,7 @@ fn verdicts_name_the_component_the_evidence_points_at() {
         .into_iter()
         .find(|m| m.mode == AuthMode::Session)
         .expect("session");
-    assert_eq!(session.bottleneck, "nodes", "{}", session.verdict);
+    assert_eq!(session.bottleneck.as_str(), "nodes", "{}", session.verdict);
 
     // A harness near its limit is called out rather than blamed on the system.
     let mut harness = run.clone();
@@ -131,7 +131,7 @@ fn verdicts_name_the_component_the_evidence_points_at() {
         .into_iter()
         .find(|m| m.mode == AuthMode::Token)
         .expect("token");
-    assert_eq!(token.bottleneck, "proxy");
+    assert_eq!(token.bottleneck.as_str(), "proxy");
     assert!(token.verdict.contains("Caution"), "{}", token.verdict);
 }
 

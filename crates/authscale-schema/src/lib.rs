@@ -12,6 +12,7 @@ pub mod directory;
 pub mod duration;
 mod experiment;
 mod load;
+mod node;
 mod record;
 mod validate;
 mod vocabulary;
@@ -24,6 +25,7 @@ pub use load::{
     Histograms, Latencies, LatencySummary, LoadConfig, LoadError, LoadResult, LoopMode,
     ScenarioConfig, StepCounts, Target, TimelinePoint, UserAuth,
 };
+pub use node::{NODE_ENV, NodeLaunch};
 pub use record::{
     CellRounds, ComponentCpu, Durability, FaultRun, Host, Latency, LittlesLaw, Pinning, Probe,
     Revocation, Run, SCHEMA, Slice, Stages, Step, StoreDelay, Throttling, utc, write_atomic,
@@ -37,6 +39,15 @@ pub fn unix_now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// Efficiency E(N) below which scaling has clearly stopped paying off:
+/// the knee of the report and of `predict`.
+pub const KNEE_EFFICIENCY: f64 = 0.8;
+/// Utilization at which a budgeted component counts as saturated.
+pub const SATURATED: f64 = 0.9;
+/// Utilization at which the proxy or the load generator (the harness) may
+/// have limited a step: the lab warns, the report cautions.
+pub const HARNESS_LIMIT: f64 = 0.8;
 
 /// The most CPU work per protected request a node takes (`--work-us`):
 /// one second. More is a typo, and a request that long holds a node's

@@ -143,6 +143,13 @@ impl AuthMode {
 }
 
 impl ProxyPolicy {
+    /// Every policy, in declaration order.
+    pub const ALL: [ProxyPolicy; 3] = [
+        ProxyPolicy::RoundRobin,
+        ProxyPolicy::LeastConn,
+        ProxyPolicy::CookieHash,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ProxyPolicy::RoundRobin => "round-robin",

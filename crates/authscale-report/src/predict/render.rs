@@ -64,7 +64,10 @@ pub(super) fn throughput(p: &PredictedPoint) -> String {
 fn knee(m: &ModePrediction) -> String {
     match (m.knee, m.knee_exact) {
         (Some(k), Some(e)) if e != k => {
-            format!("N={e} (efficiency under 0.8 from there; first listed: N={k})")
+            format!(
+                "N={e} (efficiency under {} from there; first listed: N={k})",
+                crate::analysis::KNEE_EFFICIENCY
+            )
         }
         (Some(k), _) => format!("N={k}"),
         _ => format!("none up to N={}", m.points.last().map_or(0, |p| p.n)),

@@ -15,7 +15,7 @@ pub struct ValidationPoint {
     pub error_pct: f64,
     pub predicted_latency_ms: f64,
     pub measured_latency_ms: f64,
-    pub predicted_bottleneck: String,
+    pub predicted_bottleneck: crate::analysis::Bottleneck,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,7 +112,7 @@ fn validate_against(
                     error_pct: (p.throughput - s.throughput) / s.throughput * 100.0,
                     predicted_latency_ms: p.latency_ms,
                     measured_latency_ms: s.latency_ms.mean,
-                    predicted_bottleneck: p.bottleneck.clone(),
+                    predicted_bottleneck: p.bottleneck,
                 })
             })
             .collect();
