@@ -45,10 +45,8 @@ started=$SECONDS
 # When no node code differs from side A, ab says so and measures nothing.
 if [ -n "${AB_A_BIN:-}" ]; then
     side_a=(--a-bin "$AB_A_BIN")
-elif [ -n "${AB_BASE:-}" ]; then
-    side_a=(--a-base "$AB_BASE")
 else
-    side_a=()
+    side_a=(--a-base "${AB_BASE:-HEAD^}")
 fi
 rm -f "$out/ab.md" "$out/ab.json"
 "$head" ab "${side_a[@]}" --gate results/baseline/ab.toml --build-target-dir target \

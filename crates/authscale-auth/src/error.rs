@@ -37,77 +37,57 @@ pub enum AuthError {
     LifetimeTooLong,
 }
 
-/// Why a node refused a request's credential or login: the closed set of
-/// labels in 401/429 bodies and in `authscale_auth_failures_total`. A new
-/// reason is a variant here plus its label: `ALL` and the match below make
-/// the compiler find every place to update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
-    Missing,
-    Malformed,
-    BadSignature,
-    BadAlgorithm,
-    UnknownKey,
-    WrongType,
-    Expired,
-    NotYetValid,
-    BadClaims,
-    UnknownSession,
-    Revoked,
-    StoreUnavailable,
-    IssuedInFuture,
-    LifetimeTooLong,
+/// Declares [`Reason`] from one list of `Variant => "label"`: the enum,
+/// `ALL` and `as_str` cannot disagree, and the metrics' array is sized
+/// from it.
+macro_rules! reasons {
+    ($($(#[$doc:meta])* $variant:ident => $label:literal,)*) => {
+        /// Why a node refused a request's credential or login: the closed
+        /// set of labels in 401/429 bodies and in
+        /// `authscale_auth_failures_total`. A new reason is one line in the
+        /// list below; the compiler then asks every `match` for it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Reason {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Reason {
+            /// Every reason, in the order of its metric series.
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
+
+            /// The short stable label.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Reason::$variant => $label,)*
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    Missing => "missing",
+    Malformed => "malformed",
+    BadSignature => "bad_signature",
+    BadAlgorithm => "bad_algorithm",
+    UnknownKey => "unknown_key",
+    WrongType => "wrong_type",
+    Expired => "expired",
+    NotYetValid => "not_yet_valid",
+    BadClaims => "bad_claims",
+    UnknownSession => "unknown_session",
+    Revoked => "revoked",
+    StoreUnavailable => "store_unavailable",
+    IssuedInFuture => "issued_in_future",
+    LifetimeTooLong => "lifetime_too_long",
     /// Logins locked after too many wrong passwords (429, not 401).
-    TooManyFailures,
+    TooManyFailures => "too_many_failures",
 }
 
 impl Reason {
-    /// Every reason, in the order of its metric series.
-    pub const ALL: [Reason; 15] = [
-        Reason::Missing,
-        Reason::Malformed,
-        Reason::BadSignature,
-        Reason::BadAlgorithm,
-        Reason::UnknownKey,
-        Reason::WrongType,
-        Reason::Expired,
-        Reason::NotYetValid,
-        Reason::BadClaims,
-        Reason::UnknownSession,
-        Reason::Revoked,
-        Reason::StoreUnavailable,
-        Reason::IssuedInFuture,
-        Reason::LifetimeTooLong,
-        Reason::TooManyFailures,
-    ];
-
-    /// The short stable label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Missing => "missing",
-            Reason::Malformed => "malformed",
-            Reason::BadSignature => "bad_signature",
-            Reason::BadAlgorithm => "bad_algorithm",
-            Reason::UnknownKey => "unknown_key",
-            Reason::WrongType => "wrong_type",
-            Reason::Expired => "expired",
-            Reason::NotYetValid => "not_yet_valid",
-            Reason::BadClaims => "bad_claims",
-            Reason::UnknownSession => "unknown_session",
-            Reason::Revoked => "revoked",
-            Reason::StoreUnavailable => "store_unavailable",
-            Reason::IssuedInFuture => "issued_in_future",
-            Reason::LifetimeTooLong => "lifetime_too_long",
-            Reason::TooManyFailures => "too_many_failures",
-        }
-    }
-
-    /// Its place in [`Reason::ALL`].
+    /// Its place in [`Reason::ALL`] (the declaration order).
     pub fn index(self) -> usize {
-        Reason::ALL
-            .iter()
-            .position(|r| *r == self)
-            .expect("ALL holds every reason")
+        self as usize
     }
 }
 

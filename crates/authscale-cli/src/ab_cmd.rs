@@ -15,8 +15,7 @@ use crate::{Failure, common};
 
 #[derive(Debug, clap::Args)]
 pub struct AbOptionsArgs {
-    /// Side A's binary [default: this binary; with --gate, the build of
-    /// the commit this change starts from, see --a-base].
+    /// Side A's binary [default: this binary].
     #[arg(long, value_name = "PATH", conflicts_with_all = ["a_rev", "a_base"])]
     a_bin: Option<PathBuf>,
     /// Side B's binary [default: this binary].
@@ -26,11 +25,12 @@ pub struct AbOptionsArgs {
     #[arg(long, value_name = "REV", conflicts_with = "a_base")]
     a_rev: Option<String>,
     /// Side A is where this change starts from REF: `git merge-base HEAD
-    /// REF` (origin/main for a branch; CI can pass the commit before a
-    /// push). When the gate file's `node_code` is the same there as in the
-    /// working tree, nothing is measured: the nodes' cost cannot have
-    /// changed. A failure is accepted when a commit after side A carries a
-    /// `Node-cost:` trailer saying why [default with --gate: HEAD^].
+    /// REF`, built in release (HEAD^ for the last commit, origin/main for a
+    /// branch, the commit before a push in CI; scripts/gate.sh passes
+    /// HEAD^ or AB_BASE). When the gate file's `node_code` is the same
+    /// there as in the working tree, nothing is measured: the nodes' cost
+    /// cannot have changed. A failure is accepted when a commit after side
+    /// A carries a `Node-cost:` trailer saying why.
     #[arg(long, value_name = "REF")]
     a_base: Option<String>,
     /// Side B built from a git revision.
@@ -111,8 +111,7 @@ pub struct AbOptionsArgs {
     #[arg(long, value_name = "DURATION", default_value = "50ms")]
     cpu_period: String,
     /// Bounds on B/A (TOML, e.g. results/baseline/ab.toml): exit 1 when a
-    /// figure's whole 95% interval lies beyond its bound. Side A is then
-    /// found from git (see --a-base) unless --a-bin or --a-rev names it.
+    /// figure's whole 95% interval lies beyond its bound.
     #[arg(long, value_name = "FILE")]
     gate: Option<PathBuf>,
     /// Write the comparison as Markdown (a PR comment or CI job summary).
@@ -144,14 +143,8 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
     let this = std::env::current_exe()
         .context("cannot find the authscale binary")
         .map_err(Failure::runtime)?;
-    // With a gate and no side A named, side A is where this change starts.
-    let base = match (&o.a_base, &o.gate) {
-        _ if o.a_bin.is_some() || o.a_rev.is_some() => None,
-        (Some(base), _) => Some(base.clone()),
-        (None, Some(_)) => Some("HEAD^".to_owned()),
-        (None, None) => None,
-    };
-    let start = match &base {
+    // With --a-base, side A is where this change starts from it.
+    let start = match &o.a_base {
         Some(base) => {
             let commit = start_of_change(base)
                 .map_err(|e| Failure::usage(anyhow!("side A cannot be found: {e:#}")))?;

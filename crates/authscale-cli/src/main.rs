@@ -129,7 +129,7 @@ enum Command {
     /// Examples:
     ///   authscale ab --b-costlier 10          # can it see +10% node CPU today?
     ///   authscale ab --b-node-args "--jwt-alg RS256 --jwt-key k=priv.pem,pub.pem"
-    ///   authscale ab --gate results/baseline/ab.toml --markdown ab.md   # this change against its parent
+    ///   authscale ab --a-base HEAD^ --gate results/baseline/ab.toml   # the last commit against its parent
     ///   authscale ab --a-base origin/main --gate results/baseline/ab.toml  # a branch against where it left main
     #[command(verbatim_doc_comment)]
     Ab(Box<ab_cmd::AbOptionsArgs>),

@@ -66,11 +66,11 @@ async fn run(
         period,
     )?)
     .await?;
-    let proxy = crate::lab::start_proxy(&options.proxy_bin).await?;
+    let proxy = crate::launch::start_proxy(&options.proxy_bin).await?;
     let secret = std::env::temp_dir().join(format!("authscale-ab-{}.secret", std::process::id()));
     let mut key = vec![0u8; 48];
     getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
-    crate::lab::write_private(&secret, &key)?;
+    crate::launch::write_private(&secret, &key)?;
     let lab = Ab {
         options,
         caps,

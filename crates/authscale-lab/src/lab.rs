@@ -127,14 +127,14 @@ impl<'a> Lab<'a> {
                 Store::start(group).await?
             }
         };
-        let proxy = start_proxy(&options.bin).await?;
+        let proxy = crate::launch::start_proxy(&options.bin).await?;
         let dir = results_dir(&options.out_dir, plan, started)?;
         let secret =
             std::env::temp_dir().join(format!("authscale-lab-{}.secret", std::process::id()));
         let mut key = vec![0u8; 48];
         getrandom::fill(&mut key)
             .map_err(|e| anyhow::anyhow!("no OS randomness for the sweep's token key: {e}"))?;
-        write_private(&secret, &key)?;
+        crate::launch::write_private(&secret, &key)?;
 
         let cores = host::cores();
         let budget = f64::from(plan.max_nodes()) * plan.experiment.node_cpu
@@ -471,32 +471,4 @@ pub(crate) fn scenario(
         // login lands on the node that will hold the session.
         client_cookie: mode.client_cookie(),
     })
-}
-
-/// The sweep's proxy: one thread, pinning users by the `uid` cookie when a
-/// mode asks for it, its admin endpoint on a second loopback port.
-pub(crate) async fn start_proxy(bin: &Path) -> anyhow::Result<Managed> {
-    let args = "proxy --cookie-name uid --listen 127.0.0.1:0 --admin 127.0.0.1:0 --threads 1";
-    let args: Vec<String> = args.split(' ').map(String::from).collect();
-    let proxy = Managed::start("proxy", bin, &args, None, true).await?;
-    anyhow::ensure!(
-        proxy.addrs.len() == 2,
-        "the proxy did not report its admin address"
-    );
-    Ok(proxy)
-}
-
-/// Writes `bytes` to a new file only its owner can read (a key).
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let _ = std::fs::remove_file(path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    file.write_all(bytes)?;
-    Ok(())
 }

@@ -230,3 +230,14 @@ pub fn metric(text: &str, series: &str) -> u64 {
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// Requests in flight per upstream, from a proxy's admin endpoint.
+pub async fn in_flight(admin: SocketAddr) -> Vec<u64> {
+    let listed = authscale_testkit::get(admin, "/upstreams").await.json();
+    listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|u| u["in_flight"].as_u64().expect("in_flight"))
+        .collect()
+}
