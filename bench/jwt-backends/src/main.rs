@@ -2,7 +2,11 @@
 //! per algorithm with aws-lc-rs and with RustCrypto, each in its own
 //! process (a process can install only one provider).
 //!
-//! Run: `cargo run --release -p authscale-bench --example jwt_backends`
+//! Run: `cargo run --release -p authscale-jwt-backends`
+//!
+//! A package of its own: it needs jsonwebtoken's `rust_crypto` feature,
+//! which anywhere else would change how the instruction counts' program
+//! (`authscale-bench`'s `icount`) and the CLI are built.
 
 use std::hint::black_box;
 use std::process::Command;
@@ -13,7 +17,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
 fn key(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../crates/authscale-testkit/fixtures/keys")
+        .join("../../crates/authscale-testkit/fixtures/keys")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
