@@ -21,13 +21,23 @@ fn main() {
         "cargo:rustc-env=AUTHSCALE_BUILD_COMMIT={}",
         commit.unwrap_or_default()
     );
-    // Built again when the checkout moves to another commit: HEAD, the
-    // branch it names, and the packed refs.
-    if let Some(git_dir) = output(Command::new("git").args(["rev-parse", "--absolute-git-dir"])) {
-        println!("cargo:rerun-if-changed={git_dir}/HEAD");
-        println!("cargo:rerun-if-changed={git_dir}/packed-refs");
-        if let Some(branch) = output(Command::new("git").args(["symbolic-ref", "-q", "HEAD"])) {
-            println!("cargo:rerun-if-changed={git_dir}/{branch}");
+    // Built again when the checkout moves to another commit: HEAD, and the
+    // branches (loose under refs/heads, or packed). Only paths that exist
+    // are named: cargo counts a missing one as changed on every build, which
+    // rebuilt the lab and the CLI each time.
+    let git = |args: &[&str]| output(Command::new("git").arg("rev-parse").args(args));
+    if let Some(git_dir) = git(&["--absolute-git-dir"]) {
+        // A worktree keeps HEAD in its own folder and the refs in the common one.
+        let common =
+            git(&["--path-format=absolute", "--git-common-dir"]).unwrap_or(git_dir.clone());
+        let common = std::path::Path::new(&common);
+        let watched = [
+            std::path::Path::new(&git_dir).join("HEAD"),
+            common.join("refs").join("heads"),
+            common.join("packed-refs"),
+        ];
+        for path in watched.iter().filter(|p| p.exists()) {
+            println!("cargo:rerun-if-changed={}", path.display());
         }
     }
     println!("cargo:rerun-if-changed=build.rs");
