@@ -11,6 +11,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh || exit 1
+# Chromium (for the browser test of report.html) installs while the lints
+# compile: mostly download and unpacking, little CPU.
+browser_log=$(mktemp)
+scripts/setup.sh chromium >"$browser_log" 2>&1 &
+browser_setup=$!
 
 failed=()
 step() {
@@ -35,6 +40,7 @@ tests() {
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings" \
   cargo clippy --workspace --all-targets --locked -- -D warnings
+wait "$browser_setup"; cat "$browser_log" >&2; rm -f "$browser_log"
 step "tests" tests
 step "benchmarks in test mode (each runs once: they must keep working)" \
   cargo test --locked -p authscale-bench --benches

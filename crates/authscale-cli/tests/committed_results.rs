@@ -1,6 +1,7 @@
 //! What ships is what was measured: the committed examples, baseline and
 //! A/A runs are complete runs of the shipped experiment files from one
-//! clean commit, every figure README.md and docs/ quote matches the file it
+//! clean commit, every report beside them is what this build renders from
+//! its run.json, every figure README.md and docs/ quote matches the file it
 //! comes from (a changed result and a changed figure both fail), and the
 //! README stays short with every path it names present.
 
@@ -88,6 +89,40 @@ fn the_committed_runs_are_complete_runs_of_the_shipped_experiments_from_one_clea
         1,
         "the committed runs come from several commits: {commits:?}"
     );
+}
+
+#[test]
+fn every_committed_report_is_what_this_build_renders_from_its_run() {
+    for (dir, _) in committed_runs() {
+        let run = Run::read(&dir).unwrap_or_else(|e| panic!("{e:#}"));
+        let rendered = authscale_report::render(&run);
+        let names: std::collections::BTreeSet<String> =
+            rendered.iter().map(|(name, _)| name.clone()).collect();
+        for (name, contents) in &rendered {
+            let committed = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            assert!(
+                committed == *contents,
+                "{}/{name} is not what this build renders from its run.json: run `authscale report {}`",
+                dir.display(),
+                dir.display()
+            );
+        }
+        // And no chart or page is left over from an earlier renderer.
+        for entry in std::fs::read_dir(&dir).expect("run folder") {
+            let name = entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            if name.ends_with(".svg") || name.ends_with(".html") || name == "report.md" {
+                assert!(
+                    names.contains(&name),
+                    "{}/{name} is not rendered any more",
+                    dir.display()
+                );
+            }
+        }
+    }
 }
 
 #[test]

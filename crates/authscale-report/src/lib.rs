@@ -12,6 +12,7 @@ mod analysis;
 pub mod compare;
 pub mod figures;
 mod gate;
+pub mod html;
 pub mod instructions;
 pub mod interval;
 pub mod precision;

@@ -1,4 +1,5 @@
-//! `report.md` and its SVG charts for one run. A pure function of the run:
+//! `report.md`, its SVG charts and `report.html` (the same, in one
+//! self-contained page) for one run. A pure function of the run:
 //! the same run.json always gives the same files.
 
 use authscale_schema::AuthMode;
@@ -24,10 +25,20 @@ pub fn render(run: &Run) -> Vec<(String, String)> {
     let analysis = analyse(run);
     let precision = precision(run);
     let mut files = charts(run, &analysis, &precision);
+    let md = markdown(run, &analysis, &precision);
+    let svgs = files.iter().cloned().collect();
+    let title = format!(
+        "authscale report: {} ({})",
+        run.plan.experiment.name, run.started_at
+    );
     files.insert(
         0,
-        ("report.md".to_owned(), markdown(run, &analysis, &precision)),
+        (
+            "report.html".to_owned(),
+            crate::html::page(&title, &md, &svgs),
+        ),
     );
+    files.insert(0, ("report.md".to_owned(), md));
     files
 }
 

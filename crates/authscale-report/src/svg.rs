@@ -69,10 +69,34 @@ fn label(v: f64) -> String {
     }
 }
 
+/// A value under the pointer: three significant figures or whole units.
+fn reading(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// What a marker shows under the pointer: as an SVG `<title>` (a browser's
+/// tooltip) and as `data-value` (report.html's readout line).
+fn value_title(text: &str) -> (String, String) {
+    let text = escape(text);
+    (
+        format!(r#" data-value="{text}""#),
+        format!("<title>{text}</title>"),
+    )
 }
 
 fn frame(out: &mut String, title: &str, x_label: &str, y_label: &str) {
@@ -224,9 +248,25 @@ impl LineChart {
             );
             if !s.dashed {
                 for p in s.points.iter().filter(|p| p.1.is_finite()) {
+                    let interval = self
+                        .error_bars
+                        .iter()
+                        .find(|b| b.0 == s.color && b.1 == p.0)
+                        .filter(|b| b.2.is_finite() && b.3.is_finite())
+                        .map_or(String::new(), |b| {
+                            format!(" [{}, {}]", reading(b.2), reading(b.3))
+                        });
+                    let (data, title) = value_title(&format!(
+                        "{}, {} {}: {} {}{interval}",
+                        s.name,
+                        self.x_label,
+                        label(p.0),
+                        self.y_label,
+                        reading(p.1)
+                    ));
                     let _ = writeln!(
                         out,
-                        r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{color}"/>"#,
+                        r#"<circle cx="{:.1}" cy="{:.1}" r="4" fill="{color}"{data}>{title}</circle>"#,
                         px(p.0),
                         py(p.1)
                     );
@@ -288,9 +328,12 @@ impl StackedBars {
             let mut base = 0.0;
             for (j, v) in values.iter().enumerate() {
                 let (y0, y1) = (py(base), py(base + v));
+                let part = self.parts.get(j).map_or("", String::as_str);
+                let (data, title) =
+                    value_title(&format!("{name}, {part}: {} {}", reading(*v), self.y_label));
                 let _ = writeln!(
                     out,
-                    r#"<rect x="{x:.1}" y="{y1:.1}" width="{:.1}" height="{:.1}" fill="{}"/>"#,
+                    r#"<rect x="{x:.1}" y="{y1:.1}" width="{:.1}" height="{:.1}" fill="{}"{data}>{title}</rect>"#,
                     slot * 0.7,
                     (y0 - y1).max(0.0),
                     COLORS[(j + 2) % COLORS.len()]
@@ -352,12 +395,21 @@ mod tests {
         let svg = chart.render();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("t &lt;x&gt;") && svg.contains("<polyline"));
+        // Each marker says its value, with its interval where it has one.
+        assert!(
+            svg.contains(r#"data-value="a, N 2: req/s 20.0 [18.0, 22.0]"><title>a, N 2: req/s 20.0 [18.0, 22.0]</title></circle>"#),
+            "{svg}"
+        );
+        assert!(svg.contains("<title>a, N 1: req/s 10.0</title>"), "{svg}");
         let bars = StackedBars {
             title: "b".into(),
             y_label: "µs".into(),
             parts: vec!["x".into()],
             bars: vec![("c".into(), vec![1.0])],
         };
-        assert!(bars.render().contains("<rect x="));
+        assert!(
+            bars.render()
+                .contains("<title>c, x: 1.00 µs</title></rect>")
+        );
     }
 }
