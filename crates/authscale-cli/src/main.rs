@@ -25,6 +25,7 @@ mod figures_cmd;
 mod instructions_cmd;
 mod load_cmd;
 mod node_cmd;
+mod outputs;
 mod predict_cmd;
 mod proxy_cmd;
 mod report_cmd;

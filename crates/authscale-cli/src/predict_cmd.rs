@@ -10,6 +10,7 @@ use clap::Args;
 
 use crate::Failure;
 use crate::common;
+use crate::outputs::Outputs;
 
 /// Options of `authscale predict`.
 #[derive(Debug, Args)]
@@ -49,101 +50,16 @@ pub struct PredictOptions {
     /// these N only (the others are not read, not even for load levels).
     #[arg(long, value_name = "LIST", requires = "validate")]
     fit_nodes: Option<String>,
-    /// Markdown instead of text: printed, or written to FILE (then the
-    /// text is printed).
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = STDOUT)]
-    markdown: Option<PathBuf>,
-    /// JSON, its format named in a `schema` field: printed, or written to
-    /// FILE (then the text is printed).
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = STDOUT)]
-    json: Option<PathBuf>,
+    #[command(flatten)]
+    outputs: Outputs,
     /// Also write the predicted X(N) chart here.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
 }
 
-/// `--json` or `--markdown` without a FILE: printed instead of the text.
-const STDOUT: &str = "-";
-
 fn read(path: &Path) -> Result<(Run, String), Failure> {
     let run = Run::read(path).map_err(Failure::usage)?;
     Ok((run, path.display().to_string()))
-}
-
-/// Where `--json` and `--markdown` go, checked before any work: at most one
-/// of them printed, and no FILE that is a measured run (`--json RUN_A
-/// RUN_B` takes RUN_A as the FILE; writing it would destroy the run).
-fn check_outputs(options: &PredictOptions) -> Result<(), Failure> {
-    let printed = |o: &Option<PathBuf>| o.as_deref() == Some(Path::new(STDOUT));
-    if printed(&options.json) && printed(&options.markdown) {
-        return Err(Failure::usage(anyhow!(
-            "--json and --markdown cannot both be printed: give one of them a FILE"
-        )));
-    }
-    for (flag, output) in [("--json", &options.json), ("--markdown", &options.markdown)] {
-        let Some(path) = output.as_deref().filter(|p| *p != Path::new(STDOUT)) else {
-            continue;
-        };
-        // Written by a rename: a link would be replaced, not written
-        // through, and reading a pipe or device (to check it is no run)
-        // would block. Only a new or a regular file is written.
-        if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
-            return Err(Failure::usage(anyhow!(
-                "{flag} {}: not a regular file; give a new or regular file, or {STDOUT} to print",
-                path.display()
-            )));
-        }
-        if Run::read(path).is_ok() {
-            return Err(Failure::usage(anyhow!(
-                "{flag} {} is a measured run, not a file to write: {flag} takes the \
-                 FILE right after it, so put the runs first",
-                path.display()
-            )));
-        }
-        common::writable(flag, path).map_err(Failure::usage)?;
-    }
-    Ok(())
-}
-
-/// One result in every format; the formats are rendered only where asked
-/// for. Files are written whole (atomically); stdout gets the printed
-/// format, or the text.
-struct Renderings<T, M, J> {
-    text: T,
-    markdown: M,
-    json: J,
-}
-
-impl<T, M, J> Renderings<T, M, J>
-where
-    T: Fn() -> String,
-    M: Fn() -> String,
-    J: Fn() -> serde_json::Result<String>,
-{
-    fn deliver(&self, options: &PredictOptions) -> Result<(), Failure> {
-        let json = || (self.json)().map_err(Failure::runtime);
-        let mut printed = None;
-        if let Some(path) = &options.json {
-            if path == Path::new(STDOUT) {
-                printed = Some(json()? + "\n");
-            } else {
-                write(path, &json()?)?;
-            }
-        }
-        if let Some(path) = &options.markdown {
-            if path == Path::new(STDOUT) {
-                printed = Some((self.markdown)());
-            } else {
-                write(path, &(self.markdown)())?;
-            }
-        }
-        say_raw!("{}", printed.unwrap_or_else(|| (self.text)()));
-        Ok(())
-    }
-}
-
-fn write(path: &Path, contents: &str) -> Result<(), Failure> {
-    authscale_schema::write_atomic(path, contents.as_bytes()).map_err(Failure::runtime)
 }
 
 fn write_svg(path: Option<&Path>, prediction: &predict::Prediction) -> Result<(), Failure> {
@@ -159,7 +75,7 @@ pub fn run(options: PredictOptions) -> Result<(), Failure> {
     if let Some(path) = &options.svg {
         common::writable("--svg", path).map_err(Failure::usage)?;
     }
-    check_outputs(&options)?;
+    options.outputs.check()?;
     if options.validate {
         return validate(&options);
     }
@@ -197,12 +113,7 @@ pub fn run(options: PredictOptions) -> Result<(), Failure> {
     .map_err(Failure::usage)?;
     let prediction = predict::predict(&run, &name, &cluster).map_err(Failure::usage)?;
     write_svg(options.svg.as_deref(), &prediction)?;
-    Renderings {
-        text: || predict::prediction_text(&prediction),
-        markdown: || predict::prediction_markdown(&prediction),
-        json: || predict::prediction_json(&prediction),
-    }
-    .deliver(&options)
+    options.outputs.deliver(&prediction)
 }
 
 fn validate(options: &PredictOptions) -> Result<(), Failure> {
@@ -242,10 +153,5 @@ fn validate(options: &PredictOptions) -> Result<(), Failure> {
     }
     .map_err(Failure::usage)?;
     write_svg(options.svg.as_deref(), &validation.prediction)?;
-    Renderings {
-        text: || predict::validation_text(&validation),
-        markdown: || predict::validation_markdown(&validation),
-        json: || predict::validation_json(&validation),
-    }
-    .deliver(options)
+    options.outputs.deliver(&validation)
 }

@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use authscale_report::{Thresholds, evaluate};
 use authscale_schema::Run;
 use clap::Args;
 
 use crate::Failure;
+use crate::outputs::Outputs;
 
 /// Options of `authscale report`.
 #[derive(Debug, Args)]
@@ -46,6 +47,8 @@ pub struct CompareOptions {
         allow_negative_numbers = true
     )]
     drift: f64,
+    #[command(flatten)]
+    outputs: Outputs,
 }
 
 /// Options of `authscale spread`.
@@ -67,6 +70,8 @@ pub struct SpreadOptions {
         allow_negative_numbers = true
     )]
     within: f64,
+    #[command(flatten)]
+    outputs: Outputs,
 }
 
 /// Options of `authscale gate`.
@@ -81,12 +86,8 @@ pub struct GateOptions {
     /// Threshold checks (TOML, `checks = [...]`). [default: thresholds.toml beside the baseline]
     #[arg(long, value_name = "FILE")]
     thresholds: Option<PathBuf>,
-    /// Also write the table as Markdown (for a CI job summary).
-    #[arg(long, value_name = "FILE")]
-    markdown: Option<PathBuf>,
-    /// Print the result as JSON instead of a table.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    outputs: Outputs,
 }
 
 fn read(path: &std::path::Path) -> Result<Run, Failure> {
@@ -109,6 +110,7 @@ pub fn report(options: ReportOptions) -> Result<(), Failure> {
 }
 
 pub fn compare(options: CompareOptions) -> Result<(), Failure> {
+    options.outputs.check()?;
     // The table prints ratios to three decimals: a band narrower than one
     // step of that grid would not show.
     if !(options.drift == 0.0 || (0.001..=1.0).contains(&options.drift)) {
@@ -140,11 +142,13 @@ pub fn compare(options: CompareOptions) -> Result<(), Failure> {
             options.b.display()
         )));
     }
-    say_raw!("{}", authscale_report::compare(&a, &b, drift));
-    Ok(())
+    options
+        .outputs
+        .deliver(&authscale_report::compare(&a, &b, drift))
 }
 
 pub fn spread(options: SpreadOptions) -> Result<(), Failure> {
+    options.outputs.check()?;
     if !(options.within > 0.0 && options.within < 1.0) {
         return Err(Failure::usage(anyhow::anyhow!(
             "--within {}: give a fraction between 0 and 1 (0.05 = ±5%)",
@@ -215,13 +219,13 @@ pub fn spread(options: SpreadOptions) -> Result<(), Failure> {
             "no figure has a value from two runs or more (every step without successful requests?): nothing to compare"
         )));
     };
-    say_raw!("{table}");
-    Ok(())
+    options.outputs.deliver(&table)
 }
 
 /// Exit codes: 0 every check passed, 1 a check failed, 2 the gate could
 /// not be evaluated (usage, configuration, files).
 pub fn gate(options: GateOptions) -> Result<(), Failure> {
+    options.outputs.check()?;
     let baseline = read(&options.baseline)?;
     let run = read(&options.run)?;
     // @max, @min and `baseline * F` pair the run's steps with the
@@ -274,19 +278,7 @@ pub fn gate(options: GateOptions) -> Result<(), Failure> {
     };
     let thresholds = Thresholds::from_file(&thresholds_path).map_err(Failure::usage)?;
     let report = evaluate(&thresholds, &run, Some(&baseline)).map_err(Failure::usage)?;
-    if options.json {
-        say!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(Failure::runtime)?
-        );
-    } else {
-        say_raw!("{}", report.table(false));
-    }
-    if let Some(path) = &options.markdown {
-        std::fs::write(path, report.table(true))
-            .with_context(|| format!("cannot write {}", path.display()))
-            .map_err(Failure::usage)?;
-    }
+    options.outputs.deliver(&report)?;
     if report.passed {
         Ok(())
     } else {

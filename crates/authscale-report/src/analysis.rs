@@ -80,6 +80,22 @@ impl Serialize for Bottleneck {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Bottleneck {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let label = String::deserialize(d)?;
+        Component::ALL
+            .into_iter()
+            .map(Bottleneck::Component)
+            .chain([
+                Bottleneck::None,
+                Bottleneck::NotMeasured,
+                Bottleneck::Connections,
+            ])
+            .find(|b| b.as_str() == label)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown bottleneck {label:?}")))
+    }
+}
+
 /// Everything the report says about one mode.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModeAnalysis {

@@ -19,6 +19,8 @@ use std::fmt::Write;
 
 use authscale_schema::{AuthMode, Component, Run, Slice, Step};
 
+use serde::{Deserialize, Serialize};
+
 use crate::analysis::analyse;
 use crate::interval::{Estimate, Resolved, mean_sd, t95};
 
@@ -29,33 +31,93 @@ use crate::interval::{Estimate, Resolved, mean_sd, t95};
 /// band, 2.7% and 0.8% with 0.05.
 pub const DEFAULT_DRIFT: f64 = 0.05;
 
-/// A Markdown table comparing run B against run A; differences inside
-/// ±`drift` are not resolved.
-pub fn compare(a: &Run, b: &Run, drift: f64) -> String {
+/// The format of `compare --json`.
+pub const COMPARE_SCHEMA: &str = "authscale-compare/1";
+
+/// Run B against run A: every (mode, N) step both measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub a: RunLabel,
+    pub b: RunLabel,
+    /// The drift band's d: B/A from 1/(1 + d) to 1 + d is not resolved.
+    pub drift: f64,
+    /// The band as judged, on the printed grid: (lower, upper).
+    pub band: (f64, f64),
+    pub steps: Vec<ComparedStep>,
+}
+
+/// Which run a side is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunLabel {
+    pub experiment: String,
+    pub started_at: String,
+    pub git_commit: String,
+}
+
+/// One (mode, N) step of both runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComparedStep {
+    pub mode: AuthMode,
+    pub n: u32,
+    /// Throughput, req/s.
+    pub throughput: Compared,
+    pub p99_ms: Compared,
+    /// The nodes' CPU-µs per request.
+    pub node_cpu_us: Compared,
+    /// E(N) of each run: (A, B).
+    pub efficiency: (f64, f64),
+    /// Store commands per request: (A, B).
+    pub store_cmds_per_req: (f64, f64),
+}
+
+/// One figure of both runs and B/A.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compared {
+    pub a: f64,
+    pub b: f64,
+    /// B/A: the ratio of the slices' geometric means where both runs have
+    /// slices, else of the step figures; None when A is 0.
+    pub ratio: Option<f64>,
+    /// The 95% interval of B/A, bounds rounded outward to three decimals.
+    pub interval: Option<(f64, f64)>,
+    /// What the interval says, beyond the drift band; None without one.
+    pub verdict: Option<Verdict>,
+    /// Slices at 0 left out (no logarithm): (A, B).
+    pub zero_slices: (usize, usize),
+}
+
+/// What a ratio's interval says about B.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    BFaster,
+    BSlower,
+    NotResolved,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::BFaster => "B faster",
+            Verdict::BSlower => "B slower",
+            Verdict::NotResolved => "not resolved",
+        }
+    }
+}
+
+fn label(run: &Run) -> RunLabel {
+    RunLabel {
+        experiment: run.plan.experiment.name.clone(),
+        started_at: run.started_at.clone(),
+        git_commit: run.host.git_commit.clone(),
+    }
+}
+
+/// Run B against run A; differences inside ±`drift` are not resolved.
+pub fn compare(a: &Run, b: &Run, drift: f64) -> Comparison {
     let (aa, ab) = (analyse(a), analyse(b));
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "A: {} {} (commit {})",
-        a.plan.experiment.name, a.started_at, a.host.git_commit
-    );
-    let _ = writeln!(
-        out,
-        "B: {} {} (commit {})\n",
-        b.plan.experiment.name, b.started_at, b.host.git_commit
-    );
-    let _ = writeln!(
-        out,
-        "| mode | N | X A | X B | B/A | p99 A | p99 B | B/A | E A | E B | node µs/req A | node µs/req B | B/A | store cmds/req A | B |"
-    );
-    let _ = writeln!(
-        out,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    );
-    let mut rows = 0;
-    let with_intervals = std::cell::Cell::new(false);
-    let bare = std::cell::Cell::new(false);
     let band = Band::new(drift);
+    let mut steps = Vec::new();
     for ma in &aa.modes {
         let Some(mb) = ab.modes.iter().find(|m| m.mode == ma.mode) else {
             continue;
@@ -70,92 +132,154 @@ pub fn compare(a: &Run, b: &Run, drift: f64) -> String {
                     .copied()
                     .unwrap_or(0.0)
             };
-            let steps = step(a, ma.mode, pa.n).zip(step(b, ma.mode, pa.n));
+            let sides = step(a, ma.mode, pa.n).zip(step(b, ma.mode, pa.n));
             // The ratio of the steps' figures; with slices on both sides,
             // its interval and what it says.
-            let ratio = |x: f64, y: f64, slice: fn(&Slice) -> Option<f64>, better: Better| {
-                let sides = steps.map(|(sa, sb)| (values(sa, slice), values(sb, slice)));
-                let interval = sides
+            let compared = |x: f64, y: f64, slice: fn(&Slice) -> Option<f64>, better: Better| {
+                let values = sides.map(|(sa, sb)| (values(sa, slice), values(sb, slice)));
+                let interval = values
                     .as_ref()
                     .and_then(|(va, vb)| independent_ratio(va, vb));
-                // Slices at 0 (a stalled slice) have no logarithm: say so,
-                // and whose, rather than leave them out silently.
                 let zeros = |v: &[f64]| v.iter().filter(|v| **v <= 0.0).count();
-                let (za, zb) = sides
+                let zero_slices = values
                     .as_ref()
                     .map_or((0, 0), |(va, vb)| (zeros(va), zeros(vb)));
-                let note = match (za, zb) {
-                    (0, 0) => String::new(),
-                    (a, 0) => format!(" (A: {a} slices at 0 left out)"),
-                    (0, b) => format!(" (B: {b} slices at 0 left out)"),
-                    (a, b) => format!(" (A: {a}, B: {b} slices at 0 left out)"),
-                };
-                match interval {
-                    Some(r) => {
-                        with_intervals.set(true);
-                        format!("{}{note}", band.show(&r, better))
-                    }
-                    None if x > 0.0 => {
-                        bare.set(true);
-                        format!("{:.3}{note}", y / x)
-                    }
-                    None => "—".into(),
+                Compared {
+                    a: x,
+                    b: y,
+                    ratio: interval
+                        .map(|r| r.mean)
+                        .or_else(|| (x > 0.0).then(|| y / x)),
+                    interval: interval.map(|r| (down(r.lo), up(r.hi))),
+                    verdict: interval.map(|r| band.verdict(&r, better)),
+                    zero_slices,
                 }
             };
-            let row = format!(
-                "| {} | {} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {:.3} | {:.3} |",
-                ma.mode,
-                pa.n,
-                pa.throughput,
-                pb.throughput,
-                ratio(
+            steps.push(ComparedStep {
+                mode: ma.mode,
+                n: pa.n,
+                throughput: compared(
                     pa.throughput,
                     pb.throughput,
                     |s| Some(s.throughput),
-                    Better::Higher
+                    Better::Higher,
                 ),
-                pa.p99_ms,
-                pb.p99_ms,
-                ratio(pa.p99_ms, pb.p99_ms, |s| Some(s.p99_ms), Better::Lower),
-                pa.efficiency,
-                pb.efficiency,
-                node(pa),
-                node(pb),
-                ratio(
+                p99_ms: compared(pa.p99_ms, pb.p99_ms, |s| Some(s.p99_ms), Better::Lower),
+                node_cpu_us: compared(
                     node(pa),
                     node(pb),
                     |s| s.cpu_us_per_request.get(&Component::Nodes).copied(),
-                    Better::Lower
+                    Better::Lower,
                 ),
-                pa.store_cmds_per_req,
-                pb.store_cmds_per_req
-            );
-            let _ = writeln!(out, "{row}");
-            rows += 1;
+                efficiency: (pa.efficiency, pb.efficiency),
+                store_cmds_per_req: (pa.store_cmds_per_req, pb.store_cmds_per_req),
+            });
         }
     }
-    let drift_note = format!(
-        "Runs taken at different times also differ by the machine's drift, which neither run's slices contain, so a difference counts only when its whole interval lies beyond the drift band from {:.3} to {:.3} (B/A within a factor 1 + {} of 1 either way, --drift). `authscale spread` over repeats of a sweep prints how far their throughput drifts. To see smaller differences between two builds or configurations, measure them side by side with `authscale ab`: paired by round, the drift cancels.",
-        band.lower, band.upper, drift
-    );
-    if rows == 0 {
-        let _ = writeln!(out, "\nThe runs share no (mode, N) step.");
-        return out;
+    Comparison {
+        a: label(a),
+        b: label(b),
+        drift,
+        band: (band.lower, band.upper),
+        steps,
     }
-    if with_intervals.get() {
+}
+
+impl Compared {
+    /// `mean [lo, hi] verdict`, a bare ratio without slices, or —.
+    fn show(&self) -> String {
+        let note = match self.zero_slices {
+            (0, 0) => String::new(),
+            (a, 0) => format!(" (A: {a} slices at 0 left out)"),
+            (0, b) => format!(" (B: {b} slices at 0 left out)"),
+            (a, b) => format!(" (A: {a}, B: {b} slices at 0 left out)"),
+        };
+        match (self.ratio, self.interval, self.verdict) {
+            (Some(r), Some((lo, hi)), Some(v)) => {
+                format!("{r:.3} [{lo:.3}, {hi:.3}] {}{note}", v.label())
+            }
+            (Some(r), _, _) => format!("{r:.3}{note}"),
+            _ => "—".into(),
+        }
+    }
+}
+
+impl crate::Document for Comparison {
+    const SCHEMA: &'static str = COMPARE_SCHEMA;
+
+    fn title(&self) -> String {
+        format!(
+            "authscale compare: {} {} against {} {}",
+            self.b.experiment, self.b.started_at, self.a.experiment, self.a.started_at
+        )
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = String::new();
+        for (side, run) in [("A", &self.a), ("B", &self.b)] {
+            let _ = writeln!(
+                out,
+                "{side}: {} {} (commit {})",
+                run.experiment, run.started_at, run.git_commit
+            );
+        }
         let _ = writeln!(
             out,
-            "\nB/A with a 95% interval where both runs have slices: the ratio of the runs' geometric means over their slices (for p99, of the slices' p99s, which can differ from the whole steps' p99 beside it), a t interval on the logs with Welch's degrees of freedom (the runs are independent: no pairing by round), its bounds rounded outward to three decimals. \"not resolved\": the interval reaches into the drift band."
+            "\n| mode | N | X A | X B | B/A | p99 A | p99 B | B/A | E A | E B | node µs/req A | node µs/req B | B/A | store cmds/req A | B |"
         );
-    }
-    if bare.get() {
         let _ = writeln!(
             out,
-            "\nA ratio without an interval or verdict: one of the runs has no slices there (measured in blocks), so nothing says whether the difference is more than noise or drift."
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
+        for s in &self.steps {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {:.3} | {:.3} |",
+                s.mode,
+                s.n,
+                s.throughput.a,
+                s.throughput.b,
+                s.throughput.show(),
+                s.p99_ms.a,
+                s.p99_ms.b,
+                s.p99_ms.show(),
+                s.efficiency.0,
+                s.efficiency.1,
+                s.node_cpu_us.a,
+                s.node_cpu_us.b,
+                s.node_cpu_us.show(),
+                s.store_cmds_per_req.0,
+                s.store_cmds_per_req.1
+            );
+        }
+        if self.steps.is_empty() {
+            let _ = writeln!(out, "\nThe runs share no (mode, N) step.");
+            return out;
+        }
+        let figures = || {
+            self.steps
+                .iter()
+                .flat_map(|s| [&s.throughput, &s.p99_ms, &s.node_cpu_us])
+        };
+        if figures().any(|c| c.interval.is_some()) {
+            let _ = writeln!(
+                out,
+                "\nB/A with a 95% interval where both runs have slices: the ratio of the runs' geometric means over their slices (for p99, of the slices' p99s, which can differ from the whole steps' p99 beside it), a t interval on the logs with Welch's degrees of freedom (the runs are independent: no pairing by round), its bounds rounded outward to three decimals. \"not resolved\": the interval reaches into the drift band."
+            );
+        }
+        if figures().any(|c| c.interval.is_none() && c.ratio.is_some()) {
+            let _ = writeln!(
+                out,
+                "\nA ratio without an interval or verdict: one of the runs has no slices there (measured in blocks), so nothing says whether the difference is more than noise or drift."
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nRuns taken at different times also differ by the machine's drift, which neither run's slices contain, so a difference counts only when its whole interval lies beyond the drift band from {:.3} to {:.3} (B/A within a factor 1 + {} of 1 either way, --drift). `authscale spread` over repeats of a sweep prints how far their throughput drifts. To see smaller differences between two builds or configurations, measure them side by side with `authscale ab`: paired by round, the drift cancels.",
+            self.band.0, self.band.1, self.drift
+        );
+        out
     }
-    let _ = writeln!(out, "\n{drift_note}");
-    out
 }
 
 fn step(run: &Run, mode: AuthMode, n: u32) -> Option<&Step> {
@@ -202,18 +326,7 @@ impl Band {
         }
     }
 
-    /// `mean [lo, hi] verdict`, the bounds rounded outward.
-    fn show(&self, ratio: &Estimate, better: Better) -> String {
-        format!(
-            "{:.3} [{:.3}, {:.3}] {}",
-            ratio.mean,
-            down(ratio.lo),
-            up(ratio.hi),
-            self.verdict(ratio, better)
-        )
-    }
-
-    fn verdict(&self, ratio: &Estimate, better: Better) -> &'static str {
+    fn verdict(&self, ratio: &Estimate, better: Better) -> Verdict {
         let resolved = if ratio.n < 2 {
             Resolved::NotResolved
         } else if down(ratio.lo) > self.upper {
@@ -224,16 +337,18 @@ impl Band {
             Resolved::NotResolved
         };
         match (resolved, better) {
-            (Resolved::NotResolved, _) => "not resolved",
-            (Resolved::Higher, Better::Higher) | (Resolved::Lower, Better::Lower) => "B faster",
-            _ => "B slower",
+            (Resolved::NotResolved, _) => Verdict::NotResolved,
+            (Resolved::Higher, Better::Higher) | (Resolved::Lower, Better::Lower) => {
+                Verdict::BFaster
+            }
+            _ => Verdict::BSlower,
         }
     }
 }
 
 #[cfg(test)]
 fn verdict(ratio: &Estimate, better: Better, drift: f64) -> &'static str {
-    Band::new(drift).verdict(ratio, better)
+    Band::new(drift).verdict(ratio, better).label()
 }
 
 /// B/A of two independent samples of positive values: the ratio of their
@@ -268,6 +383,7 @@ fn independent_ratio(a: &[f64], b: &[f64]) -> Option<Estimate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Document;
 
     #[test]
     fn welch_ratio_of_independent_samples() {
@@ -366,7 +482,14 @@ mod tests {
         // B: twice the throughput, the same p99 within the noise.
         b.steps[0].slices = slices(&[205.0, 196.0, 201.0, 199.0], &[11.0, 9.5, 10.5, 10.0]);
         b.steps[0].throughput = a.steps[0].throughput * 2.0;
-        let table = compare(&a, &b, DEFAULT_DRIFT);
+        let comparison = compare(&a, &b, DEFAULT_DRIFT);
+        let table = comparison.markdown();
+        // The JSON reads back into the same rows.
+        let json = comparison.json().expect("json");
+        assert_eq!(
+            crate::document::from_json::<Comparison>(&json).expect("parse"),
+            comparison
+        );
         let row = table
             .lines()
             .find(|l| l.starts_with(&format!("| {mode} | {n} |")))

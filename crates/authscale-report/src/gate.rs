@@ -46,7 +46,7 @@ impl Thresholds {
 pub struct GateError(pub String);
 
 /// One evaluated check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     pub expression: String,
     pub current: f64,
@@ -55,8 +55,11 @@ pub struct Check {
     pub passed: bool,
 }
 
+/// The format of `gate --json`.
+pub const GATE_SCHEMA: &str = "authscale-gate/1";
+
 /// All checks of a gate run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateReport {
     pub checks: Vec<Check>,
     pub passed: bool,
@@ -315,7 +318,7 @@ impl Metric {
 
 impl GateReport {
     /// The table as plain text (for the terminal) or Markdown.
-    pub fn table(&self, markdown: bool) -> String {
+    fn table(&self, markdown: bool) -> String {
         let fmt = |v: f64| {
             if v.abs() >= 100.0 {
                 format!("{v:.0}")
@@ -374,5 +377,24 @@ impl GateReport {
             ));
         }
         out
+    }
+}
+
+impl crate::Document for GateReport {
+    const SCHEMA: &'static str = GATE_SCHEMA;
+
+    fn title(&self) -> String {
+        format!(
+            "authscale gate: {}",
+            if self.passed { "passed" } else { "failed" }
+        )
+    }
+
+    fn markdown(&self) -> String {
+        self.table(true)
+    }
+
+    fn text(&self) -> String {
+        self.table(false)
     }
 }

@@ -10,6 +10,7 @@
 pub mod ab;
 mod analysis;
 pub mod compare;
+pub mod document;
 pub mod figures;
 mod gate;
 pub mod html;
@@ -25,5 +26,6 @@ pub mod usl;
 
 pub use analysis::{Analysis, Ceiling, ModeAnalysis, Point, analyse};
 pub use compare::compare;
+pub use document::{Document, from_json};
 pub use gate::{Check, GateError, GateReport, Thresholds, evaluate};
 pub use report::{render, write};

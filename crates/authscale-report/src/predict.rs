@@ -17,7 +17,7 @@ use authscale_schema::Component;
 use std::collections::BTreeMap;
 
 use authscale_schema::Run;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Bottleneck, KNEE_EFFICIENCY, SATURATED, analyse};
 use costs::{costs, network};
@@ -68,7 +68,7 @@ pub enum PredictError {
 }
 
 /// The cluster to predict for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cluster {
     /// Cores of each node.
     pub node_cores: f64,
@@ -185,7 +185,7 @@ pub fn parse_nodes(raw: &str) -> Result<Vec<u32>, PredictError> {
 }
 
 /// The model's answer at one N.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PredictedPoint {
     pub n: u32,
     pub throughput: f64,
@@ -277,7 +277,7 @@ impl Model<'_> {
 }
 
 /// One mode's predicted curve.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModePrediction {
     pub mode: String,
     pub costs: ModeCosts,
@@ -296,7 +296,7 @@ pub struct ModePrediction {
 }
 
 /// The whole prediction.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Prediction {
     pub run: String,
     pub run_setting: Cluster,

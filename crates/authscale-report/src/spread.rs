@@ -10,12 +10,13 @@
 use std::fmt::Write;
 
 use authscale_schema::{AuthMode, Run, Step};
+use serde::{Deserialize, Serialize};
 
 use crate::interval::Estimate;
 use crate::precision;
 
 /// One figure across the runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Figure {
     pub name: String,
     /// Per run; None where that run lacks the figure.
@@ -53,7 +54,7 @@ fn held_by_90(mut deviations: Vec<f64>) -> Option<f64> {
 }
 
 /// What the runs agree on, in numbers.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// (run, figure) values within the tolerance of their figure's median.
     pub within: usize,
@@ -244,93 +245,142 @@ pub(crate) fn percent_up(tolerance: f64) -> String {
     format!("{:.1}", if up > 0.0 { up } else { 0.0 })
 }
 
-/// The Markdown table and its summary lines; None when no figure has a
-/// value from two runs or more (nothing to compare).
-pub fn spread(runs: &[Run], tolerance: f64) -> Option<String> {
+/// The format of `spread --json`.
+pub const SPREAD_SCHEMA: &str = "authscale-spread/1";
+
+/// How far repeats of one experiment agree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub experiment: String,
+    /// Each run's start, in the order given (run 1 first).
+    pub runs: Vec<String>,
+    /// How close to a figure's median a value must be to agree (0.05: ±5%).
+    pub tolerance: f64,
+    /// Every figure, each run's value with its interval (None where the
+    /// run lacks it) and, derived, its median.
+    pub figures: Vec<Figure>,
+    pub summary: Summary,
+    /// (run, figures it lacks), 1-based, where a run lacks any.
+    pub missing: Vec<(usize, usize)>,
+    /// The tolerance 90% of (run, step) throughputs hold around their
+    /// step's median: the machine's drift between the runs.
+    pub throughput_drift: Option<f64>,
+}
+
+/// How far `runs` agree; None when no figure has a value from two runs or
+/// more (nothing to compare).
+pub fn spread(runs: &[Run], tolerance: f64) -> Option<Spread> {
     let figures = figures(runs);
-    let s = summarize(&figures, tolerance);
-    if s.figures == 0 {
+    let summary = summarize(&figures, tolerance);
+    if summary.figures == 0 {
         return None;
     }
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} runs of `{}`; values are the reports' paired estimates with their 95% intervals.\n",
-        runs.len(),
-        runs.first()
-            .map_or("?", |r| r.plan.experiment.name.as_str())
-    );
-    let _ = write!(out, "| figure |");
-    for i in 1..=runs.len() {
-        let _ = write!(out, " run {i} |");
+    Some(Spread {
+        experiment: runs
+            .first()
+            .map_or("?".into(), |r| r.plan.experiment.name.clone()),
+        runs: runs.iter().map(|r| r.started_at.clone()).collect(),
+        tolerance,
+        missing: missing(&figures),
+        figures,
+        summary,
+        throughput_drift: throughput_drift(runs),
+    })
+}
+
+impl crate::Document for Spread {
+    const SCHEMA: &'static str = SPREAD_SCHEMA;
+
+    fn title(&self) -> String {
+        format!(
+            "authscale spread: {} runs of {}",
+            self.runs.len(),
+            self.experiment
+        )
     }
-    let _ = writeln!(out, " median | all within ±{}% |", percent(tolerance));
-    let _ = writeln!(out, "|---|{}---:|---|", "---:|".repeat(runs.len()));
-    for f in &figures {
-        let Some(median) = f.median() else { continue };
-        if f.values.iter().flatten().count() < 2 {
-            let _ = write!(out, "| {} (one run only) |", f.name);
+
+    /// The Markdown table and its summary lines.
+    fn markdown(&self) -> String {
+        let (figures, s, tolerance) = (&self.figures, &self.summary, self.tolerance);
+        let runs = self.runs.len();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} runs of `{}`; values are the reports' paired estimates with their 95% intervals.\n",
+            runs, self.experiment
+        );
+        let _ = write!(out, "| figure |");
+        for i in 1..=runs {
+            let _ = write!(out, " run {i} |");
+        }
+        let _ = writeln!(out, " median | all within ±{}% |", percent(tolerance));
+        let _ = writeln!(out, "|---|{}---:|---|", "---:|".repeat(runs));
+        for f in figures {
+            let Some(median) = f.median() else { continue };
+            if f.values.iter().flatten().count() < 2 {
+                let _ = write!(out, "| {} (one run only) |", f.name);
+                for e in &f.values {
+                    let _ = write!(out, " {} |", e.map_or("—".into(), |e| e.show(2)));
+                }
+                let _ = writeln!(out, " — | — |");
+                continue;
+            }
+            let all = f
+                .values
+                .iter()
+                .all(|e| e.is_some_and(|e| (e.mean / median - 1.0).abs() <= tolerance));
+            let _ = write!(out, "| {} |", f.name);
             for e in &f.values {
                 let _ = write!(out, " {} |", e.map_or("—".into(), |e| e.show(2)));
             }
-            let _ = writeln!(out, " — | — |");
-            continue;
+            let _ = writeln!(out, " {median:.2} | {} |", if all { "yes" } else { "no" });
         }
-        let all = f
-            .values
-            .iter()
-            .all(|e| e.is_some_and(|e| (e.mean / median - 1.0).abs() <= tolerance));
-        let _ = write!(out, "| {} |", f.name);
-        for e in &f.values {
-            let _ = write!(out, " {} |", e.map_or("—".into(), |e| e.show(2)));
+        let pct = percent(tolerance);
+        for &(run, lacks) in &self.missing {
+            let _ = writeln!(
+                out,
+                "\nrun {run} lacks {lacks} of {} figures (a step without successful requests): shown as —, not counted",
+                figures.len()
+            );
         }
-        let _ = writeln!(out, " {median:.2} | {} |", if all { "yes" } else { "no" });
-    }
-    let pct = percent(tolerance);
-    for (run, lacks) in missing(&figures) {
         let _ = writeln!(
             out,
-            "\nrun {run} lacks {lacks} of {} figures (a step without successful requests): shown as —, not counted",
-            figures.len()
+            "\nvalues (run × figure) within ±{pct}% of their figure's median: {}",
+            share(s.within, s.values)
         );
-    }
-    let _ = writeln!(
-        out,
-        "\nvalues (run × figure) within ±{pct}% of their figure's median: {}",
-        share(s.within, s.values)
-    );
-    if let Some(t) = s.tolerance_held_by_90 {
+        if let Some(t) = s.tolerance_held_by_90 {
+            let _ = writeln!(
+                out,
+                "90% of values lie within ±{}% of their figure's median",
+                percent_up(t)
+            );
+        }
         let _ = writeln!(
             out,
-            "90% of values lie within ±{}% of their figure's median",
-            percent_up(t)
+            "figures with every run within ±{pct}% of the median: {}",
+            share(s.figures_within, s.figures)
         );
-    }
-    let _ = writeln!(
-        out,
-        "figures with every run within ±{pct}% of the median: {}",
-        share(s.figures_within, s.figures)
-    );
-    let _ = writeln!(
-        out,
-        "run intervals containing the median: {}",
-        share(s.covering, s.intervals)
-    );
-    if let Some(t) = throughput_drift(runs) {
         let _ = writeln!(
             out,
-            "throughput per (mode, N) step: 90% of values lie within ±{}% of the step's median (the machine's drift between these runs; a --drift for `authscale compare`)",
-            percent_up(t)
+            "run intervals containing the median: {}",
+            share(s.covering, s.intervals)
         );
+        if let Some(t) = self.throughput_drift {
+            let _ = writeln!(
+                out,
+                "throughput per (mode, N) step: 90% of values lie within ±{}% of the step's median (the machine's drift between these runs; a --drift for `authscale compare`)",
+                percent_up(t)
+            );
+        }
+        if let Some(w) = s.median_half_width {
+            let _ = writeln!(
+                out,
+                "median relative half-width of the intervals: {:.1}%",
+                w * 100.0
+            );
+        }
+        out
     }
-    if let Some(w) = s.median_half_width {
-        let _ = writeln!(
-            out,
-            "median relative half-width of the intervals: {:.1}%",
-            w * 100.0
-        );
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ fn the_report_is_deterministic_and_complete() {
         names,
         [
             "report.md",
+            "report.html",
             "throughput.svg",
             "latency.svg",
             "efficiency.svg",
@@ -65,8 +66,14 @@ fn the_report_is_deterministic_and_complete() {
         md.contains("fewer than 6: indicative only"),
         "3 points per mode must be flagged"
     );
-    for (_, svg) in &first[1..] {
+    for (_, svg) in &first[2..] {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    }
+    // The page holds the same report with every chart inline.
+    let html = &first[1].1;
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains(r#"<h2 id="verdict">"#));
+    for chart in ["throughput", "latency", "efficiency", "cpu"] {
+        assert!(html.contains(&format!(r#"id="chart-{chart}""#)), "{chart}");
     }
 }
 
@@ -149,7 +156,7 @@ fn the_gate_passes_fails_and_refuses_as_it_should() {
         Some(&run),
     )
     .expect("evaluates");
-    assert!(pass.passed, "{}", pass.table(false));
+    assert!(pass.passed, "{}", authscale_report::Document::text(&pass));
     assert_eq!(pass.checks[2].baseline, Some(pass.checks[2].current));
 
     let fail = evaluate(
@@ -159,7 +166,7 @@ fn the_gate_passes_fails_and_refuses_as_it_should() {
     )
     .expect("evaluates");
     assert!(!fail.passed);
-    assert!(fail.table(true).contains("FAIL"));
+    assert!(authscale_report::Document::markdown(&fail).contains("FAIL"));
 
     let errors: [(&str, &str); 11] = [
         ("token.efficiency@max >= NaN", "finite"),
@@ -195,7 +202,11 @@ fn compare_lines_up_shared_steps_with_ratios() {
     for step in &mut b.steps {
         step.throughput *= 2.0;
     }
-    let table = compare(&a, &b, authscale_report::compare::DEFAULT_DRIFT);
+    let table = authscale_report::Document::markdown(&compare(
+        &a,
+        &b,
+        authscale_report::compare::DEFAULT_DRIFT,
+    ));
     assert!(table.contains("| token | 4 |"), "{table}");
     assert!(table.contains("| 2.000 |"), "{table}");
 }

@@ -145,6 +145,7 @@ pub(super) fn spread_table(root: &Path, batches: &[&str]) -> Result<String, Stri
 pub(super) fn spread(root: &Path, patterns: &[&str]) -> Result<String, String> {
     let text = crate::spread::spread(&runs(root, patterns)?, 0.05)
         .ok_or_else(|| format!("{patterns:?}: no figure has values from two runs"))?;
+    let text = crate::Document::markdown(&text);
     let summary: Vec<&str> = text
         .lines()
         .skip_while(|l| !l.starts_with("values (run × figure)"))

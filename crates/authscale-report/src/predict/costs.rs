@@ -6,7 +6,7 @@
 
 use authscale_schema::Component;
 use authscale_schema::{Run, Step};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::mva::Network;
 use super::{Cluster, PredictError};
@@ -20,7 +20,7 @@ const STORE_USE: f64 = 0.01;
 const SAME_LOAD: f64 = 0.05;
 
 /// One measured cost at one load level.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CostPoint {
     /// Mean requests at the station in the steps behind it.
     pub load: f64,
@@ -32,7 +32,7 @@ pub struct CostPoint {
 /// A cost by load: the run's steps, those at one load level pooled.
 /// Between points the cost is interpolated linearly; beyond the measured
 /// range it stays flat at the nearest point (no extrapolated trend).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CostCurve {
     pub points: Vec<CostPoint>,
 }
@@ -106,7 +106,7 @@ impl CostCurve {
 }
 
 /// What a mode's request costs the store.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoreCosts {
     /// CPU-µs per command (of one core), by requests at the store.
     pub per_command: CostCurve,
@@ -117,7 +117,7 @@ pub struct StoreCosts {
 }
 
 /// A mode's measured costs, as the model uses them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModeCosts {
     pub mode: String,
     /// Node CPU-µs per request (of one core) at the run's work, by

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use serde::Serialize;
+use crate::Document;
 
 use super::{Cluster, ModePrediction, PredictedPoint, Prediction, Validation};
 use crate::svg::{LineChart, Series};
@@ -13,28 +13,46 @@ pub const PREDICTION_SCHEMA: &str = "authscale-prediction/1";
 /// The `schema` of a validation as JSON (`predict --validate --json`).
 pub const VALIDATION_SCHEMA: &str = "authscale-validation/1";
 
-/// A record with the name and version of its format first, as `run.json`
-/// and `ab.json` carry theirs: a reader can tell what it holds, and a
-/// later change of shape can be told from this one.
-#[derive(Serialize)]
-struct Versioned<'a, T: Serialize> {
-    schema: &'static str,
-    #[serde(flatten)]
-    record: &'a T,
-}
-
-fn versioned_json<T: Serialize>(schema: &'static str, record: &T) -> serde_json::Result<String> {
-    serde_json::to_string_pretty(&Versioned { schema, record })
-}
-
 /// The prediction as JSON, `schema` = [`PREDICTION_SCHEMA`].
 pub fn prediction_json(p: &Prediction) -> serde_json::Result<String> {
-    versioned_json(PREDICTION_SCHEMA, p)
+    p.json()
 }
 
 /// The validation as JSON, `schema` = [`VALIDATION_SCHEMA`].
 pub fn validation_json(v: &Validation) -> serde_json::Result<String> {
-    versioned_json(VALIDATION_SCHEMA, v)
+    v.json()
+}
+
+impl Document for Prediction {
+    const SCHEMA: &'static str = PREDICTION_SCHEMA;
+
+    fn title(&self) -> String {
+        format!("authscale predict: {}", self.run)
+    }
+
+    fn markdown(&self) -> String {
+        prediction_markdown(self)
+    }
+
+    fn text(&self) -> String {
+        prediction_text(self)
+    }
+}
+
+impl Document for Validation {
+    const SCHEMA: &'static str = VALIDATION_SCHEMA;
+
+    fn title(&self) -> String {
+        "authscale predict --validate".to_owned()
+    }
+
+    fn markdown(&self) -> String {
+        validation_markdown(self)
+    }
+
+    fn text(&self) -> String {
+        validation_text(self)
+    }
 }
 
 pub(super) fn setting(c: &Cluster) -> String {

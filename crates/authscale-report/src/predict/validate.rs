@@ -4,7 +4,7 @@
 
 use super::*;
 /// Predicted against measured at one (mode, N).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ValidationPoint {
     pub n: u32,
     pub predicted: f64,
@@ -18,7 +18,7 @@ pub struct ValidationPoint {
     pub predicted_bottleneck: crate::analysis::Bottleneck,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModeValidation {
     pub mode: String,
     pub points: Vec<ValidationPoint>,
@@ -28,7 +28,7 @@ pub struct ModeValidation {
     pub knee_measured: Option<u32>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Validation {
     /// What was predicted from what.
     pub description: String,

@@ -1,0 +1,173 @@
+//! One output convention for every result: `--json`, `--markdown` and
+//! `--html`, each to a FILE or printed with `-`; the JSON names its format
+//! and reads back into the report crate's types.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use authscale_report::compare::Comparison;
+use authscale_report::predict::Validation;
+use authscale_report::spread::Spread;
+use authscale_report::{GateReport, from_json};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn sweeps() -> Vec<PathBuf> {
+    let dir = root().join("results/precision/2026-12-07/precision-sweeps");
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("committed repeats")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("default-"))
+        })
+        .collect();
+    runs.sort();
+    runs
+}
+
+fn authscale(args: &[&str], paths: &[&Path]) -> Output {
+    Command::new(support::bin())
+        .args(args)
+        .args(paths)
+        .output()
+        .expect("authscale runs")
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn compare_prints_json_that_reads_back_into_its_rows() {
+    let runs = sweeps();
+    let out = authscale(&["compare", "--json", "-"], &[&runs[0], &runs[1]]);
+    let json = stdout(&out);
+    assert!(
+        json.contains(r#""schema": "authscale-compare/1""#),
+        "{json}"
+    );
+    let comparison: Comparison = from_json(&json).expect("the JSON reads back");
+    assert_eq!(comparison.steps.len(), 12, "two modes × six N");
+    assert!(
+        comparison
+            .steps
+            .iter()
+            .all(|s| s.throughput.interval.is_some() && s.throughput.verdict.is_some()),
+        "sliced runs give every throughput ratio an interval and a verdict"
+    );
+    // The same rows as Markdown, and as a page, to files.
+    let dir = std::env::temp_dir().join(format!("authscale-outputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (md, html) = (dir.join("c.md"), dir.join("c.html"));
+    let text = stdout(&authscale(
+        &[
+            "compare",
+            "--markdown",
+            md.to_str().expect("utf-8"),
+            "--html",
+            html.to_str().expect("utf-8"),
+        ],
+        &[&runs[0], &runs[1]],
+    ));
+    let md = std::fs::read_to_string(&md).expect("markdown written");
+    assert_eq!(text.trim_end(), md.trim_end(), "the text is the Markdown");
+    let first = &comparison.steps[0];
+    assert!(
+        md.contains(&format!("| {} | {} |", first.mode, first.n)),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(&html).expect("html written");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<table>"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn spread_prints_json_that_reads_back_into_its_figures() {
+    let runs = sweeps();
+    let paths: Vec<&Path> = runs.iter().map(PathBuf::as_path).collect();
+    let json = stdout(&authscale(&["spread", "--json", "-"], &paths));
+    let spread: Spread = from_json(&json).expect("the JSON reads back");
+    assert_eq!(spread.runs.len(), 5);
+    assert_eq!(spread.figures.len(), 16);
+    assert!(spread.figures.iter().all(|f| f.values.len() == 5));
+    assert_eq!(spread.summary.values, 80);
+    // The text says what the JSON holds.
+    let text = stdout(&authscale(&["spread"], &paths));
+    assert!(
+        text.contains(&format!(
+            "{} of {} (",
+            spread.summary.within, spread.summary.values
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn predict_validate_writes_json_that_reads_back() {
+    let examples = root().join("results/examples");
+    let dir = std::env::temp_dir().join(format!("authscale-outputs-v-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("validation.json");
+    let out = authscale(
+        &["predict", "--validate"],
+        &[&examples.join("default"), &examples.join("store-x3")],
+    );
+    let text = stdout(&out);
+    let out = Command::new(support::bin())
+        .args(["predict", "--validate"])
+        .arg(examples.join("default"))
+        .arg(examples.join("store-x3"))
+        .arg("--json")
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert_eq!(stdout(&out), text, "with --json FILE the text is printed");
+    let validation: Validation =
+        from_json(&std::fs::read_to_string(&file).expect("written")).expect("reads back");
+    assert!(validation.modes.len() >= 2);
+    assert!(validation.modes.iter().all(|m| !m.points.is_empty()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn gate_json_names_its_format_and_two_printed_formats_are_refused() {
+    let baseline = root().join("results/baseline");
+    let json = stdout(&authscale(
+        &[
+            "gate",
+            "--json",
+            "--baseline",
+            baseline.to_str().expect("utf-8"),
+            "--run",
+        ],
+        &[&baseline],
+    ));
+    let report: GateReport = from_json(&json).expect("reads back");
+    assert!(report.passed && !report.checks.is_empty());
+    // Another format's JSON is refused by name.
+    let err = from_json::<Spread>(&json).expect_err("a gate is no spread");
+    assert!(err.to_string().contains("authscale-gate/1"), "{err}");
+    let runs = sweeps();
+    let out = authscale(
+        &["compare", "--json", "-", "--html", "-"],
+        &[&runs[0], &runs[1]],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("--json and --html cannot both be printed"),
+        "{said}"
+    );
+    assert!(out.stdout.is_empty());
+}
