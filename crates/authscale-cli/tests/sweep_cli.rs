@@ -139,6 +139,13 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
     );
     let csv = std::fs::read_to_string(dir.join("summary.csv")).expect("summary.csv");
     assert_eq!(csv.lines().count(), 5, "{csv}");
+    // Every row has every column: the step's figures, then their intervals.
+    let header: Vec<&str> = csv.lines().next().expect("header").split(',').collect();
+    assert!(header.contains(&"throughput_rps_lo") && header.contains(&"efficiency_hi"));
+    assert!(
+        csv.lines().all(|l| l.split(',').count() == header.len()),
+        "{csv}"
+    );
     nothing_left(&run, sweep_pid);
     let _ = std::fs::remove_dir_all(&out);
 }

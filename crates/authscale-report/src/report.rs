@@ -1,5 +1,6 @@
-//! `report.md`, its SVG charts and `report.html` (the same, in one
-//! self-contained page) for one run. A pure function of the run:
+//! `report.md`, its SVG charts, `report.html` (the same, in one
+//! self-contained page) and `summary.csv` (one row per step, with
+//! intervals) for one run. A pure function of the run:
 //! the same run.json always gives the same files.
 
 use authscale_schema::AuthMode;
@@ -13,6 +14,7 @@ use crate::analysis::{Analysis, analyse};
 use crate::precision::{Precision, precision};
 
 mod charts;
+mod csv;
 mod faults;
 mod sections;
 
@@ -39,6 +41,7 @@ pub fn render(run: &Run) -> Vec<(String, String)> {
         ),
     );
     files.insert(0, ("report.md".to_owned(), md));
+    files.push(("summary.csv".to_owned(), csv::summary_csv(run, &precision)));
     files
 }
 

@@ -1,5 +1,5 @@
 //! What a sweep records: one `Step` per (mode, N), the `Run` around them,
-//! written atomically to `run.json` and `summary.csv` after every step.
+//! written atomically to `run.json` after every step.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -364,14 +364,13 @@ impl Run {
             .map(|s| s.throughput)
     }
 
-    /// Writes run.json and summary.csv into `dir`, each atomically.
+    /// Writes run.json into `dir`, atomically (summary.csv and the report
+    /// are the report crate's, rendered from it).
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         write_atomic(
             &dir.join("run.json"),
             serde_json::to_string_pretty(self)?.as_bytes(),
-        )?;
-        write_atomic(&dir.join("summary.csv"), self.csv().as_bytes())?;
-        Ok(())
+        )
     }
 
     pub fn read(path: &Path) -> anyhow::Result<Run> {
@@ -391,39 +390,6 @@ impl Run {
             run.schema
         );
         Ok(run)
-    }
-
-    fn csv(&self) -> String {
-        let mut out = String::from(
-            "mode,nodes,throughput_rps,efficiency,p50_ms,p99_ms,error_rate,node_cpu_util,store_cpu_util,\
-             cpu_us_per_req_nodes,cpu_us_per_req_store,cpu_us_per_req_proxy,cpu_us_per_req_load,\
-             store_cmds_per_req,node_throttled_periods\n",
-        );
-        for s in &self.steps {
-            let c = |component| s.cpu(component);
-            let efficiency = self
-                .baseline(s.mode)
-                .map_or(f64::NAN, |x1| s.throughput / (f64::from(s.nodes) * x1));
-            out.push_str(&format!(
-                "{},{},{:.1},{:.3},{:.3},{:.3},{:.5},{:.3},{:.3},{:.1},{:.1},{:.1},{:.1},{:.3},{}\n",
-                s.mode,
-                s.nodes,
-                s.throughput,
-                efficiency,
-                s.latency_ms.p50,
-                s.latency_ms.p99,
-                s.error_rate,
-                c(Component::Nodes).utilization,
-                c(Component::Store).utilization,
-                c(Component::Nodes).cpu_us_per_request,
-                c(Component::Store).cpu_us_per_request,
-                c(Component::Proxy).cpu_us_per_request,
-                c(Component::Load).cpu_us_per_request,
-                s.store_commands_per_request,
-                c(Component::Nodes).throttling.map_or(0, |t| t.throttled_periods),
-            ));
-        }
-        out
     }
 }
 
