@@ -21,6 +21,7 @@ macro_rules! say_raw {
 mod ab_base;
 mod ab_cmd;
 mod common;
+mod export_cmd;
 mod figures_cmd;
 mod instructions_cmd;
 mod load_cmd;
@@ -84,7 +85,8 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Sweep(Box<sweep_cmd::SweepOptions>),
 
-    /// Write report.md and SVG charts for a results folder (a sweep does this itself).
+    /// Write report.md, report.html, summary.csv and the SVG charts for a
+    /// results folder, from its run.json (a sweep does this itself).
     Report(report_cmd::ReportOptions),
 
     /// Compare two runs side by side, with ratios.
@@ -96,6 +98,17 @@ enum Command {
     ///   authscale spread results/20261128T1*-default
     #[command(verbatim_doc_comment)]
     Spread(report_cmd::SpreadOptions),
+
+    /// A run's headline figures for a benchmark dashboard
+    /// (github-action-benchmark or Bencher's BMF), to track them over commits.
+    ///
+    /// Examples:
+    ///   authscale export results/examples/default --format bmf
+    ///   authscale export RUN --format github-action-benchmark --better bigger -o bigger.json
+    ///   authscale export RUN --format github-action-benchmark --better smaller \
+    ///       --instructions results/baseline/instructions.toml -o smaller.json
+    #[command(verbatim_doc_comment)]
+    Export(export_cmd::ExportOptions),
 
     /// Judge a run against a baseline with threshold checks; exit 0 pass, 1 fail, 2 error.
     ///
@@ -203,6 +216,7 @@ fn main() -> ExitCode {
         Command::Compare(options) => report_cmd::compare(options),
         Command::Spread(options) => report_cmd::spread(options),
         Command::Gate(options) => report_cmd::gate(options),
+        Command::Export(options) => export_cmd::run(options),
         Command::Predict(options) => predict_cmd::run(*options),
         Command::GateInstructions(options) => instructions_cmd::run(options),
         Command::Ab(options) => ab_cmd::run(*options),

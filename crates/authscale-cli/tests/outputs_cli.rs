@@ -171,3 +171,69 @@ fn gate_json_names_its_format_and_two_printed_formats_are_refused() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn export_writes_what_benchmark_dashboards_ingest() {
+    let run = root().join("results/examples/default");
+    let csv = std::fs::read_to_string(run.join("summary.csv")).expect("summary.csv");
+    // token N=8's throughput interval as summary.csv gives it.
+    let header: Vec<&str> = csv.lines().next().expect("header").split(',').collect();
+    let row: Vec<&str> = csv
+        .lines()
+        .find(|l| l.starts_with("token,8,"))
+        .expect("token N=8")
+        .split(',')
+        .collect();
+    let column = |name: &str| -> f64 {
+        row[header.iter().position(|h| *h == name).expect(name)]
+            .parse()
+            .expect("number")
+    };
+    let bmf: serde_json::Value =
+        serde_json::from_str(&stdout(&authscale(&["export", "--format", "bmf"], &[&run])))
+            .expect("BMF is JSON");
+    let x = &bmf["token N=8"]["throughput"];
+    assert!((x["lower_value"].as_f64().expect("lo") - column("throughput_rps_lo")).abs() < 0.1);
+    assert!((x["upper_value"].as_f64().expect("hi") - column("throughput_rps_hi")).abs() < 0.1);
+    assert!(
+        bmf["token/session N=8"]["throughput-ratio"]["value"]
+            .as_f64()
+            .expect("ratio")
+            > 1.0
+    );
+    // github-action-benchmark: one direction per file, every entry complete.
+    for (better, expect) in [
+        ("bigger", "token N=8 throughput"),
+        ("smaller", "node/token instructions"),
+    ] {
+        let out = authscale(
+            &[
+                "export",
+                "--format",
+                "github-action-benchmark",
+                "--better",
+                better,
+                "--instructions",
+                root()
+                    .join("results/baseline/instructions.toml")
+                    .to_str()
+                    .expect("utf-8"),
+            ],
+            &[&run],
+        );
+        let entries: Vec<serde_json::Value> =
+            serde_json::from_str(&stdout(&out)).expect("an array");
+        assert!(
+            entries
+                .iter()
+                .all(|e| e["name"].is_string() && e["unit"].is_string() && e["value"].is_number())
+        );
+        assert!(
+            entries.iter().any(|e| e["name"] == expect),
+            "{better}: {expect}"
+        );
+    }
+    // A run folder as --output is refused before anything is written.
+    let out = authscale(&["export", "--format", "bmf", "-o"], &[&run, &run]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -11,6 +11,7 @@ pub mod ab;
 mod analysis;
 pub mod compare;
 pub mod document;
+pub mod export;
 pub mod figures;
 mod gate;
 pub mod html;
