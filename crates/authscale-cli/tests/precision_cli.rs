@@ -14,7 +14,6 @@ fn a_sweep_to_an_unreachable_precision_adds_rounds_until_its_time_and_says_so() 
     let output = Command::new(bin())
         .args([
             "sweep",
-            "--quiet",
             "--modes",
             "token",
             "--nodes",
@@ -38,6 +37,23 @@ fn a_sweep_to_an_unreachable_precision_adds_rounds_until_its_time_and_says_so() 
         .expect("run sweep");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
+    // Progress that says when it ends: the estimate first, with the most
+    // the rounds may take, then the time left after every round, which
+    // runs out with the time allowed.
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("estimated time: about ") && first.contains("at most 6 s"),
+        "{stderr}"
+    );
+    let rounds: Vec<&str> = stderr.lines().filter(|l| l.contains("  round ")).collect();
+    assert!(rounds.len() > 2, "{stderr}");
+    assert!(rounds.iter().all(|l| l.contains(" left")), "{stderr}");
+    assert!(
+        rounds
+            .last()
+            .is_some_and(|l| l.ends_with("about 0 s left") || l.ends_with("about 1 s left")),
+        "{stderr}"
+    );
     let dir = std::fs::read_dir(&out)
         .expect("results")
         .filter_map(Result::ok)

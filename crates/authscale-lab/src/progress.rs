@@ -116,3 +116,126 @@ pub(crate) fn second_stage_line(
         per_slice * slices as f64
     )
 }
+
+/// How long a sweep's phases should take, from its plan alone (process
+/// start-up not counted): the measured rounds or blocks, then what follows
+/// each mode's steps (revocation probes, fault runs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TimeToGo {
+    /// The rounds (or blocks) as planned: the first stage of a sweep to a
+    /// precision.
+    pub measuring: f64,
+    /// With a precision: the most the rounds may take (`max_time`).
+    pub measuring_at_most: Option<f64>,
+    /// Revocation probes and fault runs.
+    pub after: f64,
+    /// An SLO search: how many steps it takes depends on what it finds.
+    pub searched: bool,
+}
+
+impl TimeToGo {
+    pub(crate) fn of(plan: &authscale_schema::Plan) -> TimeToGo {
+        let e = &plan.experiment;
+        let secs = |d: Duration| d.as_secs_f64();
+        let cells = (e.modes.len() * e.nodes.len()) as f64;
+        let measuring = if plan.interleaved() {
+            let warm_visits = cells * secs(plan.slice_warmup.max(Duration::from_millis(200)));
+            f64::from(e.rounds) * cells * secs(plan.slice_warmup + plan.slice) + warm_visits
+        } else {
+            cells * secs(plan.warmup + plan.duration)
+        };
+        let probes = e.modes.iter().filter(|m| m.has_credential()).count() as f64
+            * secs(plan.revocation_window);
+        let faults = plan.faults.as_ref().map_or(0.0, |f| {
+            let runs: usize = f.kinds.iter().map(|k| f.persistences(*k).len()).sum();
+            e.modes.len() as f64 * runs as f64 * secs(f.duration)
+        });
+        TimeToGo {
+            measuring,
+            measuring_at_most: (plan.interleaved() && e.precision > 0.0)
+                .then(|| secs(plan.max_time).max(measuring)),
+            after: probes + faults,
+            searched: e.capacity == authscale_schema::Capacity::Slo,
+        }
+    }
+
+    /// The line printed before a sweep starts.
+    pub(crate) fn line(&self) -> String {
+        if self.searched {
+            return format!(
+                "estimated time: an SLO search measures as many steps as it needs (each {} or more), plus {} of probes and fault runs",
+                minutes(self.measuring),
+                minutes(self.after)
+            );
+        }
+        let total = self.measuring + self.after;
+        match self.measuring_at_most {
+            Some(most) => format!(
+                "estimated time: about {} for the first stage and what follows it, at most {} if the precision asks for more rounds (--max-time)",
+                minutes(total),
+                minutes(most + self.after)
+            ),
+            None => format!("estimated time: about {}", minutes(total)),
+        }
+    }
+}
+
+/// `45 s`, `3 min 20 s`.
+pub(crate) fn minutes(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    if s < 60 {
+        format!("{s} s")
+    } else {
+        format!("{} min {} s", s / 60, s % 60)
+    }
+}
+
+/// After a round: the rounds left at the pace so far, within the time
+/// allowed, and what follows them.
+pub(crate) fn time_left(
+    rounds_done: usize,
+    rounds_planned: usize,
+    elapsed: f64,
+    max_time: Option<f64>,
+    after: f64,
+) -> f64 {
+    let per_round = elapsed / rounds_done.max(1) as f64;
+    let mut rounds = per_round * rounds_planned.saturating_sub(rounds_done) as f64;
+    if let Some(max) = max_time {
+        rounds = rounds.min((max - elapsed).max(0.0));
+    }
+    rounds + after
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_estimate_counts_every_slice_and_what_follows() {
+        let plan = authscale_schema::Experiment::default()
+            .plan()
+            .expect("the default plan");
+        let t = TimeToGo::of(&plan);
+        let e = &plan.experiment;
+        let cells = (e.modes.len() * e.nodes.len()) as f64;
+        let slice = (plan.slice + plan.slice_warmup).as_secs_f64();
+        assert!(t.measuring >= f64::from(e.rounds) * cells * slice, "{t:?}");
+        assert!(
+            t.line().starts_with("estimated time: about "),
+            "{}",
+            t.line()
+        );
+        assert_eq!(minutes(59.4), "59 s");
+        assert_eq!(minutes(200.0), "3 min 20 s");
+    }
+
+    #[test]
+    fn the_time_left_goes_at_the_pace_so_far_within_the_time_allowed() {
+        // 2 of 7 rounds in 30 s: 5 more at 15 s, then 10 s of probes.
+        assert_eq!(time_left(2, 7, 30.0, None, 10.0), 85.0);
+        // With 60 s allowed, only 30 s of rounds remain.
+        assert_eq!(time_left(2, 7, 30.0, Some(60.0), 10.0), 40.0);
+        assert_eq!(time_left(7, 7, 100.0, None, 0.0), 0.0);
+    }
+}

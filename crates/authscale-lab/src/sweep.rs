@@ -26,6 +26,9 @@ pub async fn sweep(
     if let Some(external) = plan.experiment.external.clone() {
         return crate::external::sweep_external(plan, options, &external, stop).await;
     }
+    if options.progress {
+        eprintln!("{}", progress::TimeToGo::of(&plan).line());
+    }
     let (lab, mut run, dir) = Lab::start(&plan, &options).await?;
     tokio::pin!(stop);
     let outcome = lab.modes(&mut run, &dir, &mut stop).await;
@@ -174,15 +177,6 @@ impl Lab<'_> {
                     .or_default()
                     .push((step, slice));
             }
-            if self.options.progress {
-                eprintln!(
-                    "  round {}/{}: {} slices in {:.1} s",
-                    round + 1,
-                    schedule.len(),
-                    order.len(),
-                    started.elapsed().as_secs_f64()
-                );
-            }
             round += 1;
             // The steps so far (every round measured until now), so an
             // interrupted sweep keeps its finished rounds.
@@ -220,6 +214,24 @@ impl Lab<'_> {
             if let Some(stages) = run.stages.as_mut() {
                 stages.rounds = round as u32;
                 stages.seconds = clock.elapsed().as_secs_f64();
+            }
+            if self.options.progress {
+                let left = progress::time_left(
+                    round,
+                    schedule.len(),
+                    clock.elapsed().as_secs_f64(),
+                    run.stages
+                        .as_ref()
+                        .map(|_| self.plan.max_time.as_secs_f64()),
+                    progress::TimeToGo::of(self.plan).after,
+                );
+                eprintln!(
+                    "  round {round}/{}: {} slices in {:.1} s; about {} left",
+                    schedule.len(),
+                    order.len(),
+                    started.elapsed().as_secs_f64(),
+                    progress::minutes(left)
+                );
             }
             run.write(dir)?;
         }
