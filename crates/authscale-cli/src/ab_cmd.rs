@@ -7,10 +7,11 @@ use std::process::Command;
 
 use anyhow::{Context, anyhow};
 use authscale_lab::{AbError, AbOptions, AbSide, Experiment, Rounds, Side};
-use authscale_report::ab::{AbLimits, judge, markdown, rounds_needed, table};
+use authscale_report::ab::{AbLimits, AbResult, judge, rounds_needed};
 use authscale_report::sequential::Target;
 
 use crate::ab_base::{ACCEPT_TRAILER, accepted_changes, git, node_code_differs, start_of_change};
+use crate::outputs::Outputs;
 use crate::{Failure, common};
 
 #[derive(Debug, clap::Args)]
@@ -114,12 +115,10 @@ pub struct AbOptionsArgs {
     /// figure's whole 95% interval lies beyond its bound.
     #[arg(long, value_name = "FILE")]
     gate: Option<PathBuf>,
-    /// Write the comparison as Markdown (a PR comment or CI job summary).
-    #[arg(long, value_name = "FILE")]
-    markdown: Option<PathBuf>,
-    /// Write the slices and the verdicts as JSON.
-    #[arg(long, value_name = "FILE")]
-    json: Option<PathBuf>,
+    /// The comparison as JSON (every slice and the verdicts), Markdown (a
+    /// PR comment or CI job summary) or one HTML page.
+    #[command(flatten)]
+    outputs: Outputs,
     /// Where builds of revisions are kept [default: target/ab in the repository].
     #[arg(long, value_name = "DIR")]
     build_cache: Option<PathBuf>,
@@ -143,6 +142,7 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
     let this = std::env::current_exe()
         .context("cannot find the authscale binary")
         .map_err(Failure::runtime)?;
+    o.outputs.check()?;
     // With --a-base, side A is where this change starts from it.
     let start = match &o.a_base {
         Some(base) => {
@@ -156,7 +156,13 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
                     &commit[..12.min(commit.len())]
                 );
                 say_raw!("{line}");
-                if let Some(path) = &o.markdown {
+                // A CI summary says why this layer measured nothing.
+                if let Some(path) = o
+                    .outputs
+                    .markdown
+                    .as_deref()
+                    .filter(|p| *p != Path::new(crate::outputs::STDOUT))
+                {
                     std::fs::write(path, format!("{line}\n"))
                         .with_context(|| format!("cannot write {}", path.display()))
                         .map_err(Failure::usage)?;
@@ -256,11 +262,6 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
             "--slice must be 100ms to 1h and --warmup at most 1h"
         )));
     }
-    for (flag, path) in [("--markdown", &o.markdown), ("--json", &o.json)] {
-        if let Some(path) = path {
-            common::writable(flag, path).map_err(Failure::usage)?;
-        }
-    }
     let options = AbOptions {
         a,
         b,
@@ -285,56 +286,45 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
         eprintln!("wall time {:.1} s", ab.wall_seconds);
     }
     let report = judge(&ab, &limits).map_err(Failure::usage)?;
-    say_raw!("{}", table(&report));
-    if let Some(path) = &o.markdown {
-        std::fs::write(path, markdown(&report))
-            .with_context(|| format!("cannot write {}", path.display()))
-            .map_err(Failure::usage)?;
-    }
-    if let Some(path) = &o.json {
-        let json = serde_json::json!({ "run": ab, "report": report });
-        let text = serde_json::to_string_pretty(&json).map_err(Failure::runtime)?;
-        std::fs::write(path, text)
-            .with_context(|| format!("cannot write {}", path.display()))
-            .map_err(Failure::usage)?;
-    }
+    let failed: Vec<&str> = report
+        .figures
+        .iter()
+        .filter(|f| f.failed)
+        .map(|f| f.figure.name())
+        .collect();
+    let failure = format!("B/A beyond its bound: {}", failed.join(", "));
+    // A failure the change says it means: reported, not failed.
+    let accepted = if report.cannot_judge() || report.passed() {
+        Vec::new()
+    } else {
+        match &start {
+            Some(commit) => accepted_changes(commit).map_err(Failure::runtime)?,
+            None => Vec::new(),
+        }
+    };
+    let accepted = (!accepted.is_empty()).then(|| {
+        let said: Vec<String> = accepted
+            .iter()
+            .map(|(commit, why)| format!("{} says {ACCEPT_TRAILER}: {why}", &commit[..12]))
+            .collect();
+        format!("{failure}; accepted: {}", said.join("; "))
+    });
+    let result = AbResult {
+        run: ab,
+        report,
+        accepted,
+    };
+    o.outputs.deliver(&result)?;
+    let report = &result.report;
     if report.cannot_judge() {
         Err(Failure::usage(anyhow!(
             "cannot judge: {}",
             report.precision_line()
         )))
-    } else if report.passed() {
+    } else if report.passed() || result.accepted.is_some() {
         Ok(())
     } else {
-        let failed: Vec<&str> = report
-            .figures
-            .iter()
-            .filter(|f| f.failed)
-            .map(|f| f.figure.name())
-            .collect();
-        let failure = format!("B/A beyond its bound: {}", failed.join(", "));
-        let accepted = match &start {
-            Some(commit) => accepted_changes(commit).map_err(Failure::runtime)?,
-            None => Vec::new(),
-        };
-        if accepted.is_empty() {
-            return Err(Failure::runtime(anyhow!("{failure}")));
-        }
-        // The change says it means to cost more: reported, not failed.
-        let said: Vec<String> = accepted
-            .iter()
-            .map(|(commit, why)| format!("{} says {ACCEPT_TRAILER}: {why}", &commit[..12]))
-            .collect();
-        let line = format!("{failure}; accepted: {}", said.join("; "));
-        say_raw!("ab: {line}");
-        if let Some(path) = &o.markdown {
-            let mut text = markdown(&report);
-            text.push_str(&format!("\n{line}\n"));
-            std::fs::write(path, text)
-                .with_context(|| format!("cannot write {}", path.display()))
-                .map_err(Failure::usage)?;
-        }
-        Ok(())
+        Err(Failure::runtime(anyhow!("{failure}")))
     }
 }
 

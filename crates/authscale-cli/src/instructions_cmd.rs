@@ -11,6 +11,7 @@ use authscale_report::instructions::{
 };
 
 use crate::Failure;
+use crate::outputs::Outputs;
 
 #[derive(Debug, clap::Args)]
 pub struct GateInstructionsOptions {
@@ -29,9 +30,8 @@ pub struct GateInstructionsOptions {
     /// Also write the fresh counts here (same format as the baseline).
     #[arg(long)]
     save: Option<PathBuf>,
-    /// Also write the markdown table here.
-    #[arg(long)]
-    markdown: Option<PathBuf>,
+    #[command(flatten)]
+    outputs: Outputs,
     /// The valgrind to run.
     #[arg(long, default_value = "valgrind")]
     valgrind: PathBuf,
@@ -52,6 +52,7 @@ struct Described {
 }
 
 pub fn run(options: GateInstructionsOptions) -> Result<(), Failure> {
+    options.outputs.check()?;
     if !(options.bound.is_finite() && options.bound >= 0.0) {
         return Err(Failure::usage(anyhow!("--bound must be a percentage ≥ 0")));
     }
@@ -72,11 +73,7 @@ pub fn run(options: GateInstructionsOptions) -> Result<(), Failure> {
         .map_err(Failure::usage)?;
     let now = measured(&options)?;
     let comparison = instructions::compare(&baseline, &now, options.bound);
-    let table = comparison.markdown();
-    say_raw!("{table}");
-    if let Some(path) = &options.markdown {
-        write(path, &table).map_err(Failure::usage)?;
-    }
+    options.outputs.deliver(&comparison)?;
     match comparison.outcome {
         Outcome::Pass => Ok(()),
         Outcome::Fail => Err(Failure::runtime(anyhow!(

@@ -112,10 +112,14 @@ fn a_tiny_comparison_writes_both_sides_and_the_verdicts_and_fails_its_bound() {
         "{stdout}"
     );
     assert!(stdout.contains("ab: FAIL"), "{stdout}");
-    let value: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parses");
+    let text = std::fs::read_to_string(&json).expect("json");
+    let value: serde_json::Value = serde_json::from_str(&text).expect("parses");
     let slices = value["run"]["slices"].as_array().expect("slices");
     assert_eq!(slices.len(), 4, "two rounds of one slice per side");
+    // The JSON names its format and reads back into the report's types.
+    let result: authscale_report::ab::AbResult =
+        authscale_report::from_json(&text).expect("reads back");
+    assert!(!result.report.passed() && result.run.slices.len() == 4);
     for side in ["A", "B"] {
         let of_side: Vec<_> = slices.iter().filter(|s| s["side"] == side).collect();
         assert_eq!(of_side.len(), 2, "{side}");

@@ -86,7 +86,7 @@ impl Figure {
 }
 
 /// One figure of a comparison.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AbFigure {
     pub figure: Figure,
     pub a_mean: f64,
@@ -94,14 +94,14 @@ pub struct AbFigure {
     /// B/A, geometric mean of the rounds' ratios, with its 95% interval.
     pub ratio: Estimate,
     pub resolved: Resolved,
-    pub verdict: &'static str,
+    pub verdict: String,
     /// The gate's bound on B/A, if any, and whether the interval is past it.
     pub limit: Option<f64>,
     pub failed: bool,
 }
 
 /// A judged comparison.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AbReport {
     pub mode: String,
     pub nodes: u32,
@@ -348,7 +348,8 @@ pub fn judge(run: &AbRun, limits: &AbLimits) -> Result<AbReport, GateError> {
                 "not resolved (moved less than one quota period)"
             } else {
                 figure.verdict(resolved)
-            },
+            }
+            .to_owned(),
             limit,
             failed,
         });
@@ -457,6 +458,44 @@ pub fn markdown(r: &AbReport) -> String {
         let _ = writeln!(out, "\n> warning: {w}");
     }
     out
+}
+
+/// The format of `ab --json`.
+pub const AB_RESULT_SCHEMA: &str = "authscale-ab-result/1";
+
+/// What `ab` prints and writes: the measured run (every slice) and its
+/// judgment, and whether a failure was accepted by a `Node-cost:` trailer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AbResult {
+    pub run: AbRun,
+    pub report: AbReport,
+    /// A failed bound that the change says it accepts, with why.
+    #[serde(default)]
+    pub accepted: Option<String>,
+}
+
+impl crate::Document for AbResult {
+    const SCHEMA: &'static str = AB_RESULT_SCHEMA;
+
+    fn title(&self) -> String {
+        format!("authscale ab: {} against {}", self.report.b, self.report.a)
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = markdown(&self.report);
+        if let Some(line) = &self.accepted {
+            let _ = writeln!(out, "\n{line}");
+        }
+        out
+    }
+
+    fn text(&self) -> String {
+        let mut out = table(&self.report);
+        if let Some(line) = &self.accepted {
+            let _ = writeln!(out, "ab: {line}");
+        }
+        out
+    }
 }
 
 #[cfg(test)]

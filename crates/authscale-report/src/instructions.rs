@@ -121,7 +121,8 @@ pub fn per_op(manifest: &str, totals: &[u64]) -> Result<BTreeMap<String, u64>, I
 }
 
 /// How one operation fared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Pass,
     Fail,
@@ -129,7 +130,7 @@ pub enum Verdict {
     Missing,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub op: String,
     pub baseline: Option<u64>,
@@ -146,7 +147,8 @@ impl Row {
 }
 
 /// The outcome of the whole comparison, and its exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Pass,
     Fail,
@@ -164,7 +166,10 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// The format of `gate-instructions --json`.
+pub const INSTRUCTIONS_SCHEMA: &str = "authscale-instructions/1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     pub bound_percent: f64,
     pub rows: Vec<Row>,
@@ -237,10 +242,16 @@ fn toolchain_difference(baseline: &Toolchain, now: &Toolchain) -> Option<String>
     (!differences.is_empty()).then(|| differences.join("; "))
 }
 
-impl Comparison {
+impl crate::Document for Comparison {
+    const SCHEMA: &'static str = INSTRUCTIONS_SCHEMA;
+
+    fn title(&self) -> String {
+        "authscale gate-instructions".to_owned()
+    }
+
     /// A markdown table (op, baseline, now, change, verdict) and a closing
     /// line with the outcome and what to do about it.
-    pub fn markdown(&self) -> String {
+    fn markdown(&self) -> String {
         let mut out = String::new();
         if let Some(difference) = &self.toolchain_differs {
             let _ = writeln!(
@@ -308,6 +319,7 @@ impl Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Document;
 
     fn toolchain() -> Toolchain {
         Toolchain {
