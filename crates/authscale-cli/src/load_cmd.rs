@@ -79,7 +79,8 @@ pub struct LoadOptions {
     #[arg(long, value_name = "I/N")]
     segment: Option<String>,
 
-    /// Write the full result (with histograms) to this JSON file.
+    /// The full result (with histograms) as JSON: written to FILE, or
+    /// printed instead of the summary with `-`.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
 
@@ -97,7 +98,7 @@ pub struct LoadOptions {
 }
 
 pub fn run(options: LoadOptions) -> Result<(), Failure> {
-    if let Some(path) = &options.json {
+    if let Some(path) = options.json.as_deref().filter(|p| !printed(p)) {
         common::writable("--json", path).map_err(Failure::usage)?;
     }
     let runtime = common::runtime(Some(options.threads))?;
@@ -118,11 +119,7 @@ pub fn run(options: LoadOptions) -> Result<(), Failure> {
             ticker.abort();
             eprint!("\r{:70}\r", "");
         }
-        say_raw!("{}", authscale_load::render(&result));
-        if let Some(path) = &options.json {
-            write_json(path, &result).map_err(Failure::runtime)?;
-            say!("\nresult written to {}", path.display());
-        }
+        deliver(&result, options.json.as_deref(), "result")?;
         if result.interrupted {
             return Err(Failure {
                 error: anyhow!("interrupted; the partial result is above"),
@@ -186,14 +183,15 @@ pub struct MergeOptions {
     #[arg(required = true, value_name = "FILE")]
     inputs: Vec<PathBuf>,
 
-    /// Write the merged result here.
+    /// The merged result as JSON: written to FILE, or printed instead of
+    /// the summary with `-`.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
 }
 
 /// Merges segment results exactly (counts add, histograms add).
 pub fn merge(options: MergeOptions) -> Result<(), Failure> {
-    if let Some(path) = &options.json {
+    if let Some(path) = options.json.as_deref().filter(|p| !printed(p)) {
         common::writable("--json", path).map_err(Failure::usage)?;
     }
     let mut parts = Vec::new();
@@ -208,11 +206,7 @@ pub fn merge(options: MergeOptions) -> Result<(), Failure> {
     }
     one_load(&options.inputs, &parts).map_err(Failure::usage)?;
     let merged = authscale_load::merge(&parts).map_err(|e| Failure::usage(anyhow!(e)))?;
-    say_raw!("{}", authscale_load::render(&merged));
-    if let Some(path) = &options.json {
-        write_json(path, &merged).map_err(Failure::runtime)?;
-        say!("\nmerged result written to {}", path.display());
-    }
+    deliver(&merged, options.json.as_deref(), "merged result")?;
     Ok(())
 }
 
@@ -305,6 +299,28 @@ async fn show_progress(progress: Arc<Progress>, total: Duration) {
         );
         let _ = std::io::stderr().flush();
     }
+}
+
+/// `--json -`: the JSON on standard output instead of the summary.
+fn printed(path: &Path) -> bool {
+    path == Path::new(crate::outputs::STDOUT)
+}
+
+/// The summary, or the JSON printed; the JSON written to a file.
+fn deliver(result: &LoadResult, json: Option<&Path>, what: &str) -> Result<(), Failure> {
+    match json {
+        Some(path) if printed(path) => {
+            let text = serde_json::to_string_pretty(result).map_err(Failure::runtime)?;
+            say_raw!("{text}\n");
+        }
+        Some(path) => {
+            say_raw!("{}", authscale_load::render(result));
+            write_json(path, result).map_err(Failure::runtime)?;
+            say!("\n{what} written to {}", path.display());
+        }
+        None => say_raw!("{}", authscale_load::render(result)),
+    }
+    Ok(())
 }
 
 /// Writes atomically: a reader never sees half a file.

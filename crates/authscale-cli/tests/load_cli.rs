@@ -200,6 +200,16 @@ fn segments_run_by_two_generators_merge_into_one_result() {
         serde_json::from_str(&std::fs::read_to_string(&merged).expect("json")).expect("valid JSON");
     assert_eq!(result["requests"], 600, "300 + 300");
     assert_eq!(result["config"]["connections"], 4);
+    // `--json -`: the same JSON on standard output instead of the summary.
+    let printed = Command::new(bin())
+        .arg("merge")
+        .args(&files)
+        .args(["--json", "-"])
+        .output()
+        .expect("merge");
+    let printed: serde_json::Value =
+        serde_json::from_slice(&printed.stdout).expect("standard output is the JSON");
+    assert_eq!(printed, result);
     let missing = Command::new(bin())
         .args(["merge", "/nonexistent.json"])
         .output()
