@@ -105,7 +105,7 @@ pub struct ModeAnalysis {
     /// First N from which efficiency stays under `KNEE_EFFICIENCY`.
     pub knee: Option<u32>,
     pub bottleneck: Bottleneck,
-    pub verdict: String,
+    pub verdict: Verdict,
     pub ceiling: Option<Ceiling>,
 }
 
@@ -155,7 +155,8 @@ fn mode(run: &Run, mode: AuthMode) -> ModeAnalysis {
         .find(|(i, p)| p.n > 1 && points[*i..].iter().all(|q| q.efficiency < KNEE_EFFICIENCY))
         .map(|(_, p)| p.n);
     let ceiling = ceiling(&steps);
-    let (bottleneck, verdict) = verdict(mode, &points, &steps, knee);
+    let verdict = verdict(mode, &points, &steps, knee);
+    let bottleneck = verdict.bottleneck();
     ModeAnalysis {
         mode,
         points,
@@ -256,51 +257,218 @@ fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
-/// Names the component that limited the largest step and says so in a
-/// sentence built only from the recorded figures.
-fn verdict(
-    mode: AuthMode,
-    points: &[Point],
-    steps: &[&Step],
-    knee: Option<u32>,
-) -> (Bottleneck, String) {
+/// What the analysis concluded about one mode, as data: how throughput
+/// grew, what limited it (with the figures it was chosen from), and the
+/// share of failed requests. `Display` writes the report's sentence from
+/// it; nothing else decides.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub mode: AuthMode,
+    pub shape: Shape,
+    /// None when no step was measured.
+    pub finding: Option<Finding>,
+    /// The share of requests that failed at the largest N, when above 1%.
+    pub failed: Option<(f64, u32)>,
+}
+
+/// How throughput grew with N.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Shape {
+    NoSteps,
+    OneStep {
+        n: u32,
+        throughput: f64,
+    },
+    /// Efficiency stayed under the knee bar from some N on.
+    Flattens {
+        before: (u32, f64, f64),
+        last: (u32, f64),
+        growth: f64,
+        ideal: f64,
+    },
+    /// No knee: (N, E(N), X) at the largest N, and X at the smallest.
+    Linear {
+        last: (u32, f64, f64),
+        first: (u32, f64),
+    },
+}
+
+/// What limited the largest step, with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Finding {
+    /// An external deployment: its CPUs are outside the lab's view.
+    NotMeasured,
+    /// The proxy or the load generator near its core (share of it) at N.
+    Harness {
+        component: Component,
+        utilization: f64,
+        n: u32,
+    },
+    /// The store at its budget (cores; None: uncapped, one core) from N on.
+    Store {
+        utilization: f64,
+        budget: Option<f64>,
+        from: u32,
+        commands_per_request: f64,
+    },
+    /// The nodes at their budgets (cores each).
+    Nodes {
+        utilization: f64,
+        budget_each: f64,
+        throttled_share: f64,
+    },
+    /// Nothing at its budget at N: utilizations of nodes, store, proxy,
+    /// load generator.
+    NoneSaturated { n: u32, utilization: [f64; 4] },
+}
+
+impl Finding {
+    pub fn bottleneck(&self) -> Bottleneck {
+        match self {
+            Finding::NotMeasured => Bottleneck::NotMeasured,
+            Finding::Harness { component, .. } => Bottleneck::Component(*component),
+            Finding::Store { .. } => Bottleneck::Component(Component::Store),
+            Finding::Nodes { .. } => Bottleneck::Component(Component::Nodes),
+            Finding::NoneSaturated { .. } => Bottleneck::None,
+        }
+    }
+}
+
+impl Verdict {
+    pub fn bottleneck(&self) -> Bottleneck {
+        self.finding
+            .as_ref()
+            .map_or(Bottleneck::None, Finding::bottleneck)
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mode = self.mode;
+        match &self.shape {
+            Shape::NoSteps => return write!(f, "{mode}: no steps were measured."),
+            Shape::OneStep { n, throughput } => write!(
+                f,
+                "{mode}: one step measured (N={n}, {throughput:.0} req/s)."
+            )?,
+            Shape::Flattens {
+                before: (n0, e0, x0),
+                last: (n, e),
+                growth,
+                ideal,
+            } => write!(
+                f,
+                "{mode}: throughput scales to N={n0} (E={e0:.2}, {x0:.0} req/s), then flattens: from N={n0} to N={n} it grows {} where linear scaling would add {} (E({n})={e:.2}).",
+                pct(*growth),
+                pct(*ideal)
+            )?,
+            Shape::Linear {
+                last: (n, e, x),
+                first: (n1, x1),
+            } => write!(
+                f,
+                "{mode}: scales nearly linearly to N={n} (E({n})={e:.2}, {x:.0} req/s against {x1:.0} at N={n1})."
+            )?,
+        }
+        match &self.finding {
+            None => {}
+            Some(Finding::NotMeasured) => f.write_str(
+                " Bottleneck: not measured — this deployment is external, so the nodes' and the balancer's CPU are outside the lab's view; the throughput shape above is the evidence.",
+            )?,
+            Some(Finding::Harness {
+                component,
+                utilization,
+                n,
+            }) => write!(
+                f,
+                " Caution: the {} used {} of its core at N={n}; the harness, not the system under test, may have set the limit.",
+                if *component == Component::Proxy {
+                    component.as_str()
+                } else {
+                    "load generator"
+                },
+                pct(*utilization)
+            )?,
+            Some(Finding::Store {
+                utilization,
+                budget,
+                from,
+                commands_per_request,
+            }) => write!(
+                f,
+                " Bottleneck: the store, at {} of {} from N={from} on ({commands_per_request:.2} store commands per request).",
+                pct(*utilization),
+                match budget {
+                    Some(cores) => format!("its {cores:.2}-core budget"),
+                    None => "one core (uncapped)".into(),
+                }
+            )?,
+            Some(Finding::Nodes {
+                utilization,
+                budget_each,
+                throttled_share,
+            }) => write!(
+                f,
+                " Bottleneck: the nodes themselves, at {} of their {budget_each:.2}-core budgets ({} of quota periods throttled) — each node's own CPU is the limit, and adding nodes adds capacity.",
+                pct(*utilization),
+                pct(*throttled_share)
+            )?,
+            Some(Finding::NoneSaturated {
+                n,
+                utilization: [nodes, store, proxy, load],
+            }) => write!(
+                f,
+                " No component reached its budget at N={n} (nodes {}, store {}, proxy {}, load generator {}): the limit is latency or contention outside the measured CPUs.",
+                pct(*nodes),
+                pct(*store),
+                pct(*proxy),
+                pct(*load)
+            )?,
+        }
+        if let Some((rate, n)) = self.failed {
+            write!(f, " {} of requests failed at N={n}.", pct(rate))?;
+        }
+        Ok(())
+    }
+}
+
+/// Names the component that limited the largest step, from the recorded
+/// figures only.
+fn verdict(mode: AuthMode, points: &[Point], steps: &[&Step], knee: Option<u32>) -> Verdict {
     let (Some(first), Some(last), Some(last_step)) = (points.first(), points.last(), steps.last())
     else {
-        return (Bottleneck::None, format!("{mode}: no steps were measured."));
+        return Verdict {
+            mode,
+            shape: Shape::NoSteps,
+            finding: None,
+            failed: None,
+        };
     };
     let util = |c: Component| last.utilization.get(&c).copied().unwrap_or(0.0);
-    let limit = |c: Component| last_step.cpu(c).limit_cores;
-    let capped = |c: Component| last_step.cpu(c).capped;
-    let mut shape = if points.len() == 1 {
-        format!(
-            "{mode}: one step measured (N={}, {:.0} req/s).",
-            first.n, first.throughput
-        )
+    let shape = if points.len() == 1 {
+        Shape::OneStep {
+            n: first.n,
+            throughput: first.throughput,
+        }
     } else if let Some(knee) = knee {
         let before = points
             .iter()
             .take_while(|p| p.n < knee)
             .last()
             .unwrap_or(first);
-        let growth = last.throughput / before.throughput - 1.0;
-        let ideal = f64::from(last.n) / f64::from(before.n) - 1.0;
-        format!(
-            "{mode}: throughput scales to N={} (E={:.2}, {:.0} req/s), then flattens: from N={} to N={} it grows {} where linear scaling would add {} (E({})={:.2}).",
-            before.n,
-            before.efficiency,
-            before.throughput,
-            before.n,
-            last.n,
-            pct(growth),
-            pct(ideal),
-            last.n,
-            last.efficiency
-        )
+        Shape::Flattens {
+            before: (before.n, before.efficiency, before.throughput),
+            last: (last.n, last.efficiency),
+            growth: last.throughput / before.throughput - 1.0,
+            ideal: f64::from(last.n) / f64::from(before.n) - 1.0,
+        }
     } else {
-        format!(
-            "{mode}: scales nearly linearly to N={} (E({})={:.2}, {:.0} req/s against {:.0} at N={}).",
-            last.n, last.n, last.efficiency, last.throughput, first.throughput, first.n
-        )
+        Shape::Linear {
+            last: (last.n, last.efficiency, last.throughput),
+            first: (first.n, first.throughput),
+        }
     };
     let saturated_from = |c: Component| {
         points
@@ -309,52 +477,43 @@ fn verdict(
             .map(|p| p.n)
     };
     use Component::{Load, Nodes, Proxy, Store};
-    let bottleneck = if !last.utilization.contains_key(&Nodes) {
-        shape.push_str(
-            " Bottleneck: not measured — this deployment is external, so the nodes' and the balancer's CPU are outside the lab's view; the throughput shape above is the evidence.",
-        );
-        Bottleneck::NotMeasured
+    let finding = if !last.utilization.contains_key(&Nodes) {
+        Finding::NotMeasured
     } else if [Proxy, Load].into_iter().any(|c| util(c) >= HARNESS_LIMIT) {
-        let c = if util(Proxy) >= util(Load) {
+        let component = if util(Proxy) >= util(Load) {
             Proxy
         } else {
             Load
         };
-        shape.push_str(&format!(
-            " Caution: the {} used {} of its core at N={}; the harness, not the system under test, may have set the limit.",
-            if c == Proxy { Proxy.as_str() } else { "load generator" }, pct(util(c)), last.n
-        ));
-        Bottleneck::Component(c)
+        Finding::Harness {
+            component,
+            utilization: util(component),
+            n: last.n,
+        }
     } else if util(Store) >= SATURATED && last.store_cmds_per_req > 0.1 {
-        let budget = if capped(Store) {
-            format!("its {:.2}-core budget", limit(Store))
-        } else {
-            "one core (uncapped)".into()
-        };
-        shape.push_str(&format!(
-            " Bottleneck: the store, at {} of {budget} from N={} on ({:.2} store commands per request).",
-            pct(util(Store)), saturated_from(Store).unwrap_or(last.n), last.store_cmds_per_req
-        ));
-        Bottleneck::Component(Store)
+        let store = last_step.cpu(Store);
+        Finding::Store {
+            utilization: util(Store),
+            budget: store.capped.then_some(store.limit_cores),
+            from: saturated_from(Store).unwrap_or(last.n),
+            commands_per_request: last.store_cmds_per_req,
+        }
     } else if util(Nodes) >= SATURATED {
-        shape.push_str(&format!(
-            " Bottleneck: the nodes themselves, at {} of their {:.2}-core budgets ({} of quota periods throttled) — each node's own CPU is the limit, and adding nodes adds capacity.",
-            pct(util(Nodes)), limit(Nodes) / f64::from(last.n), pct(last.node_throttled_share)
-        ));
-        Bottleneck::Component(Nodes)
+        Finding::Nodes {
+            utilization: util(Nodes),
+            budget_each: last_step.cpu(Nodes).limit_cores / f64::from(last.n),
+            throttled_share: last.node_throttled_share,
+        }
     } else {
-        shape.push_str(&format!(
-            " No component reached its budget at N={} (nodes {}, store {}, proxy {}, load generator {}): the limit is latency or contention outside the measured CPUs.",
-            last.n, pct(util(Nodes)), pct(util(Store)), pct(util(Proxy)), pct(util(Load))
-        ));
-        Bottleneck::None
+        Finding::NoneSaturated {
+            n: last.n,
+            utilization: [util(Nodes), util(Store), util(Proxy), util(Load)],
+        }
     };
-    if last.error_rate > 0.01 {
-        shape.push_str(&format!(
-            " {} of requests failed at N={}.",
-            pct(last.error_rate),
-            last.n
-        ));
+    Verdict {
+        mode,
+        shape,
+        finding: Some(finding),
+        failed: (last.error_rate > 0.01).then_some((last.error_rate, last.n)),
     }
-    (bottleneck, shape)
 }

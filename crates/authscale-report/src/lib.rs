@@ -25,7 +25,7 @@ pub mod spread;
 mod svg;
 pub mod usl;
 
-pub use analysis::{Analysis, Ceiling, ModeAnalysis, Point, analyse};
+pub use analysis::{Analysis, Ceiling, Finding, ModeAnalysis, Point, Shape, Verdict, analyse};
 pub use compare::compare;
 pub use document::{Document, from_json};
 pub use gate::{Check, GateError, GateReport, Thresholds, evaluate};

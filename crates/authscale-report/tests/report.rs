@@ -95,7 +95,13 @@ fn verdicts_name_the_component_the_evidence_points_at() {
     // In the fixture the store sits at its budget at N=4 and token nodes at theirs.
     assert_eq!(session.bottleneck.as_str(), "store", "{}", session.verdict);
     assert!(
-        session.verdict.contains("Bottleneck: the store"),
+        matches!(
+            session.verdict.finding,
+            Some(authscale_report::Finding::Store { .. })
+        ) && session
+            .verdict
+            .to_string()
+            .contains("Bottleneck: the store"),
         "{}",
         session.verdict
     );
@@ -140,7 +146,14 @@ fn verdicts_name_the_component_the_evidence_points_at() {
         .find(|m| m.mode == AuthMode::Token)
         .expect("token");
     assert_eq!(token.bottleneck.as_str(), "proxy");
-    assert!(token.verdict.contains("Caution"), "{}", token.verdict);
+    assert!(
+        matches!(
+            token.verdict.finding,
+            Some(authscale_report::Finding::Harness { .. })
+        ) && token.verdict.to_string().contains("Caution"),
+        "{}",
+        token.verdict
+    );
 }
 
 #[test]
