@@ -14,12 +14,12 @@
 use std::collections::BTreeMap;
 
 use crate::step::step_from_load;
-use authscale_schema::{Component, ComponentCpu, Slice, Step};
+use authscale_schema::{AuthMode, Component, ComponentCpu, Slice, Step};
 
-/// One cell of the schedule: the mode's index in the experiment and N.
+/// One cell of the schedule: a mode and N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Cell {
-    pub mode: usize,
+    pub mode: AuthMode,
     pub nodes: u32,
 }
 
@@ -34,11 +34,13 @@ pub(crate) struct Cell {
 /// (same machine, same day); the scheduler has to settle the store and the
 /// nodes that were idle again. Ratios between modes are still paired by
 /// round.
-pub(crate) fn schedule(modes: usize, nodes: &[u32], rounds: u32) -> Vec<Vec<Cell>> {
-    let forward: Vec<Cell> = (0..modes)
-        .flat_map(|mode| {
+pub(crate) fn schedule(modes: &[AuthMode], nodes: &[u32], rounds: u32) -> Vec<Vec<Cell>> {
+    let forward: Vec<Cell> = modes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &mode)| {
             let mut cells: Vec<Cell> = nodes.iter().map(|&n| Cell { mode, nodes: n }).collect();
-            if mode % 2 == 1 {
+            if i % 2 == 1 {
                 cells.reverse();
             }
             cells
@@ -65,7 +67,7 @@ pub(crate) fn second_stage(
 ) -> Vec<Vec<Cell>> {
     let rounds_of = |cell: &Cell| {
         need.iter()
-            .find(|c| c.mode == e.modes[cell.mode] && c.nodes == cell.nodes)
+            .find(|c| c.mode == cell.mode && c.nodes == cell.nodes)
             .map_or(0, |c| c.rounds)
     };
     let most = forward.iter().map(rounds_of).max().unwrap_or(0);
@@ -176,14 +178,15 @@ pub(crate) fn combine(parts: Vec<(Step, Slice)>) -> anyhow::Result<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use AuthMode::{Session as S, Token as T};
 
     #[test]
     fn the_schedule_visits_every_cell_once_per_round_and_alternates() {
-        let rounds = schedule(2, &[1, 2, 4], 4);
+        let rounds = schedule(&[S, T], &[1, 2, 4], 4);
         assert_eq!(rounds.len(), 4);
         for cells in &rounds {
             assert_eq!(cells.len(), 6);
-            for mode in 0..2 {
+            for mode in [S, T] {
                 for n in [1, 2, 4] {
                     assert_eq!(
                         cells
@@ -197,12 +200,12 @@ mod tests {
         }
         // A mode's cells are consecutive, and where the modes meet they
         // share N: mode 0 rising, mode 1 falling.
-        let order = |cells: &[Cell]| -> Vec<(usize, u32)> {
+        let order = |cells: &[Cell]| -> Vec<(AuthMode, u32)> {
             cells.iter().map(|c| (c.mode, c.nodes)).collect()
         };
         assert_eq!(
             order(&rounds[0]),
-            vec![(0, 1), (0, 2), (0, 4), (1, 4), (1, 2), (1, 1)]
+            vec![(S, 1), (S, 2), (S, 4), (T, 4), (T, 2), (T, 1)]
         );
         // Odd rounds reverse even ones: within two rounds, each mode comes
         // first once (ABBA).
@@ -224,14 +227,14 @@ mod tests {
 
     #[test]
     fn the_second_stage_visits_only_the_cells_that_need_more() {
-        use authscale_schema::{AuthMode, CellRounds, Experiment};
+        use authscale_schema::{CellRounds, Experiment};
         let e = Experiment {
             modes: vec![AuthMode::Session, AuthMode::Token],
             nodes: vec![1, 2],
             rounds: 4,
             ..Experiment::default()
         };
-        let forward = schedule(2, &[1, 2], 1).remove(0);
+        let forward = schedule(&[S, T], &[1, 2], 1).remove(0);
         let need = |mode, nodes, rounds| CellRounds {
             mode,
             nodes,
@@ -244,14 +247,14 @@ mod tests {
             need(AuthMode::Token, 2, 4),
         ];
         let extra = second_stage(&forward, &e, &needs);
-        let order = |cells: &Vec<Cell>| -> Vec<(usize, u32)> {
+        let order = |cells: &Vec<Cell>| -> Vec<(AuthMode, u32)> {
             cells.iter().map(|c| (c.mode, c.nodes)).collect()
         };
         assert_eq!(extra.len(), 4, "rounds 5 to 8");
-        assert_eq!(order(&extra[0]), vec![(0, 1), (0, 2), (1, 1)]);
-        assert_eq!(order(&extra[1]), vec![(1, 1), (0, 2), (0, 1)]);
-        assert_eq!(order(&extra[2]), vec![(0, 1), (0, 2)]);
-        assert_eq!(order(&extra[3]), vec![(0, 2), (0, 1)]);
+        assert_eq!(order(&extra[0]), vec![(S, 1), (S, 2), (T, 1)]);
+        assert_eq!(order(&extra[1]), vec![(T, 1), (S, 2), (S, 1)]);
+        assert_eq!(order(&extra[2]), vec![(S, 1), (S, 2)]);
+        assert_eq!(order(&extra[3]), vec![(S, 2), (S, 1)]);
         // Nothing more needed: no second stage.
         let enough: Vec<CellRounds> = needs
             .iter()
@@ -262,17 +265,18 @@ mod tests {
 
     #[test]
     fn three_modes_snake_so_neighbours_share_n() {
-        let rounds = schedule(3, &[1, 8], 1);
-        let order: Vec<(usize, u32)> = rounds[0].iter().map(|c| (c.mode, c.nodes)).collect();
-        assert_eq!(order, vec![(0, 1), (0, 8), (1, 8), (1, 1), (2, 1), (2, 8)]);
+        let n = AuthMode::None;
+        let rounds = schedule(&[S, T, n], &[1, 8], 1);
+        let order: Vec<(AuthMode, u32)> = rounds[0].iter().map(|c| (c.mode, c.nodes)).collect();
+        assert_eq!(order, vec![(S, 1), (S, 8), (T, 8), (T, 1), (n, 1), (n, 8)]);
     }
 
     #[test]
     fn one_mode_one_round_is_the_plain_order() {
-        let rounds = schedule(1, &[1, 8], 1);
+        let rounds = schedule(&[T], &[1, 8], 1);
         assert_eq!(
             rounds,
-            vec![vec![Cell { mode: 0, nodes: 1 }, Cell { mode: 0, nodes: 8 }]]
+            vec![vec![Cell { mode: T, nodes: 1 }, Cell { mode: T, nodes: 8 }]]
         );
     }
 }

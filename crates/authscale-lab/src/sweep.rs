@@ -90,7 +90,8 @@ impl Lab<'_> {
     ) -> anyhow::Result<bool> {
         let e = &self.plan.experiment;
         self.store.flush().await?;
-        let mut sets: Vec<Vec<Managed>> = Vec::new();
+        // Every mode's nodes, started once and used for all its cells.
+        let mut sets: BTreeMap<AuthMode, Vec<Managed>> = BTreeMap::new();
         for &mode in &e.modes {
             let mut nodes = Vec::new();
             self.grow(
@@ -103,9 +104,9 @@ impl Lab<'_> {
             for node in &nodes {
                 http::wait_ok(node.addr(), "/readyz", Duration::from_secs(10)).await?;
             }
-            sets.push(nodes);
+            sets.insert(mode, nodes);
         }
-        let schedule = crate::slices::schedule(e.modes.len(), &e.nodes, e.rounds);
+        let schedule = crate::slices::schedule(&e.modes, &e.nodes, e.rounds);
         // One unrecorded warm-up visit of every cell: first connections,
         // first logins, the store's first keys.
         let warm = (
@@ -113,17 +114,10 @@ impl Lab<'_> {
             self.plan.slice_warmup.max(Duration::from_millis(200)),
         );
         for cell in &schedule[0] {
-            let mode = e.modes[cell.mode];
-            self.point_at(mode, &sets[cell.mode][..cell.nodes as usize])
-                .await?;
+            let nodes = &sets[&cell.mode][..cell.nodes as usize];
+            self.point_at(cell.mode, nodes).await?;
             if self
-                .measure(
-                    mode,
-                    &sets[cell.mode][..cell.nodes as usize],
-                    None,
-                    warm,
-                    stop,
-                )
+                .measure(cell.mode, nodes, None, warm, stop)
                 .await?
                 .is_none()
             {
@@ -131,7 +125,7 @@ impl Lab<'_> {
             }
         }
         let window = (self.plan.slice_warmup, self.plan.slice);
-        let mut cells: BTreeMap<(usize, u32), Vec<(Step, Slice)>> = BTreeMap::new();
+        let mut cells: BTreeMap<(AuthMode, u32), Vec<(Step, Slice)>> = BTreeMap::new();
         let mut schedule = schedule;
         let mut seq = 0;
         let steps_before = run.steps.len();
@@ -158,16 +152,15 @@ impl Lab<'_> {
             // shares its round's first node with the others it is paired
             // with.
             if round > 0 {
-                for set in &mut sets {
+                for set in sets.values_mut() {
                     set.rotate_left(1);
                 }
             }
-            let first_node = round % sets.first().map_or(1, Vec::len).max(1);
+            let first_node = round % sets.values().next().map_or(1, Vec::len).max(1);
             for cell in &order {
-                let mode = e.modes[cell.mode];
-                let nodes = &sets[cell.mode][..cell.nodes as usize];
-                self.point_at(mode, nodes).await?;
-                let Some(step) = self.measure(mode, nodes, None, window, stop).await? else {
+                let nodes = &sets[&cell.mode][..cell.nodes as usize];
+                self.point_at(cell.mode, nodes).await?;
+                let Some(step) = self.measure(cell.mode, nodes, None, window, stop).await? else {
                     return Ok(false);
                 };
                 let slice = crate::slices::slice_of(&step, round as u32, seq, first_node as u32);
@@ -181,9 +174,9 @@ impl Lab<'_> {
             // The steps so far (every round measured until now), so an
             // interrupted sweep keeps its finished rounds.
             run.steps.truncate(steps_before);
-            for (mode_index, _) in e.modes.iter().enumerate() {
+            for &mode in &e.modes {
                 for &n in &e.nodes {
-                    if let Some(parts) = cells.get(&(mode_index, n)) {
+                    if let Some(parts) = cells.get(&(mode, n)) {
                         run.steps.push(crate::slices::combine(parts.clone())?);
                     }
                 }
@@ -236,9 +229,9 @@ impl Lab<'_> {
             run.write(dir)?;
         }
         run.steps.truncate(steps_before);
-        for (mode_index, &mode) in e.modes.iter().enumerate() {
+        for &mode in &e.modes {
             for &n in &e.nodes {
-                let parts = cells.remove(&(mode_index, n)).unwrap_or_default();
+                let parts = cells.remove(&(mode, n)).unwrap_or_default();
                 let step = crate::slices::combine(parts)?;
                 self.check_limits(&step, run);
                 if self.options.progress {
@@ -248,7 +241,10 @@ impl Lab<'_> {
             }
         }
         run.write(dir)?;
-        for (&mode, nodes) in e.modes.iter().zip(sets.iter_mut()) {
+        for &mode in &e.modes {
+            let Some(nodes) = sets.get_mut(&mode) else {
+                continue;
+            };
             self.point_at(mode, nodes).await?;
             if !self.after_steps(mode, nodes, run, dir, stop).await? {
                 return Ok(false);
