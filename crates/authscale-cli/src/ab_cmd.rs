@@ -142,7 +142,12 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
     let this = std::env::current_exe()
         .context("cannot find the authscale binary")
         .map_err(Failure::runtime)?;
-    o.outputs.check()?;
+    let inputs: Vec<&Path> = [&o.gate, &o.a_bin, &o.b_bin]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .collect();
+    o.outputs.check(&inputs)?;
     // With --a-base, side A is where this change starts from it.
     let start = match &o.a_base {
         Some(base) => {

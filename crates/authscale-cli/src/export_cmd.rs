@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 
 use crate::Failure;
 use crate::common;
+use crate::outputs::{STDOUT, protect};
 
 /// The dashboard format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,13 +55,17 @@ pub struct ExportOptions {
     /// gate-instructions --save`, or results/baseline/instructions.toml).
     #[arg(long, value_name = "FILE")]
     instructions: Option<PathBuf>,
-    /// Write to FILE instead of standard output.
+    /// Write to FILE instead of standard output (`-`: standard output).
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
 }
 
 pub fn run(options: ExportOptions) -> Result<(), Failure> {
-    if let Some(path) = &options.output {
+    let output = options
+        .output
+        .as_deref()
+        .filter(|p| *p != std::path::Path::new(STDOUT));
+    if let Some(path) = output {
         common::writable("--output", path).map_err(Failure::usage)?;
         if Run::read(path).is_ok() {
             return Err(Failure::usage(anyhow!(
@@ -68,6 +73,10 @@ pub fn run(options: ExportOptions) -> Result<(), Failure> {
                 path.display()
             )));
         }
+        let inputs: Vec<&std::path::Path> = std::iter::once(options.run.as_path())
+            .chain(options.instructions.as_deref())
+            .collect();
+        protect("--output", path, &inputs)?;
     }
     if options.format == Format::Bmf && options.better == Direction::Smaller {
         return Err(Failure::usage(anyhow!(
@@ -107,7 +116,7 @@ pub fn run(options: ExportOptions) -> Result<(), Failure> {
         ),
     };
     let text = serde_json::to_string_pretty(&value).map_err(Failure::runtime)? + "\n";
-    match &options.output {
+    match output {
         Some(path) => {
             authscale_schema::write_atomic(path, text.as_bytes()).map_err(Failure::runtime)
         }

@@ -52,7 +52,7 @@ struct Described {
 }
 
 pub fn run(options: GateInstructionsOptions) -> Result<(), Failure> {
-    options.outputs.check()?;
+    options.outputs.check(&[&options.baseline, &options.bin])?;
     if !(options.bound.is_finite() && options.bound >= 0.0) {
         return Err(Failure::usage(anyhow!("--bound must be a percentage ≥ 0")));
     }

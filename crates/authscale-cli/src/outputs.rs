@@ -44,8 +44,25 @@ impl Outputs {
 
     /// Checked before any work: at most one format printed, and no FILE
     /// that is a measured run (`--json RUN_A RUN_B` takes RUN_A as the
-    /// FILE; writing it would destroy the run), a folder, a link or a device.
-    pub fn check(&self) -> Result<(), Failure> {
+    /// FILE; writing it would destroy the run), a folder, a link or a
+    /// device, one of the command's `inputs` or a file inside an input
+    /// folder (a run's own report), or the FILE of another format.
+    pub fn check(&self, inputs: &[&Path]) -> Result<(), Failure> {
+        let files: Vec<(&str, &Path)> = self
+            .each()
+            .into_iter()
+            .filter_map(|(flag, p)| Some((flag, p?)))
+            .filter(|(_, p)| *p != Path::new(STDOUT))
+            .collect();
+        for (i, (flag, path)) in files.iter().enumerate() {
+            if let Some((other, _)) = files[..i].iter().find(|(_, p)| same_place(p, path)) {
+                return Err(Failure::usage(anyhow!(
+                    "{other} and {flag} both name {}: give each format its own file",
+                    path.display()
+                )));
+            }
+            protect(flag, path, inputs)?;
+        }
         let printed: Vec<&str> = self
             .each()
             .into_iter()
@@ -109,4 +126,46 @@ impl Outputs {
         say_raw!("{}", printed.unwrap_or_else(|| doc.text()));
         Ok(())
     }
+}
+
+/// Where a path points, for comparing: resolved through its folder (the
+/// file itself may not exist yet).
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (parent.canonicalize(), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_owned(),
+    }
+}
+
+fn same_place(a: &Path, b: &Path) -> bool {
+    resolved(a) == resolved(b)
+}
+
+/// Refuses an output `path` that is one of `inputs`, or lies inside an
+/// input folder: writing it would change what the command reads, or a
+/// run's own files.
+pub fn protect(flag: &str, path: &Path, inputs: &[&Path]) -> Result<(), Failure> {
+    let out = resolved(path);
+    for input in inputs {
+        let input = resolved(input);
+        if out == input || (input.is_dir() && out.starts_with(&input)) {
+            return Err(Failure::usage(anyhow!(
+                "{flag} {} would overwrite {}, which this command reads: write it elsewhere",
+                path.display(),
+                if out == input {
+                    "that input".to_owned()
+                } else {
+                    format!("a file of {}", input.display())
+                }
+            )));
+        }
+    }
+    Ok(())
 }

@@ -73,9 +73,17 @@ fn write_svg(path: Option<&Path>, prediction: &predict::Prediction) -> Result<()
 
 pub fn run(options: PredictOptions) -> Result<(), Failure> {
     if let Some(path) = &options.svg {
+        if path == Path::new(crate::outputs::STDOUT) {
+            return Err(Failure::usage(anyhow!(
+                "--svg -: give the chart a FILE (standard output carries the prediction)"
+            )));
+        }
         common::writable("--svg", path).map_err(Failure::usage)?;
+        let inputs: Vec<&Path> = options.runs.iter().map(PathBuf::as_path).collect();
+        crate::outputs::protect("--svg", path, &inputs)?;
     }
-    options.outputs.check()?;
+    let inputs: Vec<&Path> = options.runs.iter().map(PathBuf::as_path).collect();
+    options.outputs.check(&inputs)?;
     if options.validate {
         return validate(&options);
     }

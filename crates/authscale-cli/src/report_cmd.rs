@@ -110,7 +110,7 @@ pub fn report(options: ReportOptions) -> Result<(), Failure> {
 }
 
 pub fn compare(options: CompareOptions) -> Result<(), Failure> {
-    options.outputs.check()?;
+    options.outputs.check(&[&options.a, &options.b])?;
     // The table prints ratios to three decimals: a band narrower than one
     // step of that grid would not show.
     if !(options.drift == 0.0 || (0.001..=1.0).contains(&options.drift)) {
@@ -148,7 +148,8 @@ pub fn compare(options: CompareOptions) -> Result<(), Failure> {
 }
 
 pub fn spread(options: SpreadOptions) -> Result<(), Failure> {
-    options.outputs.check()?;
+    let inputs: Vec<&std::path::Path> = options.runs.iter().map(PathBuf::as_path).collect();
+    options.outputs.check(&inputs)?;
     if !(options.within > 0.0 && options.within < 1.0) {
         return Err(Failure::usage(anyhow::anyhow!(
             "--within {}: give a fraction between 0 and 1 (0.05 = ±5%)",
@@ -225,7 +226,18 @@ pub fn spread(options: SpreadOptions) -> Result<(), Failure> {
 /// Exit codes: 0 every check passed, 1 a check failed, 2 the gate could
 /// not be evaluated (usage, configuration, files).
 pub fn gate(options: GateOptions) -> Result<(), Failure> {
-    options.outputs.check()?;
+    // The run's folder may take the gate's table (scripts/gate.sh writes
+    // gate.md there); its record, the baseline and the thresholds may not
+    // be written over.
+    let record = if options.run.is_dir() {
+        options.run.join("run.json")
+    } else {
+        options.run.clone()
+    };
+    let thresholds_path = thresholds_path(&options);
+    options
+        .outputs
+        .check(&[&options.baseline, &record, &thresholds_path])?;
     let baseline = read(&options.baseline)?;
     let run = read(&options.run)?;
     // @max, @min and `baseline * F` pair the run's steps with the
@@ -265,17 +277,6 @@ pub fn gate(options: GateOptions) -> Result<(), Failure> {
             missing.join(", ")
         )));
     }
-    let thresholds_path = match &options.thresholds {
-        Some(p) => p.clone(),
-        // Beside the baseline run: in its folder, whether the folder or
-        // its run.json was given.
-        None if options.baseline.is_dir() => options.baseline.join("thresholds.toml"),
-        None => options
-            .baseline
-            .parent()
-            .map(|d| d.join("thresholds.toml"))
-            .unwrap_or_default(),
-    };
     let thresholds = Thresholds::from_file(&thresholds_path).map_err(Failure::usage)?;
     let report = evaluate(&thresholds, &run, Some(&baseline)).map_err(Failure::usage)?;
     options.outputs.deliver(&report)?;
@@ -287,6 +288,20 @@ pub fn gate(options: GateOptions) -> Result<(), Failure> {
             error: anyhow!("{failed} of {} checks failed", report.checks.len()),
             code: 1,
         })
+    }
+}
+
+/// The thresholds file: given, or thresholds.toml beside the baseline run
+/// (in its folder, whether the folder or its run.json was given).
+fn thresholds_path(options: &GateOptions) -> PathBuf {
+    match &options.thresholds {
+        Some(p) => p.clone(),
+        None if options.baseline.is_dir() => options.baseline.join("thresholds.toml"),
+        None => options
+            .baseline
+            .parent()
+            .map(|d| d.join("thresholds.toml"))
+            .unwrap_or_default(),
     }
 }
 

@@ -237,3 +237,87 @@ fn export_writes_what_benchmark_dashboards_ingest() {
     let out = authscale(&["export", "--format", "bmf", "-o"], &[&run, &run]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn no_output_overwrites_an_input_or_another_output() {
+    let runs = sweeps();
+    let dir = std::env::temp_dir().join(format!("authscale-outputs-in-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let baseline = dir.join("baseline");
+    std::fs::create_dir_all(&baseline).expect("baseline copy");
+    for file in ["run.json", "thresholds.toml"] {
+        std::fs::copy(
+            root().join("results/baseline").join(file),
+            baseline.join(file),
+        )
+        .expect("copy");
+    }
+    let refused = |args: &[&str], paths: &[&Path], reason: &str| {
+        let out = authscale(args, paths);
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        assert!(said.contains(reason), "{args:?}: {said}");
+    };
+    let thresholds = baseline.join("thresholds.toml");
+    let before = std::fs::read(&thresholds).expect("thresholds");
+    refused(
+        &[
+            "gate",
+            "--baseline",
+            baseline.to_str().expect("utf-8"),
+            "--json",
+            thresholds.to_str().expect("utf-8"),
+            "--run",
+        ],
+        &[&root().join("results/baseline")],
+        "which this command reads",
+    );
+    assert_eq!(
+        std::fs::read(&thresholds).expect("thresholds"),
+        before,
+        "untouched"
+    );
+    // Another run's own files, and one file for two formats.
+    let report = runs[1].join("report.md");
+    refused(
+        &["compare", "--markdown", report.to_str().expect("utf-8")],
+        &[&runs[0], &runs[1]],
+        "would overwrite a file of",
+    );
+    let same = dir.join("out.txt");
+    refused(
+        &[
+            "compare",
+            "--json",
+            same.to_str().expect("utf-8"),
+            "--markdown",
+            same.to_str().expect("utf-8"),
+        ],
+        &[&runs[0], &runs[1]],
+        "both name",
+    );
+    // export's input instructions, and `-o -` as standard output.
+    let counts = dir.join("counts.toml");
+    std::fs::copy(root().join("results/baseline/instructions.toml"), &counts).expect("copy");
+    refused(
+        &[
+            "export",
+            "--format",
+            "bmf",
+            "--instructions",
+            counts.to_str().expect("utf-8"),
+            "-o",
+            counts.to_str().expect("utf-8"),
+        ],
+        &[&root().join("results/examples/default")],
+        "which this command reads",
+    );
+    let printed = stdout(&authscale(
+        &["export", "--format", "bmf", "-o", "-"],
+        &[&root().join("results/examples/default")],
+    ));
+    assert!(printed.trim_start().starts_with('{'), "{printed}");
+    assert!(!Path::new("-").exists(), "no file named -");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -137,9 +137,9 @@ pub fn analyse(run: &Run) -> Analysis {
 
 fn mode(run: &Run, mode: AuthMode) -> ModeAnalysis {
     let steps: Vec<&Step> = run.steps.iter().filter(|s| s.mode == mode).collect();
-    let x1 = run
-        .baseline(mode)
-        .or_else(|| steps.first().map(|s| s.throughput / f64::from(s.nodes)));
+    // Speedup and efficiency are relative to the measured N = 1 step; a
+    // run without one (or whose N = 1 served nothing) has neither.
+    let x1 = run.baseline(mode).filter(|x| *x > 0.0);
     let points: Vec<Point> = steps.iter().map(|s| point(s, x1)).collect();
     let fit = usl::fit(
         &points

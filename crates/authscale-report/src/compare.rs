@@ -64,8 +64,8 @@ pub struct ComparedStep {
     pub p99_ms: Compared,
     /// The nodes' CPU-µs per request.
     pub node_cpu_us: Compared,
-    /// E(N) of each run: (A, B).
-    pub efficiency: (f64, f64),
+    /// E(N) of each run: (A, B); None without a measured N = 1.
+    pub efficiency: (Option<f64>, Option<f64>),
     /// Store commands per request: (A, B).
     pub store_cmds_per_req: (f64, f64),
 }
@@ -171,7 +171,10 @@ pub fn compare(a: &Run, b: &Run, drift: f64) -> Comparison {
                     |s| s.cpu_us_per_request.get(&Component::Nodes).copied(),
                     Better::Lower,
                 ),
-                efficiency: (pa.efficiency, pb.efficiency),
+                efficiency: (
+                    Some(pa.efficiency).filter(|e| e.is_finite()),
+                    Some(pb.efficiency).filter(|e| e.is_finite()),
+                ),
                 store_cmds_per_req: (pa.store_cmds_per_req, pb.store_cmds_per_req),
             });
         }
@@ -216,16 +219,19 @@ impl crate::Document for Comparison {
 
     fn markdown(&self) -> String {
         let mut out = String::new();
-        for (side, run) in [("A", &self.a), ("B", &self.b)] {
+        // Two lines of one paragraph: a hard break (two spaces) between them.
+        for (side, run, end) in [("A", &self.a, "  "), ("B", &self.b, "")] {
             let _ = writeln!(
                 out,
-                "{side}: {} {} (commit {})",
-                run.experiment, run.started_at, run.git_commit
+                "{side}: {} {} (commit {}){end}",
+                crate::md::text(&run.experiment),
+                crate::md::text(&run.started_at),
+                crate::md::text(&run.git_commit)
             );
         }
         let _ = writeln!(
             out,
-            "\n| mode | N | X A | X B | B/A | p99 A | p99 B | B/A | E A | E B | node µs/req A | node µs/req B | B/A | store cmds/req A | B |"
+            "\n| mode | N | X A | X B | B/A | p99 A | p99 B | B/A | E A | E B | node µs/req A | node µs/req B | B/A | store cmds/req A | store cmds/req B |"
         );
         let _ = writeln!(
             out,
@@ -234,7 +240,7 @@ impl crate::Document for Comparison {
         for s in &self.steps {
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {:.3} | {:.3} |",
+                "| {} | {} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {} | {} | {} | {:.1} | {:.1} | {} | {:.3} | {:.3} |",
                 s.mode,
                 s.n,
                 s.throughput.a,
@@ -243,8 +249,8 @@ impl crate::Document for Comparison {
                 s.p99_ms.a,
                 s.p99_ms.b,
                 s.p99_ms.show(),
-                s.efficiency.0,
-                s.efficiency.1,
+                s.efficiency.0.map_or("—".into(), |e| format!("{e:.2}")),
+                s.efficiency.1.map_or("—".into(), |e| format!("{e:.2}")),
                 s.node_cpu_us.a,
                 s.node_cpu_us.b,
                 s.node_cpu_us.show(),

@@ -17,6 +17,7 @@ mod gate;
 pub mod html;
 pub mod instructions;
 pub mod interval;
+pub mod md;
 pub mod precision;
 pub mod predict;
 mod report;

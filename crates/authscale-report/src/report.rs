@@ -56,9 +56,17 @@ pub fn write(run: &Run, dir: &Path) -> anyhow::Result<()> {
 fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
     let e = &run.plan.experiment;
     let mut out = String::new();
-    let _ = writeln!(out, "# authscale report: {} ({})\n", e.name, run.started_at);
+    // Every string from the record goes in as text (md::text): a run.json
+    // can come from anywhere, and must not add to the report's structure.
+    use crate::md::text;
+    let _ = writeln!(
+        out,
+        "# authscale report: {} ({})\n",
+        text(&e.name),
+        text(&run.started_at)
+    );
     if !e.description.is_empty() {
-        let _ = writeln!(out, "{}.\n", e.description);
+        let _ = writeln!(out, "{}.\n", text(&e.description));
     }
     let period = run
         .steps
@@ -66,11 +74,11 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
         .and_then(|s| s.components.get(&Component::Nodes))
         .and_then(|c| c.cpu_period_ms);
     let h = &run.host;
-    let known = |text: &str, label: &str| {
-        if text.is_empty() {
+    let known = |value: &str, label: &str| {
+        if value.is_empty() {
             String::new()
         } else {
-            format!("{label}{text}")
+            format!("{label}{}", text(value))
         }
     };
     let _ = writeln!(
@@ -79,14 +87,14 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
         run.status,
         h.cores,
         known(&h.cpu_model, ", "),
-        h.kernel,
-        h.caps,
+        text(&h.kernel),
+        text(&h.caps),
         period.map_or(String::new(), |p| format!(" (quota period {p:.0} ms)")),
-        h.redis_version,
-        h.store,
+        text(&h.redis_version),
+        text(&h.store),
         known(&h.redis_persistence, "; "),
-        h.authscale_version,
-        h.git_commit,
+        text(&h.authscale_version),
+        text(&h.git_commit),
         match h.git_dirty {
             Some(true) => " (with uncommitted changes)",
             _ => "",
@@ -102,11 +110,15 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
                 Some(st) if st.rounds > st.first => format!("{} to {}", st.first, st.rounds),
                 _ => e.rounds.to_string(),
             },
-            e.slice,
-            e.slice_warmup
+            text(&e.slice),
+            text(&e.slice_warmup)
         )
     } else {
-        format!("{} warm-up + {} measured per step", e.warmup, e.duration)
+        format!(
+            "{} warm-up + {} measured per step",
+            text(&e.warmup),
+            text(&e.duration)
+        )
     };
     let _ = writeln!(
         out,
@@ -114,10 +126,10 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
         e.node_cpu, e.work_us, e.store_cpu, e.connections_per_node
     );
     for warning in &run.warnings {
-        let _ = writeln!(out, "> **Warning:** {warning}\n");
+        let _ = writeln!(out, "> **Warning:** {}\n", text(warning));
     }
     if let Some(error) = &run.error {
-        let _ = writeln!(out, "> **The run failed:** {error}\n");
+        let _ = writeln!(out, "> **The run failed:** {}\n", text(error));
     }
 
     let _ = writeln!(out, "## Verdict\n");
@@ -135,14 +147,22 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for m in &analysis.modes {
         for p in &m.points {
+            // Without a measured N = 1 there is no speedup or efficiency.
+            let ratio = |x: f64| {
+                if x.is_finite() {
+                    format!("{x:.2}")
+                } else {
+                    "—".to_owned()
+                }
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2}% | {:.3} |",
+                "| {} | {} | {:.0} | {} | {} | {:.2} | {:.2} | {:.2}% | {:.3} |",
                 m.mode,
                 p.n,
                 p.throughput,
-                p.speedup,
-                p.efficiency,
+                ratio(p.speedup),
+                ratio(p.efficiency),
                 p.p50_ms,
                 p.p99_ms,
                 p.error_rate * 100.0,

@@ -306,8 +306,9 @@ impl crate::Document for Spread {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{} runs of `{}`; values are the reports' paired estimates with their 95% intervals.\n",
-            runs, self.experiment
+            "{} runs of {}; values are the reports' paired estimates with their 95% intervals.\n",
+            runs,
+            crate::md::text(&self.experiment)
         );
         let _ = write!(out, "| figure |");
         for i in 1..=runs {

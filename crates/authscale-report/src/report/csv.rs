@@ -31,11 +31,15 @@ pub(super) fn summary_csv(run: &Run, precision: &Precision) -> String {
     out.push('\n');
     for s in &run.steps {
         let c = |component| s.cpu(component);
+        // Empty without a measured N = 1 (as an interval without slices).
         let efficiency = run
             .baseline(s.mode)
-            .map_or(f64::NAN, |x1| s.throughput / (f64::from(s.nodes) * x1));
+            .filter(|x1| *x1 > 0.0)
+            .map_or(String::new(), |x1| {
+                format!("{:.3}", s.throughput / (f64::from(s.nodes) * x1))
+            });
         out.push_str(&format!(
-            "{},{},{:.1},{:.3},{:.3},{:.3},{:.5},{:.3},{:.3},{:.1},{:.1},{:.1},{:.1},{:.3},{}",
+            "{},{},{:.1},{},{:.3},{:.3},{:.5},{:.3},{:.3},{:.1},{:.1},{:.1},{:.1},{:.3},{}",
             s.mode,
             s.nodes,
             s.throughput,
