@@ -27,6 +27,13 @@ pub struct LoadOptions {
     #[arg(long, value_enum, default_value_t = AuthMode::None, value_name = "MODE")]
     auth: AuthMode,
 
+    /// The virtual users' requests from a scenario file (TOML: login,
+    /// credential, protected requests, logout, users), for a service that
+    /// is not authscale's node; --auth is then not used. Examples:
+    /// experiments/scenarios/node-session.toml, node-token.toml.
+    #[arg(long, value_name = "FILE", conflicts_with = "auth")]
+    scenario: Option<PathBuf>,
+
     /// Connections. Closed loop: each sends its next request when the answer arrives.
     #[arg(long, short = 'c', default_value_t = 64, value_name = "C")]
     connections: u64,
@@ -161,6 +168,11 @@ async fn resolve(options: &LoadOptions) -> anyhow::Result<LoadConfig> {
         requests_per_login: options.requests_per_login,
         logout: !options.relogin,
         client_cookie: options.client_cookie || options.auth.client_cookie(),
+        file: options
+            .scenario
+            .as_deref()
+            .map(authscale_schema::Scenario::from_file)
+            .transpose()?,
     };
     config.validate()?;
     match &options.segment {

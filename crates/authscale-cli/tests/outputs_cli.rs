@@ -192,6 +192,23 @@ fn export_writes_what_benchmark_dashboards_ingest() {
     let bmf: serde_json::Value =
         serde_json::from_str(&stdout(&authscale(&["export", "--format", "bmf"], &[&run])))
             .expect("BMF is JSON");
+    // Bencher Metric Format: benchmark → measure → { value, lower_value?,
+    // upper_value? }, every one a number, nothing else.
+    for (benchmark, measures) in bmf.as_object().expect("an object") {
+        for (measure, metric) in measures.as_object().expect("measures") {
+            let metric = metric.as_object().expect("a metric");
+            assert!(metric["value"].is_number(), "{benchmark} {measure}");
+            assert!(
+                metric
+                    .iter()
+                    .all(
+                        |(k, v)| ["value", "lower_value", "upper_value"].contains(&k.as_str())
+                            && v.is_number()
+                    ),
+                "{benchmark} {measure}: {metric:?}"
+            );
+        }
+    }
     let x = &bmf["token N=8"]["throughput"];
     assert!((x["lower_value"].as_f64().expect("lo") - column("throughput_rps_lo")).abs() < 0.1);
     assert!((x["upper_value"].as_f64().expect("hi") - column("throughput_rps_hi")).abs() < 0.1);
@@ -223,11 +240,27 @@ fn export_writes_what_benchmark_dashboards_ingest() {
         );
         let entries: Vec<serde_json::Value> =
             serde_json::from_str(&stdout(&out)).expect("an array");
-        assert!(
-            entries
-                .iter()
-                .all(|e| e["name"].is_string() && e["unit"].is_string() && e["value"].is_number())
-        );
+        // The action's BenchmarkResult: name, unit (strings) and value
+        // (a number) required; range and extra optional strings; nothing else.
+        for e in &entries {
+            let fields = e.as_object().expect("an object");
+            assert!(
+                fields
+                    .keys()
+                    .all(|k| ["name", "unit", "value", "range", "extra"].contains(&k.as_str())),
+                "{e}"
+            );
+            assert!(
+                e["name"].is_string() && e["unit"].is_string() && e["value"].is_number(),
+                "{e}"
+            );
+            for optional in ["range", "extra"] {
+                assert!(
+                    e.get(optional).is_none_or(serde_json::Value::is_string),
+                    "{e}"
+                );
+            }
+        }
         assert!(
             entries.iter().any(|e| e["name"] == expect),
             "{better}: {expect}"

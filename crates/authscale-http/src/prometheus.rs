@@ -57,6 +57,23 @@ impl LatencyHistogram {
     }
 }
 
+/// `process_cpu_seconds_total`, the name Prometheus client libraries
+/// export a process's CPU under: what a deployment the lab does not run
+/// reads each instance's CPU from. `seconds` is this process's CPU time so
+/// far; the value written never goes down (a counter), even if the reading
+/// does (a thread that exited takes its time with it).
+pub fn process_cpu_seconds_total(out: &mut String, seconds: f64) {
+    static MOST: AtomicU64 = AtomicU64::new(0);
+    let micros = (seconds.max(0.0) * 1e6) as u64;
+    let most = MOST.fetch_max(micros, Relaxed).max(micros);
+    let _ = writeln!(
+        out,
+        "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds."
+    );
+    let _ = writeln!(out, "# TYPE process_cpu_seconds_total counter");
+    let _ = writeln!(out, "process_cpu_seconds_total {:.6}", most as f64 / 1e6);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

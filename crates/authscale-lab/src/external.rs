@@ -1,8 +1,11 @@
 //! Sweeping a deployment the lab does not run (a cluster, or processes
 //! started by hand): before each step a scale command sets the node count,
-//! the lab waits for readiness and loads the target. What cannot be
-//! measured from outside (CPU budgets, per-node CPU, the balancer) is left
-//! out of the step, and the report says so.
+//! the lab waits for readiness and loads the target. From outside it reads
+//! what the deployment exposes: each instance's and the balancer's
+//! `process_cpu_seconds_total` on their `/metrics`, the store's `INFO`,
+//! and takes their utilization against the CPU limits the experiment
+//! declares, so the report names a bottleneck as for a local run. What is
+//! not exposed is left out of the step, and the report says so.
 
 use authscale_schema::{AuthMode, Component, RunStatus};
 use std::collections::BTreeMap;
@@ -36,8 +39,9 @@ pub(crate) async fn sweep_external(
         host: Host {
             caps: "external".into(),
             caps_detail: format!(
-                "external deployment at {}: no CPU budgets, nodes and balancer not measured",
-                external.target
+                "external deployment at {}: no CPU budgets set by the lab; measured from outside: {}",
+                external.target,
+                measured_parts(external)
             ),
             store: external
                 .store_url
@@ -50,13 +54,9 @@ pub(crate) async fn sweep_external(
         status: RunStatus::Running,
         error: None,
         warnings: vec![format!(
-            "external deployment ({}): the lab neither caps nor measures its nodes or balancer; only the load generator{} is measured",
+            "external deployment ({}): the lab neither caps nor starts its processes; measured from outside: {}",
             external.target,
-            if external.store_url.is_some() {
-                " and the store"
-            } else {
-                ""
-            }
+            measured_parts(external)
         )]
         .into_iter()
         .chain(crate::host::provenance_warning())
@@ -95,6 +95,7 @@ pub async fn sweep(
         Some(url) => Some(Store::existing(url).await?),
         None => None,
     };
+    let mut warned_cpu = false;
     let ready = external
         .ready_url
         .clone()
@@ -110,17 +111,27 @@ pub async fn sweep(
             config.duration = plan.duration;
             config.timeout = Duration::from_secs(5);
             config.scenario = scenario(e, mode, connections)?;
+            if let Some(file) = external.scenarios.get(&mode) {
+                config.scenario.file = Some(authscale_schema::Scenario::from_file(
+                    std::path::Path::new(file),
+                )?);
+            }
             let me = std::process::id();
+            let instances = instance_urls(external, n);
             let snapshot = || async {
                 let counters = match &store {
                     Some(store) => Some(store.counters().await?),
                     None => None,
                 };
-                let mut node_requests = None;
-                for url in &external.node_metrics {
-                    *node_requests.get_or_insert(0) += scrape_requests(url).await?;
+                let mut nodes = Scrape::default();
+                for url in &instances {
+                    nodes.add(&scrape(url).await?);
                 }
-                Ok::<_, anyhow::Error>((process_cpu_seconds(me), counters, node_requests))
+                let balancer = match &external.balancer_metrics {
+                    Some(url) => scrape(url).await?.cpu_seconds,
+                    None => None,
+                };
+                Ok::<_, anyhow::Error>((process_cpu_seconds(me), counters, nodes, balancer))
             };
             let load = authscale_load::run(config, stop.as_mut(), None);
             let at_warmup = async {
@@ -134,14 +145,30 @@ pub async fn sweep(
                 return Ok(false);
             }
             let span = Span::of(&result);
-            let measured = |cpu: f64| span.component(cpu, 1.0, None, None);
+            let measured = |cpu: f64, limit: f64| span.component(cpu, limit, None, None);
             let mut components = BTreeMap::new();
-            components.insert(Component::Load, measured(end.0 - start.0));
+            components.insert(Component::Load, measured(end.0 - start.0, 1.0));
             let mut store_commands = BTreeMap::new();
             if let (Some(a), Some(b)) = (&start.1, &end.1) {
                 let delta = b.since(a);
-                components.insert(Component::Store, measured(delta.cpu_seconds));
+                let limit = external.store_cpu_limit.unwrap_or(1.0);
+                components.insert(Component::Store, measured(delta.cpu_seconds, limit));
                 store_commands = delta.commands;
+            }
+            // Every instance's CPU, or none: a sum with one missing would
+            // understate the nodes.
+            if let (Some(a), Some(b)) = (start.2.cpu_seconds, end.2.cpu_seconds) {
+                let limit = external.node_cpu_limit.unwrap_or(1.0) * f64::from(n);
+                components.insert(Component::Nodes, measured((b - a).max(0.0), limit));
+            } else if !instances.is_empty() && !warned_cpu {
+                warned_cpu = true;
+                run.warnings.push(format!(
+                    "an instance's /metrics ({}) has no process_cpu_seconds_total: the nodes' CPU is not measured",
+                    end.2.without_cpu.as_deref().or(start.2.without_cpu.as_deref()).unwrap_or("?")
+                ));
+            }
+            if let (Some(a), Some(b)) = (start.3, end.3) {
+                components.insert(Component::Proxy, measured((b - a).max(0.0), 1.0));
             }
             let step = step_from_load(
                 mode,
@@ -151,7 +178,10 @@ pub async fn sweep(
                 result,
                 components,
                 store_commands,
-                end.2.zip(start.2).map(|(e, s)| e.saturating_sub(s)),
+                end.2
+                    .requests
+                    .zip(start.2.requests)
+                    .map(|(e, s)| e.saturating_sub(s)),
             );
             if progress {
                 eprintln!("{}", external_step_line(&step));
@@ -163,16 +193,95 @@ pub async fn sweep(
     Ok(true)
 }
 
-/// The total of `authscale_requests_total` on a node's `/metrics`.
-async fn scrape_requests(url: &str) -> anyhow::Result<u64> {
+/// What the lab reads from outside, as a phrase for the run's warning.
+fn measured_parts(external: &External) -> String {
+    let mut parts = vec!["the load generator"];
+    if external.store_url.is_some() {
+        parts.push("the store (INFO)");
+    }
+    if !external.node_metrics.is_empty() {
+        parts.push("the instances (/metrics)");
+    }
+    if external.balancer_metrics.is_some() {
+        parts.push("the balancer (/metrics)");
+    }
+    parts.join(", ")
+}
+
+/// The `/metrics` URLs of a step with `n` instances: a `{i}` pattern for
+/// i = 0..n, or the first n of a list.
+fn instance_urls(external: &External, n: u32) -> Vec<String> {
+    match external.node_metrics.as_slice() {
+        [pattern] if pattern.contains("{i}") => (0..n)
+            .map(|i| pattern.replace("{i}", &i.to_string()))
+            .collect(),
+        list => list.iter().take(n as usize).cloned().collect(),
+    }
+}
+
+/// What one or more `/metrics` pages said.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Scrape {
+    /// `process_cpu_seconds_total`: None if any page lacked it.
+    cpu_seconds: Option<f64>,
+    /// A page that lacked it.
+    without_cpu: Option<String>,
+    /// `authscale_requests_total` summed, where any page has it.
+    requests: Option<u64>,
+    pages: usize,
+}
+
+impl Scrape {
+    fn add(&mut self, other: &Scrape) {
+        self.cpu_seconds = match (self.pages, self.cpu_seconds, other.cpu_seconds) {
+            (0, _, cpu) => cpu,
+            (_, Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+        self.without_cpu = self.without_cpu.clone().or(other.without_cpu.clone());
+        self.requests = match (self.requests, other.requests) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.pages += 1;
+    }
+}
+
+/// Reads a `/metrics` page (Prometheus text).
+async fn scrape(url: &str) -> anyhow::Result<Scrape> {
     let (addr, path) = resolve_url(url).await?;
-    let (status, body) = crate::http::call(addr, "GET", &path, "").await?;
+    let (status, body) = crate::http::call(addr, "GET", &path, "")
+        .await
+        .with_context(|| format!("GET {url}"))?;
     anyhow::ensure!(status == 200, "{url} answered {status}");
-    Ok(body
-        .lines()
-        .filter(|l| l.starts_with("authscale_requests_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum())
+    let mut page = parse_metrics(&body);
+    if page.cpu_seconds.is_none() {
+        page.without_cpu = Some(url.to_owned());
+    }
+    Ok(page)
+}
+
+/// `process_cpu_seconds_total` and `authscale_requests_total` (summed over
+/// their labels) from Prometheus text.
+fn parse_metrics(body: &str) -> Scrape {
+    let value = |line: &str| line.rsplit(' ').next()?.trim().parse::<f64>().ok();
+    let named = |line: &str, name: &str| {
+        line.strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with([' ', '{']))
+    };
+    let mut page = Scrape {
+        pages: 1,
+        ..Scrape::default()
+    };
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        let Some(v) = value(line) else { continue };
+        if named(line, "process_cpu_seconds_total") {
+            *page.cpu_seconds.get_or_insert(0.0) += v;
+        } else if named(line, "authscale_requests_total") {
+            *page.requests.get_or_insert(0) += v as u64;
+        }
+    }
+    page
 }
 
 /// `http://host:port/path` → (address, path).
@@ -218,4 +327,59 @@ async fn scale(template: &str, mode: AuthMode, n: u32) -> anyhow::Result<()> {
 async fn wait_ready(url: &str, within: Duration) -> anyhow::Result<()> {
     let (addr, path) = resolve_url(url).await?;
     crate::http::wait_ok(addr, &path, within).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn external(node_metrics: &[&str]) -> External {
+        External {
+            target: "http://127.0.0.1:1".into(),
+            scale_command: "true".into(),
+            ready_url: None,
+            store_url: None,
+            store_cpu_limit: None,
+            node_metrics: node_metrics.iter().map(|u| u.to_string()).collect(),
+            node_cpu_limit: None,
+            balancer_metrics: None,
+            allow_remote: false,
+            scenarios: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_step_reads_the_instances_it_has() {
+        let pattern = external(&["http://node-{i}.local:9000/metrics"]);
+        assert_eq!(
+            instance_urls(&pattern, 2),
+            [
+                "http://node-0.local:9000/metrics",
+                "http://node-1.local:9000/metrics"
+            ]
+        );
+        let list = external(&["http://a/metrics", "http://b/metrics", "http://c/metrics"]);
+        assert_eq!(instance_urls(&list, 1), ["http://a/metrics"]);
+        assert_eq!(instance_urls(&list, 3).len(), 3);
+    }
+
+    #[test]
+    fn cpu_and_requests_come_from_the_prometheus_text() {
+        let page = parse_metrics(
+            "# HELP process_cpu_seconds_total x\n# TYPE process_cpu_seconds_total counter\n\
+             process_cpu_seconds_total 12.5\n\
+             process_cpu_seconds_total_other 99\n\
+             authscale_requests_total{route=\"/api/me\",status=\"200\"} 40\n\
+             authscale_requests_total{route=\"/login\",status=\"200\"} 2\n",
+        );
+        assert_eq!(page.cpu_seconds, Some(12.5));
+        assert_eq!(page.requests, Some(42));
+        // Summed over instances; one without CPU makes the sum unknown.
+        let mut all = Scrape::default();
+        all.add(&page);
+        all.add(&page);
+        assert_eq!((all.cpu_seconds, all.requests), (Some(25.0), Some(84)));
+        all.add(&parse_metrics("up 1\n"));
+        assert_eq!(all.cpu_seconds, None);
+    }
 }

@@ -470,5 +470,6 @@ pub(crate) fn scenario(
         // Sticky: the proxy pins users by a stable client cookie, so the
         // login lands on the node that will hold the session.
         client_cookie: mode.client_cookie(),
+        file: None,
     })
 }

@@ -4,9 +4,9 @@
 //! Why not hyper's client: its dispatcher hands every request through a
 //! channel to a connection task and back, and that bookkeeping costs more
 //! CPU per request than the generator can afford if it is to keep up with
-//! wrk on one core. The generator only talks to authscale nodes and
-//! proxies, so the subset it needs is small: Content-Length and chunked
-//! bodies, `Connection: close`, and the `Set-Cookie` header.
+//! wrk on one core. The subset it needs is small: Content-Length and
+//! chunked bodies, `Connection: close`, and, for a login, the cookie or
+//! header that carries the credential.
 
 use std::pin::Pin;
 use std::time::Instant;
@@ -24,10 +24,36 @@ const MAX_HEADERS: usize = 32;
 #[derive(Debug, Default)]
 pub(crate) struct Reply {
     pub status: u16,
-    /// The `name=value` pair of the first `Set-Cookie` header.
+    /// The `name=value` pair of the `Set-Cookie` header asked for.
     pub cookie: Option<String>,
+    /// The value of the header asked for.
+    pub header: Option<String>,
     /// The body, when the caller asked for it.
     pub body: Vec<u8>,
+}
+
+/// What to keep of a response beyond its status: only a login's answer
+/// carries a credential, so every other reply keeps nothing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Keep<'a> {
+    pub body: bool,
+    /// A cookie by name.
+    pub cookie: Option<&'a str>,
+    /// A header by name.
+    pub header: Option<&'a str>,
+}
+
+impl Keep<'_> {
+    pub const NOTHING: Keep<'static> = Keep {
+        body: false,
+        cookie: None,
+        header: None,
+    };
+    pub const LOGIN: Keep<'static> = Keep {
+        body: true,
+        cookie: None,
+        header: None,
+    };
 }
 
 pub(crate) struct Conn {
@@ -52,14 +78,14 @@ impl Conn {
         &mut self,
         target: &Target,
         request: &[u8],
-        keep_body: bool,
+        keep: Keep<'_>,
         deadline: Instant,
     ) -> Result<Reply, Outcome> {
         self.timer.as_mut().reset(deadline.into());
         let Conn { stream, buf, timer } = self;
         let result = tokio::select! {
             biased;
-            result = exchange(stream, buf, target, request, keep_body) => result,
+            result = exchange(stream, buf, target, request, keep) => result,
             () = timer.as_mut() => Err(Outcome::Timeout),
         };
         match &result {
@@ -76,7 +102,7 @@ async fn exchange(
     buf: &mut Vec<u8>,
     target: &Target,
     request: &[u8],
-    keep_body: bool,
+    keep: Keep<'_>,
 ) -> Result<(Reply, bool), Outcome> {
     let fresh = slot.is_none();
     if fresh {
@@ -93,23 +119,25 @@ async fn exchange(
     if stream.write_all(request).await.is_err() {
         return Err(Outcome::IoError);
     }
-    read_reply(stream, buf, keep_body).await
+    read_reply(stream, buf, keep).await
 }
 
 async fn read_reply(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
-    keep_body: bool,
+    keep: Keep<'_>,
 ) -> Result<(Reply, bool), Outcome> {
+    let keep_body = keep.body;
     loop {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut headers);
         match response.parse(buf) {
             Ok(httparse::Status::Complete(head_len)) => {
-                let head = Head::of(&response);
+                let head = Head::of(&response, keep);
                 let mut reply = Reply {
                     status: head.status,
                     cookie: head.cookie,
+                    header: head.header,
                     body: Vec::new(),
                 };
                 let close = head.close;
@@ -166,16 +194,18 @@ enum Framing {
 struct Head {
     status: u16,
     cookie: Option<String>,
+    header: Option<String>,
     framing: Framing,
     close: bool,
 }
 
 impl Head {
-    fn of(response: &httparse::Response<'_, '_>) -> Head {
+    fn of(response: &httparse::Response<'_, '_>, keep: Keep<'_>) -> Head {
         let status = response.code.unwrap_or(0);
         let mut head = Head {
             status,
             cookie: None,
+            header: None,
             framing: Framing::UntilClose,
             close: response.version == Some(0),
         };
@@ -191,8 +221,30 @@ impl Head {
                 }
             } else if header.name.eq_ignore_ascii_case("connection") {
                 head.close |= value.eq_ignore_ascii_case("close");
-            } else if header.name.eq_ignore_ascii_case("set-cookie") && head.cookie.is_none() {
-                head.cookie = value.split(';').next().map(str::to_owned);
+            } else if let Some(name) = keep.cookie
+                && header.name.eq_ignore_ascii_case("set-cookie")
+                && head.cookie.is_none()
+            {
+                // The `name=value` pair of the cookie asked for.
+                head.cookie = value
+                    .split(';')
+                    .next()
+                    .map(str::trim)
+                    .filter(|pair| {
+                        pair.split_once('=').is_some_and(|(n, _)| {
+                            let n = n.trim();
+                            // `sid` also names `__Host-sid` and `__Secure-sid`.
+                            n == name
+                                || n.strip_prefix("__Host-") == Some(name)
+                                || n.strip_prefix("__Secure-") == Some(name)
+                        })
+                    })
+                    .map(str::to_owned);
+            } else if let Some(name) = keep.header
+                && header.name.eq_ignore_ascii_case(name)
+                && head.header.is_none()
+            {
+                head.header = Some(value.trim().to_owned());
             }
         }
         if status == 204 || status == 304 || (100..200).contains(&status) {

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use crate::conn::Conn;
 use crate::result::{RunFacts, build};
-use crate::scenario::VirtualUser;
+use crate::scenario::{Script, VirtualUser};
 use crate::stats::Stats;
-use crate::{LoadConfig, LoadError, LoadResult, LoopMode, Outcome, UserAuth};
+use crate::{Action, LoadConfig, LoadError, LoadResult, LoopMode, Outcome};
+use authscale_schema::process_cpu_seconds;
 
 /// Live counters, for a progress display.
 #[derive(Debug, Default)]
@@ -36,6 +37,56 @@ struct Shared {
     measure_from: Instant,
     deadline: Instant,
     progress: Arc<Progress>,
+    logins: Logins,
+}
+
+/// Whether users can log in at all: a scenario whose login is answered
+/// but never yields the credential stops after its first failures, and
+/// says what the login got.
+#[derive(Debug, Default)]
+struct Logins {
+    ok: AtomicU64,
+    failed: AtomicU64,
+    first_failure: Mutex<Option<String>>,
+}
+
+/// Answered logins that failed, none succeeding, before a run gives up.
+const HOPELESS_LOGINS: u64 = 20;
+
+impl Logins {
+    fn record(&self, outcome: Outcome, answer: String) {
+        if outcome == Outcome::Success {
+            self.ok.fetch_add(1, Relaxed);
+        } else {
+            self.failed.fetch_add(1, Relaxed);
+            if let Ok(mut first) = self.first_failure.lock() {
+                first.get_or_insert(answer);
+            }
+        }
+    }
+
+    fn hopeless(&self) -> bool {
+        self.ok.load(Relaxed) == 0 && self.failed.load(Relaxed) >= HOPELESS_LOGINS
+    }
+
+    fn error(&self) -> LoadError {
+        let first = self
+            .first_failure
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .unwrap_or_default();
+        LoadError::Invalid(format!(
+            "the first {} logins were answered but none gave the credential the scenario names; the first got {first}",
+            self.failed.load(Relaxed)
+        ))
+    }
+}
+
+/// A login's answer, for the error of a run that cannot log in.
+fn answer(reply: &crate::conn::Reply) -> String {
+    let head: String = String::from_utf8_lossy(&reply.body[..reply.body.len().min(120)]).into();
+    format!("status {} and a body starting {head:?}", reply.status)
 }
 
 /// Runs `config` until its duration is over, its request cap is reached, or
@@ -47,7 +98,8 @@ pub async fn run(
 ) -> Result<LoadResult, LoadError> {
     config.validate()?;
     let scenario = &config.scenario;
-    if scenario.auth != UserAuth::None && scenario.users < config.connections {
+    let script = Arc::new(Script::new(scenario).map_err(LoadError::Invalid)?);
+    if scenario.logs_in() && scenario.users < config.connections {
         return Err(LoadError::Invalid(format!(
             "--users ({}) must be at least --connections ({}): each connection serves its own users",
             scenario.users, config.connections
@@ -72,12 +124,13 @@ pub async fn run(
         measure_from: start + config.warmup,
         deadline: start + config.warmup + config.duration,
         progress: progress.unwrap_or_default(),
+        logins: Logins::default(),
         config,
     });
 
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..shared.config.connections {
-        let users = users_of(&shared.config, c);
+        let users = users_of(&shared.config, &script, c);
         tasks.spawn(connection(shared.clone(), users));
     }
     let all_done = async { while tasks.join_next().await.is_some() {} };
@@ -89,6 +142,12 @@ pub async fn run(
     let end = Instant::now().min(shared.deadline);
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
+    // A scenario file's login that never works is a mistake in the file:
+    // said at once. (authscale's own node refusing logins is a result the
+    // lab and `ab` judge themselves.)
+    if shared.config.scenario.file.is_some() && shared.logins.hopeless() {
+        return Err(shared.logins.error());
+    }
 
     let issued = shared.issued.load(Relaxed);
     let in_flight_at_end = issued.saturating_sub(shared.finished.load(Relaxed));
@@ -114,14 +173,14 @@ pub async fn run(
 }
 
 /// The virtual users connection `c` serves: every C-th user from the first.
-fn users_of(config: &LoadConfig, c: u64) -> Vec<VirtualUser> {
+fn users_of(config: &LoadConfig, script: &Arc<Script>, c: u64) -> Vec<VirtualUser> {
     let scenario = &config.scenario;
-    if scenario.auth == UserAuth::None {
-        return vec![VirtualUser::new(scenario.first_user, scenario)];
+    if !script.logs_in() {
+        return vec![VirtualUser::new(scenario.first_user + c, script, scenario)];
     }
     (c..scenario.users)
         .step_by(config.connections as usize)
-        .map(|i| VirtualUser::new(scenario.first_user + i, scenario))
+        .map(|i| VirtualUser::new(scenario.first_user + i, script, scenario))
         .collect()
 }
 
@@ -159,15 +218,24 @@ async fn connection(shared: Arc<Shared>, mut users: Vec<VirtualUser>) {
         let user = &mut users[turn];
         let step = user.next(&config.scenario, &shared.host, &mut request);
         shared.issued.fetch_add(1, Relaxed);
-        let auth = config.scenario.auth;
-        let keep_body = VirtualUser::wants_body(step, auth);
+        let keep = user.keep(step);
         let outcome = match conn
-            .exchange(&config.target, &request, keep_body, sent + config.timeout)
+            .exchange(&config.target, &request, keep, sent + config.timeout)
             .await
         {
-            Ok(reply) => user.apply(step, auth, reply),
+            Ok(reply) => {
+                let answer = (step == Action::Login).then(|| answer(&reply));
+                let outcome = user.apply(step, reply);
+                if let Some(answer) = answer {
+                    shared.logins.record(outcome, answer);
+                }
+                outcome
+            }
             Err(outcome) => outcome,
         };
+        if config.scenario.file.is_some() && shared.logins.hopeless() {
+            return;
+        }
         // A connection serves one user's whole visit (login, K requests,
         // logout) before the next user's, as real clients arrive: the mix
         // of steps is the steady one from the first request on.
@@ -194,52 +262,4 @@ async fn connection(shared: Arc<Shared>, mut users: Vec<VirtualUser>) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-}
-
-/// CPU seconds (user + system) process `pid` has used, from /proc.
-/// Linux's USER_HZ is 100 on every mainstream architecture.
-pub fn process_cpu_seconds(pid: u32) -> f64 {
-    // The scheduler's own count, in nanoseconds, summed over the threads:
-    // `/proc/PID/stat`'s utime+stime come in 10 ms ticks, a ±10% error on
-    // the ~100 ms a 0.1-core node uses in a one-second slice.
-    if let Some(seconds) = schedstat_seconds(pid) {
-        return seconds;
-    }
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let Some((_, after)) = stat.rsplit_once(')') else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // After the command name: state is field 3, utime 14, stime 15.
-    let ticks = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(14) + ticks(15)) / 100.0
-}
-
-/// CPU time of every live thread of `pid` from `/proc/PID/task/*/schedstat`
-/// (first field: nanoseconds on a CPU); None where the kernel has none.
-fn schedstat_seconds(pid: u32) -> Option<f64> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut nanos: u64 = 0;
-    let mut any = false;
-    for task in tasks.flatten() {
-        let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) else {
-            continue;
-        };
-        if let Some(ns) = text
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            nanos += ns;
-            any = true;
-        }
-    }
-    any.then_some(nanos as f64 / 1e9)
 }

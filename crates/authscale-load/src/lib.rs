@@ -14,7 +14,8 @@ mod scenario;
 mod stats;
 mod target;
 
-pub use engine::{Progress, process_cpu_seconds, run};
+pub use authscale_schema::process_cpu_seconds;
+pub use engine::{Progress, run};
 pub use merge::{merge, segment};
 pub use result::render;
 pub use stats::{Action, Outcome};

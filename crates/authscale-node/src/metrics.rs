@@ -128,6 +128,10 @@ impl Metrics {
             "authscale_store_call_seconds",
             "Latency of session store calls.",
         );
+        authscale_http::prometheus::process_cpu_seconds_total(
+            &mut out,
+            authscale_schema::process_cpu_seconds(std::process::id()),
+        );
         let _ = writeln!(
             out,
             "# HELP authscale_store_errors_total Store calls that failed or timed out."

@@ -88,6 +88,10 @@ impl ProxyMetrics {
             "authscale_proxy_request_seconds",
             "Time from request to response head.",
         );
+        authscale_http::prometheus::process_cpu_seconds_total(
+            &mut out,
+            authscale_schema::process_cpu_seconds(std::process::id()),
+        );
 
         let _ = writeln!(
             out,

@@ -313,11 +313,12 @@ pub enum Finding {
         from: u32,
         commands_per_request: f64,
     },
-    /// The nodes at their budgets (cores each).
+    /// The nodes at their budgets (cores each), and the share of quota
+    /// periods they were throttled in where the kernel counted it.
     Nodes {
         utilization: f64,
         budget_each: f64,
-        throttled_share: f64,
+        throttled_share: Option<f64>,
     },
     /// Nothing at its budget at N: utilizations of nodes, store, proxy,
     /// load generator.
@@ -411,9 +412,12 @@ impl std::fmt::Display for Verdict {
                 throttled_share,
             }) => write!(
                 f,
-                " Bottleneck: the nodes themselves, at {} of their {budget_each:.2}-core budgets ({} of quota periods throttled) — each node's own CPU is the limit, and adding nodes adds capacity.",
+                " Bottleneck: the nodes themselves, at {} of their {budget_each:.2}-core budgets{} — each node's own CPU is the limit, and adding nodes adds capacity.",
                 pct(*utilization),
-                pct(*throttled_share)
+                throttled_share.map_or(String::new(), |share| format!(
+                    " ({} of quota periods throttled)",
+                    pct(share)
+                ))
             )?,
             Some(Finding::NoneSaturated {
                 n,
@@ -477,9 +481,10 @@ fn verdict(mode: AuthMode, points: &[Point], steps: &[&Step], knee: Option<u32>)
             .map(|p| p.n)
     };
     use Component::{Load, Nodes, Proxy, Store};
-    let finding = if !last.utilization.contains_key(&Nodes) {
-        Finding::NotMeasured
-    } else if [Proxy, Load].into_iter().any(|c| util(c) >= HARNESS_LIMIT) {
+    // The harness first (it can hide anything), then the store, whose
+    // counters an external deployment also gives; the nodes only where
+    // their CPU was measured.
+    let finding = if [Proxy, Load].into_iter().any(|c| util(c) >= HARNESS_LIMIT) {
         let component = if util(Proxy) >= util(Load) {
             Proxy
         } else {
@@ -494,15 +499,20 @@ fn verdict(mode: AuthMode, points: &[Point], steps: &[&Step], knee: Option<u32>)
         let store = last_step.cpu(Store);
         Finding::Store {
             utilization: util(Store),
-            budget: store.capped.then_some(store.limit_cores),
+            budget: (store.capped || store.limit_cores != 1.0).then_some(store.limit_cores),
             from: saturated_from(Store).unwrap_or(last.n),
             commands_per_request: last.store_cmds_per_req,
         }
+    } else if !last.utilization.contains_key(&Nodes) {
+        Finding::NotMeasured
     } else if util(Nodes) >= SATURATED {
         Finding::Nodes {
             utilization: util(Nodes),
             budget_each: last_step.cpu(Nodes).limit_cores / f64::from(last.n),
-            throttled_share: last.node_throttled_share,
+            throttled_share: last_step
+                .cpu(Nodes)
+                .throttling
+                .map(|_| last.node_throttled_share),
         }
     } else {
         Finding::NoneSaturated {

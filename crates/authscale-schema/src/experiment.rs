@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::vocabulary::AuthMode;
@@ -137,16 +139,40 @@ pub struct External {
     /// Polled until it answers 200 after scaling [default: TARGET/readyz].
     #[serde(default)]
     pub ready_url: Option<String>,
-    /// The store, for its own counters (`INFO`); absent: not measured.
+    /// The store, for its own counters (`INFO`: CPU and commands); absent:
+    /// not measured.
     #[serde(default)]
     pub store_url: Option<String>,
-    /// The nodes' `/metrics` URLs (Prometheus text): requests they counted
-    /// themselves, a cross-check of the load generator's count.
+    /// The store's CPU limit in cores, what its utilization is taken
+    /// against [default: 1: Redis runs commands on one thread].
+    #[serde(default)]
+    pub store_cpu_limit: Option<f64>,
+    /// The instances' `/metrics` URLs (Prometheus text), read at the start
+    /// and end of each step: `process_cpu_seconds_total` (their CPU) and
+    /// `authscale_requests_total` where they have it. A URL with `{i}`
+    /// stands for every instance, `{i}` from 0 to N - 1; a list without
+    /// it names the instances in the order the scale command adds them,
+    /// and a step with N instances reads the first N.
     #[serde(default)]
     pub node_metrics: Vec<String>,
+    /// Each instance's CPU limit in cores (its container's limit or cgroup
+    /// quota), what the instances' utilization is taken against
+    /// [default: 1].
+    #[serde(default)]
+    pub node_cpu_limit: Option<f64>,
+    /// The balancer's `/metrics` URL, for its `process_cpu_seconds_total`
+    /// (`authscale proxy` exports it on its admin port); absent: not measured.
+    #[serde(default)]
+    pub balancer_metrics: Option<String>,
     /// Send load outside the loopback range (the deployment is remote).
     #[serde(default)]
     pub allow_remote: bool,
+    /// The virtual users' requests per mode, from scenario files
+    /// (`scenarios = { session = "app-session.toml", token = "app-token.toml" }`,
+    /// paths from where the sweep runs); a mode without one drives
+    /// authscale's node API.
+    #[serde(default)]
+    pub scenarios: BTreeMap<AuthMode, String>,
 }
 
 /// Fault runs with their durations parsed.

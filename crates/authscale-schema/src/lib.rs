@@ -13,6 +13,7 @@ pub mod duration;
 mod experiment;
 mod load;
 mod node;
+mod process;
 mod record;
 mod validate;
 mod vocabulary;
@@ -22,10 +23,12 @@ pub use experiment::{
     Capacity, Experiment, External, FaultKind, FaultPlan, Faults, Pairing, Persistence, Plan,
 };
 pub use load::{
-    Histograms, Latencies, LatencySummary, LoadConfig, LoadError, LoadResult, LoopMode,
-    ScenarioConfig, StepCounts, Target, TimelinePoint, UserAuth,
+    Body, Credential, Histograms, Latencies, LatencySummary, LoadConfig, LoadError, LoadResult,
+    LoopMode, RequestSpec, Scenario, ScenarioConfig, SendAs, Source, StepCounts, Target,
+    TimelinePoint, UserAuth, Users, fill,
 };
 pub use node::{NODE_ENV, NodeLaunch};
+pub use process::process_cpu_seconds;
 pub use record::{
     CellRounds, ComponentCpu, Durability, FaultRun, Host, Latency, LittlesLaw, Pinning, Probe,
     Revocation, Run, SCHEMA, Slice, Stages, Step, StoreDelay, Throttling, utc, write_atomic,

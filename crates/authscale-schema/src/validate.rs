@@ -148,6 +148,44 @@ impl Experiment {
                 self.faults.is_none(),
                 "fault runs need local processes: remove [faults] or [external]"
             );
+            for (name, limit) in [
+                ("node-cpu-limit", x.node_cpu_limit),
+                ("store-cpu-limit", x.store_cpu_limit),
+            ] {
+                if let Some(cores) = limit {
+                    ensure!(
+                        cores.is_finite() && cores > 0.0 && cores <= 1024.0,
+                        "external.{name} = {cores}: give the cores of one instance, more than 0 and at most 1024"
+                    );
+                }
+            }
+            for url in x.node_metrics.iter().chain(&x.balancer_metrics) {
+                ensure!(
+                    url.starts_with("http://"),
+                    "external metrics URL {url:?} must be an http:// URL"
+                );
+            }
+            for (mode, file) in &x.scenarios {
+                ensure!(
+                    self.modes.contains(mode),
+                    "external.scenarios names {mode}, which the experiment does not sweep"
+                );
+                crate::Scenario::from_file(std::path::Path::new(file))
+                    .map_err(|e| anyhow::anyhow!("external.scenarios.{mode}: {e:#}"))?;
+            }
+            let patterns = x.node_metrics.iter().filter(|u| u.contains("{i}")).count();
+            ensure!(
+                patterns == 0 || x.node_metrics.len() == 1,
+                "external.node-metrics: give one URL with {{i}} (every instance) or a list of URLs without it, not both"
+            );
+            if patterns == 0 && !x.node_metrics.is_empty() {
+                let most = self.nodes.iter().copied().max().unwrap_or(0) as usize;
+                ensure!(
+                    x.node_metrics.len() >= most,
+                    "external.node-metrics lists {} URLs but the sweep goes to N = {most}: list one per instance, or give one URL with {{i}}",
+                    x.node_metrics.len()
+                );
+            }
         }
         let plan = Plan {
             duration: d("duration", &self.duration)?,

@@ -52,6 +52,27 @@ pub struct ScenarioConfig {
     /// one (a cookie-hash balancer pins users by it).
     #[serde(default)]
     pub client_cookie: bool,
+    /// The requests, from a scenario file; absent: authscale's node, as
+    /// `auth` says (`Scenario::builtin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<super::Scenario>,
+}
+
+impl ScenarioConfig {
+    /// The requests the users make.
+    pub fn script(&self) -> super::Scenario {
+        self.file
+            .clone()
+            .unwrap_or_else(|| super::Scenario::builtin(self.auth))
+    }
+
+    /// Whether the users log in.
+    pub fn logs_in(&self) -> bool {
+        match &self.file {
+            Some(file) => file.login.is_some(),
+            None => self.auth != UserAuth::None,
+        }
+    }
 }
 
 /// A complete, validated load run.
@@ -92,6 +113,7 @@ impl LoadConfig {
                 requests_per_login: 20,
                 logout: true,
                 client_cookie: false,
+                file: None,
             },
             warmup: Duration::ZERO,
             duration: Duration::from_secs(10),
@@ -129,7 +151,7 @@ impl LoadConfig {
         if self.timeout.is_zero() {
             return invalid("--timeout must be greater than zero");
         }
-        if self.scenario.auth != UserAuth::None {
+        if self.scenario.logs_in() {
             if self.scenario.users == 0 {
                 return invalid("--users must be at least 1");
             }

@@ -2,7 +2,9 @@
 //! what it measured (`LoadResult`). The generator itself is authscale-load.
 
 mod config;
+mod scenario;
 mod summary;
 
 pub use config::{LoadConfig, LoadError, LoopMode, ScenarioConfig, Target, UserAuth};
+pub use scenario::{Body, Credential, RequestSpec, Scenario, SendAs, Source, Users, fill};
 pub use summary::{Histograms, Latencies, LatencySummary, LoadResult, StepCounts, TimelinePoint};
