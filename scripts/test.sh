@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full check, in this order: formatting, lints, every test (real
 # redis-server processes are started by the tests themselves on free
-# loopback ports), the benchmarks in test mode, every experiment file in
+# loopback ports), the benchmarks in test mode, the Kubernetes manifests
+# against the API schemas, every experiment file in
 # its short form (scripts/smoke.sh), and last the performance gate (a
 # quick sweep against the committed baseline). Every step runs even
 # when an earlier one failed, so a noisy gate cannot hide a test result;
@@ -44,6 +45,7 @@ wait "$browser_setup"; cat "$browser_log" >&2; rm -f "$browser_log"
 step "tests" tests
 step "benchmarks in test mode (each runs once: they must keep working)" \
   cargo test --locked -p authscale-bench --benches
+step "the Kubernetes manifests in deploy/ against the API schemas (offline)" scripts/validate-manifests.sh
 step "every experiment file runs to completion (scripts/smoke.sh: each in its short form)" scripts/smoke.sh
 step "performance gate: the quick experiment against results/baseline" scripts/gate.sh
 
