@@ -83,16 +83,23 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
     };
     let _ = writeln!(
         out,
-        "Status: **{}**. Host: {} cores{}, Linux {}, CPU caps: {}{}. Store: Redis {} ({}{}). authscale {} at commit {}{}{}.\n",
+        "Status: **{}**. Host: {} cores{}, Linux {}, CPU caps: {}{}. Store: {}{}. authscale {} at commit {}{}{}.\n",
         run.status,
         h.cores,
         known(&h.cpu_model, ", "),
         text(&h.kernel),
         text(&h.caps),
         period.map_or(String::new(), |p| format!(" (quota period {p:.0} ms)")),
-        text(&h.redis_version),
-        text(&h.store),
-        known(&h.redis_persistence, "; "),
+        if h.redis_version.is_empty() {
+            text(&h.store)
+        } else {
+            format!("Redis {} ({}", text(&h.redis_version), text(&h.store))
+        },
+        if h.redis_version.is_empty() {
+            String::new()
+        } else {
+            format!("{})", known(&h.redis_persistence, "; "))
+        },
         text(&h.authscale_version),
         text(&h.git_commit),
         match h.git_dirty {
@@ -120,11 +127,26 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
             text(&e.duration)
         )
     };
-    let _ = writeln!(
-        out,
-        "Each node: {} of a core, {} µs of application work per request; store: {} of a core; closed loop, {} connections per node; {measured}.\n",
-        e.node_cpu, e.work_us, e.store_cpu, e.connections_per_node
-    );
+    match &e.external {
+        // Not the lab's budgets: the limits the experiment declares.
+        Some(x) => {
+            let _ = writeln!(
+                out,
+                "External deployment at {}: each instance's CPU limit {} core (declared, not set by the lab), the store's {}; closed loop, {} connections per instance; {measured}.\n",
+                text(&x.target),
+                x.node_cpu_limit.unwrap_or(1.0),
+                x.store_cpu_limit.unwrap_or(1.0),
+                e.connections_per_node
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Each node: {} of a core, {} µs of application work per request; store: {} of a core; closed loop, {} connections per node; {measured}.\n",
+                e.node_cpu, e.work_us, e.store_cpu, e.connections_per_node
+            );
+        }
+    }
     for warning in &run.warnings {
         let _ = writeln!(out, "> **Warning:** {}\n", text(warning));
     }
