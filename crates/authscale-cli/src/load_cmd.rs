@@ -121,7 +121,10 @@ pub fn run(options: LoadOptions) -> Result<(), Failure> {
         });
         let result = authscale_load::run(config, common::shutdown_signal(), Some(progress))
             .await
-            .map_err(Failure::usage)?;
+            .map_err(|e| match &options.scenario {
+                Some(file) => Failure::usage(anyhow!("--scenario {}: {e}", file.display())),
+                None => Failure::usage(e),
+            })?;
         if let Some(ticker) = ticker {
             ticker.abort();
             eprint!("\r{:70}\r", "");
@@ -143,6 +146,19 @@ pub fn run(options: LoadOptions) -> Result<(), Failure> {
                 "no request succeeded: all {} measured requests failed (the outcomes are above)",
                 result.requests
             )));
+        }
+        // Logins that succeed are not a load: the protected requests must.
+        if let Some(api) = result.by_step.get("api") {
+            let answered: u64 = api.values().sum();
+            if answered > 0 && api.get("2xx").copied().unwrap_or(0) == 0 {
+                return Err(Failure::runtime(anyhow!(
+                    "no protected request succeeded: all {answered} failed ({}); is the credential sent the way the service expects?",
+                    api.iter()
+                        .map(|(outcome, n)| format!("{outcome} {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
         }
         Ok(())
     })

@@ -227,7 +227,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("authscale: error: {:#}", failure.error);
+            // Not eprintln!: a closed stderr (`… 2>&1 | head`) must not
+            // turn the exit code into a panic's.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "authscale: error: {:#}", failure.error);
             ExitCode::from(failure.code)
         }
     }

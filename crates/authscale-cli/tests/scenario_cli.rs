@@ -214,5 +214,51 @@ fn a_login_that_never_gives_the_credential_stops_with_its_answer() {
         assert_eq!(code, Some(2), "{said}");
         assert!(said.contains(why) && said.contains("bad.toml"), "{said}");
     }
+    // A CSV value that would break a request line or a header.
+    let csv = dir.join("users.csv");
+    std::fs::write(&csv, "user,password\nann\rX-Injected: yes,pw\n").expect("write");
+    let with_csv = dir.join("csv.toml");
+    std::fs::write(
+        &with_csv,
+        "[login]\npath = \"/login\"\nmethod = \"POST\"\nheaders = { X-User = \"{user}\" }\n[credential]\ncookie = \"sid\"\n[[request]]\npath = \"/api/me\"\n[users]\ncsv = \"users.csv\"\n",
+    )
+    .expect("write");
+    let (code, said) = load(
+        "http://127.0.0.1:9",
+        &["--scenario", with_csv.to_str().expect("utf-8")],
+    )
+    .expect_err("refused");
+    assert_eq!(code, Some(2), "{said}");
+    assert!(
+        said.contains("users.csv:2") && said.contains("control character"),
+        "{said}"
+    );
+    // Logins that work and protected requests that never do: exit 1, said.
+    let unsent = dir.join("unsent.toml");
+    std::fs::write(
+        &unsent,
+        "[login]\nmethod = \"POST\"\npath = \"/login\"\nbody = { json = { user = \"{user}\", password = \"{password}\" } }\n\
+         [credential]\njson-pointer = \"/access_token\"\nsend = \"header:X-Not-Authorization\"\n[[request]]\npath = \"/api/me\"\n",
+    )
+    .expect("write");
+    let (code, said) = load(
+        &format!("http://{}", node.addr()),
+        &[
+            "--scenario",
+            unsent.to_str().expect("utf-8"),
+            "-c",
+            "2",
+            "--max-requests",
+            "60",
+            "-d",
+            "10s",
+        ],
+    )
+    .expect_err("every protected request failed");
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("no protected request succeeded") && said.contains("401"),
+        "{said}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

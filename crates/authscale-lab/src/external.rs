@@ -264,7 +264,15 @@ async fn scrape(url: &str) -> anyhow::Result<Scrape> {
 /// `process_cpu_seconds_total` and `authscale_requests_total` (summed over
 /// their labels) from Prometheus text.
 fn parse_metrics(body: &str) -> Scrape {
-    let value = |line: &str| line.rsplit(' ').next()?.trim().parse::<f64>().ok();
+    // `name{labels} value [timestamp]`: the value is the first field after
+    // the name and its labels.
+    let value = |line: &str| {
+        let rest = match line.rfind('}') {
+            Some(close) => &line[close + 1..],
+            None => line.split_once(char::is_whitespace)?.1,
+        };
+        rest.split_whitespace().next()?.parse::<f64>().ok()
+    };
     let named = |line: &str, name: &str| {
         line.strip_prefix(name)
             .is_some_and(|rest| rest.starts_with([' ', '{']))
@@ -367,7 +375,7 @@ mod tests {
     fn cpu_and_requests_come_from_the_prometheus_text() {
         let page = parse_metrics(
             "# HELP process_cpu_seconds_total x\n# TYPE process_cpu_seconds_total counter\n\
-             process_cpu_seconds_total 12.5\n\
+             process_cpu_seconds_total 12.5 1796619156562\n\
              process_cpu_seconds_total_other 99\n\
              authscale_requests_total{route=\"/api/me\",status=\"200\"} 40\n\
              authscale_requests_total{route=\"/login\",status=\"200\"} 2\n",

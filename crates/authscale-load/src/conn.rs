@@ -41,6 +41,9 @@ pub(crate) struct Keep<'a> {
     pub cookie: Option<&'a str>,
     /// A header by name.
     pub header: Option<&'a str>,
+    /// The request was HEAD: the reply has no body, whatever its
+    /// Content-Length says.
+    pub head_request: bool,
 }
 
 impl Keep<'_> {
@@ -48,11 +51,13 @@ impl Keep<'_> {
         body: false,
         cookie: None,
         header: None,
+        head_request: false,
     };
     pub const LOGIN: Keep<'static> = Keep {
         body: true,
         cookie: None,
         header: None,
+        head_request: false,
     };
 }
 
@@ -132,6 +137,16 @@ async fn read_reply(
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut response = httparse::Response::new(&mut headers);
         match response.parse(buf) {
+            Ok(httparse::Status::Complete(head_len))
+                if response
+                    .code
+                    .is_some_and(|c| (100..200).contains(&c) && c != 101) =>
+            {
+                // An interim answer (100 Continue, 103 Early Hints): the
+                // final one follows.
+                buf.drain(..head_len);
+                continue;
+            }
             Ok(httparse::Status::Complete(head_len)) => {
                 let head = Head::of(&response, keep);
                 let mut reply = Reply {
@@ -223,10 +238,14 @@ impl Head {
                 head.close |= value.eq_ignore_ascii_case("close");
             } else if let Some(name) = keep.cookie
                 && header.name.eq_ignore_ascii_case("set-cookie")
-                && head.cookie.is_none()
+                && head
+                    .cookie
+                    .as_deref()
+                    .is_none_or(|pair| pair.ends_with('='))
             {
-                // The `name=value` pair of the cookie asked for.
-                head.cookie = value
+                // The `name=value` pair of the cookie asked for (a later
+                // one replaces one that only cleared it, `sid=`).
+                let pair = value
                     .split(';')
                     .next()
                     .map(str::trim)
@@ -240,6 +259,9 @@ impl Head {
                         })
                     })
                     .map(str::to_owned);
+                if pair.is_some() {
+                    head.cookie = pair;
+                }
             } else if let Some(name) = keep.header
                 && header.name.eq_ignore_ascii_case(name)
                 && head.header.is_none()
@@ -247,7 +269,7 @@ impl Head {
                 head.header = Some(value.trim().to_owned());
             }
         }
-        if status == 204 || status == 304 || (100..200).contains(&status) {
+        if status == 204 || status == 304 || (100..200).contains(&status) || keep.head_request {
             head.framing = Framing::None;
         }
         head

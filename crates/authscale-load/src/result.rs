@@ -121,11 +121,14 @@ pub fn render(result: &LoadResult) -> String {
     };
     let _ = writeln!(
         out,
-        "{} requests for {:.1}s ({mode}, {} connections, auth {:?}){}",
+        "{} requests for {:.1}s ({mode}, {} connections, {}){}",
         result.requests,
         result.measured_seconds,
         result.config.connections,
-        result.config.scenario.auth,
+        match &result.config.scenario.file {
+            Some(_) => "requests from a scenario file".to_owned(),
+            None => format!("auth {:?}", result.config.scenario.auth),
+        },
         if result.interrupted {
             " — INTERRUPTED, partial result"
         } else {

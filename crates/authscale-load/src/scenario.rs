@@ -74,6 +74,15 @@ fn read_users(path: &str) -> Result<Vec<(String, String)>, String> {
                 i + 1
             ));
         };
+        if [user, password]
+            .iter()
+            .any(|v| v.is_empty() || v.chars().any(char::is_control))
+        {
+            return Err(format!(
+                "{path}:{}: an empty user or password, or one with a control character (a line break, a tab, NUL): it would break the requests it goes into",
+                i + 1
+            ));
+        }
         users.push((user.to_owned(), password.to_owned()));
     }
     if users.is_empty() {
@@ -96,10 +105,18 @@ struct Rendered {
 impl Rendered {
     fn of(spec: &RequestSpec, user: &str, password: &str, index: u64) -> Rendered {
         let f = |text: &str| fill(text, user, password, index);
+        // In a path the values are percent-encoded: a space, `&` or `?` in
+        // a password stays part of it.
+        let in_path = fill(
+            &spec.path,
+            &percent_encode(user),
+            &percent_encode(password),
+            index,
+        );
         let mut head = Vec::with_capacity(64);
         head.extend_from_slice(spec.method.as_bytes());
         head.push(b' ');
-        head.extend_from_slice(f(&spec.path).as_bytes());
+        head.extend_from_slice(in_path.as_bytes());
         head.extend_from_slice(b" HTTP/1.1\r\nHost: ");
         let mut tail = Vec::with_capacity(128);
         for (name, value) in &spec.headers {
@@ -149,6 +166,21 @@ fn fill_json(value: &serde_json::Value, f: &impl Fn(&str) -> String) -> serde_js
         }
         other => other.clone(),
     }
+}
+
+/// A value in a URL path or query: unreserved bytes as they are,
+/// everything else `%XX`.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// `application/x-www-form-urlencoded`: unreserved bytes as they are,
@@ -284,8 +316,20 @@ impl VirtualUser {
                 ..Keep::LOGIN
             },
             (Action::Login, _) => Keep::LOGIN,
+            (Action::Api, _) if self.api_spec().is_some_and(|r| r.method == "HEAD") => Keep {
+                head_request: true,
+                ..Keep::NOTHING
+            },
             _ => Keep::NOTHING,
         }
+    }
+
+    /// The protected request this user makes next.
+    fn api_spec(&self) -> Option<&RequestSpec> {
+        self.script
+            .cycle
+            .get(self.next_request)
+            .and_then(|&i| self.script.scenario.requests.get(i))
     }
 
     /// Updates the user's state from the reply to `step`.
@@ -293,11 +337,7 @@ impl VirtualUser {
         let spec = match step {
             Action::Login => self.script.scenario.login.as_ref(),
             Action::Logout => self.script.scenario.logout.as_ref(),
-            Action::Api => self
-                .script
-                .cycle
-                .get(self.next_request)
-                .and_then(|&i| self.script.scenario.requests.get(i)),
+            Action::Api => self.api_spec(),
         };
         let outcome = match spec {
             // A declared success status counts as 2xx does.
@@ -314,11 +354,26 @@ impl VirtualUser {
                     Some(Source::JsonPointer(pointer)) => json_credential(&reply.body, pointer),
                     None => None,
                 };
-                let from_cookie = matches!(self.script.source, Some(Source::Cookie(_)));
+                // A cookie arrives as its `name=value` pair: by default it
+                // goes back as it came (the name with any __Host- or
+                // __Secure- prefix); sent any other way, its value does.
+                let as_it_came = self
+                    .script
+                    .scenario
+                    .credential
+                    .as_ref()
+                    .is_some_and(|c| c.send.is_none())
+                    && matches!(self.script.source, Some(Source::Cookie(_)));
+                let found = match (&self.script.source, found) {
+                    (Some(Source::Cookie(_)), Some(pair)) if !as_it_came => {
+                        pair.split_once('=').map(|(_, v)| v.to_owned())
+                    }
+                    (_, found) => found,
+                }
+                // An empty value (`sid=` clears a cookie) is no credential.
+                .filter(|v| !(v.is_empty() || (as_it_came && v.ends_with('='))));
                 match (found, &self.script.send) {
-                    // A cookie goes back as it came: its `name=value` pair
-                    // (the name with any __Host- or __Secure- prefix).
-                    (Some(pair), Some(SendAs::Cookie(_))) if from_cookie => {
+                    (Some(pair), Some(SendAs::Cookie(_))) if as_it_came => {
                         self.cookie = Some(pair);
                     }
                     (Some(value), Some(SendAs::Cookie(name))) => {
@@ -339,15 +394,23 @@ impl VirtualUser {
             }
             (Action::Api, Outcome::Success) => {
                 self.done += 1;
-                self.next_request += 1;
-                if self.next_request >= self.script.cycle.len() {
-                    self.next_request = 0;
-                }
+                self.advance();
+            }
+            // A failed route does not hold the user: the next one is next.
+            (Action::Api, Outcome::ClientError | Outcome::ServerError | Outcome::OtherStatus) => {
+                self.advance();
             }
             (Action::Logout, _) | (_, Outcome::Unauthorized) => self.forget_credential(),
             _ => {}
         }
         outcome
+    }
+
+    fn advance(&mut self) {
+        self.next_request += 1;
+        if self.next_request >= self.script.cycle.len() {
+            self.next_request = 0;
+        }
     }
 
     /// Whether this user's visit ended with `step`: after its logout, after

@@ -268,7 +268,23 @@ impl Scenario {
                     "{what}.headers: {name:?} is not a header name, or its value holds a line break"
                 );
             }
-            anyhow::ensure!(r.weight >= 1, "{what}.weight must be at least 1");
+            for name in r.headers.keys() {
+                anyhow::ensure!(
+                    ![
+                        "host",
+                        "content-length",
+                        "transfer-encoding",
+                        "connection",
+                        "cookie"
+                    ]
+                    .contains(&name.to_ascii_lowercase().as_str()),
+                    "{what}.headers: {name} is the load generator's to send (Host, the body's length and framing, the connection; cookies come from [credential])"
+                );
+            }
+            anyhow::ensure!(
+                (1..=1000).contains(&r.weight),
+                "{what}.weight must be from 1 to 1000"
+            );
             for text in r.texts() {
                 placeholders(what, text)?;
             }
@@ -432,5 +448,17 @@ mod tests {
         );
         assert!(bad("[login]\npath = \"/l\"\n[credential]\njson-pointer = \"token\"\n[[request]]\npath = \"/x\"\n").contains("starts with /"));
         assert!(bad("[login]\npath = \"/l\"\n[credential]\nheader = \"X-T\"\nsend = \"query\"\n[[request]]\npath = \"/x\"\n").contains("credential.send"));
+        // The generator's own headers and runaway weights.
+        assert!(
+            bad("[[request]]\npath = \"/x\"\nheaders = { Content-Length = \"3\" }\n")
+                .contains("load generator's to send")
+        );
+        assert!(
+            bad("[[request]]\npath = \"/x\"\nheaders = { host = \"h\" }\n")
+                .contains("load generator's to send")
+        );
+        assert!(
+            bad("[[request]]\npath = \"/x\"\nweight = 4294967295\n").contains("from 1 to 1000")
+        );
     }
 }
