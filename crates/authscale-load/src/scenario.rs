@@ -25,6 +25,8 @@ pub(crate) struct Script {
     /// `user,password` pairs from the scenario's CSV; empty: the directory.
     users: Vec<(String, String)>,
     seed: u64,
+    /// Whether any protected request is a HEAD (its reply has no body).
+    heads: bool,
 }
 
 impl Script {
@@ -44,6 +46,7 @@ impl Script {
         };
         let (source, send) = carrier.unzip();
         Ok(Script {
+            heads: scenario.requests.iter().any(|r| r.method == "HEAD"),
             scenario,
             source,
             send,
@@ -316,10 +319,14 @@ impl VirtualUser {
                 ..Keep::LOGIN
             },
             (Action::Login, _) => Keep::LOGIN,
-            (Action::Api, _) if self.api_spec().is_some_and(|r| r.method == "HEAD") => Keep {
-                head_request: true,
-                ..Keep::NOTHING
-            },
+            (Action::Api, _)
+                if self.script.heads && self.api_spec().is_some_and(|r| r.method == "HEAD") =>
+            {
+                Keep {
+                    head_request: true,
+                    ..Keep::NOTHING
+                }
+            }
             _ => Keep::NOTHING,
         }
     }
