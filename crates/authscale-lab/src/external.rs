@@ -250,9 +250,7 @@ impl Scrape {
 /// Reads a `/metrics` page (Prometheus text).
 async fn scrape(url: &str) -> anyhow::Result<Scrape> {
     let (addr, path) = resolve_url(url).await?;
-    let (status, body) = crate::http::call(addr, "GET", &path, "")
-        .await
-        .with_context(|| format!("GET {url}"))?;
+    let (status, body) = crate::http::call(addr, "GET", &path, "").await?;
     anyhow::ensure!(status == 200, "{url} answered {status}");
     let mut page = parse_metrics(&body);
     if page.cpu_seconds.is_none() {
