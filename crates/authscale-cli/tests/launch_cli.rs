@@ -45,7 +45,14 @@ fn watched(args: &[&str]) -> (ExitStatus, String, BTreeMap<u32, String>) {
     let mut seen = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
-        seen.extend(children(child.id()));
+        // A child that has exited (a zombie until reaped) reads an empty
+        // command line: it must not overwrite the line it was seen with.
+        for (pid, line) in children(child.id()) {
+            let entry = seen.entry(pid).or_insert_with(String::new);
+            if !line.is_empty() {
+                *entry = line;
+            }
+        }
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }

@@ -9,7 +9,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use authscale_testkit::ChildProcess;
 use support::bin;
 
 fn root() -> PathBuf {
@@ -98,19 +97,7 @@ fn a_scenario_file_alone_drives_a_service_shaped_unlike_the_node() {
 
 #[test]
 fn the_node_files_drive_the_node_as_the_built_in_path_does() {
-    let secret = authscale_testkit::fixtures_dir().join("keys/hs256-a.secret");
-    let node = ChildProcess::spawn_server(
-        bin(),
-        &[
-            "node",
-            "--auth",
-            "token",
-            "--listen",
-            "127.0.0.1:0",
-            "--jwt-secret",
-            &format!("k={}", secret.display()),
-        ],
-    );
+    let node = support::token_node();
     let target = format!("http://{}", node.addr());
     let common = [
         "-c",
@@ -148,19 +135,7 @@ fn the_node_files_drive_the_node_as_the_built_in_path_does() {
 
 #[test]
 fn a_login_that_never_gives_the_credential_stops_with_its_answer() {
-    let secret = authscale_testkit::fixtures_dir().join("keys/hs256-a.secret");
-    let node = ChildProcess::spawn_server(
-        bin(),
-        &[
-            "node",
-            "--auth",
-            "token",
-            "--listen",
-            "127.0.0.1:0",
-            "--jwt-secret",
-            &format!("k={}", secret.display()),
-        ],
-    );
+    let node = support::token_node();
     let dir = std::env::temp_dir().join(format!("authscale-scenario-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     // The token is at /access_token; this scenario looks for a cookie.

@@ -32,6 +32,21 @@ pub fn node(id: &str, extra: &[&str]) -> ChildProcess {
     ChildProcess::spawn_server(bin(), &args)
 }
 
+/// `authscale node --auth token` on a free port, signing with the test
+/// HS256 key.
+pub fn token_node() -> ChildProcess {
+    let secret = authscale_testkit::fixtures_dir().join("keys/hs256-a.secret");
+    node(
+        "token",
+        &[
+            "--auth",
+            "token",
+            "--jwt-secret",
+            &format!("k={}", secret.display()),
+        ],
+    )
+}
+
 /// `authscale proxy` on free ports (clients, then admin) in front of
 /// `upstreams`, plus `extra`.
 pub fn proxy(upstreams: &[SocketAddr], extra: &[&str]) -> ChildProcess {
