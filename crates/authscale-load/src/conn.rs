@@ -53,12 +53,6 @@ impl Keep<'_> {
         header: None,
         head_request: false,
     };
-    pub const LOGIN: Keep<'static> = Keep {
-        body: true,
-        cookie: None,
-        header: None,
-        head_request: false,
-    };
 }
 
 pub(crate) struct Conn {

@@ -65,6 +65,11 @@ impl Logins {
         }
     }
 
+    /// No login has worked yet.
+    fn undecided(&self) -> bool {
+        self.ok.load(Relaxed) == 0
+    }
+
     fn hopeless(&self) -> bool {
         self.ok.load(Relaxed) == 0 && self.failed.load(Relaxed) >= HOPELESS_LOGINS
     }
@@ -224,7 +229,12 @@ async fn connection(shared: Arc<Shared>, mut users: Vec<VirtualUser>) {
             .await
         {
             Ok(reply) => {
-                let answer = (step == Action::Login).then(|| answer(&reply));
+                // Until one login of a scenario file has worked, each
+                // login's answer is kept for the error that would say why.
+                let watched = step == Action::Login
+                    && config.scenario.file.is_some()
+                    && shared.logins.undecided();
+                let answer = watched.then(|| answer(&reply));
                 let outcome = user.apply(step, reply);
                 if let Some(answer) = answer {
                     shared.logins.record(outcome, answer);

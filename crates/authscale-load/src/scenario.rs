@@ -27,6 +27,10 @@ pub(crate) struct Script {
     seed: u64,
     /// Whether any protected request is a HEAD (its reply has no body).
     heads: bool,
+    /// Whether a login's reply keeps its body: for a token in it, and for
+    /// any scenario file, whose first failed login's answer is what a run
+    /// that cannot log in reports.
+    login_body: bool,
 }
 
 impl Script {
@@ -47,6 +51,7 @@ impl Script {
         let (source, send) = carrier.unzip();
         Ok(Script {
             heads: scenario.requests.iter().any(|r| r.method == "HEAD"),
+            login_body: config.file.is_some() || matches!(source, Some(Source::JsonPointer(_))),
             scenario,
             source,
             send,
@@ -112,8 +117,8 @@ impl Rendered {
         // a password stays part of it.
         let in_path = fill(
             &spec.path,
-            &percent_encode(user),
-            &percent_encode(password),
+            &percent_encode(user, false),
+            &percent_encode(password, false),
             index,
         );
         let mut head = Vec::with_capacity(64);
@@ -132,7 +137,13 @@ impl Rendered {
                 "application/x-www-form-urlencoded",
                 fields
                     .iter()
-                    .map(|(k, v)| format!("{}={}", form_encode(&f(k)), form_encode(&f(v))))
+                    .map(|(k, v)| {
+                        format!(
+                            "{}={}",
+                            percent_encode(&f(k), true),
+                            percent_encode(&f(v), true)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("&"),
             )),
@@ -171,31 +182,17 @@ fn fill_json(value: &serde_json::Value, f: &impl Fn(&str) -> String) -> serde_js
     }
 }
 
-/// A value in a URL path or query: unreserved bytes as they are,
-/// everything else `%XX`.
-fn percent_encode(text: &str) -> String {
+/// Percent-encoding: unreserved bytes as they are, everything else `%XX`;
+/// a space as `+` in a form (`application/x-www-form-urlencoded`), as
+/// `%20` in a URL path or query.
+fn percent_encode(text: &str, space_as_plus: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
                 out.push(b as char)
             }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// `application/x-www-form-urlencoded`: unreserved bytes as they are,
-/// space as `+`, everything else `%XX`.
-fn form_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
+            b' ' if space_as_plus => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -307,18 +304,20 @@ impl VirtualUser {
 
     /// What the reply to `step` must keep for the credential.
     pub fn keep(&self, step: Action) -> Keep<'_> {
+        let login = Keep {
+            body: self.script.login_body,
+            ..Keep::NOTHING
+        };
         match (step, &self.script.source) {
-            // A login's body is kept whatever the source: the first failed
-            // login's answer is what a run that cannot log in reports.
             (Action::Login, Some(Source::Cookie(name))) => Keep {
                 cookie: Some(name),
-                ..Keep::LOGIN
+                ..login
             },
             (Action::Login, Some(Source::Header(name))) => Keep {
                 header: Some(name),
-                ..Keep::LOGIN
+                ..login
             },
-            (Action::Login, _) => Keep::LOGIN,
+            (Action::Login, _) => login,
             (Action::Api, _)
                 if self.script.heads && self.api_spec().is_some_and(|r| r.method == "HEAD") =>
             {

@@ -43,14 +43,14 @@ document.documentElement.classList.add('js');
 "#;
 
 /// `markdown` as a whole page titled `title`. An image whose file name is
-/// a key of `svgs` is drawn inline in its place; any other image stays a
-/// link. Every `##` heading gets an id from its text (`## Verdict` →
+/// a key of `svgs` is drawn inline in its place; any other image becomes
+/// its alt text (the page fetches nothing). Every `##` heading gets an id from its text (`## Verdict` →
 /// `id="verdict"`).
 pub fn page(title: &str, markdown: &str, svgs: &BTreeMap<String, String>) -> String {
     let mut events: Vec<Event> = Vec::new();
     // The document quotes run.json (names, warnings, errors): raw HTML in
-    // it is shown as text, and a link goes nowhere but http(s) or a
-    // relative path.
+    // it is shown as text, a link goes nowhere but http(s) or a relative
+    // path, and an image is a chart drawn inline or its alt text (below).
     let mut parser = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|e| match e {
         Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
         Event::Start(Tag::Link {
@@ -59,17 +59,6 @@ pub fn page(title: &str, markdown: &str, svgs: &BTreeMap<String, String>) -> Str
             title,
             id,
         }) if !safe_url(&dest_url) => Event::Start(Tag::Link {
-            link_type,
-            dest_url: CowStr::from("#"),
-            title,
-            id,
-        }),
-        Event::Start(Tag::Image {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }) if !safe_url(&dest_url) => Event::Start(Tag::Image {
             link_type,
             dest_url: CowStr::from("#"),
             title,
