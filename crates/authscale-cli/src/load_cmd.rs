@@ -18,9 +18,26 @@ use crate::common::{self, dur};
 /// Options of `authscale load`.
 #[derive(Debug, Args)]
 pub struct LoadOptions {
-    /// Base URL of the node or proxy to load (loopback only, unless --allow-remote).
+    /// Base URL of the node or proxy to load: http:// or https:// (loopback
+    /// only, unless --allow-remote).
     #[arg(long, default_value = "http://127.0.0.1:8000", value_name = "URL")]
     target: String,
+
+    /// An https:// target's CA certificate(s), PEM, trusted instead of the
+    /// system's roots (for a service with its own CA or a self-signed
+    /// certificate).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+
+    /// Accept any certificate from an https:// target. Only for a test
+    /// service you run: nothing proves whom the load reaches.
+    #[arg(long)]
+    insecure: bool,
+
+    /// Offer HTTP/2 to an https:// target by ALPN (used when the server
+    /// picks it; HTTP/1.1 otherwise).
+    #[arg(long)]
+    http2: bool,
 
     /// The node's auth mode: virtual users log in for what it issues (a
     /// session cookie or a bearer token); none requests only GET /api/me.
@@ -165,7 +182,20 @@ pub fn run(options: LoadOptions) -> Result<(), Failure> {
 }
 
 async fn resolve(options: &LoadOptions) -> anyhow::Result<LoadConfig> {
-    let target = authscale_load::resolve_target(&options.target, options.allow_remote).await?;
+    let mut target = authscale_load::resolve_target(&options.target, options.allow_remote).await?;
+    authscale_load::TlsOptions {
+        ca_file: options.ca_file.clone(),
+        insecure: options.insecure,
+        http2: options.http2,
+    }
+    .apply(&mut target)?;
+    if options.insecure {
+        eprintln!(
+            "WARNING: --insecure: the certificate of {} is not checked; \
+             the load may reach a service that is not the one named",
+            options.target
+        );
+    }
     let mut config = LoadConfig::new(target);
     config.mode = match options.rate {
         Some(rate) => LoopMode::Open { rate },

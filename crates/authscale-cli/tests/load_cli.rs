@@ -273,3 +273,53 @@ fn a_load_where_every_request_fails_exits_1_with_the_reason() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no request succeeded"), "{stderr}");
 }
+
+/// An https:// target as a user meets it: refused with the fix named
+/// while its CA is unknown, measured once `--ca-file` names it, and
+/// `--insecure` said loudly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_target_needs_its_ca_and_says_so() {
+    let server = authscale_testkit::TlsServer::start().await;
+    let target = format!("https://localhost:{}", server.addr().port());
+    let load = |extra: Vec<String>| {
+        let target = target.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(bin())
+                .args(["load", "--target", &target, "-c", "2", "--duration", "1s"])
+                .args(["--max-requests", "200", "-q"])
+                .args(extra)
+                .output()
+                .expect("run load")
+        })
+    };
+    let untrusted = load(vec![]).await.expect("join");
+    let said = String::from_utf8_lossy(&untrusted.stderr);
+    assert_eq!(untrusted.status.code(), Some(2), "{said}");
+    assert!(said.contains("not trusted") && said.contains("--ca-file FILE"), "{said}");
+
+    let ca = server.ca_file().display().to_string();
+    let trusted = load(vec!["--ca-file".into(), ca.clone(), "--http2".into()])
+        .await
+        .expect("join");
+    let said = String::from_utf8_lossy(&trusted.stderr);
+    assert!(trusted.status.success(), "{said}");
+    assert!(server.seen().http2.load(std::sync::atomic::Ordering::Relaxed) > 0);
+
+    let insecure = load(vec!["--insecure".into()]).await.expect("join");
+    let said = String::from_utf8_lossy(&insecure.stderr);
+    assert!(insecure.status.success(), "{said}");
+    assert!(said.contains("WARNING: --insecure"), "{said}");
+
+    let contradictory = load(vec!["--insecure".into(), "--ca-file".into(), ca])
+        .await
+        .expect("join");
+    assert_eq!(contradictory.status.code(), Some(2));
+
+    let plain = Command::new(bin())
+        .args(["load", "--target", "http://127.0.0.1:9", "--http2", "-d", "1s"])
+        .output()
+        .expect("run load");
+    let said = String::from_utf8_lossy(&plain.stderr);
+    assert_eq!(plain.status.code(), Some(2), "{said}");
+    assert!(said.contains("--http2 applies to https://"), "{said}");
+}

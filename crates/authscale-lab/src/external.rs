@@ -90,7 +90,15 @@ pub async fn sweep(
     stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> anyhow::Result<bool> {
     let e = &plan.experiment;
-    let target = authscale_load::resolve_target(&external.target, external.allow_remote).await?;
+    let mut target =
+        authscale_load::resolve_target(&external.target, external.allow_remote).await?;
+    tls_options(external).apply(&mut target)?;
+    if external.insecure {
+        eprintln!(
+            "WARNING: [external] insecure = true: the certificate of {} is not checked",
+            external.target
+        );
+    }
     let store = match &external.store_url {
         Some(url) => Some(Store::existing(url).await?),
         None => None,
@@ -103,7 +111,7 @@ pub async fn sweep(
     for &mode in &e.modes {
         for &n in &e.nodes {
             scale(&external.scale_command, mode, n).await?;
-            wait_ready(&ready, Duration::from_secs(120)).await?;
+            wait_ready(external, &ready, Duration::from_secs(120)).await?;
             let connections = plan.connections(n);
             let mut config = LoadConfig::new(target.clone());
             config.connections = connections;
@@ -250,7 +258,20 @@ impl Scrape {
 /// Reads a `/metrics` page (Prometheus text).
 async fn scrape(url: &str) -> anyhow::Result<Scrape> {
     let (addr, path) = resolve_url(url).await?;
-    let (status, body) = crate::http::call(addr, "GET", &path, "").await?;
+    // An instance busy with the step's load can miss one call's 5 s bound:
+    // three tries before the step fails (a counter read late is still a
+    // counter; the step's CPU is the difference of two readings).
+    let mut tries = 0;
+    let (status, body) = loop {
+        tries += 1;
+        match crate::http::call(addr, "GET", &path, "").await {
+            Ok(answer) => break answer,
+            Err(e) if tries >= 3 => {
+                return Err(e.context(format!("GET {url} failed 3 times")));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
     anyhow::ensure!(status == 200, "{url} answered {status}");
     let mut page = parse_metrics(&body);
     if page.cpu_seconds.is_none() {
@@ -330,7 +351,28 @@ async fn scale(template: &str, mode: AuthMode, n: u32) -> anyhow::Result<()> {
 }
 
 /// Polls an `http://host:port/path` URL until it answers 200.
-async fn wait_ready(url: &str, within: Duration) -> anyhow::Result<()> {
+/// `[external]`'s TLS settings, for the target and an `https://` ready URL.
+fn tls_options(external: &External) -> authscale_load::TlsOptions {
+    authscale_load::TlsOptions {
+        ca_file: external.ca_file.clone(),
+        insecure: external.insecure,
+        http2: external.http2,
+    }
+}
+
+/// Polls the ready URL: an `https://` one through the load generator's
+/// transport, with the target's TLS settings.
+async fn wait_ready(external: &External, url: &str, within: Duration) -> anyhow::Result<()> {
+    if let Some(rest) = url.strip_prefix("https://") {
+        let (authority, path) = rest
+            .split_once('/')
+            .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+        let mut target =
+            authscale_load::resolve_target(&format!("https://{authority}"), external.allow_remote)
+                .await?;
+        tls_options(external).apply(&mut target)?;
+        return Ok(authscale_load::wait_ready(&target, &path, within).await?);
+    }
     let (addr, path) = resolve_url(url).await?;
     crate::http::wait_ok(addr, &path, within).await
 }
@@ -350,6 +392,9 @@ mod tests {
             node_cpu_limit: None,
             balancer_metrics: None,
             allow_remote: false,
+            ca_file: None,
+            insecure: false,
+            http2: false,
             scenarios: Default::default(),
         }
     }

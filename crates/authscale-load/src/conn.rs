@@ -1,5 +1,7 @@
-//! One keep-alive HTTP/1.1 connection of the generator: requests written
-//! as bytes, responses parsed with httparse, reopened after it breaks.
+//! One keep-alive connection of the generator: HTTP/1.1 requests written
+//! as bytes, responses parsed with httparse, reopened after it breaks;
+//! over TLS when the target is `https://`, and HTTP/2 (hyper's client,
+//! `h2.rs`) when the server picks it by ALPN.
 //!
 //! Why not hyper's client: its dispatcher hands every request through a
 //! channel to a connection task and back, and that bookkeeping costs more
@@ -12,9 +14,10 @@ use std::pin::Pin;
 use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::{Outcome, Target};
+use crate::Outcome;
+use crate::h2::H2;
+use crate::transport::{Protocol, Stream, Transport};
 
 /// Largest response accepted (head and body); nodes answer a few hundred bytes.
 const MAX_RESPONSE: usize = 1 << 20;
@@ -55,8 +58,14 @@ impl Keep<'_> {
     };
 }
 
+/// An open connection.
+pub(crate) enum Link {
+    Http1(Stream),
+    Http2(H2),
+}
+
 pub(crate) struct Conn {
-    stream: Option<TcpStream>,
+    link: Option<Link>,
     buf: Vec<u8>,
     timer: Pin<Box<tokio::time::Sleep>>,
 }
@@ -64,7 +73,7 @@ pub(crate) struct Conn {
 impl Conn {
     pub fn new() -> Conn {
         Conn {
-            stream: None,
+            link: None,
             buf: Vec::with_capacity(16 * 1024),
             timer: Box::pin(tokio::time::sleep_until(Instant::now().into())),
         }
@@ -75,20 +84,20 @@ impl Conn {
     /// connection only when the exchange ended cleanly.
     pub async fn exchange(
         &mut self,
-        target: &Target,
+        transport: &Transport,
         request: &[u8],
         keep: Keep<'_>,
         deadline: Instant,
     ) -> Result<Reply, Outcome> {
         self.timer.as_mut().reset(deadline.into());
-        let Conn { stream, buf, timer } = self;
+        let Conn { link, buf, timer } = self;
         let result = tokio::select! {
             biased;
-            result = exchange(stream, buf, target, request, keep) => result,
+            result = exchange(link, buf, transport, request, keep) => result,
             () = timer.as_mut() => Err(Outcome::Timeout),
         };
         match &result {
-            Ok((_, true)) | Err(_) => self.stream = None,
+            Ok((_, true)) | Err(_) => self.link = None,
             Ok((_, false)) => {}
         }
         result.map(|(reply, _)| reply)
@@ -97,32 +106,37 @@ impl Conn {
 
 /// One exchange; returns the reply and whether the connection must close.
 async fn exchange(
-    slot: &mut Option<TcpStream>,
+    slot: &mut Option<Link>,
     buf: &mut Vec<u8>,
-    target: &Target,
+    transport: &Transport,
     request: &[u8],
     keep: Keep<'_>,
 ) -> Result<(Reply, bool), Outcome> {
-    let fresh = slot.is_none();
-    if fresh {
-        let stream = TcpStream::connect(target.addr)
+    if slot.is_none() {
+        let (stream, protocol) = transport
+            .connect()
             .await
             .map_err(|_| Outcome::ConnectError)?;
-        let _ = stream.set_nodelay(true);
-        *slot = Some(stream);
+        *slot = Some(match protocol {
+            Protocol::Http1 => Link::Http1(stream),
+            Protocol::Http2 => Link::Http2(H2::handshake(stream).await?),
+        });
     }
-    let Some(stream) = slot.as_mut() else {
-        return Err(Outcome::ConnectError);
-    };
-    buf.clear();
-    if stream.write_all(request).await.is_err() {
-        return Err(Outcome::IoError);
+    match slot.as_mut() {
+        Some(Link::Http1(stream)) => {
+            buf.clear();
+            if stream.write_all(request).await.is_err() || stream.flush().await.is_err() {
+                return Err(Outcome::IoError);
+            }
+            read_reply(stream, buf, keep).await
+        }
+        Some(Link::Http2(h2)) => h2.exchange(transport, request, keep).await,
+        None => Err(Outcome::ConnectError),
     }
-    read_reply(stream, buf, keep).await
 }
 
 async fn read_reply(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: &mut Vec<u8>,
     keep: Keep<'_>,
 ) -> Result<(Reply, bool), Outcome> {
@@ -237,24 +251,9 @@ impl Head {
                     .as_deref()
                     .is_none_or(|pair| pair.ends_with('='))
             {
-                // The `name=value` pair of the cookie asked for (a later
-                // one replaces one that only cleared it, `sid=`).
-                let pair = value
-                    .split(';')
-                    .next()
-                    .map(str::trim)
-                    .filter(|pair| {
-                        pair.split_once('=').is_some_and(|(n, _)| {
-                            let n = n.trim();
-                            // `sid` also names `__Host-sid` and `__Secure-sid`.
-                            n == name
-                                || n.strip_prefix("__Host-") == Some(name)
-                                || n.strip_prefix("__Secure-") == Some(name)
-                        })
-                    })
-                    .map(str::to_owned);
-                if pair.is_some() {
-                    head.cookie = pair;
+                // A later cookie replaces one that only cleared it, `sid=`.
+                if let Some(pair) = cookie_pair(value, name) {
+                    head.cookie = Some(pair);
                 }
             } else if let Some(name) = keep.header
                 && header.name.eq_ignore_ascii_case(name)
@@ -270,8 +269,20 @@ impl Head {
     }
 }
 
+/// The `name=value` pair of a `Set-Cookie` value when it sets the cookie
+/// `name` (which also names `__Host-name` and `__Secure-name`).
+pub(crate) fn cookie_pair(set_cookie: &str, name: &str) -> Option<String> {
+    let pair = set_cookie.split(';').next()?.trim();
+    let (n, _) = pair.split_once('=')?;
+    let n = n.trim();
+    let named = n == name
+        || n.strip_prefix("__Host-") == Some(name)
+        || n.strip_prefix("__Secure-") == Some(name);
+    named.then(|| pair.to_owned())
+}
+
 /// Reads until `buf` holds at least `len` bytes.
-async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>, len: usize) -> Result<(), Outcome> {
+async fn fill(stream: &mut Stream, buf: &mut Vec<u8>, len: usize) -> Result<(), Outcome> {
     if len > MAX_RESPONSE {
         return Err(Outcome::IoError);
     }
@@ -285,7 +296,7 @@ async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>, len: usize) -> Result<(
 
 /// Decodes a chunked body that starts at `start` in `buf`.
 async fn read_chunked(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     buf: &mut Vec<u8>,
     start: usize,
 ) -> Result<Vec<u8>, Outcome> {
@@ -315,7 +326,7 @@ async fn read_chunked(
     }
 }
 
-async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<usize, Outcome> {
+async fn read_more(stream: &mut Stream, buf: &mut Vec<u8>) -> Result<usize, Outcome> {
     if buf.len() >= MAX_RESPONSE {
         return Err(Outcome::IoError);
     }

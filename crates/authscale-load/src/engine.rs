@@ -13,6 +13,7 @@ use crate::conn::Conn;
 use crate::result::{RunFacts, build};
 use crate::scenario::{Script, VirtualUser};
 use crate::stats::Stats;
+use crate::transport::Transport;
 use crate::{Action, LoadConfig, LoadError, LoadResult, LoopMode, Outcome};
 use authscale_schema::process_cpu_seconds;
 
@@ -116,6 +117,8 @@ pub async fn run(
             "{host:?} is not a valid Host header"
         )));
     }
+    let transport = Arc::new(Transport::new(&config.target)?);
+    transport.check(&config.target).await?;
     let cpu_before = process_cpu_seconds(std::process::id());
     let started_at = authscale_schema::unix_now();
     let start = Instant::now();
@@ -136,7 +139,7 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..shared.config.connections {
         let users = users_of(&shared.config, &script, c);
-        tasks.spawn(connection(shared.clone(), users));
+        tasks.spawn(connection(shared.clone(), transport.clone(), users));
     }
     let all_done = async { while tasks.join_next().await.is_some() {} };
     let interrupted = tokio::select! {
@@ -189,7 +192,7 @@ fn users_of(config: &LoadConfig, script: &Arc<Script>, c: u64) -> Vec<VirtualUse
         .collect()
 }
 
-async fn connection(shared: Arc<Shared>, mut users: Vec<VirtualUser>) {
+async fn connection(shared: Arc<Shared>, transport: Arc<Transport>, mut users: Vec<VirtualUser>) {
     let config = &shared.config;
     let mut conn = Conn::new();
     let mut request = Vec::with_capacity(1024);
@@ -225,7 +228,7 @@ async fn connection(shared: Arc<Shared>, mut users: Vec<VirtualUser>) {
         shared.issued.fetch_add(1, Relaxed);
         let keep = user.keep(step);
         let outcome = match conn
-            .exchange(&config.target, &request, keep, sent + config.timeout)
+            .exchange(&transport, &request, keep, sent + config.timeout)
             .await
         {
             Ok(reply) => {

@@ -8,22 +8,26 @@
 
 mod conn;
 mod engine;
+mod h2;
 mod merge;
+mod ready;
 mod result;
 mod scenario;
 mod stats;
 mod target;
+mod transport;
 
 pub use authscale_schema::process_cpu_seconds;
 pub use engine::{Progress, run};
 pub use merge::{merge, segment};
+pub use ready::wait_ready;
 pub use result::render;
 pub use stats::{Action, Outcome};
-pub use target::resolve_target;
+pub use target::{TlsOptions, resolve_target};
 
 // The plain data types live in the schema crate (the report reads them
 // without depending on a runtime); they are this crate's API too.
 pub use authscale_schema::{
-    Histograms, Latencies, LatencySummary, LoadConfig, LoadError, LoadResult, LoopMode,
-    ScenarioConfig, StepCounts, Target, TimelinePoint, UserAuth,
+    Histograms, Latencies, LatencySummary, LoadConfig, LoadError, LoadResult, LoopMode, Scenario,
+    ScenarioConfig, StepCounts, Target, TimelinePoint, Tls, UserAuth,
 };

@@ -1,17 +1,24 @@
 //! The target URL (`Target`), resolved and checked against the loopback-only rule.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
-use crate::{LoadError, Target};
+use crate::{LoadError, Target, Tls};
 
-/// Parses `http://HOST[:PORT][/]` and resolves HOST. Refuses addresses
-/// outside 127.0.0.0/8 and ::1 unless `allow_remote`.
+/// Parses `http[s]://HOST[:PORT][/]` and resolves HOST. Refuses addresses
+/// outside 127.0.0.0/8 and ::1 unless `allow_remote`. An `https://` target
+/// trusts the system's roots and speaks HTTP/1.1 until [`TlsOptions`] say
+/// otherwise.
 pub async fn resolve_target(url: &str, allow_remote: bool) -> Result<Target, LoadError> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        LoadError::Invalid(format!(
-            "--target {url:?} must start with http:// (https is not supported)"
-        ))
-    })?;
+    let (rest, default_port, secure) = if let Some(rest) = url.strip_prefix("http://") {
+        (rest, 80, false)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        (rest, 443, true)
+    } else {
+        return Err(LoadError::Invalid(format!(
+            "--target {url:?} must start with http:// or https://"
+        )));
+    };
     let authority = rest.trim_end_matches('/');
     if authority.is_empty() || authority.contains('/') || authority.contains('@') {
         return Err(LoadError::Invalid(format!(
@@ -25,7 +32,7 @@ pub async fn resolve_target(url: &str, allow_remote: bool) -> Result<Target, Loa
     {
         authority.to_owned()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{default_port}")
     };
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host(&with_port)
         .await
@@ -37,11 +44,78 @@ pub async fn resolve_target(url: &str, allow_remote: bool) -> Result<Target, Loa
     if !allow_remote && let Some(remote) = addrs.iter().find(|a| !a.ip().is_loopback()) {
         return Err(LoadError::Remote(remote.to_string()));
     }
+    let tls = secure.then(|| Tls {
+        server_name: server_name(authority),
+        ca_file: None,
+        insecure: false,
+        http2: false,
+    });
     Ok(Target {
         url: url.to_owned(),
         host: authority.to_owned(),
         addr,
+        tls,
     })
+}
+
+/// The host of an authority, without its port or an IPv6 address's brackets.
+fn server_name(authority: &str) -> String {
+    if let Some(inner) = authority.strip_prefix('[') {
+        return inner.split(']').next().unwrap_or(inner).to_owned();
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host.to_owned(),
+        _ => authority.to_owned(),
+    }
+}
+
+/// The TLS settings of `load` and `[external]`: each refused for an
+/// `http://` target, where it would silently do nothing.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// PEM certificates to trust instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate (a test service only; said loudly).
+    pub insecure: bool,
+    /// Offer HTTP/2 by ALPN.
+    pub http2: bool,
+}
+
+impl TlsOptions {
+    pub fn apply(self, target: &mut Target) -> Result<(), LoadError> {
+        let Some(tls) = target.tls.as_mut() else {
+            let given = [
+                (self.ca_file.is_some(), "--ca-file"),
+                (self.insecure, "--insecure"),
+                (self.http2, "--http2"),
+            ];
+            return match given.iter().find(|(on, _)| *on) {
+                Some((_, flag)) => Err(LoadError::Invalid(format!(
+                    "{flag} applies to https:// targets; {} is http://",
+                    target.url
+                ))),
+                None => Ok(()),
+            };
+        };
+        if self.insecure && self.ca_file.is_some() {
+            return Err(LoadError::Invalid(
+                "--insecure and --ca-file contradict each other: --insecure checks no certificate"
+                    .into(),
+            ));
+        }
+        if let Some(file) = &self.ca_file
+            && let Err(e) = std::fs::metadata(file)
+        {
+            return Err(LoadError::Invalid(format!(
+                "--ca-file {}: {e}",
+                file.display()
+            )));
+        }
+        tls.ca_file = self.ca_file;
+        tls.insecure = self.insecure;
+        tls.http2 = self.http2;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -64,7 +138,7 @@ mod tests {
         ));
         assert!(resolve_target("http://192.0.2.1:80", true).await.is_ok());
         for bad in [
-            "https://127.0.0.1",
+            "ftp://127.0.0.1",
             "127.0.0.1:80",
             "http://127.0.0.1:80/path",
             "http://",
@@ -74,5 +148,64 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn https_targets_name_their_host_and_default_to_443() {
+        let t = resolve_target("https://localhost", false)
+            .await
+            .expect("https");
+        assert_eq!(t.addr.port(), 443);
+        assert_eq!(t.host, "localhost");
+        assert_eq!(
+            t.tls.as_ref().map(|tls| tls.server_name.as_str()),
+            Some("localhost")
+        );
+        let t = resolve_target("https://[::1]:8443/", false)
+            .await
+            .expect("ipv6");
+        assert_eq!(t.addr.port(), 8443);
+        assert_eq!(t.tls.map(|tls| tls.server_name), Some("::1".to_owned()));
+        let plain = resolve_target("http://127.0.0.1:8000", false)
+            .await
+            .expect("http");
+        assert!(plain.tls.is_none());
+    }
+
+    #[tokio::test]
+    async fn tls_settings_are_refused_where_they_would_do_nothing() {
+        let mut plain = resolve_target("http://127.0.0.1:8000", false)
+            .await
+            .expect("http");
+        let err = TlsOptions {
+            insecure: true,
+            ..TlsOptions::default()
+        }
+        .apply(&mut plain)
+        .expect_err("http target");
+        assert!(
+            err.to_string().contains("--insecure applies to https://"),
+            "{err}"
+        );
+        let mut secure = resolve_target("https://127.0.0.1:8443", false)
+            .await
+            .expect("https");
+        let err = TlsOptions {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..TlsOptions::default()
+        }
+        .apply(&mut secure)
+        .expect_err("missing file");
+        assert!(
+            err.to_string().contains("--ca-file /nonexistent/ca.pem"),
+            "{err}"
+        );
+        TlsOptions {
+            http2: true,
+            ..TlsOptions::default()
+        }
+        .apply(&mut secure)
+        .expect("http2 over https");
+        assert!(secure.tls.is_some_and(|tls| tls.http2));
     }
 }

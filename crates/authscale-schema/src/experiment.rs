@@ -131,7 +131,8 @@ impl Default for Faults {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct External {
-    /// The balancer in front of the nodes, `http://host:port`.
+    /// The balancer in front of the nodes, `http://host:port` or
+    /// `https://host:port`.
     pub target: String,
     /// Run with `sh -c` before each step; `{n}` and `{mode}` are replaced.
     /// For example `kubectl scale deployment/authscale-node-{mode} --replicas={n}`.
@@ -167,6 +168,15 @@ pub struct External {
     /// Send load outside the loopback range (the deployment is remote).
     #[serde(default)]
     pub allow_remote: bool,
+    /// An `https://` target's CA (PEM), trusted instead of the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Accept any certificate from an `https://` target (a test service only).
+    #[serde(default)]
+    pub insecure: bool,
+    /// Offer HTTP/2 to an `https://` target by ALPN.
+    #[serde(default)]
+    pub http2: bool,
     /// The virtual users' requests per mode, from scenario files
     /// (`scenarios = { session = "app-session.toml", token = "app-token.toml" }`,
     /// paths from where the sweep runs); a mode without one drives

@@ -25,7 +25,7 @@ pub use experiment::{
 pub use load::{
     Body, Credential, Histograms, Latencies, LatencySummary, LoadConfig, LoadError, LoadResult,
     LoopMode, RequestSpec, Scenario, ScenarioConfig, SendAs, Source, StepCounts, Target,
-    TimelinePoint, UserAuth, Users, fill,
+    TimelinePoint, Tls, UserAuth, Users, fill,
 };
 pub use node::{NODE_ENV, NodeLaunch};
 pub use process::process_cpu_seconds;

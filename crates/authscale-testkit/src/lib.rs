@@ -5,10 +5,12 @@
 mod client;
 mod process;
 mod redis;
+mod tls;
 
 pub use client::{Reply, get, raw_exchange, request};
 pub use process::{ChildProcess, free_port};
 pub use redis::{RedisCluster, RedisServer, unrelated_ca_pem};
+pub use tls::{Seen, TLS_SESSION, TLS_TOKEN, TlsServer};
 
 /// The folder with the test keys (`keys/`).
 pub fn fixtures_dir() -> std::path::PathBuf {

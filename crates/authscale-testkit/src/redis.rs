@@ -408,7 +408,7 @@ fn certificate_authority(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::K
 
 /// (CA certificate, server certificate, server key), PEM, for 127.0.0.1
 /// and localhost.
-fn server_certificate() -> (String, String, String) {
+pub(crate) fn server_certificate() -> (String, String, String) {
     let ca = certificate_authority("authscale test CA");
     let key = rcgen::KeyPair::generate().expect("server key");
     let mut params = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])

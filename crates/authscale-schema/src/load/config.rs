@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Where the load goes: `http://host:port`, resolved once (by the load
-/// generator's `resolve_target`).
+/// Where the load goes: `http://host:port` or `https://host:port`,
+/// resolved once (by the load generator's `resolve_target`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Target {
     /// As given, for reports.
@@ -12,6 +12,27 @@ pub struct Target {
     /// The `Host` header to send.
     pub host: String,
     pub addr: SocketAddr,
+    /// How an `https://` target is reached; `None` for `http://`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+}
+
+/// TLS to the target: whom the certificate must name, whom to trust, and
+/// whether to offer HTTP/2.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Tls {
+    /// The name the server's certificate must carry (the URL's host).
+    pub server_name: String,
+    /// PEM certificates to trust instead of the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// No certificate check at all (a measurement of a test service only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    /// Offer HTTP/2 by ALPN; used when the server picks it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub http2: bool,
 }
 
 /// The credential virtual users hold (`AuthMode::credential`).
@@ -175,6 +196,8 @@ pub enum LoadError {
     Remote(String),
     #[error("cannot resolve {0}: {1}")]
     Resolve(String, String),
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// Durations as seconds (floating point) in JSON.

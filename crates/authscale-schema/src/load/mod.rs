@@ -5,6 +5,6 @@ mod config;
 mod scenario;
 mod summary;
 
-pub use config::{LoadConfig, LoadError, LoopMode, ScenarioConfig, Target, UserAuth};
+pub use config::{LoadConfig, LoadError, LoopMode, ScenarioConfig, Target, Tls, UserAuth};
 pub use scenario::{Body, Credential, RequestSpec, Scenario, SendAs, Source, Users, fill};
 pub use summary::{Histograms, Latencies, LatencySummary, LoadResult, StepCounts, TimelinePoint};
