@@ -2,6 +2,8 @@
 # Regenerates every committed result from the checked-out code, then the
 # figures that README.md and docs/ quote from them:
 #   results/examples/<name>/   one sweep of experiments/<name>.toml each
+#   results/examples/express-app/  an external sweep of examples/express-app
+#                              (Express, Node.js: its run.sh installs it)
 #   results/baseline/          the gate's baseline: a quick sweep (its
 #                              thresholds.toml and ab.toml are kept)
 #   results/baseline/instructions.toml   instruction counts (callgrind)
@@ -15,7 +17,7 @@
 #
 # Usage: scripts/examples.sh [--only NAME[,NAME...]] [--allow-dirty] [--list]
 #   NAME: default, store-x3, all-modes, faults, durability, deadpool,
-#         baseline, aa, instructions
+#         express-app, baseline, aa, instructions
 # Then: git add results README.md docs && git commit
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
       only=$2; shift 2 ;;
     --allow-dirty) allow_dirty=1; shift ;;
     --list) list=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "examples.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -43,6 +45,7 @@ parts=(
   "faults|sweep experiments/faults.toml|220"
   "durability|sweep experiments/durability.toml|170"
   "deadpool|sweep experiments/deadpool.toml|70"
+  "express-app|examples/express-app/run.sh|210"
   "baseline|sweep experiments/quick.toml|60"
   "aa|5 x sweep experiments/quick.toml|300"
   "instructions|scripts/gate-instructions.sh --write-baseline|120"
@@ -156,6 +159,10 @@ for part in "${chosen[@]}"; do
         run=$(sweep "aa$i" experiments/quick.toml)
       done
       replace+=("aa|results/aa")
+      ;;
+    express-app)
+      examples/express-app/run.sh --out "$work/express-app" >&2
+      replace+=("$(ls -d "$work/express-app"/*/)|results/examples/express-app")
       ;;
     instructions)
       install_runs

@@ -14,6 +14,7 @@
 #   BASE_PORT    instance i listens on BASE_PORT + i [18100]
 #   PROXY_PORT   the proxy's port, admin on PROXY_PORT + 1 [18090]
 #   CPU          each instance's budget in cores [0.1]; period 10 ms
+#   PROXY_ARGS   more `authscale proxy` flags, e.g. "--policy least-conn" []
 #   STATE        where pids are kept [/tmp/authscale-local-cluster]
 #   AUTHSCALE    the authscale binary [target/release/authscale]
 # Root is needed for the CPU budgets (cgroups); without it the instances
@@ -27,6 +28,7 @@ PROXY_PORT=${PROXY_PORT:-18090}
 CPU=${CPU:-0.1}
 STATE=${STATE:-/tmp/authscale-local-cluster}
 AUTHSCALE=${AUTHSCALE:-target/release/authscale}
+PROXY_ARGS=${PROXY_ARGS:-}
 PERIOD_US=10000
 mkdir -p "$STATE"
 
@@ -95,8 +97,9 @@ case "${1:-}" in
   up)
     if ! alive "$STATE/proxy.pid"; then
       [ -x "$AUTHSCALE" ] || { say "no $AUTHSCALE: cargo build --release -p authscale-cli"; exit 2; }
+      # shellcheck disable=SC2086
       setsid "$AUTHSCALE" proxy --listen "127.0.0.1:$PROXY_PORT" --admin "127.0.0.1:$((PROXY_PORT + 1))" \
-        >"$STATE/proxy.log" 2>&1 &
+        $PROXY_ARGS >"$STATE/proxy.log" 2>&1 &
       echo $! >"$STATE/proxy.pid"
       wait_port "$PROXY_PORT"
     fi
@@ -126,7 +129,7 @@ case "${1:-}" in
     say "stopped"
     ;;
   *)
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what authscale needs and is missing: redis-server (and curl for
 # the quick start). Debian/Ubuntu via apt; elsewhere it says what to do.
-# Extras on request: wrk, nginx, haproxy (balancer comparisons) and
-# chromium (the test of report.html in a real browser; optional: when it
+# Extras on request: wrk, nginx, haproxy (balancer comparisons), nodejs
+# (Node.js and npm, for examples/express-app) and chromium (the test of report.html in a real browser; optional: when it
 # cannot be installed, setup says so and that test skips).
 # Usage: scripts/setup.sh [EXTRA...]   (sourced or run; idempotent)
 set -euo pipefail
@@ -18,12 +18,15 @@ for extra in "$@"; do
     wrk) command -v wrk >/dev/null 2>&1 || need_cmd_pkgs+=(wrk) ;;
     nginx) command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_cmd_pkgs+=(nginx) ;;
     haproxy) command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need_cmd_pkgs+=(haproxy) ;;
+    nodejs)
+      command -v node >/dev/null 2>&1 || need_cmd_pkgs+=(nodejs)
+      command -v npm >/dev/null 2>&1 || need_cmd_pkgs+=(npm) ;;
     chromium)
       for b in chromium chromium-browser google-chrome google-chrome-stable; do
         command -v "$b" >/dev/null 2>&1 && continue 2
       done
       want_browser=1 ;;
-    *) say "unknown extra '$extra' (known: wrk, nginx, haproxy, chromium)"; exit 2 ;;
+    *) say "unknown extra '$extra' (known: wrk, nginx, haproxy, nodejs, chromium)"; exit 2 ;;
   esac
 done
 

@@ -38,7 +38,18 @@ fn committed_runs() -> Vec<(PathBuf, PathBuf)> {
                 .expect("name")
                 .to_string_lossy()
                 .into_owned();
-            runs.push((dir, root.join(format!("experiments/{name}.toml"))));
+            // A sweep of a service authscale did not write keeps its
+            // experiment beside the service (examples/NAME/sweep.toml).
+            let experiment = root.join(format!("experiments/{name}.toml"));
+            let beside = root.join(format!("examples/{name}/sweep.toml"));
+            runs.push((
+                dir,
+                if experiment.exists() {
+                    experiment
+                } else {
+                    beside
+                },
+            ));
         }
     }
     runs.push((

@@ -295,7 +295,10 @@ async fn an_https_target_needs_its_ca_and_says_so() {
     let untrusted = load(vec![]).await.expect("join");
     let said = String::from_utf8_lossy(&untrusted.stderr);
     assert_eq!(untrusted.status.code(), Some(2), "{said}");
-    assert!(said.contains("not trusted") && said.contains("--ca-file FILE"), "{said}");
+    assert!(
+        said.contains("not trusted") && said.contains("--ca-file FILE"),
+        "{said}"
+    );
 
     let ca = server.ca_file().display().to_string();
     let trusted = load(vec!["--ca-file".into(), ca.clone(), "--http2".into()])
@@ -303,7 +306,13 @@ async fn an_https_target_needs_its_ca_and_says_so() {
         .expect("join");
     let said = String::from_utf8_lossy(&trusted.stderr);
     assert!(trusted.status.success(), "{said}");
-    assert!(server.seen().http2.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert!(
+        server
+            .seen()
+            .http2
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+    );
 
     let insecure = load(vec!["--insecure".into()]).await.expect("join");
     let said = String::from_utf8_lossy(&insecure.stderr);
@@ -316,7 +325,14 @@ async fn an_https_target_needs_its_ca_and_says_so() {
     assert_eq!(contradictory.status.code(), Some(2));
 
     let plain = Command::new(bin())
-        .args(["load", "--target", "http://127.0.0.1:9", "--http2", "-d", "1s"])
+        .args([
+            "load",
+            "--target",
+            "http://127.0.0.1:9",
+            "--http2",
+            "-d",
+            "1s",
+        ])
         .output()
         .expect("run load");
     let said = String::from_utf8_lossy(&plain.stderr);

@@ -11,7 +11,7 @@ use authscale_schema::{AuthMode, Component, RunStatus};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use authscale_load::{LoadConfig, process_cpu_seconds};
@@ -127,19 +127,43 @@ pub async fn sweep(
             let me = std::process::id();
             let instances = instance_urls(external, n);
             let snapshot = || async {
+                // Every page at once, each reading with the moment it was
+                // taken: a page can be slow to answer.
+                let mut pages = tokio::task::JoinSet::new();
+                for url in instances.clone() {
+                    pages.spawn(
+                        async move { scrape(&url).await.map(|page| (page, Instant::now())) },
+                    );
+                }
+                let balancer = external.balancer_metrics.clone();
+                let balancer = tokio::spawn(async move {
+                    match balancer {
+                        Some(url) => scrape(&url)
+                            .await
+                            .map(|page| page.cpu_seconds.map(|cpu| (cpu, Instant::now()))),
+                        None => Ok(None),
+                    }
+                });
+                let load = (process_cpu_seconds(me), Instant::now());
                 let counters = match &store {
-                    Some(store) => Some(store.counters().await?),
+                    Some(store) => Some((store.counters().await?, Instant::now())),
                     None => None,
                 };
                 let mut nodes = Scrape::default();
-                for url in &instances {
-                    nodes.add(&scrape(url).await?);
+                let mut read_at = Vec::new();
+                while let Some(page) = pages.join_next().await {
+                    let (page, at) = page??;
+                    nodes.add(&page);
+                    read_at.push(at);
                 }
-                let balancer = match &external.balancer_metrics {
-                    Some(url) => scrape(url).await?.cpu_seconds,
-                    None => None,
-                };
-                Ok::<_, anyhow::Error>((process_cpu_seconds(me), counters, nodes, balancer))
+                let balancer = balancer.await??;
+                Ok::<_, anyhow::Error>(Snapshot {
+                    load,
+                    counters,
+                    nodes_at: mean_instant(&read_at),
+                    nodes,
+                    balancer,
+                })
             };
             let load = authscale_load::run(config, stop.as_mut(), None);
             let at_warmup = async {
@@ -153,30 +177,54 @@ pub async fn sweep(
                 return Ok(false);
             }
             let span = Span::of(&result);
-            let measured = |cpu: f64, limit: f64| span.component(cpu, limit, None, None);
+            // The counters are read around the measured window, not at its
+            // edges: what each grew by is scaled to the window, as its rate
+            // over the interval between its own two readings.
+            let measured = |grew: f64, between: (Instant, Instant), limit: f64| {
+                let over = between.1.saturating_duration_since(between.0).as_secs_f64();
+                let cpu = if over > 0.0 {
+                    grew.max(0.0) * result.measured_seconds / over
+                } else {
+                    grew.max(0.0)
+                };
+                span.component(cpu, limit, None, None)
+            };
             let mut components = BTreeMap::new();
-            components.insert(Component::Load, measured(end.0 - start.0, 1.0));
+            components.insert(
+                Component::Load,
+                measured(end.load.0 - start.load.0, (start.load.1, end.load.1), 1.0),
+            );
             let mut store_commands = BTreeMap::new();
-            if let (Some(a), Some(b)) = (&start.1, &end.1) {
+            if let (Some((a, a_at)), Some((b, b_at))) = (&start.counters, &end.counters) {
                 let delta = b.since(a);
                 let limit = external.store_cpu_limit.unwrap_or(1.0);
-                components.insert(Component::Store, measured(delta.cpu_seconds, limit));
+                components.insert(
+                    Component::Store,
+                    measured(delta.cpu_seconds, (*a_at, *b_at), limit),
+                );
                 store_commands = delta.commands;
             }
             // Every instance's CPU, or none: a sum with one missing would
             // understate the nodes.
-            if let (Some(a), Some(b)) = (start.2.cpu_seconds, end.2.cpu_seconds) {
+            if let (Some(a), Some(b)) = (start.nodes.cpu_seconds, end.nodes.cpu_seconds) {
                 let limit = external.node_cpu_limit.unwrap_or(1.0) * f64::from(n);
-                components.insert(Component::Nodes, measured((b - a).max(0.0), limit));
+                components.insert(
+                    Component::Nodes,
+                    measured(b - a, (start.nodes_at, end.nodes_at), limit),
+                );
             } else if !instances.is_empty() && !warned_cpu {
                 warned_cpu = true;
                 run.warnings.push(format!(
                     "an instance's /metrics ({}) has no process_cpu_seconds_total: the nodes' CPU is not measured",
-                    end.2.without_cpu.as_deref().or(start.2.without_cpu.as_deref()).unwrap_or("?")
+                    end.nodes
+                        .without_cpu
+                        .as_deref()
+                        .or(start.nodes.without_cpu.as_deref())
+                        .unwrap_or("?")
                 ));
             }
-            if let (Some(a), Some(b)) = (start.3, end.3) {
-                components.insert(Component::Proxy, measured((b - a).max(0.0), 1.0));
+            if let (Some((a, a_at)), Some((b, b_at))) = (start.balancer, end.balancer) {
+                components.insert(Component::Proxy, measured(b - a, (a_at, b_at), 1.0));
             }
             let step = step_from_load(
                 mode,
@@ -186,9 +234,9 @@ pub async fn sweep(
                 result,
                 components,
                 store_commands,
-                end.2
+                end.nodes
                     .requests
-                    .zip(start.2.requests)
+                    .zip(start.nodes.requests)
                     .map(|(e, s)| e.saturating_sub(s)),
             );
             if progress {
@@ -225,6 +273,28 @@ fn instance_urls(external: &External, n: u32) -> Vec<String> {
             .collect(),
         list => list.iter().take(n as usize).cloned().collect(),
     }
+}
+
+/// The counters read from outside around one edge of a step, each with
+/// the moment it was read.
+struct Snapshot {
+    /// The generator's own CPU seconds.
+    load: (f64, Instant),
+    counters: Option<(crate::store::StoreCounters, Instant)>,
+    nodes: Scrape,
+    /// The mean moment the instances' pages arrived.
+    nodes_at: Instant,
+    /// The balancer's CPU seconds.
+    balancer: Option<(f64, Instant)>,
+}
+
+/// The mean of some moments (now when there are none).
+fn mean_instant(moments: &[Instant]) -> Instant {
+    let Some(first) = moments.iter().min().copied() else {
+        return Instant::now();
+    };
+    let offsets: Duration = moments.iter().map(|m| m.duration_since(first)).sum();
+    first + offsets / moments.len() as u32
 }
 
 /// What one or more `/metrics` pages said.
@@ -397,6 +467,18 @@ mod tests {
             http2: false,
             scenarios: Default::default(),
         }
+    }
+
+    #[test]
+    fn readings_are_placed_at_their_mean_moment() {
+        let t = Instant::now();
+        let moments = [
+            t + Duration::from_millis(300),
+            t,
+            t + Duration::from_millis(600),
+        ];
+        assert_eq!(mean_instant(&moments), t + Duration::from_millis(300));
+        assert!(mean_instant(&[]) >= t);
     }
 
     #[test]
