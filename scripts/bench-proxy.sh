@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # authscale proxy vs nginx vs HAProxy, measured in one run, interleaved:
 # the same two `authscale node --auth none` upstreams, the same wrk command
-# through each proxy, ROUNDS times; prints medians and ratios.
+# through each proxy, ROUNDS times; prints medians and ratios of
+# throughput, latency and each proxy's CPU per request (its processes'
+# utime + stime from /proc over the wrk run, divided by wrk's requests).
 # Each proxy gets one worker: nginx worker_processes 1, HAProxy nbthread 1,
 # authscale proxy --threads 1.
-# Usage: scripts/bench-proxy.sh            (ROUNDS=3 DURATION=5s CONNECTIONS=64)
+# Usage: scripts/bench-proxy.sh            (ROUNDS=5 DURATION=5s CONNECTIONS=64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-64}
 
@@ -21,6 +23,7 @@ start_authscale up1 node --auth none --listen 127.0.0.1:0 --node-id up1
 start_authscale up2 node --auth none --listen 127.0.0.1:0 --node-id up2
 
 start_authscale authscale_addr proxy --listen 127.0.0.1:0 --threads 1 --upstream "$up1" --upstream "$up2"
+declare -A procs=([authscale]=${pids[-1]})
 
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
@@ -44,6 +47,7 @@ http {
 CONF
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$work/nginx/stderr.log" 2>&1 &
 pids+=($!)
+procs[nginx]=$!
 
 haproxy_port=$(free_port)
 cat >"$work/haproxy.cfg" <<CONF
@@ -67,8 +71,18 @@ backend nodes
 CONF
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
 pids+=($!)
+procs[haproxy]=$!
 wait_port "$nginx_port" "$work/nginx/stderr.log"
 wait_port "$haproxy_port" "$work/haproxy.log"
+# nginx's worker does the forwarding: the master and its children count.
+procs[nginx]="${procs[nginx]} $(pgrep -P "${procs[nginx]}" | tr '\n' ' ')"
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+# utime + stime, in clock ticks, of the processes given.
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  echo "$total"
+}
 
 declare -A target=(
   [authscale]="http://$authscale_addr/api/me"
@@ -83,23 +97,34 @@ to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v} else if (v ~ /ms
 echo "wrk -t1 -c$CONNECTIONS -d$DURATION through each proxy to 2 hyper upstreams, $ROUNDS interleaved rounds"
 for round in $(seq "$ROUNDS"); do
   for name in "${names[@]}"; do
+    # shellcheck disable=SC2086
+    before=$(cpu_ticks ${procs[$name]})
     out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "${target[$name]}")
+    # shellcheck disable=SC2086
+    after=$(cpu_ticks ${procs[$name]})
+    requests=$(echo "$out" | awk '/requests in/ {print $1}')
+    cpu=$(awk -v t=$((after - before)) -v us="$tick_us" -v n="$requests" 'BEGIN {printf "%.2f", t * us / n}')
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$out" | awk '$1=="50%" {print $2}' | to_us)
     p99=$(echo "$out" | awk '$1=="99%" {print $2}' | to_us)
     errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
-    printf '  round %d %-10s %10.0f req/s  p50 %7.0f us  p99 %7.0f us %s\n' "$round" "$name" "$rps" "$p50" "$p99" "$errors"
-    echo "$rps" >>"$work/$name.rps"; echo "$p50" >>"$work/$name.p50"; echo "$p99" >>"$work/$name.p99"
+    printf '  round %d %-10s %10.0f req/s  p50 %7.0f us  p99 %7.0f us  %6.2f CPU-us/request %s\n' "$round" "$name" "$rps" "$p50" "$p99" "$cpu" "$errors"
+    echo "$rps" >>"$work/$name.rps"; echo "$p50" >>"$work/$name.p50"; echo "$p99" >>"$work/$name.p99"; echo "$cpu" >>"$work/$name.cpu"
   done
 done
 
 echo
-printf '%-10s %12s %10s %10s\n' proxy "req/s" "p50 us" "p99 us"
+printf '%-10s %12s %10s %10s %16s\n' proxy "req/s" "p50 us" "p99 us" "CPU-us/request"
 for name in "${names[@]}"; do
-  printf '%-10s %12.0f %10.0f %10.0f\n' "$name" "$(median <"$work/$name.rps")" "$(median <"$work/$name.p50")" "$(median <"$work/$name.p99")"
+  printf '%-10s %12.0f %10.0f %10.0f %16.2f\n' "$name" "$(median <"$work/$name.rps")" "$(median <"$work/$name.p50")" "$(median <"$work/$name.p99")" "$(median <"$work/$name.cpu")"
 done
 a=$(median <"$work/authscale.rps")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 echo
-echo "authscale/nginx   throughput $(ratio "$a" "$(median <"$work/nginx.rps")")   p99 $(ratio "$(median <"$work/authscale.p99")" "$(median <"$work/nginx.p99")") (lower is better)"
-echo "authscale/haproxy throughput $(ratio "$a" "$(median <"$work/haproxy.rps")")   p99 $(ratio "$(median <"$work/authscale.p99")" "$(median <"$work/haproxy.p99")") (lower is better)"
+c=$(median <"$work/authscale.cpu")
+for other in nginx haproxy; do
+  printf 'authscale/%-8s throughput %s   p99 %s   CPU per request %s (lower is better for both)\n' "$other" \
+    "$(ratio "$a" "$(median <"$work/$other.rps")")" \
+    "$(ratio "$(median <"$work/authscale.p99")" "$(median <"$work/$other.p99")")" \
+    "$(ratio "$c" "$(median <"$work/$other.cpu")")"
+done

@@ -163,20 +163,50 @@ fn a_login_that_never_gives_the_credential_stops_with_its_answer() {
     assert!(
         said.contains("none gave the credential")
             && said.contains("status 200")
-            && said.contains("access_token"),
-        "{said}"
+            && said.contains("access_token")
+            && said.contains("wrong.toml:6:"),
+        "the file and the line that names the credential: {said}"
     );
     assert!(started.elapsed().as_secs() < 20, "it stopped early");
+    // A JSON pointer that matches nothing in the login's answer.
+    let pointer = dir.join("pointer.toml");
+    std::fs::write(
+        &pointer,
+        "[login]\nmethod = \"POST\"\npath = \"/login\"\nbody = { json = { user = \"{user}\", password = \"{password}\" } }\n\
+         [credential]\njson-pointer = \"/token\"\n[[request]]\npath = \"/api/me\"\n",
+    )
+    .expect("write");
+    let (code, said) = load(
+        &format!("http://{}", node.addr()),
+        &[
+            "--scenario",
+            pointer.to_str().expect("utf-8"),
+            "-c",
+            "2",
+            "-d",
+            "30s",
+        ],
+    )
+    .expect_err("no credential, no run");
+    assert_eq!(code, Some(2), "{said}");
+    assert!(
+        said.contains("pointer.toml:6:") && said.contains("access_token"),
+        "{said}"
+    );
     // A placeholder that does not exist, and a field that does not: refused
     // with the file named, before any request.
     for (text, why) in [
         (
-            "[[request]]\npath = \"/api/{usr}\"\n",
-            "unknown placeholder {usr}",
+            "# users\n[[request]]\npath = \"/api/{usr}\"\n",
+            "bad.toml:3: request[0]: unknown placeholder {usr}",
         ),
         (
             "[[request]]\npath = \"/api/me\"\nmethd = \"GET\"\n",
-            "unknown field",
+            "bad.toml:3: unknown field `methd`",
+        ),
+        (
+            "[[request]]\npath = \"/api/me\"\n\n[[request]]\npath = \"api/x\"\n",
+            "bad.toml:5: request[1].path",
         ),
     ] {
         let bad = dir.join("bad.toml");

@@ -75,15 +75,19 @@ impl Logins {
         self.ok.load(Relaxed) == 0 && self.failed.load(Relaxed) >= HOPELESS_LOGINS
     }
 
-    fn error(&self) -> LoadError {
+    /// `credential_at`: where the scenario file names the credential.
+    fn error(&self, credential_at: Option<&str>) -> LoadError {
         let first = self
             .first_failure
             .lock()
             .ok()
             .and_then(|f| f.clone())
             .unwrap_or_default();
+        let at = credential_at
+            .map(|at| format!("{at}: "))
+            .unwrap_or_default();
         LoadError::Invalid(format!(
-            "the first {} logins were answered but none gave the credential the scenario names; the first got {first}",
+            "{at}the first {} logins were answered but none gave the credential the scenario names; the first got {first}",
             self.failed.load(Relaxed)
         ))
     }
@@ -154,7 +158,10 @@ pub async fn run(
     // said at once. (authscale's own node refusing logins is a result the
     // lab and `ab` judge themselves.)
     if shared.config.scenario.file.is_some() && shared.logins.hopeless() {
-        return Err(shared.logins.error());
+        let at = shared.config.scenario.file.as_ref();
+        return Err(shared
+            .logins
+            .error(at.and_then(|file| file.credential_at.as_deref())));
     }
 
     let issued = shared.issued.load(Relaxed);

@@ -33,6 +33,29 @@ pub(super) fn headline(run: &Run) -> String {
             s.p99_ms.show(1),
         );
     }
+    // A run measured in one block per step (an external sweep) has no
+    // intervals: its point figures, said to be that.
+    if !precision.steps.iter().any(|s| s.n == n) {
+        for m in &analysis.modes {
+            let Some(p) = m.points.iter().find(|p| p.n == n) else {
+                continue;
+            };
+            let efficiency = if p.efficiency.is_finite() {
+                format!("{:.2}", p.efficiency)
+            } else {
+                "—".to_owned()
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {:.0} | {efficiency} | {:.1} |",
+                m.mode, p.throughput, p.p99_ms
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nOne block per step (no rounds): these figures carry no intervals."
+        );
+    }
     for r in precision.ratios.iter().filter(|r| r.n == n) {
         let _ = writeln!(
             out,

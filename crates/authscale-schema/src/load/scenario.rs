@@ -104,7 +104,7 @@ pub struct Users {
 }
 
 /// A whole scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Scenario {
     /// Absent: anonymous users, only the protected requests.
@@ -119,6 +119,64 @@ pub struct Scenario {
     pub logout: Option<RequestSpec>,
     #[serde(default)]
     pub users: Users,
+    /// `FILE:LINE` of the credential's source, for a run whose logins
+    /// never yield it (set by `from_file`; not part of the record).
+    #[serde(skip)]
+    pub credential_at: Option<String>,
+}
+
+/// Two scenarios are equal when they send the same requests, wherever
+/// they were read from.
+impl PartialEq for Scenario {
+    fn eq(&self, other: &Scenario) -> bool {
+        (
+            &self.login,
+            &self.credential,
+            &self.requests,
+            &self.logout,
+            &self.users,
+        ) == (
+            &other.login,
+            &other.credential,
+            &other.requests,
+            &other.logout,
+            &other.users,
+        )
+    }
+}
+
+/// Why a scenario cannot run, with the texts to find its line by (all on
+/// one line of the file, the first one alone when no line has them all).
+#[derive(Debug)]
+pub struct Refusal {
+    pub message: String,
+    pub near: Vec<String>,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+fn refuse(near: &[&str], message: String) -> anyhow::Error {
+    anyhow::Error::new(Refusal {
+        message,
+        near: near.iter().map(|n| (*n).to_owned()).collect(),
+    })
+}
+
+/// The 1-based line of `text` that holds every needle, else the first
+/// that holds the first needle.
+fn line_of(text: &str, near: &[String]) -> Option<usize> {
+    let first = near.first()?;
+    let lines = || text.lines().enumerate();
+    lines()
+        .find(|(_, line)| near.iter().all(|n| line.contains(n.as_str())))
+        .or_else(|| lines().find(|(_, line)| line.contains(first.as_str())))
+        .map(|(i, _)| i + 1)
 }
 
 /// How the credential goes back.
@@ -176,15 +234,23 @@ impl Scenario {
             requests: vec![request("GET", "/api/me")],
             logout: (auth != UserAuth::None).then(|| request("POST", "/logout")),
             users: Users::default(),
+            credential_at: None,
         }
     }
 
-    /// Reads and checks a scenario file; errors name the file and the field.
+    /// Reads and checks a scenario file; errors name the file, the line
+    /// and the field.
     pub fn from_file(path: &std::path::Path) -> anyhow::Result<Scenario> {
+        let shown = path.display();
         let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read the scenario {}: {e}", path.display()))?;
-        let mut scenario: Scenario = toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.to_string().trim_end()))?;
+            .map_err(|e| anyhow::anyhow!("cannot read the scenario {shown}: {e}"))?;
+        let mut scenario: Scenario = toml::from_str(&text).map_err(|e| match e.span() {
+            Some(span) => {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                anyhow::anyhow!("{shown}:{line}: {}", e.message().trim_end())
+            }
+            None => anyhow::anyhow!("{shown}: {}", e.to_string().trim_end()),
+        })?;
         // users.csv is found beside the scenario file.
         if let Some(csv) = &mut scenario.users.csv
             && std::path::Path::new(csv.as_str()).is_relative()
@@ -192,9 +258,37 @@ impl Scenario {
             let dir = path.parent().unwrap_or(std::path::Path::new("."));
             *csv = dir.join(csv.as_str()).display().to_string();
         }
-        scenario
-            .check()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        scenario.check().map_err(|e| {
+            let line = e
+                .downcast_ref::<Refusal>()
+                .and_then(|refusal| line_of(&text, &refusal.near));
+            match line {
+                Some(line) => anyhow::anyhow!("{shown}:{line}: {e}"),
+                None => anyhow::anyhow!("{shown}: {e}"),
+            }
+        })?;
+        if let Ok(Some((source, _))) = scenario.carrier() {
+            let key = match source {
+                Source::Cookie(_) => "cookie",
+                Source::JsonPointer(_) => "json-pointer",
+                Source::Header(_) => "header",
+            };
+            // The key's line below [credential] (or an inline table's line).
+            let below = text
+                .lines()
+                .position(|l| l.trim_start().starts_with("[credential]"))
+                .unwrap_or(0);
+            let line = text
+                .lines()
+                .enumerate()
+                .skip(below)
+                .find(|(_, l)| l.contains(key))
+                .map(|(i, _)| i + 1);
+            scenario.credential_at = Some(match line {
+                Some(line) => format!("{shown}:{line}"),
+                None => shown.to_string(),
+            });
+        }
         Ok(scenario)
     }
 
@@ -212,10 +306,13 @@ impl Scenario {
         .flatten()
         .collect();
         let [source] = sources.as_slice() else {
-            anyhow::bail!(
-                "credential: give exactly one of cookie, json-pointer and header (found {})",
-                sources.len()
-            );
+            return Err(refuse(
+                &["credential"],
+                format!(
+                    "credential: give exactly one of cookie, json-pointer and header (found {})",
+                    sources.len()
+                ),
+            ));
         };
         let send = match c.send.as_deref() {
             None => match source {
@@ -226,9 +323,14 @@ impl Scenario {
             Some(other) => match other.split_once(':') {
                 Some(("header", name)) if token(name) => SendAs::Header(name.to_owned()),
                 Some(("cookie", name)) if token(name) => SendAs::Cookie(name.to_owned()),
-                _ => anyhow::bail!(
-                    "credential.send = {other:?}: give \"bearer\", \"header:NAME\" or \"cookie:NAME\""
-                ),
+                _ => {
+                    return Err(refuse(
+                        &["send", other],
+                        format!(
+                            "credential.send = {other:?}: give \"bearer\", \"header:NAME\" or \"cookie:NAME\""
+                        ),
+                    ));
+                }
             },
         };
         Ok(Some((source.clone(), send)))
@@ -236,55 +338,84 @@ impl Scenario {
 
     /// Everything `from_file` checks beyond the TOML's shape.
     pub fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            !self.requests.is_empty(),
-            "give at least one protected request ([[request]] with a path)"
-        );
+        if self.requests.is_empty() {
+            return Err(refuse(
+                &[],
+                "give at least one protected request ([[request]] with a path)".into(),
+            ));
+        }
         let carrier = self.carrier()?;
-        anyhow::ensure!(
-            carrier.is_some() == self.login.is_some(),
-            "a [login] and a [credential] go together: give both, or neither for anonymous users"
-        );
-        if let Some((Source::JsonPointer(p), _)) = &carrier {
-            anyhow::ensure!(
-                p.starts_with('/'),
-                "credential.json-pointer = {p:?}: a JSON pointer starts with / (for example \"/access_token\")"
-            );
+        if carrier.is_some() != self.login.is_some() {
+            let given = if self.login.is_some() {
+                "login"
+            } else {
+                "credential"
+            };
+            return Err(refuse(
+                &[given],
+                "a [login] and a [credential] go together: give both, or neither for anonymous users"
+                    .into(),
+            ));
+        }
+        if let Some((Source::JsonPointer(p), _)) = &carrier
+            && !p.starts_with('/')
+        {
+            return Err(refuse(
+                &["json-pointer", p],
+                format!(
+                    "credential.json-pointer = {p:?}: a JSON pointer starts with / (for example \"/access_token\")"
+                ),
+            ));
         }
         let named = |what: &str, r: &RequestSpec| -> anyhow::Result<()> {
-            anyhow::ensure!(
-                token(&r.method),
-                "{what}.method = {:?} is not an HTTP method",
-                r.method
-            );
-            anyhow::ensure!(
-                r.path.starts_with('/') && !r.path.bytes().any(|b| b <= b' ' || b == 0x7f),
-                "{what}.path = {:?}: a path starts with / and has no spaces or control characters",
-                r.path
-            );
+            if !token(&r.method) {
+                return Err(refuse(
+                    &["method", &r.method],
+                    format!("{what}.method = {:?} is not an HTTP method", r.method),
+                ));
+            }
+            if !r.path.starts_with('/') || r.path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+                return Err(refuse(
+                    &["path", &r.path],
+                    format!(
+                        "{what}.path = {:?}: a path starts with / and has no spaces or control characters",
+                        r.path
+                    ),
+                ));
+            }
             for (name, value) in &r.headers {
-                anyhow::ensure!(
-                    token(name) && !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0),
-                    "{what}.headers: {name:?} is not a header name, or its value holds a line break"
-                );
+                if !token(name) || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                    return Err(refuse(
+                        &[name],
+                        format!(
+                            "{what}.headers: {name:?} is not a header name, or its value holds a line break"
+                        ),
+                    ));
+                }
             }
             for name in r.headers.keys() {
-                anyhow::ensure!(
-                    ![
-                        "host",
-                        "content-length",
-                        "transfer-encoding",
-                        "connection",
-                        "cookie"
-                    ]
-                    .contains(&name.to_ascii_lowercase().as_str()),
-                    "{what}.headers: {name} is the load generator's to send (Host, the body's length and framing, the connection; cookies come from [credential])"
-                );
+                let reserved = [
+                    "host",
+                    "content-length",
+                    "transfer-encoding",
+                    "connection",
+                    "cookie",
+                ];
+                if reserved.contains(&name.to_ascii_lowercase().as_str()) {
+                    return Err(refuse(
+                        &[name],
+                        format!(
+                            "{what}.headers: {name} is the load generator's to send (Host, the body's length and framing, the connection; cookies come from [credential])"
+                        ),
+                    ));
+                }
             }
-            anyhow::ensure!(
-                (1..=1000).contains(&r.weight),
-                "{what}.weight must be from 1 to 1000"
-            );
+            if !(1..=1000).contains(&r.weight) {
+                return Err(refuse(
+                    &["weight", &r.weight.to_string()],
+                    format!("{what}.weight must be from 1 to 1000"),
+                ));
+            }
             for text in r.texts() {
                 placeholders(what, text)?;
             }
@@ -354,15 +485,22 @@ fn placeholders(what: &str, text: &str) -> anyhow::Result<()> {
             continue;
         }
         let Some(end) = after.find('}') else {
-            anyhow::bail!(
-                "{what}: {text:?} opens a placeholder with {{ and does not close it (write {{{{ for a literal {{)"
-            );
+            return Err(refuse(
+                &[text],
+                format!(
+                    "{what}: {text:?} opens a placeholder with {{ and does not close it (write {{{{ for a literal {{)"
+                ),
+            ));
         };
         let name = &after[..end];
-        anyhow::ensure!(
-            PLACEHOLDERS.contains(&name),
-            "{what}: unknown placeholder {{{name}}} in {text:?} (known: {{user}}, {{password}}, {{index}})"
-        );
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(refuse(
+                &[&format!("{{{name}}}")],
+                format!(
+                    "{what}: unknown placeholder {{{name}}} in {text:?} (known: {{user}}, {{password}}, {{index}})"
+                ),
+            ));
+        }
         rest = &after[end + 1..];
     }
     Ok(())
