@@ -8,23 +8,35 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::uri::Authority;
 
 /// Headers that describe one connection, never the message end to end.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
 
 const VIA: &str = "1.1 authscale";
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+/// Whether any header of `headers` is one of `names`. A request or answer
+/// carries a handful of headers and rarely any of these: one pass over
+/// them is cheaper than a lookup per name (the hot path of every request).
+fn carries_any(headers: &HeaderMap, names: &[HeaderName]) -> bool {
+    headers.keys().any(|key| names.contains(key))
+}
 
 /// Removes hop-by-hop headers, including those the `Connection` header
 /// names. Framing is re-decided by hyper for the next hop.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if !carries_any(headers, &HOP_BY_HOP) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -36,13 +48,13 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
         for name in named {
             // `Connection: Host` would leave the next hop guessing the
             // target; the forwarding headers are this proxy's to set.
-            if name == header::HOST || name.as_str() == "x-forwarded-for" {
+            if name == header::HOST || name == X_FORWARDED_FOR {
                 continue;
             }
             headers.remove(name);
         }
     }
-    for name in HOP_BY_HOP {
+    for name in &HOP_BY_HOP {
         headers.remove(name);
     }
 }
@@ -51,14 +63,14 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// it connected; only the proxy speaks about that, so a client's are
 /// dropped (`X-Forwarded-For` is kept and extended, `X-Forwarded-Proto`
 /// set by the proxy).
-const CLIENT_CLAIMS: [&str; 7] = [
-    "forwarded",
-    "x-forwarded-host",
-    "x-forwarded-port",
-    "x-forwarded-ssl",
-    "x-forwarded-scheme",
-    "x-real-ip",
-    "front-end-https",
+const CLIENT_CLAIMS: [HeaderName; 7] = [
+    header::FORWARDED,
+    HeaderName::from_static("x-forwarded-host"),
+    HeaderName::from_static("x-forwarded-port"),
+    HeaderName::from_static("x-forwarded-ssl"),
+    HeaderName::from_static("x-forwarded-scheme"),
+    HeaderName::from_static("x-real-ip"),
+    HeaderName::from_static("front-end-https"),
 ];
 
 /// The scheme clients reach this proxy by: it listens on plain HTTP.
@@ -112,11 +124,13 @@ pub fn target_host(uri: &hyper::Uri, headers: &mut HeaderMap) -> Result<(), &'st
 /// `Host` is left as the client sent it.
 pub fn forward_request(headers: &mut HeaderMap, client: SocketAddr) {
     strip_hop_by_hop(headers);
-    for name in CLIENT_CLAIMS {
-        headers.remove(name);
+    if carries_any(headers, &CLIENT_CLAIMS) {
+        for name in &CLIENT_CLAIMS {
+            headers.remove(name);
+        }
     }
     let mut forwarded_for = Vec::new();
-    for value in headers.get_all("x-forwarded-for") {
+    for value in headers.get_all(&X_FORWARDED_FOR) {
         let value = value.as_bytes().trim_ascii();
         if value.is_empty() {
             continue;
@@ -124,14 +138,14 @@ pub fn forward_request(headers: &mut HeaderMap, client: SocketAddr) {
         forwarded_for.extend_from_slice(value);
         forwarded_for.extend_from_slice(b", ");
     }
-    forwarded_for.extend_from_slice(client.ip().to_string().as_bytes());
-    if let Ok(value) = HeaderValue::from_bytes(&forwarded_for) {
-        headers.insert("x-forwarded-for", value);
+    {
+        use std::io::Write as _;
+        let _ = write!(forwarded_for, "{}", client.ip());
     }
-    headers.insert(
-        "x-forwarded-proto",
-        HeaderValue::from_static(LISTENER_PROTO),
-    );
+    if let Ok(value) = HeaderValue::from_bytes(&forwarded_for) {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(LISTENER_PROTO));
     append_via(headers);
 }
 
@@ -220,7 +234,7 @@ mod tests {
         assert_eq!(headers["host"], "h");
         assert_eq!(headers["x-forwarded-for"], "127.0.0.9");
         for name in CLIENT_CLAIMS {
-            assert!(!headers.contains_key(name), "{name}");
+            assert!(!headers.contains_key(&name), "{name}");
         }
     }
 
