@@ -18,7 +18,8 @@
 //
 // Users: users.csv beside this file (user,password).
 // Usage: node app.js PORT   (env: REDIS_URL [redis://127.0.0.1:6379],
-//        SESSION_SECRET and JWT_SECRET, 32 bytes or more [demo values, warned])
+//        SESSION_SECRET and JWT_SECRET, 32 bytes or more; ALLOW_DEMO_SECRETS=1
+//        uses the published demo values instead, for a local try)
 // Prints "listening on 127.0.0.1:PORT" when ready.
 
 import { readFileSync } from "node:fs";
@@ -46,7 +47,12 @@ function secret(name, demo) {
     console.error(`${name} must be 32 bytes or more`);
     process.exit(2);
   }
-  console.error(`warning: ${name} not set: a demo value is used (never in production)`);
+  // The demo values are in this file for anyone to read: only on request.
+  if (process.env.ALLOW_DEMO_SECRETS !== "1") {
+    console.error(`${name} is not set (32 bytes or more); ALLOW_DEMO_SECRETS=1 uses a published demo value, for a local try only`);
+    process.exit(2);
+  }
+  console.error(`warning: ${name} not set: the published demo value is used (never beyond a local try)`);
   return demo;
 }
 const sessionSecret = secret("SESSION_SECRET", "express-app-demo-session-secret-0123456789");
@@ -76,7 +82,10 @@ function checkPassword(body) {
 
 client.collectDefaultMetrics();
 
-const redis = createClient({ url: redisUrl });
+// Commands fail at once while Redis is unreachable (instead of queueing
+// until it is back): /healthz answers 503 and a request that needs the
+// session store fails rather than hanging.
+const redis = createClient({ url: redisUrl, disableOfflineQueue: true });
 redis.on("error", (e) => console.error(`redis: ${e.message}`));
 await redis.connect();
 
@@ -110,7 +119,11 @@ app.get("/session/profile", sessions, (req, res) => {
 });
 
 app.post("/session/logout", sessions, (req, res, next) => {
-  req.session.destroy((err) => (err ? next(err) : res.status(204).end()));
+  req.session.destroy((err) => {
+    if (err) return next(err);
+    res.clearCookie("sid", { httpOnly: true, sameSite: "lax" });
+    res.status(204).end();
+  });
 });
 
 app.post("/token/login", (req, res) => {
@@ -156,9 +169,11 @@ app.get("/metrics", async (_req, res) => {
 
 // Malformed JSON and other client errors: a 4xx with a reason, never a 500.
 app.use((err, _req, res, _next) => {
-  const status = err.status >= 400 && err.status < 500 ? err.status : 500;
-  if (status === 500) console.error(err);
-  res.status(status).json({ error: status === 500 ? "internal error" : err.message });
+  if (err.status >= 400 && err.status < 500) return res.status(err.status).json({ error: err.message });
+  // The session store being away is the service's state, said as such.
+  if (!redis.isReady) return res.status(503).json({ error: "session store unreachable" });
+  console.error(err);
+  res.status(500).json({ error: "internal error" });
 });
 
 const server = app.listen(port, "127.0.0.1", () => {

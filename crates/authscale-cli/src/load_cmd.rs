@@ -295,12 +295,14 @@ fn one_load(paths: &[PathBuf], parts: &[LoadResult]) -> anyhow::Result<()> {
     };
     for (path, part) in rest {
         if part.config.target.url != first.config.target.url
+            || part.config.target.tls != first.config.target.tls
+            || part.protocol != first.protocol
             || scenario(part) != scenario(first)
             || plan(part) != plan(first)
         {
             anyhow::bail!(
-                "{} and {} are not segments of one load: their target, scenario, loop, \
-                 duration, warm-up or timeout differ",
+                "{} and {} are not segments of one load: their target (TLS settings and \
+                 protocol included), scenario, loop, duration, warm-up or timeout differ",
                 first_path.display(),
                 path.display()
             );

@@ -13,7 +13,7 @@ use crate::conn::Conn;
 use crate::result::{RunFacts, build};
 use crate::scenario::{Script, VirtualUser};
 use crate::stats::Stats;
-use crate::transport::Transport;
+use crate::transport::{Protocol, Transport};
 use crate::{Action, LoadConfig, LoadError, LoadResult, LoopMode, Outcome};
 use authscale_schema::process_cpu_seconds;
 
@@ -122,7 +122,7 @@ pub async fn run(
         )));
     }
     let transport = Arc::new(Transport::new(&config.target)?);
-    transport.check(&config.target).await?;
+    let protocol = transport.check(&config.target, config.timeout).await?;
     let cpu_before = process_cpu_seconds(std::process::id());
     let started_at = authscale_schema::unix_now();
     let start = Instant::now();
@@ -182,6 +182,13 @@ pub async fn run(
         in_flight_at_end,
         interrupted,
         cpu_seconds: process_cpu_seconds(std::process::id()) - cpu_before,
+        protocol: protocol.map(|p| {
+            match p {
+                Protocol::Http1 => "HTTP/1.1 over TLS",
+                Protocol::Http2 => "HTTP/2 over TLS",
+            }
+            .to_owned()
+        }),
     };
     let stats = shared.stats.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(build(shared.config.clone(), &stats, facts))

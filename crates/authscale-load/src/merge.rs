@@ -91,6 +91,7 @@ pub fn merge(parts: &[LoadResult]) -> Result<LoadResult, String> {
     }
     let sum = |f: fn(&LoadResult) -> f64| parts.iter().map(f).sum::<f64>();
     Ok(LoadResult {
+        protocol: first.protocol.clone(),
         started_at: parts
             .iter()
             .map(|p| p.started_at)

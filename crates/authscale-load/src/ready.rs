@@ -10,7 +10,7 @@ use crate::{LoadError, Target};
 /// Polls `GET path` on `target` until it answers 200, for at most `within`.
 pub async fn wait_ready(target: &Target, path: &str, within: Duration) -> Result<(), LoadError> {
     let transport = Transport::new(target)?;
-    transport.check(target).await?;
+    let _protocol = transport.check(target, Duration::from_secs(10)).await?;
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: */*\r\n\r\n",
         target.host

@@ -20,6 +20,7 @@ pub(crate) struct RunFacts {
     pub in_flight_at_end: u64,
     pub interrupted: bool,
     pub cpu_seconds: f64,
+    pub protocol: Option<String>,
 }
 
 /// The result of a run from its statistics.
@@ -60,6 +61,7 @@ pub(crate) fn build(config: LoadConfig, stats: &Stats, facts: RunFacts) -> LoadR
         in_flight_at_end: facts.in_flight_at_end,
         interrupted: facts.interrupted,
         cpu_seconds: facts.cpu_seconds,
+        protocol: facts.protocol,
         latency_us: Latencies {
             corrected: LatencySummary::of(&stats.corrected),
             uncorrected: LatencySummary::of(&stats.uncorrected),
@@ -159,6 +161,9 @@ pub fn render(result: &LoadResult) -> String {
             "  at the end  {} queued (never sent), {} in flight (unanswered)",
             result.queued_at_end, result.in_flight_at_end
         );
+    }
+    if let Some(protocol) = &result.protocol {
+        let _ = writeln!(out, "  protocol    {protocol}");
     }
     let _ = writeln!(
         out,

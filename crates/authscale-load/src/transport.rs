@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -70,19 +71,27 @@ impl Transport {
     /// does not trust is an error that says what to do, not a run of
     /// connection errors. A target that does not answer at all is left to
     /// the run (the lab starts loads before every instance is up).
-    pub async fn check(&self, target: &Target) -> Result<(), LoadError> {
+    /// The protocol the server picked, for an `https://` target.
+    pub async fn check(
+        &self,
+        target: &Target,
+        within: Duration,
+    ) -> Result<Option<Protocol>, LoadError> {
         let Some(secure) = &self.secure else {
-            return Ok(());
+            return Ok(None);
         };
         let Ok(tcp) = TcpStream::connect(self.addr).await else {
-            return Ok(());
+            return Ok(None);
         };
         let handshake = secure.connector.connect(secure.name.clone(), tcp);
-        match tokio::time::timeout(std::time::Duration::from_secs(10), handshake).await {
-            Ok(Ok(_)) => Ok(()),
+        match tokio::time::timeout(within, handshake).await {
+            Ok(Ok(tls)) => Ok(Some(match tls.get_ref().1.alpn_protocol() {
+                Some(b"h2") => Protocol::Http2,
+                _ => Protocol::Http1,
+            })),
             Ok(Err(e)) => Err(handshake_error(target, &e)),
             Err(_) => Err(LoadError::Tls(format!(
-                "{}: no TLS handshake within 10 s (is it serving https on this port?)",
+                "{}: no TLS handshake within {within:?} (--timeout; is it serving https on this port?)",
                 target.url
             ))),
         }
@@ -97,11 +106,27 @@ fn handshake_error(target: &Target, e: &io::Error) -> LoadError {
         Some(file) => format!("the CA in --ca-file {}", file.display()),
         None => "the system's roots".to_owned(),
     };
+    let unknown_issuer = |why: &rustls::CertificateError| {
+        matches!(
+            why,
+            rustls::CertificateError::UnknownIssuer
+                | rustls::CertificateError::BadSignature
+                | rustls::CertificateError::Other(_)
+        )
+    };
     LoadError::Tls(match tls {
-        Some(rustls::Error::InvalidCertificate(why)) => format!(
-            "{}: the server's certificate is not trusted ({why:?}; checked against {trusted_by}). \
-             Pass --ca-file FILE with the PEM of the CA that signed it \
+        Some(rustls::Error::InvalidCertificate(why)) if unknown_issuer(why) => format!(
+            "{}: the server's certificate is not trusted ({why}; checked against {trusted_by}). \
+             Pass --ca-file FILE with the PEM of the CA that signed it, or of the \
+             certificate itself when it is self-signed \
              (or --insecure for a test service, never for a measurement you publish)",
+            target.url
+        ),
+        Some(rustls::Error::InvalidCertificate(why)) => {
+            format!("{}: the server's certificate is refused: {why}", target.url)
+        }
+        Some(rustls::Error::InvalidMessage(why)) => format!(
+            "{}: TLS handshake failed: the server sent something that is not TLS ({why:?}); is it serving https on this port?",
             target.url
         ),
         Some(other) => format!("{}: TLS handshake failed: {other}", target.url),
@@ -123,8 +148,16 @@ fn secure(tls: &Tls) -> Result<Secure, LoadError> {
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
             .with_no_client_auth()
     } else {
+        let (store, given) = roots(tls)?;
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(store),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| LoadError::Tls(format!("TLS setup: {e}")))?;
         builder
-            .with_root_certificates(roots(tls)?)
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(TrustedOrGiven { webpki, given }))
             .with_no_client_auth()
     };
     config.alpn_protocols = if tls.http2 {
@@ -144,8 +177,11 @@ fn secure(tls: &Tls) -> Result<Secure, LoadError> {
     })
 }
 
-/// The CA file's certificates, or the system's roots.
-fn roots(tls: &Tls) -> Result<rustls::RootCertStore, LoadError> {
+/// The CA file's certificates, or the system's roots; and the
+/// certificates the file gave (a self-signed server certificate is
+/// trusted as itself, see [`TrustedOrGiven`]).
+fn roots(tls: &Tls) -> Result<(rustls::RootCertStore, Vec<CertificateDer<'static>>), LoadError> {
+    let mut given = Vec::new();
     let mut store = rustls::RootCertStore::empty();
     match &tls.ca_file {
         Some(file) => {
@@ -159,9 +195,10 @@ fn roots(tls: &Tls) -> Result<rustls::RootCertStore, LoadError> {
                 )));
             }
             for cert in certs {
-                store.add(cert).map_err(|e| {
+                store.add(cert.clone()).map_err(|e| {
                     LoadError::Invalid(format!("--ca-file {shown}: unusable certificate: {e}"))
                 })?;
+                given.push(cert);
             }
         }
         None => {
@@ -169,7 +206,72 @@ fn roots(tls: &Tls) -> Result<rustls::RootCertStore, LoadError> {
             store.add_parsable_certificates(found.certs);
         }
     }
-    Ok(store)
+    Ok((store, given))
+}
+
+/// The usual chain check, and one exception: a server certificate that is
+/// byte for byte one given in `--ca-file` is trusted as itself (a
+/// self-signed certificate made with `openssl req -x509` is marked as a
+/// CA, which the chain check refuses as a server's), provided it names
+/// the server. Its dates are not checked: the user pinned it.
+#[derive(Debug)]
+struct TrustedOrGiven {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    given: Vec<CertificateDer<'static>>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for TrustedOrGiven {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let refused = match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(verified) => return Ok(verified),
+            Err(refused) => refused,
+        };
+        if !self
+            .given
+            .iter()
+            .any(|cert| cert.as_ref() == end_entity.as_ref())
+        {
+            return Err(refused);
+        }
+        let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_name(&parsed, server_name)?;
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// `--insecure`: any certificate is accepted, but the handshake's

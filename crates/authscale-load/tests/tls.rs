@@ -80,6 +80,7 @@ async fn https_with_the_service_ca_is_trusted_and_speaks_http1() {
         .expect("trusted run");
     assert!(all_ok(&result), "{:?}", result.by_step);
     assert!(server.seen().http1.load(Relaxed) > 0);
+    assert_eq!(result.protocol.as_deref(), Some("HTTP/1.1 over TLS"));
     assert_eq!(
         server.seen().http2.load(Relaxed),
         0,
@@ -160,6 +161,7 @@ async fn http2_is_used_when_offered_and_credentials_travel_over_it() {
     assert!(protected_ok(&result) > 0, "{:?}", result.by_step);
     assert!(all_ok(&result), "{:?}", result.by_step);
     assert_eq!(server.seen().http1.load(Relaxed), 0, "ALPN picked h2");
+    assert_eq!(result.protocol.as_deref(), Some("HTTP/2 over TLS"));
     let after_cookie = server.seen().authorized.load(Relaxed);
     assert!(after_cookie > 0);
     // A bearer token from the login's JSON.
@@ -173,4 +175,27 @@ async fn http2_is_used_when_offered_and_credentials_travel_over_it() {
     let result = run(config).await.expect("h2 token run");
     assert!(all_ok(&result), "{:?}", result.by_step);
     assert!(server.seen().authorized.load(Relaxed) > after_cookie);
+}
+
+#[tokio::test]
+async fn a_self_signed_certificate_given_as_ca_file_is_trusted_for_its_names() {
+    let server = TlsServer::start_self_signed().await;
+    let result = run(bounded(target(&server, trusting(&server)).await))
+        .await
+        .expect("the certificate itself is trusted");
+    assert!(all_ok(&result), "{:?}", result.by_step);
+    // The same certificate does not vouch for a name it does not carry.
+    let mut elsewhere = authscale_load::resolve_target(
+        &format!("https://127.0.0.2:{}", server.addr().port()),
+        false,
+    )
+    .await
+    .expect("target");
+    trusting(&server).apply(&mut elsewhere).expect("options");
+    elsewhere.addr = server.addr();
+    let err = run(bounded(elsewhere)).await.expect_err("wrong name");
+    assert!(
+        err.to_string().contains("refused") || err.to_string().contains("not trusted"),
+        "{err}"
+    );
 }

@@ -46,7 +46,23 @@ impl Drop for TlsServer {
 impl TlsServer {
     /// Serves on a free loopback port (call inside a tokio runtime).
     pub async fn start() -> TlsServer {
-        let (ca_pem, cert_pem, key_pem) = crate::redis::server_certificate();
+        TlsServer::start_with(crate::redis::server_certificate()).await
+    }
+
+    /// The same with a self-signed certificate marked as a CA, as
+    /// `openssl req -x509` makes one; [`TlsServer::ca_file`] is that
+    /// certificate.
+    pub async fn start_self_signed() -> TlsServer {
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+                .expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = params.self_signed(&key).expect("self-signed certificate");
+        TlsServer::start_with((cert.pem(), cert.pem(), key.serialize_pem())).await
+    }
+
+    async fn start_with((ca_pem, cert_pem, key_pem): (String, String, String)) -> TlsServer {
         let dir = std::env::temp_dir().join(format!(
             "authscale-https-{}-{}",
             std::process::id(),

@@ -410,6 +410,15 @@ impl Scenario {
                     ));
                 }
             }
+            if r.body.is_some() && matches!(r.method.as_str(), "GET" | "HEAD") {
+                return Err(refuse(
+                    &["body"],
+                    format!(
+                        "{what}: a {} with a body (the method is GET unless given): write method = \"POST\" (or the one the service expects)",
+                        r.method
+                    ),
+                ));
+            }
             if !(1..=1000).contains(&r.weight) {
                 return Err(refuse(
                     &["weight", &r.weight.to_string()],
@@ -580,6 +589,10 @@ mod tests {
         assert!(bad("[[request]]\npath = \"/x/{usr}\"\n").contains("unknown placeholder {usr}"));
         assert!(bad("[[request]]\npath = \"/x\"\nverb = \"GET\"\n").contains("unknown field"));
         assert!(bad("[[request]]\npath = \"x\"\n").contains("starts with /"));
+        assert!(
+            bad("[login]\npath = \"/l\"\nbody = { raw = \"x\" }\n[credential]\ncookie = \"a\"\n[[request]]\npath = \"/x\"\n")
+                .contains("a GET with a body")
+        );
         assert!(bad("[login]\npath = \"/l\"\n[credential]\ncookie = \"a\"\nheader = \"b\"\n[[request]]\npath = \"/x\"\n").contains("exactly one"));
         assert!(
             bad("[login]\npath = \"/l\"\n[[request]]\npath = \"/x\"\n").contains("go together")

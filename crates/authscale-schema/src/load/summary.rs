@@ -81,6 +81,10 @@ pub struct LoadResult {
     pub interrupted: bool,
     /// CPU time the generator process used during the run.
     pub cpu_seconds: f64,
+    /// What the connections spoke to an `https://` target, as the server
+    /// chose by ALPN: "HTTP/1.1 over TLS" or "HTTP/2 over TLS".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
     pub latency_us: Latencies,
     /// HdrHistogram V2 (deflate) encodings, base64.
     pub histograms: Histograms,
