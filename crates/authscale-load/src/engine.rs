@@ -151,7 +151,17 @@ pub async fn run(
         () = tokio::time::sleep_until(shared.deadline.into()) => false,
         () = stop => true,
     };
-    let end = Instant::now().min(shared.deadline);
+    // An open loop whose schedule ran out before the deadline (a low rate)
+    // was still measuring until then: its window is the whole duration.
+    // One stopped by its request cap or by the caller ends where it ended.
+    let schedule_done = matches!(shared.config.mode, LoopMode::Open { .. })
+        && !interrupted
+        && shared.issued.load(Relaxed) < shared.config.max_requests;
+    let end = if schedule_done {
+        shared.deadline
+    } else {
+        Instant::now().min(shared.deadline)
+    };
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     // A scenario file's login that never works is a mistake in the file:

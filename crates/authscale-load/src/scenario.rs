@@ -356,7 +356,11 @@ impl VirtualUser {
                 out.extend_from_slice(b"\r\n");
             }
         }
-        if let Some(header) = &self.header {
+        // A header credential is the API client's to present where it is
+        // needed; a login asks for a new one without showing the old.
+        if step != Action::Login
+            && let Some(header) = &self.header
+        {
             out.extend_from_slice(header.as_bytes());
         }
         out.extend_from_slice(&rendered.tail);

@@ -207,3 +207,23 @@ async fn refused_silent_and_unauthorized_targets_land_in_their_classes() {
     );
     assert_eq!(unauthorized.errors, 6);
 }
+
+#[tokio::test]
+async fn a_low_open_loop_rate_is_measured_over_the_whole_duration() {
+    let addr = serve(Stalling {
+        stall: Duration::ZERO,
+        first: std::sync::OnceLock::new(),
+    })
+    .await;
+    let mut config = LoadConfig::new(target(addr).await);
+    config.mode = LoopMode::Open { rate: 4.0 };
+    config.connections = 2;
+    config.duration = Duration::from_secs(1);
+    let result = run(config).await;
+    let report = authscale_load::render(&result);
+    // Requests at 0, 0.25, 0.5 and 0.75 s: the schedule runs out before
+    // the second is over, but the window is the second, not 0.75 s.
+    assert_eq!(result.requests, 4, "{report}");
+    assert!((0.99..=1.01).contains(&result.measured_seconds), "{report}");
+    assert!(result.achieved_rate <= 4.0 + 1e-9, "{report}");
+}

@@ -368,6 +368,19 @@ impl Scenario {
             ));
         }
         let named = |what: &str, r: &RequestSpec| -> anyhow::Result<()> {
+            let standard = [
+                "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
+            ];
+            let upper = r.method.to_ascii_uppercase();
+            if upper != r.method && standard.contains(&upper.as_str()) {
+                return Err(refuse(
+                    &["method", &r.method],
+                    format!(
+                        "{what}.method = {:?}: methods are case-sensitive (RFC 9110 §9.1); write {upper:?}",
+                        r.method
+                    ),
+                ));
+            }
             if !token(&r.method) {
                 return Err(refuse(
                     &["method", &r.method],
