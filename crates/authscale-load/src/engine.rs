@@ -115,6 +115,14 @@ pub async fn run(
             scenario.users, config.connections
         )));
     }
+    let think = scenario.file.as_ref().and_then(|file| file.think);
+    if think.is_some() && matches!(config.mode, LoopMode::Open { .. }) {
+        return Err(LoadError::Invalid(
+            "the scenario's think time applies to a closed loop; with --rate the schedule \
+             decides when requests go (remove think or --rate)"
+                .into(),
+        ));
+    }
     let host = config.target.host.clone();
     if !host.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(LoadError::Invalid(format!(
@@ -297,6 +305,11 @@ async fn connection(shared: Arc<Shared>, transport: Arc<Transport>, mut users: V
         if outcome == Outcome::ConnectError && config.mode == LoopMode::Closed {
             // Nothing listens: do not spin; the next attempt retries.
             tokio::time::sleep(Duration::from_millis(10)).await;
+        } else if let Some(think) = config.scenario.file.as_ref().and_then(|f| f.think) {
+            // The user reads the answer (closed loop: the next request's
+            // latency starts when it is sent).
+            let until = (Instant::now() + think.0).min(shared.deadline);
+            tokio::time::sleep_until(until.into()).await;
         }
     }
 }

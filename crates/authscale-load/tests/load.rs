@@ -227,3 +227,37 @@ async fn a_low_open_loop_rate_is_measured_over_the_whole_duration() {
     assert!((0.99..=1.01).contains(&result.measured_seconds), "{report}");
     assert!(result.achieved_rate <= 4.0 + 1e-9, "{report}");
 }
+
+#[tokio::test]
+async fn think_time_paces_each_user_in_a_closed_loop_and_is_refused_with_a_rate() {
+    let addr = serve(Stalling {
+        stall: Duration::ZERO,
+        first: std::sync::OnceLock::new(),
+    })
+    .await;
+    let file = std::env::temp_dir().join(format!("authscale-think-{}.toml", std::process::id()));
+    std::fs::write(
+        &file,
+        "think = \"200ms\"\n[[request]]\npath = \"/api/me\"\n",
+    )
+    .expect("write");
+    let scenario = authscale_load::Scenario::from_file(&file).expect("scenario");
+    let _ = std::fs::remove_file(&file);
+    let mut config = LoadConfig::new(target(addr).await);
+    config.connections = 2;
+    config.duration = Duration::from_secs(1);
+    config.scenario.file = Some(scenario);
+    let result = run(config.clone()).await;
+    // Two users, a request every ~200 ms each, for one second: about 10
+    // requests, where an unpaced loop would send thousands.
+    assert!(
+        (6..=14).contains(&result.requests),
+        "{}",
+        authscale_load::render(&result)
+    );
+    config.mode = LoopMode::Open { rate: 10.0 };
+    let refused = authscale_load::run(config, std::future::pending(), None)
+        .await
+        .expect_err("think time with a rate");
+    assert!(refused.to_string().contains("think"), "{refused}");
+}

@@ -119,6 +119,10 @@ pub struct Scenario {
     pub logout: Option<RequestSpec>,
     #[serde(default)]
     pub users: Users,
+    /// A pause after each answer before the user's next request (closed
+    /// loop only), as a person reading a page: `think = "500ms"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think: Option<crate::duration::Dur>,
     /// `FILE:LINE` of the credential's source, for a run whose logins
     /// never yield it (set by `from_file`; not part of the record).
     #[serde(skip)]
@@ -135,12 +139,14 @@ impl PartialEq for Scenario {
             &self.requests,
             &self.logout,
             &self.users,
+            &self.think,
         ) == (
             &other.login,
             &other.credential,
             &other.requests,
             &other.logout,
             &other.users,
+            &other.think,
         )
     }
 }
@@ -234,6 +240,7 @@ impl Scenario {
             requests: vec![request("GET", "/api/me")],
             logout: (auth != UserAuth::None).then(|| request("POST", "/logout")),
             users: Users::default(),
+            think: None,
             credential_at: None,
         }
     }
@@ -338,6 +345,14 @@ impl Scenario {
 
     /// Everything `from_file` checks beyond the TOML's shape.
     pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(think) = self.think
+            && think.0 > std::time::Duration::from_secs(60)
+        {
+            return Err(refuse(
+                &["think"],
+                format!("think = \"{think}\": at most 60s between a user's requests"),
+            ));
+        }
         if self.requests.is_empty() {
             return Err(refuse(
                 &[],
@@ -602,6 +617,7 @@ mod tests {
         assert!(bad("[[request]]\npath = \"/x/{usr}\"\n").contains("unknown placeholder {usr}"));
         assert!(bad("[[request]]\npath = \"/x\"\nverb = \"GET\"\n").contains("unknown field"));
         assert!(bad("[[request]]\npath = \"x\"\n").contains("starts with /"));
+        assert!(bad("think = \"2m\"\n[[request]]\npath = \"/x\"\n").contains("at most 60s"));
         assert!(
             bad("[login]\npath = \"/l\"\nbody = { raw = \"x\" }\n[credential]\ncookie = \"a\"\n[[request]]\npath = \"/x\"\n")
                 .contains("a GET with a body")
