@@ -228,6 +228,7 @@ async fn connection(shared: Arc<Shared>, transport: Arc<Transport>, mut users: V
     let config = &shared.config;
     let mut conn = Conn::new();
     let mut request = Vec::with_capacity(1024);
+    let think = config.scenario.file.as_ref().and_then(|f| f.think);
     let mut turn = 0;
     loop {
         let ticket = shared.claimed.fetch_add(1, Relaxed);
@@ -305,7 +306,7 @@ async fn connection(shared: Arc<Shared>, transport: Arc<Transport>, mut users: V
         if outcome == Outcome::ConnectError && config.mode == LoopMode::Closed {
             // Nothing listens: do not spin; the next attempt retries.
             tokio::time::sleep(Duration::from_millis(10)).await;
-        } else if let Some(think) = config.scenario.file.as_ref().and_then(|f| f.think) {
+        } else if let Some(think) = think {
             // The user reads the answer (closed loop: the next request's
             // latency starts when it is sent).
             let until = (Instant::now() + think.0).min(shared.deadline);

@@ -142,11 +142,10 @@ fn secure(tls: &Tls) -> Result<Secure, LoadError> {
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| LoadError::Tls(format!("TLS setup: {e}")))?;
-    let mut config = if tls.insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth()
+    // --insecure: no chain to check against; else the roots (or the CA
+    // file) and the certificates the file gave.
+    let (chain, given) = if tls.insecure {
+        (None, Vec::new())
     } else {
         let (store, given) = roots(tls)?;
         let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
@@ -155,11 +154,16 @@ fn secure(tls: &Tls) -> Result<Secure, LoadError> {
         )
         .build()
         .map_err(|e| LoadError::Tls(format!("TLS setup: {e}")))?;
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(TrustedOrGiven { webpki, given }))
-            .with_no_client_auth()
+        (Some(webpki), given)
     };
+    let mut config = builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Verifier {
+            chain,
+            given,
+            provider,
+        }))
+        .with_no_client_auth();
     config.alpn_protocols = if tls.http2 {
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
     } else {
@@ -179,7 +183,7 @@ fn secure(tls: &Tls) -> Result<Secure, LoadError> {
 
 /// The CA file's certificates, or the system's roots; and the
 /// certificates the file gave (a self-signed server certificate is
-/// trusted as itself, see [`TrustedOrGiven`]).
+/// trusted as itself, see [`Verifier`]).
 fn roots(tls: &Tls) -> Result<(rustls::RootCertStore, Vec<CertificateDer<'static>>), LoadError> {
     let mut given = Vec::new();
     let mut store = rustls::RootCertStore::empty();
@@ -209,18 +213,21 @@ fn roots(tls: &Tls) -> Result<(rustls::RootCertStore, Vec<CertificateDer<'static
     Ok((store, given))
 }
 
-/// The usual chain check, and one exception: a server certificate that is
-/// byte for byte one given in `--ca-file` is trusted as itself (a
-/// self-signed certificate made with `openssl req -x509` is marked as a
-/// CA, which the chain check refuses as a server's), provided it names
-/// the server. Its dates are not checked: the user pinned it.
+/// The server's certificate: the usual chain check, and one exception —
+/// a certificate that is byte for byte one given in `--ca-file` is
+/// trusted as itself (a self-signed certificate made with `openssl req
+/// -x509` is marked as a CA, which the chain check refuses as a
+/// server's), provided it names the server; its dates are not checked:
+/// the user pinned it. With `--insecure` (no chain) any certificate is
+/// accepted. The handshake's signatures are checked either way.
 #[derive(Debug)]
-struct TrustedOrGiven {
-    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+struct Verifier {
+    chain: Option<Arc<rustls::client::WebPkiServerVerifier>>,
     given: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-impl rustls::client::danger::ServerCertVerifier for TrustedOrGiven {
+impl rustls::client::danger::ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -229,7 +236,10 @@ impl rustls::client::danger::ServerCertVerifier for TrustedOrGiven {
         ocsp_response: &[u8],
         now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        let refused = match self.webpki.verify_server_cert(
+        let Some(chain) = &self.chain else {
+            return Ok(rustls::client::danger::ServerCertVerified::assertion());
+        };
+        let refused = match chain.verify_server_cert(
             end_entity,
             intermediates,
             server_name,
@@ -257,7 +267,8 @@ impl rustls::client::danger::ServerCertVerifier for TrustedOrGiven {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -266,61 +277,14 @@ impl rustls::client::danger::ServerCertVerifier for TrustedOrGiven {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
-}
-
-/// `--insecure`: any certificate is accepted, but the handshake's
-/// signatures are still checked (a broken server still fails).
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
