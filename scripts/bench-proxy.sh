@@ -7,6 +7,9 @@
 # Each proxy gets one worker: nginx worker_processes 1, HAProxy nbthread 1,
 # authscale proxy --threads 1.
 # Usage: scripts/bench-proxy.sh            (ROUNDS=5 DURATION=5s CONNECTIONS=64)
+#        BASE=/path/to/older/authscale scripts/bench-proxy.sh
+#          also runs that binary's proxy in the same rounds, as "base",
+#          and prints this build's ratios to it (a change measured paired).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
@@ -24,6 +27,16 @@ start_authscale up2 node --auth none --listen 127.0.0.1:0 --node-id up2
 
 start_authscale authscale_addr proxy --listen 127.0.0.1:0 --threads 1 --upstream "$up1" --upstream "$up2"
 declare -A procs=([authscale]=${pids[-1]})
+names=(authscale)
+if [ -n "${BASE:-}" ]; then
+  [ -x "$BASE" ] || { echo "BASE=$BASE is not an executable authscale binary" >&2; exit 2; }
+  saved_bin=$bin; bin=$BASE
+  start_authscale base_addr proxy --listen 127.0.0.1:0 --threads 1 --upstream "$up1" --upstream "$up2"
+  bin=$saved_bin
+  procs[base]=${pids[-1]}
+  names+=(base)
+fi
+names+=(nginx haproxy)
 
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
@@ -89,7 +102,7 @@ declare -A target=(
   [nginx]="http://127.0.0.1:$nginx_port/api/me"
   [haproxy]="http://127.0.0.1:$haproxy_port/api/me"
 )
-names=(authscale nginx haproxy)
+[ -n "${BASE:-}" ] && target[base]="http://$base_addr/api/me"
 
 # wrk's latency figures to microseconds.
 to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1e6}}'; }
@@ -122,7 +135,9 @@ a=$(median <"$work/authscale.rps")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 echo
 c=$(median <"$work/authscale.cpu")
-for other in nginx haproxy; do
+others=(nginx haproxy)
+[ -n "${BASE:-}" ] && others=(base nginx haproxy)
+for other in "${others[@]}"; do
   printf 'authscale/%-8s throughput %s   p99 %s   CPU per request %s (lower is better for both)\n' "$other" \
     "$(ratio "$a" "$(median <"$work/$other.rps")")" \
     "$(ratio "$(median <"$work/authscale.p99")" "$(median <"$work/$other.p99")")" \

@@ -4,6 +4,7 @@
 pub mod body;
 mod conn;
 pub mod framing;
+pub mod heartbeat;
 mod listen;
 pub mod prometheus;
 pub mod respond;

@@ -95,6 +95,7 @@ pub async fn serve_with<H: Handler>(
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     let head_timeout = HEAD_TIMEOUT.min(limits.idle_timeout);
+    let heartbeat = crate::heartbeat::keep_armed();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -138,5 +139,6 @@ pub async fn serve_with<H: Handler>(
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(drain) => tracing::warn!(?drain, "drain deadline passed; closing remaining connections"),
     }
+    drop(heartbeat);
     Ok(())
 }

@@ -16,28 +16,20 @@ use std::time::Instant;
 
 use authscale_http::{framing, respond};
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Either, Full};
-use hyper::body::Incoming;
+use http_body_util::BodyExt as _;
+use hyper::body::{Body as _, Incoming};
 use hyper::header::{self, HeaderMap};
-use hyper::{Method, Request, Response, StatusCode, Uri, Version};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper::{Method, Request, Response, StatusCode};
 
+use crate::client::{self, ClientBody, Limits, Outgoing};
 use crate::metrics::{LocalAnswer, ProxyMetrics};
 use crate::upload::{ClientFault, Upload, UploadState};
 use crate::upstreams::{FailureKind, Upstream, Upstreams};
 use crate::{Policy, ProxyConfig};
 
-/// What goes upstream: the client's streamed body, or nothing (a retry).
-pub type UpstreamBody = Either<Upload, Full<Bytes>>;
-/// What goes back: the upstream's streamed body, or the proxy's own answer.
-pub type ClientBody = Either<Incoming, Full<Bytes>>;
-
 /// The reverse proxy.
 #[derive(Debug)]
 pub struct Proxy {
-    client: Client<HttpConnector, UpstreamBody>,
     upstreams: Arc<Upstreams>,
     config: ProxyConfig,
     /// `Policy as u8`: changeable at run time through the admin endpoint.
@@ -51,50 +43,17 @@ enum Failure {
     Client(ClientFault),
 }
 
-/// The parts of a body-less idempotent request needed to send it again.
-struct Replay {
-    method: Method,
-    uri: Uri,
-    version: Version,
-    headers: HeaderMap,
-}
-
-impl Replay {
-    /// A GET or HEAD with no body can be sent again; anything else cannot.
-    fn of<B: hyper::body::Body>(req: &Request<B>) -> Option<Replay> {
-        (matches!(*req.method(), Method::GET | Method::HEAD) && req.body().is_end_stream()).then(
-            || Replay {
-                method: req.method().clone(),
-                uri: req.uri().clone(),
-                version: req.version(),
-                headers: req.headers().clone(),
-            },
-        )
-    }
-
-    fn request(self) -> Request<UpstreamBody> {
-        let mut again = Request::new(Either::Right(Full::new(Bytes::new())));
-        *again.method_mut() = self.method;
-        *again.uri_mut() = self.uri;
-        *again.version_mut() = self.version;
-        *again.headers_mut() = self.headers;
-        again
-    }
+/// A request ready to go upstream: its body read whole (none, or a small
+/// one), or a body that streams from the client as it is sent.
+enum Prepared {
+    Whole(hyper::http::request::Parts, Bytes),
+    Streamed(Request<Upload>),
 }
 
 impl Proxy {
     pub fn new(upstreams: Arc<Upstreams>, config: ProxyConfig) -> Proxy {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(config.upstream_idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
         let policy = std::sync::atomic::AtomicU8::new(crate::balance::index_of(config.policy));
         Proxy {
-            client,
             upstreams,
             config,
             policy,
@@ -110,9 +69,13 @@ impl Proxy {
         &self.config
     }
 
-    /// The upstream HTTP client, shared with the active health checks.
-    pub(crate) fn client(&self) -> &Client<HttpConnector, UpstreamBody> {
-        &self.client
+    /// The upstream side's connect timeout and pool limit, shared with the
+    /// active health checks.
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            connect_timeout: self.config.connect_timeout,
+            max_idle: self.config.upstream_idle_timeout,
+        }
     }
 
     /// The balancing policy in force.
@@ -151,33 +114,48 @@ impl Proxy {
                 "no healthy upstream",
             );
         };
-        let replay = Replay::of(&req);
         let upload = UploadState::new();
-        let req = match self.prepare_body(req, &upload).await {
-            Ok(req) => req,
+        let (parts, body) = match self.prepare_body(req, &upload).await {
+            Ok(Prepared::Whole(parts, body)) => (parts, body),
+            Ok(Prepared::Streamed(req)) => {
+                let sent = self
+                    .attempt(&first, &upload, async {
+                        client::exchange_streamed(&first, req, self.limits())
+                            .await
+                            .map(|response| response.map(ClientBody::Streamed))
+                    })
+                    .await;
+                return match sent {
+                    Ok(response) => response,
+                    Err(Failure::Client(fault)) => self.refuse(&fault),
+                    Err(Failure::Upstream(kind)) => self.answer_failure(kind),
+                };
+            }
             Err(fault) => return self.refuse(&fault),
         };
-        let failure = match self.send(&first, req, &upload).await {
+        let outgoing = Outgoing {
+            method: &parts.method,
+            target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+            headers: &parts.headers,
+            body: &body,
+        };
+        let failure = match self.send(&first, &outgoing, &upload).await {
             Ok(response) => return response,
             Err(Failure::Client(fault)) => return self.refuse(&fault),
             Err(Failure::Upstream(kind)) => kind,
         };
         // One retry, on another upstream, of a request that never reached
-        // its first one's application and can be sent again unchanged.
-        let retry = matches!(failure, FailureKind::Connect | FailureKind::Transport)
-            .then_some(replay)
-            .flatten()
-            .and_then(|replay| {
-                let next = crate::balance::pick(policy, &self.upstreams, &set, None, Some(&first))?;
-                Some((replay, next))
-            });
+        // its first one's application and can be sent again unchanged: a
+        // GET or HEAD without a body.
+        let replayable = matches!(parts.method, Method::GET | Method::HEAD) && body.is_empty();
+        let retry = (replayable
+            && matches!(failure, FailureKind::Connect | FailureKind::Transport))
+        .then(|| crate::balance::pick(policy, &self.upstreams, &set, None, Some(&first)))
+        .flatten();
         let failure = match retry {
-            Some((replay, next)) => {
+            Some(next) => {
                 self.metrics.retry();
-                match self
-                    .send(&next, replay.request(), &UploadState::new())
-                    .await
-                {
+                match self.send(&next, &outgoing, &UploadState::new()).await {
                     Ok(response) => return response,
                     Err(Failure::Client(fault)) => return self.refuse(&fault),
                     Err(Failure::Upstream(kind)) => kind,
@@ -246,22 +224,21 @@ impl Proxy {
         &self,
         req: Request<Incoming>,
         upload: &Arc<UploadState>,
-    ) -> Result<Request<UpstreamBody>, ClientFault> {
+    ) -> Result<Prepared, ClientFault> {
         let (timeout, max) = (self.config.body_timeout, self.config.max_body);
-        if declared_length(req.headers()).is_none_or(|n| n > BUFFERED_BODY) {
-            return Ok(
-                req.map(|body| Either::Left(Upload::new(body, timeout, max, upload.clone())))
-            );
-        }
         let (parts, body) = req.into_parts();
+        if body.is_end_stream() {
+            return Ok(Prepared::Whole(parts, Bytes::new()));
+        }
+        if declared_length(&parts.headers).is_none_or(|n| n > BUFFERED_BODY) {
+            let body = Upload::new(body, timeout, max, upload.clone());
+            return Ok(Prepared::Streamed(Request::from_parts(parts, body)));
+        }
         match Upload::new(body, timeout, max, upload.clone())
             .collect()
             .await
         {
-            Ok(collected) => Ok(Request::from_parts(
-                parts,
-                Either::Right(Full::new(collected.to_bytes())),
-            )),
+            Ok(collected) => Ok(Prepared::Whole(parts, collected.to_bytes())),
             Err(e) => Err(upload
                 .fault()
                 .cloned()
@@ -290,49 +267,50 @@ impl Proxy {
         }
     }
 
-    /// Sends `req` to `upstream`; classifies and records any failure. An
-    /// answer the upstream gives before it has read the whole body (an
-    /// early 413) is passed on like any other.
+    /// Sends a request whose body is in memory to `upstream`.
     async fn send(
         &self,
-        upstream: &Upstream,
-        mut req: Request<UpstreamBody>,
+        upstream: &Arc<Upstream>,
+        outgoing: &Outgoing<'_>,
         upload: &UploadState,
     ) -> Result<Response<ClientBody>, Failure> {
-        // Re-target the URI without re-parsing it: scheme and authority of
-        // the upstream, the client's path and query.
-        let mut parts = std::mem::take(req.uri_mut()).into_parts();
-        parts.scheme = Some(hyper::http::uri::Scheme::HTTP);
-        parts.authority = Some(upstream.authority.clone());
-        if parts.path_and_query.is_none() {
-            parts.path_and_query = Some(hyper::http::uri::PathAndQuery::from_static("/"));
-        }
-        let Ok(uri) = Uri::from_parts(parts) else {
-            return Err(Failure::Client(ClientFault::Malformed(
-                "request target cannot be forwarded".into(),
-            )));
-        };
-        *req.uri_mut() = uri;
+        self.attempt(upstream, upload, async {
+            client::exchange(upstream, *outgoing, self.limits())
+                .await
+                .map(|response| response.map(ClientBody::Relayed))
+        })
+        .await
+    }
+
+    /// One exchange with `upstream`, bounded by the upstream timeout;
+    /// classifies and records any failure. An answer the upstream gives
+    /// before it has read the whole body (an early 413) is passed on like
+    /// any other.
+    async fn attempt(
+        &self,
+        upstream: &Upstream,
+        upload: &UploadState,
+        exchange: impl Future<Output = Result<Response<ClientBody>, FailureKind>>,
+    ) -> Result<Response<ClientBody>, Failure> {
         upstream.requests.fetch_add(1, Relaxed);
         let in_flight = upstream.enter();
         let result = tokio::select! {
-            result = self.client.request(req) => Some(result),
-            () = upload.upstream_overdue(self.config.upstream_timeout) => None,
+            result = exchange => result,
+            () = upload.upstream_overdue(self.config.upstream_timeout) => Err(FailureKind::Timeout),
         };
         drop(in_flight);
-        if let Some(Ok(mut response)) = result {
-            crate::headers::forward_response(response.headers_mut());
-            return Ok(response.map(Either::Left));
-        }
+        let kind = match result {
+            Ok(mut response) => {
+                crate::headers::forward_response(response.headers_mut());
+                return Ok(response);
+            }
+            Err(kind) => kind,
+        };
         // The client's body failing makes the upstream exchange fail too:
-        // that is the client's doing, whatever error hyper reports for it.
+        // that is the client's doing, whatever error the exchange reports.
         if let Some(fault) = upload.fault() {
             return Err(Failure::Client(fault.clone()));
         }
-        let kind = match result {
-            Some(Err(e)) => classify(&e),
-            _ => FailureKind::Timeout,
-        };
         upstream.count_failure(kind);
         if matches!(kind, FailureKind::Connect | FailureKind::Transport) {
             self.upstreams.mark_down(upstream, self.config.cooldown);
@@ -346,7 +324,7 @@ impl Proxy {
     fn refuse(&self, fault: &ClientFault) -> Response<ClientBody> {
         tracing::debug!(side = "downstream", kind = fault.kind(), reason = %fault.reason(), "request refused");
         self.metrics.client_fault(fault);
-        let mut response = respond::error(fault.status(), &fault.reason()).map(Either::Right);
+        let mut response = respond::error(fault.status(), &fault.reason()).map(ClientBody::Local);
         crate::headers::forward_response(response.headers_mut());
         response.headers_mut().insert(
             header::CONNECTION,
@@ -357,7 +335,7 @@ impl Proxy {
 
     fn local(&self, answer: LocalAnswer, status: StatusCode, reason: &str) -> Response<ClientBody> {
         self.metrics.local_answer(answer);
-        let mut response = respond::error(status, reason).map(Either::Right);
+        let mut response = respond::error(status, reason).map(ClientBody::Local);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
@@ -383,22 +361,6 @@ impl authscale_http::Handler for Proxy {
         tracing::debug!(side = "downstream", %error, "client connection error");
         self.metrics.downstream_error();
     }
-}
-
-fn classify(error: &hyper_util::client::legacy::Error) -> FailureKind {
-    if error.is_connect() {
-        return FailureKind::Connect;
-    }
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>()
-            && (hyper_error.is_parse() || hyper_error.is_parse_status())
-        {
-            return FailureKind::BadResponse;
-        }
-        source = cause.source();
-    }
-    FailureKind::Transport
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {

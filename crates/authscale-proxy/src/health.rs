@@ -4,11 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{Either, Full};
-use hyper::{Request, Uri};
-
 use crate::Proxy;
+use crate::client;
 
 /// Probes until the returned future is dropped.
 pub async fn run_health_checks(proxy: Arc<Proxy>, interval: Duration) {
@@ -19,14 +16,10 @@ pub async fn run_health_checks(proxy: Arc<Proxy>, interval: Duration) {
         ticker.tick().await;
         let set = proxy.upstreams().snapshot();
         for upstream in set.iter() {
-            let Ok(uri) = format!("{}/healthz", upstream.origin).parse::<Uri>() else {
-                continue;
-            };
-            let mut probe = Request::new(Either::Right(Full::new(Bytes::new())));
-            *probe.uri_mut() = uri;
+            let probe = client::probe(upstream, "/healthz", proxy.limits());
             let healthy = matches!(
-                tokio::time::timeout(timeout, proxy.client().request(probe)).await,
-                Ok(Ok(response)) if response.status().is_success()
+                tokio::time::timeout(timeout, probe).await,
+                Ok(Ok(status)) if status.is_success()
             );
             if healthy {
                 proxy.upstreams().mark_up(upstream);

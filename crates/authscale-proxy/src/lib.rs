@@ -8,6 +8,7 @@
 
 mod admin;
 mod balance;
+mod client;
 mod config;
 mod forward;
 mod headers;
@@ -20,6 +21,7 @@ pub use admin::Admin;
 pub use admin::AdminAccess;
 pub use authscale_http::{ServerLimits, bind, serve, serve_with};
 pub use balance::Policy;
+pub use client::{ClientBody, Relay};
 pub use config::{ConfigError, ProxyConfig};
 pub use forward::Proxy;
 pub use health::run_health_checks;

@@ -45,8 +45,6 @@ impl FailureKind {
 #[derive(Debug)]
 pub struct Upstream {
     pub addr: SocketAddr,
-    /// `http://ADDR`, for health probes.
-    pub(crate) origin: String,
     /// ADDR as a URI authority, parsed once for every forwarded request.
     pub(crate) authority: hyper::http::uri::Authority,
     /// Milliseconds since the set's epoch until which the upstream is
@@ -54,6 +52,8 @@ pub struct Upstream {
     down_until_ms: AtomicU64,
     pub(crate) in_flight: AtomicU64,
     pub(crate) requests: AtomicU64,
+    /// Idle keep-alive connections to it.
+    pub(crate) pool: crate::client::Pool,
     failures: [AtomicU64; FailureKind::ALL.len()],
 }
 
@@ -71,7 +71,6 @@ impl Upstream {
     fn new(addr: SocketAddr) -> Upstream {
         Upstream {
             addr,
-            origin: format!("http://{addr}"),
             authority: addr
                 .to_string()
                 .parse()
@@ -79,6 +78,7 @@ impl Upstream {
             down_until_ms: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            pool: crate::client::Pool::default(),
             failures: Default::default(),
         }
     }

@@ -1,0 +1,730 @@
+//! The proxy's HTTP/1.1 client to its upstreams: requests whose body is in
+//! memory (none, or a small one read whole) are written as bytes on a
+//! pooled keep-alive connection and the answer is parsed with httparse, in
+//! the request's own task. A larger, streamed upload goes over a fresh
+//! connection driven by hyper's HTTP/1 client (it sends the body while it
+//! watches for an early answer).
+//!
+//! Why not hyper-util's pooled client for every request: it hands each
+//! request through a channel to a connection task and back, and checks a
+//! connection out of a hashed pool; on the proxy's hot path that was ~40%
+//! of its instructions per forwarded request (callgrind, `proxy/forward`).
+//! The subset written here is RFC 9112's message framing on the response
+//! side (§6.3): no body for HEAD, 1xx, 204 and 304; chunked (which wins
+//! over Content-Length, and then the connection is not reused);
+//! Content-Length (conflicting values are a bad response); otherwise to
+//! the connection's close.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use authscale_http::body::BoxError;
+use bytes::{Buf as _, Bytes, BytesMut};
+use http_body_util::Full;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Version};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use crate::upload::Upload;
+use crate::upstreams::{FailureKind, Upstream};
+
+/// The largest response head accepted from an upstream.
+const MAX_HEAD: usize = 64 * 1024;
+/// The most header lines accepted in an upstream's response head.
+const MAX_HEADERS: usize = 100;
+/// A Content-Length body up to this size is read whole with its head and
+/// answered in one piece; larger ones stream.
+const WHOLE_BODY: usize = 64 * 1024;
+/// Idle connections kept per upstream; more are closed on return.
+const MAX_IDLE: usize = 1024;
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// One keep-alive connection to an upstream.
+pub(crate) struct Link {
+    stream: TcpStream,
+    /// Bytes read and not yet consumed.
+    buf: BytesMut,
+    /// The request as written, reused from one request to the next.
+    out: Vec<u8>,
+    /// Taken from the pool, not freshly opened: it may have been closed by
+    /// the upstream while it sat idle.
+    reused: bool,
+}
+
+/// An upstream's idle connections, most recently used last.
+#[derive(Default)]
+pub(crate) struct Pool {
+    idle: Mutex<VecDeque<(Link, Instant)>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let idle = self.idle.lock().map_or(0, |idle| idle.len());
+        f.debug_struct("Pool").field("idle", &idle).finish()
+    }
+}
+
+impl Pool {
+    /// The most recently returned connection that is still open and not
+    /// older than `max_idle`.
+    fn checkout(&self, max_idle: Duration) -> Option<Link> {
+        let now = Instant::now();
+        loop {
+            let (mut link, since) = self.idle.lock().ok()?.pop_back()?;
+            if now.duration_since(since) < max_idle && still_open(&link.stream) {
+                link.reused = true;
+                return Some(link);
+            }
+        }
+    }
+
+    /// Keeps `link` for the next request; drops connections idle for longer
+    /// than `max_idle` on the way.
+    fn checkin(&self, link: Link, max_idle: Duration) {
+        let now = Instant::now();
+        let Ok(mut idle) = self.idle.lock() else {
+            return;
+        };
+        while idle
+            .front()
+            .is_some_and(|(_, since)| now.duration_since(*since) >= max_idle)
+        {
+            idle.pop_front();
+        }
+        if idle.len() < MAX_IDLE {
+            idle.push_back((link, now));
+        }
+    }
+}
+
+/// Whether an idle connection is still open, asked of the runtime's
+/// readiness (no system call while the socket shows nothing new): an idle
+/// keep-alive connection that became readable was closed by the upstream
+/// or carries bytes nobody asked for; either way it is not reused.
+fn still_open(stream: &TcpStream) -> bool {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    match stream.poll_read_ready(&mut cx) {
+        Poll::Pending => true,
+        Poll::Ready(Err(_)) => false,
+        // Readiness can outlive the bytes that caused it (a body's last
+        // read filled the buffer exactly): ask the socket once.
+        Poll::Ready(Ok(())) => matches!(
+            stream.try_read(&mut [0u8; 1]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+        ),
+    }
+}
+
+/// What the client side of the proxy asks of an upstream, its body in
+/// memory.
+#[derive(Clone, Copy)]
+pub(crate) struct Outgoing<'a> {
+    pub method: &'a Method,
+    /// The origin-form target: path and query.
+    pub target: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a Bytes,
+}
+
+/// Timeouts and pool limits of the upstream side.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub connect_timeout: Duration,
+    pub max_idle: Duration,
+}
+
+/// How an exchange failed, and whether the upstream may have seen it.
+struct Failed {
+    kind: FailureKind,
+    /// Nothing came back on a pooled connection: the upstream closed it
+    /// while it sat idle, and the request can go again on a fresh one.
+    stale: bool,
+}
+
+impl From<FailureKind> for Failed {
+    fn from(kind: FailureKind) -> Failed {
+        Failed { kind, stale: false }
+    }
+}
+
+/// Sends `request` to `upstream` and reads the answer's head (and, when
+/// small, its body). A pooled connection found closed by the upstream is
+/// replaced by a fresh one once, for an idempotent method (RFC 9110
+/// §9.2.2): the upstream cannot have acted on it.
+pub(crate) async fn exchange(
+    upstream: &Arc<Upstream>,
+    request: Outgoing<'_>,
+    limits: Limits,
+) -> Result<Response<Relay>, FailureKind> {
+    let link = upstream.pool.checkout(limits.max_idle);
+    let link = match link {
+        Some(link) => link,
+        None => connect(upstream, limits).await?,
+    };
+    match exchange_on(link, upstream, &request, limits).await {
+        Err(Failed { stale: true, .. }) if request.method.is_idempotent() => {
+            let link = connect(upstream, limits).await?;
+            exchange_on(link, upstream, &request, limits)
+                .await
+                .map_err(|failed| failed.kind)
+        }
+        result => result.map_err(|failed| failed.kind),
+    }
+}
+
+async fn connect(upstream: &Upstream, limits: Limits) -> Result<Link, FailureKind> {
+    let stream = open(upstream, limits.connect_timeout).await?;
+    Ok(Link {
+        stream,
+        buf: BytesMut::with_capacity(READ_CHUNK),
+        out: Vec::with_capacity(1024),
+        reused: false,
+    })
+}
+
+async fn open(upstream: &Upstream, timeout: Duration) -> Result<TcpStream, FailureKind> {
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(upstream.addr))
+        .await
+        .map_err(|_| FailureKind::Connect)?
+        .map_err(|_| FailureKind::Connect)?;
+    stream.set_nodelay(true).map_err(|_| FailureKind::Connect)?;
+    Ok(stream)
+}
+
+async fn exchange_on(
+    mut link: Link,
+    upstream: &Arc<Upstream>,
+    request: &Outgoing<'_>,
+    limits: Limits,
+) -> Result<Response<Relay>, Failed> {
+    write_request(&mut link.out, request, &upstream.authority);
+    if link.stream.write_all(&link.out).await.is_err() {
+        return Err(Failed {
+            kind: FailureKind::Transport,
+            stale: link.reused,
+        });
+    }
+    if !request.body.is_empty() && link.stream.write_all(request.body).await.is_err() {
+        return Err(FailureKind::Transport.into());
+    }
+    link.buf.clear();
+    let head = read_head(&mut link, *request.method == Method::HEAD).await?;
+    let (parts, framing, close) = head;
+    let upstream = Arc::clone(upstream);
+    let body = match framing {
+        Framing::Length(0) | Framing::None => {
+            Relay::whole(Bytes::new(), Some((link, upstream, limits.max_idle)), close)
+        }
+        Framing::Length(len) if len <= WHOLE_BODY => {
+            while link.buf.len() < len {
+                match link.stream.read_buf(&mut link.buf).await {
+                    Ok(0) | Err(_) => return Err(FailureKind::Transport.into()),
+                    Ok(_) => {}
+                }
+            }
+            let body = link.buf.split_to(len).freeze();
+            Relay::whole(body, Some((link, upstream, limits.max_idle)), close)
+        }
+        framing => Relay {
+            whole: None,
+            stream: Some(Streaming {
+                link,
+                framing: match framing {
+                    Framing::Length(len) => Decoding::Length(len),
+                    Framing::Chunked => Decoding::Chunked(Chunk::Size),
+                    _ => Decoding::UntilClose,
+                },
+                upstream,
+                max_idle: limits.max_idle,
+                close,
+            }),
+        },
+    };
+    Ok(Response::from_parts(parts, body))
+}
+
+/// The request line, the headers as the client side left them, `Host`
+/// when the client sent none (HTTP/1.0), and the framing of the body.
+fn write_request(
+    out: &mut Vec<u8>,
+    request: &Outgoing<'_>,
+    authority: &hyper::http::uri::Authority,
+) {
+    out.clear();
+    out.extend_from_slice(request.method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(request.target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    if !request.headers.contains_key(header::HOST) {
+        out.extend_from_slice(b"host: ");
+        out.extend_from_slice(authority.as_str().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in request.headers {
+        if name == header::CONTENT_LENGTH {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    // The body is whole in memory: its length is the framing, whatever
+    // the client declared (hyper held the client to its declaration).
+    if !request.body.is_empty() || request.headers.contains_key(header::CONTENT_LENGTH) {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(request.body.len().to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// How the answer's body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    None,
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+/// Reads the final response head (interim 1xx answers are skipped); its
+/// parts, the body's framing, and whether the connection must close.
+async fn read_head(
+    link: &mut Link,
+    head_request: bool,
+) -> Result<(hyper::http::response::Parts, Framing, bool), Failed> {
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(&link.buf) {
+            Ok(httparse::Status::Complete(len)) => {
+                let code = response.code.unwrap_or(0);
+                if (100..200).contains(&code) && code != 101 {
+                    // 100 Continue, 103 Early Hints: the final answer follows.
+                    link.buf.advance(len);
+                    continue;
+                }
+                let head = parse_head(&response, head_request)?;
+                link.buf.advance(len);
+                return Ok(head);
+            }
+            Ok(httparse::Status::Partial) if link.buf.len() < MAX_HEAD => {
+                link.buf.reserve(READ_CHUNK);
+                match link.stream.read_buf(&mut link.buf).await {
+                    Ok(0) | Err(_) => {
+                        return Err(Failed {
+                            kind: FailureKind::Transport,
+                            stale: link.reused && link.buf.is_empty(),
+                        });
+                    }
+                    Ok(_) => {}
+                }
+            }
+            // Over the head limit, or not HTTP.
+            _ => return Err(FailureKind::BadResponse.into()),
+        }
+    }
+}
+
+fn parse_head(
+    response: &httparse::Response<'_, '_>,
+    head_request: bool,
+) -> Result<(hyper::http::response::Parts, Framing, bool), FailureKind> {
+    let status = response
+        .code
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        // 101: this proxy never asks to switch protocols.
+        .filter(|status| *status != StatusCode::SWITCHING_PROTOCOLS)
+        .ok_or(FailureKind::BadResponse)?;
+    let mut close = response.version == Some(0);
+    let mut length: Option<usize> = None;
+    let mut chunked = false;
+    let mut coded = false;
+    // Room for the `Via` the proxy appends.
+    let mut map = HeaderMap::with_capacity(response.headers.len() + 1);
+    for h in response.headers.iter() {
+        let name =
+            HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| FailureKind::BadResponse)?;
+        let value = HeaderValue::from_bytes(h.value).map_err(|_| FailureKind::BadResponse)?;
+        if name == header::CONTENT_LENGTH {
+            for item in value.to_str().unwrap_or("x").split(',') {
+                let n: usize = item.trim().parse().map_err(|_| FailureKind::BadResponse)?;
+                if length.is_some_and(|seen| seen != n) {
+                    return Err(FailureKind::BadResponse);
+                }
+                length = Some(n);
+            }
+        } else if name == header::TRANSFER_ENCODING {
+            coded = true;
+            chunked = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.rsplit(',').next())
+                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        } else if name == header::CONNECTION {
+            close |= value
+                .to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
+        }
+        map.append(name, value);
+    }
+    let framing = if head_request
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        Framing::None
+    } else if coded {
+        // Transfer-Encoding wins over Content-Length; with both, the
+        // connection is not trusted for another request (§6.3, 3).
+        close |= length.is_some();
+        if chunked {
+            Framing::Chunked
+        } else {
+            Framing::UntilClose
+        }
+    } else if let Some(len) = length {
+        Framing::Length(len)
+    } else {
+        Framing::UntilClose
+    };
+    if framing == Framing::UntilClose {
+        close = true;
+    }
+    // The next hop's framing is decided by the proxy's server side.
+    if coded {
+        map.remove(header::CONTENT_LENGTH);
+    }
+    let mut parts = Response::new(()).into_parts().0;
+    parts.status = status;
+    parts.version = Version::HTTP_11;
+    parts.headers = map;
+    Ok((parts, framing, close))
+}
+
+/// An upstream's answer body on its way to the client: whole, or read from
+/// the connection as the client takes it. The connection goes back to its
+/// upstream's pool once the body has ended cleanly.
+pub struct Relay {
+    whole: Option<Bytes>,
+    stream: Option<Streaming>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("whole", &self.whole.as_ref().map(Bytes::len))
+            .field("streaming", &self.stream.is_some())
+            .finish()
+    }
+}
+
+struct Streaming {
+    link: Link,
+    framing: Decoding,
+    upstream: Arc<Upstream>,
+    max_idle: Duration,
+    close: bool,
+}
+
+enum Decoding {
+    Length(usize),
+    Chunked(Chunk),
+    UntilClose,
+}
+
+/// Where a chunked body's decoder stands.
+#[derive(Clone, Copy)]
+enum Chunk {
+    Size,
+    Data(u64),
+    DataEnd,
+    Trailers,
+}
+
+impl Relay {
+    /// A body already read; the connection returns to the pool now.
+    fn whole(body: Bytes, done: Option<(Link, Arc<Upstream>, Duration)>, close: bool) -> Relay {
+        if let Some((link, upstream, max_idle)) = done
+            && !close
+            && link.buf.is_empty()
+        {
+            upstream.pool.checkin(link, max_idle);
+        }
+        Relay {
+            whole: (!body.is_empty()).then_some(body),
+            stream: None,
+        }
+    }
+}
+
+impl Relay {
+    /// The body has ended cleanly: its connection goes back to the pool
+    /// unless it must close.
+    fn finish(&mut self) {
+        if let Some(done) = self.stream.take()
+            && !done.close
+            && done.link.buf.is_empty()
+        {
+            done.upstream.pool.checkin(done.link, done.max_idle);
+        }
+    }
+}
+
+/// The upstream broke the body off or framed it wrongly.
+#[derive(Debug, thiserror::Error)]
+#[error("upstream response body: {0}")]
+pub struct RelayError(&'static str);
+
+impl Body for Relay {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if let Some(body) = this.whole.take() {
+            return Poll::Ready(Some(Ok(Frame::data(body))));
+        }
+        let Some(stream) = this.stream.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match ready!(stream.poll_data(cx)) {
+            Ok(Some(data)) => {
+                // The last bytes of a Content-Length body: the client side
+                // may not ask again, so the connection goes back now.
+                if matches!(stream.framing, Decoding::Length(0)) {
+                    this.finish();
+                }
+                Poll::Ready(Some(Ok(Frame::data(data))))
+            }
+            Ok(None) => {
+                this.finish();
+                Poll::Ready(None)
+            }
+            Err(e) => {
+                this.stream = None;
+                Poll::Ready(Some(Err(Box::new(e))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.whole.is_none() && self.stream.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match (&self.whole, &self.stream) {
+            (Some(body), _) => SizeHint::with_exact(body.len() as u64),
+            (None, None) => SizeHint::with_exact(0),
+            (None, Some(s)) => match s.framing {
+                Decoding::Length(left) => SizeHint::with_exact(left as u64),
+                _ => SizeHint::default(),
+            },
+        }
+    }
+}
+
+impl Streaming {
+    /// The next piece of the body, or None at its end.
+    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, RelayError>> {
+        loop {
+            let buf = &mut self.link.buf;
+            match &mut self.framing {
+                Decoding::Length(0) => return Poll::Ready(Ok(None)),
+                Decoding::Length(left) if !buf.is_empty() => {
+                    let n = (*left).min(buf.len());
+                    *left -= n;
+                    return Poll::Ready(Ok(Some(buf.split_to(n).freeze())));
+                }
+                Decoding::UntilClose if !buf.is_empty() => {
+                    return Poll::Ready(Ok(Some(buf.split().freeze())));
+                }
+                Decoding::Chunked(state) => match *state {
+                    Chunk::Size => match httparse::parse_chunk_size(buf) {
+                        Ok(httparse::Status::Complete((len, 0))) => {
+                            buf.advance(len);
+                            *state = Chunk::Trailers;
+                            continue;
+                        }
+                        Ok(httparse::Status::Complete((len, size))) => {
+                            buf.advance(len);
+                            *state = Chunk::Data(size);
+                            continue;
+                        }
+                        Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
+                        _ => return Poll::Ready(Err(RelayError("bad chunk size"))),
+                    },
+                    Chunk::Data(left) if !buf.is_empty() => {
+                        let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+                        let left = left - n as u64;
+                        *state = if left == 0 {
+                            Chunk::DataEnd
+                        } else {
+                            Chunk::Data(left)
+                        };
+                        return Poll::Ready(Ok(Some(buf.split_to(n).freeze())));
+                    }
+                    Chunk::Data(_) => {}
+                    Chunk::DataEnd if buf.len() >= 2 => {
+                        if &buf[..2] != b"\r\n" {
+                            return Poll::Ready(Err(RelayError("chunk not ended by CRLF")));
+                        }
+                        buf.advance(2);
+                        *state = Chunk::Size;
+                        continue;
+                    }
+                    Chunk::DataEnd => {}
+                    Chunk::Trailers => {
+                        // Trailer fields are not forwarded; the body ends at
+                        // the empty line.
+                        if let Some(at) = buf.windows(2).position(|w| w == b"\r\n") {
+                            buf.advance(at + 2);
+                            if at == 0 {
+                                self.framing = Decoding::Length(0);
+                            }
+                            continue;
+                        }
+                        if buf.len() >= MAX_HEAD {
+                            return Poll::Ready(Err(RelayError("trailers too large")));
+                        }
+                    }
+                },
+                Decoding::Length(_) | Decoding::UntilClose => {}
+            }
+            // More bytes are needed.
+            let read = ready!(poll_read(&self.link.stream, cx, &mut self.link.buf));
+            match read {
+                Ok(0) if matches!(self.framing, Decoding::UntilClose) => {
+                    return Poll::Ready(Ok(None));
+                }
+                Ok(0) => return Poll::Ready(Err(RelayError("connection closed mid-body"))),
+                Ok(_) => {}
+                Err(_) => return Poll::Ready(Err(RelayError("connection failed mid-body"))),
+            }
+        }
+    }
+}
+
+/// One read into `buf` once the socket is readable.
+fn poll_read(
+    stream: &TcpStream,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<std::io::Result<usize>> {
+    loop {
+        ready!(stream.poll_read_ready(cx))?;
+        buf.reserve(READ_CHUNK);
+        match stream.try_read_buf(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            result => return Poll::Ready(result),
+        }
+    }
+}
+
+/// Sends a request whose body streams from the client (chunked, or larger
+/// than the proxy reads whole) on a fresh connection, with hyper's HTTP/1
+/// client: it writes the body while it watches for an answer that comes
+/// before the body's end (an early 413), which it passes on.
+pub(crate) async fn exchange_streamed(
+    upstream: &Upstream,
+    mut request: Request<Upload>,
+    limits: Limits,
+) -> Result<Response<Incoming>, FailureKind> {
+    let stream = open(upstream, limits.connect_timeout).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        .handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .map_err(|_| FailureKind::Transport)?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(side = "upstream", %error, "streamed upload connection ended");
+        }
+    });
+    if !request.headers().contains_key(header::HOST) {
+        let host =
+            HeaderValue::from_str(upstream.authority.as_str()).map_err(|_| FailureKind::Connect)?;
+        request.headers_mut().insert(header::HOST, host);
+    }
+    sender.send_request(request).await.map_err(|e| {
+        if e.is_parse() || e.is_parse_status() {
+            FailureKind::BadResponse
+        } else {
+            FailureKind::Transport
+        }
+    })
+}
+
+/// A body-less `GET path` to `upstream`: the active health probe.
+pub(crate) async fn probe(
+    upstream: &Arc<Upstream>,
+    path: &str,
+    limits: Limits,
+) -> Result<StatusCode, FailureKind> {
+    let headers = HeaderMap::new();
+    let response = exchange(
+        upstream,
+        Outgoing {
+            method: &Method::GET,
+            target: path,
+            headers: &headers,
+            body: &Bytes::new(),
+        },
+        limits,
+    )
+    .await?;
+    let status = response.status();
+    // Read to its end so the connection can be used again.
+    let _ = http_body_util::BodyExt::collect(response.into_body()).await;
+    Ok(status)
+}
+
+/// What the proxy answers its client with: an upstream's answer (relayed,
+/// or streamed by hyper after a streamed upload) or its own.
+#[derive(Debug)]
+pub enum ClientBody {
+    Relayed(Relay),
+    Streamed(Incoming),
+    Local(Full<Bytes>),
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            ClientBody::Relayed(body) => Pin::new(body).poll_frame(cx),
+            ClientBody::Streamed(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            ClientBody::Local(body) => Pin::new(body).poll_frame(cx).map_err(|e| match e {}),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ClientBody::Relayed(body) => body.is_end_stream(),
+            ClientBody::Streamed(body) => body.is_end_stream(),
+            ClientBody::Local(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ClientBody::Relayed(body) => body.size_hint(),
+            ClientBody::Streamed(body) => body.size_hint(),
+            ClientBody::Local(body) => body.size_hint(),
+        }
+    }
+}
