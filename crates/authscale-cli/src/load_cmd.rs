@@ -23,6 +23,14 @@ pub struct LoadOptions {
     #[arg(long, default_value = "http://127.0.0.1:8000", value_name = "URL")]
     target: String,
 
+    /// Client-side balancing: another URL to spread the connections over
+    /// (repeatable). Connection c goes to the c-th of [--target, --spread…]
+    /// modulo their count, as DNS round-robin or a service mesh's client
+    /// would; each keeps its own keep-alive connection. All must be reached
+    /// the same way (http://, or https:// with the same TLS options).
+    #[arg(long, value_name = "URL")]
+    spread: Vec<String>,
+
     /// An https:// target's CA certificate(s), PEM, trusted instead of the
     /// system's roots (for a service with its own CA or a self-signed
     /// certificate).
@@ -182,13 +190,19 @@ pub fn run(options: LoadOptions) -> Result<(), Failure> {
 }
 
 async fn resolve(options: &LoadOptions) -> anyhow::Result<LoadConfig> {
-    let mut target = authscale_load::resolve_target(&options.target, options.allow_remote).await?;
-    authscale_load::TlsOptions {
+    let tls = authscale_load::TlsOptions {
         ca_file: options.ca_file.clone(),
         insecure: options.insecure,
         http2: options.http2,
+    };
+    let mut target = authscale_load::resolve_target(&options.target, options.allow_remote).await?;
+    tls.clone().apply(&mut target)?;
+    let mut spread = Vec::with_capacity(options.spread.len());
+    for url in &options.spread {
+        let mut more = authscale_load::resolve_target(url, options.allow_remote).await?;
+        tls.clone().apply(&mut more)?;
+        spread.push(more);
     }
-    .apply(&mut target)?;
     if options.insecure {
         eprintln!(
             "WARNING: --insecure: the certificate of {} is not checked; \
@@ -197,6 +211,7 @@ async fn resolve(options: &LoadOptions) -> anyhow::Result<LoadConfig> {
         );
     }
     let mut config = LoadConfig::new(target);
+    config.spread = spread;
     config.mode = match options.rate {
         Some(rate) => LoopMode::Open { rate },
         None => LoopMode::Closed,
@@ -294,7 +309,13 @@ fn one_load(paths: &[PathBuf], parts: &[LoadResult]) -> anyhow::Result<()> {
         )
     };
     for (path, part) in rest {
-        if part.config.target.url != first.config.target.url
+        let urls = |r: &LoadResult| -> Vec<String> {
+            std::iter::once(&r.config.target)
+                .chain(&r.config.spread)
+                .map(|t| t.url.clone())
+                .collect()
+        };
+        if urls(part) != urls(first)
             || part.config.target.tls != first.config.target.tls
             || part.protocol != first.protocol
             || scenario(part) != scenario(first)

@@ -110,6 +110,10 @@ pub struct SweepOptions {
     #[arg(long, value_name = "HOW")]
     isolate: Option<authscale_lab::Isolate>,
 
+    /// How the load reaches the nodes: proxy (through authscale proxy, the default) or client (the load generator spreads its connections over the nodes itself, as DNS round-robin or a service mesh would: no proxy in the path, and none of its CPU on the machine). Fault runs always go through the proxy.
+    #[arg(long, value_name = "HOW")]
+    balance: Option<authscale_lab::Balance>,
+
     /// Use this Redis instead of starting one (it is neither capped nor flushed).
     #[arg(long, value_name = "URL")]
     redis_url: Option<String>,
@@ -262,6 +266,7 @@ fn plan(options: &SweepOptions) -> anyhow::Result<authscale_schema::Plan> {
     e.rounds = options.rounds.unwrap_or(e.rounds);
     e.store_client = options.store_client.unwrap_or(e.store_client);
     e.isolate = options.isolate.unwrap_or(e.isolate);
+    e.balance = options.balance.unwrap_or(e.balance);
     e.node_cpu = options.node_cpu.unwrap_or(e.node_cpu);
     e.store_cpu = options.store_cpu.unwrap_or(e.store_cpu);
     e.work_us = options.work_us.unwrap_or(e.work_us);

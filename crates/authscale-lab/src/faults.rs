@@ -111,7 +111,11 @@ impl Lab<'_> {
         } else {
             None
         };
-        let mut config = self.load_config(mode, self.plan.connections(n)).await?;
+        // Fault runs go through the proxy whatever the sweep's balancing: a
+        // lost node is what the proxy's health checks are for.
+        let mut config = self
+            .load_config(mode, self.plan.connections(n), None)
+            .await?;
         config.duration = faults.duration;
         config.timeout = Duration::from_secs(2);
         config.timeline = true;

@@ -2,7 +2,7 @@
 //! nodes it adds, how it points the proxy at a node set, and one measured
 //! load run (a step, a probe or a slice) against the current set.
 
-use authscale_schema::{AuthMode, Component, RunStatus};
+use authscale_schema::{AuthMode, Balance, Component, RunStatus};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -363,7 +363,8 @@ impl Lab<'_> {
             Some(_) => plan.connections(n).max(64),
             None => plan.connections(n),
         };
-        let mut config = self.load_config(mode, connections).await?;
+        let spread = (plan.experiment.balance == Balance::Client).then_some(nodes);
+        let mut config = self.load_config(mode, connections, spread).await?;
         config.mode = match rate {
             Some(rate) => LoopMode::Open { rate },
             None => LoopMode::Closed,
@@ -408,7 +409,7 @@ impl Lab<'_> {
             node_period: nodes.first().and_then(Managed::cpu_period),
             store_period: self.store.cpu_period(),
         };
-        Ok(Some(step(
+        let mut step = step(
             mode,
             n,
             plan.experiment.capacity,
@@ -417,20 +418,35 @@ impl Lab<'_> {
             &start?,
             &end?,
             &budgets,
-        )))
+        );
+        if spread.is_some() {
+            // Not in the path: its idle CPU is no part of this step.
+            step.components.remove(&Component::Proxy);
+        }
+        Ok(Some(step))
     }
 
-    /// A load against the proxy with the experiment's virtual users.
+    /// A load with the experiment's virtual users: against the proxy, or
+    /// spread by the load generator itself over `spread` (client-side
+    /// balancing: connection c to node c mod N).
     pub(crate) async fn load_config(
         &self,
         mode: AuthMode,
         connections: u64,
+        spread: Option<&[Managed]>,
     ) -> anyhow::Result<LoadConfig> {
         let e = &self.plan.experiment;
-        let target =
-            authscale_load::resolve_target(&format!("http://{}", self.proxy.addrs[0]), false)
-                .await?;
+        let addrs: Vec<std::net::SocketAddr> = match spread {
+            Some(nodes) if !nodes.is_empty() => nodes.iter().map(Managed::addr).collect(),
+            _ => vec![self.proxy.addrs[0]],
+        };
+        let mut targets = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            targets.push(authscale_load::resolve_target(&format!("http://{addr}"), false).await?);
+        }
+        let target = targets.remove(0);
         let mut config = LoadConfig::new(target);
+        config.spread = targets;
         config.connections = connections;
         config.scenario = scenario(e, mode, connections)?;
         Ok(config)

@@ -37,9 +37,10 @@ pub use lab::{Finished, LabOptions, Needed};
 // What the lab records and plans with is the schema crate's; re-exported
 // so callers of the lab need not name two crates.
 pub use authscale_schema::{
-    Capacity, ComponentCpu, Durability, Experiment, External, FaultKind, FaultPlan, FaultRun,
-    Faults, Host, Isolate, Latency, LittlesLaw, Pairing, Persistence, Pinning, Plan, Probe,
-    Revocation, Run, SCHEMA, Slice, Step, StoreDelay, Throttling, duration, utc, write_atomic,
+    Balance, Capacity, ComponentCpu, Durability, Experiment, External, FaultKind, FaultPlan,
+    FaultRun, Faults, Host, Isolate, Latency, LittlesLaw, Pairing, Persistence, Pinning, Plan,
+    Probe, Revocation, Run, SCHEMA, Slice, Step, StoreDelay, Throttling, duration, utc,
+    write_atomic,
 };
 pub use store::StoreCounters;
 pub use sweep::sweep;

@@ -26,7 +26,6 @@ pub struct Progress {
 
 struct Shared {
     config: LoadConfig,
-    host: String,
     stats: Mutex<Stats>,
     /// Requests claimed (open loop: tickets, in intended-time order).
     claimed: AtomicU64,
@@ -123,19 +122,34 @@ pub async fn run(
                 .into(),
         ));
     }
-    let host = config.target.host.clone();
-    if !host.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(LoadError::Invalid(format!(
-            "{host:?} is not a valid Host header"
-        )));
+    let targets: Vec<&crate::Target> = std::iter::once(&config.target)
+        .chain(&config.spread)
+        .collect();
+    let mut routes = Vec::with_capacity(targets.len());
+    let mut protocol = None;
+    for target in targets {
+        let host = target.host.clone();
+        if !host.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(LoadError::Invalid(format!(
+                "{host:?} is not a valid Host header"
+            )));
+        }
+        let transport = Arc::new(Transport::new(target)?);
+        let spoken = transport.check(target, config.timeout).await?;
+        if routes.is_empty() {
+            protocol = spoken;
+        } else if spoken != protocol {
+            return Err(LoadError::Invalid(format!(
+                "{} speaks another protocol than {}: one load speaks one",
+                target.url, config.target.url
+            )));
+        }
+        routes.push(Route { host, transport });
     }
-    let transport = Arc::new(Transport::new(&config.target)?);
-    let protocol = transport.check(&config.target, config.timeout).await?;
     let cpu_before = process_cpu_seconds(std::process::id());
     let started_at = authscale_schema::unix_now();
     let start = Instant::now();
     let shared = Arc::new(Shared {
-        host,
         stats: Mutex::new(Stats::default()),
         claimed: AtomicU64::new(0),
         issued: AtomicU64::new(0),
@@ -151,7 +165,8 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     for c in 0..shared.config.connections {
         let users = users_of(&shared.config, &script, c);
-        tasks.spawn(connection(shared.clone(), transport.clone(), users));
+        let route = routes[c as usize % routes.len()].clone();
+        tasks.spawn(connection(shared.clone(), route, users));
     }
     let all_done = async { while tasks.join_next().await.is_some() {} };
     let interrupted = tokio::select! {
@@ -224,7 +239,15 @@ fn users_of(config: &LoadConfig, script: &Arc<Script>, c: u64) -> Vec<VirtualUse
         .collect()
 }
 
-async fn connection(shared: Arc<Shared>, transport: Arc<Transport>, mut users: Vec<VirtualUser>) {
+/// Where one connection sends: its target's `Host` and transport.
+#[derive(Clone)]
+struct Route {
+    host: String,
+    transport: Arc<Transport>,
+}
+
+async fn connection(shared: Arc<Shared>, route: Route, mut users: Vec<VirtualUser>) {
+    let Route { host, transport } = route;
     let config = &shared.config;
     let mut conn = Conn::new();
     let mut request = Vec::with_capacity(1024);
@@ -257,7 +280,7 @@ async fn connection(shared: Arc<Shared>, transport: Arc<Transport>, mut users: V
         };
         let count = users.len();
         let user = &mut users[turn];
-        let step = user.next(&config.scenario, &shared.host, &mut request);
+        let step = user.next(&config.scenario, &host, &mut request);
         shared.issued.fetch_add(1, Relaxed);
         let keep = user.keep(step);
         let outcome = match conn

@@ -320,9 +320,13 @@ pub enum Finding {
         budget_each: f64,
         throttled_share: Option<f64>,
     },
-    /// Nothing at its budget at N: utilizations of nodes, store, proxy,
-    /// load generator.
-    NoneSaturated { n: u32, utilization: [f64; 4] },
+    /// Nothing at its budget at N: utilizations of nodes, store, proxy
+    /// (None: no proxy in the path, client-side balancing), load generator.
+    NoneSaturated {
+        n: u32,
+        utilization: [f64; 3],
+        proxy: Option<f64>,
+    },
 }
 
 impl Finding {
@@ -421,13 +425,14 @@ impl std::fmt::Display for Verdict {
             )?,
             Some(Finding::NoneSaturated {
                 n,
-                utilization: [nodes, store, proxy, load],
+                utilization: [nodes, store, load],
+                proxy,
             }) => write!(
                 f,
-                " No component reached its budget at N={n} (nodes {}, store {}, proxy {}, load generator {}): the limit is latency or contention outside the measured CPUs.",
+                " No component reached its budget at N={n} (nodes {}, store {}, {}load generator {}): the limit is latency or contention outside the measured CPUs.",
                 pct(*nodes),
                 pct(*store),
-                pct(*proxy),
+                proxy.map_or(String::new(), |p| format!("proxy {}, ", pct(p))),
                 pct(*load)
             )?,
         }
@@ -517,7 +522,8 @@ fn verdict(mode: AuthMode, points: &[Point], steps: &[&Step], knee: Option<u32>)
     } else {
         Finding::NoneSaturated {
             n: last.n,
-            utilization: [util(Nodes), util(Store), util(Proxy), util(Load)],
+            utilization: [util(Nodes), util(Store), util(Load)],
+            proxy: last.utilization.get(&Proxy).copied(),
         }
     };
     Verdict {

@@ -20,7 +20,10 @@ mod sections;
 
 use charts::charts;
 use faults::{fault_section, revocation_section};
-use sections::{ceiling_section, cpu_section, precision_section, prediction_section, usl_section};
+use sections::{
+    ceiling_section, cpu_section, harness_section, precision_section, prediction_section,
+    usl_section,
+};
 
 /// The files of a report: (file name, contents).
 pub fn render(run: &Run) -> Vec<(String, String)> {
@@ -145,6 +148,12 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
                 "Each node: {} of a core, {} µs of application work per request; store: {} of a core; closed loop, {} connections per node; {measured}.\n",
                 e.node_cpu, e.work_us, e.store_cpu, e.connections_per_node
             );
+            if e.balance == authscale_schema::Balance::Client {
+                let _ = writeln!(
+                    out,
+                    "Balancing: client-side. The load generator spread its connections over the nodes itself (connection c to node c mod N); no proxy was in the path, and no proxy CPU is in the steps. Fault runs, if any, went through the proxy.\n"
+                );
+            }
         }
     }
     for warning in &run.warnings {
@@ -201,6 +210,7 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
         "\n## Latency and efficiency\n\n![p99 latency vs nodes](latency.svg)\n\n![efficiency vs nodes](efficiency.svg)\n"
     );
     cpu_section(&mut out, analysis);
+    harness_section(&mut out, run, analysis);
     ceiling_section(&mut out, analysis);
     revocation_section(&mut out, run);
     fault_section(&mut out, run);

@@ -265,6 +265,10 @@ pub struct Experiment {
     /// `cpuset`: the load generator and the proxy on some CPUs, the nodes
     /// and the store on the others (none, with the reason, where it cannot).
     pub isolate: crate::Isolate,
+    /// `proxy` (default): the load goes through `authscale proxy`;
+    /// `client`: the load generator spreads its connections over the nodes.
+    #[serde(skip_serializing_if = "crate::Balance::is_proxy")]
+    pub balance: crate::Balance,
 }
 
 impl Default for Experiment {
@@ -303,6 +307,7 @@ impl Default for Experiment {
             external: None,
             store_client: Default::default(),
             isolate: Default::default(),
+            balance: Default::default(),
         }
     }
 }

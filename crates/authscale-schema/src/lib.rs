@@ -33,7 +33,9 @@ pub use record::{
     CellRounds, ComponentCpu, Durability, FaultRun, Host, Latency, LittlesLaw, Pinning, Probe,
     Revocation, Run, SCHEMA, Slice, Stages, Step, StoreDelay, Throttling, utc, write_atomic,
 };
-pub use vocabulary::{AuthMode, Component, Isolate, ProxyPolicy, Revokes, RunStatus, StoreClient};
+pub use vocabulary::{
+    AuthMode, Balance, Component, Isolate, ProxyPolicy, Revokes, RunStatus, StoreClient,
+};
 
 /// Seconds since the Unix epoch, the time base of every expiry and record.
 pub fn unix_now() -> u64 {

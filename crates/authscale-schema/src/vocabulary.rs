@@ -309,6 +309,35 @@ impl std::str::FromStr for StoreClient {
     }
 }
 
+/// How a sweep's load reaches the nodes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum Balance {
+    /// Through `authscale proxy` (the design's: one address for clients).
+    #[default]
+    Proxy,
+    /// Client-side: the load generator spreads its connections over the
+    /// nodes itself, as DNS round-robin, a gRPC client or a service mesh's
+    /// sidecar does; no proxy in the path, and none of its CPU.
+    Client,
+}
+
+impl Balance {
+    pub fn is_proxy(&self) -> bool {
+        *self == Balance::Proxy
+    }
+}
+
+impl std::fmt::Display for Balance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Balance::Proxy => "proxy",
+            Balance::Client => "client",
+        })
+    }
+}
+
 /// Whether the harness (load generator, proxy) and the system under test
 /// (nodes, store) run on separate CPUs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -351,6 +351,61 @@ pub(super) fn cpu_section(out: &mut String, analysis: &Analysis) {
     }
 }
 
+/// The harness (proxy and load generator) against what the nodes' and the
+/// store's budgets leave of the machine, per step: a scale model is only
+/// a model of the system while the harness fits in what is left.
+pub(super) fn harness_section(out: &mut String, run: &Run, analysis: &Analysis) {
+    let e = &run.plan.experiment;
+    let cores = run.host.cores as f64;
+    if e.external.is_some() || cores <= 0.0 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n## The harness's share of the machine\n\nThe proxy and the load generator run uncapped beside the capped nodes and store. \"Left\" is the machine's {cores:.0} cores less the nodes' and the store's budgets; the harness's cores are its measured CPU. Over {:.0}% of what is left, the harness competes with the system it measures, and may set the limit instead of it.\n",
+        authscale_schema::HARNESS_LIMIT * 100.0
+    );
+    let _ = writeln!(
+        out,
+        "| mode | N | proxy + load µs/req | harness cores | left after budgets (cores) | share of what is left |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    let mut over: Vec<String> = Vec::new();
+    for m in &analysis.modes {
+        for p in &m.points {
+            let harness = [Component::Proxy, Component::Load];
+            let us: f64 = harness.iter().filter_map(|c| p.cpu_us_per_req.get(c)).sum();
+            let used: f64 = harness.iter().filter_map(|c| p.utilization.get(c)).sum();
+            let left = cores - f64::from(p.n) * e.node_cpu - e.store_cpu;
+            let share = (left > 0.0).then(|| used / left);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {us:.1} | {used:.2} | {left:.2} | {} |",
+                m.mode,
+                p.n,
+                share.map_or("none left".to_owned(), |s| format!("{:.0}%", s * 100.0))
+            );
+            if share.is_none_or(|s| s > authscale_schema::HARNESS_LIMIT) {
+                over.push(format!("{} N={}", m.mode, p.n));
+            }
+        }
+    }
+    let _ = if over.is_empty() {
+        writeln!(
+            out,
+            "\nThe harness stayed within {:.0}% of what was left at every step.",
+            authscale_schema::HARNESS_LIMIT * 100.0
+        )
+    } else {
+        writeln!(
+            out,
+            "\nOver {:.0}% of what was left (the harness, not the system, may have set the limit): {}.",
+            authscale_schema::HARNESS_LIMIT * 100.0,
+            over.join(", ")
+        )
+    };
+}
+
 pub(super) fn ceiling_section(out: &mut String, analysis: &Analysis) {
     let with: Vec<&ModeAnalysis> = analysis
         .modes

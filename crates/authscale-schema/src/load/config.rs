@@ -100,6 +100,12 @@ impl ScenarioConfig {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LoadConfig {
     pub target: Target,
+    /// Client-side balancing: more targets, and connection `c` goes to
+    /// `[target, spread..]` at `c` modulo their count (as DNS round-robin,
+    /// a gRPC client or a service mesh's sidecar spreads connections).
+    /// Empty: every connection goes to `target`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spread: Vec<Target>,
     pub mode: LoopMode,
     pub connections: u64,
     pub scenario: ScenarioConfig,
@@ -124,6 +130,7 @@ impl LoadConfig {
     pub fn new(target: Target) -> LoadConfig {
         LoadConfig {
             target,
+            spread: Vec::new(),
             mode: LoopMode::Closed,
             connections: 64,
             scenario: ScenarioConfig {
@@ -168,6 +175,18 @@ impl LoadConfig {
         }
         if self.max_requests == 0 {
             return invalid("--max-requests must be at least 1");
+        }
+        let targets = 1 + self.spread.len() as u64;
+        if self.connections < targets {
+            return Err(LoadError::Invalid(format!(
+                "{} connections cannot reach {targets} targets: give at least one connection per target",
+                self.connections
+            )));
+        }
+        if self.spread.iter().any(|t| t.tls != self.target.tls) {
+            return invalid(
+                "every target of one load must be reached the same way (all http://, or https:// with the same TLS options)",
+            );
         }
         if self.timeout.is_zero() {
             return invalid("--timeout must be greater than zero");
