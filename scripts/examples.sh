@@ -17,7 +17,7 @@
 #
 # Usage: scripts/examples.sh [--only NAME[,NAME...]] [--allow-dirty] [--list]
 #   NAME: default, store-x3, all-modes, faults, durability, deadpool,
-#         express-app, baseline, aa, instructions
+#         reach, express-app, baseline, aa, instructions
 # Then: git add results README.md docs && git commit
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +45,7 @@ parts=(
   "faults|sweep experiments/faults.toml|220"
   "durability|sweep experiments/durability.toml|170"
   "deadpool|sweep experiments/deadpool.toml|70"
+  "reach|sweep experiments/reach.toml|150"
   "express-app|examples/express-app/run.sh|210"
   "baseline|sweep experiments/quick.toml|60"
   "aa|5 x sweep experiments/quick.toml|300"

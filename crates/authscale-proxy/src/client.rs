@@ -11,9 +11,10 @@
 //! of its instructions per forwarded request (callgrind, `proxy/forward`).
 //! The subset written here is RFC 9112's message framing on the response
 //! side (§6.3): no body for HEAD, 1xx, 204 and 304; chunked (which wins
-//! over Content-Length, and then the connection is not reused);
-//! Content-Length (conflicting values are a bad response); otherwise to
-//! the connection's close.
+//! over Content-Length, and then the connection is not reused; any other
+//! transfer coding is a bad response, as on the request side);
+//! Content-Length (digits only; conflicting values are a bad response);
+//! otherwise to the connection's close.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -142,8 +143,8 @@ pub(crate) struct Limits {
 /// How an exchange failed, and whether the upstream may have seen it.
 struct Failed {
     kind: FailureKind,
-    /// Nothing came back on a pooled connection: the upstream closed it
-    /// while it sat idle, and the request can go again on a fresh one.
+    /// Nothing came back on a pooled connection: the upstream closed it,
+    /// most likely as it sat idle.
     stale: bool,
 }
 
@@ -154,9 +155,11 @@ impl From<FailureKind> for Failed {
 }
 
 /// Sends `request` to `upstream` and reads the answer's head (and, when
-/// small, its body). A pooled connection found closed by the upstream is
-/// replaced by a fresh one once, for an idempotent method (RFC 9110
-/// §9.2.2): the upstream cannot have acted on it.
+/// small, its body). A pooled connection that the upstream closed with no
+/// answer (the race with its idle close) is replaced by a fresh one once,
+/// for an idempotent method: RFC 9110 §9.2.2 allows sending it again,
+/// even though the upstream may have read it. Any other method fails with
+/// `ClosedIdle`: not sent twice, and not held against the upstream.
 pub(crate) async fn exchange(
     upstream: &Arc<Upstream>,
     request: Outgoing<'_>,
@@ -174,6 +177,7 @@ pub(crate) async fn exchange(
                 .await
                 .map_err(|failed| failed.kind)
         }
+        Err(Failed { stale: true, .. }) => Err(FailureKind::ClosedIdle),
         result => result.map_err(|failed| failed.kind),
     }
 }
@@ -345,7 +349,6 @@ fn parse_head(
         .ok_or(FailureKind::BadResponse)?;
     let mut close = response.version == Some(0);
     let mut length: Option<usize> = None;
-    let mut chunked = false;
     let mut coded = false;
     // Room for the `Via` the proxy appends.
     let mut map = HeaderMap::with_capacity(response.headers.len() + 1);
@@ -354,20 +357,32 @@ fn parse_head(
             HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| FailureKind::BadResponse)?;
         let value = HeaderValue::from_bytes(h.value).map_err(|_| FailureKind::BadResponse)?;
         if name == header::CONTENT_LENGTH {
+            // Digits only (RFC 9110 §8.6: no sign); a list of one value
+            // repeated is that value, written once below.
             for item in value.to_str().unwrap_or("x").split(',') {
-                let n: usize = item.trim().parse().map_err(|_| FailureKind::BadResponse)?;
+                let item = item.trim();
+                if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(FailureKind::BadResponse);
+                }
+                let n: usize = item.parse().map_err(|_| FailureKind::BadResponse)?;
                 if length.is_some_and(|seen| seen != n) {
                     return Err(FailureKind::BadResponse);
                 }
                 length = Some(n);
             }
+            continue;
         } else if name == header::TRANSFER_ENCODING {
+            // Only chunked is implemented (as on the request side): another
+            // coding would reach the client unlabelled once this hop's
+            // Transfer-Encoding is dropped. Refused, 502.
+            if coded
+                || !value
+                    .to_str()
+                    .is_ok_and(|v| v.trim().eq_ignore_ascii_case("chunked"))
+            {
+                return Err(FailureKind::BadResponse);
+            }
             coded = true;
-            chunked = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.rsplit(',').next())
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
         } else if name == header::CONNECTION {
             close |= value
                 .to_str()
@@ -385,11 +400,7 @@ fn parse_head(
         // Transfer-Encoding wins over Content-Length; with both, the
         // connection is not trusted for another request (§6.3, 3).
         close |= length.is_some();
-        if chunked {
-            Framing::Chunked
-        } else {
-            Framing::UntilClose
-        }
+        Framing::Chunked
     } else if let Some(len) = length {
         Framing::Length(len)
     } else {
@@ -398,9 +409,10 @@ fn parse_head(
     if framing == Framing::UntilClose {
         close = true;
     }
-    // The next hop's framing is decided by the proxy's server side.
-    if coded {
-        map.remove(header::CONTENT_LENGTH);
+    // The next hop's framing is decided by the proxy's server side: one
+    // Content-Length, or none for a chunked body.
+    if let (Some(len), false) = (length, coded) {
+        map.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
     let mut parts = Response::new(()).into_parts().0;
     parts.status = status;
@@ -512,7 +524,12 @@ impl Body for Relay {
                 Poll::Ready(None)
             }
             Err(e) => {
-                this.stream = None;
+                // The upstream's fault, counted against it (the client's
+                // connection then ends without the rest of the body).
+                if let Some(broken) = this.stream.take() {
+                    broken.upstream.count_failure(FailureKind::Transport);
+                    tracing::warn!(side = "upstream", upstream = %broken.upstream.addr, error = %e, "response body broken off");
+                }
                 Poll::Ready(Some(Err(Box::new(e))))
             }
         }

@@ -259,11 +259,12 @@ impl Proxy {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "upstream_unreachable",
             ),
-            FailureKind::Transport | FailureKind::BadResponse => self.local(
-                LocalAnswer::BadGateway,
-                StatusCode::BAD_GATEWAY,
-                failure.as_str(),
-            ),
+            FailureKind::Transport | FailureKind::BadResponse | FailureKind::ClosedIdle => self
+                .local(
+                    LocalAnswer::BadGateway,
+                    StatusCode::BAD_GATEWAY,
+                    failure.as_str(),
+                ),
         }
     }
 

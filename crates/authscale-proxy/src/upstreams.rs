@@ -21,14 +21,19 @@ pub enum FailureKind {
     BadResponse,
     /// No response head within the upstream timeout.
     Timeout,
+    /// A pooled connection closed with no answer to a request that may not
+    /// be sent twice (a POST): the keep-alive race with the upstream's idle
+    /// close, not a sign of a failing upstream (it is not marked down).
+    ClosedIdle,
 }
 
 impl FailureKind {
-    pub const ALL: [FailureKind; 4] = [
+    pub const ALL: [FailureKind; 5] = [
         FailureKind::Connect,
         FailureKind::Transport,
         FailureKind::BadResponse,
         FailureKind::Timeout,
+        FailureKind::ClosedIdle,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +42,7 @@ impl FailureKind {
             FailureKind::Transport => "transport",
             FailureKind::BadResponse => "bad_response",
             FailureKind::Timeout => "timeout",
+            FailureKind::ClosedIdle => "closed_idle",
         }
     }
 }
