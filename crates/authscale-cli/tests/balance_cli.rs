@@ -13,15 +13,7 @@ use support::sweep::{finished, nothing_left, out_dir, start_sweep};
 
 /// Requests the node at `addr` has answered on its protected route.
 fn served(addr: std::net::SocketAddr) -> u64 {
-    let metrics = Command::new("curl")
-        .args(["-sf", &format!("http://{addr}/metrics")])
-        .output()
-        .expect("curl");
-    String::from_utf8_lossy(&metrics.stdout)
-        .lines()
-        .filter(|l| l.starts_with("authscale_requests_total{") && l.contains("/api/me"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
+    support::requests_served(addr, "/api/me")
 }
 
 #[test]

@@ -88,14 +88,7 @@ fn remote_targets_are_refused_without_allow_remote() {
 
 /// Whether the node at `addr` has answered any request (its /metrics).
 fn served_requests(addr: std::net::SocketAddr) -> bool {
-    let metrics = Command::new("curl")
-        .args(["-sf", &format!("http://{addr}/metrics")])
-        .output()
-        .expect("curl");
-    String::from_utf8_lossy(&metrics.stdout)
-        .lines()
-        .filter(|l| l.starts_with("authscale_requests_total{"))
-        .any(|l| l.rsplit(' ').next().is_some_and(|n| n != "0"))
+    support::requests_served(addr, "") > 0
 }
 
 #[test]

@@ -17,6 +17,21 @@ pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_authscale"))
 }
 
+/// Requests the node at `addr` has answered, by its `/metrics` (through
+/// curl, a client authscale did not write); `route` filters by route label
+/// (`""`: every route).
+pub fn requests_served(addr: SocketAddr, route: &str) -> u64 {
+    let metrics = std::process::Command::new("curl")
+        .args(["-sf", &format!("http://{addr}/metrics")])
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&metrics.stdout)
+        .lines()
+        .filter(|l| l.starts_with("authscale_requests_total{") && l.contains(route))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
 /// `authscale node` on a free port, auth none, one thread, plus `extra`.
 pub fn node(id: &str, extra: &[&str]) -> ChildProcess {
     let mut args = vec![
