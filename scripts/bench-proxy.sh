@@ -6,6 +6,8 @@
 # utime + stime from /proc over the wrk run, divided by wrk's requests).
 # Each proxy gets one worker: nginx worker_processes 1, HAProxy nbthread 1,
 # authscale proxy --threads 1.
+# Also each proxy's context switches per request (voluntary + involuntary,
+# /proc/PID/status): how often it ran out of work and slept.
 # Usage: scripts/bench-proxy.sh            (ROUNDS=5 DURATION=5s CONNECTIONS=64)
 #        BASE=/path/to/older/authscale scripts/bench-proxy.sh
 #          also runs that binary's proxy in the same rounds, as "base",
@@ -90,6 +92,12 @@ wait_port "$haproxy_port" "$work/haproxy.log"
 # nginx's worker does the forwarding: the master and its children count.
 procs[nginx]="${procs[nginx]} $(pgrep -P "${procs[nginx]}" | tr '\n' ' ')"
 tick_us=$((1000000 / $(getconf CLK_TCK)))
+# Context switches, voluntary and involuntary, of the processes given.
+switches() {
+  local total=0 pid
+  for pid in "$@"; do total=$((total + $(awk '/ctxt_switches/ {s += $2} END {print s}' "/proc/$pid/status"))); done
+  echo "$total"
+}
 # utime + stime, in clock ticks, of the processes given.
 cpu_ticks() {
   local total=0 pid
@@ -112,24 +120,29 @@ for round in $(seq "$ROUNDS"); do
   for name in "${names[@]}"; do
     # shellcheck disable=SC2086
     before=$(cpu_ticks ${procs[$name]})
+    # shellcheck disable=SC2086
+    cs_before=$(switches ${procs[$name]})
     out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "${target[$name]}")
     # shellcheck disable=SC2086
     after=$(cpu_ticks ${procs[$name]})
+    # shellcheck disable=SC2086
+    cs_after=$(switches ${procs[$name]})
     requests=$(echo "$out" | awk '/requests in/ {print $1}')
     cpu=$(awk -v t=$((after - before)) -v us="$tick_us" -v n="$requests" 'BEGIN {printf "%.2f", t * us / n}')
+    cs=$(awk -v c=$((cs_after - cs_before)) -v n="$requests" 'BEGIN {printf "%.3f", c / n}')
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$out" | awk '$1=="50%" {print $2}' | to_us)
     p99=$(echo "$out" | awk '$1=="99%" {print $2}' | to_us)
     errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
-    printf '  round %d %-10s %10.0f req/s  p50 %7.0f us  p99 %7.0f us  %6.2f CPU-us/request %s\n' "$round" "$name" "$rps" "$p50" "$p99" "$cpu" "$errors"
-    echo "$rps" >>"$work/$name.rps"; echo "$p50" >>"$work/$name.p50"; echo "$p99" >>"$work/$name.p99"; echo "$cpu" >>"$work/$name.cpu"
+    printf '  round %d %-10s %10.0f req/s  p50 %7.0f us  p99 %7.0f us  %6.2f CPU-us/request  %5.3f switches/request %s\n' "$round" "$name" "$rps" "$p50" "$p99" "$cpu" "$cs" "$errors"
+    echo "$rps" >>"$work/$name.rps"; echo "$p50" >>"$work/$name.p50"; echo "$p99" >>"$work/$name.p99"; echo "$cpu" >>"$work/$name.cpu"; echo "$cs" >>"$work/$name.cs"
   done
 done
 
 echo
-printf '%-10s %12s %10s %10s %16s\n' proxy "req/s" "p50 us" "p99 us" "CPU-us/request"
+printf '%-10s %12s %10s %10s %16s %18s\n' proxy "req/s" "p50 us" "p99 us" "CPU-us/request" "switches/request"
 for name in "${names[@]}"; do
-  printf '%-10s %12.0f %10.0f %10.0f %16.2f\n' "$name" "$(median <"$work/$name.rps")" "$(median <"$work/$name.p50")" "$(median <"$work/$name.p99")" "$(median <"$work/$name.cpu")"
+  printf '%-10s %12.0f %10.0f %10.0f %16.2f %18.3f\n' "$name" "$(median <"$work/$name.rps")" "$(median <"$work/$name.p50")" "$(median <"$work/$name.p99")" "$(median <"$work/$name.cpu")" "$(median <"$work/$name.cs")"
 done
 a=$(median <"$work/authscale.rps")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }

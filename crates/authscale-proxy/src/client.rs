@@ -7,8 +7,9 @@
 //!
 //! Why not hyper-util's pooled client for every request: it hands each
 //! request through a channel to a connection task and back, and checks a
-//! connection out of a hashed pool; on the proxy's hot path that was ~40%
-//! of its instructions per forwarded request (callgrind, `proxy/forward`).
+//! connection out of a hashed pool; on the proxy's hot path that was the
+//! largest share of its instructions per forwarded request (callgrind,
+//! `proxy/forward`).
 //! The subset written here is RFC 9112's message framing on the response
 //! side (§6.3): no body for HEAD, 1xx, 204 and 304; chunked (which wins
 //! over Content-Length, and then the connection is not reused; any other
@@ -82,6 +83,15 @@ impl Pool {
                 link.reused = true;
                 return Some(link);
             }
+        }
+    }
+
+    /// A connection whose answer has ended cleanly: kept for the next
+    /// request unless the answer said to close it or left bytes unread
+    /// (more than it framed: never trusted again).
+    fn give_back(&self, link: Link, close: bool, max_idle: Duration) {
+        if !close && link.buf.is_empty() {
+            self.checkin(link, max_idle);
         }
     }
 
@@ -220,10 +230,10 @@ async fn exchange_on(
     link.buf.clear();
     let head = read_head(&mut link, *request.method == Method::HEAD).await?;
     let (parts, framing, close) = head;
-    let upstream = Arc::clone(upstream);
     let body = match framing {
         Framing::Length(0) | Framing::None => {
-            Relay::whole(Bytes::new(), Some((link, upstream, limits.max_idle)), close)
+            upstream.pool.give_back(link, close, limits.max_idle);
+            Relay::whole(Bytes::new())
         }
         Framing::Length(len) if len <= WHOLE_BODY => {
             while link.buf.len() < len {
@@ -233,7 +243,8 @@ async fn exchange_on(
                 }
             }
             let body = link.buf.split_to(len).freeze();
-            Relay::whole(body, Some((link, upstream, limits.max_idle)), close)
+            upstream.pool.give_back(link, close, limits.max_idle);
+            Relay::whole(body)
         }
         framing => Relay {
             whole: None,
@@ -244,7 +255,7 @@ async fn exchange_on(
                     Framing::Chunked => Decoding::Chunked(Chunk::Size),
                     _ => Decoding::UntilClose,
                 },
-                upstream,
+                upstream: Arc::clone(upstream),
                 max_idle: limits.max_idle,
                 close,
             }),
@@ -462,14 +473,8 @@ enum Chunk {
 }
 
 impl Relay {
-    /// A body already read; the connection returns to the pool now.
-    fn whole(body: Bytes, done: Option<(Link, Arc<Upstream>, Duration)>, close: bool) -> Relay {
-        if let Some((link, upstream, max_idle)) = done
-            && !close
-            && link.buf.is_empty()
-        {
-            upstream.pool.checkin(link, max_idle);
-        }
+    /// A body already read (its connection already given back).
+    fn whole(body: Bytes) -> Relay {
         Relay {
             whole: (!body.is_empty()).then_some(body),
             stream: None,
@@ -481,11 +486,10 @@ impl Relay {
     /// The body has ended cleanly: its connection goes back to the pool
     /// unless it must close.
     fn finish(&mut self) {
-        if let Some(done) = self.stream.take()
-            && !done.close
-            && done.link.buf.is_empty()
-        {
-            done.upstream.pool.checkin(done.link, done.max_idle);
+        if let Some(done) = self.stream.take() {
+            done.upstream
+                .pool
+                .give_back(done.link, done.close, done.max_idle);
         }
     }
 }
@@ -667,9 +671,9 @@ pub(crate) async fn exchange_streamed(
             tracing::debug!(side = "upstream", %error, "streamed upload connection ended");
         }
     });
-    if !request.headers().contains_key(header::HOST) {
-        let host =
-            HeaderValue::from_str(upstream.authority.as_str()).map_err(|_| FailureKind::Connect)?;
+    if !request.headers().contains_key(header::HOST)
+        && let Ok(host) = HeaderValue::from_str(upstream.authority.as_str())
+    {
         request.headers_mut().insert(header::HOST, host);
     }
     sender.send_request(request).await.map_err(|e| {
