@@ -9,6 +9,7 @@ use anyhow::{Context, anyhow};
 use authscale_lab::{AbError, AbOptions, AbSide, Experiment, Rounds, Side};
 use authscale_report::ab::{AbLimits, AbResult, judge, rounds_needed};
 use authscale_report::sequential::Target;
+use authscale_schema::duration::Dur;
 
 use crate::ab_base::{ACCEPT_TRAILER, accepted_changes, git, node_code_differs, start_of_change};
 use crate::outputs::Outputs;
@@ -80,8 +81,8 @@ pub struct AbOptionsArgs {
     first_rounds: u32,
     /// Time allowed for the whole comparison; the second stage measures as
     /// many of the rounds it needs as fit.
-    #[arg(long, value_name = "DURATION", default_value = "150s")]
-    max_time: String,
+    #[arg(long, value_name = "DURATION", default_value = "150s", value_parser = Dur::parse)]
+    max_time: Dur,
     /// A regression of known size, for checking what the comparison can
     /// catch: B's nodes work this percentage of A's node CPU per protected
     /// request more (from a three-slice calibration of A first), so "+10%"
@@ -94,11 +95,11 @@ pub struct AbOptionsArgs {
     #[arg(long, value_name = "ROUNDS", default_value_t = 4)]
     block: u32,
     /// Measured window of a slice (100ms to 1h).
-    #[arg(long, default_value = "1s")]
-    slice: String,
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = Dur::parse)]
+    slice: Dur,
     /// Unmeasured warm-up before each slice.
-    #[arg(long, default_value = "300ms")]
-    warmup: String,
+    #[arg(long, value_name = "DURATION", default_value = "300ms", value_parser = Dur::parse)]
+    warmup: Dur,
     /// CPU work per protected request on both sides' nodes, µs (a side's
     /// own --work-us in its node args wins) [default: the built-in
     /// experiment's, as `sweep --help` shows].
@@ -109,8 +110,8 @@ pub struct AbOptionsArgs {
     /// its CPU per request is nearer what it costs uncapped and steadier
     /// (per-round spread of A/A ratios 6% against 8% at 10ms); latency
     /// figures move in steps of it.
-    #[arg(long, value_name = "DURATION", default_value = "50ms")]
-    cpu_period: String,
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = Dur::parse)]
+    cpu_period: Dur,
     /// Bounds on B/A (TOML, e.g. results/baseline/ab.toml): exit 1 when a
     /// figure's whole 95% interval lies beyond its bound.
     #[arg(long, value_name = "FILE")]
@@ -181,16 +182,15 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
     let a_rev = o.a_rev.clone().or_else(|| start.clone());
     let a = side(Side::A, &o.a_bin, &a_rev, &o.a_node_args, &this, &o)?;
     let b = side(Side::B, &o.b_bin, &o.b_rev, &o.b_node_args, &this, &o)?;
-    let dur = |name: &str, raw: &str| common::dur(name, raw).map_err(Failure::usage);
     let mut experiment = Experiment::default();
     experiment.work_us = o.work_us.unwrap_or(experiment.work_us);
-    let period = dur("cpu-period", &o.cpu_period)?;
+    let period = o.cpu_period.0;
     if period < std::time::Duration::from_millis(1) || period > std::time::Duration::from_secs(1) {
         return Err(Failure::usage(anyhow!(
             "--cpu-period must be between 1ms and 1s"
         )));
     }
-    experiment.cpu_period = o.cpu_period.clone();
+    experiment.cpu_period = o.cpu_period;
     if !(1..=64).contains(&o.nodes) || !(1..=1000).contains(&o.block) {
         return Err(Failure::usage(anyhow!(
             "--nodes must be 1 to 64 and --block 1 to 1000"
@@ -221,7 +221,7 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
                     o.block
                 )));
             }
-            let max_time = dur("max-time", &o.max_time)?;
+            let max_time = o.max_time.0;
             if max_time < std::time::Duration::from_secs(1)
                 || max_time > std::time::Duration::from_secs(24 * 3600)
             {
@@ -257,8 +257,8 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
             )));
         }
     }
-    let slice = dur("slice", &o.slice)?;
-    let warmup = dur("warmup", &o.warmup)?;
+    let slice = o.slice.0;
+    let warmup = o.warmup.0;
     // A slice shorter than 100 ms holds too few requests to compare; a
     // comparison is bounded like every run.
     let hour = std::time::Duration::from_secs(3600);

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, anyhow};
 use authscale_lab::LabOptions;
+use authscale_schema::duration::Dur;
 use authscale_schema::{AuthMode, Capacity, Experiment, Pairing, RunStatus};
 use clap::Args;
 
@@ -27,12 +28,12 @@ pub struct SweepOptions {
 
     /// Measured time per step (blocks and slo sweeps; an interleaved sweep
     /// measures in --slice windows and warns that it ignores this).
-    #[arg(long, value_name = "DURATION")]
-    duration: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = Dur::parse)]
+    duration: Option<Dur>,
 
     /// Unmeasured time before each step (blocks and slo sweeps).
-    #[arg(long, value_name = "DURATION")]
-    warmup: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = Dur::parse)]
+    warmup: Option<Dur>,
 
     /// CPU budget of each node, as a fraction of one core.
     #[arg(long, value_name = "F")]
@@ -43,12 +44,12 @@ pub struct SweepOptions {
     store_cpu: Option<f64>,
 
     /// cgroup quota period (raised where the quota would fall under 1 ms).
-    #[arg(long, value_name = "DURATION")]
-    cpu_period: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = Dur::parse)]
+    cpu_period: Option<Dur>,
 
     /// Delay each node adds to every store call (network distance).
-    #[arg(long, value_name = "DURATION")]
-    store_rtt: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = Dur::parse)]
+    store_rtt: Option<Dur>,
 
     /// CPU work per protected request on each node, µs.
     #[arg(long, value_name = "US")]
@@ -83,24 +84,24 @@ pub struct SweepOptions {
 
     /// Interleaved with a precision: the time allowed for all rounds (the
     /// second stage stops where the next round would not fit).
-    #[arg(long, value_name = "DURATION")]
-    max_time: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = Dur::parse)]
+    max_time: Option<Dur>,
 
     /// Interleaved: measured time of one slice.
-    #[arg(long, value_name = "DURATION")]
-    slice: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = Dur::parse)]
+    slice: Option<Dur>,
 
     /// Interleaved: unmeasured time before each slice.
-    #[arg(long, value_name = "DURATION")]
-    slice_warmup: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = Dur::parse)]
+    slice_warmup: Option<Dur>,
 
     /// After each mode: probe every node this long for a logged-out credential ("0s": no probe).
-    #[arg(long, value_name = "DURATION")]
-    revocation_window: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = Dur::parse)]
+    revocation_window: Option<Dur>,
 
     /// session-cached: how long a node trusts a cached session lookup.
-    #[arg(long, value_name = "DURATION")]
-    session_cache_ttl: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = Dur::parse)]
+    session_cache_ttl: Option<Dur>,
 
     /// How the nodes reach the store: manager (one multiplexed connection) or deadpool (a pool; UNWATCH+PING per checkout).
     #[arg(long, value_name = "CLIENT")]
@@ -247,20 +248,20 @@ fn plan(options: &SweepOptions) -> anyhow::Result<authscale_schema::Plan> {
     if let Some(v) = &options.nodes {
         e.nodes = v.clone();
     }
-    let text = |target: &mut String, v: &Option<String>| {
+    let set = |target: &mut Dur, v: Option<Dur>| {
         if let Some(v) = v {
-            *target = v.clone();
+            *target = v;
         }
     };
-    text(&mut e.duration, &options.duration);
-    text(&mut e.warmup, &options.warmup);
-    text(&mut e.cpu_period, &options.cpu_period);
-    text(&mut e.store_rtt, &options.store_rtt);
-    text(&mut e.revocation_window, &options.revocation_window);
-    text(&mut e.session_cache_ttl, &options.session_cache_ttl);
-    text(&mut e.slice, &options.slice);
-    text(&mut e.slice_warmup, &options.slice_warmup);
-    text(&mut e.max_time, &options.max_time);
+    set(&mut e.duration, options.duration);
+    set(&mut e.warmup, options.warmup);
+    set(&mut e.cpu_period, options.cpu_period);
+    set(&mut e.store_rtt, options.store_rtt);
+    set(&mut e.revocation_window, options.revocation_window);
+    set(&mut e.session_cache_ttl, options.session_cache_ttl);
+    set(&mut e.slice, options.slice);
+    set(&mut e.slice_warmup, options.slice_warmup);
+    set(&mut e.max_time, options.max_time);
     e.precision = options.precision.unwrap_or(e.precision);
     e.pairing = options.pairing.unwrap_or(e.pairing);
     e.rounds = options.rounds.unwrap_or(e.rounds);

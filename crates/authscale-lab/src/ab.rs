@@ -18,7 +18,6 @@ use crate::http;
 use crate::process::Managed;
 use crate::store::{Store, StoreCounters};
 use authscale_schema::NodeLaunch;
-use authscale_schema::duration::Dur;
 use authscale_schema::{AB_SCHEMA, AbRun, AbSide, AbSlice, AbStages, Costlier, Latency, Side, utc};
 
 mod plan;
@@ -53,7 +52,7 @@ async fn run(
     let started_at = utc(std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs()));
-    let period = crate::duration::parse(&e.cpu_period).map_err(|m| anyhow::anyhow!(m))?;
+    let period = e.cpu_period.0;
     let mut warnings = Vec::new();
     if let Caps::None { reason } = caps {
         warnings.push(format!("CPU budgets are NOT enforced ({reason})"));
@@ -436,8 +435,6 @@ impl Ab<'_> {
         // The lab's settings in the launch file; the side's own flags
         // follow it on the command line and win over it. A side that names
         // its own key gets no lab key beside it.
-        let dur =
-            |name: &str, raw: &str| Dur::parse(raw).map_err(|m| anyhow::anyhow!("{name}: {m}"));
         let mut launch = NodeLaunch::new(o.mode, &name);
         launch.seed = Some(e.seed);
         launch.users = Some(users);
@@ -445,16 +442,16 @@ impl Ab<'_> {
         launch.work_us = Some(e.work_us);
         if o.mode.uses_store() {
             launch.redis_url = Some(self.store.url.clone());
-            launch.store_timeout = Some(dur("store-timeout", &e.store_timeout)?);
-            launch.store_rtt = Some(dur("store-rtt", &e.store_rtt)?);
+            launch.store_timeout = Some(e.store_timeout);
+            launch.store_rtt = Some(e.store_rtt);
         }
         if o.mode.caches_sessions() {
-            launch.session_cache_ttl = Some(dur("session-cache-ttl", &e.session_cache_ttl)?);
+            launch.session_cache_ttl = Some(e.session_cache_ttl);
         }
         if o.mode.issues_tokens() && !names(&["--jwt-secret", "--jwt-key"]) {
             launch.jwt_secret = vec![format!("lab={}", self.secret.display())];
         }
-        let period = crate::duration::parse(&e.cpu_period).map_err(|m| anyhow::anyhow!(m))?;
+        let period = e.cpu_period.0;
         let group = CpuGroup::create(self.caps, self.parent, &name, e.node_cpu, period)?;
         crate::launch::start_node(&s.bin, &launch, &s.node_args, group).await
     }

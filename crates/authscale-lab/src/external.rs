@@ -115,8 +115,8 @@ pub async fn sweep(
             let connections = plan.connections(n);
             let mut config = LoadConfig::new(target.clone());
             config.connections = connections;
-            config.warmup = plan.warmup;
-            config.duration = plan.duration;
+            config.warmup = plan.experiment.warmup.0;
+            config.duration = plan.experiment.duration.0;
             config.timeout = Duration::from_secs(5);
             config.scenario = scenario(e, mode, connections)?;
             if let Some(file) = external.scenarios.get(&mode) {
@@ -167,7 +167,7 @@ pub async fn sweep(
             };
             let load = authscale_load::run(config, stop.as_mut(), None);
             let at_warmup = async {
-                tokio::time::sleep(plan.warmup).await;
+                tokio::time::sleep(plan.experiment.warmup.0).await;
                 snapshot().await
             };
             let (result, start) = tokio::join!(load, at_warmup);

@@ -15,7 +15,7 @@ use crate::http;
 use crate::lab::Lab;
 use crate::process::Managed;
 use crate::progress;
-use authscale_schema::{FaultKind, FaultPlan, Persistence};
+use authscale_schema::{FaultKind, Faults, Persistence};
 use authscale_schema::{FaultRun, Run};
 
 impl Lab<'_> {
@@ -30,7 +30,7 @@ impl Lab<'_> {
         dir: &Path,
         stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> anyhow::Result<bool> {
-        if let Some(faults) = &self.plan.faults {
+        if let Some(faults) = &self.plan.experiment.faults {
             self.grow(mode, nodes, faults.nodes as usize, &mut run.pids)
                 .await?;
             self.set_upstreams(nodes).await?;
@@ -85,7 +85,7 @@ impl Lab<'_> {
         &self,
         mode: AuthMode,
         kind: FaultKind,
-        faults: &FaultPlan,
+        faults: &Faults,
         nodes: &mut [Managed],
         pids: &mut Vec<u32>,
         stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
@@ -103,7 +103,7 @@ impl Lab<'_> {
                     self.load_users(),
                     faults.durability_users,
                     // A node cache may keep a logged-out session this long.
-                    self.plan.session_cache_ttl + Duration::from_secs(1),
+                    self.plan.experiment.session_cache_ttl.0 + Duration::from_secs(1),
                 )
                 .await
                 .with_context(|| format!("{mode} {kind}: the durability users"))?,
@@ -116,18 +116,18 @@ impl Lab<'_> {
         let mut config = self
             .load_config(mode, self.plan.connections(n), None)
             .await?;
-        config.duration = faults.duration;
+        config.duration = faults.duration.0;
         config.timeout = Duration::from_secs(2);
         config.timeline = true;
         let victim = (nodes[0].name.clone(), nodes[0].addr().to_string());
         let load = authscale_load::run(config, stop.as_mut(), None);
         let inject = async {
-            tokio::time::sleep(faults.at).await;
+            tokio::time::sleep(faults.at.0).await;
             match kind {
                 FaultKind::StoreOutage => self.store.stop().await,
                 FaultKind::NodeLoss => nodes[0].kill().await,
             }
-            tokio::time::sleep(faults.length).await;
+            tokio::time::sleep(faults.length.0).await;
             let pid = match kind {
                 FaultKind::StoreOutage => self.store.restart(self.store_group()?).await?,
                 FaultKind::NodeLoss => {
@@ -161,11 +161,11 @@ pub(crate) fn fault_summary(
     mode: AuthMode,
     kind: FaultKind,
     nodes: u32,
-    faults: &FaultPlan,
+    faults: &Faults,
     timeline: &[TimelinePoint],
 ) -> FaultRun {
-    let at = faults.at.as_secs_f64();
-    let end = at + faults.length.as_secs_f64();
+    let at = faults.at.0.as_secs_f64();
+    let end = at + faults.length.0.as_secs_f64();
     let total = |p: &TimelinePoint| p.success + p.unauthorized + p.failed;
     // The last second is cut short by the end of the run: judge full seconds only.
     let full = &timeline[..timeline.len().saturating_sub(1)];
@@ -183,7 +183,7 @@ pub(crate) fn fault_summary(
         persistence: Persistence::None,
         nodes,
         at_s: at,
-        length_s: faults.length.as_secs_f64(),
+        length_s: faults.length.0.as_secs_f64(),
         requests: timeline.iter().map(total).sum(),
         failed: timeline.iter().map(|p| p.failed).sum(),
         failed_during_fault: timeline
@@ -207,15 +207,15 @@ mod tests {
     use super::*;
 
     /// Fault at 3 s for 2 s in a 10 s run.
-    fn plan() -> FaultPlan {
-        FaultPlan {
+    fn plan() -> Faults {
+        Faults {
             kinds: vec![FaultKind::NodeLoss],
             persistence: vec![Persistence::None],
             durability_users: 0,
             nodes: 2,
-            duration: Duration::from_secs(10),
-            at: Duration::from_secs(3),
-            length: Duration::from_secs(2),
+            duration: Duration::from_secs(10).into(),
+            at: Duration::from_secs(3).into(),
+            length: Duration::from_secs(2).into(),
         }
     }
 

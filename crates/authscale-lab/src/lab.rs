@@ -18,7 +18,6 @@ use crate::process::Managed;
 use crate::progress;
 use crate::step::{Budgets, Snapshot, step};
 use crate::store::Store;
-use authscale_schema::duration::Dur;
 use authscale_schema::{CellRounds, Run, SCHEMA, Step, utc};
 use authscale_schema::{Experiment, NodeLaunch, Plan};
 
@@ -122,7 +121,7 @@ impl<'a> Lab<'a> {
                     &parent,
                     "store",
                     plan.experiment.store_cpu,
-                    plan.cpu_period,
+                    plan.experiment.cpu_period.0,
                 )?;
                 Store::start(group).await?
             }
@@ -284,9 +283,6 @@ impl Lab<'_> {
         listen: &str,
     ) -> anyhow::Result<Managed> {
         let e = &self.plan.experiment;
-        let dur = |name: &str, raw: &str| {
-            Dur::parse(raw).map_err(|m| anyhow::anyhow!("experiment {name}: {m}"))
-        };
         let mut launch = NodeLaunch::new(mode, name);
         launch.listen = listen.to_owned();
         launch.threads = Some(1);
@@ -295,12 +291,12 @@ impl Lab<'_> {
         launch.users = Some(self.directory_size());
         if mode.uses_store() {
             launch.redis_url = Some(self.store.url.clone());
-            launch.store_timeout = Some(dur("store-timeout", &e.store_timeout)?);
-            launch.store_rtt = Some(dur("store-rtt", &e.store_rtt)?);
+            launch.store_timeout = Some(e.store_timeout);
+            launch.store_rtt = Some(e.store_rtt);
             launch.store_client = Some(e.store_client);
         }
         if mode.caches_sessions() {
-            launch.session_cache_ttl = Some(dur("session-cache-ttl", &e.session_cache_ttl)?);
+            launch.session_cache_ttl = Some(e.session_cache_ttl);
         }
         if mode.issues_tokens() {
             launch.jwt_secret = vec![format!("lab={}", self.secret.display())];
@@ -310,7 +306,7 @@ impl Lab<'_> {
             &self.parent,
             name,
             e.node_cpu,
-            self.plan.cpu_period,
+            self.plan.experiment.cpu_period.0,
         )?;
         crate::launch::start_node(&self.options.bin, &launch, &[], group).await
     }
@@ -319,6 +315,7 @@ impl Lab<'_> {
     pub(crate) fn load_users(&self) -> u64 {
         let nodes = self
             .plan
+            .experiment
             .faults
             .as_ref()
             .map_or(0, |f| f.nodes)
@@ -333,7 +330,12 @@ impl Lab<'_> {
     /// The load's users, then the fault runs' durability users (logged
     /// out, kept), then the revocation probe's user.
     pub(crate) fn directory_size(&self) -> u64 {
-        let durability = self.plan.faults.as_ref().map_or(0, |f| f.durability_users);
+        let durability = self
+            .plan
+            .experiment
+            .faults
+            .as_ref()
+            .map_or(0, |f| f.durability_users);
         self.load_users() + 2 * durability + 1
     }
 
@@ -344,7 +346,7 @@ impl Lab<'_> {
             &self.parent,
             "store",
             self.plan.experiment.store_cpu,
-            self.plan.cpu_period,
+            self.plan.experiment.cpu_period.0,
         )
     }
 
@@ -382,7 +384,7 @@ impl Lab<'_> {
                 nodes,
                 &self.store,
                 &self.proxy,
-                !self.plan.store_rtt.is_zero(),
+                !self.plan.experiment.store_rtt.0.is_zero(),
             )
             .await
         };
@@ -391,7 +393,7 @@ impl Lab<'_> {
             nodes,
             &self.store,
             &self.proxy,
-            !self.plan.store_rtt.is_zero(),
+            !self.plan.experiment.store_rtt.0.is_zero(),
         )
         .await;
         if let Some(ticker) = ticker {

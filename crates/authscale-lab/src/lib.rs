@@ -37,10 +37,9 @@ pub use lab::{Finished, LabOptions, Needed};
 // What the lab records and plans with is the schema crate's; re-exported
 // so callers of the lab need not name two crates.
 pub use authscale_schema::{
-    Balance, Capacity, ComponentCpu, Durability, Experiment, External, FaultKind, FaultPlan,
-    FaultRun, Faults, Host, Isolate, Latency, LittlesLaw, Pairing, Persistence, Pinning, Plan,
-    Probe, Revocation, Run, SCHEMA, Slice, Step, StoreDelay, Throttling, duration, utc,
-    write_atomic,
+    Balance, Capacity, ComponentCpu, Durability, Experiment, External, FaultKind, FaultRun, Faults,
+    Host, Isolate, Latency, LittlesLaw, Pairing, Persistence, Pinning, Plan, Probe, Revocation,
+    Run, SCHEMA, Slice, Step, StoreDelay, Throttling, duration, utc, write_atomic,
 };
 pub use store::StoreCounters;
 pub use sweep::sweep;

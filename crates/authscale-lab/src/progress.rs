@@ -139,21 +139,30 @@ impl TimeToGo {
         let secs = |d: Duration| d.as_secs_f64();
         let cells = (e.modes.len() * e.nodes.len()) as f64;
         let measuring = if plan.interleaved() {
-            let warm_visits = cells * secs(plan.slice_warmup.max(Duration::from_millis(200)));
-            f64::from(e.rounds) * cells * secs(plan.slice_warmup + plan.slice) + warm_visits
+            let warm_visits = cells
+                * secs(
+                    plan.experiment
+                        .slice_warmup
+                        .0
+                        .max(Duration::from_millis(200)),
+                );
+            f64::from(e.rounds)
+                * cells
+                * secs(plan.experiment.slice_warmup.0 + plan.experiment.slice.0)
+                + warm_visits
         } else {
-            cells * secs(plan.warmup + plan.duration)
+            cells * secs(plan.experiment.warmup.0 + plan.experiment.duration.0)
         };
         let probes = e.modes.iter().filter(|m| m.has_credential()).count() as f64
-            * secs(plan.revocation_window);
-        let faults = plan.faults.as_ref().map_or(0.0, |f| {
+            * secs(plan.experiment.revocation_window.0);
+        let faults = plan.experiment.faults.as_ref().map_or(0.0, |f| {
             let runs: usize = f.kinds.iter().map(|k| f.persistences(*k).len()).sum();
-            e.modes.len() as f64 * runs as f64 * secs(f.duration)
+            e.modes.len() as f64 * runs as f64 * secs(f.duration.0)
         });
         TimeToGo {
             measuring,
             measuring_at_most: (plan.interleaved() && e.precision > 0.0)
-                .then(|| secs(plan.max_time).max(measuring)),
+                .then(|| secs(plan.experiment.max_time.0).max(measuring)),
             after: probes + faults,
             searched: e.capacity == authscale_schema::Capacity::Slo,
         }
@@ -219,7 +228,7 @@ mod tests {
         let t = TimeToGo::of(&plan);
         let e = &plan.experiment;
         let cells = (e.modes.len() * e.nodes.len()) as f64;
-        let slice = (plan.slice + plan.slice_warmup).as_secs_f64();
+        let slice = (plan.experiment.slice.0 + plan.experiment.slice_warmup.0).as_secs_f64();
         assert!(t.measuring >= f64::from(e.rounds) * cells * slice, "{t:?}");
         assert!(
             t.line().starts_with("estimated time: about "),

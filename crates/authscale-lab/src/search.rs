@@ -72,11 +72,18 @@ impl Lab<'_> {
         let mut probes = Vec::new();
         for _ in 0..e.slo_probes {
             let rate = search.rate;
-            let window = (self.plan.warmup, self.plan.duration);
+            let window = (
+                self.plan.experiment.warmup.0,
+                self.plan.experiment.duration.0,
+            );
             let Some(step) = self.measure(mode, nodes, Some(rate), window, stop).await? else {
                 return Ok(None);
             };
-            let passed = passes(&step, rate, self.plan.slo_p99.as_secs_f64() * 1000.0);
+            let passed = passes(
+                &step,
+                rate,
+                self.plan.experiment.slo_p99.0.as_secs_f64() * 1000.0,
+            );
             probes.push(Probe {
                 offered_rate: rate,
                 achieved_rate: step.load.achieved_rate,

@@ -58,7 +58,10 @@ impl Lab<'_> {
                 for node in &nodes {
                     http::wait_ok(node.addr(), "/readyz", Duration::from_secs(10)).await?;
                 }
-                let window = (self.plan.warmup, self.plan.duration);
+                let window = (
+                    self.plan.experiment.warmup.0,
+                    self.plan.experiment.duration.0,
+                );
                 let step = match self.plan.experiment.capacity {
                     Capacity::Closed => self.measure(mode, &nodes, None, window, stop).await?,
                     Capacity::Slo => self.search(mode, &nodes, stop).await?,
@@ -111,7 +114,11 @@ impl Lab<'_> {
         // first logins, the store's first keys.
         let warm = (
             Duration::ZERO,
-            self.plan.slice_warmup.max(Duration::from_millis(200)),
+            self.plan
+                .experiment
+                .slice_warmup
+                .0
+                .max(Duration::from_millis(200)),
         );
         for cell in &schedule[0] {
             let nodes = &sets[&cell.mode][..cell.nodes as usize];
@@ -124,7 +131,10 @@ impl Lab<'_> {
                 return Ok(false);
             }
         }
-        let window = (self.plan.slice_warmup, self.plan.slice);
+        let window = (
+            self.plan.experiment.slice_warmup.0,
+            self.plan.experiment.slice.0,
+        );
         let mut cells: BTreeMap<(AuthMode, u32), Vec<(Step, Slice)>> = BTreeMap::new();
         let mut schedule = schedule;
         let mut seq = 0;
@@ -140,7 +150,7 @@ impl Lab<'_> {
                 let per_slice = stages.first_seconds
                     / (f64::from(stages.first) * schedule[0].len() as f64).max(1.0);
                 let next = clock.elapsed().as_secs_f64() + per_slice * order.len() as f64;
-                if next > self.plan.max_time.as_secs_f64() {
+                if next > self.plan.experiment.max_time.0.as_secs_f64() {
                     stages.cut_by_time = true;
                     break;
                 }
@@ -215,7 +225,7 @@ impl Lab<'_> {
                     clock.elapsed().as_secs_f64(),
                     run.stages
                         .as_ref()
-                        .map(|_| self.plan.max_time.as_secs_f64()),
+                        .map(|_| self.plan.experiment.max_time.0.as_secs_f64()),
                     progress::TimeToGo::of(self.plan).after,
                 );
                 eprintln!(
@@ -263,7 +273,7 @@ impl Lab<'_> {
         dir: &Path,
         stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
     ) -> anyhow::Result<bool> {
-        if mode.has_credential() && !self.plan.revocation_window.is_zero() {
+        if mode.has_credential() && !self.plan.experiment.revocation_window.0.is_zero() {
             let addrs: Vec<_> = nodes.iter().map(Managed::addr).collect();
             let probe = crate::revocation::probe(
                 mode,
@@ -272,7 +282,7 @@ impl Lab<'_> {
                 self.plan.experiment.seed,
                 // A user the load generator did not use.
                 self.directory_size() - 1,
-                self.plan.revocation_window,
+                self.plan.experiment.revocation_window.0,
             )
             .await?;
             if self.options.progress {

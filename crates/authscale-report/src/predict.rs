@@ -103,7 +103,7 @@ impl Cluster {
             },
             store_cores: limit(Component::Store).unwrap_or(e.store_cpu),
             store_shards: 1,
-            store_rtt_s: run.plan.store_rtt.as_secs_f64(),
+            store_rtt_s: run.plan.experiment.store_rtt.0.as_secs_f64(),
             work_us: e.work_us as f64,
             connections_per_node: u32::try_from(e.connections_per_node).unwrap_or(u32::MAX),
             nodes,

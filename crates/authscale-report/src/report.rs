@@ -120,15 +120,11 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
                 Some(st) if st.rounds > st.first => format!("{} to {}", st.first, st.rounds),
                 _ => e.rounds.to_string(),
             },
-            text(&e.slice),
-            text(&e.slice_warmup)
+            e.slice,
+            e.slice_warmup
         )
     } else {
-        format!(
-            "{} warm-up + {} measured per step",
-            text(&e.warmup),
-            text(&e.duration)
-        )
+        format!("{} warm-up + {} measured per step", e.warmup, e.duration)
     };
     match &e.external {
         // Not the lab's budgets: the limits the experiment declares.

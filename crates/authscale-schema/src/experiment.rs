@@ -2,8 +2,7 @@
 //! and load. Read from a TOML file (`experiments/*.toml`); every field has
 //! a default, and the command line may override any of them.
 
-use std::time::Duration;
-
+use crate::duration::Dur;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -105,11 +104,11 @@ pub struct Faults {
     pub durability_users: u64,
     /// Nodes during the fault runs.
     pub nodes: u32,
-    pub duration: String,
+    pub duration: Dur,
     /// When the fault starts, from the start of the run.
-    pub at: String,
+    pub at: Dur,
     /// How long the store or node stays down.
-    pub length: String,
+    pub length: Dur,
 }
 
 impl Default for Faults {
@@ -119,9 +118,9 @@ impl Default for Faults {
             persistence: vec![Persistence::None],
             durability_users: 50,
             nodes: 4,
-            duration: "10s".into(),
-            at: "3s".into(),
-            length: "3s".into(),
+            duration: dur("10s"),
+            at: dur("3s"),
+            length: dur("3s"),
         }
     }
 }
@@ -185,24 +184,7 @@ pub struct External {
     pub scenarios: BTreeMap<AuthMode, String>,
 }
 
-/// Fault runs with their durations parsed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FaultPlan {
-    pub kinds: Vec<FaultKind>,
-    /// Absent from runs recorded before persistence was a choice: their
-    /// stores restarted empty.
-    #[serde(default = "no_persistence")]
-    pub persistence: Vec<Persistence>,
-    /// Absent (0: not measured) from runs recorded before durability was.
-    #[serde(default)]
-    pub durability_users: u64,
-    pub nodes: u32,
-    pub duration: Duration,
-    pub at: Duration,
-    pub length: Duration,
-}
-
-/// An experiment as written in a file (durations as text).
+/// An experiment as written in a file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct Experiment {
@@ -210,15 +192,15 @@ pub struct Experiment {
     pub description: String,
     pub modes: Vec<AuthMode>,
     pub nodes: Vec<u32>,
-    pub duration: String,
-    pub warmup: String,
+    pub duration: Dur,
+    pub warmup: Dur,
     pub capacity: Capacity,
     /// Closed loop: `interleaved` slices (default) or one block per step.
     pub pairing: Pairing,
     /// Interleaved: rounds, and each slice's measured window and warm-up.
     pub rounds: u32,
-    pub slice: String,
-    pub slice_warmup: String,
+    pub slice: Dur,
+    pub slice_warmup: Dur,
     /// Interleaved: the wanted half-width of the 95% intervals of the
     /// headline figures (each mode's E(N), each mode ratio per N), in
     /// percent; 0 measures `rounds` rounds and no more. With a precision,
@@ -227,7 +209,7 @@ pub struct Experiment {
     /// need more are measured again, within `max-time`.
     pub precision: f64,
     /// Interleaved with a precision: the time allowed for all rounds.
-    pub max_time: String,
+    pub max_time: Dur,
     /// Closed loop: connections per node (the load grows with N).
     pub connections_per_node: u64,
     /// Fraction of one core per node (cgroup quota).
@@ -235,22 +217,22 @@ pub struct Experiment {
     /// Fraction of one core for the store.
     pub store_cpu: f64,
     /// The cgroup quota period (raised where the quota would be under 1 ms).
-    pub cpu_period: String,
+    pub cpu_period: Dur,
     /// Delay each node adds to every store call.
-    pub store_rtt: String,
-    pub store_timeout: String,
+    pub store_rtt: Dur,
+    pub store_timeout: Dur,
     /// session-cached: how long a node trusts a cached lookup.
-    pub session_cache_ttl: String,
+    pub session_cache_ttl: Dur,
     /// After each mode's steps: how long to probe every node for the
     /// revoked credential ("0s": no probe).
-    pub revocation_window: String,
+    pub revocation_window: Dur,
     /// CPU work per protected request on the node, µs.
     pub work_us: u64,
     pub users: u64,
     pub requests_per_login: u64,
     pub seed: u64,
     /// SLO capacity: p99 bound, first rate per node, probes at most.
-    pub slo_p99: String,
+    pub slo_p99: Dur,
     pub slo_start_rate_per_node: f64,
     pub slo_probes: u32,
     /// Fault runs after each mode's steps (none when absent).
@@ -279,28 +261,28 @@ impl Default for Experiment {
                 .into(),
             modes: vec![AuthMode::Session, AuthMode::Token],
             nodes: vec![1, 2, 3, 4, 6, 8],
-            duration: "4s".into(),
-            warmup: "1s".into(),
+            duration: dur("4s"),
+            warmup: dur("1s"),
             capacity: Capacity::Closed,
             pairing: Pairing::Interleaved,
             rounds: 7,
-            slice: "1s".into(),
-            slice_warmup: "200ms".into(),
+            slice: dur("1s"),
+            slice_warmup: dur("200ms"),
             precision: 0.0,
-            max_time: "200s".into(),
+            max_time: dur("200s"),
             connections_per_node: 8,
             node_cpu: 0.1,
             store_cpu: 0.04,
-            cpu_period: "10ms".into(),
-            store_rtt: "0s".into(),
-            store_timeout: "200ms".into(),
-            session_cache_ttl: "1s".into(),
-            revocation_window: "3s".into(),
+            cpu_period: dur("10ms"),
+            store_rtt: dur("0s"),
+            store_timeout: dur("200ms"),
+            session_cache_ttl: dur("1s"),
+            revocation_window: dur("3s"),
             work_us: 20,
             users: 2000,
             requests_per_login: 20,
             seed: 1,
-            slo_p99: "50ms".into(),
+            slo_p99: dur("50ms"),
             slo_start_rate_per_node: 200.0,
             slo_probes: 8,
             faults: None,
@@ -327,26 +309,26 @@ impl Experiment {
         if self.pairing == Pairing::Interleaved && self.capacity == Capacity::Closed {
             self.rounds = self.rounds.min(2);
             self.precision = 0.0;
-            self.slice = "200ms".into();
-            self.slice_warmup = "50ms".into();
+            self.slice = dur("200ms");
+            self.slice_warmup = dur("50ms");
         } else {
-            self.duration = "500ms".into();
-            self.warmup = "100ms".into();
+            self.duration = dur("500ms");
+            self.warmup = dur("100ms");
         }
         if self.capacity == Capacity::Slo {
             self.slo_probes = self.slo_probes.min(2);
         }
-        if crate::duration::parse(&self.revocation_window).is_ok_and(|w| !w.is_zero()) {
-            self.revocation_window = "500ms".into();
+        if !self.revocation_window.0.is_zero() {
+            self.revocation_window = dur("500ms");
         }
         if let Some(f) = &mut self.faults {
             // With an append-only file the fault comes after its first
             // fsync (one second); recovery gets as long as the fault.
             let aof = f.persistence.contains(&Persistence::Aof);
             (f.at, f.length, f.duration) = if aof {
-                ("1s".into(), "500ms".into(), "2s".into())
+                (dur("1s"), dur("500ms"), dur("2s"))
             } else {
-                ("500ms".into(), "500ms".into(), "1500ms".into())
+                (dur("500ms"), dur("500ms"), dur("1500ms"))
             };
             f.durability_users = f.durability_users.min(10);
         }
@@ -448,42 +430,16 @@ impl Experiment {
     }
 }
 
-/// An experiment checked and with durations parsed.
+/// An experiment checked: only [`Experiment::plan`] makes one, so a sweep
+/// never starts from settings that were not validated. Runs recorded
+/// before the durations were typed also carry them here, parsed; they are
+/// read from the experiment now, and ignored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
     pub experiment: Experiment,
-    pub duration: Duration,
-    pub warmup: Duration,
-    pub cpu_period: Duration,
-    pub store_rtt: Duration,
-    pub store_timeout: Duration,
-    /// Absent from runs recorded before the session-cached mode existed.
-    #[serde(default = "one_second")]
-    pub session_cache_ttl: Duration,
-    #[serde(default)]
-    pub revocation_window: Duration,
-    #[serde(default)]
-    pub faults: Option<FaultPlan>,
-    pub slo_p99: Duration,
-    /// Absent from runs recorded before slices (they are blocks).
-    #[serde(default)]
-    pub slice: Duration,
-    #[serde(default)]
-    pub slice_warmup: Duration,
-    /// Absent from runs recorded before rounds to a precision.
-    #[serde(default)]
-    pub max_time: Duration,
 }
 
-fn one_second() -> Duration {
-    Duration::from_secs(1)
-}
-
-fn no_persistence() -> Vec<Persistence> {
-    vec![Persistence::None]
-}
-
-impl FaultPlan {
+impl Faults {
     /// The store persistences a run of `kind` is repeated for: only a store
     /// outage depends on what the store keeps.
     pub fn persistences(&self, kind: FaultKind) -> &[Persistence] {
@@ -492,6 +448,12 @@ impl FaultPlan {
             FaultKind::NodeLoss => &[Persistence::None],
         }
     }
+}
+
+/// A duration written in the source as text: the defaults read as a file
+/// would write them.
+fn dur(text: &str) -> Dur {
+    Dur::parse(text).expect("a built-in duration")
 }
 
 impl Plan {

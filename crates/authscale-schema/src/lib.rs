@@ -20,7 +20,7 @@ mod vocabulary;
 
 pub use ab::{AB_SCHEMA, AbRun, AbSide, AbSlice, AbStages, Costlier, Side};
 pub use experiment::{
-    Capacity, Experiment, External, FaultKind, FaultPlan, Faults, Pairing, Persistence, Plan,
+    Capacity, Experiment, External, FaultKind, Faults, Pairing, Persistence, Plan,
 };
 pub use load::{
     Body, Credential, Histograms, Latencies, LatencySummary, LoadConfig, LoadError, LoadResult,

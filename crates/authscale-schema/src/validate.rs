@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure};
 
-use crate::duration;
-use crate::experiment::{Experiment, FaultKind, FaultPlan, Persistence, Plan};
+use crate::experiment::{Experiment, FaultKind, Persistence, Plan};
 use crate::vocabulary::AuthMode;
 
 impl Experiment {
@@ -68,9 +67,6 @@ impl Experiment {
 
     /// Validates and parses; every sweep starts with this.
     pub fn plan(self) -> anyhow::Result<Plan> {
-        let d = |name: &str, raw: &str| {
-            duration::parse(raw).map_err(|e| anyhow::anyhow!("{name}: {e}"))
-        };
         ensure!(
             !self.name.is_empty()
                 && self
@@ -187,105 +183,74 @@ impl Experiment {
                 );
             }
         }
-        let plan = Plan {
-            duration: d("duration", &self.duration)?,
-            warmup: d("warmup", &self.warmup)?,
-            cpu_period: d("cpu-period", &self.cpu_period)?,
-            store_rtt: d("store-rtt", &self.store_rtt)?,
-            store_timeout: d("store-timeout", &self.store_timeout)?,
-            session_cache_ttl: d("session-cache-ttl", &self.session_cache_ttl)?,
-            revocation_window: d("revocation-window", &self.revocation_window)?,
-            faults: match &self.faults {
-                None => None,
-                Some(f) => {
-                    ensure!(
-                        !f.persistence.is_empty(),
-                        "faults.persistence: name at least one of none, aof"
-                    );
-                    ensure!(
-                        f.persistence.len() <= 1 || f.kinds.contains(&FaultKind::StoreOutage),
-                        "faults.persistence only changes store-outage runs: add it to faults.kinds"
-                    );
-                    ensure!(
-                        f.durability_users <= 1000,
-                        "faults.durability-users must be at most 1000"
-                    );
-                    ensure!((1..=64).contains(&f.nodes), "faults.nodes must be 1 to 64");
-                    let plan = FaultPlan {
-                        kinds: f.kinds.clone(),
-                        persistence: f.persistence.clone(),
-                        durability_users: f.durability_users,
-                        nodes: f.nodes,
-                        duration: d("faults.duration", &f.duration)?,
-                        at: d("faults.at", &f.at)?,
-                        length: d("faults.length", &f.length)?,
-                    };
-                    ensure!(
-                        plan.at + plan.length < plan.duration,
-                        "faults: at + length must end before duration, leaving time to recover"
-                    );
-                    // The durability users are written before the load
-                    // starts; by the fault, `everysec` has fsynced them.
-                    ensure!(
-                        !plan.persistence.contains(&Persistence::Aof)
-                            || plan.at >= Duration::from_secs(1),
-                        "faults.at must be at least 1s with aof: the append-only file is fsynced once a second"
-                    );
-                    Some(plan)
-                }
-            },
-            slo_p99: d("slo-p99", &self.slo_p99)?,
-            slice: d("slice", &self.slice)?,
-            slice_warmup: d("slice-warmup", &self.slice_warmup)?,
-            max_time: d("max-time", &self.max_time)?,
-            experiment: self,
-        };
+        if let Some(f) = &self.faults {
+            ensure!(
+                !f.persistence.is_empty(),
+                "faults.persistence: name at least one of none, aof"
+            );
+            ensure!(
+                f.persistence.len() <= 1 || f.kinds.contains(&FaultKind::StoreOutage),
+                "faults.persistence only changes store-outage runs: add it to faults.kinds"
+            );
+            ensure!(
+                f.durability_users <= 1000,
+                "faults.durability-users must be at most 1000"
+            );
+            ensure!((1..=64).contains(&f.nodes), "faults.nodes must be 1 to 64");
+            ensure!(
+                f.at.0 + f.length.0 < f.duration.0,
+                "faults: at + length must end before duration, leaving time to recover"
+            );
+            // The durability users are written before the load
+            // starts; by the fault, `everysec` has fsynced them.
+            ensure!(
+                !f.persistence.contains(&Persistence::Aof) || f.at.0 >= Duration::from_secs(1),
+                "faults.at must be at least 1s with aof: the append-only file is fsynced once a second"
+            );
+        }
         ensure!(
-            plan.duration >= Duration::from_millis(500),
+            self.duration.0 >= Duration::from_millis(500),
             "duration must be at least 500ms"
         );
         ensure!(
-            plan.duration + plan.warmup <= Duration::from_secs(3600),
+            self.duration.0 + self.warmup.0 <= Duration::from_secs(3600),
             "a step is bounded to one hour"
         );
         ensure!(
-            plan.cpu_period >= Duration::from_millis(1)
-                && plan.cpu_period <= Duration::from_secs(1),
+            self.cpu_period.0 >= Duration::from_millis(1)
+                && self.cpu_period.0 <= Duration::from_secs(1),
             "cpu-period must be between 1ms and 1s"
         );
+        ensure!((1..=100).contains(&self.rounds), "rounds must be 1 to 100");
         ensure!(
-            (1..=100).contains(&plan.experiment.rounds),
-            "rounds must be 1 to 100"
-        );
-        ensure!(
-            plan.slice >= Duration::from_millis(200) && plan.slice <= Duration::from_secs(60),
+            self.slice.0 >= Duration::from_millis(200) && self.slice.0 <= Duration::from_secs(60),
             "slice must be between 200ms and 60s"
         );
         ensure!(
-            plan.slice_warmup <= Duration::from_secs(60),
+            self.slice_warmup.0 <= Duration::from_secs(60),
             "slice-warmup must be at most 60s"
         );
-        let precision = plan.experiment.precision;
+        let precision = self.precision;
         ensure!(
             precision == 0.0 || (precision.is_finite() && (0.5..=50.0).contains(&precision)),
             "precision must be 0 (a fixed number of rounds) or a percentage from 0.5 to 50 (4 for ±4%)"
         );
         if precision > 0.0 {
             ensure!(
-                plan.experiment.rounds >= 2,
+                self.rounds >= 2,
                 "rounds must be at least 2 with a precision: they are the first stage, whose spread sets the rest"
             );
             ensure!(
-                plan.max_time >= Duration::from_secs(1)
-                    && plan.max_time <= Duration::from_secs(24 * 3600),
+                self.max_time.0 >= Duration::from_secs(1)
+                    && self.max_time.0 <= Duration::from_secs(24 * 3600),
                 "max-time must be between 1s and 24h"
             );
         }
         ensure!(
-            !plan.store_timeout.is_zero(),
+            !self.store_timeout.0.is_zero(),
             "store-timeout must be greater than zero"
         );
-        Ok(plan)
+        Ok(Plan { experiment: self })
     }
 }
 
@@ -343,11 +308,11 @@ mod tests {
             assert_eq!(kinds(&smoke), kinds(&full), "{name}");
             let plan = smoke.plan().unwrap_or_else(|e| panic!("{name}: {e:#}"));
             assert!(
-                plan.experiment.rounds <= 2 && plan.slice.as_millis() == 200,
+                plan.experiment.rounds <= 2 && plan.experiment.slice.0.as_millis() == 200,
                 "{name}"
             );
-            if let Some(f) = plan.faults {
-                assert!(f.duration.as_secs_f64() <= 2.0, "{name}");
+            if let Some(f) = plan.experiment.faults {
+                assert!(f.duration.0.as_secs_f64() <= 2.0, "{name}");
             }
         }
     }
@@ -357,7 +322,7 @@ mod tests {
         let quiet = shipped("default.toml");
         assert_eq!(quiet.ignored_settings(), Vec::<String>::new());
         let mut e = quiet.clone();
-        e.duration = "2s".into();
+        e.duration = crate::duration::Dur::parse("2s").expect("2s");
         e.slo_probes = 3;
         let ignored = e.ignored_settings();
         assert_eq!(ignored.len(), 2, "{ignored:?}");
