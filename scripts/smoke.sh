@@ -3,9 +3,11 @@
 # its short form (`authscale sweep --smoke`: every mode, N, fault kind and
 # persistence it names, with short slices, steps and fault runs), and each
 # run's run.json must say `status: complete`. CI runs this (scripts/test.sh);
-# about 3 minutes on 2 cores. The figures of a smoke run are not measurements.
+# about a minute on 2 cores, two experiments at a time. The figures of a
+# smoke run are not measurements.
 # Usage: scripts/smoke.sh [EXPERIMENT.toml ...]    (default: experiments/*.toml)
-# Environment: AUTHSCALE_BIN=PATH runs that binary instead of building one.
+# Environment: AUTHSCALE_BIN=PATH runs that binary instead of building one;
+# SMOKE_JOBS=N runs N experiments at a time (default 2; 1: one after another).
 set -uo pipefail
 # Paths given are the caller's: made absolute before moving to the root.
 absolute() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
@@ -25,24 +27,48 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-failed=()
-for file in "${files[@]}"; do
-  started=$SECONDS
-  dir="$out/$(basename "$file" .toml)"
+# One experiment's short run; its verdict line goes to $out/NAME.verdict,
+# and the exit status says whether it completed.
+smoke_one() {
+  local file=$1 started=$SECONDS
+  local dir="$out/$(basename "$file" .toml)"
   "$bin" sweep --config "$file" --smoke --quiet --out "$dir" >"$dir.log" 2>&1
-  code=$?
+  local code=$?
+  local run status
   run=$(ls -d "$dir"/*/run.json 2>/dev/null | head -1)
   status=$(sed -n 's/^  "status": "\(.*\)",$/\1/p' "$run" 2>/dev/null | head -1)
   if [ "$code" = 0 ] && [ "$status" = complete ]; then
-    echo "smoke: $file complete ($((SECONDS - started)) s)"
-  else
+    echo "smoke: $file complete ($((SECONDS - started)) s)" >"$dir.verdict"
+    return 0
+  fi
+  {
     echo "smoke: $file FAILED: exit $code, status '${status:-no run.json}' ($((SECONDS - started)) s)"
     sed 's/^/  | /' "$dir.log" | tail -20
+    local kept
     kept=$(mktemp -d /tmp/authscale-smoke-failed.XXXXXX)
     cp -r "$dir" "$dir.log" "$kept"/ 2>/dev/null
     echo "  (its results and log are kept in $kept)"
-    failed+=("$file")
-  fi
+  } >"$dir.verdict"
+  return 1
+}
+
+# Two at a time by default (SMOKE_JOBS): a short run spends most of its
+# time waiting on its slices and fault timers, and every run has its own
+# ports, cgroups and store, so two share the machine without meeting.
+jobs=${SMOKE_JOBS:-2}
+case "$jobs" in
+  '' | *[!0-9]* | 0) echo "smoke: SMOKE_JOBS must be a whole number of 1 or more, not '$jobs'" >&2; exit 2 ;;
+esac
+pids=()
+for file in "${files[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+  smoke_one "$file" &
+  pids+=($!)
+done
+failed=()
+for i in "${!files[@]}"; do
+  wait "${pids[$i]}" || failed+=("${files[$i]}")
+  cat "$out/$(basename "${files[$i]}" .toml).verdict"
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "smoke: ${#failed[@]} of ${#files[@]} experiments did not complete: ${failed[*]}"
