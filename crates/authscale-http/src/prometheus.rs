@@ -40,8 +40,7 @@ impl LatencyHistogram {
 
     /// Appends `# HELP`, `# TYPE` and the cumulative buckets, sum and count.
     pub fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} histogram");
+        family(out, name, "histogram", help);
         let mut cumulative = 0;
         for (bound, bucket) in self.bounds.iter().zip(self.buckets.iter()) {
             cumulative += bucket.load(Relaxed);
@@ -57,6 +56,31 @@ impl LatencyHistogram {
     }
 }
 
+/// Appends a metric family's `# HELP` and `# TYPE` lines (`kind`:
+/// counter, gauge, histogram, summary); its samples must follow at once.
+pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Appends one sample, `name{k="v",...} value` (no braces without labels).
+/// Label values are written as given: callers pass only values they made.
+pub fn sample(
+    out: &mut String,
+    name: &str,
+    labels: &[(&str, &dyn std::fmt::Display)],
+    value: impl std::fmt::Display,
+) {
+    out.push_str(name);
+    for (i, (key, label)) in labels.iter().enumerate() {
+        out.push(if i == 0 { '{' } else { ',' });
+        let _ = write!(out, "{key}=\"{label}\"");
+    }
+    if !labels.is_empty() {
+        out.push('}');
+    }
+    let _ = writeln!(out, " {value}");
+}
+
 /// `process_cpu_seconds_total`, the name Prometheus client libraries
 /// export a process's CPU under: what a deployment the lab does not run
 /// reads each instance's CPU from. `seconds` is this process's CPU time so
@@ -66,12 +90,14 @@ pub fn process_cpu_seconds_total(out: &mut String, seconds: f64) {
     static MOST: AtomicU64 = AtomicU64::new(0);
     let micros = (seconds.max(0.0) * 1e6) as u64;
     let most = MOST.fetch_max(micros, Relaxed).max(micros);
-    let _ = writeln!(
+    let name = "process_cpu_seconds_total";
+    family(
         out,
-        "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds."
+        name,
+        "counter",
+        "Total user and system CPU time spent in seconds.",
     );
-    let _ = writeln!(out, "# TYPE process_cpu_seconds_total counter");
-    let _ = writeln!(out, "process_cpu_seconds_total {:.6}", most as f64 / 1e6);
+    sample(out, name, &[], format_args!("{:.6}", most as f64 / 1e6));
 }
 
 #[cfg(test)]

@@ -2,12 +2,11 @@
 //! Fixed-size arrays of atomics: recording is a relaxed increment with no
 //! lock and no allocation on the request path.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use authscale_auth::Reason;
-use authscale_http::prometheus::LatencyHistogram;
+use authscale_http::prometheus::{self, LatencyHistogram, family, sample};
 
 pub use crate::route::Route;
 
@@ -80,47 +79,33 @@ impl Metrics {
     /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self, info: &[(&str, &str)]) -> String {
         let mut out = String::with_capacity(4096);
-        let labels: Vec<String> = info.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-        let _ = writeln!(
-            out,
-            "# HELP authscale_node_info Static facts about this node."
-        );
-        let _ = writeln!(out, "# TYPE authscale_node_info gauge");
-        let _ = writeln!(out, "authscale_node_info{{{}}} 1", labels.join(","));
+        let info: Vec<(&str, &dyn std::fmt::Display)> = info
+            .iter()
+            .map(|(k, v)| (*k, v as &dyn std::fmt::Display))
+            .collect();
+        let name = "authscale_node_info";
+        family(&mut out, name, "gauge", "Static facts about this node.");
+        sample(&mut out, name, &info, 1);
 
-        let _ = writeln!(
-            out,
-            "# HELP authscale_requests_total Requests answered, by route and status."
-        );
-        let _ = writeln!(out, "# TYPE authscale_requests_total counter");
+        let name = "authscale_requests_total";
+        let help = "Requests answered, by route and status.";
+        family(&mut out, name, "counter", help);
         for (r, route) in Route::ALL.iter().map(|r| r.path()).enumerate() {
             for (s, status) in STATUSES.iter().enumerate() {
                 let n = self.requests[r][s].load(Relaxed);
                 if n > 0 {
-                    let status = if *status == 0 {
-                        "other".to_string()
-                    } else {
-                        status.to_string()
-                    };
-                    let _ = writeln!(
-                        out,
-                        "authscale_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-                    );
+                    let status: &dyn std::fmt::Display =
+                        if *status == 0 { &"other" } else { status };
+                    sample(&mut out, name, &[("route", &route), ("status", status)], n);
                 }
             }
         }
 
-        let _ = writeln!(
-            out,
-            "# HELP authscale_auth_failures_total Refused credentials, by reason."
-        );
-        let _ = writeln!(out, "# TYPE authscale_auth_failures_total counter");
+        let name = "authscale_auth_failures_total";
+        family(&mut out, name, "counter", "Refused credentials, by reason.");
         for (i, reason) in Reason::ALL.iter().map(|r| r.as_str()).enumerate() {
             let n = self.auth_failures[i].load(Relaxed);
-            let _ = writeln!(
-                out,
-                "authscale_auth_failures_total{{reason=\"{reason}\"}} {n}"
-            );
+            sample(&mut out, name, &[("reason", &reason)], n);
         }
 
         self.store_calls.render(
@@ -128,34 +113,22 @@ impl Metrics {
             "authscale_store_call_seconds",
             "Latency of session store calls.",
         );
-        authscale_http::prometheus::process_cpu_seconds_total(
+        prometheus::process_cpu_seconds_total(
             &mut out,
             authscale_schema::process_cpu_seconds(std::process::id()),
         );
-        let _ = writeln!(
-            out,
-            "# HELP authscale_store_errors_total Store calls that failed or timed out."
-        );
-        let _ = writeln!(out, "# TYPE authscale_store_errors_total counter");
-        let _ = writeln!(
-            out,
-            "authscale_store_errors_total {}",
-            self.store_errors.load(Relaxed)
-        );
+        let name = "authscale_store_errors_total";
+        let help = "Store calls that failed or timed out.";
+        family(&mut out, name, "counter", help);
+        sample(&mut out, name, &[], self.store_errors.load(Relaxed));
         // The modelled store distance (--store-rtt) as achieved, so a run
         // records what its nodes really waited, not only what was asked.
         let (count, total) = authscale_auth::store_delays_achieved();
-        let _ = writeln!(
-            out,
-            "# HELP authscale_store_rtt_achieved_seconds Modelled store distance as achieved per store call (--store-rtt)."
-        );
-        let _ = writeln!(out, "# TYPE authscale_store_rtt_achieved_seconds summary");
-        let _ = writeln!(
-            out,
-            "authscale_store_rtt_achieved_seconds_sum {}",
-            total.as_secs_f64()
-        );
-        let _ = writeln!(out, "authscale_store_rtt_achieved_seconds_count {count}");
+        let name = "authscale_store_rtt_achieved_seconds";
+        let help = "Modelled store distance as achieved per store call (--store-rtt).";
+        family(&mut out, name, "summary", help);
+        sample(&mut out, &format!("{name}_sum"), &[], total.as_secs_f64());
+        sample(&mut out, &format!("{name}_count"), &[], count);
         out
     }
 }

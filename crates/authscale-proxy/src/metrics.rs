@@ -1,11 +1,13 @@
 //! The proxy's own counters: latency of proxied requests, errors by side
 //! and kind, and the per-upstream counters, as Prometheus text.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use authscale_http::prometheus::LatencyHistogram;
+use authscale_http::prometheus::{self, LatencyHistogram, family, sample};
+
+/// A sample's labels, as [`sample`] takes them.
+type Labels<'a> = &'a [(&'a str, &'a dyn std::fmt::Display)];
 
 use crate::upload::ClientFault;
 use crate::upstreams::{FailureKind, Upstreams};
@@ -88,113 +90,84 @@ impl ProxyMetrics {
             "authscale_proxy_request_seconds",
             "Time from request to response head.",
         );
-        authscale_http::prometheus::process_cpu_seconds_total(
+        prometheus::process_cpu_seconds_total(
             &mut out,
             authscale_schema::process_cpu_seconds(std::process::id()),
         );
 
-        let _ = writeln!(
-            out,
-            "# HELP authscale_proxy_errors_total Errors by side (upstream, downstream, internal) and kind."
-        );
-        let _ = writeln!(out, "# TYPE authscale_proxy_errors_total counter");
+        let name = "authscale_proxy_errors_total";
+        let help = "Errors by side (upstream, downstream, internal) and kind.";
+        family(&mut out, name, "counter", help);
         let set = upstreams.snapshot();
         for kind in FailureKind::ALL {
             let n: u64 = set.iter().map(|u| u.failures(kind)).sum();
-            let _ = writeln!(
-                out,
-                "authscale_proxy_errors_total{{side=\"upstream\",kind=\"{}\"}} {n}",
-                kind.as_str()
-            );
+            let labels: Labels = &[("side", &"upstream"), ("kind", &kind.as_str())];
+            sample(&mut out, name, labels, n);
         }
-        let _ = writeln!(
-            out,
-            "authscale_proxy_errors_total{{side=\"downstream\",kind=\"connection\"}} {}",
-            self.downstream_errors.load(Relaxed)
-        );
+        let labels: Labels = &[("side", &"downstream"), ("kind", &"connection")];
+        sample(&mut out, name, labels, self.downstream_errors.load(Relaxed));
         for (kind, n) in ClientFault::KINDS.iter().zip(&self.client_faults) {
-            let _ = writeln!(
-                out,
-                "authscale_proxy_errors_total{{side=\"downstream\",kind=\"{kind}\"}} {}",
-                n.load(Relaxed)
-            );
+            let labels: Labels = &[("side", &"downstream"), ("kind", kind)];
+            sample(&mut out, name, labels, n.load(Relaxed));
         }
-        let _ = writeln!(
-            out,
-            "# HELP authscale_proxy_local_answers_total Responses the proxy made itself."
-        );
-        let _ = writeln!(out, "# TYPE authscale_proxy_local_answers_total counter");
-        for (i, status) in ["502", "503", "504"].iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "authscale_proxy_local_answers_total{{status=\"{status}\"}} {}",
-                self.local[i].load(Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP authscale_proxy_retries_total Idempotent requests retried on another upstream."
-        );
-        let _ = writeln!(out, "# TYPE authscale_proxy_retries_total counter");
-        let _ = writeln!(
-            out,
-            "authscale_proxy_retries_total {}",
-            self.retries.load(Relaxed)
-        );
 
-        let _ = writeln!(
-            out,
-            "# HELP authscale_upstream_requests_total Requests sent to each upstream."
+        let name = "authscale_proxy_local_answers_total";
+        family(
+            &mut out,
+            name,
+            "counter",
+            "Responses the proxy made itself.",
         );
-        let _ = writeln!(out, "# TYPE authscale_upstream_requests_total counter");
-        for u in set.iter() {
-            let _ = writeln!(
-                out,
-                "authscale_upstream_requests_total{{upstream=\"{}\"}} {}",
-                u.addr,
-                u.requests()
+        for (i, status) in ["502", "503", "504"].iter().enumerate() {
+            sample(
+                &mut out,
+                name,
+                &[("status", status)],
+                self.local[i].load(Relaxed),
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP authscale_upstream_failures_total Failed forwards per upstream and kind."
+        let name = "authscale_proxy_retries_total";
+        let help = "Idempotent requests retried on another upstream.";
+        family(&mut out, name, "counter", help);
+        sample(&mut out, name, &[], self.retries.load(Relaxed));
+
+        // Each family's samples together, one per upstream (and kind).
+        let per_upstream = |out: &mut String, name, kind, help, value: &dyn Fn(&_) -> u64| {
+            family(out, name, kind, help);
+            for u in set.iter() {
+                sample(out, name, &[("upstream", &u.addr)], value(u));
+            }
+        };
+        per_upstream(
+            &mut out,
+            "authscale_upstream_requests_total",
+            "counter",
+            "Requests sent to each upstream.",
+            &|u| u.requests(),
         );
-        let _ = writeln!(out, "# TYPE authscale_upstream_failures_total counter");
+        let name = "authscale_upstream_failures_total";
+        let help = "Failed forwards per upstream and kind.";
+        family(&mut out, name, "counter", help);
         for u in set.iter() {
             for kind in FailureKind::ALL {
-                let _ = writeln!(
-                    out,
-                    "authscale_upstream_failures_total{{upstream=\"{}\",kind=\"{}\"}} {}",
-                    u.addr,
-                    kind.as_str(),
-                    u.failures(kind)
-                );
+                let labels: Labels = &[("upstream", &u.addr), ("kind", &kind.as_str())];
+                sample(&mut out, name, labels, u.failures(kind));
             }
         }
-        let _ = writeln!(
-            out,
-            "# HELP authscale_upstream_in_flight Requests in flight per upstream."
+        per_upstream(
+            &mut out,
+            "authscale_upstream_in_flight",
+            "gauge",
+            "Requests in flight per upstream.",
+            &|u| u.in_flight(),
         );
-        let _ = writeln!(out, "# TYPE authscale_upstream_in_flight gauge");
-        let _ = writeln!(
-            out,
-            "# HELP authscale_upstream_healthy 1 when the upstream receives traffic."
+        per_upstream(
+            &mut out,
+            "authscale_upstream_healthy",
+            "gauge",
+            "1 when the upstream receives traffic.",
+            &|u| u64::from(upstreams.is_healthy(u)),
         );
-        let _ = writeln!(out, "# TYPE authscale_upstream_healthy gauge");
-        for u in set.iter() {
-            let _ = writeln!(
-                out,
-                "authscale_upstream_in_flight{{upstream=\"{}\"}} {}",
-                u.addr,
-                u.in_flight()
-            );
-            let _ = writeln!(
-                out,
-                "authscale_upstream_healthy{{upstream=\"{}\"}} {}",
-                u.addr,
-                u8::from(upstreams.is_healthy(u))
-            );
-        }
         out
     }
 }
