@@ -70,16 +70,11 @@ fn per_mode(c: &mut Criterion) {
         let node = Arc::new(Node::new(config(*mode, url.as_deref())).expect("node"));
         let credential = runtime.block_on(credential(&node, *mode));
         let mut sender = runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            tokio::spawn(authscale_node::serve(
-                listener,
-                node.clone(),
-                std::future::pending(),
-                Duration::ZERO,
-            ));
+            let node = node.clone();
+            let addr = authscale_testkit::spawn_on_free_port(|listener| {
+                authscale_node::serve(listener, node, std::future::pending(), Duration::ZERO)
+            })
+            .await;
             let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
             stream.set_nodelay(true).expect("nodelay");
             let (sender, conn) =

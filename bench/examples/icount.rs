@@ -29,8 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authscale_auth::{
-    Algorithm, KeySource, RedisStoreConfig, SessionId, TokenConfig, TokenKeyConfig, TokenScheme,
-    parse_cookie,
+    Algorithm, RedisStoreConfig, SessionId, TokenConfig, TokenKeyConfig, TokenScheme, parse_cookie,
 };
 use authscale_bench::callgrind::{self, Uncounted};
 use authscale_bench::login::{credential, me};
@@ -174,22 +173,7 @@ fn key(name: &str) -> Vec<u8> {
 }
 
 fn token_config(alg: Algorithm, ttl: Duration) -> TokenConfig {
-    let source = match alg {
-        Algorithm::HS256 => KeySource::Secret(key("hs256-a.secret")),
-        Algorithm::RS256 => KeySource::Pair {
-            private_pem: key("rs256-a.key"),
-            public_pem: key("rs256-a.pub"),
-        },
-        Algorithm::ES256 => KeySource::Pair {
-            private_pem: key("es256.key"),
-            public_pem: key("es256.pub"),
-        },
-        Algorithm::EdDSA => KeySource::Pair {
-            private_pem: key("eddsa.key"),
-            public_pem: key("eddsa.pub"),
-        },
-        other => panic!("no fixture key for {other:?}"),
-    };
+    let source = authscale_bench::keys::key_source(alg, key);
     let mut config = TokenConfig::new(
         alg,
         vec![TokenKeyConfig {

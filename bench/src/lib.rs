@@ -3,4 +3,5 @@
 //! `benches/` (criterion).
 
 pub mod callgrind;
+pub mod keys;
 pub mod login;

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use authscale_auth::{Algorithm, KeySource, TokenConfig, TokenKeyConfig, TokenScheme, User};
+use authscale_auth::{Algorithm, TokenConfig, TokenKeyConfig, TokenScheme, User};
 use authscale_testkit::{RedisServer, fixtures_dir};
 
 pub fn key(name: &str) -> Vec<u8> {
@@ -11,22 +11,7 @@ pub fn key(name: &str) -> Vec<u8> {
 
 /// A token scheme for `alg` with the project's test keys.
 pub fn scheme(alg: Algorithm) -> TokenScheme {
-    let source = match alg {
-        Algorithm::HS256 => KeySource::Secret(key("hs256-a.secret")),
-        Algorithm::RS256 => KeySource::Pair {
-            private_pem: key("rs256-a.key"),
-            public_pem: key("rs256-a.pub"),
-        },
-        Algorithm::ES256 => KeySource::Pair {
-            private_pem: key("es256.key"),
-            public_pem: key("es256.pub"),
-        },
-        Algorithm::EdDSA => KeySource::Pair {
-            private_pem: key("eddsa.key"),
-            public_pem: key("eddsa.pub"),
-        },
-        other => panic!("no bench key for {other:?}"),
-    };
+    let source = authscale_bench::keys::key_source(alg, key);
     TokenScheme::new(TokenConfig::new(
         alg,
         vec![TokenKeyConfig {

@@ -5,9 +5,9 @@
 
 mod support;
 
-use support::bin;
+use support::{authscale, bin, exited, refused_args, run_in_crate, succeeded, utf8, words};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn temp(name: &str) -> PathBuf {
@@ -17,20 +17,26 @@ fn temp(name: &str) -> PathBuf {
 /// `authscale ab` with a tiny plan (2 rounds of 300 ms, one node a side),
 /// run from the repository so revisions resolve.
 fn ab(extra: &[&str]) -> Output {
-    Command::new(bin())
-        .args([
-            "ab", "--rounds", "2", "--block", "1", "--slice", "300ms", "--warmup", "100ms",
-            "--nodes", "1",
-        ])
-        .args(extra)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run ab")
+    let plan = words("ab --rounds 2 --block 1 --slice 300ms --warmup 100ms --nodes 1");
+    run_in_crate([&plan[..], extra].concat())
+}
+
+/// `--json JSON --markdown MARKDOWN`: the files an `ab` run writes.
+fn written_to<'a>(json: &'a Path, markdown: &'a Path) -> [&'a str; 4] {
+    ["--json", utf8(json), "--markdown", utf8(markdown)]
+}
+
+/// `authscale ab ARGS` from this crate's folder, with `PATH` as given.
+fn ab_with_path(args: &[&str], path: impl AsRef<std::ffi::OsStr>) -> Output {
+    let mut command = authscale(args);
+    command
+        .env("PATH", path)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    command.output().expect("run ab")
 }
 
 fn refused(output: &Output, side: &str, why: &str) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = exited(output, 2);
     assert!(
         stderr.contains(&format!("side {side} cannot run")) && stderr.contains(why),
         "{stderr}"
@@ -40,8 +46,7 @@ fn refused(output: &Output, side: &str, why: &str) {
 #[test]
 fn a_missing_binary_is_refused_naming_its_side() {
     let missing = temp("no-such-binary");
-    let output = ab(&["--a-bin", missing.to_str().expect("utf-8")]);
-    refused(&output, "A", "no binary at");
+    refused(&ab(&["--a-bin", utf8(&missing)]), "A", "no binary at");
 }
 
 #[test]
@@ -52,12 +57,7 @@ fn an_unknown_revision_is_refused_naming_its_side() {
 
 #[test]
 fn a_revision_without_git_is_refused_naming_its_side() {
-    let output = Command::new(bin())
-        .args(["ab", "--a-rev", "HEAD"])
-        .env("PATH", temp("no-git-here"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run ab");
+    let output = ab_with_path(&["ab", "--a-rev", "HEAD"], temp("no-git-here"));
     refused(&output, "A", "git is needed");
 }
 
@@ -71,15 +71,17 @@ fn node_arguments_the_node_rejects_are_refused_naming_their_side() {
         "B",
         "exited before it listened: unexpected argument",
     );
-    let output = ab(&["--a-node-args", "--jwt-alg RS256"]);
-    refused(&output, "A", "RS256 takes PEM keys");
+    refused(
+        &ab(&["--a-node-args", "--jwt-alg RS256"]),
+        "A",
+        "RS256 takes PEM keys",
+    );
 }
 
 #[test]
 fn a_side_whose_requests_fail_is_refused_naming_it() {
     // Another directory seed: B's nodes know other passwords, every login fails.
-    let output = ab(&["--b-node-args", "--seed 99"]);
-    refused(&output, "B", "requests failed");
+    refused(&ab(&["--b-node-args", "--seed 99"]), "B", "requests failed");
 }
 
 #[test]
@@ -90,16 +92,8 @@ fn a_tiny_comparison_writes_both_sides_and_the_verdicts_and_fails_its_bound() {
     // still writes everything.
     let limits = temp("impossible.toml");
     std::fs::write(&limits, "[fail]\nthroughput = 1e12\n").expect("limits");
-    let output = ab(&[
-        "--gate",
-        limits.to_str().expect("utf-8"),
-        "--b-node-args",
-        "--work-us 30",
-        "--json",
-        json.to_str().expect("utf-8"),
-        "--markdown",
-        markdown.to_str().expect("utf-8"),
-    ]);
+    let gate = ["--gate", utf8(&limits), "--b-node-args", "--work-us 30"];
+    let output = ab(&[&gate[..], &written_to(&json, &markdown)].concat());
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
@@ -107,11 +101,9 @@ fn a_tiny_comparison_writes_both_sides_and_the_verdicts_and_fails_its_bound() {
         stderr.contains("B/A beyond its bound: throughput"),
         "{stderr}"
     );
-    assert!(
-        stdout.contains("node_cpu_us_per_protected_request"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("ab: FAIL"), "{stdout}");
+    for said in ["node_cpu_us_per_protected_request", "ab: FAIL"] {
+        assert!(stdout.contains(said), "{stdout}");
+    }
     let text = std::fs::read_to_string(&json).expect("json");
     let value: serde_json::Value = serde_json::from_str(&text).expect("parses");
     let slices = value["run"]["slices"].as_array().expect("slices");
@@ -172,19 +164,15 @@ fn side_a_is_the_commit_the_change_starts_from_taken_from_the_cache_or_skipped_w
             format!("node_code = {node_code}\n[fail]\nnode_cpu_us_per_protected_request = 100.0\n"),
         )
         .expect("limits");
+        let gate = ["--gate", utf8(&limits), "--a-base", "HEAD"];
+        let cached = ["--build-cache", utf8(&cache)];
         ab(&[
-            "--gate",
-            limits.to_str().expect("utf-8"),
-            "--a-base",
-            "HEAD",
-            "--build-cache",
-            cache.to_str().expect("utf-8"),
-            "--json",
-            json.to_str().expect("utf-8"),
-            "--markdown",
-            markdown.to_str().expect("utf-8"),
-            "--quiet",
-        ])
+            &gate[..],
+            &cached,
+            &written_to(&json, &markdown),
+            &["--quiet"],
+        ]
+        .concat())
     };
     // No node code differs from side A: nothing is built or measured.
     let output = gate("[\"no-such-path-in-authscale\"]");
@@ -201,12 +189,7 @@ fn side_a_is_the_commit_the_change_starts_from_taken_from_the_cache_or_skipped_w
     assert!(!json.exists());
     // Node code differs (an empty list counts all of it): side A is
     // HEAD's build, found in the cache.
-    let output = gate("[]");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(&gate("[]"));
     let value: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parses");
     assert_eq!(value["run"]["a"]["bin"], cached.to_str().expect("utf-8"));
@@ -220,12 +203,7 @@ fn side_a_is_the_commit_the_change_starts_from_taken_from_the_cache_or_skipped_w
     // Nothing was built: the cache holds no worktree and no target folder.
     assert!(!cache.join("worktrees").exists() && !cache.join("target").exists());
     // A base that is not a commit here is refused, saying what to do.
-    let output = ab(&[
-        "--gate",
-        limits.to_str().expect("utf-8"),
-        "--a-base",
-        "no-such-ref-x",
-    ]);
+    let output = ab(&["--gate", utf8(&limits), "--a-base", "no-such-ref-x"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--a-base"));
     let _ = std::fs::remove_dir_all(&cache);
@@ -250,13 +228,15 @@ fn a_revision_whose_build_fails_is_refused_and_its_worktree_removed() {
         std::env::var("PATH").unwrap_or_default()
     );
     let cache = temp("failing-cache");
-    let output = Command::new(bin())
-        .args(["ab", "--quiet", "--b-rev", "HEAD", "--build-cache"])
-        .arg(&cache)
-        .env("PATH", path)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run ab");
+    let args = [
+        "ab",
+        "--quiet",
+        "--b-rev",
+        "HEAD",
+        "--build-cache",
+        utf8(&cache),
+    ];
+    let output = ab_with_path(&args, path);
     refused(&output, "B", "the release build of HEAD failed");
     let worktrees: Vec<_> = std::fs::read_dir(cache.join("worktrees"))
         .expect("worktrees folder")
@@ -271,48 +251,38 @@ fn a_revision_whose_build_fails_is_refused_and_its_worktree_removed() {
 
 #[test]
 fn a_bad_plan_is_refused_before_anything_starts() {
-    for (args, why) in [
-        (vec!["--nodes", "1000"], "--nodes must be 1 to 64"),
-        (vec!["--slice", "0s"], "--slice must be 100ms to 1h"),
-        (vec!["--slice", "1us"], "--slice must be 100ms to 1h"),
-        (vec!["--slice", "100000h"], "--slice must be 100ms to 1h"),
+    let refused = |args: &[&str], why: &str| {
+        refused_args(args, &run_in_crate(["ab"].iter().chain(args)), why);
+    };
+    // A flag, the values of it refused, and what the refusal says.
+    for (flag, values, why) in [
+        ("--nodes", &["1000"][..], "--nodes must be 1 to 64"),
         (
-            vec!["--json", "/nonexistent-folder/ab.json"],
-            "does not exist",
+            "--slice",
+            &["0s", "1us", "100000h"],
+            "--slice must be 100ms to 1h",
         ),
-        // Rounds to a precision: every value that cannot work.
-        (
-            vec!["--first-rounds", "12", "--block", "4"],
-            "a multiple of 8",
-        ),
-        (vec!["--precision", "0"], "--precision is a percentage"),
-        (vec!["--b-costlier", "-5"], "--b-costlier is a percentage"),
-        (vec!["--precision", "-1"], "--precision is a percentage"),
-        (
-            vec!["--b-costlier", "10", "--b-node-args", "--work-us 30"],
-            "drop --work-us",
-        ),
-        (
-            vec!["--rounds", "4", "--precision", "5"],
-            "cannot be used with",
-        ),
-        (vec!["--block", "0"], "--block 1 to 1000"),
-        (vec!["--block", "2147483652"], "--block 1 to 1000"),
-        (vec!["--rounds", "6"], "a multiple of 8 with --block 4"),
-        (vec!["--max-time", "0s"], "--max-time must be between"),
-        (vec!["--cpu-period", "0s"], "--cpu-period must be between"),
-        (vec!["--max-time", "soon"], "max-time"),
+        ("--json", &["/nonexistent-folder/ab.json"], "does not exist"),
+        ("--precision", &["0", "-1"], "--precision is a percentage"),
+        ("--b-costlier", &["-5"], "--b-costlier is a percentage"),
+        ("--block", &["0", "2147483652"], "--block 1 to 1000"),
+        ("--rounds", &["6"], "a multiple of 8 with --block 4"),
+        ("--max-time", &["soon"], "max-time"),
+        ("--max-time", &["0s"], "--max-time must be between"),
+        ("--cpu-period", &["0s"], "--cpu-period must be between"),
     ] {
-        let output = Command::new(bin())
-            .arg("ab")
-            .args(&args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .expect("run ab");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(why), "{args:?}: {stderr}");
+        for value in values {
+            refused(&[flag, value], why);
+        }
     }
+    // Rounds to a precision: every combination that cannot work.
+    refused(&["--first-rounds", "12", "--block", "4"], "a multiple of 8");
+    let costlier = ["--b-costlier", "10", "--b-node-args", "--work-us 30"];
+    refused(&costlier, "drop --work-us");
+    refused(
+        &["--rounds", "4", "--precision", "5"],
+        "cannot be used with",
+    );
 }
 
 #[test]
@@ -321,34 +291,13 @@ fn a_comparison_to_a_precision_records_its_stages_blocks_and_calibrated_regressi
     // ±0.1% cannot be reached in 8 s: the first stage asks for more rounds
     // than fit, the second stage measures what fits, and the output says
     // the precision was not reached.
-    let output = Command::new(bin())
-        .args([
-            "ab",
-            "--nodes",
-            "1",
-            "--slice",
-            "200ms",
-            "--warmup",
-            "50ms",
-            "--block",
-            "1",
-            "--first-rounds",
-            "2",
-            "--precision",
-            "0.1",
-            "--max-time",
-            "8s",
-            "--b-costlier",
-            "10",
-            "--json",
-            json.to_str().expect("utf-8"),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run ab");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let plan = words(
+        "ab --nodes 1 --slice 200ms --warmup 50ms --block 1 --first-rounds 2 \
+         --precision 0.1 --max-time 8s --b-costlier 10",
+    );
+    let output = run_in_crate(plan.iter().chain(&["--json", utf8(&json)]));
+    let stdout = succeeded(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("wanted ±0.1%, NOT reached"), "{stdout}");
     assert!(stderr.contains("calibration: A's nodes"), "{stderr}");
     let value: serde_json::Value =
@@ -387,12 +336,7 @@ fn a_run_too_noisy_to_see_the_regression_the_gate_stands_for_cannot_judge() {
         "detect = 1.01\n[fail]\nnode_cpu_us_per_protected_request = 1.05\n",
     )
     .expect("limits");
-    let output = ab(&[
-        "--gate",
-        limits.to_str().expect("utf-8"),
-        "--a-bin",
-        bin().to_str().expect("utf-8"),
-    ]);
+    let output = ab(&["--gate", utf8(&limits), "--a-bin", utf8(bin())]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");

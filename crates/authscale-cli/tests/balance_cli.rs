@@ -5,11 +5,9 @@
 
 mod support;
 
-use std::process::Command;
-
 use authscale_testkit::ChildProcess;
-use support::bin;
-use support::sweep::{finished, nothing_left, out_dir, start_sweep};
+use support::sweep::{nothing_left, out_dir, swept, tiny_sweep};
+use support::{auth_node, run, succeeded};
 
 /// Requests the node at `addr` has answered on its protected route.
 fn served(addr: std::net::SocketAddr) -> u64 {
@@ -18,30 +16,16 @@ fn served(addr: std::net::SocketAddr) -> u64 {
 
 #[test]
 fn load_spreads_its_connections_over_every_target() {
-    let nodes: Vec<ChildProcess> = (0..3)
-        .map(|_| {
-            ChildProcess::spawn_server(
-                bin(),
-                &["node", "--auth", "none", "--listen", "127.0.0.1:0"],
-            )
-        })
-        .collect();
+    let nodes: Vec<ChildProcess> = (0..3).map(|_| auth_node("none", &[])).collect();
     let urls: Vec<String> = nodes
         .iter()
         .map(|n| format!("http://{}", n.addr()))
         .collect();
-    let output = Command::new(bin())
-        .args([
-            "load", "--target", &urls[0], "--spread", &urls[1], "--spread", &urls[2],
-        ])
-        .args(["-c", "6", "--max-requests", "600", "--duration", "5s"])
-        .output()
-        .expect("run load");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let load = [
+        "load", "--target", &urls[0], "--spread", &urls[1], "--spread", &urls[2],
+    ];
+    let flags = ["-c", "6", "--max-requests", "600", "--duration", "5s"];
+    succeeded(&run(load.iter().chain(&flags)));
     let counts: Vec<u64> = nodes.iter().map(|n| served(n.addr())).collect();
     // Two connections each, in a closed loop: every node served, and none
     // more than about twice another (the loop is fair, not exact).
@@ -50,13 +34,7 @@ fn load_spreads_its_connections_over_every_target() {
     assert!(*max <= 3 * *min, "{counts:?}");
 
     // Fewer connections than targets: one would get none. Refused.
-    let fewer = Command::new(bin())
-        .args([
-            "load", "--target", &urls[0], "--spread", &urls[1], "-c", "1",
-        ])
-        .args(["--duration", "1s"])
-        .output()
-        .expect("run load");
+    let fewer = run(load[..5].iter().chain(&["-c", "1", "--duration", "1s"]));
     assert_eq!(fewer.status.code(), Some(2), "{fewer:?}");
     let stderr = String::from_utf8_lossy(&fewer.stderr);
     assert!(stderr.contains("connection per target"), "{stderr}");
@@ -65,25 +43,8 @@ fn load_spreads_its_connections_over_every_target() {
 #[test]
 fn a_sweep_balanced_by_the_client_has_no_proxy_in_its_steps_and_says_so() {
     let out = out_dir("balance-client");
-    let child = start_sweep(
-        &[
-            "--modes",
-            "session,token",
-            "--nodes",
-            "1,2",
-            "--rounds",
-            "2",
-            "--slice",
-            "300ms",
-            "--revocation-window",
-            "0s",
-            "--balance",
-            "client",
-            "-q",
-        ],
-        &out,
-    );
-    let (sweep_pid, dir, run) = finished(child, &out);
+    let client = ["--revocation-window", "0s", "--balance", "client", "-q"];
+    let (sweep_pid, dir, run) = swept(&tiny_sweep(&client), &out);
     assert_eq!(run["status"], "complete");
     assert_eq!(run["plan"]["experiment"]["balance"], "client");
     let steps = run["steps"].as_array().expect("steps");

@@ -8,22 +8,12 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use authscale_schema::{Experiment, Run};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use support::{file_names, gate_of, root, run, succeeded, utf8};
 
 fn figures(root: &Path, extra: &[&str]) -> std::process::Output {
-    Command::new(support::bin())
-        .arg("figures")
-        .arg("--root")
-        .arg(root)
-        .args(extra)
-        .output()
-        .expect("authscale figures runs")
+    run([&["figures", "--root", utf8(root)][..], extra].concat())
 }
 
 /// Every committed run folder and the experiment file it must be a run of.
@@ -121,12 +111,7 @@ fn every_committed_report_is_what_this_build_renders_from_its_run() {
             );
         }
         // And no chart or page is left over from an earlier renderer.
-        for entry in std::fs::read_dir(&dir).expect("run folder") {
-            let name = entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned();
+        for name in file_names(&dir) {
             if name.ends_with(".svg") || name == "report.md" || name == "summary.csv" {
                 assert!(
                     names.contains(&name),
@@ -146,13 +131,7 @@ fn every_aa_run_passes_the_gate_against_the_baseline() {
             continue;
         }
         judged += 1;
-        let out = Command::new(support::bin())
-            .args(["gate", "--baseline"])
-            .arg(root().join("results/baseline"))
-            .arg("--run")
-            .arg(&dir)
-            .output()
-            .expect("gate runs");
+        let out = gate_of(&root().join("results/baseline"), &dir, &[]);
         assert!(
             out.status.success(),
             "{}: {}{}",
@@ -166,14 +145,7 @@ fn every_aa_run_passes_the_gate_against_the_baseline() {
 
 #[test]
 fn every_figure_in_readme_and_docs_matches_its_results() {
-    let out = figures(&root(), &[]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let said = String::from_utf8_lossy(&out.stdout);
+    let said = succeeded(&figures(&root(), &[]));
     assert!(said.contains("match their results"), "{said}");
 }
 

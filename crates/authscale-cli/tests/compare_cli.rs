@@ -4,8 +4,11 @@
 //! verdicts from calling it one.
 
 mod committed_runs;
+mod support;
 
 use std::process::Output;
+
+use support::succeeded;
 
 use committed_runs::{authscale, edited, precision_runs, refused, scale_throughput, steps};
 
@@ -23,8 +26,7 @@ fn shipped(run: &str) -> String {
 
 /// Verdicts that call a difference resolved.
 fn resolved(output: &Output) -> usize {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    let stdout = succeeded(output);
     stdout.matches("B faster").count() + stdout.matches("B slower").count()
 }
 
@@ -100,8 +102,7 @@ fn zero_slices_are_named_and_runs_without_a_shared_step_refused() {
         }
     });
     let output = compare(&[&a, stalled.to_str().expect("utf-8")]);
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(output.status.success(), "{stdout}");
+    let stdout = succeeded(&output);
     let row = stdout
         .lines()
         .find(|l| l.starts_with("| token | 8 |"))

@@ -3,37 +3,28 @@
 
 mod support;
 
-use support::bin;
+use support::{gate_of, quick_run, read_json, refused, run, succeeded, utf8};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../authscale-report/tests/fixtures/quick-run.json")
-}
+use std::process::Output;
 
 fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("authscale-gate-{}-{name}", std::process::id()))
 }
 
 fn gate(thresholds: &str, extra: &[&str]) -> Output {
-    gate_run(thresholds, &fixture(), extra)
+    gate_run(thresholds, &quick_run(), extra)
 }
 
 /// `gate` of `run` against the fixture as baseline, with these thresholds.
 fn gate_run(thresholds: &str, run: &Path, extra: &[&str]) -> Output {
     let file = temp(&format!("{}.toml", thresholds.len()));
     std::fs::write(&file, thresholds).expect("thresholds");
-    let output = Command::new(bin())
-        .args(["gate", "--baseline"])
-        .arg(fixture())
-        .arg("--run")
-        .arg(run)
-        .arg("--thresholds")
-        .arg(&file)
-        .args(extra)
-        .output()
-        .expect("run gate");
+    let output = gate_of(
+        &quick_run(),
+        run,
+        &[&["--thresholds", utf8(&file)], extra].concat(),
+    );
     let _ = std::fs::remove_file(&file);
     output
 }
@@ -45,13 +36,7 @@ fn gate_exit_codes_are_0_pass_1_fail_2_error() {
         r#"checks = ["token.efficiency@max >= 0.5", "token.cpu_us_per_req.nodes@max <= baseline * 1.25"]"#,
         &["--markdown", markdown.to_str().expect("utf-8")],
     );
-    let stdout = String::from_utf8_lossy(&pass.stdout);
-    assert_eq!(
-        pass.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&pass.stderr)
-    );
+    let stdout = succeeded(&pass);
     assert!(
         stdout.contains("gate: pass") && stdout.contains("token.efficiency@max"),
         "{stdout}"
@@ -75,11 +60,7 @@ fn gate_exit_codes_are_0_pass_1_fail_2_error() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown metric"));
 
-    let missing = Command::new(bin())
-        .args(["gate", "--baseline", "/nonexistent/run.json", "--run"])
-        .arg(fixture())
-        .output()
-        .expect("run gate");
+    let missing = gate_of(Path::new("/nonexistent/run.json"), &quick_run(), &[]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read"));
 }
@@ -88,21 +69,14 @@ fn gate_exit_codes_are_0_pass_1_fail_2_error() {
 fn a_baseline_folder_finds_its_thresholds_inside_it() {
     let folder = temp("baseline-folder");
     std::fs::create_dir_all(&folder).expect("folder");
-    std::fs::copy(fixture(), folder.join("run.json")).expect("baseline run");
+    std::fs::copy(quick_run(), folder.join("run.json")).expect("baseline run");
     std::fs::write(
         folder.join("thresholds.toml"),
         r#"checks = ["token.efficiency@max >= 0.5"]"#,
     )
     .expect("thresholds");
     for baseline in [folder.clone(), folder.join("run.json")] {
-        let output = Command::new(bin())
-            .arg("gate")
-            .arg("--baseline")
-            .arg(&baseline)
-            .arg("--run")
-            .arg(fixture())
-            .output()
-            .expect("run gate");
+        let output = gate_of(&baseline, &quick_run(), &[]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(
             output.status.code(),
@@ -118,17 +92,8 @@ fn a_baseline_folder_finds_its_thresholds_inside_it() {
 fn report_writes_markdown_and_charts_into_the_results_folder() {
     let dir = temp("report");
     std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::copy(fixture(), dir.join("run.json")).expect("copy");
-    let output = Command::new(bin())
-        .arg("report")
-        .arg(&dir)
-        .output()
-        .expect("run report");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    std::fs::copy(quick_run(), dir.join("run.json")).expect("copy");
+    let stdout = succeeded(&run(["report", utf8(&dir)]));
     for file in [
         "report.md",
         "throughput.svg",
@@ -138,27 +103,15 @@ fn report_writes_markdown_and_charts_into_the_results_folder() {
     ] {
         assert!(dir.join(file).exists(), "{file}");
     }
-    assert!(String::from_utf8_lossy(&output.stdout).contains("session:"));
-    let not_a_run = Command::new(bin())
-        .arg("report")
-        .arg(dir.join("report.md"))
-        .output()
-        .expect("run report");
+    assert!(stdout.contains("session:"));
+    let not_a_run = run(["report", utf8(&dir.join("report.md"))]);
     assert_eq!(not_a_run.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Exit 2, saying `says`.
-fn refused(output: &Output, says: &str) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(says), "{stderr}");
-}
-
 #[test]
 fn a_run_of_other_node_counts_is_not_judged_against_the_baseline() {
-    let default_run =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/precision/evening/run-1.json");
+    let default_run = support::root().join("results/precision/evening/run-1.json");
     refused(
         &gate_run(
             r#"checks = ["token.efficiency@max >= 0.5"]"#,
@@ -171,8 +124,7 @@ fn a_run_of_other_node_counts_is_not_judged_against_the_baseline() {
 
 #[test]
 fn a_run_lacking_steps_or_not_complete_is_not_judged() {
-    let base: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture()).expect("fixture")).expect("json");
+    let base = read_json(&quick_run());
     let largest = base["plan"]["experiment"]["nodes"]
         .as_array()
         .and_then(|n| n.last())

@@ -3,17 +3,11 @@
 
 mod support;
 
-use std::process::Command;
-
 use authscale_schema::AuthMode;
+use support::{exited, run, succeeded};
 
 fn help(command: &str) -> String {
-    let output = Command::new(support::bin())
-        .args([command, "--help"])
-        .output()
-        .expect("run authscale");
-    assert!(output.status.success(), "{command} --help failed");
-    String::from_utf8(output.stdout).expect("utf-8 help")
+    succeeded(&run([command, "--help"]))
 }
 
 #[test]
@@ -49,12 +43,7 @@ fn an_unknown_mode_is_refused_with_the_accepted_ones() {
         ["load", "--auth", "cookies"],
         ["node", "--auth", "cookies"],
     ] {
-        let output = Command::new(support::bin())
-            .args(args)
-            .output()
-            .expect("run authscale");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        let stderr = exited(&run(args), 2);
         for mode in AuthMode::ALL {
             assert!(stderr.contains(mode.as_str()), "{args:?}: {stderr}");
         }

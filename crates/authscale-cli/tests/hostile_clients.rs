@@ -163,16 +163,11 @@ impl authscale_http::Handler for Mirror {
 #[tokio::test]
 async fn forwarding_headers_come_from_the_proxy_and_host_is_required_once() {
     let mirror = Arc::new(Mirror::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let upstream = listener.local_addr().expect("addr");
-    tokio::spawn(authscale_http::serve(
-        listener,
-        mirror.clone(),
-        std::future::pending(),
-        Duration::ZERO,
-    ));
+    let upstream = authscale_testkit::spawn_on_free_port(|listener| {
+        let pending = std::future::pending();
+        authscale_http::serve(listener, mirror.clone(), pending, Duration::ZERO)
+    })
+    .await;
     let proxy = proxy(&[upstream], &[]);
     let answer = exchange(
         proxy.addr(),

@@ -5,7 +5,8 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use support::{exited, run, utf8};
 
 /// A folder of its own under the system's temporary directory.
 fn scratch(name: &str) -> PathBuf {
@@ -23,9 +24,11 @@ fn script(path: &Path, body: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
-/// A program that describes itself and a valgrind that knows its version
-/// but fails the measurement.
-fn stand_ins(dir: &Path) -> (PathBuf, PathBuf) {
+/// A scratch folder `name` with a program that describes itself and a
+/// valgrind that knows its version but fails the measurement: the folder,
+/// the program, the valgrind.
+fn stand_ins(name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = scratch(name);
     let bin = dir.join("icount");
     script(
         &bin,
@@ -36,30 +39,19 @@ fn stand_ins(dir: &Path) -> (PathBuf, PathBuf) {
         &valgrind,
         r#"if [ "$1" = "--version" ]; then echo valgrind-3.0; exit 0; fi; exit 1"#,
     );
-    (bin, valgrind)
+    (dir, bin, valgrind)
 }
 
 /// `gate-instructions ARGS --bin BIN --valgrind VALGRIND`, refused with
 /// exit 2; its stderr.
-fn refused(args: &[&std::ffi::OsStr], bin: &Path, valgrind: &Path) -> String {
-    let output = Command::new(support::bin())
-        .arg("gate-instructions")
-        .args(args)
-        .arg("--bin")
-        .arg(bin)
-        .arg("--valgrind")
-        .arg(valgrind)
-        .output()
-        .expect("run authscale");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    stderr
+fn refused(args: &[&str], bin: &Path, valgrind: &Path) -> String {
+    let tools = ["--bin", utf8(bin), "--valgrind", utf8(valgrind)];
+    exited(&run([&["gate-instructions"][..], args, &tools].concat()), 2)
 }
 
 #[test]
 fn the_work_dir_keeps_everything_but_earlier_dumps() {
-    let dir = scratch("work-dir");
-    let (bin, valgrind) = stand_ins(&dir);
+    let (dir, bin, valgrind) = stand_ins("work-dir");
     let work = dir.join("work");
     std::fs::create_dir_all(work.join("sub")).expect("work folder");
     std::fs::write(work.join("notes.txt"), "keep me").expect("notes");
@@ -68,17 +60,14 @@ fn the_work_dir_keeps_everything_but_earlier_dumps() {
     std::os::unix::fs::symlink(dir.join("elsewhere"), work.join("callgrind.out.1")).expect("link");
     std::fs::create_dir_all(work.join("callgrind.out.d")).expect("a folder so named");
     let baseline = dir.join("baseline.toml");
-    let stderr = refused(
-        &[
-            "--write-baseline".as_ref(),
-            "--baseline".as_ref(),
-            baseline.as_os_str(),
-            "--work-dir".as_ref(),
-            work.as_os_str(),
-        ],
-        &bin,
-        &valgrind,
-    );
+    let args = [
+        "--write-baseline",
+        "--baseline",
+        utf8(&baseline),
+        "--work-dir",
+        utf8(&work),
+    ];
+    let stderr = refused(&args, &bin, &valgrind);
     assert!(stderr.contains("callgrind failed"), "{stderr}");
     assert_eq!(
         std::fs::read_to_string(work.join("notes.txt"))
@@ -104,18 +93,13 @@ fn the_work_dir_keeps_everything_but_earlier_dumps() {
 
 #[test]
 fn a_missing_baseline_is_refused_before_measuring() {
-    let dir = scratch("baseline");
-    let (bin, _) = stand_ins(&dir);
+    let (dir, bin, _) = stand_ins("baseline");
     // A valgrind that would leave a trace if it were run at all.
     let valgrind = dir.join("valgrind");
     let trace = dir.join("ran");
     script(&valgrind, &format!("touch {}; exit 1", trace.display()));
     let missing = dir.join("no-such-baseline.toml");
-    let stderr = refused(
-        &["--baseline".as_ref(), missing.as_os_str()],
-        &bin,
-        &valgrind,
-    );
+    let stderr = refused(&["--baseline", utf8(&missing)], &bin, &valgrind);
     assert!(stderr.contains("cannot read the baseline"), "{stderr}");
     assert!(!trace.exists(), "valgrind ran before the baseline was read");
     let _ = std::fs::remove_dir_all(&dir);
@@ -123,15 +107,10 @@ fn a_missing_baseline_is_refused_before_measuring() {
 
 #[test]
 fn a_missing_or_wrong_program_is_named_as_such() {
-    let dir = scratch("program");
-    let (_, valgrind) = stand_ins(&dir);
+    let (dir, _, valgrind) = stand_ins("program");
     // Writing a baseline reads none: the program is the first thing used.
     let baseline = dir.join("counts.toml");
-    let args = [
-        "--write-baseline".as_ref(),
-        "--baseline".as_ref(),
-        baseline.as_os_str(),
-    ];
+    let args = ["--write-baseline", "--baseline", utf8(&baseline)];
     let stderr = refused(&args, &dir.join("not-built"), &valgrind);
     assert!(stderr.contains("cargo build --release"), "{stderr}");
     // A program that is there but is not the measuring one.

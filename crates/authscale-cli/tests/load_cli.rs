@@ -3,12 +3,20 @@
 
 mod support;
 
-use support::bin;
+use support::{auth_node, authscale, bin, exited, run, succeeded, test_key, utf8, words};
 
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use authscale_testkit::ChildProcess;
+
+/// `authscale merge INPUTS EXTRA`, run to its end.
+fn merge(inputs: &[&Path], extra: &[&str]) -> Output {
+    let mut command = authscale(["merge"]);
+    command.args(inputs).args(extra);
+    command.output().expect("merge")
+}
 
 fn temp_file(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("authscale-{}-{name}", std::process::id()))
@@ -16,34 +24,13 @@ fn temp_file(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn a_token_scenario_runs_and_writes_its_json() {
-    let secret = authscale_testkit::fixtures_dir().join("keys/hs256-a.secret");
-    let node = ChildProcess::spawn_server(
-        bin(),
-        &[
-            "node",
-            "--auth",
-            "token",
-            "--listen",
-            "127.0.0.1:0",
-            "--jwt-secret",
-            &format!("k={}", secret.display()),
-        ],
-    );
+    let node = auth_node("token", &["--jwt-secret", &test_key()]);
     let json = temp_file("token.json");
     let target = format!("http://{}", node.addr());
-    let output = Command::new(bin())
-        .args([
-            "load", "--target", &target, "--auth", "token", "-c", "4", "--users", "8", "-k", "5",
-        ])
-        .args(["--duration", "1s", "--json", json.to_str().expect("utf-8")])
-        .output()
-        .expect("run load");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let scenario = words("--auth token -c 4 --users 8 -k 5 --duration 1s");
+    let json_out = ["--json", utf8(&json)];
+    let output = run([&["load", "--target", &target][..], &scenario, &json_out].concat());
+    let stdout = succeeded(&output);
     for needle in [
         "throughput",
         "p99",
@@ -68,18 +55,10 @@ fn a_token_scenario_runs_and_writes_its_json() {
 
 #[test]
 fn remote_targets_are_refused_without_allow_remote() {
-    let output = Command::new(bin())
-        .args([
-            "load",
-            "--target",
-            "http://192.0.2.10:80",
-            "--duration",
-            "1s",
-        ])
-        .output()
-        .expect("run load");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = exited(
+        &run(words("load --target http://192.0.2.10:80 --duration 1s")),
+        2,
+    );
     assert!(
         stderr.contains("not a loopback address") && stderr.contains("--allow-remote"),
         "{stderr}"
@@ -95,17 +74,9 @@ fn served_requests(addr: std::net::SocketAddr) -> bool {
 fn ctrl_c_stops_the_run_and_keeps_the_partial_result() {
     let node = ChildProcess::spawn_server(bin(), &["node", "--listen", "127.0.0.1:0"]);
     let json = temp_file("partial.json");
-    let load = Command::new(bin())
-        .args([
-            "load",
-            "--target",
-            &format!("http://{}", node.addr()),
-            "-c",
-            "4",
-            "--duration",
-            "60s",
-        ])
-        .args(["--json", json.to_str().expect("utf-8")])
+    let target = format!("http://{}", node.addr());
+    let load = authscale(["load", "--target", &target, "-c", "4", "--duration", "60s"])
+        .args(["--json", utf8(&json)])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -124,12 +95,7 @@ fn ctrl_c_stops_the_run_and_keeps_the_partial_result() {
         .status();
     // Exit 130 with a partial result: stopped by Ctrl-C, not by its 60 s.
     let output = load.wait_with_output().expect("load exits");
-    assert_eq!(
-        output.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    exited(&output, 130);
     assert!(String::from_utf8_lossy(&output.stdout).contains("INTERRUPTED"));
     let result: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("valid JSON");
@@ -147,19 +113,8 @@ fn segments_run_by_two_generators_merge_into_one_result() {
         .collect();
     let generators: Vec<std::process::Child> = (1..=2)
         .map(|i| {
-            Command::new(bin())
-                .args([
-                    "load",
-                    "--target",
-                    &target,
-                    "-c",
-                    "4",
-                    "--max-requests",
-                    "600",
-                    "--duration",
-                    "30s",
-                    "-q",
-                ])
+            authscale(["load", "--target", &target, "-c", "4"])
+                .args(words("--max-requests 600 --duration 30s -q"))
                 .args(["--segment", &format!("{i}/2"), "--json"])
                 .arg(&files[i - 1])
                 .stdout(Stdio::null())
@@ -177,47 +132,22 @@ fn segments_run_by_two_generators_merge_into_one_result() {
         );
     }
     let merged = temp_file("merged.json");
-    let output = Command::new(bin())
-        .arg("merge")
-        .args(&files)
-        .arg("--json")
-        .arg(&merged)
-        .output()
-        .expect("merge");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    succeeded(&merge(&[&files[0], &files[1]], &["--json", utf8(&merged)]));
     let result: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&merged).expect("json")).expect("valid JSON");
     assert_eq!(result["requests"], 600, "300 + 300");
     assert_eq!(result["config"]["connections"], 4);
     // `--json -`: the same JSON on standard output instead of the summary.
-    let printed = Command::new(bin())
-        .arg("merge")
-        .args(&files)
-        .args(["--json", "-"])
-        .output()
-        .expect("merge");
+    let printed = merge(&[&files[0], &files[1]], &["--json", "-"]);
     let printed: serde_json::Value =
         serde_json::from_slice(&printed.stdout).expect("standard output is the JSON");
     assert_eq!(printed, result);
-    let missing = Command::new(bin())
-        .args(["merge", "/nonexistent.json"])
-        .output()
-        .expect("merge");
+    let missing = merge(&[Path::new("/nonexistent.json")], &[]);
     assert_eq!(missing.status.code(), Some(2));
     // Not segments of one load: a segment twice (its users counted twice),
     // and a segment from another hour.
-    let refused = |inputs: &[&std::path::PathBuf], reason: &str| {
-        let output = Command::new(bin())
-            .arg("merge")
-            .args(inputs)
-            .output()
-            .expect("merge");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let refused = |inputs: &[&Path], reason: &str| {
+        let stderr = exited(&merge(inputs, &[]), 2);
         assert!(stderr.contains(reason), "{stderr}");
     };
     refused(&[&files[0], &files[0]], "drive the same users");
@@ -244,26 +174,10 @@ fn segments_run_by_two_generators_merge_into_one_result() {
 #[test]
 fn a_load_where_every_request_fails_exits_1_with_the_reason() {
     // A closed port on loopback: every connection is refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let output = Command::new(bin())
-        .args(["load", "--target", &format!("http://127.0.0.1:{port}")])
-        .args([
-            "-c",
-            "1",
-            "--duration",
-            "300ms",
-            "--max-requests",
-            "50",
-            "-q",
-        ])
-        .output()
-        .expect("run load");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let port = authscale_testkit::free_port();
+    let target = format!("http://127.0.0.1:{port}");
+    let flags = words("-c 1 --duration 300ms --max-requests 50 -q");
+    let stderr = exited(&run(["load", "--target", &target].iter().chain(&flags)), 1);
     assert!(stderr.contains("no request succeeded"), "{stderr}");
 }
 
@@ -277,8 +191,7 @@ async fn an_https_target_needs_its_ca_and_says_so() {
     let load = |extra: Vec<String>| {
         let target = target.clone();
         tokio::task::spawn_blocking(move || {
-            Command::new(bin())
-                .args(["load", "--target", &target, "-c", "2", "--duration", "1s"])
+            authscale(["load", "--target", &target, "-c", "2", "--duration", "1s"])
                 .args(["--max-requests", "200", "-q"])
                 .args(extra)
                 .output()
@@ -317,18 +230,7 @@ async fn an_https_target_needs_its_ca_and_says_so() {
         .expect("join");
     assert_eq!(contradictory.status.code(), Some(2));
 
-    let plain = Command::new(bin())
-        .args([
-            "load",
-            "--target",
-            "http://127.0.0.1:9",
-            "--http2",
-            "-d",
-            "1s",
-        ])
-        .output()
-        .expect("run load");
-    let said = String::from_utf8_lossy(&plain.stderr);
-    assert_eq!(plain.status.code(), Some(2), "{said}");
+    let plain = run(words("load --target http://127.0.0.1:9 --http2 -d 1s"));
+    let said = exited(&plain, 2);
     assert!(said.contains("--http2 applies to https://"), "{said}");
 }

@@ -3,13 +3,15 @@
 
 mod support;
 
-use support::bin;
+use support::{auth_node, bin, node_args, refuses, run, session_node, succeeded, utf8, words};
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use authscale_testkit::{ChildProcess, RedisServer, Reply, fixtures_dir, get, request};
+use authscale_testkit::{
+    ChildProcess, RedisServer, Reply, bearer, fixtures_dir, get, request, session_cookie,
+};
 
 fn password(user: u64) -> String {
     // The directory is a pure function of seed and index; seed 1 is the default.
@@ -19,24 +21,10 @@ fn password(user: u64) -> String {
 /// Mirrors the node's directory without linking it: the binary is the
 /// system under test, so the test derives passwords the documented way.
 fn authscale_directory_password(seed: u64, index: u64) -> String {
-    let output = Command::new(bin())
-        .args([
-            "users",
-            "--seed",
-            &seed.to_string(),
-            "--first",
-            &index.to_string(),
-            "--count",
-            "1",
-        ])
-        .output()
-        .expect("run authscale users");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let line = String::from_utf8(output.stdout).expect("utf-8");
+    let (seed, index) = (seed.to_string(), index.to_string());
+    let line = succeeded(&run([
+        "users", "--seed", &seed, "--first", &index, "--count", "1",
+    ]));
     line.split_whitespace()
         .nth(1)
         .expect("name and password")
@@ -44,15 +32,7 @@ fn authscale_directory_password(seed: u64, index: u64) -> String {
 }
 
 async fn login(addr: std::net::SocketAddr, user: u64) -> Reply {
-    let body = format!(r#"{{"user":"user{user}","password":"{}"}}"#, password(user));
-    request(
-        addr,
-        "POST",
-        "/login",
-        &[("content-type", "application/json")],
-        body.as_bytes(),
-    )
-    .await
+    authscale_testkit::login(addr, &format!("user{user}"), &password(user)).await
 }
 
 /// Logs `user` in on a token node and calls `/api/me` with the token it
@@ -60,66 +40,25 @@ async fn login(addr: std::net::SocketAddr, user: u64) -> Reply {
 async fn me_with_token(addr: std::net::SocketAddr, user: u64) -> Reply {
     let reply = login(addr, user).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let token = reply.json()["access_token"]
-        .as_str()
-        .expect("a token")
-        .to_owned();
-    request(
-        addr,
-        "GET",
-        "/api/me",
-        &[("authorization", &format!("Bearer {token}"))],
-        b"",
-    )
-    .await
+    let bearer = bearer(&reply);
+    request(addr, "GET", "/api/me", &[("authorization", &bearer)], b"").await
 }
 
 #[tokio::test]
 async fn session_node_serves_the_flow_and_stops_on_sigterm() {
     let redis = RedisServer::start();
-    let mut node = ChildProcess::spawn_server(
-        bin(),
-        &[
-            "node",
-            "--auth",
-            "session",
-            "--listen",
-            "127.0.0.1:0",
-            "--redis-url",
-            &redis.url(),
-            "--work-us",
-            "10",
-        ],
-    );
+    let mut node = session_node(&redis.url(), &["--work-us", "10"]);
     let addr = node.addr();
     assert_eq!(get(addr, "/readyz").await.status, 200);
     let reply = login(addr, 12).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let cookie = reply
-        .header("set-cookie")
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned();
-    assert_eq!(
-        request(addr, "GET", "/api/me", &[("cookie", &cookie)], b"")
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        request(addr, "POST", "/logout", &[("cookie", &cookie)], b"")
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        request(addr, "GET", "/api/me", &[("cookie", &cookie)], b"")
-            .await
-            .status,
-        401
-    );
+    let cookie = session_cookie(&reply);
+    let with_cookie = [("cookie", cookie.as_str())];
+    let me = || request(addr, "GET", "/api/me", &with_cookie, b"");
+    assert_eq!(me().await.status, 200);
+    let logout = request(addr, "POST", "/logout", &with_cookie, b"").await;
+    assert_eq!(logout.status, 204);
+    assert_eq!(me().await.status, 401);
     assert_eq!(node.terminate(Duration::from_secs(10)), Some(0));
 }
 
@@ -153,16 +92,7 @@ async fn token_node_reads_a_config_file_and_flags_win_over_it() {
 }
 
 fn fails_with(args: &[&str], expected: &str) {
-    let output = Command::new(bin())
-        .args(args)
-        .output()
-        .expect("run authscale");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-    assert!(
-        stderr.contains(expected),
-        "{args:?}: expected {expected:?} in {stderr}"
-    );
+    let stderr = refuses(args, expected);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -171,128 +101,87 @@ fn bad_flags_and_files_are_usage_errors_with_reasons() {
     let short = fixtures_dir().join("keys/hs256-short.secret");
     let short = format!("k={}", short.display());
     fails_with(
-        &["node", "--auth", "bogus"],
-        "invalid value 'bogus' for '--auth <MODE>'",
-    );
-    fails_with(
         &["node", "--auth", "token", "--jwt-secret", &short],
         "at least 32",
     );
-    fails_with(
-        &["node", "--auth", "token", "--jwt-secret", "nokid"],
-        "expected KID=FILE",
-    );
-    fails_with(
-        &[
-            "node",
-            "--auth",
-            "token",
-            "--jwt-secret",
-            "k=/nonexistent/key",
-        ],
-        "cannot read key file",
-    );
-    fails_with(
-        &["node", "--auth", "token", "--jwt-secret", "k=/dev/zero"],
-        "not a key",
-    );
-    fails_with(
-        &["node", "--auth", "token", "--jwt-alg", "RS256"],
-        "needs a key",
-    );
-    fails_with(
-        &["node", "--auth", "token", "--jwt-alg", "XX999"],
-        "invalid value 'XX999' for '--jwt-alg <ALG>'",
-    );
-    fails_with(
-        &["node", "--auth", "token", "--jwt-leeway", "60s"],
-        "at most 5s",
-    );
-    fails_with(
-        &["node", "--auth", "token", "--jwt-max-lifetime", "5m"],
-        "--jwt-max-lifetime",
-    );
-    fails_with(
-        &["node", "--auth", "sticky", "--sessions-per-user", "0"],
-        "--sessions-per-user must be at least 1",
-    );
-    fails_with(
-        &["node", "--auth", "session", "--session-lifetime", "0s"],
-        "--session-lifetime must be at least 1s",
-    );
-    // A request that would busy its thread for hours is a typo.
-    fails_with(
-        &[
-            "node",
-            "--auth",
-            "none",
-            "--work-us",
-            "18446744073709551615",
-        ],
-        "--work-us 18446744073709551615 is too much",
-    );
-    // Durations of options the mode does not use are checked too.
-    fails_with(
-        &["node", "--auth", "none", "--store-timeout", "5x"],
-        "--store-timeout",
-    );
-    fails_with(
-        &["node", "--auth", "token", "--session-idle", "5x"],
-        "--session-idle",
-    );
-    fails_with(
-        &["node", "--auth", "session", "--token-ttl", "5x"],
-        "--token-ttl",
-    );
-    // And their ranges.
-    fails_with(
-        &["node", "--auth", "token", "--session-lifetime", "999ms"],
-        "--session-lifetime must be at least 1s",
-    );
-    fails_with(
-        &["node", "--auth", "none", "--jwt-leeway", "10s"],
-        "at most 5s",
-    );
-    // exp and iat are whole seconds: a token lifetime is too.
-    for ttl in ["1ms", "1500ms"] {
-        fails_with(
-            &["node", "--auth", "token", "--token-ttl", ttl],
+    // Each command line (split at spaces) and what its refusal says.
+    for (line, expected) in [
+        (
+            "node --auth bogus",
+            "invalid value 'bogus' for '--auth <MODE>'",
+        ),
+        ("node --auth token --jwt-secret nokid", "expected KID=FILE"),
+        (
+            "node --auth token --jwt-secret k=/nonexistent/key",
+            "cannot read key file",
+        ),
+        ("node --auth token --jwt-secret k=/dev/zero", "not a key"),
+        ("node --auth token --jwt-alg RS256", "needs a key"),
+        (
+            "node --auth token --jwt-alg XX999",
+            "invalid value 'XX999' for '--jwt-alg <ALG>'",
+        ),
+        ("node --auth token --jwt-leeway 60s", "at most 5s"),
+        (
+            "node --auth token --jwt-max-lifetime 5m",
+            "--jwt-max-lifetime",
+        ),
+        (
+            "node --auth sticky --sessions-per-user 0",
+            "--sessions-per-user must be at least 1",
+        ),
+        (
+            "node --auth session --session-lifetime 0s",
+            "--session-lifetime must be at least 1s",
+        ),
+        // A request that would busy its thread for hours is a typo.
+        (
+            "node --auth none --work-us 18446744073709551615",
+            "--work-us 18446744073709551615 is too much",
+        ),
+        // Durations of options the mode does not use are checked too.
+        ("node --auth none --store-timeout 5x", "--store-timeout"),
+        ("node --auth token --session-idle 5x", "--session-idle"),
+        ("node --auth session --token-ttl 5x", "--token-ttl"),
+        // And their ranges.
+        (
+            "node --auth token --session-lifetime 999ms",
+            "--session-lifetime must be at least 1s",
+        ),
+        ("node --auth none --jwt-leeway 10s", "at most 5s"),
+        // exp and iat are whole seconds: a token lifetime is too.
+        (
+            "node --auth token --token-ttl 1ms",
             "must be a whole number of seconds, at least 1s",
-        );
+        ),
+        (
+            "node --auth token --token-ttl 1500ms",
+            "must be a whole number of seconds, at least 1s",
+        ),
+        (
+            "node --auth token --store-timeout 0s",
+            "--store-timeout must be greater than zero",
+        ),
+        ("node --login-failure-window 0s", "--login-failure-window"),
+        ("node --listen not-an-address", "is not an address"),
+        (
+            "node --store-timeout fast --auth session",
+            "--store-timeout",
+        ),
+        ("node --config /nonexistent.toml", "cannot read config file"),
+        ("node --work-us=-3", "invalid value"),
+        ("node --work-us lots", "invalid value"),
+    ] {
+        fails_with(&words(line), expected);
     }
-    fails_with(
-        &["node", "--auth", "token", "--store-timeout", "0s"],
-        "--store-timeout must be greater than zero",
-    );
-    fails_with(
-        &["node", "--login-failure-window", "0s"],
-        "--login-failure-window",
-    );
-    fails_with(&["node", "--listen", "not-an-address"], "is not an address");
-    fails_with(
-        &["node", "--store-timeout", "fast", "--auth", "session"],
-        "--store-timeout",
-    );
-    fails_with(
-        &["node", "--config", "/nonexistent.toml"],
-        "cannot read config file",
-    );
-    fails_with(&["node", "--work-us=-3"], "invalid value");
-    fails_with(&["node", "--work-us", "lots"], "invalid value");
     let dir = std::env::temp_dir().join(format!("authscale-cli-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let typo = dir.join("typo.toml");
     std::fs::write(&typo, "auht = \"token\"\n").expect("write");
-    fails_with(
-        &["node", "--config", typo.to_str().expect("utf-8")],
-        "unknown field",
-    );
+    fails_with(&["node", "--config", utf8(&typo)], "unknown field");
     let broken = dir.join("broken.toml");
     std::fs::write(&broken, "auth = [\n").expect("write");
-    fails_with(
-        &["node", "--config", broken.to_str().expect("utf-8")],
-        "broken.toml",
-    );
+    fails_with(&["node", "--config", utf8(&broken)], "broken.toml");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -333,18 +222,7 @@ fn the_once_shipped_manifest_key_and_low_variety_keys_stop_the_node() {
         (&sequence, "16-character sequence repeated"),
     ] {
         let secret = format!("k1={}", file.display());
-        fails_with(
-            &[
-                "node",
-                "--auth",
-                "token",
-                "--listen",
-                "127.0.0.1:0",
-                "--jwt-secret",
-                &secret,
-            ],
-            expected,
-        );
+        fails_with(&node_args("token", &["--jwt-secret", &secret]), expected);
     }
     // The fixture keys and a fresh random key still start a node.
     let fixture = fixtures_dir().join("keys/hs256-b.secret");
@@ -356,20 +234,8 @@ fn the_once_shipped_manifest_key_and_low_variety_keys_stop_the_node() {
 
 /// A token node on a free port, one thread, signing with the key in `key`.
 fn token_node(key: &Path) -> ChildProcess {
-    ChildProcess::spawn_server(
-        bin(),
-        &[
-            "node",
-            "--auth",
-            "token",
-            "--listen",
-            "127.0.0.1:0",
-            "--threads",
-            "1",
-            "--jwt-secret",
-            &format!("k1={}", key.display()),
-        ],
-    )
+    let secret = format!("k1={}", key.display());
+    auth_node("token", &["--threads", "1", "--jwt-secret", &secret])
 }
 
 /// `openssl rand -hex 32`'s output with its newline, or, without openssl,
@@ -414,12 +280,7 @@ async fn a_node_starts_with_hex_keys_from_openssl_rand() {
 
 #[test]
 fn help_teaches_the_modes_and_examples() {
-    let output = Command::new(bin())
-        .args(["node", "--help"])
-        .output()
-        .expect("run");
-    assert!(output.status.success());
-    let help = String::from_utf8_lossy(&output.stdout);
+    let help = succeeded(&run(["node", "--help"]));
     for needle in [
         "--auth",
         "none",

@@ -7,6 +7,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use support::{refused_args, succeeded, utf8};
+
 use authscale_report::compare::Comparison;
 use authscale_report::predict::Validation;
 use authscale_report::spread::Spread;
@@ -38,21 +40,11 @@ fn authscale(args: &[&str], paths: &[&Path]) -> Output {
         .expect("authscale runs")
 }
 
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn compare_prints_json_that_reads_back_into_its_rows() {
     let runs = sweeps();
     let out = authscale(&["compare", "--json", "-"], &[&runs[0], &runs[1]]);
-    let json = stdout(&out);
+    let json = succeeded(&out);
     assert!(
         json.contains(r#""schema": "authscale-compare/1""#),
         "{json}"
@@ -70,14 +62,8 @@ fn compare_prints_json_that_reads_back_into_its_rows() {
     let dir = std::env::temp_dir().join(format!("authscale-outputs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (md, html) = (dir.join("c.md"), dir.join("c.html"));
-    let text = stdout(&authscale(
-        &[
-            "compare",
-            "--markdown",
-            md.to_str().expect("utf-8"),
-            "--html",
-            html.to_str().expect("utf-8"),
-        ],
+    let text = succeeded(&authscale(
+        &["compare", "--markdown", utf8(&md), "--html", utf8(&html)],
         &[&runs[0], &runs[1]],
     ));
     let md = std::fs::read_to_string(&md).expect("markdown written");
@@ -96,14 +82,14 @@ fn compare_prints_json_that_reads_back_into_its_rows() {
 fn spread_prints_json_that_reads_back_into_its_figures() {
     let runs = sweeps();
     let paths: Vec<&Path> = runs.iter().map(PathBuf::as_path).collect();
-    let json = stdout(&authscale(&["spread", "--json", "-"], &paths));
+    let json = succeeded(&authscale(&["spread", "--json", "-"], &paths));
     let spread: Spread = from_json(&json).expect("the JSON reads back");
     assert_eq!(spread.runs.len(), 5);
     assert_eq!(spread.figures.len(), 16);
     assert!(spread.figures.iter().all(|f| f.values.len() == 5));
     assert_eq!(spread.summary.values, 80);
     // The text says what the JSON holds.
-    let text = stdout(&authscale(&["spread"], &paths));
+    let text = succeeded(&authscale(&["spread"], &paths));
     assert!(
         text.contains(&format!(
             "{} of {} (",
@@ -123,16 +109,15 @@ fn predict_validate_writes_json_that_reads_back() {
         &["predict", "--validate"],
         &[&examples.join("default"), &examples.join("store-x3")],
     );
-    let text = stdout(&out);
-    let out = Command::new(support::bin())
-        .args(["predict", "--validate"])
-        .arg(examples.join("default"))
-        .arg(examples.join("store-x3"))
-        .arg("--json")
-        .arg(&file)
-        .output()
-        .expect("runs");
-    assert_eq!(stdout(&out), text, "with --json FILE the text is printed");
+    let text = succeeded(&out);
+    let (default, store) = (examples.join("default"), examples.join("store-x3"));
+    let args = ["predict", "--validate", utf8(&default), utf8(&store)];
+    let out = authscale(&[&args[..], &["--json", utf8(&file)]].concat(), &[]);
+    assert_eq!(
+        succeeded(&out),
+        text,
+        "with --json FILE the text is printed"
+    );
     let validation: Validation =
         from_json(&std::fs::read_to_string(&file).expect("written")).expect("reads back");
     assert!(validation.modes.len() >= 2);
@@ -143,14 +128,8 @@ fn predict_validate_writes_json_that_reads_back() {
 #[test]
 fn gate_json_names_its_format_and_two_printed_formats_are_refused() {
     let baseline = root().join("results/baseline");
-    let json = stdout(&authscale(
-        &[
-            "gate",
-            "--json",
-            "--baseline",
-            baseline.to_str().expect("utf-8"),
-            "--run",
-        ],
+    let json = succeeded(&authscale(
+        &["gate", "--json", "--baseline", utf8(&baseline), "--run"],
         &[&baseline],
     ));
     let report: GateReport = from_json(&json).expect("reads back");
@@ -189,9 +168,11 @@ fn export_writes_what_benchmark_dashboards_ingest() {
             .parse()
             .expect("number")
     };
-    let bmf: serde_json::Value =
-        serde_json::from_str(&stdout(&authscale(&["export", "--format", "bmf"], &[&run])))
-            .expect("BMF is JSON");
+    let bmf: serde_json::Value = serde_json::from_str(&succeeded(&authscale(
+        &["export", "--format", "bmf"],
+        &[&run],
+    )))
+    .expect("BMF is JSON");
     // Bencher Metric Format: benchmark → measure → { value, lower_value?,
     // upper_value? }, every one a number, nothing else.
     for (benchmark, measures) in bmf.as_object().expect("an object") {
@@ -239,7 +220,7 @@ fn export_writes_what_benchmark_dashboards_ingest() {
             &[&run],
         );
         let entries: Vec<serde_json::Value> =
-            serde_json::from_str(&stdout(&out)).expect("an array");
+            serde_json::from_str(&succeeded(&out)).expect("an array");
         // The action's BenchmarkResult: name, unit (strings) and value
         // (a number) required; range and extra optional strings; nothing else.
         for e in &entries {
@@ -287,10 +268,7 @@ fn no_output_overwrites_an_input_or_another_output() {
         .expect("copy");
     }
     let refused = |args: &[&str], paths: &[&Path], reason: &str| {
-        let out = authscale(args, paths);
-        let said = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
-        assert!(said.contains(reason), "{args:?}: {said}");
+        refused_args(args, &authscale(args, paths), reason);
     };
     let thresholds = baseline.join("thresholds.toml");
     let before = std::fs::read(&thresholds).expect("thresholds");
@@ -298,9 +276,9 @@ fn no_output_overwrites_an_input_or_another_output() {
         &[
             "gate",
             "--baseline",
-            baseline.to_str().expect("utf-8"),
+            utf8(&baseline),
             "--json",
-            thresholds.to_str().expect("utf-8"),
+            utf8(&thresholds),
             "--run",
         ],
         &[&root().join("results/baseline")],
@@ -314,19 +292,13 @@ fn no_output_overwrites_an_input_or_another_output() {
     // Another run's own files, and one file for two formats.
     let report = runs[1].join("report.md");
     refused(
-        &["compare", "--markdown", report.to_str().expect("utf-8")],
+        &["compare", "--markdown", utf8(&report)],
         &[&runs[0], &runs[1]],
         "would overwrite a file of",
     );
     let same = dir.join("out.txt");
     refused(
-        &[
-            "compare",
-            "--json",
-            same.to_str().expect("utf-8"),
-            "--markdown",
-            same.to_str().expect("utf-8"),
-        ],
+        &["compare", "--json", utf8(&same), "--markdown", utf8(&same)],
         &[&runs[0], &runs[1]],
         "both name",
     );
@@ -339,14 +311,14 @@ fn no_output_overwrites_an_input_or_another_output() {
             "--format",
             "bmf",
             "--instructions",
-            counts.to_str().expect("utf-8"),
+            utf8(&counts),
             "-o",
-            counts.to_str().expect("utf-8"),
+            utf8(&counts),
         ],
         &[&root().join("results/examples/default")],
         "which this command reads",
     );
-    let printed = stdout(&authscale(
+    let printed = succeeded(&authscale(
         &["export", "--format", "bmf", "-o", "-"],
         &[&root().join("results/examples/default")],
     ));

@@ -4,37 +4,19 @@
 
 mod support;
 
-use support::bin;
-
-use std::process::Command;
+use support::sweep::{out_dir, read_run, run_dir, start_sweep};
+use support::{refuses, words};
 
 #[test]
 fn a_sweep_to_an_unreachable_precision_adds_rounds_until_its_time_and_says_so() {
-    let out = std::env::temp_dir().join(format!("authscale-precision-{}", std::process::id()));
-    let output = Command::new(bin())
-        .args([
-            "sweep",
-            "--modes",
-            "token",
-            "--nodes",
-            "1,2",
-            "--rounds",
-            "2",
-            "--slice",
-            "200ms",
-            "--slice-warmup",
-            "50ms",
-            "--precision",
-            "0.5",
-            "--max-time",
-            "6s",
-            "--revocation-window",
-            "0s",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ])
-        .output()
-        .expect("run sweep");
+    let out = out_dir("precision");
+    let args = words(
+        "--modes token --nodes 1,2 --rounds 2 --slice 200ms --slice-warmup 50ms \
+         --precision 0.5 --max-time 6s --revocation-window 0s",
+    );
+    let output = start_sweep(&args, &out)
+        .wait_with_output()
+        .expect("sweep ends");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     // Progress that says when it ends: the estimate first, with the most
@@ -54,15 +36,8 @@ fn a_sweep_to_an_unreachable_precision_adds_rounds_until_its_time_and_says_so() 
             .is_some_and(|l| l.ends_with("about 0 s left") || l.ends_with("about 1 s left")),
         "{stderr}"
     );
-    let dir = std::fs::read_dir(&out)
-        .expect("results")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .expect("a run folder");
-    let run: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).expect("run.json"))
-            .expect("parses");
+    let dir = run_dir(&out).expect("a run folder");
+    let run = read_run(&dir);
     let stages = &run["stages"];
     assert_eq!(stages["first"], 2, "{stages}");
     assert_eq!(stages["cut_by_time"], true, "{stages}");
@@ -79,39 +54,23 @@ fn a_sweep_to_an_unreachable_precision_adds_rounds_until_its_time_and_says_so() 
         assert_eq!(slices.len() as u64, rounds, "{}", step["nodes"]);
     }
     let report = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
-    assert!(
-        report.contains("Precision wanted: ±0.5% on every E(N) and mode ratio"),
-        "{report}"
-    );
-    assert!(
-        report.contains("when the time allowed (max-time 6s) ran out"),
-        "{report}"
-    );
-    assert!(report.contains("Not reached: token E(2)"), "{report}");
+    for said in [
+        "Precision wanted: ±0.5% on every E(N) and mode ratio",
+        "when the time allowed (max-time 6s) ran out",
+        "Not reached: token E(2)",
+    ] {
+        assert!(report.contains(said), "{report}");
+    }
     let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]
 fn a_precision_the_sweep_cannot_work_with_is_refused() {
-    for (args, why) in [
-        (vec!["--precision", "0.1"], "precision must be 0"),
-        (vec!["--precision", "80"], "precision must be 0"),
-        (
-            vec!["--precision", "5", "--rounds", "1"],
-            "rounds must be at least 2",
-        ),
-        (
-            vec!["--precision", "5", "--max-time", "0s"],
-            "max-time must be between",
-        ),
-    ] {
-        let output = Command::new(bin())
-            .arg("sweep")
-            .args(&args)
-            .output()
-            .expect("run sweep");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    for value in ["0.1", "80"] {
+        refuses(&["sweep", "--precision", value], "precision must be 0");
     }
+    let too_few = words("sweep --precision 5 --rounds 1");
+    refuses(&too_few, "rounds must be at least 2");
+    let no_time = words("sweep --precision 5 --max-time 0s");
+    refuses(&no_time, "max-time must be between");
 }

@@ -3,57 +3,36 @@
 
 mod support;
 
-use support::bin;
+use support::{quick_run, read_json, refused, root, run, succeeded, utf8, words};
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../authscale-report/tests/fixtures/quick-run.json")
-}
+use std::path::PathBuf;
+use std::process::Output;
 
 fn temp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("authscale-predict-{}-{name}", std::process::id()))
 }
 
 fn predict(args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("predict")
-        .args(args)
-        .output()
-        .expect("run predict")
+    run(["predict"].iter().chain(args))
 }
 
-fn refused(output: &Output, says: &str) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(says), "expected {says:?} in: {stderr}");
+/// `authscale predict RUN FLAGS`, the flags split at spaces.
+fn predict_run(run: &str, flags: &str) -> Output {
+    predict(&[&[run][..], &words(flags)].concat())
 }
 
 #[test]
 fn predicts_a_cluster_in_text_markdown_json_and_svg() {
-    let run = fixture();
-    let run = run.to_str().expect("utf-8");
+    let run = quick_run();
+    let run = utf8(&run);
     let svg = temp("x.svg");
     let flags = [
-        run,
-        "--node-cores",
-        "2",
-        "--store-cores",
-        "1",
-        "--store-rtt",
-        "300us",
-        "--nodes",
-        "1..40",
-    ];
-    let text = predict(&[&flags[..], &["--svg", svg.to_str().expect("utf-8")]].concat());
-    let stdout = String::from_utf8_lossy(&text.stdout);
-    assert_eq!(
-        text.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&text.stderr)
-    );
+        &[run][..],
+        &words("--node-cores 2 --store-cores 1 --store-rtt 300us --nodes 1..40"),
+    ]
+    .concat();
+    let text = predict(&[&flags[..], &["--svg", utf8(&svg)]].concat());
+    let stdout = succeeded(&text);
     assert!(stdout.contains("session: knee") && stdout.contains("no intervals in this run"));
     let chart = std::fs::read_to_string(&svg).expect("svg written");
     assert!(chart.starts_with("<svg") && chart.contains("session predicted"));
@@ -76,56 +55,32 @@ fn predicts_a_cluster_in_text_markdown_json_and_svg() {
 
 #[test]
 fn invalid_inputs_exit_2_naming_the_input() {
-    let run = fixture();
-    let run = run.to_str().expect("utf-8");
-    refused(
-        &predict(&[run, "--node-cores", "0", "--store-cores", "1"]),
-        "--node-cores",
-    );
-    refused(
-        &predict(&[run, "--node-cores", "2", "--store-cores", "-1"]),
-        "--store-cores",
-    );
-    refused(
-        &predict(&[
+    let run = quick_run();
+    let run = utf8(&run);
+    let cores = "--node-cores 2 --store-cores 1";
+    for (run, flags, says) in [
+        (run, "--node-cores 0 --store-cores 1", "--node-cores"),
+        (run, "--node-cores 2 --store-cores -1", "--store-cores"),
+        (
             run,
-            "--node-cores",
-            "2",
-            "--store-cores",
-            "1",
-            "--nodes",
-            "1,4,2",
-        ]),
-        "strictly increasing",
-    );
-    refused(&predict(&[run, "--store-cores", "1"]), "--node-cores");
-    refused(
-        &predict(&[
-            "/nonexistent/run.json",
-            "--node-cores",
-            "2",
-            "--store-cores",
-            "1",
-        ]),
-        "cannot read",
-    );
+            "--node-cores 2 --store-cores 1 --nodes 1,4,2",
+            "strictly increasing",
+        ),
+        (run, "--store-cores 1", "--node-cores"),
+        ("/nonexistent/run.json", cores, "cannot read"),
+    ] {
+        refused(&predict_run(run, flags), says);
+    }
     let garbage = temp("garbage.json");
     std::fs::write(&garbage, "{ not json").expect("write");
     refused(
-        &predict(&[
-            garbage.to_str().expect("utf-8"),
-            "--node-cores",
-            "2",
-            "--store-cores",
-            "1",
-        ]),
+        &predict_run(utf8(&garbage), cores),
         "is not an authscale run",
     );
     let _ = std::fs::remove_file(&garbage);
 
     // A run whose store was not measured cannot say what session mode costs it.
-    let mut value: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture()).expect("fixture")).expect("json");
+    let mut value = read_json(&quick_run());
     for step in value["steps"].as_array_mut().expect("steps") {
         step["components"]
             .as_object_mut()
@@ -135,13 +90,7 @@ fn invalid_inputs_exit_2_naming_the_input() {
     let storeless = temp("storeless.json");
     std::fs::write(&storeless, value.to_string()).expect("write");
     refused(
-        &predict(&[
-            storeless.to_str().expect("utf-8"),
-            "--node-cores",
-            "2",
-            "--store-cores",
-            "1",
-        ]),
+        &predict_run(utf8(&storeless), cores),
         "no store measurements for mode session",
     );
     let _ = std::fs::remove_file(&storeless);
@@ -149,15 +98,15 @@ fn invalid_inputs_exit_2_naming_the_input() {
 
 #[test]
 fn validate_refuses_node_counts_and_shards_it_would_ignore() {
-    let run = fixture();
-    let run = run.to_str().expect("utf-8");
+    let run = quick_run();
+    let run = utf8(&run);
     for extra in [["--nodes", "1,2"], ["--store-shards", "3"]] {
         let mut args = vec![run, "--validate", "--fit-nodes", "1,2"];
         args.extend(extra);
         refused(&predict(&args), "drop --node-cores");
     }
     refused(
-        &predict(&[run, "--node-cores", "1e300", "--store-cores", "1"]),
+        &predict_run(run, "--node-cores 1e300 --store-cores 1"),
         "--node-cores must be 0.001 to 1024 cores",
     );
     refused(
@@ -173,26 +122,16 @@ fn validate_refuses_node_counts_and_shards_it_would_ignore() {
         assert!(stderr.contains("error: --fit-nodes ["), "{stderr}");
     }
     refused(
-        &predict(&[
+        &predict_run(
             run,
-            "--node-cores",
-            "1",
-            "--store-cores",
-            "1",
-            "--svg",
-            "/nonexistent-folder/x.svg",
-        ]),
+            "--node-cores 1 --store-cores 1 --svg /nonexistent-folder/x.svg",
+        ),
         "does not exist",
     );
 }
 
 fn committed_run(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../results/examples")
-        .join(name)
-        .to_str()
-        .expect("utf-8")
-        .to_owned()
+    utf8(&root().join("results/examples").join(name)).to_owned()
 }
 
 /// Issue 23, item 6.1: `--validate A B --json FILE` was refused ("takes
@@ -207,17 +146,11 @@ fn validate_writes_versioned_json_and_markdown_files() {
         &a,
         &b,
         "--json",
-        json.to_str().expect("utf-8"),
+        utf8(&json),
         "--markdown",
-        markdown.to_str().expect("utf-8"),
+        utf8(&markdown),
     ]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = succeeded(&output);
     // Both formats went to their files, so the text is printed.
     assert!(stdout.contains("predicted from") && stdout.contains("mean |error|"));
     let written: serde_json::Value =
@@ -266,7 +199,7 @@ fn validate_writes_versioned_json_and_markdown_files() {
     let link = temp("link.json");
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(&target, &link).expect("symlink");
-    for path in [link.to_str().expect("utf-8"), "/dev/null"] {
+    for path in [utf8(&link), "/dev/null"] {
         refused(
             &predict(&["--validate", &a, &b, "--json", path]),
             "not a regular file",

@@ -56,14 +56,7 @@ async fn a_token_just_past_exp_and_leeway_is_refused() {
     let _ = std::fs::remove_file(&key);
     // The node's directory: seed 1 (its default), a pure function of it.
     let password = authscale_auth::Directory::new(1, 10).password(3);
-    let login = request(
-        node.addr(),
-        "POST",
-        "/login",
-        &[("content-type", "application/json")],
-        format!(r#"{{"user":"user3","password":"{password}"}}"#).as_bytes(),
-    )
-    .await;
+    let login = authscale_testkit::login(node.addr(), "user3", &password).await;
     assert_eq!(login.status, 200, "{}", login.body);
     let token = login.json()["access_token"]
         .as_str()
@@ -164,32 +157,20 @@ async fn transfer_codings_other_than_chunked_get_501() {
     let (front, admin) = (proxy.addr(), proxy.addrs()[1]);
     for coding in ["gzip, chunked", "chunked, chunked", "deflate,chunked"] {
         let request = login_in(coding, false);
-        let answer = exchange(front, &request, Ending::Stall, PATIENCE).await;
-        assert_eq!(
-            answer.statuses(),
-            [501],
-            "proxy, {coding}: {}",
-            answer.text()
-        );
-        assert!(answer.closed, "proxy, {coding}: connection left open");
-        assert!(
-            body(&answer.text()).contains("is not implemented: only chunked, alone"),
-            "proxy, {coding}: {}",
-            answer.text()
-        );
-        let answer = exchange(upstream.addr(), &request, Ending::Stall, PATIENCE).await;
-        assert_eq!(
-            answer.statuses(),
-            [501],
-            "node, {coding}: {}",
-            answer.text()
-        );
-        assert!(answer.closed, "node, {coding}: connection left open");
-        assert!(
-            body(&answer.text()).contains(r#""reason":"transfer_coding_not_implemented""#),
-            "node, {coding}: {}",
-            answer.text()
-        );
+        for (who, addr, says) in [
+            ("proxy", front, "is not implemented: only chunked, alone"),
+            (
+                "node",
+                upstream.addr(),
+                r#""reason":"transfer_coding_not_implemented""#,
+            ),
+        ] {
+            let answer = exchange(addr, &request, Ending::Stall, PATIENCE).await;
+            let text = answer.text();
+            assert_eq!(answer.statuses(), [501], "{who}, {coding}: {text}");
+            assert!(answer.closed, "{who}, {coding}: connection left open");
+            assert!(body(&text).contains(says), "{who}, {coding}: {text}");
+        }
     }
     // The proxy's admin endpoint holds to the same.
     let policy = b"PUT /policy HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";

@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{bin, in_flight, proxy};
+use support::{bin, exited, in_flight, proxy, refuses, run};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,14 +25,47 @@ async fn served_by(node: SocketAddr) -> u64 {
         .unwrap_or(0)
 }
 
+/// The ids of the nodes that answered `n` sequential `/api/me` requests
+/// sent to `proxy`.
+async fn nodes_answering(proxy: SocketAddr, n: usize) -> std::collections::HashSet<String> {
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..n {
+        let reply = get(proxy, "/api/me").await.json();
+        seen.insert(reply["node"].as_str().expect("node").to_owned());
+    }
+    seen
+}
+
+/// Whether the proxy whose admin endpoint is `admin` lists `upstream` as
+/// healthy (None: not listed).
+async fn healthy(admin: SocketAddr, upstream: SocketAddr) -> Option<bool> {
+    let listing = get(admin, "/upstreams").await.json();
+    listing
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["addr"] == upstream.to_string()))
+        .map(|r| r["healthy"] == true)
+}
+
+/// Waits (up to 5 s) until the proxy's health of `upstream` is `wanted`;
+/// fails saying `otherwise`.
+async fn until_healthy(admin: SocketAddr, upstream: SocketAddr, wanted: bool, otherwise: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while healthy(admin, upstream).await != Some(wanted) {
+        assert!(Instant::now() < deadline, "{otherwise}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Nodes a, b and c on free ports, and their addresses.
+fn three_nodes() -> ([ChildProcess; 3], Vec<SocketAddr>) {
+    let nodes = ["a", "b", "c"].map(|id| support::node(id, &[]));
+    let addrs = nodes.iter().map(ChildProcess::addr).collect();
+    (nodes, addrs)
+}
+
 #[tokio::test]
 async fn round_robin_spreads_sequential_requests_evenly() {
-    let nodes = [
-        support::node("a", &[]),
-        support::node("b", &[]),
-        support::node("c", &[]),
-    ];
-    let addrs: Vec<SocketAddr> = nodes.iter().map(ChildProcess::addr).collect();
+    let (_nodes, addrs) = three_nodes();
     let proxy = proxy(&addrs, &[]);
     for _ in 0..1000 {
         assert_eq!(get(proxy.addr(), "/api/me").await.status, 200);
@@ -48,12 +81,7 @@ async fn round_robin_spreads_sequential_requests_evenly() {
 
 #[tokio::test]
 async fn a_killed_upstream_costs_at_most_one_percent_and_is_used_again_after_restart() {
-    let mut nodes = [
-        support::node("a", &[]),
-        support::node("b", &[]),
-        support::node("c", &[]),
-    ];
-    let addrs: Vec<SocketAddr> = nodes.iter().map(ChildProcess::addr).collect();
+    let (mut nodes, addrs) = three_nodes();
     let cooldown = Duration::from_millis(500);
     let proxy = proxy(&addrs, &["--cooldown", "500ms"]);
     let target = proxy.addr();
@@ -129,12 +157,7 @@ async fn a_killed_upstream_costs_at_most_one_percent_and_is_used_again_after_res
 
 #[tokio::test]
 async fn cookie_hash_pins_a_cookie_to_one_node() {
-    let nodes = [
-        support::node("a", &[]),
-        support::node("b", &[]),
-        support::node("c", &[]),
-    ];
-    let addrs: Vec<SocketAddr> = nodes.iter().map(ChildProcess::addr).collect();
+    let (_nodes, addrs) = three_nodes();
     let proxy = proxy(&addrs, &["--policy", "cookie-hash"]);
     let mut seen = std::collections::HashSet::new();
     for _ in 0..100 {
@@ -150,16 +173,7 @@ async fn cookie_hash_pins_a_cookie_to_one_node() {
     }
     assert_eq!(seen.len(), 1, "{seen:?}");
     // Without the cookie: round-robin.
-    let mut spread = std::collections::HashSet::new();
-    for _ in 0..6 {
-        spread.insert(
-            get(proxy.addr(), "/api/me").await.json()["node"]
-                .as_str()
-                .expect("node")
-                .to_owned(),
-        );
-    }
-    assert_eq!(spread.len(), 3);
+    assert_eq!(nodes_answering(proxy.addr(), 6).await.len(), 3);
 }
 
 #[tokio::test]
@@ -171,16 +185,7 @@ async fn the_admin_endpoint_changes_the_upstream_set_without_a_restart() {
     let body = format!(r#"["{}","{}"]"#, a.addr(), b.addr());
     let reply = request(admin, "PUT", "/upstreams", &[], body.as_bytes()).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    let mut seen = std::collections::HashSet::new();
-    for _ in 0..4 {
-        seen.insert(
-            get(proxy.addr(), "/api/me").await.json()["node"]
-                .as_str()
-                .expect("node")
-                .to_owned(),
-        );
-    }
-    assert_eq!(seen.len(), 2);
+    assert_eq!(nodes_answering(proxy.addr(), 4).await.len(), 2);
     assert_eq!(
         request(admin, "PUT", "/upstreams", &[], b"not json")
             .await
@@ -216,23 +221,11 @@ async fn active_health_checks_take_a_dead_upstream_out_and_bring_it_back() {
         &["--health-interval", "100ms", "--cooldown", "60s"],
     );
     let admin = proxy.addrs()[1];
-    let healthy = |listing: serde_json::Value, addr: SocketAddr| {
-        listing
-            .as_array()
-            .and_then(|rows| rows.iter().find(|r| r["addr"] == addr.to_string()))
-            .map(|r| r["healthy"] == true)
-    };
     let b_addr = b.addr();
     b.kill();
     // No traffic at all: only the probes can notice.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while healthy(get(admin, "/upstreams").await.json(), b_addr) != Some(false) {
-        assert!(
-            Instant::now() < deadline,
-            "the probe did not mark the dead upstream down"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let down = "the probe did not mark the dead upstream down";
+    until_healthy(admin, b_addr, false, down).await;
     for _ in 0..10 {
         assert_eq!(get(proxy.addr(), "/api/me").await.json()["node"], "a");
     }
@@ -240,14 +233,8 @@ async fn active_health_checks_take_a_dead_upstream_out_and_bring_it_back() {
         bin(),
         &["node", "--listen", &b_addr.to_string(), "--node-id", "b"],
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while healthy(get(admin, "/upstreams").await.json(), b_addr) != Some(true) {
-        assert!(
-            Instant::now() < deadline,
-            "the probe did not bring the upstream back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let back = "the probe did not bring the upstream back";
+    until_healthy(admin, b_addr, true, back).await;
 }
 
 #[test]
@@ -291,13 +278,7 @@ fn bad_proxy_flags_are_usage_errors() {
             "--threads must be at least 1",
         ),
     ] {
-        let output = std::process::Command::new(bin())
-            .args(&args)
-            .output()
-            .expect("run");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        let stderr = refuses(&args, expected);
         // The error alone: no warning about a setting the run never reached.
         assert!(!stderr.contains("WARN"), "{args:?}: {stderr}");
     }
@@ -329,12 +310,10 @@ async fn the_proxy_refuses_itself_as_an_upstream() {
     // At start-up: the same port as --listen.
     let port = authscale_testkit::free_port();
     let listen = format!("127.0.0.1:{port}");
-    let output = std::process::Command::new(bin())
-        .args(["proxy", "--listen", &listen, "--upstream", &listen])
-        .output()
-        .expect("run proxy");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = exited(
+        &run(["proxy", "--listen", &listen, "--upstream", &listen]),
+        2,
+    );
     assert!(
         stderr.contains("--upstream: upstream") && stderr.contains("own listeners"),
         "{stderr}"

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use authscale_testkit::{get, raw_exchange, request};
+use authscale_testkit::{answering_server, get, raw_exchange, request, spawn_on_free_port};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -67,17 +67,25 @@ fn pattern(len: usize) -> Vec<u8> {
 }
 
 async fn test_upstream() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    spawn_on_free_port(|listener| {
+        let pending = std::future::pending();
+        authscale_http::serve(listener, Arc::new(TestUpstream), pending, Duration::ZERO)
+    })
+    .await
+}
+
+/// Sends `request` on `sender` and collects the answer's body.
+async fn body_of(
+    sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    request: Request<Full<Bytes>>,
+) -> Bytes {
+    let response = sender.send_request(request).await.expect("response");
+    response
+        .into_body()
+        .collect()
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(authscale_http::serve(
-        listener,
-        Arc::new(TestUpstream),
-        std::future::pending(),
-        Duration::ZERO,
-    ));
-    addr
+        .expect("body")
+        .to_bytes()
 }
 
 #[tokio::test]
@@ -133,45 +141,20 @@ async fn a_mebibyte_streams_through_both_ways() {
         .header("host", "x")
         .body(Full::new(Bytes::from(body.clone())))
         .expect("request");
-    let echoed = sender
-        .send_request(upload)
-        .await
-        .expect("response")
-        .into_body()
-        .collect()
-        .await
-        .expect("body");
-    assert!(echoed.to_bytes() == body, "upload came back altered");
+    let echoed = body_of(&mut sender, upload).await;
+    assert!(echoed == body, "upload came back altered");
     let download = Request::get("/blob")
         .header("host", "x")
         .body(Full::new(Bytes::new()))
         .expect("request");
-    let blob = sender
-        .send_request(download)
-        .await
-        .expect("response")
-        .into_body()
-        .collect()
-        .await
-        .expect("body");
-    assert!(blob.to_bytes() == pattern(1 << 20), "download altered");
+    let blob = body_of(&mut sender, download).await;
+    assert!(blob == pattern(1 << 20), "download altered");
 }
 
 #[tokio::test]
 async fn broken_slow_and_missing_upstreams_get_502_504_503() {
     // An upstream that answers garbage.
-    let garbage = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let garbage_addr = garbage.local_addr().expect("addr");
-    tokio::spawn(async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        while let Ok((mut stream, _)) = garbage.accept().await {
-            let mut buf = [0u8; 1024];
-            let _ = stream.read(&mut buf).await;
-            let _ = stream.write_all(b"this is not HTTP\r\n\r\n").await;
-        }
-    });
+    let garbage_addr = answering_server(b"this is not HTTP\r\n\r\n").await;
     let proxy_garbage = proxy(&[garbage_addr], &[]);
     let answered = |r| tokio::time::timeout(Duration::from_secs(10), r);
     let reply = answered(get(proxy_garbage.addr(), "/"))

@@ -10,8 +10,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
+
+use support::{file_names, root, run, succeeded, utf8};
 
 fn chromium() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("AUTHSCALE_CHROMIUM") {
@@ -29,31 +31,19 @@ fn chromium() -> Option<PathBuf> {
     .find(|p| p.is_file())
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 #[test]
 fn the_html_report_opens_in_chromium_with_its_verdict_and_every_chart() {
     let Some(browser) = chromium() else {
-        assert!(
-            std::env::var("AUTHSCALE_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "AUTHSCALE_REQUIRE_BROWSER=1 but no chromium found (scripts/setup.sh chromium installs it)"
-        );
-        eprintln!(
-            "SKIPPED: no chromium on PATH (scripts/setup.sh chromium installs it; AUTHSCALE_CHROMIUM names one)"
+        authscale_testkit::skip_unless_required(
+            "AUTHSCALE_REQUIRE_BROWSER",
+            "no chromium on PATH (scripts/setup.sh chromium installs it; AUTHSCALE_CHROMIUM names one)",
         );
         return;
     };
     let example = root().join("results/examples/default");
     let dir = tempfile_dir();
     std::fs::copy(example.join("run.json"), dir.join("run.json")).expect("copy run.json");
-    let status = Command::new(support::bin())
-        .arg("report")
-        .arg(&dir)
-        .output()
-        .expect("authscale report runs");
-    assert!(status.status.success(), "{status:?}");
+    succeeded(&run(["report", utf8(&dir)]));
     let page = dir.join("report.html");
     let url = format!("file://{}", page.display());
     let shots = root().join("target/browser");
@@ -93,12 +83,7 @@ fn the_html_report_opens_in_chromium_with_its_verdict_and_every_chart() {
     assert!(verdict < first_chart, "the verdict comes first");
     // Every chart of the folder, inline, its markers carrying their values.
     let mut charts = 0;
-    for entry in std::fs::read_dir(&dir).expect("report folder") {
-        let name = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
+    for name in file_names(&dir) {
         if let Some(stem) = name.strip_suffix(".svg") {
             let at = dom
                 .find(&format!(r#"id="chart-{stem}""#))

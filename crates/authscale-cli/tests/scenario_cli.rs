@@ -6,22 +6,19 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use support::bin;
+use support::{root, run, utf8, words};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+/// The login of the node's own scenarios: its JSON body with the user's
+/// name and password.
+const NODE_LOGIN: &str = "[login]\nmethod = \"POST\"\npath = \"/login\"\n\
+                          body = { json = { user = \"{user}\", password = \"{password}\" } }\n";
 
 /// `authscale load … --json -`: the result, or the failure's stderr.
 fn load(target: &str, args: &[&str]) -> Result<serde_json::Value, (Option<i32>, String)> {
-    let out = Command::new(bin())
-        .args(["load", "--target", target, "-q", "--json", "-"])
-        .args(args)
-        .output()
-        .expect("load runs");
+    let out = run([&["load", "--target", target, "-q", "--json", "-"][..], args].concat());
     if out.status.success() {
         Ok(serde_json::from_slice(&out.stdout).expect("the result as JSON"))
     } else {
@@ -60,6 +57,18 @@ fn shaped_service() -> Option<Service> {
     Some(Service(child, format!("http://{addr}")))
 }
 
+/// `load` of the scenario file `file`, then `flags` (split at spaces).
+fn with_scenario(
+    target: &str,
+    file: &Path,
+    flags: &str,
+) -> Result<serde_json::Value, (Option<i32>, String)> {
+    load(
+        target,
+        &[&["--scenario", utf8(file)][..], &words(flags)].concat(),
+    )
+}
+
 #[test]
 fn a_scenario_file_alone_drives_a_service_shaped_unlike_the_node() {
     let Some(service) = shaped_service() else {
@@ -67,24 +76,8 @@ fn a_scenario_file_alone_drives_a_service_shaped_unlike_the_node() {
         return;
     };
     let scenario = root().join("examples/shaped-service/scenario.toml");
-    let result = load(
-        &service.1,
-        &[
-            "--scenario",
-            scenario.to_str().expect("utf-8"),
-            "-c",
-            "4",
-            "--users",
-            "8",
-            "-k",
-            "4",
-            "--max-requests",
-            "300",
-            "-d",
-            "20s",
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e:?}"));
+    let flags = "-c 4 --users 8 -k 4 --max-requests 300 -d 20s";
+    let result = with_scenario(&service.1, &scenario, flags).unwrap_or_else(|e| panic!("{e:?}"));
     // Form login, token from a response header sent in another header,
     // two weighted routes, a DELETE to log out: all answered as success.
     assert_eq!(result["errors"], 0, "{result}");
@@ -99,29 +92,10 @@ fn a_scenario_file_alone_drives_a_service_shaped_unlike_the_node() {
 fn the_node_files_drive_the_node_as_the_built_in_path_does() {
     let node = support::token_node();
     let target = format!("http://{}", node.addr());
-    let common = [
-        "-c",
-        "2",
-        "--users",
-        "4",
-        "-k",
-        "5",
-        "--max-requests",
-        "240",
-        "-d",
-        "20s",
-    ];
+    let common = "-c 2 --users 4 -k 5 --max-requests 240 -d 20s";
     let file = root().join("experiments/scenarios/node-token.toml");
-    let by_file = load(
-        &target,
-        &[
-            &["--scenario", file.to_str().expect("utf-8")][..],
-            &common[..],
-        ]
-        .concat(),
-    )
-    .unwrap_or_else(|e| panic!("{e:?}"));
-    let built_in = load(&target, &[&["--auth", "token"][..], &common[..]].concat())
+    let by_file = with_scenario(&target, &file, common).unwrap_or_else(|e| panic!("{e:?}"));
+    let built_in = load(&target, &words(&format!("--auth token {common}")))
         .unwrap_or_else(|e| panic!("{e:?}"));
     // The same visits: 1 login, 5 requests, 1 logout, every one a success
     // (the request cap may cut each connection's last visit short).
@@ -136,29 +110,20 @@ fn the_node_files_drive_the_node_as_the_built_in_path_does() {
 #[test]
 fn a_login_that_never_gives_the_credential_stops_with_its_answer() {
     let node = support::token_node();
+    let target = format!("http://{}", node.addr());
     let dir = std::env::temp_dir().join(format!("authscale-scenario-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    };
     // The token is at /access_token; this scenario looks for a cookie.
-    let wrong = dir.join("wrong.toml");
-    std::fs::write(
-        &wrong,
-        "[login]\nmethod = \"POST\"\npath = \"/login\"\nbody = { json = { user = \"{user}\", password = \"{password}\" } }\n\
-         [credential]\ncookie = \"session\"\n[[request]]\npath = \"/api/me\"\n",
-    )
-    .expect("write");
+    let credential = "[credential]\ncookie = \"session\"\n[[request]]\npath = \"/api/me\"\n";
+    let wrong = file("wrong.toml", &[NODE_LOGIN, credential].concat());
     let started = std::time::Instant::now();
-    let (code, said) = load(
-        &format!("http://{}", node.addr()),
-        &[
-            "--scenario",
-            wrong.to_str().expect("utf-8"),
-            "-c",
-            "2",
-            "-d",
-            "30s",
-        ],
-    )
-    .expect_err("no credential, no run");
+    let (code, said) =
+        with_scenario(&target, &wrong, "-c 2 -d 30s").expect_err("no credential, no run");
     assert_eq!(code, Some(2), "{said}");
     assert!(
         said.contains("none gave the credential")
@@ -169,25 +134,10 @@ fn a_login_that_never_gives_the_credential_stops_with_its_answer() {
     );
     assert!(started.elapsed().as_secs() < 20, "it stopped early");
     // A JSON pointer that matches nothing in the login's answer.
-    let pointer = dir.join("pointer.toml");
-    std::fs::write(
-        &pointer,
-        "[login]\nmethod = \"POST\"\npath = \"/login\"\nbody = { json = { user = \"{user}\", password = \"{password}\" } }\n\
-         [credential]\njson-pointer = \"/token\"\n[[request]]\npath = \"/api/me\"\n",
-    )
-    .expect("write");
-    let (code, said) = load(
-        &format!("http://{}", node.addr()),
-        &[
-            "--scenario",
-            pointer.to_str().expect("utf-8"),
-            "-c",
-            "2",
-            "-d",
-            "30s",
-        ],
-    )
-    .expect_err("no credential, no run");
+    let credential = "[credential]\njson-pointer = \"/token\"\n[[request]]\npath = \"/api/me\"\n";
+    let pointer = file("pointer.toml", &[NODE_LOGIN, credential].concat());
+    let (code, said) =
+        with_scenario(&target, &pointer, "-c 2 -d 30s").expect_err("no credential, no run");
     assert_eq!(code, Some(2), "{said}");
     assert!(
         said.contains("pointer.toml:6:") && said.contains("access_token"),
@@ -209,57 +159,29 @@ fn a_login_that_never_gives_the_credential_stops_with_its_answer() {
             "bad.toml:5: request[1].path",
         ),
     ] {
-        let bad = dir.join("bad.toml");
-        std::fs::write(&bad, text).expect("write");
-        let (code, said) = load(
-            "http://127.0.0.1:9",
-            &["--scenario", bad.to_str().expect("utf-8")],
-        )
-        .expect_err("refused");
+        let bad = file("bad.toml", text);
+        let (code, said) = with_scenario("http://127.0.0.1:9", &bad, "").expect_err("refused");
         assert_eq!(code, Some(2), "{said}");
         assert!(said.contains(why) && said.contains("bad.toml"), "{said}");
     }
     // A CSV value that would break a request line or a header.
-    let csv = dir.join("users.csv");
-    std::fs::write(&csv, "user,password\nann\rX-Injected: yes,pw\n").expect("write");
-    let with_csv = dir.join("csv.toml");
-    std::fs::write(
-        &with_csv,
+    file("users.csv", "user,password\nann\rX-Injected: yes,pw\n");
+    let with_csv = file(
+        "csv.toml",
         "[login]\npath = \"/login\"\nmethod = \"POST\"\nheaders = { X-User = \"{user}\" }\n[credential]\ncookie = \"sid\"\n[[request]]\npath = \"/api/me\"\n[users]\ncsv = \"users.csv\"\n",
-    )
-    .expect("write");
-    let (code, said) = load(
-        "http://127.0.0.1:9",
-        &["--scenario", with_csv.to_str().expect("utf-8")],
-    )
-    .expect_err("refused");
+    );
+    let (code, said) = with_scenario("http://127.0.0.1:9", &with_csv, "").expect_err("refused");
     assert_eq!(code, Some(2), "{said}");
     assert!(
         said.contains("users.csv:2") && said.contains("control character"),
         "{said}"
     );
     // Logins that work and protected requests that never do: exit 1, said.
-    let unsent = dir.join("unsent.toml");
-    std::fs::write(
-        &unsent,
-        "[login]\nmethod = \"POST\"\npath = \"/login\"\nbody = { json = { user = \"{user}\", password = \"{password}\" } }\n\
-         [credential]\njson-pointer = \"/access_token\"\nsend = \"header:X-Not-Authorization\"\n[[request]]\npath = \"/api/me\"\n",
-    )
-    .expect("write");
-    let (code, said) = load(
-        &format!("http://{}", node.addr()),
-        &[
-            "--scenario",
-            unsent.to_str().expect("utf-8"),
-            "-c",
-            "2",
-            "--max-requests",
-            "60",
-            "-d",
-            "10s",
-        ],
-    )
-    .expect_err("every protected request failed");
+    let credential = "[credential]\njson-pointer = \"/access_token\"\n\
+                      send = \"header:X-Not-Authorization\"\n[[request]]\npath = \"/api/me\"\n";
+    let unsent = file("unsent.toml", &[NODE_LOGIN, credential].concat());
+    let (code, said) = with_scenario(&target, &unsent, "-c 2 --max-requests 60 -d 10s")
+        .expect_err("every protected request failed");
     assert_eq!(code, Some(1), "{said}");
     assert!(
         said.contains("no protected request succeeded") && said.contains("401"),

@@ -2,11 +2,24 @@
 //! and its counts, computed from the runs' slices; usage errors exit 2.
 
 mod committed_runs;
+mod support;
+
+use support::succeeded;
 
 use committed_runs::{authscale, edited, precision_runs, refused, scale_throughput, steps};
 
 fn spread(args: &[&str]) -> std::process::Output {
     authscale("spread", args)
+}
+
+/// The percentage after `prefix` at the start of a line of `stdout`.
+fn percent_after(stdout: &str, prefix: &str) -> f64 {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|rest| rest.split('%').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no line starting {prefix:?} in: {stdout}"))
 }
 
 #[test]
@@ -15,8 +28,7 @@ fn five_interleaved_runs_give_every_figure_per_run_and_the_counts() {
     assert_eq!(runs.len(), 5, "{runs:?}");
     let args: Vec<&str> = runs.iter().map(String::as_str).collect();
     let output = spread(&args);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    let stdout = succeeded(&output);
     // 2 modes × 5 N > 1 efficiencies, and token/session at 6 N: 16 figures
     // of 5 runs each, every one with an interval.
     assert_eq!(stdout.matches("\n| E(").count(), 10, "{stdout}");
@@ -35,22 +47,15 @@ fn five_interleaved_runs_give_every_figure_per_run_and_the_counts() {
     assert!(stdout.contains(" ["), "{stdout}");
     // Fewer than 90% of these values lie within ±5% (51 of 80), so the
     // tolerance that 90% of them hold is wider than 5%.
-    let held: f64 = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("90% of values lie within ±"))
-        .and_then(|rest| rest.split('%').next())
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| panic!("no 90% line in: {stdout}"));
+    let held = percent_after(&stdout, "90% of values lie within ±");
     assert!(held > 5.0 && held < 50.0, "{held}");
     // Absolute throughput drifts between runs by more than the within-run
     // ratios do (they cancel a drift that moves a whole run): a figure for
     // `compare --drift`.
-    let drift: f64 = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("throughput per (mode, N) step: 90% of values lie within ±"))
-        .and_then(|rest| rest.split('%').next())
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| panic!("no throughput drift line in: {stdout}"));
+    let drift = percent_after(
+        &stdout,
+        "throughput per (mode, N) step: 90% of values lie within ±",
+    );
     assert!(drift > 1.0 && drift < 50.0, "{drift}");
 }
 
@@ -59,8 +64,7 @@ fn blocks_runs_have_values_without_intervals() {
     let runs = precision_runs("blocks");
     let args: Vec<&str> = runs.iter().map(String::as_str).collect();
     let output = spread(&args);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    let stdout = succeeded(&output);
     assert!(stdout.contains("of 80 ("), "{stdout}");
     assert!(
         stdout.contains("run intervals containing the median: —"),
@@ -125,8 +129,7 @@ fn a_step_without_successes_shows_no_figure_instead_of_nan() {
         }
     });
     let output = spread(&[runs[0].as_str(), zero.to_str().expect("utf-8")]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    let stdout = succeeded(&output);
     assert!(
         !stdout.contains("NaN") && !stdout.contains("inf"),
         "{stdout}"
@@ -139,8 +142,7 @@ fn a_step_without_successes_shows_no_figure_instead_of_nan() {
     // Given first, the same run keeps every figure in the table (its
     // missing ones shown as —), so the counts do not depend on the order.
     let swapped = spread(&[zero.to_str().expect("utf-8"), runs[0].as_str()]);
-    let swapped_out = String::from_utf8_lossy(&swapped.stdout);
-    assert!(swapped.status.success(), "{swapped_out}");
+    let swapped_out = succeeded(&swapped);
     assert!(swapped_out.contains("| E(2) session "), "{swapped_out}");
     assert!(swapped_out.contains("run 1 lacks "), "{swapped_out}");
     let counts = |out: &str| {

@@ -4,13 +4,13 @@
 
 mod support;
 
-use support::bin;
+use support::{bin, run, session_node, session_node_args, utf8};
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use authscale_testkit::{ChildProcess, RedisServer, free_port, get, request};
+use authscale_testkit::{RedisServer, free_port, get, login, request, session_cookie};
 
 const SECRET: &str = "hunter2-store-secret";
 
@@ -28,19 +28,7 @@ fn an_invalid_store_url_is_refused_without_showing_its_password() {
         format!("redis://admin:{SECRET}@127.0.0.1:notaport/0?password={SECRET}"),
     ];
     for url in &urls {
-        let output = Command::new(bin())
-            .args([
-                "node",
-                "--auth",
-                "session",
-                "--listen",
-                "127.0.0.1:0",
-                "--redis-url",
-                url,
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run authscale node");
+        let output = run(session_node_args(url, &[]));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
         assert!(stderr.contains("redis"), "{url}: {stderr}");
@@ -55,15 +43,7 @@ async fn store_errors_at_run_time_do_not_show_the_password() {
     let url = format!("redis://admin:{SECRET}@127.0.0.1:{}", free_port());
     let log = std::env::temp_dir().join(format!("authscale-store-cli-{}.log", free_port()));
     let mut child = Command::new(bin())
-        .args([
-            "node",
-            "--auth",
-            "session",
-            "--listen",
-            "127.0.0.1:0",
-            "--redis-url",
-            &url,
-        ])
+        .args(session_node_args(&url, &[]))
         .env("RUST_LOG", "debug")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -81,14 +61,7 @@ async fn store_errors_at_run_time_do_not_show_the_password() {
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("an address in {line:?}"));
     assert_eq!(get(addr, "/readyz").await.status, 503);
-    let login = request(
-        addr,
-        "POST",
-        "/login",
-        &[("content-type", "application/json")],
-        br#"{"user":"user1","password":"wrong"}"#,
-    )
-    .await;
+    let login = login(addr, "user1", "wrong").await;
     assert_eq!(login.status, 401);
     let me = request(addr, "GET", "/api/me", &[("cookie", "sid=abc")], b"").await;
     assert!(me.status == 401 || me.status == 503, "{}", me.body);
@@ -105,52 +78,20 @@ async fn store_errors_at_run_time_do_not_show_the_password() {
 async fn a_session_node_reaches_its_store_over_tls_with_a_ca_file() {
     let redis = RedisServer::start_tls();
     let ca_file = redis.ca_file();
-    let node = ChildProcess::spawn_server(
-        bin(),
-        &[
-            "node",
-            "--auth",
-            "session",
-            "--listen",
-            "127.0.0.1:0",
-            "--redis-url",
-            &redis.tls_url(),
-            "--redis-ca-file",
-            ca_file.to_str().expect("utf-8 path"),
-            "--store-timeout",
-            "1s",
-        ],
-    );
+    let tls = ["--redis-ca-file", utf8(&ca_file), "--store-timeout", "1s"];
+    let node = session_node(&redis.tls_url(), &tls);
     let addr = node.addr();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while get(addr, "/readyz").await.status != 200 {
         assert!(std::time::Instant::now() < deadline, "never ready over TLS");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let password = String::from_utf8(
-        Command::new(bin())
-            .args(["users", "--first", "3", "--count", "1"])
-            .output()
-            .expect("authscale users")
-            .stdout,
-    )
-    .expect("utf-8");
+    let password =
+        String::from_utf8(run(["users", "--first", "3", "--count", "1"]).stdout).expect("utf-8");
     let password = password.split_whitespace().nth(1).expect("a password");
-    let body = format!(r#"{{"user":"user3","password":"{password}"}}"#);
-    let login = request(
-        addr,
-        "POST",
-        "/login",
-        &[("content-type", "application/json")],
-        body.as_bytes(),
-    )
-    .await;
+    let login = login(addr, "user3", password).await;
     assert_eq!(login.status, 200, "{}", login.body);
-    let cookie = login
-        .header("set-cookie")
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
+    let cookie = session_cookie(&login);
     let me = request(addr, "GET", "/api/me", &[("cookie", &cookie)], b"").await;
     assert_eq!(me.status, 200, "{}", me.body);
     // The session was written through the TLS port into the one server.
@@ -167,21 +108,8 @@ fn a_ca_file_that_is_not_a_certificate_is_refused_at_start() {
     std::fs::create_dir_all(&dir).expect("folder");
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, "not a certificate\n").expect("write");
-    let output = Command::new(bin())
-        .args([
-            "node",
-            "--auth",
-            "session",
-            "--listen",
-            "127.0.0.1:0",
-            "--redis-url",
-            "rediss://127.0.0.1:6380",
-            "--redis-ca-file",
-            ca.to_str().expect("utf-8 path"),
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run authscale node");
+    let ca_file = ["--redis-ca-file", utf8(&ca)];
+    let output = run(session_node_args("rediss://127.0.0.1:6380", &ca_file));
     let _ = std::fs::remove_dir_all(&dir);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");

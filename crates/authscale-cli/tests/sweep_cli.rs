@@ -8,32 +8,20 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::bin;
-use support::sweep::{finished, nothing_left, out_dir, read_run, run_dir, start_sweep};
+use support::sweep::{
+    nothing_left, out_dir, read_run, run_dir, start_sweep, swept, swept_from, temp_entries,
+    tiny_sweep,
+};
+use support::{bin, exited, refused_args, session_node, words};
 
 #[test]
 fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
     let out = out_dir("tiny");
-    let child = start_sweep(
-        &[
-            "--modes",
-            "session,token",
-            "--nodes",
-            "1,2",
-            "--rounds",
-            "2",
-            "--slice",
-            "300ms",
-            // Ignored by an interleaved sweep, which says so.
-            "--duration",
-            "1s",
-            "--revocation-window",
-            "1s",
-            "-q",
-        ],
+    // --duration is ignored by an interleaved sweep, which says so.
+    let (sweep_pid, dir, run) = swept(
+        &tiny_sweep(&["--duration", "1s", "--revocation-window", "1s", "-q"]),
         &out,
     );
-    let (sweep_pid, dir, run) = finished(child, &out);
     assert_eq!(run["schema"], "authscale-run/1");
     assert_eq!(run["status"], "complete");
     assert!(run["finished_at"].is_string());
@@ -154,19 +142,7 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
 fn an_interrupted_sweep_keeps_the_steps_it_finished() {
     let out = out_dir("interrupted");
     let child = start_sweep(
-        &[
-            "--modes",
-            "token",
-            "--nodes",
-            "1,2,3",
-            "--pairing",
-            "blocks",
-            "--duration",
-            "1s",
-            "--warmup",
-            "500ms",
-            "-q",
-        ],
+        &words("--modes token --nodes 1,2,3 --pairing blocks --duration 1s --warmup 500ms -q"),
         &out,
     );
     let sweep_pid = child.id();
@@ -185,13 +161,7 @@ fn an_interrupted_sweep_keeps_the_steps_it_finished() {
     let _ = Command::new("kill")
         .args(["-INT", &sweep_pid.to_string()])
         .status();
-    let output = child.wait_with_output().expect("sweep ends");
-    assert_eq!(
-        output.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    exited(&child.wait_with_output().expect("sweep ends"), 130);
     let run = read_run(&run_dir(&out).expect("folder"));
     assert_eq!(run["status"], "interrupted");
     let steps = run["steps"].as_array().expect("steps");
@@ -208,23 +178,11 @@ fn an_interrupted_sweep_keeps_the_steps_it_finished() {
 fn an_external_deployment_is_scaled_by_command_and_measured_from_outside() {
     // A "cluster" started by hand: a store, two nodes and a proxy.
     let redis = authscale_testkit::RedisServer::start();
-    let node = |id: &str| {
-        authscale_testkit::ChildProcess::spawn_server(
-            bin(),
-            &[
-                "node",
-                "--auth",
-                "session",
-                "--listen",
-                "127.0.0.1:0",
-                "--redis-url",
-                &redis.url(),
-                "--node-id",
-                id,
-            ],
-        )
-    };
-    let (a, b) = (node("a"), node("b"));
+    let url = redis.url();
+    let (a, b) = (
+        session_node(&url, &["--node-id", "a"]),
+        session_node(&url, &["--node-id", "b"]),
+    );
     let proxy = authscale_testkit::ChildProcess::spawn_server(
         bin(),
         &["proxy", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
@@ -262,11 +220,7 @@ fn an_external_deployment_is_scaled_by_command_and_measured_from_outside() {
     )
     .expect("experiment");
     let results = out.join("results");
-    let child = start_sweep(
-        &["-q", "--config", config.to_str().expect("utf-8 path")],
-        &results,
-    );
-    let (_, dir, run) = finished(child, &results);
+    let (_, dir, run) = swept_from(&config, &results);
     assert_eq!(run["status"], "complete");
     assert_eq!(run["host"]["caps"], "external");
     let steps = run["steps"].as_array().expect("steps");
@@ -332,25 +286,18 @@ fn a_sweep_that_cannot_start_leaves_no_results_folder() {
         let output = start_sweep(args, &out)
             .wait_with_output()
             .expect("sweep ends");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(why), "{args:?}: {stderr}");
+        refused_args(args, &output, why);
         assert!(run_dir(&out).is_none(), "{args:?} left a results folder");
         let _ = std::fs::remove_dir_all(&out);
     }
     // Started, but its store does not answer: no run folder either.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let closed = authscale_testkit::free_port();
     let out = out_dir("no-store");
     let url = format!("redis://127.0.0.1:{closed}");
     let output = start_sweep(&["--redis-url", &url], &out)
         .wait_with_output()
         .expect("sweep ends");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let stderr = exited(&output, 1);
     assert!(stderr.contains("does not answer"), "{stderr}");
     let folders = std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
     assert_eq!(
@@ -374,15 +321,10 @@ fn a_sweep_that_cannot_start_leaves_no_results_folder() {
         .expect("start sweep");
     let pid = child.id();
     let output = child.wait_with_output().expect("sweep ends");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let stderr = exited(&output, 1);
     assert!(stderr.contains("scripts/setup.sh"), "{stderr}");
     let prefix = format!("authscale-lab-{pid}-store-");
-    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .expect("temp dir")
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-        .collect();
+    let left = temp_entries(&prefix);
     assert!(left.is_empty(), "the store's folder was left: {left:?}");
     assert!(run_dir(&out).is_none(), "a results folder was left");
     let _ = std::fs::remove_dir_all(&out);
@@ -395,25 +337,13 @@ fn a_store_password_stays_out_of_the_records_and_the_output() {
     redis.command(&["CONFIG", "SET", "requirepass", secret]);
     let url = format!("redis://default:{secret}@127.0.0.1:{}/0", redis.port());
     let out = out_dir("password");
-    let child = start_sweep(
-        &[
-            "--modes",
-            "session",
-            "--nodes",
-            "1",
-            "--rounds",
-            "2",
-            "--slice",
-            "200ms",
-            "--slice-warmup",
-            "100ms",
-            "--revocation-window",
-            "0s",
-            "--redis-url",
-            &url,
-        ],
-        &out,
-    );
+    let plan = "--modes session --nodes 1 --rounds 2 --slice 200ms --slice-warmup 100ms";
+    let args = [
+        &words(plan)[..],
+        &["--revocation-window", "0s", "--redis-url", &url],
+    ]
+    .concat();
+    let child = start_sweep(&args, &out);
     let output = child.wait_with_output().expect("sweep ends");
     let said = format!(
         "{}{}",

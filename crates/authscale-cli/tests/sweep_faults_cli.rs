@@ -4,14 +4,13 @@
 
 mod support;
 
-use support::sweep::{finished, nothing_left, out_dir, start_sweep};
+use support::sweep::{experiment_beside, nothing_left, out_dir, swept_from, temp_entries};
 
 #[test]
 fn a_fault_run_records_what_failed_and_what_was_forgotten() {
     let out = out_dir("faults");
-    let config = out.with_extension("toml");
-    std::fs::write(
-        &config,
+    let config = experiment_beside(
+        &out,
         // Two modes, both fault kinds, and an odd number of node-set
         // rotations (two rounds): the node lost is then not the first one
         // started, and must come back under its own name and CPU group
@@ -19,13 +18,8 @@ fn a_fault_run_records_what_failed_and_what_was_forgotten() {
         "name = \"faults-test\"\nmodes = [\"session\", \"token\"]\nnodes = [2]\nrounds = 2\nslice = \"300ms\"\n\
          slice-warmup = \"100ms\"\nrevocation-window = \"0s\"\n[faults]\nkinds = [\"store-outage\", \"node-loss\"]\n\
          nodes = 2\nduration = \"4s\"\nat = \"1s\"\nlength = \"1s\"\n",
-    )
-    .expect("experiment");
-    let child = start_sweep(
-        &["-q", "--config", config.to_str().expect("utf-8 path")],
-        &out,
     );
-    let (sweep_pid, dir, run) = finished(child, &out);
+    let (sweep_pid, dir, run) = swept_from(&config, &out);
     assert_eq!(run["status"], "complete", "{}", run["error"]);
     let faults = run["faults"].as_array().expect("faults");
     let kinds: Vec<String> = faults
@@ -74,20 +68,14 @@ fn a_fault_run_records_what_failed_and_what_was_forgotten() {
 #[test]
 fn a_store_restart_forgets_revocations_and_sessions_without_persistence_and_none_with_aof() {
     let out = out_dir("durability");
-    let config = out.with_extension("toml");
-    std::fs::write(
-        &config,
+    let config = experiment_beside(
+        &out,
         "name = \"durability-test\"\nmodes = [\"session\", \"token-denylist\"]\nnodes = [2]\n\
          duration = \"1s\"\nwarmup = \"200ms\"\nrevocation-window = \"0s\"\n\
          [faults]\nkinds = [\"store-outage\"]\npersistence = [\"none\", \"aof\"]\ndurability-users = 20\n\
          nodes = 2\nduration = \"3s\"\nat = \"1s\"\nlength = \"1s\"\n",
-    )
-    .expect("experiment");
-    let child = start_sweep(
-        &["-q", "--config", config.to_str().expect("utf-8 path")],
-        &out,
     );
-    let (sweep_pid, dir, run) = finished(child, &out);
+    let (sweep_pid, dir, run) = swept_from(&config, &out);
     let faults = run["faults"].as_array().expect("faults");
     let runs: Vec<(&str, &str)> = faults
         .iter()
@@ -154,12 +142,7 @@ fn a_store_restart_forgets_revocations_and_sessions_without_persistence_and_none
     );
     nothing_left(&run, sweep_pid);
     // The store's folder (its append-only file) went with the store.
-    let prefix = format!("authscale-lab-{sweep_pid}-store");
-    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .expect("temp dir")
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-        .collect();
+    let left = temp_entries(&format!("authscale-lab-{sweep_pid}-store"));
     assert!(left.is_empty(), "left behind: {left:?}");
     let _ = std::fs::remove_dir_all(&out);
     let _ = std::fs::remove_file(&config);

@@ -5,62 +5,17 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("authscale-sweep-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn run_json(out: &Path) -> serde_json::Value {
-    let dir = std::fs::read_dir(out)
-        .expect("results folder")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.join("run.json").exists())
-        .expect("a run folder");
-    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).expect("run.json"))
-        .expect("valid JSON")
-}
+use support::sweep::{out_dir, swept};
+use support::words;
 
 #[test]
 fn a_pinned_deadpool_sweep_records_its_pinning_and_the_achieved_store_distance() {
     let out = out_dir("isolation");
-    let child = Command::new(support::bin())
-        .args([
-            "sweep",
-            "--modes",
-            "session",
-            "--nodes",
-            "1",
-            "--pairing",
-            "blocks",
-            "--duration",
-            "1s",
-            "--warmup",
-            "300ms",
-            "--revocation-window",
-            "0s",
-            "--store-rtt",
-            "200us",
-            "--store-client",
-            "deadpool",
-            "--isolate",
-            "cpuset",
-            "-q",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .expect("run sweep");
-    assert!(
-        child.status.success(),
-        "{}",
-        String::from_utf8_lossy(&child.stderr)
+    let args = words(
+        "--modes session --nodes 1 --pairing blocks --duration 1s --warmup 300ms \
+         --revocation-window 0s --store-rtt 200us --store-client deadpool --isolate cpuset -q",
     );
-    let run = run_json(&out);
+    let (_, _, run) = swept(&args, &out);
     assert_eq!(run["plan"]["experiment"]["store-client"], "deadpool");
     assert_eq!(run["plan"]["experiment"]["isolate"], "cpuset");
     let step = &run["steps"][0];
@@ -104,11 +59,8 @@ fn a_pinned_deadpool_sweep_records_its_pinning_and_the_achieved_store_distance()
         Some("none") => {
             let reason = isolation["reason"].as_str().unwrap_or_default();
             assert!(!reason.is_empty(), "{isolation}");
-            assert!(
-                std::env::var("AUTHSCALE_REQUIRE_CGROUPS").as_deref() != Ok("1"),
-                "AUTHSCALE_REQUIRE_CGROUPS=1 but the sweep ran unpinned: {reason}"
-            );
-            eprintln!("cpuset checks NOT run: {reason}");
+            let reason = format!("the sweep ran unpinned (no cpuset checks): {reason}");
+            authscale_testkit::skip_unless_required("AUTHSCALE_REQUIRE_CGROUPS", &reason);
         }
         other => panic!("isolation {other:?}: {isolation}"),
     }

@@ -2,14 +2,8 @@
 
 mod support;
 
-use std::process::Command;
-
 fn users(args: &[&str]) -> std::process::Output {
-    Command::new(support::bin())
-        .arg("users")
-        .args(args)
-        .output()
-        .expect("run authscale users")
+    support::run(["users"].iter().chain(args))
 }
 
 #[test]

@@ -16,17 +16,11 @@ use hyper::{Request, Response};
 
 /// Serves `handler` on a free loopback port for the rest of the test.
 async fn serve<H: authscale_http::Handler>(handler: H) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(authscale_http::serve(
-        listener,
-        Arc::new(handler),
-        std::future::pending(),
-        Duration::ZERO,
-    ));
-    addr
+    authscale_testkit::spawn_on_free_port(|listener| {
+        let pending = std::future::pending();
+        authscale_http::serve(listener, Arc::new(handler), pending, Duration::ZERO)
+    })
+    .await
 }
 
 async fn target(addr: SocketAddr) -> Target {
@@ -39,6 +33,13 @@ async fn run(config: LoadConfig) -> LoadResult {
     authscale_load::run(config, std::future::pending(), None)
         .await
         .expect("valid run")
+}
+
+/// Asserts that `result` counted `n` answers of `outcome` at `step`,
+/// showing its report.
+fn assert_counted(result: &LoadResult, step: &str, outcome: &str, n: u64) {
+    let report = authscale_load::render(result);
+    assert_eq!(count(result, step, outcome), n, "{report}");
 }
 
 fn count(result: &LoadResult, step: &str, outcome: &str) -> u64 {
@@ -56,6 +57,16 @@ fn count(result: &LoadResult, step: &str, outcome: &str) -> u64 {
 struct Stalling {
     stall: Duration,
     first: std::sync::OnceLock<Instant>,
+}
+
+impl Stalling {
+    /// A server that never stalls.
+    fn never() -> Stalling {
+        Stalling {
+            stall: Duration::ZERO,
+            first: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 impl authscale_http::Handler for Stalling {
@@ -149,36 +160,17 @@ async fn refused_silent_and_unauthorized_targets_land_in_their_classes() {
     config.max_requests = 10;
     config.duration = Duration::from_secs(10);
     let refused = run(config).await;
-    assert_eq!(
-        count(&refused, "api", "connect_error"),
-        10,
-        "{}",
-        authscale_load::render(&refused)
-    );
+    assert_counted(&refused, "api", "connect_error", 10);
 
     // Accepts and never answers.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let silent_addr = silent.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = silent.accept().await {
-            held.push(stream);
-        }
-    });
+    let silent_addr = authscale_testkit::silent_server().await;
     let mut config = LoadConfig::new(target(silent_addr).await);
     config.connections = 2;
     config.max_requests = 4;
     config.timeout = Duration::from_millis(200);
     config.duration = Duration::from_secs(10);
     let timed_out = run(config).await;
-    assert_eq!(
-        count(&timed_out, "api", "timeout"),
-        4,
-        "{}",
-        authscale_load::render(&timed_out)
-    );
+    assert_counted(&timed_out, "api", "timeout", 4);
     // Each request ended at its own timeout: none was still waiting when
     // the run stopped (by itself, at its cap, long before its duration).
     assert_eq!(
@@ -199,22 +191,13 @@ async fn refused_silent_and_unauthorized_targets_land_in_their_classes() {
     config.max_requests = 6;
     config.duration = Duration::from_secs(10);
     let unauthorized = run(config).await;
-    assert_eq!(
-        count(&unauthorized, "login", "401"),
-        6,
-        "{}",
-        authscale_load::render(&unauthorized)
-    );
+    assert_counted(&unauthorized, "login", "401", 6);
     assert_eq!(unauthorized.errors, 6);
 }
 
 #[tokio::test]
 async fn a_low_open_loop_rate_is_measured_over_the_whole_duration() {
-    let addr = serve(Stalling {
-        stall: Duration::ZERO,
-        first: std::sync::OnceLock::new(),
-    })
-    .await;
+    let addr = serve(Stalling::never()).await;
     let mut config = LoadConfig::new(target(addr).await);
     config.mode = LoopMode::Open { rate: 4.0 };
     config.connections = 2;
@@ -230,11 +213,7 @@ async fn a_low_open_loop_rate_is_measured_over_the_whole_duration() {
 
 #[tokio::test]
 async fn think_time_paces_each_user_in_a_closed_loop_and_is_refused_with_a_rate() {
-    let addr = serve(Stalling {
-        stall: Duration::ZERO,
-        first: std::sync::OnceLock::new(),
-    })
-    .await;
+    let addr = serve(Stalling::never()).await;
     let file = std::env::temp_dir().join(format!("authscale-think-{}.toml", std::process::id()));
     std::fs::write(
         &file,

@@ -41,6 +41,16 @@ async fn run(config: LoadConfig) -> Result<LoadResult, LoadError> {
     authscale_load::run(config, std::future::pending(), None).await
 }
 
+/// A bounded run against `server` trusting its CA, every answer of which
+/// must be a 2xx.
+async fn trusted_run(server: &TlsServer) -> LoadResult {
+    let result = run(bounded(target(server, trusting(server)).await))
+        .await
+        .expect("the server's CA is trusted");
+    assert!(all_ok(&result), "{:?}", result.by_step);
+    result
+}
+
 fn scenario(text: &str) -> Scenario {
     let dir = std::env::temp_dir().join(format!("authscale-tls-scenario-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("folder");
@@ -75,10 +85,7 @@ fn all_ok(result: &LoadResult) -> bool {
 #[tokio::test]
 async fn https_with_the_service_ca_is_trusted_and_speaks_http1() {
     let server = TlsServer::start().await;
-    let result = run(bounded(target(&server, trusting(&server)).await))
-        .await
-        .expect("trusted run");
-    assert!(all_ok(&result), "{:?}", result.by_step);
+    let result = trusted_run(&server).await;
     assert!(server.seen().http1.load(Relaxed) > 0);
     assert_eq!(result.protocol.as_deref(), Some("HTTP/1.1 over TLS"));
     assert_eq!(
@@ -180,10 +187,7 @@ async fn http2_is_used_when_offered_and_credentials_travel_over_it() {
 #[tokio::test]
 async fn a_self_signed_certificate_given_as_ca_file_is_trusted_for_its_names() {
     let server = TlsServer::start_self_signed().await;
-    let result = run(bounded(target(&server, trusting(&server)).await))
-        .await
-        .expect("the certificate itself is trusted");
-    assert!(all_ok(&result), "{:?}", result.by_step);
+    trusted_run(&server).await;
     // The same certificate does not vouch for a name it does not carry.
     let mut elsewhere = authscale_load::resolve_target(
         &format!("https://127.0.0.2:{}", server.addr().port()),

@@ -249,14 +249,8 @@ async fn credential_answers_are_not_cacheable() {
         ("login 401", login_with(&node, "user2", "wrong", None).await),
         ("me 200", node.me_with(&[("cookie", &cookie)]).await),
         ("me 401", node.me_with(&[]).await),
-        (
-            "logout 204",
-            request(node.addr, "POST", "/logout", &[("cookie", &cookie)], b"").await,
-        ),
-        (
-            "logout 401",
-            request(node.addr, "POST", "/logout", &[("cookie", &cookie)], b"").await,
-        ),
+        ("logout 204", node.logout_with(&[("cookie", &cookie)]).await),
+        ("logout 401", node.logout_with(&[("cookie", &cookie)]).await),
     ];
     for (name, reply) in &answers {
         assert_eq!(reply.header("cache-control"), Some("no-store"), "{name}");

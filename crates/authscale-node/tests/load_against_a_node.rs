@@ -39,18 +39,11 @@ fn node_config(mode: AuthMode) -> NodeConfig {
 }
 
 async fn start_node(config: NodeConfig) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
     let node = Arc::new(Node::new(config).expect("node"));
-    tokio::spawn(authscale_node::serve(
-        listener,
-        node,
-        std::future::pending(),
-        Duration::ZERO,
-    ));
-    addr
+    authscale_testkit::spawn_on_free_port(|listener| {
+        authscale_node::serve(listener, node, std::future::pending(), Duration::ZERO)
+    })
+    .await
 }
 
 /// A node's own count of answers to `route` with `status`.

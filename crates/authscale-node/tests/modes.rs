@@ -7,8 +7,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use authscale_node::AuthMode;
-use authscale_testkit::{RedisServer, request};
-use common::{TestNode, base_config, bearer, hs256_config, session_config, session_cookie};
+use authscale_testkit::RedisServer;
+use common::{
+    TestNode, base_config, bearer, hs256_config, logged_in, session_config, session_cookie,
+};
 
 fn mode_config(mode: AuthMode, redis_url: &str) -> authscale_node::NodeConfig {
     let mut config = match mode {
@@ -47,7 +49,7 @@ async fn session_cached_saves_lookups_and_revokes_within_its_ttl() {
         "one lookup, then the cache answers"
     );
 
-    let logout = request(a.addr, "POST", "/logout", &[("cookie", &cookie)], b"").await;
+    let logout = a.logout_with(&[("cookie", &cookie)]).await;
     let revoked_at = Instant::now();
     assert_eq!(logout.status, 204);
     assert_eq!(
@@ -80,12 +82,8 @@ async fn token_denylist_revokes_on_every_node_at_once_and_fails_closed() {
     );
     let auth = bearer(&a.login(2).await);
     assert_eq!(b.me_with(&[("authorization", &auth)]).await.status, 200);
-    assert_eq!(
-        request(a.addr, "POST", "/logout", &[("authorization", &auth)], b"")
-            .await
-            .status,
-        204
-    );
+    let logout = a.logout_with(&[("authorization", &auth)]).await;
+    assert_eq!(logout.status, 204);
     let reply = b.me_with(&[("authorization", &auth)]).await;
     assert_eq!(reply.status, 401);
     assert_eq!(reply.json()["reason"], "revoked");
@@ -114,12 +112,7 @@ async fn sticky_sessions_live_on_their_node_only() {
         401,
         "another node has never seen it"
     );
-    assert_eq!(
-        request(a.addr, "POST", "/logout", &[("cookie", &cookie)], b"")
-            .await
-            .status,
-        204
-    );
+    assert_eq!(a.logout_with(&[("cookie", &cookie)]).await.status, 204);
     assert_eq!(a.me_with(&[("cookie", &cookie)]).await.status, 401);
     assert_eq!(
         authscale_testkit::get(a.addr, "/readyz").await.status,
@@ -134,8 +127,7 @@ async fn session_cached_forgets_sessions_the_restarted_store_lost() {
     let mut config = mode_config(AuthMode::SessionCached, &redis.url());
     config.session_cache_ttl = Duration::from_millis(300);
     let node = TestNode::start(config).await;
-    let cookie = session_cookie(&node.login(4).await);
-    assert_eq!(node.me_with(&[("cookie", &cookie)]).await.status, 200);
+    let cookie = logged_in(&node, 4).await;
     redis.restart();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -7,12 +7,15 @@ use std::time::{Duration, Instant};
 
 use authscale_auth::SessionId;
 use authscale_testkit::{RedisServer, request};
-use common::{TestNode, session_config, session_cookie};
+use common::{
+    TestNode, assert_503s_while_the_store_is_down, assert_me_n_times, me_then_logout,
+    session_config, session_cookie, session_node, session_setup,
+};
 
 #[tokio::test]
 async fn login_me_logout_then_me_is_refused() {
     let redis = RedisServer::start();
-    let node = TestNode::start(session_config(&redis.url(), Duration::from_millis(100))).await;
+    let node = session_node(&redis).await;
 
     let login = node.login(7).await;
     assert_eq!(login.status, 200, "{}", login.body);
@@ -23,12 +26,7 @@ async fn login_me_logout_then_me_is_refused() {
     assert_eq!(login.header("cache-control"), Some("no-store"));
     let cookie = session_cookie(&login);
 
-    let me = node.me_with(&[("cookie", &cookie)]).await;
-    assert_eq!(me.status, 200);
-    assert_eq!(me.json()["user"], "user7");
-
-    let logout = request(node.addr, "POST", "/logout", &[("cookie", &cookie)], b"").await;
-    assert_eq!(logout.status, 204);
+    let logout = me_then_logout(&node, &[("cookie", &cookie)], "user7").await;
     assert!(
         logout
             .header("set-cookie")
@@ -44,7 +42,7 @@ async fn login_me_logout_then_me_is_refused() {
 #[tokio::test]
 async fn every_login_mints_a_new_id_and_a_chosen_id_is_never_adopted() {
     let redis = RedisServer::start();
-    let node = TestNode::start(session_config(&redis.url(), Duration::from_millis(100))).await;
+    let node = session_node(&redis).await;
 
     let first = session_cookie(&node.login(1).await);
     let second = session_cookie(&node.login(1).await);
@@ -74,7 +72,7 @@ async fn every_login_mints_a_new_id_and_a_chosen_id_is_never_adopted() {
 #[tokio::test]
 async fn tampered_unknown_and_malformed_cookies_are_refused() {
     let redis = RedisServer::start();
-    let node = TestNode::start(session_config(&redis.url(), Duration::from_millis(100))).await;
+    let node = session_node(&redis).await;
     let cookie = session_cookie(&node.login(3).await);
     let id = cookie.trim_start_matches("sid=");
     let mut flipped = id.as_bytes().to_vec();
@@ -122,17 +120,9 @@ async fn sessions_end_at_the_idle_timeout_and_the_absolute_lifetime() {
 
     let idle_cookie = session_cookie(&idle_node.login(1).await);
     let absolute_cookie = session_cookie(&absolute_node.login(2).await);
-    assert_eq!(
-        absolute_node
-            .me_with(&[("cookie", &absolute_cookie)])
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        idle_node.me_with(&[("cookie", &idle_cookie)]).await.status,
-        200
-    );
+    let absolute_me = [("cookie", absolute_cookie.as_str())];
+    assert_eq!(absolute_node.me_status(&absolute_me).await, 200);
+    assert_eq!(idle_node.me_status(&[("cookie", &idle_cookie)]).await, 200);
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let idle_reply = idle_node.me_with(&[("cookie", &idle_cookie)]).await;
     assert_eq!(idle_reply.status, 401);
@@ -143,17 +133,12 @@ async fn sessions_end_at_the_idle_timeout_and_the_absolute_lifetime() {
 
 #[tokio::test]
 async fn one_store_get_per_protected_request_and_no_ping() {
-    let redis = RedisServer::start();
-    let node = TestNode::start(session_config(&redis.url(), Duration::from_millis(100))).await;
-    let cookie = session_cookie(&node.login(4).await);
     // Let the connection settle, then count from zero.
-    assert_eq!(node.me_with(&[("cookie", &cookie)]).await.status, 200);
+    let (redis, node, cookie) = session_setup(4).await;
     redis.command(&["CONFIG", "RESETSTAT"]);
 
     const N: u64 = 200;
-    for _ in 0..N {
-        assert_eq!(node.me_with(&[("cookie", &cookie)]).await.status, 200);
-    }
+    assert_me_n_times(&node, &[("cookie", &cookie)], N).await;
     let calls = redis.command_calls();
     let get = redis.calls_of("get");
     let other: u64 = calls
@@ -176,33 +161,17 @@ async fn sliding_sessions_use_one_getex_per_request() {
     let node = TestNode::start(config).await;
     let cookie = session_cookie(&node.login(5).await);
     redis.command(&["CONFIG", "RESETSTAT"]);
-    for _ in 0..50 {
-        assert_eq!(node.me_with(&[("cookie", &cookie)]).await.status, 200);
-    }
+    assert_me_n_times(&node, &[("cookie", &cookie)], 50).await;
     assert_eq!(redis.calls_of("getex"), 50);
     assert_eq!(redis.calls_of("get"), 0);
 }
 
 #[tokio::test]
 async fn store_outage_answers_503_within_the_timeout_and_recovers() {
-    let mut redis = RedisServer::start();
-    let timeout = Duration::from_millis(100);
-    let node = TestNode::start(session_config(&redis.url(), timeout)).await;
-    let cookie = session_cookie(&node.login(6).await);
-    assert_eq!(node.me_with(&[("cookie", &cookie)]).await.status, 200);
+    let (mut redis, node, cookie) = session_setup(6).await;
 
     redis.stop();
-    for _ in 0..3 {
-        // Never a hang: answered (with 503) long before a generous deadline.
-        let reply = tokio::time::timeout(
-            Duration::from_secs(10),
-            node.me_with(&[("cookie", &cookie)]),
-        )
-        .await
-        .expect("answered while the store is down, not hung");
-        assert_eq!(reply.status, 503, "{}", reply.body);
-        assert_eq!(reply.header("retry-after"), Some("1"));
-    }
+    assert_503s_while_the_store_is_down(&node, &cookie).await;
     assert_eq!(node.login(6).await.status, 503);
     assert_eq!(
         authscale_testkit::get(node.addr, "/readyz").await.status,
@@ -230,11 +199,7 @@ async fn store_outage_answers_503_within_the_timeout_and_recovers() {
 
 #[tokio::test]
 async fn a_stalled_store_answers_503_within_the_timeout() {
-    let redis = RedisServer::start();
-    let timeout = Duration::from_millis(100);
-    let node = TestNode::start(session_config(&redis.url(), timeout)).await;
-    let cookie = session_cookie(&node.login(8).await);
-    assert_eq!(node.me_with(&[("cookie", &cookie)]).await.status, 200);
+    let (redis, node, cookie) = session_setup(8).await;
 
     // CLIENT PAUSE stalls every client's commands: a slow store, not a dead
     // one. A node that waited for the store would answer 200 once the pause

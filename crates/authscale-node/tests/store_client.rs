@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use authscale_auth::StoreClient;
 use authscale_testkit::RedisServer;
-use common::{TestNode, session_config, session_cookie};
+use common::{TestNode, assert_me_n_times, logged_in, session_config, session_cookie};
 
 /// Commands the server counted per protected request, over `n` requests.
 async fn commands_per_lookup(client: StoreClient) -> (f64, u64) {
@@ -19,14 +19,11 @@ async fn commands_per_lookup(client: StoreClient) -> (f64, u64) {
         store.client = client;
     }
     let node = TestNode::start(config).await;
-    let cookie = session_cookie(&node.login(4).await);
     // Let the connection settle, then count from zero.
-    assert_eq!(node.me_with(&[("cookie", &cookie)]).await.status, 200);
+    let cookie = logged_in(&node, 4).await;
     redis.command(&["CONFIG", "RESETSTAT"]);
     const N: u64 = 100;
-    for _ in 0..N {
-        assert_eq!(node.me_with(&[("cookie", &cookie)]).await.status, 200);
-    }
+    assert_me_n_times(&node, &[("cookie", &cookie)], N).await;
     let commands: u64 = redis
         .command_calls()
         .iter()

@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use authscale_auth::RedisStoreConfig;
 use authscale_node::AuthMode;
 use authscale_testkit::{RedisServer, get};
-use common::{TestNode, bearer, hs256_config, session_config, session_cookie};
+use common::{
+    TestNode, assert_503s_while_the_store_is_down, bearer, hs256_config, logged_in, session_config,
+    session_cookie, session_node, session_setup,
+};
 
 #[tokio::test]
 async fn the_first_session_request_after_a_store_restart_is_answered_not_503() {
-    let mut redis = RedisServer::start();
-    let node = TestNode::start(session_config(&redis.url(), Duration::from_millis(100))).await;
-    let cookie = session_cookie(&node.login(1).await);
-    assert_eq!(node.me_with(&[("cookie", &cookie)]).await.status, 200);
+    let (mut redis, node, cookie) = session_setup(1).await;
 
     // Restarted between two requests: the session is gone with the data
     // (no persistence), so the answer is 401, not a 503 from the dead
@@ -61,22 +61,11 @@ async fn the_first_denylist_check_after_a_store_restart_is_answered_not_503() {
 #[tokio::test]
 async fn a_dead_store_answers_503_with_retry_after_within_the_timeout() {
     let mut redis = RedisServer::start();
-    let timeout = Duration::from_millis(100);
-    let node = TestNode::start(session_config(&redis.url(), timeout)).await;
+    let node = session_node(&redis).await;
     let cookie = session_cookie(&node.login(1).await);
     redis.stop();
-    for _ in 0..3 {
-        // Never a hang: the retry of a lookup shares the timeout (a generous
-        // deadline here: a loaded machine is slower, not wrong).
-        let reply = tokio::time::timeout(
-            Duration::from_secs(10),
-            node.me_with(&[("cookie", &cookie)]),
-        )
-        .await
-        .expect("an answer, not a hang");
-        assert_eq!(reply.status, 503, "{}", reply.body);
-        assert_eq!(reply.header("retry-after"), Some("1"));
-    }
+    // Never a hang: the retry of a lookup shares the timeout.
+    assert_503s_while_the_store_is_down(&node, &cookie).await;
     let ready = get(node.addr, "/readyz").await;
     assert_eq!(ready.status, 503);
     assert!(ready.body.contains("store_unreachable"), "{}", ready.body);
@@ -115,10 +104,8 @@ async fn sessions_over_tls_with_the_stores_ca() {
     }
     let node = TestNode::start(config).await;
     assert_eq!(get(node.addr, "/readyz").await.status, 200);
-    let cookie = session_cookie(&node.login(1).await);
-    assert_eq!(node.me_with(&[("cookie", &cookie)]).await.status, 200);
-    let logout =
-        authscale_testkit::request(node.addr, "POST", "/logout", &[("cookie", &cookie)], b"").await;
+    let cookie = logged_in(&node, 1).await;
+    let logout = node.logout_with(&[("cookie", &cookie)]).await;
     assert_eq!(logout.status, 204);
     assert_eq!(node.me_with(&[("cookie", &cookie)]).await.status, 401);
 }

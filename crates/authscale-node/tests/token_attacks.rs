@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use authscale_auth::{Algorithm, KeySource, TokenConfig, TokenKeyConfig};
 use authscale_node::AuthMode;
-use authscale_testkit::request;
-use common::{TestNode, base_config, bearer, hs256_config, key_file, rs256_pair};
+use common::{TestNode, base_config, bearer, hs256_config, key_file, me_then_logout, rs256_pair};
 use jwt_attacks::{forge, rotated_config, rsa, valid_claims, valid_header};
 
 #[tokio::test]
@@ -74,19 +73,7 @@ async fn login_me_logout_and_the_limits_of_token_revocation() {
     assert_eq!(login.header("cache-control"), Some("no-store"));
     let auth = bearer(&login);
 
-    let me = node.me_with(&[("authorization", &auth)]).await;
-    assert_eq!(me.status, 200);
-    assert_eq!(me.json()["user"], "user9");
-
-    let logout = request(
-        node.addr,
-        "POST",
-        "/logout",
-        &[("authorization", &auth)],
-        b"",
-    )
-    .await;
-    assert_eq!(logout.status, 204);
+    me_then_logout(&node, &[("authorization", &auth)], "user9").await;
     // The client discards its token; without one the route refuses.
     let after = node.me_with(&[]).await;
     assert_eq!(after.status, 401);
@@ -97,14 +84,7 @@ async fn login_me_logout_and_the_limits_of_token_revocation() {
     // The token itself stays valid until exp: no shared state, no revocation.
     assert_eq!(node.me_with(&[("authorization", &auth)]).await.status, 200);
     // Logout without a valid token is refused.
-    let bad = request(
-        node.addr,
-        "POST",
-        "/logout",
-        &[("authorization", "Bearer x.y.z")],
-        b"",
-    )
-    .await;
+    let bad = node.logout_with(&[("authorization", "Bearer x.y.z")]).await;
     assert_eq!(bad.status, 401);
 }
 
@@ -138,18 +118,12 @@ async fn key_rotation_keeps_old_tokens_valid_until_the_old_key_is_removed() {
     // During: rs-new signs, rs-old still verifies.
     let during = TestNode::start(rotated_config()).await;
     assert_eq!(
-        during
-            .me_with(&[("authorization", &old_token)])
-            .await
-            .status,
+        during.me_status(&[("authorization", &old_token)]).await,
         200
     );
     let new_token = bearer(&during.login(2).await);
     assert_eq!(
-        during
-            .me_with(&[("authorization", &new_token)])
-            .await
-            .status,
+        during.me_status(&[("authorization", &new_token)]).await,
         200
     );
     let header =

@@ -12,7 +12,7 @@ use std::time::Duration;
 use authscale_proxy::{Proxy, ProxyConfig, Upstreams};
 use authscale_testkit::{raw_exchange, request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// What a scripted upstream does with one request.
 enum Act {
@@ -27,17 +27,16 @@ enum Act {
 async fn scripted(
     script: impl Fn(usize, usize, &str) -> Act + Send + Sync + 'static,
 ) -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
     let connections = Arc::new(AtomicUsize::new(0));
     let count = connections.clone();
     let script = Arc::new(script);
-    tokio::spawn(async move {
+    let addr = authscale_testkit::spawn_on_free_port(|listener| async move {
         while let Ok((stream, _)) = listener.accept().await {
             let n = count.fetch_add(1, Relaxed);
             tokio::spawn(serve_script(stream, n, script.clone()));
         }
-    });
+    })
+    .await;
     (addr, connections)
 }
 
@@ -75,15 +74,16 @@ async fn serve_script(
 async fn proxy_to(upstream: SocketAddr) -> SocketAddr {
     let upstreams = Arc::new(Upstreams::new(&[upstream], false).expect("upstreams"));
     let proxy = Arc::new(Proxy::new(upstreams, ProxyConfig::default()));
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(authscale_proxy::serve(
-        listener,
-        proxy,
-        std::future::pending(),
-        Duration::ZERO,
-    ));
-    addr
+    authscale_testkit::spawn_on_free_port(|listener| {
+        authscale_proxy::serve(listener, proxy, std::future::pending(), Duration::ZERO)
+    })
+    .await
+}
+
+/// The status and body of `GET path` through `proxy`.
+async fn got(proxy: SocketAddr, path: &str) -> (u16, String) {
+    let reply = request(proxy, "GET", path, &[], b"").await;
+    (reply.status, reply.body)
 }
 
 fn answer(text: &str) -> Act {
@@ -101,8 +101,7 @@ async fn a_chunked_answer_arrives_whole_and_its_connection_is_reused() {
     .await;
     let proxy = proxy_to(upstream).await;
     for _ in 0..3 {
-        let reply = request(proxy, "GET", "/", &[], b"").await;
-        assert_eq!((reply.status, reply.body.as_str()), (200, "hello, world"));
+        assert_eq!(got(proxy, "/").await, (200, "hello, world".into()));
     }
     assert_eq!(
         connections.load(Relaxed),
@@ -113,24 +112,14 @@ async fn a_chunked_answer_arrives_whole_and_its_connection_is_reused() {
 
 #[tokio::test]
 async fn close_framed_bodies_end_at_the_close() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let upstream = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let mut head = [0u8; 1024];
-            let _ = stream.read(&mut head).await;
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\n\r\nuntil the end")
-                .await;
-            // Dropped: closed.
-        }
-    });
+    // Answers each connection once, then closes it.
+    let upstream =
+        authscale_testkit::answering_server(b"HTTP/1.1 200 OK\r\n\r\nuntil the end").await;
     let proxy = proxy_to(upstream).await;
     // The second request needs a second connection: the first one ended
     // with its body.
     for _ in 0..2 {
-        let reply = request(proxy, "GET", "/", &[], b"").await;
-        assert_eq!((reply.status, reply.body.as_str()), (200, "until the end"));
+        assert_eq!(got(proxy, "/").await, (200, "until the end".into()));
     }
 }
 
@@ -156,10 +145,8 @@ async fn head_204_304_and_interim_answers_carry_no_body_and_keep_the_connection(
     assert_eq!(head.header("content-length"), Some("10"));
     assert_eq!(request(proxy, "GET", "/204", &[], b"").await.status, 204);
     assert_eq!(request(proxy, "GET", "/304", &[], b"").await.status, 304);
-    let interim = request(proxy, "GET", "/continue", &[], b"").await;
-    assert_eq!((interim.status, interim.body.as_str()), (200, "final"));
-    let after = request(proxy, "GET", "/", &[], b"").await;
-    assert_eq!((after.status, after.body.as_str()), (200, "ok"));
+    assert_eq!(got(proxy, "/continue").await, (200, "final".into()));
+    assert_eq!(got(proxy, "/").await, (200, "ok".into()));
     assert_eq!(
         connections.load(Relaxed),
         1,
@@ -232,12 +219,7 @@ async fn a_pooled_connection_the_upstream_dropped_is_replaced_without_a_failure(
     .await;
     let proxy = proxy_to(upstream).await;
     for i in 0..4 {
-        let reply = request(proxy, "GET", "/", &[], b"").await;
-        assert_eq!(
-            (reply.status, reply.body.as_str()),
-            (200, "ok"),
-            "request {i}"
-        );
+        assert_eq!(got(proxy, "/").await, (200, "ok".into()), "request {i}");
     }
     assert!(connections.load(Relaxed) >= 4);
     // Nothing was held against the upstream: it is still in rotation.

@@ -59,6 +59,11 @@ fn cluster(node_cores: f64, store_cores: f64, nodes: Vec<u32>) -> Cluster {
     }
 }
 
+/// Asserts that `got` is within 0.1% of `want`, naming `what` if not.
+fn assert_within_a_thousandth(got: f64, want: f64, what: &str) {
+    assert!((got - want).abs() < 1e-3 * want, "{what}: {got} vs {want}");
+}
+
 #[test]
 fn a_store_of_known_cost_gives_the_analytic_ceiling() {
     // 0.04 core at 9 µs per command, one command per request: 4,444 req/s.
@@ -398,12 +403,7 @@ fn the_runs_own_setting_takes_each_steps_own_costs_back() {
         let at = |n: u32| m.points.iter().find(|pt| pt.n == n).expect("N");
         for c in m.costs.node.points.iter().filter(|c| c.steps.len() == 1) {
             let got = at(c.steps[0]).node_cpu_us_per_request;
-            assert!(
-                (got - c.cost_us).abs() < 1e-3 * c.cost_us,
-                "{} node: {got} vs {}",
-                m.mode,
-                c.cost_us
-            );
+            assert_within_a_thousandth(got, c.cost_us, &format!("{} node", m.mode));
             checked += 1;
         }
         if let Some(store) = &m.costs.store {
@@ -414,12 +414,7 @@ fn the_runs_own_setting_takes_each_steps_own_costs_back() {
                 .filter(|c| c.steps.len() == 1)
             {
                 let got = at(c.steps[0]).store_cpu_us_per_command.expect("store");
-                assert!(
-                    (got - c.cost_us).abs() < 1e-3 * c.cost_us,
-                    "{} store: {got} vs {}",
-                    m.mode,
-                    c.cost_us
-                );
+                assert_within_a_thousandth(got, c.cost_us, &format!("{} store", m.mode));
                 checked += 1;
             }
         }

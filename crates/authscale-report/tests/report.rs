@@ -4,12 +4,18 @@
 
 use std::path::Path;
 
-use authscale_report::{GateError, Thresholds, analyse, compare, evaluate, render};
+use authscale_report::{GateError, ModeAnalysis, Thresholds, analyse, compare, evaluate, render};
 use authscale_schema::{AuthMode, Component, Run};
 
 fn fixture() -> Run {
     Run::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quick-run.json"))
         .expect("fixture")
+}
+
+/// The analysis of `mode` in `run`.
+fn analysis_of(run: &Run, mode: AuthMode) -> ModeAnalysis {
+    let mut modes = analyse(run).modes.into_iter();
+    modes.find(|m| m.mode == mode).expect("the mode")
 }
 
 fn checks(list: &[&str]) -> Thresholds {
@@ -123,11 +129,7 @@ fn verdicts_name_the_component_the_evidence_points_at() {
             nodes.utilization = 0.99;
         }
     }
-    let session = analyse(&altered)
-        .modes
-        .into_iter()
-        .find(|m| m.mode == AuthMode::Session)
-        .expect("session");
+    let session = analysis_of(&altered, AuthMode::Session);
     assert_eq!(session.bottleneck.as_str(), "nodes", "{}", session.verdict);
 
     // A harness near its limit is called out rather than blamed on the system.
@@ -140,11 +142,7 @@ fn verdicts_name_the_component_the_evidence_points_at() {
     {
         proxy.utilization = 0.93;
     }
-    let token = analyse(&harness)
-        .modes
-        .into_iter()
-        .find(|m| m.mode == AuthMode::Token)
-        .expect("token");
+    let token = analysis_of(&harness, AuthMode::Token);
     assert_eq!(token.bottleneck.as_str(), "proxy");
     assert!(
         matches!(

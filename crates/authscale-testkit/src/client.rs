@@ -61,22 +61,44 @@ pub async fn request(
         .expect("a response");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("response body")
-        .to_bytes();
+    let body = response.into_body().collect().await.expect("response body");
     Reply {
         status,
         headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
+        body: String::from_utf8_lossy(&body.to_bytes()).into_owned(),
     }
 }
 
 /// `GET path` with no extra headers.
 pub async fn get(addr: SocketAddr, path: &str) -> Reply {
     request(addr, "GET", path, &[], b"").await
+}
+
+/// `POST /login` with the JSON credentials `user` and `password`.
+pub async fn login(addr: SocketAddr, user: &str, password: &str) -> Reply {
+    let body = format!(r#"{{"user":"{user}","password":"{password}"}}"#);
+    let json = [("content-type", "application/json")];
+    request(addr, "POST", "/login", &json, body.as_bytes()).await
+}
+
+/// The `sid=…` pair of a login reply's Set-Cookie, ready for a Cookie header.
+pub fn session_cookie(reply: &Reply) -> String {
+    let set_cookie = reply.header("set-cookie").expect("a Set-Cookie header");
+    set_cookie
+        .split(';')
+        .next()
+        .expect("a cookie pair")
+        .to_owned()
+}
+
+/// `Bearer TOKEN`, the Authorization value for a token login reply's
+/// access token.
+pub fn bearer(reply: &Reply) -> String {
+    let token = reply.json()["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned();
+    format!("Bearer {token}")
 }
 
 /// Writes raw bytes and returns whatever comes back before the server

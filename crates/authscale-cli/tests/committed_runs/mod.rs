@@ -4,15 +4,13 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+pub use crate::support::refused;
 
 /// `authscale COMMAND ARGS...`, run to the end.
 pub fn authscale(command: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_authscale"))
-        .arg(command)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run authscale {command}: {e}"))
+    crate::support::run([command].iter().chain(args))
 }
 
 /// The run.json files of results/precision/FOLDER, sorted.
@@ -28,13 +26,6 @@ pub fn precision_runs(folder: &str) -> Vec<String> {
         .collect();
     runs.sort();
     runs.iter().map(|p| p.display().to_string()).collect()
-}
-
-/// Exit code 2 with `says` in the error.
-pub fn refused(output: &Output, says: &str) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(says), "expected {says:?} in: {stderr}");
 }
 
 /// A copy of a committed run, changed by `edit`, in a temporary file.

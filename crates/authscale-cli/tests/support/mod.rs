@@ -1,12 +1,20 @@
-//! What the hostile-client tests share: real `authscale` processes, raw
+//! What the CLI tests share: `authscale` run to its end and how it ended
+//! (`run`), real `authscale` node and proxy processes on free ports, raw
 //! socket exchanges, and reading a process's state from /proc.
 
 #![allow(dead_code)]
 
+pub mod run;
 pub mod sweep;
 
+#[allow(unused_imports)] // each test uses a few of them
+pub use run::{
+    authscale, exited, file_names, gate_of, read_json, refused, refused_args, refuses, run,
+    run_in_crate, succeeded, utf8, words,
+};
+
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use authscale_testkit::ChildProcess;
@@ -15,6 +23,16 @@ use tokio::net::TcpStream;
 
 pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_authscale"))
+}
+
+/// The repository's root folder.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The run the report crate's tests read (`quick-run.json`).
+pub fn quick_run() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../authscale-report/tests/fixtures/quick-run.json")
 }
 
 /// Requests the node at `addr` has answered, by its `/metrics` (through
@@ -47,19 +65,43 @@ pub fn node(id: &str, extra: &[&str]) -> ChildProcess {
     ChildProcess::spawn_server(bin(), &args)
 }
 
+/// `k=FILE` of the test HS256 key, as `--jwt-secret` takes it.
+pub fn test_key() -> String {
+    let secret = authscale_testkit::fixtures_dir().join("keys/hs256-a.secret");
+    format!("k={}", secret.display())
+}
+
 /// `authscale node --auth token` on a free port, signing with the test
 /// HS256 key.
 pub fn token_node() -> ChildProcess {
-    let secret = authscale_testkit::fixtures_dir().join("keys/hs256-a.secret");
-    node(
-        "token",
-        &[
-            "--auth",
-            "token",
-            "--jwt-secret",
-            &format!("k={}", secret.display()),
-        ],
+    node("token", &["--auth", "token", "--jwt-secret", &test_key()])
+}
+
+/// The arguments of `authscale node --auth AUTH` on a free port, then `extra`.
+pub fn node_args<'a>(auth: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["node", "--auth", auth, "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `authscale node --auth AUTH` on a free port, plus `extra`.
+pub fn auth_node(auth: &str, extra: &[&str]) -> ChildProcess {
+    ChildProcess::spawn_server(bin(), &node_args(auth, extra))
+}
+
+/// The arguments of a session node on a free port whose store is at
+/// `redis_url`, then `extra`.
+pub fn session_node_args<'a>(redis_url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    node_args(
+        "session",
+        &[&["--redis-url", redis_url][..], extra].concat(),
     )
+}
+
+/// `authscale node --auth session` on a free port, its store at
+/// `redis_url`, plus `extra`.
+pub fn session_node(redis_url: &str, extra: &[&str]) -> ChildProcess {
+    ChildProcess::spawn_server(bin(), &session_node_args(redis_url, extra))
 }
 
 /// `authscale proxy` on free ports (clients, then admin) in front of

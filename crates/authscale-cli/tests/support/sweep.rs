@@ -5,6 +5,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The tiny sweep most tests run: both modes, N = 1 and 2, two rounds of
+/// 300 ms slices.
+pub const TINY: [&str; 8] = [
+    "--modes",
+    "session,token",
+    "--nodes",
+    "1,2",
+    "--rounds",
+    "2",
+    "--slice",
+    "300ms",
+];
+
+/// The arguments of the tiny sweep, then `extra`.
+pub fn tiny_sweep<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    [&TINY[..], extra].concat()
+}
+
+/// A fresh results folder for the sweep test `name`, under the temporary
+/// directory.
 pub fn out_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("authscale-sweep-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -38,17 +58,49 @@ pub fn finished(child: std::process::Child, out: &Path) -> (u32, PathBuf, serde_
     (pid, dir, run)
 }
 
+/// Runs `sweep ARGS --out OUT` to a successful end: its pid, results folder
+/// and run.json.
+pub fn swept(args: &[&str], out: &Path) -> (u32, PathBuf, serde_json::Value) {
+    finished(start_sweep(args, out), out)
+}
+
+/// Runs `sweep -q --config CONFIG --out OUT` to a successful end: its pid,
+/// results folder and run.json.
+pub fn swept_from(config: &Path, out: &Path) -> (u32, PathBuf, serde_json::Value) {
+    swept(&["-q", "--config", super::utf8(config)], out)
+}
+
+/// Writes the experiment file `text` beside the results folder `out`; its
+/// path.
+pub fn experiment_beside(out: &Path, text: &str) -> PathBuf {
+    let config = out.with_extension("toml");
+    std::fs::write(&config, text).expect("experiment");
+    config
+}
+
+/// The entries of the temporary directory whose names start with `prefix`.
+pub fn temp_entries(prefix: &str) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(std::env::temp_dir()).expect("temp dir");
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .map(|e| e.path())
+        .collect()
+}
+
 /// The single run folder under `out`.
 pub fn run_dir(out: &Path) -> Option<PathBuf> {
     let mut dirs = std::fs::read_dir(out).ok()?.flatten().map(|e| e.path());
     dirs.find(|p| p.join("run.json").exists())
 }
 
+/// The run.json of the run folder `dir`, parsed.
 pub fn read_run(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("run.json")).expect("run.json");
     serde_json::from_str(&text).expect("valid JSON")
 }
 
+/// Whether the process `pid` runs (not gone, not a zombie).
 pub fn alive(pid: u64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|stat| {
@@ -89,15 +141,9 @@ pub fn nothing_left(run: &serde_json::Value, sweep_pid: u32) {
         other => {
             // CI runs as root and sets AUTHSCALE_REQUIRE_CGROUPS=1: there an
             // uncapped sweep is a failure, not a note nobody reads.
-            assert!(
-                std::env::var("AUTHSCALE_REQUIRE_CGROUPS").as_deref() != Ok("1"),
-                "AUTHSCALE_REQUIRE_CGROUPS=1 but the sweep ran uncapped: caps {other:?} ({})",
-                run["host"]["caps_detail"]
-            );
-            eprintln!(
-                "cgroup checks NOT run: caps {other:?} ({})",
-                run["host"]["caps_detail"]
-            );
+            let detail = &run["host"]["caps_detail"];
+            let reason = format!("the sweep ran uncapped (no cgroup checks): {other:?} ({detail})");
+            authscale_testkit::skip_unless_required("AUTHSCALE_REQUIRE_CGROUPS", &reason);
         }
     }
 }

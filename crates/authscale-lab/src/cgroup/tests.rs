@@ -42,7 +42,14 @@ fn v1(name: &str) -> (Tree, Caps) {
     (tree, caps)
 }
 
-fn group(caps: &Caps, parent: &str, name: &str, fraction: f64, period_ms: u64) -> CpuGroup {
+/// `CpuGroup::create` with the period in milliseconds.
+fn create(
+    caps: &Caps,
+    parent: &str,
+    name: &str,
+    fraction: f64,
+    period_ms: u64,
+) -> anyhow::Result<Option<CpuGroup>> {
     CpuGroup::create(
         caps,
         parent,
@@ -50,8 +57,28 @@ fn group(caps: &Caps, parent: &str, name: &str, fraction: f64, period_ms: u64) -
         fraction,
         Duration::from_millis(period_ms),
     )
-    .expect("create")
-    .expect("capped")
+}
+
+/// A group that must be created, capped.
+fn group(caps: &Caps, parent: &str, name: &str, fraction: f64, period_ms: u64) -> CpuGroup {
+    create(caps, parent, name, fraction, period_ms)
+        .expect("create")
+        .expect("capped")
+}
+
+/// Moves pid 4242 into `group`, whose folder is `dir`, and asserts that its
+/// `cgroup.procs` (every thread of the process; `tasks` would move one)
+/// lists it.
+fn assert_moves_a_process(group: &CpuGroup, dir: &std::path::Path) {
+    group.add(4242).expect("add");
+    assert_eq!(read(&dir.join("cgroup.procs")), "4242");
+}
+
+/// Asserts the CFS period and quota (µs) a cgroup v1 group folder `dir`
+/// holds.
+fn assert_cfs(dir: &std::path::Path, period_us: &str, quota_us: &str) {
+    assert_eq!(read(&dir.join("cpu.cfs_period_us")), period_us);
+    assert_eq!(read(&dir.join("cpu.cfs_quota_us")), quota_us);
 }
 
 /// The pid of a process that has exited and been reaped.
@@ -70,8 +97,7 @@ fn v2_writes_the_quota_and_period_to_cpu_max_and_moves_the_process() {
     let parent = tree.0.join("authscale-7");
     assert_eq!(read(&parent.join("cgroup.subtree_control")), "+cpu");
     assert_eq!(read(&parent.join("token-node1/cpu.max")), "50000 100000");
-    node.add(4242).expect("add");
-    assert_eq!(read(&parent.join("token-node1/cgroup.procs")), "4242");
+    assert_moves_a_process(&node, &parent.join("token-node1"));
 }
 
 #[test]
@@ -85,11 +111,8 @@ fn v1_writes_the_cfs_quota_and_period() {
     );
     let store = group(&caps, "authscale-7", "store", 0.25, 100);
     let dir = tree.0.join("cpu/authscale-7/store");
-    assert_eq!(read(&dir.join("cpu.cfs_period_us")), "100000");
-    assert_eq!(read(&dir.join("cpu.cfs_quota_us")), "25000");
-    // cgroup.procs moves every thread of the process; `tasks` would move one.
-    store.add(4242).expect("add");
-    assert_eq!(read(&dir.join("cgroup.procs")), "4242");
+    assert_cfs(&dir, "100000", "25000");
+    assert_moves_a_process(&store, &dir);
 }
 
 #[test]
@@ -105,24 +128,16 @@ fn a_quota_under_one_millisecond_raises_the_period() {
     let (v1_tree, v1) = v1("v1-period");
     let small = group(&v1, "authscale-7", "node", 0.05, 10);
     assert_eq!(small.period, Duration::from_millis(20));
-    let dir = v1_tree.0.join("cpu/authscale-7/node");
-    assert_eq!(read(&dir.join("cpu.cfs_period_us")), "20000");
-    assert_eq!(read(&dir.join("cpu.cfs_quota_us")), "1000");
+    assert_cfs(&v1_tree.0.join("cpu/authscale-7/node"), "20000", "1000");
 
     // The period stops at one second: a smaller budget cannot be enforced.
-    let error = CpuGroup::create(
-        &v1,
-        "authscale-7",
-        "tiny",
-        0.0005,
-        Duration::from_millis(10),
-    )
-    .expect_err("under the kernel's minimum");
+    let error =
+        create(&v1, "authscale-7", "tiny", 0.0005, 10).expect_err("under the kernel's minimum");
     assert!(
         error.to_string().contains("under what the kernel enforces"),
         "{error}"
     );
-    assert!(CpuGroup::create(&v1, "authscale-7", "zero", 0.0, Duration::from_millis(10)).is_err());
+    assert!(create(&v1, "authscale-7", "zero", 0.0, 10).is_err());
 }
 
 #[test]
@@ -130,13 +145,7 @@ fn uncapped_creates_nothing() {
     let caps = Caps::None {
         reason: "test".into(),
     };
-    let group = CpuGroup::create(
-        &caps,
-        "authscale-7",
-        "node",
-        0.5,
-        Duration::from_millis(100),
-    );
+    let group = create(&caps, "authscale-7", "node", 0.5, 100);
     assert!(group.expect("no error").is_none());
 }
 
@@ -255,13 +264,8 @@ fn detection_finds_v1_and_says_why_when_there_is_nothing() {
 fn a_real_cgroup_throttles_a_busy_process() {
     let caps = Caps::detect();
     if let Caps::None { reason } = &caps {
-        assert!(
-            std::env::var("AUTHSCALE_REQUIRE_CGROUPS").as_deref() != Ok("1"),
-            "AUTHSCALE_REQUIRE_CGROUPS=1 but CPU caps cannot be tested: {reason}"
-        );
-        eprintln!(
-            "real cgroup test NOT run (set AUTHSCALE_REQUIRE_CGROUPS=1 to fail instead): {reason}"
-        );
+        let reason = format!("CPU caps cannot be tested in the real cgroup test: {reason}");
+        authscale_testkit::skip_unless_required("AUTHSCALE_REQUIRE_CGROUPS", &reason);
         return;
     }
     let parent = format!("authscale-{}", std::process::id());

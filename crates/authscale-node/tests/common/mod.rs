@@ -11,7 +11,9 @@ use authscale_auth::{
     Algorithm, Directory, KeySource, RedisStoreConfig, TokenConfig, TokenKeyConfig,
 };
 use authscale_node::{AuthMode, Node, NodeConfig};
-use authscale_testkit::{Reply, fixtures_dir, request};
+use authscale_testkit::{RedisServer, Reply, fixtures_dir, request};
+#[allow(unused_imports)] // each test uses what it needs
+pub use authscale_testkit::{bearer, session_cookie};
 use tokio::sync::oneshot;
 
 pub const SEED: u64 = 1;
@@ -61,19 +63,78 @@ impl TestNode {
 
     pub async fn login(&self, user: u64) -> Reply {
         let password = Directory::new(SEED, 1000).password(user);
-        let body = format!(r#"{{"user":"user{user}","password":"{password}"}}"#);
-        request(
-            self.addr,
-            "POST",
-            "/login",
-            &[("content-type", "application/json")],
-            body.as_bytes(),
-        )
-        .await
+        authscale_testkit::login(self.addr, &format!("user{user}"), &password).await
     }
 
     pub async fn me_with(&self, headers: &[(&str, &str)]) -> Reply {
         request(self.addr, "GET", "/api/me", headers, b"").await
+    }
+
+    /// The status of `/api/me` with `headers`.
+    pub async fn me_status(&self, headers: &[(&str, &str)]) -> u16 {
+        self.me_with(headers).await.status
+    }
+
+    /// `POST /logout` with `headers`.
+    pub async fn logout_with(&self, headers: &[(&str, &str)]) -> Reply {
+        request(self.addr, "POST", "/logout", headers, b"").await
+    }
+}
+
+/// A session node whose store is `redis`, its store calls timed out after
+/// 100 ms.
+pub async fn session_node(redis: &RedisServer) -> TestNode {
+    TestNode::start(session_config(&redis.url(), Duration::from_millis(100))).await
+}
+
+/// Asserts that three protected requests with `cookie` while the store is
+/// down are each answered 503 with `Retry-After: 1`, within a generous
+/// 10 s (a loaded machine is slower, not wrong): never a hang.
+pub async fn assert_503s_while_the_store_is_down(node: &TestNode, cookie: &str) {
+    for _ in 0..3 {
+        let reply =
+            tokio::time::timeout(Duration::from_secs(10), node.me_with(&[("cookie", cookie)]))
+                .await
+                .expect("answered while the store is down, not hung");
+        assert_eq!(reply.status, 503, "{}", reply.body);
+        assert_eq!(reply.header("retry-after"), Some("1"));
+    }
+}
+
+/// Logs `user` in on the session `node` and asserts that its session is
+/// accepted; the session cookie.
+pub async fn logged_in(node: &TestNode, user: u64) -> String {
+    let cookie = session_cookie(&node.login(user).await);
+    assert_eq!(node.me_status(&[("cookie", &cookie)]).await, 200);
+    cookie
+}
+
+/// A store, a session node on it (see [`session_node`]) and `user`'s
+/// accepted session there (see [`logged_in`]): the store, the node and the
+/// session cookie.
+pub async fn session_setup(user: u64) -> (RedisServer, TestNode, String) {
+    let redis = RedisServer::start();
+    let node = session_node(&redis).await;
+    let cookie = logged_in(&node, user).await;
+    (redis, node, cookie)
+}
+
+/// Asserts that `/api/me` with `headers` is answered 200 for `user`, then
+/// logs out with them and asserts 204; the logout's reply.
+pub async fn me_then_logout(node: &TestNode, headers: &[(&str, &str)], user: &str) -> Reply {
+    let me = node.me_with(headers).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json()["user"], user);
+    let logout = node.logout_with(headers).await;
+    assert_eq!(logout.status, 204);
+    logout
+}
+
+/// Asserts that `n` protected requests with `headers` are each answered
+/// 200.
+pub async fn assert_me_n_times(node: &TestNode, headers: &[(&str, &str)], n: u64) {
+    for _ in 0..n {
+        assert_eq!(node.me_status(headers).await, 200);
     }
 }
 
@@ -129,22 +190,4 @@ pub fn rs256_pair(kid: &str, stem: &str) -> TokenKeyConfig {
             public_pem: key_file(&format!("{stem}.pub")),
         },
     }
-}
-
-/// The `sid=…` pair of a login reply's Set-Cookie, ready for a Cookie header.
-pub fn session_cookie(reply: &Reply) -> String {
-    let set_cookie = reply.header("set-cookie").expect("a Set-Cookie header");
-    set_cookie
-        .split(';')
-        .next()
-        .expect("a cookie pair")
-        .to_owned()
-}
-
-pub fn bearer(reply: &Reply) -> String {
-    let token = reply.json()["access_token"]
-        .as_str()
-        .expect("an access token")
-        .to_owned();
-    format!("Bearer {token}")
 }
