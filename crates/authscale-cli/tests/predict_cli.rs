@@ -152,7 +152,7 @@ fn validate_writes_versioned_json_and_markdown_files() {
     ]);
     let stdout = succeeded(&output);
     // Both formats went to their files, so the text is printed.
-    assert!(stdout.contains("predicted from") && stdout.contains("mean |error|"));
+    assert!(stdout.contains("predicted from") && stdout.contains("Mean |error|"));
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written")).expect("JSON");
     assert_eq!(written["schema"], "authscale-validation/1");

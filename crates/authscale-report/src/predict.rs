@@ -462,5 +462,5 @@ fn notes(run: &Cluster, cluster: &Cluster, modes: &[ModePrediction]) -> Vec<Stri
 
 pub use render::{
     PREDICTION_SCHEMA, VALIDATION_SCHEMA, prediction_json, prediction_markdown, prediction_svg,
-    prediction_text, validation_json, validation_markdown, validation_text,
+    validation_json, validation_markdown,
 };

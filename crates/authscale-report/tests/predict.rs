@@ -203,8 +203,8 @@ fn the_run_predicts_its_own_held_out_steps() {
     }
     assert!(validate_held_out(&run, "quick", &[1, 2, 4]).is_err());
     assert!(validate_held_out(&run, "quick", &[3]).is_err());
-    let text = predict::validation_text(&v);
-    assert!(text.contains("knee predicted") && text.contains("no intervals in this run"));
+    let text = predict::validation_markdown(&v);
+    assert!(text.contains("Knee predicted") && text.contains("no intervals in this run"));
 }
 
 /// The fixture with every step given three slices whose node and store

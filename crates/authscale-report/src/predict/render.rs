@@ -33,10 +33,6 @@ impl Document for Prediction {
     fn markdown(&self) -> String {
         prediction_markdown(self)
     }
-
-    fn text(&self) -> String {
-        prediction_text(self)
-    }
 }
 
 impl Document for Validation {
@@ -48,10 +44,6 @@ impl Document for Validation {
 
     fn markdown(&self) -> String {
         validation_markdown(self)
-    }
-
-    fn text(&self) -> String {
-        validation_text(self)
     }
 }
 
@@ -122,43 +114,6 @@ fn mode_summary(m: &ModePrediction) -> String {
         None => s.push_str("no store command per request."),
     }
     s
-}
-
-/// The prediction as aligned text.
-pub fn prediction_text(p: &Prediction) -> String {
-    let mut out = format!(
-        "predicted from {} ({})\nfor: {}\n",
-        p.run,
-        setting(&p.run_setting),
-        setting(&p.cluster)
-    );
-    for m in &p.modes {
-        let _ = writeln!(out, "\n{}", mode_summary(m));
-        let _ = writeln!(
-            out,
-            "  {:>6} {:>24} {:>6} {:>10} {:>6} {:>6}  bottleneck",
-            "N", "X (req/s)", "E", "mean (ms)", "nodes", "store"
-        );
-        for pt in &m.points {
-            let _ = writeln!(
-                out,
-                "  {:>6} {:>24} {:>6.2} {:>10.3} {:>6} {:>6}  {}",
-                pt.n,
-                throughput(pt),
-                pt.efficiency,
-                pt.latency_ms,
-                opt_pct(Some(pt.node_utilization)),
-                opt_pct(pt.store_utilization),
-                pt.bottleneck
-            );
-        }
-    }
-    out.push_str("\nmodel:\n");
-    for n in &p.notes {
-        let _ = writeln!(out, "- {n}");
-    }
-    let _ = writeln!(out, "- {}", p.intervals);
-    out
 }
 
 /// The prediction as Markdown.
@@ -254,42 +209,6 @@ pub fn prediction_svg(p: &Prediction) -> String {
 
 fn opt_n(k: Option<u32>) -> String {
     k.map_or("none".into(), |k| format!("N={k}"))
-}
-
-/// The validation as aligned text.
-pub fn validation_text(v: &Validation) -> String {
-    let mut out = format!("{}\n", v.description);
-    for m in &v.modes {
-        let _ = writeln!(
-            out,
-            "\n{}: mean |error| {:.1}%, max {:.1}%; knee predicted {}, measured {}",
-            m.mode,
-            m.mean_abs_error_pct,
-            m.max_abs_error_pct,
-            opt_n(m.knee_predicted),
-            opt_n(m.knee_measured)
-        );
-        let _ = writeln!(
-            out,
-            "  {:>4} {:>11} {:>11} {:>8} {:>10} {:>10}  predicted bottleneck",
-            "N", "predicted", "measured", "error", "pred. ms", "meas. ms"
-        );
-        for p in &m.points {
-            let _ = writeln!(
-                out,
-                "  {:>4} {:>11.0} {:>11.0} {:>7.1}% {:>10.2} {:>10.2}  {}",
-                p.n,
-                p.predicted,
-                p.measured,
-                p.error_pct,
-                p.predicted_latency_ms,
-                p.measured_latency_ms,
-                p.predicted_bottleneck
-            );
-        }
-    }
-    let _ = writeln!(out, "\n{}", v.prediction.intervals);
-    out
 }
 
 /// The validation as Markdown.
