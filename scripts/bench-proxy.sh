@@ -41,28 +41,8 @@ fi
 names+=(nginx haproxy)
 
 nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream nodes { server $up1; server $up2; keepalive 128; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location / {
-      proxy_pass http://nodes;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$work/nginx/stderr.log" 2>&1 &
-pids+=($!)
-procs[nginx]=$!
+start_nginx "$up1 $up2" "    listen 127.0.0.1:$nginx_port;"
+procs[nginx]=$nginx_pid
 
 haproxy_port=$(free_port)
 cat >"$work/haproxy.cfg" <<CONF

@@ -32,32 +32,11 @@ start_authscale up node --auth none --listen 127.0.0.1:0 --node-id up
 
 plain_port=$(free_port)
 tls_port=$(free_port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream nodes { server $up; keepalive 128; }
-  server {
-    listen 127.0.0.1:$plain_port;
-    listen 127.0.0.1:$tls_port ssl http2;
-    ssl_certificate $work/server.pem;
+start_nginx "$up" "    listen 127.0.0.1:$plain_port;
+    listen 127.0.0.1:$tls_port ssl http2;" "    ssl_certificate $work/server.pem;
     ssl_certificate_key $work/server.key;
     keepalive_requests 1000000;
-    http2_max_requests 1000000;
-    location / {
-      proxy_pass http://nodes;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$work/nginx/stderr.log" 2>&1 &
-pids+=($!)
+    http2_max_requests 1000000;"
 wait_port "$plain_port" "$work/nginx/stderr.log"
 wait_port "$tls_port" "$work/nginx/stderr.log"
 

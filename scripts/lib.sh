@@ -51,4 +51,36 @@ wait_port() {
   exit 1
 }
 
+# nginx with one worker (config and logs in $work/nginx) as a reverse proxy
+# to the upstream servers in $1 ("HOST:PORT HOST:PORT ..."), keep-alive to
+# them; $2 holds the server block's `listen` lines, $3 any other lines of
+# it (certificates). Records the process and stores its pid in nginx_pid.
+start_nginx() {
+  local servers="" upstream
+  for upstream in $1; do servers+="server $upstream; "; done
+  mkdir -p "$work/nginx"
+  cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream nodes { ${servers}keepalive 128; }
+  server {
+$2
+${3:-}
+    location / {
+      proxy_pass http://nodes;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+  nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' >"$work/nginx/stderr.log" 2>&1 &
+  nginx_pid=$!
+  pids+=($!)
+}
+
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

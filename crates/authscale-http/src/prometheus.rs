@@ -5,6 +5,28 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+/// Upper bounds, in seconds, for a latency on loopback or in a cluster:
+/// from 50 µs (a store call on loopback) to 10 s (an upstream timing out).
+pub static LATENCY_BUCKETS: [f64; 17] = [
+    0.000_05,
+    0.000_1,
+    0.000_25,
+    0.000_5,
+    0.001,
+    0.002_5,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    10.0,
+    f64::INFINITY,
+];
+
 /// Counts of durations under fixed upper bounds (seconds; the last bound
 /// should be infinity), and their sum.
 #[derive(Debug)]

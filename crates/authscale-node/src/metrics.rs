@@ -6,30 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use authscale_auth::Reason;
-use authscale_http::prometheus::{self, LatencyHistogram, family, sample};
+use authscale_http::prometheus::{self, LATENCY_BUCKETS, LatencyHistogram, family, sample};
 
 pub use crate::route::Route;
 
 /// Every status the node answers with; anything else lands in the last slot.
 const STATUSES: [u16; 15] = [
     200, 204, 400, 401, 404, 405, 411, 413, 415, 429, 431, 500, 501, 503, 0,
-];
-
-/// Upper bounds of the store latency histogram, seconds.
-static STORE_BUCKETS: [f64; 13] = [
-    0.000_05,
-    0.000_1,
-    0.000_25,
-    0.000_5,
-    0.001,
-    0.002_5,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    f64::INFINITY,
 ];
 
 /// The node's counters.
@@ -46,7 +29,7 @@ impl Default for Metrics {
         Metrics {
             requests: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
             auth_failures: std::array::from_fn(|_| AtomicU64::new(0)),
-            store_calls: LatencyHistogram::new(&STORE_BUCKETS),
+            store_calls: LatencyHistogram::new(&LATENCY_BUCKETS),
             store_errors: AtomicU64::new(0),
         }
     }

@@ -4,33 +4,13 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use authscale_http::prometheus::{self, LatencyHistogram, family, sample};
+use authscale_http::prometheus::{self, LATENCY_BUCKETS, LatencyHistogram, family, sample};
 
 /// A sample's labels, as [`sample`] takes them.
 type Labels<'a> = &'a [(&'a str, &'a dyn std::fmt::Display)];
 
 use crate::upload::ClientFault;
 use crate::upstreams::{FailureKind, Upstreams};
-
-/// Upper bounds of the latency histogram, seconds.
-static BUCKETS: [f64; 16] = [
-    0.000_1,
-    0.000_25,
-    0.000_5,
-    0.001,
-    0.002_5,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    10.0,
-    f64::INFINITY,
-];
 
 /// Answers the proxy gave itself instead of an upstream.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +32,7 @@ pub struct ProxyMetrics {
 impl Default for ProxyMetrics {
     fn default() -> ProxyMetrics {
         ProxyMetrics {
-            latency: LatencyHistogram::new(&BUCKETS),
+            latency: LatencyHistogram::new(&LATENCY_BUCKETS),
             retries: AtomicU64::new(0),
             local: Default::default(),
             downstream_errors: AtomicU64::new(0),
