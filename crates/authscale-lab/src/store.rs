@@ -157,7 +157,7 @@ impl Store {
                 return Err(e);
             }
         };
-        let mut store = Store {
+        Ok(Store {
             conn,
             url,
             owned: true,
@@ -166,18 +166,15 @@ impl Store {
             dir,
             persistence: Mutex::new(Persistence::None),
             version: String::new(),
-        };
-        store.version = store
-            .info_field("server", "redis_version")
-            .await
-            .unwrap_or_default();
-        Ok(store)
+        }
+        .with_version()
+        .await)
     }
 
     /// Uses an existing store; authscale neither caps nor flushes it.
     pub async fn existing(url: &str) -> anyhow::Result<Store> {
         ping_until(url, Duration::from_secs(5)).await?;
-        let mut store = Store {
+        Ok(Store {
             conn: manager(url).await?,
             url: url.to_owned(),
             owned: false,
@@ -186,12 +183,19 @@ impl Store {
             dir: PathBuf::new(),
             persistence: Mutex::new(Persistence::None),
             version: String::new(),
-        };
-        store.version = store
+        }
+        .with_version()
+        .await)
+    }
+
+    /// The store with the version its server reports (empty when it does
+    /// not say).
+    async fn with_version(mut self) -> Store {
+        self.version = self
             .info_field("server", "redis_version")
             .await
             .unwrap_or_default();
-        Ok(store)
+        self
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -29,6 +29,25 @@ pub fn text(text: &str) -> String {
     out
 }
 
+/// Appends a Markdown table's heading row and alignment row: one column per
+/// heading, right-aligned where the heading starts with `>` (numbers).
+pub fn table_head(out: &mut String, columns: &[&str]) {
+    let mut rule = String::from("|");
+    for column in columns {
+        let (name, right) = match column.strip_prefix('>') {
+            Some(name) => (name, true),
+            None => (*column, false),
+        };
+        out.push_str("| ");
+        out.push_str(name);
+        out.push(' ');
+        rule.push_str(if right { "---:|" } else { "---|" });
+    }
+    out.push_str("|\n");
+    out.push_str(&rule);
+    out.push('\n');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

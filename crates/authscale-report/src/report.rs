@@ -167,11 +167,20 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
         out,
         "\n## Throughput\n\n![throughput vs nodes](throughput.svg)\n"
     );
-    let _ = writeln!(
-        out,
-        "| mode | N | X (req/s) | speedup S(N) | efficiency E(N) | p50 (ms) | p99 (ms) | errors | store cmds/req |"
+    crate::md::table_head(
+        &mut out,
+        &[
+            "mode",
+            ">N",
+            ">X (req/s)",
+            ">speedup S(N)",
+            ">efficiency E(N)",
+            ">p50 (ms)",
+            ">p99 (ms)",
+            ">errors",
+            ">store cmds/req",
+        ],
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for m in &analysis.modes {
         for p in &m.points {
             // Without a measured N = 1 there is no speedup or efficiency.

@@ -134,11 +134,17 @@ pub(super) fn thousands(x: f64) -> String {
 /// its runs agree, in the numbers `authscale spread` summarizes.
 pub(super) fn spread_table(root: &Path, batches: &[&str]) -> Result<String, String> {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "| batch | values within ±5% of their median | 90% of values within | figures with every run within ±5% | run intervals containing the median | median interval half-width |"
+    crate::md::table_head(
+        &mut out,
+        &[
+            "batch",
+            ">values within ±5% of their median",
+            ">90% of values within",
+            ">figures with every run within ±5%",
+            ">run intervals containing the median",
+            ">median interval half-width",
+        ],
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
     for batch in batches {
         let (label, patterns) = batch
             .split_once('=')
@@ -224,11 +230,16 @@ pub(super) const RANGES: [(&str, &str, usize); 12] = [
 pub(super) fn ranges(root: &Path, patterns: &[&str]) -> Result<String, String> {
     let analyses: Vec<Analysis> = runs(root, patterns)?.iter().map(analyse).collect();
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "| metric (at the largest N unless @1) | min | median | max | spread (max−min)/median |"
+    crate::md::table_head(
+        &mut out,
+        &[
+            "metric (at the largest N unless @1)",
+            ">min",
+            ">median",
+            ">max",
+            ">spread (max−min)/median",
+        ],
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
     for (label, expression, decimals) in RANGES {
         let mut values = analyses
             .iter()

@@ -34,11 +34,16 @@ pub(super) fn revocation_section(out: &mut String, run: &Run) {
         out,
         "After a logout, every node was probed directly (every ~10 ms) with the logged-out credential until it refused it, for at most the probe window.\n"
     );
-    let _ = writeln!(
+    crate::md::table_head(
         out,
-        "| mode | N | nodes accepting before | refused by every node after | notes |"
+        &[
+            "mode",
+            ">N",
+            ">nodes accepting before",
+            ">refused by every node after",
+            "notes",
+        ],
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---|");
     for r in &run.revocations {
         let still = r.per_node_ms.iter().filter(|n| n.is_none()).count();
         let after = match r.latency_ms {
@@ -82,11 +87,19 @@ pub(super) fn fault_section(out: &mut String, run: &Run) {
         out,
         "Closed-loop load through the proxy; at the shaded time the store is killed (and restarted empty, or from its append-only file: AOF) or one node is killed (and restarted on its port). Failed: 5xx, timeouts and connection errors. Credentials lost: 401 answers from the fault on, each sending a user back to log in. Recovery: seconds from the end of the fault until every later second answered at least 99% of its requests.\n"
     );
-    let _ = writeln!(
+    crate::md::table_head(
         out,
-        "| mode | fault | nodes | requests | failed | failed during the fault | recovery | credentials lost (401s) |"
+        &[
+            "mode",
+            "fault",
+            ">nodes",
+            ">requests",
+            ">failed",
+            ">failed during the fault",
+            ">recovery",
+            ">credentials lost (401s)",
+        ],
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|");
     for f in &run.faults {
         let _ = writeln!(
             out,
@@ -125,11 +138,18 @@ pub(super) fn durability_table(out: &mut String, run: &Run) {
         out,
         "Before each fault the lab logged users out and kept others logged in; after it (the load over), it tried every revoked credential on every node and every kept one through the proxy. Revocations lost: logged-out credentials some node accepted again. Sessions lost: kept users refused. A logout counts as checked only when every node refused it before the fault (plain tokens are not revoked by a logout).\n"
     );
-    let _ = writeln!(
+    crate::md::table_head(
         out,
-        "| mode | fault | store persistence | revocations lost / checked | sessions lost / checked | logouts that revoked nothing | unanswered after the fault |"
+        &[
+            "mode",
+            "fault",
+            "store persistence",
+            ">revocations lost / checked",
+            ">sessions lost / checked",
+            ">logouts that revoked nothing",
+            ">unanswered after the fault",
+        ],
     );
-    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|");
     for f in &run.faults {
         let figures = match &f.durability {
             Some(d) => format!(

@@ -122,11 +122,21 @@ pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precisi
             "These intervals hold the noise within this run. A repeat of it can also move by the machine's drift between runs, which they do not hold: on a shared or virtualized machine the store's kernel-heavy path and the nodes' computation do not speed up and slow down alike, so even the mode ratios move. `authscale spread` over a few repeats measures that drift; `authscale compare` allows for it between two runs, and `authscale ab` cancels it by measuring two builds side by side.\n"
         );
     }
-    let _ = writeln!(
+    crate::md::table_head(
         out,
-        "| mode | N | X (req/s) | E(N) | p50 (ms) | p99 (ms) | node µs/req | store cmds/req | node throttled | p99 in quota periods |"
+        &[
+            "mode",
+            ">N",
+            ">X (req/s)",
+            ">E(N)",
+            ">p50 (ms)",
+            ">p99 (ms)",
+            ">node µs/req",
+            ">store cmds/req",
+            ">node throttled",
+            ">p99 in quota periods",
+        ],
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let period = run
         .steps
         .first()
@@ -158,8 +168,7 @@ pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precisi
             out,
             "\nThroughput of one mode over another at the same N, paired by round:\n"
         );
-        let _ = writeln!(out, "| N | ratio | value | what the run can say |");
-        let _ = writeln!(out, "|---:|---|---:|---|");
+        crate::md::table_head(out, &[">N", "ratio", ">value", "what the run can say"]);
         for r in &precision.ratios {
             let says = match Resolved::of_ratio(&r.ratio) {
                 Resolved::Higher => format!("{} faster than {}", r.a, r.b),
@@ -212,11 +221,17 @@ pub(super) fn prediction_section(out: &mut String, precision: &Precision) {
         "The USL fitted on the first half of each mode's N values, predicting the measured rest. A model that misses by more than {:.0}% is reported as predicting badly: then the fitted curve describes the measured points but is not a forecast.\n",
         PREDICTION_TOLERANCE * 100.0
     );
-    let _ = writeln!(
+    crate::md::table_head(
         out,
-        "| mode | fitted on N | N | predicted (req/s) | measured (req/s) | error |"
+        &[
+            "mode",
+            "fitted on N",
+            ">N",
+            ">predicted (req/s)",
+            ">measured (req/s)",
+            ">error",
+        ],
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|");
     for (mode, check) in &precision.prediction {
         let on: Vec<String> = check.fitted_on.iter().map(u32::to_string).collect();
         for (n, predicted, measured, error) in &check.rows {
@@ -248,11 +263,18 @@ pub(super) fn usl_section(out: &mut String, analysis: &Analysis, precision: &Pre
         out,
         "Universal Scalability Law, X(N) = λN / (1 + σ(N−1) + κN(N−1)), fitted by constrained least squares (σ, κ ≥ 0): σ is contention (queueing on something shared), κ coherency (crosstalk that makes throughput fall), N* the N at which the fitted curve peaks.\n"
     );
-    let _ = writeln!(
+    crate::md::table_head(
         out,
-        "| mode | λ (req/s per node) | σ | κ | R² | N* | points |"
+        &[
+            "mode",
+            ">λ (req/s per node)",
+            ">σ",
+            ">κ",
+            ">R²",
+            ">N*",
+            "points",
+        ],
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|");
     for m in &analysis.modes {
         match &m.fit {
             Some(f) => {
@@ -290,8 +312,7 @@ pub(super) fn usl_section(out: &mut String, analysis: &Analysis, precision: &Pre
             out,
             "\n95% bootstrap intervals of the fit (resampling rounds):\n"
         );
-        let _ = writeln!(out, "| mode | λ | σ | κ | N* |");
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        crate::md::table_head(out, &["mode", ">λ", ">σ", ">κ", ">N*"]);
         let peak = |x: f64| {
             if x.is_finite() {
                 format!("{x:.1}")
@@ -325,11 +346,18 @@ pub(super) fn cpu_section(out: &mut String, analysis: &Analysis) {
         out,
         "CPU µs per request (and utilization of each component's limit: its cgroup budget, or one core for the uncapped proxy and load generator).\n"
     );
-    let _ = writeln!(
+    crate::md::table_head(
         out,
-        "| mode | N | nodes | store | proxy | load generator | node throttled periods |"
+        &[
+            "mode",
+            ">N",
+            ">nodes",
+            ">store",
+            ">proxy",
+            ">load generator",
+            ">node throttled periods",
+        ],
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
     for m in &analysis.modes {
         for p in &m.points {
             let cell = |c: Component| match (p.cpu_us_per_req.get(&c), p.utilization.get(&c)) {
@@ -365,11 +393,17 @@ pub(super) fn harness_section(out: &mut String, run: &Run, analysis: &Analysis) 
         "\n## The harness's share of the machine\n\nThe proxy and the load generator run uncapped beside the capped nodes and store. \"Left\" is the machine's {cores:.0} cores less the nodes' and the store's budgets; the harness's cores are its measured CPU. Over {:.0}% of what is left, the harness competes with the system it measures, and may set the limit instead of it.\n",
         authscale_schema::HARNESS_LIMIT * 100.0
     );
-    let _ = writeln!(
+    crate::md::table_head(
         out,
-        "| mode | N | proxy + load µs/req | harness cores | left after budgets (cores) | share of what is left |"
+        &[
+            "mode",
+            ">N",
+            ">proxy + load µs/req",
+            ">harness cores",
+            ">left after budgets (cores)",
+            ">share of what is left",
+        ],
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
     let mut over: Vec<String> = Vec::new();
     for m in &analysis.modes {
         for p in &m.points {
@@ -420,11 +454,19 @@ pub(super) fn ceiling_section(out: &mut String, analysis: &Analysis) {
         out,
         "Predicted: the store's budget divided by its measured CPU per command gives commands per second; divided by store commands per request, requests per second.\n"
     );
-    let _ = writeln!(
+    crate::md::table_head(
         out,
-        "| mode | store budget (cores) | store CPU µs/command | store capacity (commands/s) | commands/request | predicted ceiling (req/s) | best measured (req/s) | measured/predicted |"
+        &[
+            "mode",
+            ">store budget (cores)",
+            ">store CPU µs/command",
+            ">store capacity (commands/s)",
+            ">commands/request",
+            ">predicted ceiling (req/s)",
+            ">best measured (req/s)",
+            ">measured/predicted",
+        ],
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
     for m in with {
         if let Some(c) = &m.ceiling {
             let _ = writeln!(
