@@ -15,8 +15,6 @@ DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-64}
 
 scripts/setup.sh wrk
-cargo build --release --locked -p authscale-cli --quiet
-bin=target/release/authscale
 source scripts/lib.sh
 
 start_authscale node node --auth none --listen 127.0.0.1:0 --threads "${NODE_THREADS:-1}"

@@ -20,8 +20,6 @@ CONNECTIONS=${CONNECTIONS:-64}
 
 scripts/setup.sh wrk nginx haproxy
 PATH="$PATH:/usr/sbin"
-cargo build --release --locked -p authscale-cli --quiet
-bin=target/release/authscale
 source scripts/lib.sh
 
 start_authscale up1 node --auth none --listen 127.0.0.1:0 --node-id up1

@@ -15,8 +15,6 @@ CONNECTIONS=${CONNECTIONS:-32}
 
 scripts/setup.sh nginx
 PATH="$PATH:/usr/sbin"
-cargo build --release --locked -p authscale-cli --quiet
-bin=target/release/authscale
 source scripts/lib.sh
 
 # A CA and a certificate for localhost signed by it.

@@ -9,9 +9,6 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 echo "== building authscale (release)"
-cargo build --release --locked -p authscale-cli --quiet
-bin=target/release/authscale
-
 source scripts/lib.sh
 
 port=$(free_port)

@@ -1,5 +1,9 @@
-# Shared helpers for authscale's scripts (sourced, not run).
-# Processes started with `spawn` are stopped when the script exits.
+# Shared helpers for authscale's scripts (sourced from the repository's
+# root, not run): builds the release CLI into $bin; processes recorded in
+# `pids` are stopped when the script exits.
+
+cargo build --release --locked -p authscale-cli --quiet
+bin=target/release/authscale
 
 work=$(mktemp -d)
 pids=()
