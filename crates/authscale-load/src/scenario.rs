@@ -11,8 +11,12 @@
 use std::sync::Arc;
 
 use crate::conn::{Keep, Reply};
+
+mod users;
+
 use crate::{Action, Outcome, ScenarioConfig};
 use authscale_schema::{Body, RequestSpec, Scenario, SendAs, Source, fill};
+use users::read_users;
 
 /// A scenario compiled for a run: what every user shares.
 #[derive(Debug)]
@@ -64,99 +68,6 @@ impl Script {
     /// Whether users log in (and so hold a credential).
     pub fn logs_in(&self) -> bool {
         self.scenario.login.is_some()
-    }
-}
-
-/// `user,password` lines; a first line `user,password` is a header.
-fn read_users(path: &str) -> Result<Vec<(String, String)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("users.csv {path}: {e}"))?;
-    // A spreadsheet's export may start with a byte-order mark.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut users = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim_end_matches('\r');
-        if line.is_empty() {
-            continue;
-        }
-        let fields = csv_fields(line).map_err(|e| format!("{path}:{}: {e}", i + 1))?;
-        let [user, password] = fields.as_slice() else {
-            return Err(format!(
-                "{path}:{}: expected two fields, `user,password`, found {} in {line:?} (a comma inside a value needs the value in double quotes)",
-                i + 1,
-                fields.len()
-            ));
-        };
-        if i == 0 && user.eq_ignore_ascii_case("user") && password.eq_ignore_ascii_case("password")
-        {
-            continue;
-        }
-        if [user, password]
-            .iter()
-            .any(|v| v.is_empty() || v.chars().any(char::is_control))
-        {
-            return Err(format!(
-                "{path}:{}: an empty user or password, or one with a control character (a line break, a tab, NUL): it would break the requests it goes into",
-                i + 1
-            ));
-        }
-        users.push((user.clone(), password.clone()));
-    }
-    if users.is_empty() {
-        return Err(format!("{path}: no `user,password` line"));
-    }
-    Ok(users)
-}
-
-/// The fields of one CSV line (RFC 4180): a field in double quotes may
-/// hold commas, and `""` inside it is one quote.
-fn csv_fields(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => return Err(format!("a quoted field is not closed in {line:?}")),
-                }
-            }
-            match chars.next() {
-                None => {
-                    fields.push(field);
-                    return Ok(fields);
-                }
-                Some(',') => {}
-                Some(c) => {
-                    return Err(format!(
-                        "{c:?} after a quoted field in {line:?} (a quote inside a quoted value is written \"\")"
-                    ));
-                }
-            }
-        } else {
-            loop {
-                match chars.next() {
-                    None => {
-                        fields.push(field);
-                        return Ok(fields);
-                    }
-                    Some(',') => break,
-                    Some('"') => {
-                        return Err(format!(
-                            "a quote inside an unquoted field in {line:?} (put the value in double quotes and write the quote as \"\")"
-                        ));
-                    }
-                    Some(c) => field.push(c),
-                }
-            }
-        }
-        fields.push(field);
     }
 }
 
@@ -514,44 +425,4 @@ fn json_credential(body: &[u8], pointer: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_follow_rfc_4180_quoting() {
-        assert_eq!(csv_fields("ann,pw").expect("plain"), ["ann", "pw"]);
-        assert_eq!(
-            csv_fields(r#""ann, jr","p""w,1""#).expect("quoted"),
-            ["ann, jr", r#"p"w,1"#]
-        );
-        assert_eq!(csv_fields("ann,").expect("empty last"), ["ann", ""]);
-        assert!(csv_fields(r#""ann,pw"#).is_err(), "unclosed");
-        assert!(
-            csv_fields(r#""ann"x,pw"#).is_err(),
-            "text after a closing quote"
-        );
-        assert!(csv_fields(r#"an"n,pw"#).is_err(), "a bare quote");
-    }
-
-    #[test]
-    fn a_users_file_may_start_with_a_bom_and_quote_its_values() {
-        let path = std::env::temp_dir().join(format!("authscale-users-{}.csv", std::process::id()));
-        std::fs::write(
-            &path,
-            "\u{feff}user,password\r\nann,\"s3,cr\"\"t\"\r\n\"bob smith\",pw\r\n",
-        )
-        .expect("write");
-        let users = read_users(path.to_str().expect("utf-8")).expect("valid file");
-        assert_eq!(
-            users,
-            [
-                ("ann".to_owned(), "s3,cr\"t".to_owned()),
-                ("bob smith".to_owned(), "pw".to_owned())
-            ]
-        );
-        std::fs::write(&path, "user,password\nann,pw,extra\n").expect("write");
-        let err = read_users(path.to_str().expect("utf-8")).expect_err("three fields");
-        assert!(err.contains(":2: expected two fields"), "{err}");
-        let _ = std::fs::remove_file(path);
-    }
-}
+mod tests;

@@ -15,9 +15,13 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::gate::GateError;
+
+mod render;
+
 use crate::interval::{Estimate, Resolved, paired_ratio};
 use crate::sequential::{detectable_ratio, two_stage_ratio};
 use authscale_schema::{AbRun, AbSlice, Side};
+pub use render::{AB_RESULT_SCHEMA, AbResult, markdown, table};
 
 /// The figures an A/B run compares: a closed set, named as in `ab.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -386,115 +390,6 @@ fn side_label(s: &authscale_schema::AbSide) -> String {
         s.label.clone()
     } else {
         format!("{} {}", s.label, s.node_args.join(" "))
-    }
-}
-
-fn limit_text(f: &AbFigure) -> String {
-    match f.limit {
-        None => "–".to_owned(),
-        Some(l) if f.figure.higher_is_better() => format!("hi < {l}"),
-        Some(l) => format!("lo > {l}"),
-    }
-}
-
-/// A plain table for a terminal.
-pub fn table(r: &AbReport) -> String {
-    let mut out = format!(
-        "A: {}\nB: {}\n{} mode, N={} per side, {} rounds\n\n{:<36} {:>10} {:>10}  {:<24} {:<20} {}\n",
-        r.a, r.b, r.mode, r.nodes, r.rounds, "figure", "A", "B", "B/A [95%]", "verdict", "fails if"
-    );
-    for f in &r.figures {
-        let _ = writeln!(
-            out,
-            "{:<36} {:>10.2} {:>10.2}  {:<24} {:<20} {}{}",
-            f.figure.name(),
-            f.a_mean,
-            f.b_mean,
-            f.ratio.show(3),
-            f.verdict,
-            limit_text(f),
-            if f.failed { "  FAIL" } else { "" }
-        );
-    }
-    let _ = writeln!(out, "\n{}", r.precision_line());
-    for w in &r.warnings {
-        let _ = writeln!(out, "warning: {w}");
-    }
-    let _ = writeln!(out, "ab: {}", r.outcome());
-    out
-}
-
-/// The same as Markdown, for a pull-request comment or a CI job summary.
-pub fn markdown(r: &AbReport) -> String {
-    let mut out = format!(
-        "### A/B: {}\n\nA: `{}`  \nB: `{}`  \n{} mode, N={} nodes per side, {} rounds (ABBA, paired by round)\n\n\
-         | figure | A | B | B/A [95%] | verdict | fails if |\n|---|---:|---:|---|---|---|\n",
-        match r.outcome() {
-            "FAIL" => "**FAIL**",
-            "CANNOT JUDGE" => "**CANNOT JUDGE**",
-            other => other,
-        },
-        r.a,
-        r.b,
-        r.mode,
-        r.nodes,
-        r.rounds
-    );
-    for f in &r.figures {
-        let _ = writeln!(
-            out,
-            "| {} | {:.2} | {:.2} | {} | {}{} | {} |",
-            f.figure.name(),
-            f.a_mean,
-            f.b_mean,
-            f.ratio.show(3),
-            f.verdict,
-            if f.failed { " **FAIL**" } else { "" },
-            limit_text(f)
-        );
-    }
-    let _ = writeln!(out, "\n{}", r.precision_line());
-    for w in &r.warnings {
-        let _ = writeln!(out, "\n> warning: {w}");
-    }
-    out
-}
-
-/// The format of `ab --json`.
-pub const AB_RESULT_SCHEMA: &str = "authscale-ab-result/1";
-
-/// What `ab` prints and writes: the measured run (every slice) and its
-/// judgment, and whether a failure was accepted by a `Node-cost:` trailer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AbResult {
-    pub run: AbRun,
-    pub report: AbReport,
-    /// A failed bound that the change says it accepts, with why.
-    #[serde(default)]
-    pub accepted: Option<String>,
-}
-
-impl crate::Document for AbResult {
-    const SCHEMA: &'static str = AB_RESULT_SCHEMA;
-
-    fn title(&self) -> String {
-        format!("authscale ab: {} against {}", self.report.b, self.report.a)
-    }
-
-    fn markdown(&self) -> String {
-        let mut out = markdown(&self.report);
-        if let Some(line) = &self.accepted {
-            let _ = writeln!(out, "\n{line}");
-        }
-        out
-    }
-
-    fn text(&self) -> String {
-        let mut out = table(&self.report);
-        if let Some(line) = &self.accepted {
-            let _ = writeln!(out, "ab: {line}");
-        }
-        out
     }
 }
 
