@@ -27,11 +27,11 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-# One experiment's short run; its verdict line goes to $out/NAME.verdict,
-# and the exit status says whether it completed.
+# One experiment's short run (the $2-th file given); its verdict goes to
+# $out/N-NAME.verdict, and the exit status says whether it completed.
 smoke_one() {
   local file=$1 started=$SECONDS
-  local dir="$out/$(basename "$file" .toml)"
+  local dir="$out/$2-$(basename "$file" .toml)"
   "$bin" sweep --config "$file" --smoke --quiet --out "$dir" >"$dir.log" 2>&1
   local code=$?
   local run status
@@ -56,19 +56,31 @@ smoke_one() {
 # time waiting on its slices and fault timers, and every run has its own
 # ports, cgroups and store, so two share the machine without meeting.
 jobs=${SMOKE_JOBS:-2}
-case "$jobs" in
-  '' | *[!0-9]* | 0) echo "smoke: SMOKE_JOBS must be a whole number of 1 or more, not '$jobs'" >&2; exit 2 ;;
-esac
+if ! [[ $jobs =~ ^[0-9]{1,3}$ ]] || ((10#$jobs < 1)); then
+  echo "smoke: SMOKE_JOBS must be a whole number from 1 to 999, not '$jobs'" >&2
+  exit 2
+fi
+jobs=$((10#$jobs))
 pids=()
-for file in "${files[@]}"; do
+# Stopped from outside: each running sweep is asked to stop (it stops what
+# it started), and the script waits for them before it removes $out.
+stop() {
+  trap - INT TERM
+  for pid in "${pids[@]}"; do pkill -TERM -P "$pid" 2>/dev/null; done
+  wait
+  echo "smoke: stopped before every experiment ran" >&2
+  exit 130
+}
+trap stop INT TERM
+for i in "${!files[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
-  smoke_one "$file" &
+  smoke_one "${files[$i]}" "$i" &
   pids+=($!)
 done
 failed=()
 for i in "${!files[@]}"; do
   wait "${pids[$i]}" || failed+=("${files[$i]}")
-  cat "$out/$(basename "${files[$i]}" .toml).verdict"
+  cat "$out/$i-$(basename "${files[$i]}" .toml).verdict"
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "smoke: ${#failed[@]} of ${#files[@]} experiments did not complete: ${failed[*]}"

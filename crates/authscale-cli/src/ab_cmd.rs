@@ -286,6 +286,10 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
         .map_err(|e| match e {
             AbError::Side { .. } => Failure::usage(e),
             AbError::Lab(_) => Failure::runtime(e),
+            AbError::Interrupted => Failure {
+                error: anyhow!("interrupted: nothing was compared"),
+                code: 130,
+            },
         })?;
     if !o.quiet {
         eprintln!("wall time {:.1} s", ab.wall_seconds);

@@ -138,7 +138,7 @@ enum Command {
     /// figure with its 95% interval, rounds to a precision; exit 0 done (or
     /// gate passed), 1 a --gate bound failed, 2 the gate cannot judge (too
     /// noisy to have seen the `detect` size), a side cannot run, or a bad
-    /// flag (the message says which).
+    /// flag (the message says which), 130 stopped (Ctrl-C).
     ///
     /// Examples:
     ///   authscale ab --b-costlier 10          # can it see +10% node CPU today?

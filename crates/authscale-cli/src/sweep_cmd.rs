@@ -288,5 +288,15 @@ fn plan(options: &SweepOptions) -> anyhow::Result<authscale_schema::Plan> {
     if options.smoke {
         e = e.smoke();
     }
-    e.plan()
+    // A refusal names where the value came from: the file, the flags, or
+    // both (a flag overrides the file's value).
+    let source = match (&options.config, changes.is_empty()) {
+        (Some(path), true) => format!("experiment {}", path.display()),
+        (Some(path), false) => format!(
+            "experiment {} with the command line's changes",
+            path.display()
+        ),
+        (None, _) => "the command line".to_owned(),
+    };
+    e.plan().with_context(|| source)
 }

@@ -84,8 +84,9 @@ pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-/// Appends one sample, `name{k="v",...} value` (no braces without labels).
-/// Label values are written as given: callers pass only values they made.
+/// Appends one sample, `name{k="v",...} value` (no braces without labels);
+/// a label value's `\`, `"` and line feeds are escaped, as the text
+/// format asks (a node id is the operator's text).
 pub fn sample(
     out: &mut String,
     name: &str,
@@ -95,7 +96,18 @@ pub fn sample(
     out.push_str(name);
     for (i, (key, label)) in labels.iter().enumerate() {
         out.push(if i == 0 { '{' } else { ',' });
-        let _ = write!(out, "{key}=\"{label}\"");
+        let _ = write!(out, "{key}=\"");
+        let start = out.len();
+        let _ = write!(out, "{label}");
+        if out[start..].contains(['\\', '"', '\n']) {
+            let escaped = out[start..]
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            out.truncate(start);
+            out.push_str(&escaped);
+        }
+        out.push('"');
     }
     if !labels.is_empty() {
         out.push('}');
@@ -125,6 +137,14 @@ pub fn process_cpu_seconds_total(out: &mut String, seconds: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        let mut out = String::new();
+        let odd: &dyn std::fmt::Display = &"a\"b\\c\nd";
+        sample(&mut out, "x", &[("node", odd), ("n", &1)], 2);
+        assert_eq!(out, "x{node=\"a\\\"b\\\\c\\nd\",n=\"1\"} 2\n");
+    }
 
     #[test]
     fn buckets_are_cumulative_and_sum_is_seconds() {

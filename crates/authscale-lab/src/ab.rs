@@ -383,7 +383,9 @@ impl Ab<'_> {
         let (load, start) = tokio::join!(load, at_warmup);
         let end = snapshot().await?;
         let (load, start) = (load?, start?);
-        anyhow::ensure!(!load.interrupted, "interrupted");
+        if load.interrupted {
+            return Err(plan::Stopped.into());
+        }
         let requests = load.requests.max(1);
         let protected: u64 = load.by_step.get("api").map_or(0, |c| c.values().sum());
         let latency = Latency::of(&load.latency_us.corrected);

@@ -52,12 +52,29 @@ pub(crate) fn build_facts() -> Host {
     }
 }
 
-/// `OUT/<UTC time>-<experiment>/`, created.
+/// `OUT/<UTC time>-<experiment>/`, created for this run alone: a second
+/// sweep of the experiment started in the same second gets `-2` (`-3`, ...)
+/// instead of writing into the first one's folder.
 pub(crate) fn results_dir(out_dir: &Path, plan: &Plan, started: u64) -> anyhow::Result<PathBuf> {
     let stamp = utc(started).replace([':', '-'], "");
-    let dir = out_dir.join(format!("{stamp}-{}", plan.experiment.name));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir)
+    let base = format!("{stamp}-{}", plan.experiment.name);
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    for n in 1..=1000 {
+        let dir = match n {
+            1 => out_dir.join(&base),
+            n => out_dir.join(format!("{base}-{n}")),
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+        }
+    }
+    anyhow::bail!(
+        "cannot create a results folder {base}-N in {}: 1000 are taken",
+        out_dir.display()
+    )
 }
 
 /// Records how the sweep ended: complete, interrupted, or failed (why).

@@ -80,7 +80,7 @@ impl ProxyMetrics {
         family(&mut out, name, "counter", help);
         let set = upstreams.snapshot();
         for kind in FailureKind::ALL {
-            let n: u64 = set.iter().map(|u| u.failures(kind)).sum();
+            let n = upstreams.failures_total(kind);
             let labels: Labels = &[("side", &"upstream"), ("kind", &kind.as_str())];
             sample(&mut out, name, labels, n);
         }

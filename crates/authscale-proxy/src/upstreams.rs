@@ -61,7 +61,13 @@ pub struct Upstream {
     /// Idle keep-alive connections to it.
     pub(crate) pool: crate::client::Pool,
     failures: [AtomicU64; FailureKind::ALL.len()],
+    /// The whole proxy's failures by kind, shared by every upstream it has
+    /// had: a counter that outlives an upstream's removal from the set.
+    all_failures: Arc<FailureTotals>,
 }
+
+/// Failures by kind over every upstream the proxy has had.
+pub(crate) type FailureTotals = [AtomicU64; FailureKind::ALL.len()];
 
 /// One request counted in its upstream's `in_flight`; see [`Upstream::enter`].
 #[derive(Debug)]
@@ -74,7 +80,7 @@ impl Drop for InFlight<'_> {
 }
 
 impl Upstream {
-    fn new(addr: SocketAddr) -> Upstream {
+    fn new(addr: SocketAddr, all_failures: &Arc<FailureTotals>) -> Upstream {
         Upstream {
             addr,
             authority: addr
@@ -86,6 +92,7 @@ impl Upstream {
             requests: AtomicU64::new(0),
             pool: crate::client::Pool::default(),
             failures: Default::default(),
+            all_failures: Arc::clone(all_failures),
         }
     }
 
@@ -111,6 +118,7 @@ impl Upstream {
 
     pub(crate) fn count_failure(&self, kind: FailureKind) {
         self.failures[kind as usize].fetch_add(1, Relaxed);
+        self.all_failures[kind as usize].fetch_add(1, Relaxed);
     }
 }
 
@@ -142,18 +150,25 @@ pub struct Upstreams {
     allow_remote: bool,
     /// The proxy's own listeners, refused as upstreams once known.
     own: std::sync::OnceLock<Vec<SocketAddr>>,
+    /// Failures by kind over every upstream the set has held.
+    all_failures: Arc<FailureTotals>,
 }
 
 impl Upstreams {
     pub fn new(addrs: &[SocketAddr], allow_remote: bool) -> Result<Upstreams, ConfigError> {
         check_upstreams(addrs, allow_remote)?;
-        let set = addrs.iter().map(|a| Arc::new(Upstream::new(*a))).collect();
+        let all_failures = Arc::new(FailureTotals::default());
+        let set = addrs
+            .iter()
+            .map(|a| Arc::new(Upstream::new(*a, &all_failures)))
+            .collect();
         Ok(Upstreams {
             set: ArcSwap::from_pointee(set),
             epoch: Instant::now(),
             cursor: AtomicUsize::new(0),
             allow_remote,
             own: std::sync::OnceLock::new(),
+            all_failures,
         })
     }
 
@@ -183,11 +198,17 @@ impl Upstreams {
                     .iter()
                     .find(|u| u.addr == *addr)
                     .cloned()
-                    .unwrap_or_else(|| Arc::new(Upstream::new(*addr)))
+                    .unwrap_or_else(|| Arc::new(Upstream::new(*addr, &self.all_failures)))
             })
             .collect();
         self.set.store(Arc::new(next));
         Ok(())
+    }
+
+    /// Failures of `kind` over every upstream the set has held (a counter:
+    /// it does not fall when an upstream leaves the set).
+    pub fn failures_total(&self, kind: FailureKind) -> u64 {
+        self.all_failures[kind as usize].load(Relaxed)
     }
 
     pub fn is_healthy(&self, upstream: &Upstream) -> bool {
@@ -209,5 +230,26 @@ impl Upstreams {
     fn now_ms(&self) -> u64 {
         // +1 so that "down until" is never the "healthy" sentinel 0.
         self.epoch.elapsed().as_millis() as u64 + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_over_every_upstream_do_not_fall_when_one_leaves_the_set() {
+        let a: SocketAddr = "127.0.0.1:9001".parse().expect("addr");
+        let b: SocketAddr = "127.0.0.1:9002".parse().expect("addr");
+        let set = Upstreams::new(&[a, b], false).expect("set");
+        set.snapshot()[0].count_failure(FailureKind::Connect);
+        set.snapshot()[1].count_failure(FailureKind::Connect);
+        set.replace(&[b]).expect("replace");
+        assert_eq!(set.failures_total(FailureKind::Connect), 2);
+        set.snapshot()[0].count_failure(FailureKind::Connect);
+        set.replace(&[a, b]).expect("replace");
+        assert_eq!(set.failures_total(FailureKind::Connect), 3);
+        // A returning upstream starts its own counters again.
+        assert_eq!(set.snapshot()[0].failures(FailureKind::Connect), 0);
     }
 }

@@ -113,7 +113,7 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
     );
     // What each step's measurement was: interleaved runs measure a step as
     // one slice per round, not as one warm-up + duration block.
-    let measured = if run.plan.interleaved() && run.steps.iter().any(|s| s.slices.len() >= 2) {
+    let measured = if run.plan.interleaved() && run.steps.iter().any(|s| !s.slices.is_empty()) {
         format!(
             "every step measured as {} slices of {} (after {} of warm-up each), one per round",
             match &run.stages {

@@ -83,7 +83,9 @@ pub fn parse(raw: &str) -> Result<Duration, String> {
     if !seconds.is_finite() || !(0.0..=1e9).contains(&seconds) {
         return Err(format!("{raw:?} is out of range"));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    // Whole microseconds: what a duration is written back as (`Dur`'s
+    // text), so a run uses the value its record says.
+    Ok(Duration::from_micros((seconds * 1e6).round() as u64))
 }
 
 #[cfg(test)]
@@ -111,6 +113,9 @@ mod tests {
             assert_eq!(serde_json::from_str::<Dur>(&json).expect("back"), dur);
         }
         assert_eq!(Dur::parse("1.5s").expect("1.5s").to_string(), "1500ms");
+        // Below a microsecond: rounded, and used as written back.
+        assert_eq!(Dur::parse("1.5us").expect("1.5us").to_string(), "2us");
+        assert_eq!(Dur::parse("0.0000001s").expect("tiny").0, Duration::ZERO);
         assert!(serde_json::from_str::<Dur>("\"5 parsecs\"").is_err());
     }
 }

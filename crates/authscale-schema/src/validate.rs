@@ -198,6 +198,10 @@ impl Experiment {
             );
             ensure!((1..=64).contains(&f.nodes), "faults.nodes must be 1 to 64");
             ensure!(
+                f.duration.0 <= Duration::from_secs(3600),
+                "faults.duration: a fault run is bounded to one hour"
+            );
+            ensure!(
                 f.at.0 + f.length.0 < f.duration.0,
                 "faults: at + length must end before duration, leaving time to recover"
             );
@@ -247,9 +251,26 @@ impl Experiment {
             );
         }
         ensure!(
-            !self.store_timeout.0.is_zero(),
-            "store-timeout must be greater than zero"
+            !self.store_timeout.0.is_zero() && self.store_timeout.0 <= Duration::from_secs(60),
+            "store-timeout must be greater than zero and at most 60s"
         );
+        ensure!(
+            self.store_rtt.0 < self.store_timeout.0,
+            "store-rtt ({}) must be shorter than store-timeout ({}): every store call waits the round trip",
+            self.store_rtt,
+            self.store_timeout
+        );
+        for (key, value, most) in [
+            ("revocation-window", self.revocation_window, 600),
+            ("session-cache-ttl", self.session_cache_ttl, 3600),
+            ("slo-p99", self.slo_p99, 60),
+        ] {
+            ensure!(
+                value.0 <= Duration::from_secs(most),
+                "{key} = {value} is longer than the {} it may be",
+                crate::duration::Dur(Duration::from_secs(most))
+            );
+        }
         Ok(Plan { experiment: self })
     }
 }

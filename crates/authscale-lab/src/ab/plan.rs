@@ -78,13 +78,29 @@ pub enum AbError {
     Side { side: Side, reason: String },
     /// The lab itself failed (store, proxy, load).
     Lab(anyhow::Error),
+    /// Stopped from outside (Ctrl-C, SIGTERM) before the comparison ended.
+    Interrupted,
 }
+
+/// The comparison was stopped from outside: carried through `anyhow` from
+/// where the load noticed it, and turned into [`AbError::Interrupted`].
+#[derive(Debug)]
+pub(crate) struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Stopped {}
 
 impl std::fmt::Display for AbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AbError::Side { side, reason } => write!(f, "side {side} cannot run: {reason}"),
             AbError::Lab(e) => write!(f, "{e:#}"),
+            AbError::Interrupted => f.write_str("interrupted"),
         }
     }
 }
@@ -93,6 +109,10 @@ impl std::error::Error for AbError {}
 
 impl From<anyhow::Error> for AbError {
     fn from(e: anyhow::Error) -> AbError {
-        AbError::Lab(e)
+        if e.is::<Stopped>() {
+            AbError::Interrupted
+        } else {
+            AbError::Lab(e)
+        }
     }
 }
