@@ -161,7 +161,7 @@ pub fn run(o: AbOptionsArgs) -> Result<(), Failure> {
                     "A/B: no node code differs from {base} ({}): the nodes' cost cannot have changed; nothing to measure",
                     &commit[..12.min(commit.len())]
                 );
-                say_raw!("{line}");
+                say_raw!("{line}\n");
                 // A CI summary says why this layer measured nothing.
                 if let Some(path) = o
                     .outputs
