@@ -93,7 +93,7 @@ impl Logins {
 }
 
 /// A login's answer, for the error of a run that cannot log in.
-fn answer(reply: &crate::conn::Reply) -> String {
+fn answer(reply: &crate::reply::Reply) -> String {
     let head: String = String::from_utf8_lossy(&reply.body[..reply.body.len().min(120)]).into();
     format!("status {} and a body starting {head:?}", reply.status)
 }

@@ -11,7 +11,7 @@ use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use crate::Outcome;
-use crate::conn::{Keep, Reply, cookie_pair};
+use crate::reply::{Keep, Reply, cookie_pair};
 use crate::transport::{Stream, Transport};
 
 const MAX_HEADERS: usize = 64;

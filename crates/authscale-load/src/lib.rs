@@ -11,6 +11,7 @@ mod engine;
 mod h2;
 mod merge;
 mod ready;
+mod reply;
 mod result;
 mod scenario;
 mod stats;

@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::conn::{Conn, Keep};
+use crate::conn::Conn;
+use crate::reply::Keep;
 use crate::transport::Transport;
 use crate::{LoadError, Target};
 

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use crate::conn::{Keep, Reply};
+use crate::reply::{Keep, Reply};
 
 mod users;
 

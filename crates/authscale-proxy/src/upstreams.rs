@@ -59,7 +59,7 @@ pub struct Upstream {
     pub(crate) in_flight: AtomicU64,
     pub(crate) requests: AtomicU64,
     /// Idle keep-alive connections to it.
-    pub(crate) pool: crate::client::Pool,
+    pub(crate) pool: crate::client::pool::Pool,
     failures: [AtomicU64; FailureKind::ALL.len()],
     /// The whole proxy's failures by kind, shared by every upstream it has
     /// had: a counter that outlives an upstream's removal from the set.
@@ -90,7 +90,7 @@ impl Upstream {
             down_until_ms: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             requests: AtomicU64::new(0),
-            pool: crate::client::Pool::default(),
+            pool: crate::client::pool::Pool::default(),
             failures: Default::default(),
             all_failures: Arc::clone(all_failures),
         }

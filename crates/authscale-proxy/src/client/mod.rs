@@ -31,25 +31,21 @@ use hyper::{Method, Request, Response, StatusCode, Version};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-mod pool;
+pub(crate) mod pool;
 mod relay;
 
-pub(crate) use pool::{Link, Pool};
+pub(crate) use pool::Link;
 pub use relay::Relay;
-use relay::{Chunk, Decoding};
+use relay::{Chunk, Decoding, MAX_HEAD, READ_CHUNK};
 
 use crate::upload::Upload;
 use crate::upstreams::{FailureKind, Upstream};
 
-/// The largest response head accepted from an upstream.
-pub(super) const MAX_HEAD: usize = 64 * 1024;
 /// The most header lines accepted in an upstream's response head.
 const MAX_HEADERS: usize = 100;
 /// A Content-Length body up to this size is read whole with its head and
 /// answered in one piece; larger ones stream.
 const WHOLE_BODY: usize = 64 * 1024;
-/// Bytes asked of the socket per read.
-pub(super) const READ_CHUNK: usize = 16 * 1024;
 
 /// What the client side of the proxy asks of an upstream, its body in
 /// memory.

@@ -12,8 +12,12 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::net::TcpStream;
 
 use super::pool::Link;
-use super::{MAX_HEAD, READ_CHUNK};
 use crate::upstreams::{FailureKind, Upstream};
+
+/// The largest response head accepted from an upstream.
+pub(super) const MAX_HEAD: usize = 64 * 1024;
+/// Bytes asked of the socket per read.
+pub(super) const READ_CHUNK: usize = 16 * 1024;
 
 /// An upstream's answer body on its way to the client: whole, or read from
 /// the connection as the client takes it. The connection goes back to its
