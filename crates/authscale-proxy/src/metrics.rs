@@ -78,11 +78,9 @@ impl ProxyMetrics {
         let name = "authscale_proxy_errors_total";
         let help = "Errors by side (upstream, downstream, internal) and kind.";
         family(&mut out, name, "counter", help);
-        let set = upstreams.snapshot();
         for kind in FailureKind::ALL {
-            let n = upstreams.failures_total(kind);
             let labels: Labels = &[("side", &"upstream"), ("kind", &kind.as_str())];
-            sample(&mut out, name, labels, n);
+            sample(&mut out, name, labels, upstreams.failures_total(kind));
         }
         let labels: Labels = &[("side", &"downstream"), ("kind", &"connection")];
         sample(&mut out, name, labels, self.downstream_errors.load(Relaxed));
@@ -112,6 +110,7 @@ impl ProxyMetrics {
         sample(&mut out, name, &[], self.retries.load(Relaxed));
 
         // Each family's samples together, one per upstream (and kind).
+        let set = upstreams.snapshot();
         let per_upstream = |out: &mut String, name, kind, help, value: &dyn Fn(&_) -> u64| {
             family(out, name, kind, help);
             for u in set.iter() {
