@@ -28,7 +28,7 @@ pub use local_store::{CachedStore, MemoryStore};
 pub use redact::{redact_urls, shown_url};
 pub use redis_store::{RedisStore, RedisStoreConfig, StoreClient, check_store_url};
 pub use session::{SessionConfig, SessionId, SessionRecord, SessionScheme, parse_cookie};
-pub use store::SessionStore;
+pub use store::{IndexEntry, SessionStore};
 pub use throttle::{LoginThrottle, ThrottleConfig};
 pub use token::{Algorithm, Claims, IssuedToken, TokenConfig, TokenScheme, bearer_token};
 pub use token_keys::{KeySource, TokenKeyConfig};

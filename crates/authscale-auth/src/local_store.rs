@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::{SessionStore, StoreError};
+use crate::{IndexEntry, SessionStore, StoreError};
 
 /// A TTL map with least-recently-used eviction behind a std mutex: every
 /// operation is a short, non-async critical section, so a blocking lock is
@@ -172,20 +172,13 @@ impl SessionStore for MemoryStore {
 
     /// Members whose session is gone (expired, evicted as least recently
     /// used) are dropped first, so the index never outgrows the sessions.
-    async fn index_add(
-        &self,
-        index: &str,
-        member: &str,
-        score: u64,
-        keep: usize,
-        _ttl: Duration,
-    ) -> Result<Vec<String>, StoreError> {
+    async fn index_add(&self, entry: IndexEntry<'_>) -> Result<Vec<String>, StoreError> {
         let mut indexes = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
-        let members = indexes.entry(index.to_owned()).or_default();
-        members.retain(|(_, m)| m != member && self.map.contains(m));
-        members.push((score, member.to_owned()));
+        let members = indexes.entry(entry.index.to_owned()).or_default();
+        members.retain(|(_, m)| m != entry.member && self.map.contains(m));
+        members.push((entry.score, entry.member.to_owned()));
         members.sort_unstable();
-        let excess = members.len().saturating_sub(keep);
+        let excess = members.len().saturating_sub(entry.keep);
         Ok(members.drain(..excess).map(|(_, m)| m).collect())
     }
 
@@ -264,18 +257,8 @@ impl<S: SessionStore> SessionStore for CachedStore<S> {
         self.inner.take(key).await
     }
 
-    async fn index_add(
-        &self,
-        index: &str,
-        member: &str,
-        score: u64,
-        keep: usize,
-        ttl: Duration,
-    ) -> Result<Vec<String>, StoreError> {
-        let evicted = self
-            .inner
-            .index_add(index, member, score, keep, ttl)
-            .await?;
+    async fn index_add(&self, entry: IndexEntry<'_>) -> Result<Vec<String>, StoreError> {
+        let evicted = self.inner.index_add(entry).await?;
         for key in &evicted {
             self.cache.remove(key);
         }
@@ -325,20 +308,24 @@ mod tests {
     #[tokio::test]
     async fn memory_index_keeps_the_newest_live_members() {
         let minute = Duration::from_secs(60);
+        let entry = |member, score| IndexEntry {
+            index: "u",
+            member,
+            score,
+            keep: 2,
+            ttl: minute,
+        };
         let store = MemoryStore::new(100);
         for (score, key) in [(1, "s1"), (2, "s2"), (3, "s3")] {
             store.put(key, "r", minute).await.expect("put");
-            let evicted = store
-                .index_add("u", key, score, 2, minute)
-                .await
-                .expect("index");
+            let evicted = store.index_add(entry(key, score)).await.expect("index");
             let expected: &[&str] = if score == 3 { &["s1"] } else { &[] };
             assert_eq!(evicted, expected);
         }
         // A member whose session is gone does not count against the cap.
         store.delete("s2").await.expect("delete");
         store.put("s4", "r", minute).await.expect("put");
-        let evicted = store.index_add("u", "s4", 4, 2, minute).await;
+        let evicted = store.index_add(entry("s4", 4)).await;
         assert_eq!(evicted.expect("index"), Vec::<String>::new());
     }
 

@@ -22,7 +22,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use crate::delay_line::DelayLine;
 use crate::redact::redact_urls;
 use crate::store_log::ErrorLog;
-use crate::{ConfigError, SessionStore, StoreError};
+use crate::{ConfigError, IndexEntry, SessionStore, StoreError};
 
 /// The key of the readiness write probe: tiny, and gone after its TTL.
 const READY_PROBE_KEY: &str = "authscale:ready-probe";
@@ -452,20 +452,18 @@ impl SessionStore for RedisStore {
 
     /// ZADD, EXPIRE and ZRANGE of the evicted ranks in one pipeline (one
     /// key, so one cluster slot); a ZREM only when something is evicted.
-    async fn index_add(
-        &self,
-        index: &str,
-        member: &str,
-        score: u64,
-        keep: usize,
-        ttl: Duration,
-    ) -> Result<Vec<String>, StoreError> {
-        let last_evicted = -i64::try_from(keep).unwrap_or(i64::MAX - 1) - 1;
+    async fn index_add(&self, entry: IndexEntry<'_>) -> Result<Vec<String>, StoreError> {
+        let index = entry.index;
+        let last_evicted = -i64::try_from(entry.keep).unwrap_or(i64::MAX - 1) - 1;
         let mut pipe = redis::pipe();
-        pipe.cmd("ZADD").arg(index).arg(score).arg(member).ignore();
+        pipe.cmd("ZADD")
+            .arg(index)
+            .arg(entry.score)
+            .arg(entry.member)
+            .ignore();
         pipe.cmd("EXPIRE")
             .arg(index)
-            .arg(ttl.as_secs().max(1))
+            .arg(entry.ttl.as_secs().max(1))
             .ignore();
         pipe.cmd("ZRANGE").arg(index).arg(0).arg(last_evicted);
         // ZADD of the same member and score, EXPIRE and ZRANGE: repeatable.

@@ -21,7 +21,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use crate::{AuthError, SessionStore, StoreError, User, unix_now};
+use crate::{AuthError, IndexEntry, SessionStore, StoreError, User, unix_now};
 
 const KEY_PREFIX: &str = "authscale:sess:";
 const INDEX_PREFIX: &str = "authscale:user-sessions:";
@@ -224,13 +224,13 @@ impl<S: SessionStore> SessionScheme<S> {
         let index = index_key(&user.name);
         let (stored, evicted) = tokio::join!(
             self.store.put(&key, &encoded, ttl),
-            self.store.index_add(
-                &index,
-                &key,
-                unix_micros(),
-                self.config.max_per_account.max(1),
-                self.config.longest_life(),
-            )
+            self.store.index_add(IndexEntry {
+                index: &index,
+                member: &key,
+                score: unix_micros(),
+                keep: self.config.max_per_account.max(1),
+                ttl: self.config.longest_life(),
+            })
         );
         stored?;
         for old in evicted? {

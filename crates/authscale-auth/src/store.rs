@@ -43,11 +43,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// is evicted.
     fn index_add(
         &self,
-        index: &str,
-        member: &str,
-        score: u64,
-        keep: usize,
-        ttl: Duration,
+        entry: IndexEntry<'_>,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// Removes `member` from `index`.
@@ -56,4 +52,19 @@ pub trait SessionStore: Send + Sync + 'static {
         index: &str,
         member: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A member to add to a per-account index ([`SessionStore::index_add`]).
+#[derive(Debug, Clone, Copy)]
+pub struct IndexEntry<'a> {
+    /// The index's key.
+    pub index: &'a str,
+    /// The member: a session's store key.
+    pub member: &'a str,
+    /// Its order among the members: the session's creation time.
+    pub score: u64,
+    /// How many of the newest members stay.
+    pub keep: usize,
+    /// How long the index is kept after this addition.
+    pub ttl: Duration,
 }

@@ -94,26 +94,20 @@ pub fn run(options: ProxyOptions) -> Result<(), Failure> {
     let threads = options.threads;
     // Checked with the other flags, before the no-upstream warning.
     let runtime = common::runtime(threads)?;
-    let Resolved {
-        listen,
-        admin,
-        admin_token,
-        upstreams,
-        config,
-        drain,
-    } = resolve(options).map_err(Failure::usage)?;
+    let r = resolve(options).map_err(Failure::usage)?;
     runtime.block_on(async move {
-        let listener = bind(listen)?;
-        let admin_listener = bind(admin)?;
+        let listener = bind(r.listen)?;
+        let admin_listener = bind(r.admin)?;
         let (addr, admin_addr) = (local(&listener)?, local(&admin_listener)?);
         let limits = ServerLimits {
-            idle_timeout: config.idle_timeout,
-            drain,
+            idle_timeout: r.config.idle_timeout,
+            drain: r.drain,
         };
         let access = AdminAccess {
             addr: admin_addr,
-            token: admin_token,
+            token: r.admin_token,
         };
+        let (upstreams, config) = (r.upstreams, r.config);
         upstreams
             .listening_on(&[addr, admin_addr])
             .map_err(|e| Failure::usage(anyhow::anyhow!("--upstream: {e}")))?;

@@ -16,6 +16,10 @@ use tokio::time::{Instant, Sleep};
 /// reader tells them apart with `error.is::<BodyTimeout>()`.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// What polling a body of `Bytes` with boxed errors gives
+/// (`Body::poll_frame`'s return type for the proxy's bodies).
+pub type FramePoll = std::task::Poll<Option<Result<Frame<bytes::Bytes>, BoxError>>>;
+
 /// The client sent no body bytes for the whole timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("no request body bytes for {0:?}")]

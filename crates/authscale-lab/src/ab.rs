@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use authscale_load::{LoadConfig, LoopMode};
 
+use crate::Stop;
 use crate::cgroup::{Caps, CpuGroup, remove_parent};
 use crate::http;
 use crate::process::Managed;
@@ -66,10 +67,7 @@ async fn run(
     )?)
     .await?;
     let proxy = crate::launch::start_proxy(&options.proxy_bin).await?;
-    let secret = std::env::temp_dir().join(format!("authscale-ab-{}.secret", std::process::id()));
-    let mut key = vec![0u8; 48];
-    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
-    crate::launch::write_private(&secret, &key)?;
+    let secret = crate::launch::new_token_key("ab")?;
     let lab = Ab {
         options,
         caps,
@@ -79,6 +77,7 @@ async fn run(
         secret,
     };
     tokio::pin!(stop);
+    let mut stop: Stop<'_> = stop;
     let outcome = async {
         let costlier = match options.b_costlier {
             Some(share) => Some(lab.calibrate(share, &mut stop).await?),
@@ -134,11 +133,7 @@ struct Ab<'a> {
 impl Ab<'_> {
     /// B's extra work for a regression of `share` of A's cost: A's nodes
     /// alone for three slices, their mean node CPU per protected request.
-    async fn calibrate(
-        &self,
-        share: f64,
-        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
-    ) -> Result<Costlier, AbError> {
+    async fn calibrate(&self, share: f64, stop: &mut Stop<'_>) -> Result<Costlier, AbError> {
         let o = self.options;
         let nodes = self.start_side(Side::A, &o.a, CALIBRATION).await?;
         self.point_at(&nodes).await?;
@@ -174,7 +169,7 @@ impl Ab<'_> {
     async fn slices(
         &self,
         b: &AbSide,
-        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        stop: &mut Stop<'_>,
     ) -> Result<(Vec<AbSlice>, Option<AbStages>), AbError> {
         let o = self.options;
         let block = o.block.max(1);
@@ -357,13 +352,11 @@ impl Ab<'_> {
         nodes: &[Managed],
         warmup: Duration,
         duration: Duration,
-        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        stop: &mut Stop<'_>,
     ) -> anyhow::Result<AbSlice> {
         let e = &self.options.experiment;
         let connections = e.connections_per_node * u64::from(self.options.nodes);
-        let target =
-            authscale_load::resolve_target(&format!("http://{}", self.proxy.addrs[0]), false)
-                .await?;
+        let target = authscale_load::loopback_target(self.proxy.addrs[0])?;
         let mut config = LoadConfig::new(target);
         config.connections = connections;
         config.scenario = crate::lab::scenario(e, self.options.mode, connections)?;

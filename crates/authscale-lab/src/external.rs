@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use authscale_load::{LoadConfig, process_cpu_seconds};
 
+use crate::Stop;
 use crate::host::{build_facts, finish, results_dir, unix_now};
 use crate::lab::{Finished, LabOptions, scenario};
 use crate::progress::external_step_line;
@@ -73,6 +74,7 @@ pub(crate) async fn sweep_external(
     }
     run.write(&dir)?;
     tokio::pin!(stop);
+    let mut stop: Stop<'_> = stop;
     let outcome = sweep(&plan, external, &mut run, &dir, options.progress, &mut stop).await;
     finish(&mut run, outcome);
     run.write(&dir)?;
@@ -87,7 +89,7 @@ pub async fn sweep(
     run: &mut Run,
     dir: &Path,
     progress: bool,
-    stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    stop: &mut Stop<'_>,
 ) -> anyhow::Result<bool> {
     let e = &plan.experiment;
     let mut target =

@@ -3,13 +3,13 @@
 //! (failures, recovery, lost credentials).
 
 use authscale_schema::AuthMode;
-use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
 use authscale_load::TimelinePoint;
 
+use crate::Stop;
 use crate::durability;
 use crate::http;
 use crate::lab::Lab;
@@ -25,54 +25,52 @@ impl Lab<'_> {
     pub(crate) async fn fault_runs(
         &self,
         mode: AuthMode,
+        faults: &Faults,
         nodes: &mut Vec<Managed>,
         run: &mut Run,
         dir: &Path,
-        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        stop: &mut Stop<'_>,
     ) -> anyhow::Result<bool> {
-        if let Some(faults) = &self.plan.experiment.faults {
-            self.grow(mode, nodes, faults.nodes as usize, &mut run.pids)
-                .await?;
-            self.set_upstreams(nodes).await?;
-            for &kind in &faults.kinds {
-                for &persistence in faults.persistences(kind) {
-                    if kind == FaultKind::StoreOutage && !self.store.owned {
-                        run.warnings.push(
-                            "store-outage skipped: the store is external (--redis-url)".into(),
-                        );
-                        continue;
-                    }
-                    if let Some(pid) = self
-                        .store
-                        .set_persistence(persistence, || self.store_group())
-                        .await?
-                    {
-                        run.pids.push(pid);
-                    }
-                    for node in nodes.iter() {
-                        http::wait_ok(node.addr(), "/readyz", Duration::from_secs(10)).await?;
-                    }
-                    let Some(fault) = self
-                        .fault_run(mode, kind, faults, nodes, &mut run.pids, stop)
-                        .await?
-                    else {
-                        return Ok(false);
-                    };
-                    if self.options.progress {
-                        eprintln!("{}", progress::fault_line(&fault));
-                    }
-                    run.faults.push(fault);
-                    run.write(dir)?;
+        self.grow(mode, nodes, faults.nodes as usize, &mut run.pids)
+            .await?;
+        self.set_upstreams(nodes).await?;
+        for &kind in &faults.kinds {
+            for &persistence in faults.persistences(kind) {
+                if kind == FaultKind::StoreOutage && !self.store.owned {
+                    run.warnings
+                        .push("store-outage skipped: the store is external (--redis-url)".into());
+                    continue;
                 }
+                if let Some(pid) = self
+                    .store
+                    .set_persistence(persistence, || self.store_group())
+                    .await?
+                {
+                    run.pids.push(pid);
+                }
+                for node in nodes.iter() {
+                    http::wait_ok(node.addr(), "/readyz", Duration::from_secs(10)).await?;
+                }
+                let Some(fault) = self
+                    .fault_run(mode, kind, faults, nodes, &mut run.pids, stop)
+                    .await?
+                else {
+                    return Ok(false);
+                };
+                if self.options.progress {
+                    eprintln!("{}", progress::fault_line(&fault));
+                }
+                run.faults.push(fault);
+                run.write(dir)?;
             }
-            // The next mode's steps measure a store without persistence.
-            if let Some(pid) = self
-                .store
-                .set_persistence(Persistence::None, || self.store_group())
-                .await?
-            {
-                run.pids.push(pid);
-            }
+        }
+        // The next mode's steps measure a store without persistence.
+        if let Some(pid) = self
+            .store
+            .set_persistence(Persistence::None, || self.store_group())
+            .await?
+        {
+            run.pids.push(pid);
         }
         Ok(true)
     }
@@ -88,7 +86,7 @@ impl Lab<'_> {
         faults: &Faults,
         nodes: &mut [Managed],
         pids: &mut Vec<u32>,
-        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        stop: &mut Stop<'_>,
     ) -> anyhow::Result<Option<FaultRun>> {
         let n = nodes.len() as u32;
         let targets = |nodes: &[Managed]| durability::Targets {

@@ -3,13 +3,13 @@
 //! load run (a step, a probe or a slice) against the current set.
 
 use authscale_schema::{AuthMode, Balance, Component, RunStatus};
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use authscale_load::{LoadConfig, LoopMode, Progress, ScenarioConfig};
 
+use crate::Stop;
 use crate::cgroup::{Caps, CpuGroup, remove_parent};
 use crate::cpuset::{Isolate, Isolation, Pinning};
 use crate::host::{self, finish, results_dir, unix_now};
@@ -128,12 +128,7 @@ impl<'a> Lab<'a> {
         };
         let proxy = crate::launch::start_proxy(&options.bin).await?;
         let dir = results_dir(&options.out_dir, plan, started)?;
-        let secret =
-            std::env::temp_dir().join(format!("authscale-lab-{}.secret", std::process::id()));
-        let mut key = vec![0u8; 48];
-        getrandom::fill(&mut key)
-            .map_err(|e| anyhow::anyhow!("no OS randomness for the sweep's token key: {e}"))?;
-        crate::launch::write_private(&secret, &key)?;
+        let secret = crate::launch::new_token_key("lab")?;
 
         let cores = host::cores();
         let budget = f64::from(plan.max_nodes()) * plan.experiment.node_cpu
@@ -357,7 +352,7 @@ impl Lab<'_> {
         nodes: &[Managed],
         rate: Option<f64>,
         (warmup, duration): (Duration, Duration),
-        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        stop: &mut Stop<'_>,
     ) -> anyhow::Result<Option<Step>> {
         let plan = self.plan;
         let n = nodes.len() as u32;
@@ -442,10 +437,10 @@ impl Lab<'_> {
             Some(nodes) if !nodes.is_empty() => nodes.iter().map(Managed::addr).collect(),
             _ => vec![self.proxy.addrs[0]],
         };
-        let mut targets = Vec::with_capacity(addrs.len());
-        for addr in addrs {
-            targets.push(authscale_load::resolve_target(&format!("http://{addr}"), false).await?);
-        }
+        let mut targets = addrs
+            .into_iter()
+            .map(authscale_load::loopback_target)
+            .collect::<Result<Vec<_>, _>>()?;
         let target = targets.remove(0);
         let mut config = LoadConfig::new(target);
         config.spread = targets;

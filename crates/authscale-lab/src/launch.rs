@@ -6,7 +6,7 @@
 //! The proxy they share starts here too, and owner-only files are written
 //! here (a launch file, the lab's token key).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use authscale_schema::{NODE_ENV, NodeLaunch};
 
@@ -51,6 +51,18 @@ pub(crate) async fn start_proxy(bin: &Path) -> anyhow::Result<Managed> {
         "the proxy did not report its admin address"
     );
     Ok(proxy)
+}
+
+/// A new random token key (48 bytes, for HS256) in a file only its owner
+/// can read, named for `who` and this process; the nodes read it through
+/// their configuration file.
+pub(crate) fn new_token_key(who: &str) -> anyhow::Result<PathBuf> {
+    let path = std::env::temp_dir().join(format!("authscale-{who}-{}.secret", std::process::id()));
+    let mut key = vec![0u8; 48];
+    getrandom::fill(&mut key)
+        .map_err(|e| anyhow::anyhow!("no OS randomness for the token key: {e}"))?;
+    write_private(&path, &key)?;
+    Ok(path)
 }
 
 /// Writes `bytes` to a new file only its owner can read (a key).

@@ -43,3 +43,8 @@ pub use authscale_schema::{
 };
 pub use store::StoreCounters;
 pub use sweep::sweep;
+
+/// The user's stop (Ctrl-C), pinned once where a sweep or a comparison
+/// starts and lent to every phase that waits: each returns early when it
+/// resolves.
+pub(crate) type Stop<'a> = std::pin::Pin<&'a mut (dyn Future<Output = ()> + 'a)>;

@@ -3,8 +3,8 @@
 //! step is the best passing probe, with every probe recorded.
 
 use authscale_schema::AuthMode;
-use std::future::Future;
 
+use crate::Stop;
 use crate::lab::Lab;
 use crate::process::Managed;
 use authscale_schema::{Probe, Step};
@@ -64,7 +64,7 @@ impl Lab<'_> {
         &self,
         mode: AuthMode,
         nodes: &[Managed],
-        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        stop: &mut Stop<'_>,
     ) -> anyhow::Result<Option<Step>> {
         let e = &self.plan.experiment;
         let mut search = RateSearch::new(e.slo_start_rate_per_node * nodes.len() as f64);

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::Stop;
 use crate::http;
 use crate::lab::{Finished, Lab, LabOptions};
 use crate::process::Managed;
@@ -31,6 +32,7 @@ pub async fn sweep(
     }
     let (lab, mut run, dir) = Lab::start(&plan, &options).await?;
     tokio::pin!(stop);
+    let mut stop: Stop<'_> = stop;
     let outcome = lab.modes(&mut run, &dir, &mut stop).await;
     lab.close(&mut run, &dir, outcome)?;
     Ok(Finished { dir, run })
@@ -38,12 +40,7 @@ pub async fn sweep(
 
 impl Lab<'_> {
     /// Every mode in turn; false when interrupted.
-    async fn modes(
-        &self,
-        run: &mut Run,
-        dir: &Path,
-        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
-    ) -> anyhow::Result<bool> {
+    async fn modes(&self, run: &mut Run, dir: &Path, stop: &mut Stop<'_>) -> anyhow::Result<bool> {
         if self.plan.interleaved() {
             return self.interleaved(run, dir, stop).await;
         }
@@ -89,7 +86,7 @@ impl Lab<'_> {
         &self,
         run: &mut Run,
         dir: &Path,
-        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        stop: &mut Stop<'_>,
     ) -> anyhow::Result<bool> {
         let e = &self.plan.experiment;
         self.store.flush().await?;
@@ -271,7 +268,7 @@ impl Lab<'_> {
         nodes: &mut Vec<Managed>,
         run: &mut Run,
         dir: &Path,
-        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+        stop: &mut Stop<'_>,
     ) -> anyhow::Result<bool> {
         if mode.has_credential() && !self.plan.experiment.revocation_window.0.is_zero() {
             let addrs: Vec<_> = nodes.iter().map(Managed::addr).collect();
@@ -291,6 +288,9 @@ impl Lab<'_> {
             run.revocations.push(probe);
             run.write(dir)?;
         }
-        self.fault_runs(mode, nodes, run, dir, stop).await
+        match &self.plan.experiment.faults {
+            Some(faults) => self.fault_runs(mode, faults, nodes, run, dir, stop).await,
+            None => Ok(true),
+        }
     }
 }

@@ -24,7 +24,7 @@ pub use merge::{merge, segment};
 pub use ready::wait_ready;
 pub use result::render;
 pub use stats::{Action, Outcome};
-pub use target::{TlsOptions, resolve_target};
+pub use target::{TlsOptions, loopback_target, resolve_target};
 
 // The plain data types live in the schema crate (the report reads them
 // without depending on a runtime); they are this crate's API too.

@@ -58,6 +58,21 @@ pub async fn resolve_target(url: &str, allow_remote: bool) -> Result<Target, Loa
     })
 }
 
+/// Plain HTTP to `addr`, a loopback address the caller knows (a node or
+/// proxy it started): no lookup. Any other address is refused, as
+/// [`resolve_target`] refuses it without `allow_remote`.
+pub fn loopback_target(addr: SocketAddr) -> Result<Target, LoadError> {
+    if !addr.ip().is_loopback() {
+        return Err(LoadError::Remote(addr.to_string()));
+    }
+    Ok(Target {
+        url: format!("http://{addr}"),
+        host: addr.to_string(),
+        addr,
+        tls: None,
+    })
+}
+
 /// The host of an authority, without its port or an IPv6 address's brackets.
 fn server_name(authority: &str) -> String {
     if let Some(inner) = authority.strip_prefix('[') {
@@ -137,6 +152,20 @@ mod tests {
             Err(LoadError::Remote(_))
         ));
         assert!(resolve_target("http://192.0.2.1:80", true).await.is_ok());
+        // A known address: the same target without a lookup, and the
+        // same refusal.
+        let known = loopback_target("127.0.0.1:8000".parse().expect("addr")).expect("loopback");
+        let resolved = resolve_target("http://127.0.0.1:8000", false)
+            .await
+            .expect("loopback");
+        assert_eq!(
+            (known.url, known.host, known.addr, known.tls),
+            (resolved.url, resolved.host, resolved.addr, resolved.tls)
+        );
+        assert!(matches!(
+            loopback_target("192.0.2.1:80".parse().expect("addr")),
+            Err(LoadError::Remote(_))
+        ));
         for bad in [
             "ftp://127.0.0.1",
             "127.0.0.1:80",
@@ -174,32 +203,33 @@ mod tests {
 
     #[tokio::test]
     async fn tls_settings_are_refused_where_they_would_do_nothing() {
-        let mut plain = resolve_target("http://127.0.0.1:8000", false)
-            .await
-            .expect("http");
-        let err = TlsOptions {
+        let insecure = TlsOptions {
             insecure: true,
             ..TlsOptions::default()
+        };
+        let missing_ca = TlsOptions {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..TlsOptions::default()
+        };
+        for (url, options, says) in [
+            (
+                "http://127.0.0.1:8000",
+                insecure,
+                "--insecure applies to https://",
+            ),
+            (
+                "https://127.0.0.1:8443",
+                missing_ca,
+                "--ca-file /nonexistent/ca.pem",
+            ),
+        ] {
+            let mut target = resolve_target(url, false).await.expect(url);
+            let err = options.apply(&mut target).expect_err(url);
+            assert!(err.to_string().contains(says), "{url}: {err}");
         }
-        .apply(&mut plain)
-        .expect_err("http target");
-        assert!(
-            err.to_string().contains("--insecure applies to https://"),
-            "{err}"
-        );
         let mut secure = resolve_target("https://127.0.0.1:8443", false)
             .await
             .expect("https");
-        let err = TlsOptions {
-            ca_file: Some("/nonexistent/ca.pem".into()),
-            ..TlsOptions::default()
-        }
-        .apply(&mut secure)
-        .expect_err("missing file");
-        assert!(
-            err.to_string().contains("--ca-file /nonexistent/ca.pem"),
-            "{err}"
-        );
         TlsOptions {
             http2: true,
             ..TlsOptions::default()

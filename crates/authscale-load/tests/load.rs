@@ -23,10 +23,8 @@ async fn serve<H: authscale_http::Handler>(handler: H) -> SocketAddr {
     .await
 }
 
-async fn target(addr: SocketAddr) -> Target {
-    authscale_load::resolve_target(&format!("http://{addr}"), false)
-        .await
-        .expect("loopback target")
+fn target(addr: SocketAddr) -> Target {
+    authscale_load::loopback_target(addr).expect("loopback target")
 }
 
 async fn run(config: LoadConfig) -> LoadResult {
@@ -89,7 +87,7 @@ async fn open_loop_latency_counts_the_stall_that_send_time_latency_hides() {
     })
     .await;
     let rate = 100.0;
-    let mut config = LoadConfig::new(target(addr).await);
+    let mut config = LoadConfig::new(target(addr));
     config.mode = LoopMode::Open { rate };
     config.connections = 2;
     config.max_requests = 200;
@@ -155,7 +153,7 @@ async fn refused_silent_and_unauthorized_targets_land_in_their_classes() {
     let nothing = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a loopback port");
-    let mut config = LoadConfig::new(target(nothing).await);
+    let mut config = LoadConfig::new(target(nothing));
     config.connections = 2;
     config.max_requests = 10;
     config.duration = Duration::from_secs(10);
@@ -164,7 +162,7 @@ async fn refused_silent_and_unauthorized_targets_land_in_their_classes() {
 
     // Accepts and never answers.
     let silent_addr = authscale_testkit::silent_server().await;
-    let mut config = LoadConfig::new(target(silent_addr).await);
+    let mut config = LoadConfig::new(target(silent_addr));
     config.connections = 2;
     config.max_requests = 4;
     config.timeout = Duration::from_millis(200);
@@ -184,7 +182,7 @@ async fn refused_silent_and_unauthorized_targets_land_in_their_classes() {
 
     // Answers 401 to everything: the login step records it.
     let addr = serve(Refusing).await;
-    let mut config = LoadConfig::new(target(addr).await);
+    let mut config = LoadConfig::new(target(addr));
     config.connections = 2;
     config.scenario.auth = UserAuth::Session;
     config.scenario.users = 2;
@@ -198,7 +196,7 @@ async fn refused_silent_and_unauthorized_targets_land_in_their_classes() {
 #[tokio::test]
 async fn a_low_open_loop_rate_is_measured_over_the_whole_duration() {
     let addr = serve(Stalling::never()).await;
-    let mut config = LoadConfig::new(target(addr).await);
+    let mut config = LoadConfig::new(target(addr));
     config.mode = LoopMode::Open { rate: 4.0 };
     config.connections = 2;
     config.duration = Duration::from_secs(1);
@@ -222,7 +220,7 @@ async fn think_time_paces_each_user_in_a_closed_loop_and_is_refused_with_a_rate(
     .expect("write");
     let scenario = authscale_load::Scenario::from_file(&file).expect("scenario");
     let _ = std::fs::remove_file(&file);
-    let mut config = LoadConfig::new(target(addr).await);
+    let mut config = LoadConfig::new(target(addr));
     config.connections = 2;
     config.duration = Duration::from_secs(1);
     config.scenario.file = Some(scenario);

@@ -1,7 +1,7 @@
 //! Where a node keeps its sessions, by mode: the shared store, the shared
 //! store behind a node-local cache, or the node's own memory.
 
-use authscale_auth::{CachedStore, MemoryStore, RedisStore, SessionStore, StoreError};
+use authscale_auth::{CachedStore, IndexEntry, MemoryStore, RedisStore, SessionStore, StoreError};
 
 /// Where a node keeps its sessions, by mode.
 pub(crate) enum Sessions {
@@ -63,18 +63,11 @@ impl SessionStore for Sessions {
         }
     }
 
-    async fn index_add(
-        &self,
-        index: &str,
-        member: &str,
-        score: u64,
-        keep: usize,
-        ttl: std::time::Duration,
-    ) -> Result<Vec<String>, StoreError> {
+    async fn index_add(&self, entry: IndexEntry<'_>) -> Result<Vec<String>, StoreError> {
         match self {
-            Sessions::Shared(s) => s.index_add(index, member, score, keep, ttl).await,
-            Sessions::Cached(s) => s.index_add(index, member, score, keep, ttl).await,
-            Sessions::Local(s) => s.index_add(index, member, score, keep, ttl).await,
+            Sessions::Shared(s) => s.index_add(entry).await,
+            Sessions::Cached(s) => s.index_add(entry).await,
+            Sessions::Local(s) => s.index_add(entry).await,
         }
     }
 

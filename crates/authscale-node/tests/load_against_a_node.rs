@@ -11,10 +11,8 @@ use authscale_load::{LoadConfig, LoadResult, LoopMode, Target, UserAuth};
 use authscale_node::{AuthMode, Node, NodeConfig};
 use authscale_testkit::{RedisServer, get};
 
-async fn target(addr: SocketAddr) -> Target {
-    authscale_load::resolve_target(&format!("http://{addr}"), false)
-        .await
-        .expect("loopback target")
+fn target(addr: SocketAddr) -> Target {
+    authscale_load::loopback_target(addr).expect("loopback target")
 }
 
 async fn run(config: LoadConfig) -> LoadResult {
@@ -58,7 +56,7 @@ async fn node_count(node: SocketAddr, route: &str, status: u16) -> u64 {
 }
 
 async fn accounting_matches_the_node(mode: AuthMode, auth: UserAuth, node: SocketAddr) {
-    let mut config = LoadConfig::new(target(node).await);
+    let mut config = LoadConfig::new(target(node));
     config.connections = 4;
     config.scenario.auth = auth;
     config.scenario.users = 20;
@@ -122,7 +120,7 @@ async fn scenario_counts_equal_the_nodes_own_counts() {
 #[tokio::test]
 async fn an_interrupted_run_returns_what_it_measured() {
     let node = start_node(node_config(AuthMode::None)).await;
-    let mut config = LoadConfig::new(target(node).await);
+    let mut config = LoadConfig::new(target(node));
     config.connections = 4;
     config.duration = Duration::from_secs(30);
     let result = authscale_load::run(config, tokio::time::sleep(Duration::from_millis(300)), None)
@@ -144,7 +142,7 @@ async fn an_interrupted_run_returns_what_it_measured() {
 #[tokio::test]
 async fn invalid_configurations_are_refused_before_any_traffic() {
     let node = start_node(node_config(AuthMode::None)).await;
-    let base = LoadConfig::new(target(node).await);
+    let base = LoadConfig::new(target(node));
     let mut zero = base.clone();
     zero.connections = 0;
     let mut rate = base.clone();
@@ -168,7 +166,7 @@ async fn invalid_configurations_are_refused_before_any_traffic() {
 #[tokio::test]
 async fn a_run_split_in_two_and_merged_adds_up_exactly() {
     let node = start_node(node_config(AuthMode::None)).await;
-    let mut whole = LoadConfig::new(target(node).await);
+    let mut whole = LoadConfig::new(target(node));
     whole.connections = 4;
     whole.max_requests = 1000;
     whole.duration = Duration::from_secs(60);

@@ -8,13 +8,13 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use authscale_http::body::BoxError;
+use authscale_http::body::{BoxError, FramePoll};
 use authscale_http::framing::UnimplementedCoding;
 use authscale_http::{BodyTimeout, TimedBody};
 use bytes::Bytes;
 use http_body_util::{LengthLimitError, Limited};
 use hyper::StatusCode;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Incoming, SizeHint};
 use tokio::time::Instant;
 
 /// How the client's side of a request went wrong.
@@ -173,10 +173,7 @@ impl Body for Upload {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> FramePoll {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         let state = &this.state;

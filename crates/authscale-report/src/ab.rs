@@ -21,7 +21,7 @@ mod render;
 use crate::interval::{Estimate, Resolved, paired_ratio};
 use crate::sequential::{detectable_ratio, two_stage_ratio};
 use authscale_schema::{AbRun, AbSlice, Side};
-pub use render::{AB_RESULT_SCHEMA, AbResult, markdown, table};
+pub use render::{AB_RESULT_SCHEMA, AbResult, markdown};
 
 /// The figures an A/B run compares: a closed set, named as in `ab.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -299,10 +299,7 @@ pub fn judge(run: &AbRun, limits: &AbLimits) -> Result<AbReport, GateError> {
         let none = a.iter().chain(&b).all(|v| *v == 0.0);
         let ratio = if none {
             // Nothing on either side (store commands in token mode): equal.
-            Estimate {
-                n: a.len(),
-                ..Estimate::point(1.0)
-            }
+            Estimate::new(1.0, 1.0, 1.0, a.len())
         } else if let Some(stages) = &run.stages {
             // The first stage's rounds among those with a ratio.
             let first = a

@@ -378,12 +378,13 @@ fn independent_ratio(a: &[f64], b: &[f64]) -> Option<Estimate> {
     } else {
         0.0
     };
-    Some(Estimate {
-        mean: d.exp(),
-        lo: (d - half).exp(),
-        hi: (d + half).exp(),
-        n: na.min(nb),
-    })
+    let n = na.min(nb);
+    Some(Estimate::new(
+        d.exp(),
+        (d - half).exp(),
+        (d + half).exp(),
+        n,
+    ))
 }
 
 #[cfg(test)]

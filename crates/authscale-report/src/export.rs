@@ -38,8 +38,26 @@ pub struct Metric {
     pub interval: Option<(f64, f64)>,
 }
 
-fn interval(e: &Estimate) -> Option<(f64, f64)> {
-    (e.n >= 2 && e.lo.is_finite() && e.hi.is_finite()).then_some((e.lo, e.hi))
+impl Metric {
+    /// A figure with its estimate's mean, and its 95% interval where the
+    /// estimate has one (two or more values, finite bounds).
+    fn estimated(
+        benchmark: String,
+        measure: &'static str,
+        unit: &'static str,
+        better: Better,
+        e: &Estimate,
+    ) -> Metric {
+        let interval = (e.n >= 2 && e.lo.is_finite() && e.hi.is_finite()).then_some((e.lo, e.hi));
+        Metric {
+            benchmark,
+            measure,
+            unit,
+            better,
+            value: e.mean,
+            interval,
+        }
+    }
 }
 
 /// The headline figures of `run`, and the instruction counts if given.
@@ -68,44 +86,38 @@ pub fn metrics(run: &Run, instructions: Option<&InstructionCounts>) -> Vec<Metri
                 Some(Estimate::point(t.cpu(Component::Nodes).cpu_us_per_request)),
             ),
         };
-        out.push(Metric {
-            benchmark: benchmark.clone(),
-            measure: "throughput",
-            unit: "req/s",
-            better: Better::Bigger,
-            value: throughput.mean,
-            interval: interval(&throughput),
-        });
-        if let Some(e) = efficiency.filter(|_| t.nodes > 1) {
-            out.push(Metric {
-                benchmark: benchmark.clone(),
-                measure: "efficiency",
-                unit: "E(N)",
-                better: Better::Bigger,
-                value: e.mean,
-                interval: interval(&e),
-            });
-        }
-        if let Some(c) = node_cpu.filter(|c| c.mean > 0.0) {
-            out.push(Metric {
-                benchmark,
-                measure: "node-cpu-per-request",
-                unit: "CPU-µs/request",
-                better: Better::Smaller,
-                value: c.mean,
-                interval: interval(&c),
-            });
+        let figures = [
+            ("throughput", "req/s", Better::Bigger, Some(throughput)),
+            (
+                "efficiency",
+                "E(N)",
+                Better::Bigger,
+                efficiency.filter(|_| t.nodes > 1),
+            ),
+            (
+                "node-cpu-per-request",
+                "CPU-µs/request",
+                Better::Smaller,
+                node_cpu.filter(|c| c.mean > 0.0),
+            ),
+        ];
+        for (measure, unit, better, estimate) in figures {
+            if let Some(e) = estimate {
+                let benchmark = benchmark.clone();
+                out.push(Metric::estimated(benchmark, measure, unit, better, &e));
+            }
         }
     }
     for r in &p.ratios {
-        out.push(Metric {
-            benchmark: format!("{}/{} N={}", r.a, r.b, r.n),
-            measure: "throughput-ratio",
-            unit: "×",
-            better: Better::Bigger,
-            value: r.ratio.mean,
-            interval: interval(&r.ratio),
-        });
+        let benchmark = format!("{}/{} N={}", r.a, r.b, r.n);
+        let ratio = &r.ratio;
+        out.push(Metric::estimated(
+            benchmark,
+            "throughput-ratio",
+            "×",
+            Better::Bigger,
+            ratio,
+        ));
     }
     if let Some(counts) = instructions {
         for (op, count) in &counts.ops {

@@ -261,7 +261,7 @@ impl crate::Document for Comparison {
                  Re-baseline on purpose with `--write-baseline`.\n"
             );
         }
-        crate::md::table_head(&mut out, &["op", ">baseline", ">now", ">change", "verdict"]);
+        crate::md::table_head(&mut out, "op | >baseline | >now | >change | verdict");
         for row in &self.rows {
             let count = |c: Option<u64>| c.map_or_else(|| "—".to_owned(), |c| c.to_string());
             let change = row

@@ -22,14 +22,19 @@ pub struct Estimate {
 }
 
 impl Estimate {
+    /// A mean with its 95% interval `[lo, hi]`, from `n` values.
+    pub fn new(mean: f64, lo: f64, hi: f64, n: usize) -> Estimate {
+        Estimate { mean, lo, hi, n }
+    }
+
+    /// An estimate made on logs, back on the ratio scale.
+    pub fn exp(self) -> Estimate {
+        Estimate::new(self.mean.exp(), self.lo.exp(), self.hi.exp(), self.n)
+    }
+
     /// A single value: no interval.
     pub fn point(value: f64) -> Estimate {
-        Estimate {
-            mean: value,
-            lo: value,
-            hi: value,
-            n: 1,
-        }
+        Estimate::new(value, value, value, 1)
     }
 
     /// Half the interval's width relative to the mean (0.05 = ±5%).
@@ -48,12 +53,7 @@ impl Estimate {
     /// Scales mean and bounds (a change of unit).
     pub fn scaled(self, by: f64) -> Estimate {
         let (a, b) = (self.lo * by, self.hi * by);
-        Estimate {
-            mean: self.mean * by,
-            lo: a.min(b),
-            hi: a.max(b),
-            n: self.n,
-        }
+        Estimate::new(self.mean * by, a.min(b), a.max(b), self.n)
     }
 
     /// `12.3 [11.9, 12.8]` with `digits` decimals.
@@ -103,20 +103,10 @@ pub fn mean_interval(values: &[f64]) -> Estimate {
     let (mean, sd) = mean_sd(values);
     let n = values.len();
     if n < 2 {
-        return Estimate {
-            mean,
-            lo: mean,
-            hi: mean,
-            n,
-        };
+        return Estimate::new(mean, mean, mean, n);
     }
     let half = t95(n - 1) * sd / (n as f64).sqrt();
-    Estimate {
-        mean,
-        lo: mean - half,
-        hi: mean + half,
-        n,
-    }
+    Estimate::new(mean, mean - half, mean + half, n)
 }
 
 /// The ratio of two paired series (`a[i]` and `b[i]` measured side by side
@@ -125,13 +115,7 @@ pub fn mean_interval(values: &[f64]) -> Estimate {
 /// the reciprocal of the interval of B/A. Pairs with a non-positive side
 /// are skipped.
 pub fn paired_ratio(a: &[f64], b: &[f64]) -> Estimate {
-    let e = mean_interval(&log_ratios(a, b));
-    Estimate {
-        mean: e.mean.exp(),
-        lo: e.lo.exp(),
-        hi: e.hi.exp(),
-        n: e.n,
-    }
+    mean_interval(&log_ratios(a, b)).exp()
 }
 
 /// `ln(a[i]/b[i])` per pair, skipping pairs with a non-positive side.

@@ -29,14 +29,15 @@ pub fn text(text: &str) -> String {
     out
 }
 
-/// Appends a Markdown table's heading row and alignment row: one column per
-/// heading, right-aligned where the heading starts with `>` (numbers).
-pub fn table_head(out: &mut String, columns: &[&str]) {
+/// Appends a Markdown table's heading row and alignment row, from the
+/// headings as they read in the row: `"mode | >N | >X (req/s)"`. A heading
+/// that starts with `>` (a number's column) is right-aligned.
+pub fn table_head(out: &mut String, columns: &str) {
     let mut rule = String::from("|");
-    for column in columns {
+    for column in columns.split(" | ") {
         let (name, right) = match column.strip_prefix('>') {
             Some(name) => (name, true),
-            None => (*column, false),
+            None => (column, false),
         };
         out.push_str("| ");
         out.push_str(name);

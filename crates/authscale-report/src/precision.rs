@@ -463,12 +463,7 @@ mod tests {
             n: 1,
             a: authscale_schema::AuthMode::Session,
             b: authscale_schema::AuthMode::Token,
-            ratio: Estimate {
-                mean: 1.0,
-                lo: 1.0 - w,
-                hi: 1.0 + w,
-                n: 6,
-            },
+            ratio: Estimate::new(1.0, 1.0 - w, 1.0 + w, 6),
         };
         let floor = noise_floor(&[ratio(0.01), ratio(0.05), ratio(0.02)], &[]);
         assert!(floor.is_some_and(|f| (f - 0.02).abs() < 1e-12), "{floor:?}");

@@ -169,17 +169,7 @@ fn markdown(run: &Run, analysis: &Analysis, precision: &Precision) -> String {
     );
     crate::md::table_head(
         &mut out,
-        &[
-            "mode",
-            ">N",
-            ">X (req/s)",
-            ">speedup S(N)",
-            ">efficiency E(N)",
-            ">p50 (ms)",
-            ">p99 (ms)",
-            ">errors",
-            ">store cmds/req",
-        ],
+        "mode | >N | >X (req/s) | >speedup S(N) | >efficiency E(N) | >p50 (ms) | >p99 (ms) | >errors | >store cmds/req",
     );
     for m in &analysis.modes {
         for p in &m.points {

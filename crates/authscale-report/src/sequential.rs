@@ -82,13 +82,7 @@ fn two_stage(logs: &[f64], first: usize) -> (Estimate, f64) {
     let n = logs.len();
     let (mean, sd) = mean_sd(logs);
     if n < 2 {
-        let e = Estimate {
-            mean,
-            lo: mean,
-            hi: mean,
-            n,
-        };
-        return (e, f64::INFINITY);
+        return (Estimate::new(mean, mean, mean, n), f64::INFINITY);
     }
     let n0 = first.clamp(2, n);
     let (_, s0) = mean_sd(&logs[..n0]);
@@ -99,13 +93,7 @@ fn two_stage(logs: &[f64], first: usize) -> (Estimate, f64) {
     } else {
         (t95(n - 1) * plain, plain)
     };
-    let e = Estimate {
-        mean,
-        lo: mean - half,
-        hi: mean + half,
-        n,
-    };
-    (e, se)
+    (Estimate::new(mean, mean - half, mean + half, n), se)
 }
 
 /// The ratio of paired series (see `interval::paired_ratio`) with the
@@ -113,13 +101,7 @@ fn two_stage(logs: &[f64], first: usize) -> (Estimate, f64) {
 /// stage.
 pub fn two_stage_ratio(numerator: &[f64], denominator: &[f64], first: usize) -> Estimate {
     let logs = crate::interval::log_ratios(numerator, denominator);
-    let e = two_stage_interval(&logs, first);
-    Estimate {
-        mean: e.mean.exp(),
-        lo: e.lo.exp(),
-        hi: e.hi.exp(),
-        n: e.n,
-    }
+    two_stage_interval(&logs, first).exp()
 }
 
 /// The smallest true ratio B/A that a bound on the interval's low end
@@ -254,17 +236,8 @@ mod tests {
 
     #[test]
     fn the_detectable_ratio_grows_with_the_interval() {
-        let narrow = Estimate {
-            mean: 1.0,
-            lo: 0.98,
-            hi: 1.02,
-            n: 40,
-        };
-        let wide = Estimate {
-            lo: 0.94,
-            hi: 1.06,
-            ..narrow
-        };
+        let narrow = Estimate::new(1.0, 0.98, 1.02, 40);
+        let wide = Estimate::new(1.0, 0.94, 1.06, 40);
         let d1 = detectable_ratio(1.05, &narrow);
         let d2 = detectable_ratio(1.05, &wide);
         assert!(d1 > 1.05 && d1 < 1.10, "{d1}");

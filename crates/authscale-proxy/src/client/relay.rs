@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use authscale_http::body::BoxError;
+use authscale_http::body::{BoxError, FramePoll};
 use bytes::{Buf as _, Bytes, BytesMut};
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::net::TcpStream;
@@ -112,10 +112,7 @@ impl Body for Relay {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> FramePoll {
         let this = self.get_mut();
         if let Some(body) = this.whole.take() {
             return Poll::Ready(Some(Ok(Frame::data(body))));

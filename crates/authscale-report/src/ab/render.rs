@@ -16,34 +16,8 @@ fn limit_text(f: &AbFigure) -> String {
     }
 }
 
-/// A plain table for a terminal.
-pub fn table(r: &AbReport) -> String {
-    let mut out = format!(
-        "A: {}\nB: {}\n{} mode, N={} per side, {} rounds\n\n{:<36} {:>10} {:>10}  {:<24} {:<20} {}\n",
-        r.a, r.b, r.mode, r.nodes, r.rounds, "figure", "A", "B", "B/A [95%]", "verdict", "fails if"
-    );
-    for f in &r.figures {
-        let _ = writeln!(
-            out,
-            "{:<36} {:>10.2} {:>10.2}  {:<24} {:<20} {}{}",
-            f.figure.name(),
-            f.a_mean,
-            f.b_mean,
-            f.ratio.show(3),
-            f.verdict,
-            limit_text(f),
-            if f.failed { "  FAIL" } else { "" }
-        );
-    }
-    let _ = writeln!(out, "\n{}", r.precision_line());
-    for w in &r.warnings {
-        let _ = writeln!(out, "warning: {w}");
-    }
-    let _ = writeln!(out, "ab: {}", r.outcome());
-    out
-}
-
-/// The same as Markdown, for a pull-request comment or a CI job summary.
+/// The comparison as Markdown: for a terminal, a pull-request comment or
+/// a CI job summary.
 pub fn markdown(r: &AbReport) -> String {
     let mut out = format!(
         "### A/B: {}\n\nA: `{}`  \nB: `{}`  \n{} mode, N={} nodes per side, {} rounds (ABBA, paired by round)\n\n\
@@ -108,8 +82,12 @@ impl crate::Document for AbResult {
         out
     }
 
+    /// The Markdown, and last the outcome on a line of its own for a
+    /// script to find (`ab: pass`, `ab: FAIL`, `ab: CANNOT JUDGE`), then
+    /// an accepted failure's reason.
     fn text(&self) -> String {
-        let mut out = table(&self.report);
+        let mut out = markdown(&self.report);
+        let _ = writeln!(out, "\nab: {}", self.report.outcome());
         if let Some(line) = &self.accepted {
             let _ = writeln!(out, "ab: {line}");
         }

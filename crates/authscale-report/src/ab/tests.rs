@@ -82,7 +82,7 @@ fn a_known_ratio_is_found_despite_drift_and_fails_its_bound() {
     assert!(x.failed);
     assert!(!r.passed());
     assert!(markdown(&r).contains("| node_cpu_us_per_protected_request |"));
-    assert!(table(&r).contains("ab: FAIL"));
+    assert!(markdown(&r).contains("### A/B: **FAIL**"));
 }
 
 #[test]
@@ -148,13 +148,13 @@ fn identical_sides_are_not_resolved_and_pass() {
         assert!(!f.failed);
     }
     assert!(r.passed());
-    assert!(table(&r).contains("ab: pass"));
+    assert!(markdown(&r).contains("### A/B: pass"));
     // Without bounds nothing is judged, and the table says so.
     let unbounded = judge(&identical, &AbLimits::default()).expect("judged");
     assert!(
-        table(&unbounded).contains("ab: no bounds given (--gate), nothing judged"),
+        markdown(&unbounded).contains("### A/B: no bounds given (--gate), nothing judged"),
         "{}",
-        table(&unbounded)
+        markdown(&unbounded)
     );
 }
 

@@ -26,18 +26,8 @@ fn welch_ratio_of_independent_samples() {
 
 #[test]
 fn verdicts_follow_the_direction_of_the_figure() {
-    let up = Estimate {
-        mean: 1.2,
-        lo: 1.1,
-        hi: 1.3,
-        n: 6,
-    };
-    let down = Estimate {
-        mean: 0.8,
-        lo: 0.7,
-        hi: 0.9,
-        n: 6,
-    };
+    let up = Estimate::new(1.2, 1.1, 1.3, 6);
+    let down = Estimate::new(0.8, 0.7, 0.9, 6);
     assert_eq!(verdict(&up, Better::Higher, 0.0), "B faster");
     assert_eq!(verdict(&up, Better::Lower, 0.0), "B slower");
     assert_eq!(verdict(&down, Better::Lower, 0.0), "B faster");
@@ -46,12 +36,7 @@ fn verdicts_follow_the_direction_of_the_figure() {
 
 #[test]
 fn a_difference_counts_only_beyond_the_drift_band() {
-    let est = |lo: f64, hi: f64| Estimate {
-        mean: (lo * hi).sqrt(),
-        lo,
-        hi,
-        n: 6,
-    };
+    let est = |lo: f64, hi: f64| Estimate::new((lo * hi).sqrt(), lo, hi, 6);
     // [1.06, 1.20] lies beyond ±5% but reaches into ±10%.
     let up = est(1.06, 1.20);
     assert_eq!(verdict(&up, Better::Higher, 0.05), "B faster");

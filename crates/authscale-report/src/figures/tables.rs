@@ -136,14 +136,7 @@ pub(super) fn spread_table(root: &Path, batches: &[&str]) -> Result<String, Stri
     let mut out = String::new();
     crate::md::table_head(
         &mut out,
-        &[
-            "batch",
-            ">values within ±5% of their median",
-            ">90% of values within",
-            ">figures with every run within ±5%",
-            ">run intervals containing the median",
-            ">median interval half-width",
-        ],
+        "batch | >values within ±5% of their median | >90% of values within | >figures with every run within ±5% | >run intervals containing the median | >median interval half-width",
     );
     for batch in batches {
         let (label, patterns) = batch
@@ -232,13 +225,7 @@ pub(super) fn ranges(root: &Path, patterns: &[&str]) -> Result<String, String> {
     let mut out = String::new();
     crate::md::table_head(
         &mut out,
-        &[
-            "metric (at the largest N unless @1)",
-            ">min",
-            ">median",
-            ">max",
-            ">spread (max−min)/median",
-        ],
+        "metric (at the largest N unless @1) | >min | >median | >max | >spread (max−min)/median",
     );
     for (label, expression, decimals) in RANGES {
         let mut values = analyses

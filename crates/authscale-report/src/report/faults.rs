@@ -36,13 +36,7 @@ pub(super) fn revocation_section(out: &mut String, run: &Run) {
     );
     crate::md::table_head(
         out,
-        &[
-            "mode",
-            ">N",
-            ">nodes accepting before",
-            ">refused by every node after",
-            "notes",
-        ],
+        "mode | >N | >nodes accepting before | >refused by every node after | notes",
     );
     for r in &run.revocations {
         let still = r.per_node_ms.iter().filter(|n| n.is_none()).count();
@@ -89,16 +83,7 @@ pub(super) fn fault_section(out: &mut String, run: &Run) {
     );
     crate::md::table_head(
         out,
-        &[
-            "mode",
-            "fault",
-            ">nodes",
-            ">requests",
-            ">failed",
-            ">failed during the fault",
-            ">recovery",
-            ">credentials lost (401s)",
-        ],
+        "mode | fault | >nodes | >requests | >failed | >failed during the fault | >recovery | >credentials lost (401s)",
     );
     for f in &run.faults {
         let _ = writeln!(
@@ -140,15 +125,7 @@ pub(super) fn durability_table(out: &mut String, run: &Run) {
     );
     crate::md::table_head(
         out,
-        &[
-            "mode",
-            "fault",
-            "store persistence",
-            ">revocations lost / checked",
-            ">sessions lost / checked",
-            ">logouts that revoked nothing",
-            ">unanswered after the fault",
-        ],
+        "mode | fault | store persistence | >revocations lost / checked | >sessions lost / checked | >logouts that revoked nothing | >unanswered after the fault",
     );
     for f in &run.faults {
         let figures = match &f.durability {

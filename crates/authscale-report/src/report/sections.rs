@@ -124,18 +124,7 @@ pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precisi
     }
     crate::md::table_head(
         out,
-        &[
-            "mode",
-            ">N",
-            ">X (req/s)",
-            ">E(N)",
-            ">p50 (ms)",
-            ">p99 (ms)",
-            ">node µs/req",
-            ">store cmds/req",
-            ">node throttled",
-            ">p99 in quota periods",
-        ],
+        "mode | >N | >X (req/s) | >E(N) | >p50 (ms) | >p99 (ms) | >node µs/req | >store cmds/req | >node throttled | >p99 in quota periods",
     );
     let period = run
         .steps
@@ -168,7 +157,7 @@ pub(super) fn precision_section(out: &mut String, run: &Run, precision: &Precisi
             out,
             "\nThroughput of one mode over another at the same N, paired by round:\n"
         );
-        crate::md::table_head(out, &[">N", "ratio", ">value", "what the run can say"]);
+        crate::md::table_head(out, ">N | ratio | >value | what the run can say");
         for r in &precision.ratios {
             let says = match Resolved::of_ratio(&r.ratio) {
                 Resolved::Higher => format!("{} faster than {}", r.a, r.b),
@@ -223,14 +212,7 @@ pub(super) fn prediction_section(out: &mut String, precision: &Precision) {
     );
     crate::md::table_head(
         out,
-        &[
-            "mode",
-            "fitted on N",
-            ">N",
-            ">predicted (req/s)",
-            ">measured (req/s)",
-            ">error",
-        ],
+        "mode | fitted on N | >N | >predicted (req/s) | >measured (req/s) | >error",
     );
     for (mode, check) in &precision.prediction {
         let on: Vec<String> = check.fitted_on.iter().map(u32::to_string).collect();
@@ -265,15 +247,7 @@ pub(super) fn usl_section(out: &mut String, analysis: &Analysis, precision: &Pre
     );
     crate::md::table_head(
         out,
-        &[
-            "mode",
-            ">λ (req/s per node)",
-            ">σ",
-            ">κ",
-            ">R²",
-            ">N*",
-            "points",
-        ],
+        "mode | >λ (req/s per node) | >σ | >κ | >R² | >N* | points",
     );
     for m in &analysis.modes {
         match &m.fit {
@@ -312,7 +286,7 @@ pub(super) fn usl_section(out: &mut String, analysis: &Analysis, precision: &Pre
             out,
             "\n95% bootstrap intervals of the fit (resampling rounds):\n"
         );
-        crate::md::table_head(out, &["mode", ">λ", ">σ", ">κ", ">N*"]);
+        crate::md::table_head(out, "mode | >λ | >σ | >κ | >N*");
         let peak = |x: f64| {
             if x.is_finite() {
                 format!("{x:.1}")
@@ -348,15 +322,7 @@ pub(super) fn cpu_section(out: &mut String, analysis: &Analysis) {
     );
     crate::md::table_head(
         out,
-        &[
-            "mode",
-            ">N",
-            ">nodes",
-            ">store",
-            ">proxy",
-            ">load generator",
-            ">node throttled periods",
-        ],
+        "mode | >N | >nodes | >store | >proxy | >load generator | >node throttled periods",
     );
     for m in &analysis.modes {
         for p in &m.points {
@@ -395,14 +361,7 @@ pub(super) fn harness_section(out: &mut String, run: &Run, analysis: &Analysis) 
     );
     crate::md::table_head(
         out,
-        &[
-            "mode",
-            ">N",
-            ">proxy + load µs/req",
-            ">harness cores",
-            ">left after budgets (cores)",
-            ">share of what is left",
-        ],
+        "mode | >N | >proxy + load µs/req | >harness cores | >left after budgets (cores) | >share of what is left",
     );
     let mut over: Vec<String> = Vec::new();
     for m in &analysis.modes {
@@ -456,16 +415,7 @@ pub(super) fn ceiling_section(out: &mut String, analysis: &Analysis) {
     );
     crate::md::table_head(
         out,
-        &[
-            "mode",
-            ">store budget (cores)",
-            ">store CPU µs/command",
-            ">store capacity (commands/s)",
-            ">commands/request",
-            ">predicted ceiling (req/s)",
-            ">best measured (req/s)",
-            ">measured/predicted",
-        ],
+        "mode | >store budget (cores) | >store CPU µs/command | >store capacity (commands/s) | >commands/request | >predicted ceiling (req/s) | >best measured (req/s) | >measured/predicted",
     );
     for m in with {
         if let Some(c) = &m.ceiling {

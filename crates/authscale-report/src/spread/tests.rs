@@ -1,12 +1,7 @@
 use super::*;
 
 fn est(mean: f64, half: f64) -> Option<Estimate> {
-    Some(Estimate {
-        mean,
-        lo: mean - half,
-        hi: mean + half,
-        n: 6,
-    })
+    Some(Estimate::new(mean, mean - half, mean + half, 6))
 }
 
 #[test]
