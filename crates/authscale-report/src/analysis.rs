@@ -44,8 +44,9 @@ pub struct Ceiling {
 }
 
 /// What limited a mode at its largest N: the closed set the report and
-/// `predict` name. A new kind is one variant plus its label here; every
-/// `match` on it then asks for its text.
+/// `predict` name. A new kind is one variant plus its label in `as_str`
+/// (the compiler asks for it there) and, without a component, an entry in
+/// `OTHERS` (the test below reads every label back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bottleneck {
     /// A component at its budget (the store or the nodes), or the harness
@@ -62,6 +63,16 @@ pub enum Bottleneck {
 }
 
 impl Bottleneck {
+    /// Every kind without a component, for reading a label back.
+    pub const OTHERS: [Bottleneck; 3] = [
+        Bottleneck::None,
+        Bottleneck::NotMeasured,
+        Bottleneck::Connections,
+    ];
+
+    /// The label, in run.json and the report. Exhaustive on purpose: a new
+    /// kind is refused by the compiler here until it has its text, and
+    /// here is where it joins `OTHERS` (the round-trip test checks both).
     pub fn as_str(self) -> &'static str {
         match self {
             Bottleneck::Component(c) => c.as_str(),
@@ -91,11 +102,7 @@ impl<'de> serde::Deserialize<'de> for Bottleneck {
         Component::ALL
             .into_iter()
             .map(Bottleneck::Component)
-            .chain([
-                Bottleneck::None,
-                Bottleneck::NotMeasured,
-                Bottleneck::Connections,
-            ])
+            .chain(Bottleneck::OTHERS)
             .find(|b| b.as_str() == label)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown bottleneck {label:?}")))
     }
@@ -256,4 +263,30 @@ fn ceiling(steps: &[&Step]) -> Option<Ceiling> {
         predicted_rps: capacity / per_request,
         measured_rps: steps.iter().map(|s| s.throughput).fold(0.0, f64::max),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bottleneck_label_reads_back_as_its_kind() {
+        let kinds = Component::ALL.map(Bottleneck::Component);
+        for kind in kinds.into_iter().chain(Bottleneck::OTHERS) {
+            let json = serde_json::to_string(&kind).expect("label");
+            let back: Bottleneck = serde_json::from_str(&json).expect(&json);
+            assert_eq!(back, kind, "{json}");
+        }
+        // The labels are distinct, so a label names one kind.
+        let mut labels: Vec<&str> = kinds
+            .iter()
+            .chain(&Bottleneck::OTHERS)
+            .map(|k| k.as_str())
+            .collect();
+        let all = labels.len();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), all);
+        assert!(serde_json::from_str::<Bottleneck>("\"network\"").is_err());
+    }
 }
