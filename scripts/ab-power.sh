@@ -56,11 +56,18 @@ series() {
                fi ;;
             *) echo "$name run $i failed (exit $code)" >&2; cat "$out/$file-$i.txt" >&2; exit 2 ;;
         esac
-        if grep -Eq '^p(50|99)_ms .*(slower|faster)' "$out/$file-$i.txt"; then
-            latency=$((latency + 1))
-        fi
-        rounds+=" $(sed -n 's/.*N=[0-9]* per side, \([0-9]*\) rounds.*/\1/p' "$out/$file-$i.txt")"
-        times+=" $(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['run']['wall_seconds']))" "$out/$file-$i.json")"
+        # From the JSON (the text is for people): a latency verdict, the
+        # rounds measured and the wall time.
+        read -r resolved n seconds < <(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["report"]
+resolved = any(f["figure"] in ("p50_ms", "p99_ms") and f["verdict"] in ("slower", "faster")
+               for f in r["figures"])
+print(int(resolved), r["rounds"], round(d["run"]["wall_seconds"]))' "$out/$file-$i.json")
+        latency=$((latency + resolved))
+        rounds+=" $n"
+        times+=" $seconds"
     done
     printf '%-8s failed %2d of %d, cannot judge %2d, latency resolved %2d; rounds:%s; seconds:%s\n' \
         "$name" "$failed" "$k" "$unjudged" "$latency" "$rounds" "$times"

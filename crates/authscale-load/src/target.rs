@@ -41,7 +41,9 @@ pub async fn resolve_target(url: &str, allow_remote: bool) -> Result<Target, Loa
     let addr = *addrs
         .first()
         .ok_or_else(|| LoadError::Resolve(authority.to_owned(), "no address".into()))?;
-    if !allow_remote && let Some(remote) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+    if !allow_remote
+        && let Some(remote) = addrs.iter().find(|a| !a.ip().to_canonical().is_loopback())
+    {
         return Err(LoadError::Remote(remote.to_string()));
     }
     let tls = secure.then(|| Tls {
@@ -62,7 +64,7 @@ pub async fn resolve_target(url: &str, allow_remote: bool) -> Result<Target, Loa
 /// proxy it started): no lookup. Any other address is refused, as
 /// [`resolve_target`] refuses it without `allow_remote`.
 pub fn loopback_target(addr: SocketAddr) -> Result<Target, LoadError> {
-    if !addr.ip().is_loopback() {
+    if !addr.ip().to_canonical().is_loopback() {
         return Err(LoadError::Remote(addr.to_string()));
     }
     Ok(Target {
@@ -166,6 +168,10 @@ mod tests {
             loopback_target("192.0.2.1:80".parse().expect("addr")),
             Err(LoadError::Remote(_))
         ));
+        // An IPv4-mapped address is what it maps: loopback or not.
+        let mapped = |ip: &str| loopback_target(format!("[::ffff:{ip}]:80").parse().expect("addr"));
+        assert!(mapped("127.0.0.1").is_ok());
+        assert!(matches!(mapped("10.0.0.1"), Err(LoadError::Remote(_))));
         for bad in [
             "ftp://127.0.0.1",
             "127.0.0.1:80",

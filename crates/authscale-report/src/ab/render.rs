@@ -1,5 +1,5 @@
-//! A comparison as a terminal table, as Markdown, and as the result `ab`
-//! prints and writes.
+//! A comparison as Markdown (for a terminal, a pull-request comment or a
+//! CI job summary), and the result `ab` prints and writes.
 
 use std::fmt::Write as _;
 
