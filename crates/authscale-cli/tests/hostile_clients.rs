@@ -129,6 +129,52 @@ async fn idle_keep_alive_connections_are_closed() {
     }
 }
 
+/// A head trickled in a line at a time (slowloris) is cut off at the head
+/// timeout although bytes keep coming, on the node and on the proxy, and
+/// never reaches a handler. With `--idle-timeout 2s` the head timeout is
+/// 2 s, checked every 0.5 s.
+#[tokio::test]
+async fn a_head_trickled_in_is_cut_off_at_the_head_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let node = node("a", &["--idle-timeout", "2s"]);
+    let proxy = proxy(&[node.addr()], &["--idle-timeout", "2s"]);
+    for target in [node.addr(), proxy.addr()] {
+        let stream = tokio::net::TcpStream::connect(target)
+            .await
+            .expect("connect");
+        let (mut read, mut write) = stream.into_split();
+        let started = Instant::now();
+        let trickle = tokio::spawn(async move {
+            let _ = write
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: app\r\n")
+                .await;
+            for i in 0..30 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let line = format!("X-Slow-{i}: a\r\n");
+                if write.write_all(line.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut answer = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(8), read.read_to_end(&mut answer))
+            .await
+            .is_ok();
+        let took = started.elapsed();
+        trickle.abort();
+        assert!(closed, "{target}: a trickled head kept the connection");
+        assert!(
+            took >= Duration::from_millis(1900) && took < Duration::from_secs(5),
+            "{target}: closed after {took:?}, not at the 2 s head timeout"
+        );
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            !text.contains(" 200 "),
+            "{target}: the head was served: {text}"
+        );
+    }
+}
+
 /// An upstream that reports the headers it received, and counts requests.
 #[derive(Debug, Default)]
 struct Mirror {

@@ -1,10 +1,14 @@
-//! One client connection's socket: a deadline on each request head once
-//! its first byte has come, and a lingering close.
+//! One client connection's socket: the idle (keep-alive) timeout between
+//! requests, a deadline on each request head once its first byte has come
+//! (the slowloris guard), and a lingering close.
 //!
-//! hyper's own header timer starts when a connection becomes ready for its
-//! next request, so it bounds idle time and head time together; it serves
-//! as the idle (keep-alive) timeout. The head deadline here is the tighter
-//! slowloris guard on a head being trickled in.
+//! Both deadlines are checked lazily. Each connection has one timer that
+//! ticks every quarter of the head timeout; a read between requests
+//! notes the time its phase began and, at a tick, closes a connection
+//! whose phase has run past its limit. Arming a timer per request (hyper's
+//! header timer, or a sleep per head) cost the proxy 4% of its
+//! instructions per forwarded request; the price here is up to a quarter
+//! of the head timeout of lateness.
 
 use std::future::Future;
 use std::io;
@@ -16,7 +20,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 /// How long a closing connection keeps reading (and discarding) what the
 /// client still sends, and how much of it at most.
@@ -56,19 +60,50 @@ pub(crate) struct ClientIo {
     /// Taken on drop, to linger.
     stream: Option<TcpStream>,
     phase: Arc<Phase>,
-    head_timeout: Duration,
-    /// Running while a head is being received, with the request count it
-    /// was started at.
-    head_deadline: Option<(u64, Pin<Box<Sleep>>)>,
+    limits: Limits,
+    /// Where the connection is between requests, and since when.
+    waiting: Waiting,
+    /// Wakes the connection to check its deadlines; reset only when it
+    /// fires.
+    tick: Pin<Box<Sleep>>,
+}
+
+/// A client connection's deadlines.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// No new request for this long closes the connection.
+    pub idle: Duration,
+    /// A head not complete this long after its first byte closes it.
+    pub head: Duration,
+}
+
+impl Limits {
+    /// How often a connection checks its deadlines.
+    fn tick(&self) -> Duration {
+        (self.head.min(self.idle) / 4).max(Duration::from_millis(10))
+    }
+}
+
+/// Between requests: idle since a time, or receiving the head of request
+/// number `.0` since a time. Inside a request nothing is timed here (the
+/// body is the handler's to time).
+#[derive(Debug, Clone, Copy)]
+enum Waiting {
+    /// Not yet noted: the first read after a request notes the time.
+    Unnoted,
+    Idle(Instant),
+    Head(u64, Instant),
 }
 
 impl ClientIo {
-    pub(crate) fn new(stream: TcpStream, phase: Arc<Phase>, head_timeout: Duration) -> ClientIo {
+    pub(crate) fn new(stream: TcpStream, phase: Arc<Phase>, limits: Limits) -> ClientIo {
+        let now = Instant::now();
         ClientIo {
             stream: Some(stream),
             phase,
-            head_timeout,
-            head_deadline: None,
+            limits,
+            waiting: Waiting::Idle(now),
+            tick: Box::pin(tokio::time::sleep_until(now + limits.tick())),
         }
     }
 
@@ -76,6 +111,19 @@ impl ClientIo {
         match self.stream.as_mut() {
             Some(stream) => Ok(Pin::new(stream)),
             None => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// The limit the connection has run past, if any, at a tick.
+    fn overdue(&self, now: Instant) -> Option<&'static str> {
+        match self.waiting {
+            Waiting::Idle(since) if now.duration_since(since) >= self.limits.idle => {
+                Some("no new request within the idle timeout")
+            }
+            Waiting::Head(_, since) if now.duration_since(since) >= self.limits.head => {
+                Some("request head not complete in time")
+            }
+            _ => None,
         }
     }
 }
@@ -90,31 +138,34 @@ impl AsyncRead for ClientIo {
         let before = buf.filled().len();
         let polled = this.stream()?.poll_read(cx, buf);
         let requests = this.phase.requests.load(Relaxed);
-        if this
-            .head_deadline
-            .as_ref()
-            .is_some_and(|(at, _)| *at != requests)
+        if let Waiting::Head(at, _) = this.waiting
+            && at != requests
         {
-            this.head_deadline = None;
+            // That head is complete: its request has begun.
+            this.waiting = Waiting::Unnoted;
         }
         // Between requests only: body bytes are the handler's to time. (After
         // an early answer, the rest of a body counts as head bytes here; a
         // connection still uploading after its answer gets the head timeout.)
         if this.phase.in_request.load(Relaxed) {
+            this.waiting = Waiting::Unnoted;
             return polled;
         }
         let got_bytes = matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before;
-        if got_bytes && this.head_deadline.is_none() {
-            let sleep = Box::pin(tokio::time::sleep(this.head_timeout));
-            this.head_deadline = Some((requests, sleep));
+        match this.waiting {
+            Waiting::Unnoted if got_bytes => this.waiting = Waiting::Head(requests, Instant::now()),
+            Waiting::Unnoted => this.waiting = Waiting::Idle(Instant::now()),
+            Waiting::Idle(_) if got_bytes => this.waiting = Waiting::Head(requests, Instant::now()),
+            _ => {}
         }
-        if let Some((_, deadline)) = this.head_deadline.as_mut()
-            && deadline.as_mut().poll(cx).is_ready()
-        {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "request head not complete in time",
-            )));
+        if this.tick.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            if let Some(why) = this.overdue(now) {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, why)));
+            }
+            this.tick.as_mut().reset(now + this.limits.tick());
+            // Registers the next tick's wake-up.
+            let _ = this.tick.as_mut().poll(cx);
         }
         polled
     }

@@ -45,9 +45,10 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// The accept loop's patience with clients.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerLimits {
-    /// A keep-alive connection with no new request for this long is closed.
-    /// Also bounds the wait for a complete head, counted from the previous
-    /// answer (or the connection's start).
+    /// A connection with no new request for this long after the previous
+    /// answer (or its start) is closed; a head, once begun, then has the
+    /// head timeout (10 s, or this if shorter). Both are checked every
+    /// quarter of the head timeout, so a close comes up to that late.
     pub idle_timeout: Duration,
     /// How long shutdown waits for in-flight requests to finish.
     pub drain: Duration,
@@ -89,12 +90,17 @@ pub async fn serve_with<H: Handler>(
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
+    // The idle and head timeouts are the socket's (`conn`), checked at a
+    // tick: hyper's header timer would arm a timer per request.
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.idle_timeout)
+        .header_read_timeout(None::<Duration>)
         .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
-    let head_timeout = HEAD_TIMEOUT.min(limits.idle_timeout);
+    let client_limits = crate::conn::Limits {
+        idle: limits.idle_timeout,
+        head: HEAD_TIMEOUT.min(limits.idle_timeout),
+    };
     let heartbeat = crate::heartbeat::keep_armed();
     tokio::pin!(shutdown);
     loop {
@@ -112,7 +118,7 @@ pub async fn serve_with<H: Handler>(
         };
         let _ = stream.set_nodelay(true);
         let phase = Arc::new(Phase::default());
-        let io = ClientIo::new(stream, phase.clone(), head_timeout);
+        let io = ClientIo::new(stream, phase.clone(), client_limits);
         let for_service = handler.clone();
         let service = service_fn(move |req| {
             let handler = for_service.clone();
