@@ -174,7 +174,9 @@ pub struct NodeOptions {
     #[arg(long, env = "AUTHSCALE_REDIS_CA_FILE", value_name = "FILE")]
     redis_ca_file: Option<PathBuf>,
 
-    /// A client that sends no request-body bytes for this long gets 408.
+    /// A request body gets 408 once waiting on the client totals this long
+    /// plus one second per KiB it has sent: a stall this long, or a drip
+    /// slower than 1 KiB/s.
     #[arg(long, value_name = "DURATION")]
     body_timeout: Option<String>,
 

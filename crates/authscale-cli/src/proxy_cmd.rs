@@ -53,7 +53,9 @@ pub struct ProxyOptions {
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     upstream_timeout: String,
 
-    /// A client that sends no request-body bytes for this long gets 408.
+    /// A request body gets 408 once waiting on the client totals this long
+    /// plus one second per KiB it has sent: a stall this long, or a drip
+    /// slower than 1 KiB/s.
     #[arg(long, default_value = "30s", value_name = "DURATION")]
     body_timeout: String,
 

@@ -20,7 +20,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// (`Body::poll_frame`'s return type for the proxy's bodies).
 pub type FramePoll = std::task::Poll<Option<Result<Frame<bytes::Bytes>, BoxError>>>;
 
-/// The client sent no body bytes for the whole timeout.
+/// Waiting on the client used up its budget: the timeout, plus a second
+/// per `MIN_BYTES_PER_SECOND` bytes it sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("no request body bytes for {0:?}")]
 pub struct BodyTimeout(pub Duration);

@@ -30,7 +30,9 @@ pub struct NodeConfig {
     pub work_us: u64,
     /// How long in-flight requests may take to finish on shutdown.
     pub drain_timeout: Duration,
-    /// A client that sends no request-body bytes for this long gets 408.
+    /// A request body gets 408 once waiting on the client totals this long
+    /// plus one second per KiB it has sent: a stall this long, or a drip
+    /// slower than 1 KiB/s.
     pub body_timeout: Duration,
     /// A keep-alive connection with no new request for this long is closed.
     pub idle_timeout: Duration,

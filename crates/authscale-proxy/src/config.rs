@@ -18,7 +18,9 @@ pub struct ProxyConfig {
     /// Bound on waiting for an upstream's response head once it has the
     /// whole request (or since it last took body bytes); 504 beyond it.
     pub upstream_timeout: Duration,
-    /// A client that sends no body bytes for this long gets 408.
+    /// A request body gets 408 once waiting on the client totals this long
+    /// plus one second per KiB it has sent: a stall this long, or a drip
+    /// slower than 1 KiB/s.
     pub body_timeout: Duration,
     /// A client keep-alive connection with no new request for this long
     /// is closed.
