@@ -153,9 +153,10 @@ impl AsyncRead for ClientIo {
         }
         let got_bytes = matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before;
         match this.waiting {
-            Waiting::Unnoted if got_bytes => this.waiting = Waiting::Head(requests, Instant::now()),
+            Waiting::Unnoted | Waiting::Idle(_) if got_bytes => {
+                this.waiting = Waiting::Head(requests, Instant::now());
+            }
             Waiting::Unnoted => this.waiting = Waiting::Idle(Instant::now()),
-            Waiting::Idle(_) if got_bytes => this.waiting = Waiting::Head(requests, Instant::now()),
             _ => {}
         }
         if this.tick.as_mut().poll(cx).is_ready() {

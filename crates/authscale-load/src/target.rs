@@ -41,9 +41,7 @@ pub async fn resolve_target(url: &str, allow_remote: bool) -> Result<Target, Loa
     let addr = *addrs
         .first()
         .ok_or_else(|| LoadError::Resolve(authority.to_owned(), "no address".into()))?;
-    if !allow_remote
-        && let Some(remote) = addrs.iter().find(|a| !a.ip().to_canonical().is_loopback())
-    {
+    if !allow_remote && let Some(remote) = addrs.iter().find(|a| !is_loopback(a)) {
         return Err(LoadError::Remote(remote.to_string()));
     }
     let tls = secure.then(|| Tls {
@@ -64,7 +62,7 @@ pub async fn resolve_target(url: &str, allow_remote: bool) -> Result<Target, Loa
 /// proxy it started): no lookup. Any other address is refused, as
 /// [`resolve_target`] refuses it without `allow_remote`.
 pub fn loopback_target(addr: SocketAddr) -> Result<Target, LoadError> {
-    if !addr.ip().to_canonical().is_loopback() {
+    if !is_loopback(&addr) {
         return Err(LoadError::Remote(addr.to_string()));
     }
     Ok(Target {
@@ -73,6 +71,12 @@ pub fn loopback_target(addr: SocketAddr) -> Result<Target, LoadError> {
         addr,
         tls: None,
     })
+}
+
+/// The loopback rule: 127.0.0.0/8 and ::1, also IPv4-mapped
+/// (`::ffff:127.0.0.1`).
+fn is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().to_canonical().is_loopback()
 }
 
 /// The host of an authority, without its port or an IPv6 address's brackets.
