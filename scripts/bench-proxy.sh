@@ -3,7 +3,8 @@
 # the same two `authscale node --auth none` upstreams, the same wrk command
 # through each proxy, ROUNDS times; prints medians and ratios of
 # throughput, latency and each proxy's CPU per request (its processes'
-# utime + stime from /proc over the wrk run, divided by wrk's requests).
+# utime + stime from /proc over the wrk run, divided by wrk's requests,
+# and the user part alone).
 # Each proxy gets one worker: nginx worker_processes 1, HAProxy nbthread 1,
 # authscale proxy --threads 1.
 # Also each proxy's context switches per request (voluntary + involuntary,
@@ -82,6 +83,12 @@ cpu_ticks() {
   for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
   echo "$total"
 }
+# utime alone: the share of the CPU spent outside the kernel.
+user_ticks() {
+  local total=0 pid
+  for pid in "$@"; do total=$((total + $(awk '{print $14}' "/proc/$pid/stat"))); done
+  echo "$total"
+}
 
 declare -A target=(
   [authscale]="http://$authscale_addr/api/me"
@@ -99,28 +106,33 @@ for round in $(seq "$ROUNDS"); do
     # shellcheck disable=SC2086
     before=$(cpu_ticks ${procs[$name]})
     # shellcheck disable=SC2086
+    user_before=$(user_ticks ${procs[$name]})
+    # shellcheck disable=SC2086
     cs_before=$(switches ${procs[$name]})
     out=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "${target[$name]}")
     # shellcheck disable=SC2086
     after=$(cpu_ticks ${procs[$name]})
     # shellcheck disable=SC2086
+    user_after=$(user_ticks ${procs[$name]})
+    # shellcheck disable=SC2086
     cs_after=$(switches ${procs[$name]})
     requests=$(echo "$out" | awk '/requests in/ {print $1}')
     cpu=$(awk -v t=$((after - before)) -v us="$tick_us" -v n="$requests" 'BEGIN {printf "%.2f", t * us / n}')
+    user=$(awk -v t=$((user_after - user_before)) -v us="$tick_us" -v n="$requests" 'BEGIN {printf "%.2f", t * us / n}')
     cs=$(awk -v c=$((cs_after - cs_before)) -v n="$requests" 'BEGIN {printf "%.3f", c / n}')
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$out" | awk '$1=="50%" {print $2}' | to_us)
     p99=$(echo "$out" | awk '$1=="99%" {print $2}' | to_us)
     errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
-    printf '  round %d %-10s %10.0f req/s  p50 %7.0f us  p99 %7.0f us  %6.2f CPU-us/request  %5.3f switches/request %s\n' "$round" "$name" "$rps" "$p50" "$p99" "$cpu" "$cs" "$errors"
-    echo "$rps" >>"$work/$name.rps"; echo "$p50" >>"$work/$name.p50"; echo "$p99" >>"$work/$name.p99"; echo "$cpu" >>"$work/$name.cpu"; echo "$cs" >>"$work/$name.cs"
+    printf '  round %d %-10s %10.0f req/s  p50 %7.0f us  p99 %7.0f us  %6.2f CPU-us/request (user %5.2f)  %5.3f switches/request %s\n' "$round" "$name" "$rps" "$p50" "$p99" "$cpu" "$user" "$cs" "$errors"
+    echo "$rps" >>"$work/$name.rps"; echo "$p50" >>"$work/$name.p50"; echo "$p99" >>"$work/$name.p99"; echo "$cpu" >>"$work/$name.cpu"; echo "$user" >>"$work/$name.user"; echo "$cs" >>"$work/$name.cs"
   done
 done
 
 echo
-printf '%-10s %12s %10s %10s %16s %18s\n' proxy "req/s" "p50 us" "p99 us" "CPU-us/request" "switches/request"
+printf '%-10s %12s %10s %10s %16s %16s %18s\n' proxy "req/s" "p50 us" "p99 us" "CPU-us/request" "user-us/request" "switches/request"
 for name in "${names[@]}"; do
-  printf '%-10s %12.0f %10.0f %10.0f %16.2f %18.3f\n' "$name" "$(median <"$work/$name.rps")" "$(median <"$work/$name.p50")" "$(median <"$work/$name.p99")" "$(median <"$work/$name.cpu")" "$(median <"$work/$name.cs")"
+  printf '%-10s %12.0f %10.0f %10.0f %16.2f %16.2f %18.3f\n' "$name" "$(median <"$work/$name.rps")" "$(median <"$work/$name.p50")" "$(median <"$work/$name.p99")" "$(median <"$work/$name.cpu")" "$(median <"$work/$name.user")" "$(median <"$work/$name.cs")"
 done
 a=$(median <"$work/authscale.rps")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }

@@ -72,6 +72,21 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
                 "{component}"
             );
         }
+        // The nodes and the proxy wait on their sockets between requests:
+        // they were put on a CPU at least once, and not more than a few
+        // times per request (each request wakes each process at most
+        // about twice: its arrival and its upstream's answer).
+        for component in ["nodes", "proxy"] {
+            let runs = step["components"][component]["runs"].as_u64();
+            assert!(runs.is_some_and(|r| r > 0), "{component}: {step}");
+            for slice in step["slices"].as_array().expect("slices") {
+                let per_request = slice["runs_per_request"][component].as_f64();
+                assert!(
+                    per_request.is_some_and(|r| r > 0.0 && r < 5.0),
+                    "{component}: {slice}"
+                );
+            }
+        }
         assert!(step["littles_law"]["ratio"].is_number());
         assert!(
             step["load"]["histograms"]["corrected"]
@@ -79,6 +94,12 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
                 .is_some_and(|h| !h.is_empty())
         );
     }
+    // The report gives those counts beside the CPU they explain.
+    let report = std::fs::read_to_string(dir.join("report.md")).expect("report");
+    assert!(
+        report.contains("| node runs/req | proxy runs/req |"),
+        "{report}"
+    );
     // Each round starts the node sets one node further along: N = 1
     // measured both of its mode's nodes.
     for step in [&steps[0], &steps[2]] {

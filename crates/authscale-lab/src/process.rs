@@ -147,6 +147,11 @@ impl Managed {
         process_cpu_seconds(self.pid)
     }
 
+    /// Times the process's threads were put on a CPU.
+    pub fn runs(&self) -> Option<u64> {
+        authscale_schema::process_runs(self.pid)
+    }
+
     pub fn throttling(&self) -> Option<Throttling> {
         self.group.as_ref().map(CpuGroup::throttling)
     }

@@ -113,6 +113,11 @@ pub(crate) fn slice_of(step: &Step, round: u32, seq: u32, first_node: u32) -> Sl
             .collect(),
         store_commands_per_request: step.store_commands_per_request,
         store_reads_per_protected_request: step.store_reads_per_protected_request,
+        runs_per_request: step
+            .components
+            .iter()
+            .filter_map(|(k, c)| Some((*k, c.runs_per_request(step.requests)?)))
+            .collect(),
     }
 }
 
@@ -138,9 +143,12 @@ pub(crate) fn combine(parts: Vec<(Step, Slice)>) -> anyhow::Result<Step> {
                 limit_cores: c.limit_cores,
                 capped: c.capped,
                 cpu_period_ms: c.cpu_period_ms,
+                runs: Some(0),
                 ..ComponentCpu::default()
             });
             total.cpu_seconds += c.cpu_seconds;
+            // Counted only where every slice has them.
+            total.runs = total.runs.zip(c.runs).map(|(a, b)| a + b);
             total.throttling = match (total.throttling, c.throttling) {
                 (Some(a), Some(b)) => Some(a.plus(b)),
                 (None, b) => b,

@@ -19,10 +19,13 @@ use authscale_schema::{ComponentCpu, Latency, LittlesLaw, Step};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Snapshot {
     pub nodes_cpu: f64,
+    /// Times the nodes were put on a CPU (None if any could not be read).
+    pub nodes_runs: Option<u64>,
     pub nodes_throttling: Throttling,
     pub store: StoreCounters,
     pub store_throttling: Option<Throttling>,
     pub proxy_cpu: f64,
+    pub proxy_runs: Option<u64>,
     pub load_cpu: f64,
     /// The nodes' achieved store delay counters (with a store distance).
     pub store_delay: Option<crate::store_delay::Counters>,
@@ -40,6 +43,7 @@ impl Snapshot {
     ) -> anyhow::Result<Snapshot> {
         Ok(Snapshot {
             nodes_cpu: nodes.iter().map(Managed::cpu_seconds).sum(),
+            nodes_runs: nodes.iter().map(Managed::runs).sum(),
             nodes_throttling: nodes
                 .iter()
                 .filter_map(Managed::throttling)
@@ -47,6 +51,7 @@ impl Snapshot {
             store: store.counters().await?,
             store_throttling: store.throttling(),
             proxy_cpu: proxy.cpu_seconds(),
+            proxy_runs: proxy.runs(),
             load_cpu: process_cpu_seconds(std::process::id()),
             store_delay: if delayed {
                 Some(crate::store_delay::read(nodes).await?)
@@ -102,6 +107,7 @@ impl Span {
             utilization: cpu / (limit * self.seconds),
             cpu_period_ms: period.map(|p| p.as_secs_f64() * 1000.0),
             throttling,
+            runs: None,
         }
     }
 }
@@ -126,22 +132,21 @@ pub(crate) fn step(
         .zip(start.store_throttling)
         .map(|(e, s)| e.since(s));
     let mut components = BTreeMap::new();
-    components.insert(
-        Component::Nodes,
-        span.component(
-            end.nodes_cpu - start.nodes_cpu,
-            f64::from(n)
-                * if budgets.capped {
-                    budgets.node_cpu
-                } else {
-                    1.0
-                },
-            budgets.node_period,
-            budgets
-                .capped
-                .then(|| end.nodes_throttling.since(start.nodes_throttling)),
-        ),
+    let mut nodes = span.component(
+        end.nodes_cpu - start.nodes_cpu,
+        f64::from(n)
+            * if budgets.capped {
+                budgets.node_cpu
+            } else {
+                1.0
+            },
+        budgets.node_period,
+        budgets
+            .capped
+            .then(|| end.nodes_throttling.since(start.nodes_throttling)),
     );
+    nodes.runs = runs_between(start.nodes_runs, end.nodes_runs);
+    components.insert(Component::Nodes, nodes);
     components.insert(
         Component::Store,
         span.component(
@@ -155,10 +160,9 @@ pub(crate) fn step(
             store_throttling,
         ),
     );
-    components.insert(
-        Component::Proxy,
-        span.component(end.proxy_cpu - start.proxy_cpu, 1.0, None, None),
-    );
+    let mut proxy = span.component(end.proxy_cpu - start.proxy_cpu, 1.0, None, None);
+    proxy.runs = runs_between(start.proxy_runs, end.proxy_runs);
+    components.insert(Component::Proxy, proxy);
     components.insert(
         Component::Load,
         span.component(end.load_cpu - start.load_cpu, 1.0, None, None),
@@ -178,6 +182,12 @@ pub(crate) fn step(
         .zip(end.store_delay)
         .and_then(|(s, e)| crate::store_delay::between(s, e));
     step
+}
+
+/// Runs counted between two snapshots (a thread that ended takes its
+/// count with it: never below zero).
+fn runs_between(start: Option<u64>, end: Option<u64>) -> Option<u64> {
+    end.zip(start).map(|(e, s)| e.saturating_sub(s))
 }
 
 /// The figures every step has, local or external: throughput, errors,
@@ -293,6 +303,8 @@ pub(crate) mod tests {
     fn a_local_step_divides_the_snapshots_difference_by_the_requests() {
         let start = Snapshot {
             nodes_cpu: 10.0,
+            nodes_runs: Some(100),
+            proxy_runs: Some(7),
             store: counters(5.0, &[("get", 100), ("getex", 50), ("setex", 10)]),
             proxy_cpu: 1.0,
             load_cpu: 2.0,
@@ -300,6 +312,9 @@ pub(crate) mod tests {
         };
         let end = Snapshot {
             nodes_cpu: 12.0,
+            nodes_runs: Some(500),
+            // The proxy's count could not be read at the end.
+            proxy_runs: None,
             store: counters(5.4, &[("get", 3100), ("getex", 650), ("setex", 410)]),
             proxy_cpu: 1.5,
             load_cpu: 2.8,
@@ -331,6 +346,10 @@ pub(crate) mod tests {
         assert!(nodes.capped);
         assert_eq!(nodes.cpu_period_ms, Some(100.0));
         assert!(nodes.throttling.is_some());
+        // 400 times on a CPU for 4,000 requests.
+        assert_eq!(nodes.runs, Some(400));
+        assert_eq!(nodes.runs_per_request(step.requests), Some(0.1));
+        assert_eq!(step.components[&Component::Proxy].runs, None);
         let store = &step.components[&Component::Store];
         assert!(close(store.cpu_seconds, 0.4));
         assert!(close(store.utilization, 0.4 / (0.25 * 2.0)));

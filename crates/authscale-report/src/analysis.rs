@@ -28,6 +28,10 @@ pub struct Point {
     pub error_rate: f64,
     pub cpu_us_per_req: BTreeMap<Component, f64>,
     pub utilization: BTreeMap<Component, f64>,
+    /// Times put on a CPU per request, for the components whose runs the
+    /// lab read (none in runs recorded before it did).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub runs_per_req: BTreeMap<Component, f64>,
     pub store_cmds_per_req: f64,
     pub node_throttled_share: f64,
 }
@@ -204,6 +208,11 @@ fn point(s: &Step, x1: Option<f64>) -> Point {
             .components
             .iter()
             .map(|(k, c)| (*k, c.utilization))
+            .collect(),
+        runs_per_req: s
+            .components
+            .iter()
+            .filter_map(|(k, c)| Some((*k, c.runs_per_request(s.requests)?)))
             .collect(),
         store_cmds_per_req: s.store_commands_per_request,
         node_throttled_share: node_throttling

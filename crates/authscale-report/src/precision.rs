@@ -349,9 +349,20 @@ fn superlinear_cause(mode: AuthMode, s: &Step, one: &Step, e: &Estimate) -> Stri
             .map_or(0.0, |c| c.utilization)
     };
     let (c1, cn, u1, un) = (cpu(one), cpu(s), util(one), util(s));
+    let runs = |x: &Step| {
+        x.components
+            .get(&Component::Nodes)
+            .and_then(|c| c.runs_per_request(x.requests))
+    };
     let cause = if c1 > 0.0 && cn < c1 * 0.97 {
+        let woken = match (runs(one), runs(s)) {
+            (Some(r1), Some(rn)) => {
+                format!(", and were put on a CPU {rn:.3} times per request against {r1:.3}")
+            }
+            _ => String::new(),
+        };
         format!(
-            "the nodes spent {cn:.1} CPU-µs per request at N={} against {c1:.1} at N=1 ({:+.0}%), so the same budgets served more: an artefact of the scale model, not of the system (a saturated node pays CPU for every throttle cycle of its quota, and at the default 10 ms period that cost at N = 1 outweighs what N nodes pay for sharing the machine; docs/precision.md, \"The N = 1 cell and the quota period\")",
+            "the nodes spent {cn:.1} CPU-µs per request at N={} against {c1:.1} at N=1 ({:+.0}%){woken}, so the same budgets served more: an artefact of the scale model, not of the system (a node's CPU per request depends on how its requests reach it: how many it serves per wake-up and per throttle cycle, which differ between one node behind the proxy and N; docs/precision.md, \"The N = 1 cell and the quota period\")",
             s.nodes,
             (cn / c1 - 1.0) * 100.0
         )
@@ -468,6 +479,36 @@ mod tests {
         let floor = noise_floor(&[ratio(0.01), ratio(0.05), ratio(0.02)], &[]);
         assert!(floor.is_some_and(|f| (f - 0.02).abs() < 1e-12), "{floor:?}");
         assert_eq!(noise_floor(&[], &[]), None);
+    }
+
+    #[test]
+    fn an_efficiency_above_1_names_the_nodes_cost_and_their_wake_ups_where_recorded() {
+        // A committed store-x4 sweep whose session E(8) came out 1.20: its
+        // nodes spent 61.2 CPU-us per request at N = 8 against 73.4 at 1.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "../../results/precision/2026-12-07/precision-sweeps/x4-20261207T014021Z-default/run.json",
+        );
+        let run = Run::read(&path).expect("a committed precision run");
+        let mut one = step(&run, AuthMode::Session, 1).expect("N = 1").clone();
+        let mut eight = step(&run, AuthMode::Session, 8).expect("N = 8").clone();
+        let e = Estimate::new(1.2, 1.14, 1.26, 7);
+        // Recorded before the lab read the scheduler's counts: no wake-ups.
+        let before = superlinear_cause(AuthMode::Session, &eight, &one, &e);
+        assert!(
+            before.contains("spent 61.2 CPU-µs per request at N=8 against 73.4 at N=1 (-17%), so"),
+            "{before}"
+        );
+        for (s, per_request) in [(&mut one, 0.1), (&mut eight, 0.5)] {
+            let nodes = s.components.get_mut(&Component::Nodes).expect("nodes");
+            nodes.runs = Some((per_request * s.requests as f64).round() as u64);
+        }
+        let after = superlinear_cause(AuthMode::Session, &eight, &one, &e);
+        assert!(
+            after.contains(
+                "(-17%), and were put on a CPU 0.500 times per request against 0.100, so"
+            ),
+            "{after}"
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub use load::{
     TimelinePoint, Tls, UserAuth, Users, fill,
 };
 pub use node::{NODE_ENV, NodeLaunch};
-pub use process::process_cpu_seconds;
+pub use process::{process_cpu_seconds, process_runs};
 pub use record::{
     CellRounds, ComponentCpu, Durability, FaultRun, Host, Latency, LittlesLaw, Pinning, Probe,
     Revocation, Run, SCHEMA, Slice, Stages, Step, StoreDelay, Throttling, utc, write_atomic,

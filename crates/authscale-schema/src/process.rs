@@ -30,24 +30,35 @@ pub fn process_cpu_seconds(pid: u32) -> f64 {
     (ticks(14) + ticks(15)) / 100.0
 }
 
+/// Times the threads of `pid` were put on a CPU (the third field of
+/// `/proc/PID/task/*/schedstat`, summed over the live threads); None where
+/// the kernel keeps no schedstat.
+pub fn process_runs(pid: u32) -> Option<u64> {
+    schedstat_sum(pid, 2)
+}
+
 /// CPU time of every live thread of `pid` from `/proc/PID/task/*/schedstat`
 /// (first field: nanoseconds on a CPU); None where the kernel has none.
 fn schedstat_seconds(pid: u32) -> Option<f64> {
+    schedstat_sum(pid, 0).map(|nanos| nanos as f64 / 1e9)
+}
+
+/// Field `field` of `/proc/PID/task/*/schedstat`, summed over the live
+/// threads; None where no thread has one.
+fn schedstat_sum(pid: u32, field: usize) -> Option<u64> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let mut nanos: u64 = 0;
-    let mut any = false;
+    let mut sum: Option<u64> = None;
     for task in tasks.flatten() {
         let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) else {
             continue;
         };
-        if let Some(ns) = text
+        if let Some(n) = text
             .split_whitespace()
-            .next()
+            .nth(field)
             .and_then(|v| v.parse::<u64>().ok())
         {
-            nanos += ns;
-            any = true;
+            sum = Some(sum.unwrap_or(0) + n);
         }
     }
-    any.then_some(nanos as f64 / 1e9)
+    sum
 }

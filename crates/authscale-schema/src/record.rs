@@ -26,6 +26,20 @@ pub struct ComponentCpu {
     /// The cgroup quota period in force, when capped.
     pub cpu_period_ms: Option<f64>,
     pub throttling: Option<Throttling>,
+    /// Times the component's threads were put on a CPU during the window
+    /// (the scheduler's count, `/proc/PID/task/*/schedstat`): each wake-up
+    /// from waiting on its sockets, or from a throttled period, is one.
+    /// Its CPU per request depends on it (docs/precision.md). Absent where
+    /// not read (the store, an external service, runs before it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<u64>,
+}
+
+impl ComponentCpu {
+    /// Times put on a CPU per request, where the runs were read.
+    pub fn runs_per_request(&self, requests: u64) -> Option<f64> {
+        self.runs.map(|r| r as f64 / requests.max(1) as f64)
+    }
 }
 
 /// Percentiles in milliseconds.
@@ -191,6 +205,9 @@ pub struct Slice {
     pub throttled: BTreeMap<Component, f64>,
     pub store_commands_per_request: f64,
     pub store_reads_per_protected_request: f64,
+    /// Per component whose runs were read: times put on a CPU per request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub runs_per_request: BTreeMap<Component, f64>,
 }
 
 /// Facts about the machine and the tools.

@@ -320,9 +320,27 @@ pub(super) fn cpu_section(out: &mut String, analysis: &Analysis) {
         out,
         "CPU µs per request (and utilization of each component's limit: its cgroup budget, or one core for the uncapped proxy and load generator).\n"
     );
+    // Runs recorded since the lab read the scheduler's counts also say how
+    // often the nodes and the proxy were put on a CPU per request: a
+    // process's CPU per request grows with it (docs/precision.md).
+    let runs = analysis
+        .modes
+        .iter()
+        .flat_map(|m| &m.points)
+        .any(|p| !p.runs_per_req.is_empty());
+    if runs {
+        let _ = writeln!(
+            out,
+            "Runs/req: how many times per request the nodes (together) and the proxy were put on a CPU: each wake-up from waiting on a socket, or from a throttled period, is one. The fewer requests a process serves per wake-up, the more CPU each costs it.\n"
+        );
+    }
     crate::md::table_head(
         out,
-        "mode | >N | >nodes | >store | >proxy | >load generator | >node throttled periods",
+        if runs {
+            "mode | >N | >nodes | >store | >proxy | >load generator | >node throttled periods | >node runs/req | >proxy runs/req"
+        } else {
+            "mode | >N | >nodes | >store | >proxy | >load generator | >node throttled periods"
+        },
     );
     for m in &analysis.modes {
         for p in &m.points {
@@ -330,7 +348,7 @@ pub(super) fn cpu_section(out: &mut String, analysis: &Analysis) {
                 (Some(cpu), Some(util)) => format!("{cpu:.1} ({:.0}%)", util * 100.0),
                 _ => "not measured".to_owned(),
             };
-            let _ = writeln!(
+            let _ = write!(
                 out,
                 "| {} | {} | {} | {} | {} | {} | {:.0}% |",
                 m.mode,
@@ -341,6 +359,15 @@ pub(super) fn cpu_section(out: &mut String, analysis: &Analysis) {
                 cell(Component::Load),
                 p.node_throttled_share * 100.0
             );
+            if runs {
+                for c in [Component::Nodes, Component::Proxy] {
+                    let _ = match p.runs_per_req.get(&c) {
+                        Some(r) => write!(out, " {r:.3} |"),
+                        None => write!(out, " — |"),
+                    };
+                }
+            }
+            let _ = writeln!(out);
         }
     }
 }
