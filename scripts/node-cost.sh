@@ -101,7 +101,7 @@ measure() {
     }'
 }
 
-echo "one $AUTH node ${NODE_ARGS:-}(threads 1, CPU $last_cpu), load on CPU 0, $DURATION per run, $ROUNDS interleaved rounds; capped = $NODE_CPU core, period ${PERIOD_US} us"
+echo "one $AUTH node ${NODE_ARGS:+$NODE_ARGS }(threads 1, CPU $last_cpu), load on CPU 0, $DURATION per run, $ROUNDS interleaved rounds; capped = $NODE_CPU core, period ${PERIOD_US} us"
 for round in $(seq "$ROUNDS"); do
   measure capped on 8
   rate=$(tail -1 "$work/capped.rps")
