@@ -1,0 +1,58 @@
+use super::*;
+
+#[test]
+fn noise_floor_is_the_median_ratio_half_width() {
+    let ratio = |w: f64| Ratio {
+        n: 1,
+        a: authscale_schema::AuthMode::Session,
+        b: authscale_schema::AuthMode::Token,
+        ratio: Estimate::new(1.0, 1.0 - w, 1.0 + w, 6),
+    };
+    let floor = noise_floor(&[ratio(0.01), ratio(0.05), ratio(0.02)], &[]);
+    assert!(floor.is_some_and(|f| (f - 0.02).abs() < 1e-12), "{floor:?}");
+    assert_eq!(noise_floor(&[], &[]), None);
+}
+
+#[test]
+fn an_efficiency_above_1_names_the_nodes_cost_and_their_wake_ups_where_recorded() {
+    // A committed store-x4 sweep whose session E(8) came out 1.20: its
+    // nodes spent 61.2 CPU-us per request at N = 8 against 73.4 at 1.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../results/precision/2026-12-07/precision-sweeps/x4-20261207T014021Z-default/run.json",
+    );
+    let run = Run::read(&path).expect("a committed precision run");
+    let mut one = step(&run, AuthMode::Session, 1).expect("N = 1").clone();
+    let mut eight = step(&run, AuthMode::Session, 8).expect("N = 8").clone();
+    let e = Estimate::new(1.2, 1.14, 1.26, 7);
+    // Recorded before the lab read the scheduler's counts: no wake-ups.
+    let before = superlinear_cause(AuthMode::Session, &eight, &one, &e);
+    assert!(
+        before.contains("spent 61.2 CPU-µs per request at N=8 against 73.4 at N=1 (-17%), so"),
+        "{before}"
+    );
+    for (s, per_request) in [(&mut one, 0.1), (&mut eight, 0.5)] {
+        let nodes = s.components.get_mut(&Component::Nodes).expect("nodes");
+        nodes.runs = Some((per_request * s.requests as f64).round() as u64);
+    }
+    let after = superlinear_cause(AuthMode::Session, &eight, &one, &e);
+    assert!(
+        after.contains("(-17%), and were put on a CPU 0.500 times per request against 0.100, so"),
+        "{after}"
+    );
+}
+
+#[test]
+fn a_throttled_share_interval_stays_within_0_and_1() {
+    // A committed default sweep whose token N = 3 nodes were throttled
+    // in 85% of periods on average, with slices from 0.56 to 1.0: the
+    // t interval reached 1.018 before it was clamped.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../results/precision/afternoon/run-1.json");
+    let run = Run::read(&path).expect("a committed precision run");
+    let p = precision(&run);
+    let shares: Vec<Estimate> = p.steps.iter().filter_map(|s| s.node_throttled).collect();
+    assert_eq!(shares.len(), run.steps.len());
+    for e in shares {
+        assert!(e.lo >= 0.0 && e.hi <= 1.0 && e.lo <= e.mean, "{e:?}");
+    }
+}
