@@ -72,11 +72,11 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
                 "{component}"
             );
         }
-        // The nodes and the proxy wait on their sockets between requests:
+        // The nodes, the store and the proxy wait on their sockets between requests:
         // they were put on a CPU at least once, and not more than a few
         // times per request (each request wakes each process at most
         // about twice: its arrival and its upstream's answer).
-        for component in ["nodes", "proxy"] {
+        for component in ["nodes", "store", "proxy"] {
             let runs = step["components"][component]["runs"].as_u64();
             assert!(runs.is_some_and(|r| r > 0), "{component}: {step}");
             for slice in step["slices"].as_array().expect("slices") {
@@ -97,7 +97,7 @@ fn a_tiny_sweep_writes_complete_results_and_leaves_nothing_behind() {
     // The report gives those counts beside the CPU they explain.
     let report = std::fs::read_to_string(dir.join("report.md")).expect("report");
     assert!(
-        report.contains("| node runs/req | proxy runs/req |"),
+        report.contains("| runs/req: nodes | store | proxy |"),
         "{report}"
     );
     // Each round starts the node sets one node further along: N = 1

@@ -147,19 +147,18 @@ pub(crate) fn step(
     );
     nodes.runs = runs_between(start.nodes_runs, end.nodes_runs);
     components.insert(Component::Nodes, nodes);
-    components.insert(
-        Component::Store,
-        span.component(
-            store.cpu_seconds,
-            if budgets.store_period.is_some() {
-                budgets.store_cpu
-            } else {
-                1.0
-            },
-            budgets.store_period,
-            store_throttling,
-        ),
+    let mut store_cpu = span.component(
+        store.cpu_seconds,
+        if budgets.store_period.is_some() {
+            budgets.store_cpu
+        } else {
+            1.0
+        },
+        budgets.store_period,
+        store_throttling,
     );
+    store_cpu.runs = store.runs;
+    components.insert(Component::Store, store_cpu);
     let mut proxy = span.component(end.proxy_cpu - start.proxy_cpu, 1.0, None, None);
     proxy.runs = runs_between(start.proxy_runs, end.proxy_runs);
     components.insert(Component::Proxy, proxy);
@@ -292,6 +291,7 @@ pub(crate) mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), *v))
                 .collect(),
+            runs: None,
         }
     }
 

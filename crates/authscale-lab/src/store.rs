@@ -24,12 +24,20 @@ pub struct StoreCounters {
     pub cpu_seconds: f64,
     /// Calls per command (`get`, `setex`, …).
     pub commands: BTreeMap<String, u64>,
+    /// Times the lab's server was put on a CPU (None for an external
+    /// store, or where the kernel keeps no schedstat).
+    #[serde(default)]
+    pub runs: Option<u64>,
 }
 
 impl StoreCounters {
     pub fn since(&self, earlier: &StoreCounters) -> StoreCounters {
         StoreCounters {
             cpu_seconds: (self.cpu_seconds - earlier.cpu_seconds).max(0.0),
+            runs: self
+                .runs
+                .zip(earlier.runs)
+                .map(|(now, then)| now.saturating_sub(then)),
             commands: self
                 .commands
                 .iter()
@@ -302,9 +310,15 @@ impl Store {
                 Some((name.to_owned(), calls))
             })
             .collect();
+        let runs = self
+            .process
+            .lock()
+            .ok()
+            .and_then(|p| p.as_ref().and_then(Managed::runs));
         Ok(StoreCounters {
             cpu_seconds: field("used_cpu_user:") + field("used_cpu_sys:"),
             commands,
+            runs,
         })
     }
 

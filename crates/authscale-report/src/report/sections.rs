@@ -331,13 +331,13 @@ pub(super) fn cpu_section(out: &mut String, analysis: &Analysis) {
     if runs {
         let _ = writeln!(
             out,
-            "Runs/req: how many times per request the nodes (together) and the proxy were put on a CPU: each wake-up from waiting on a socket, or from a throttled period, is one. The fewer requests a process serves per wake-up, the more CPU each costs it.\n"
+            "Runs/req: how many times per request the nodes (together), the store and the proxy were put on a CPU: each wake-up from waiting on a socket, or from a throttled period, is one. The fewer requests a process serves per wake-up, the more CPU each costs it.\n"
         );
     }
     crate::md::table_head(
         out,
         if runs {
-            "mode | >N | >nodes | >store | >proxy | >load generator | >node throttled periods | >node runs/req | >proxy runs/req"
+            "mode | >N | >nodes | >store | >proxy | >load generator | >node throttled periods | >runs/req: nodes | >store | >proxy"
         } else {
             "mode | >N | >nodes | >store | >proxy | >load generator | >node throttled periods"
         },
@@ -360,7 +360,7 @@ pub(super) fn cpu_section(out: &mut String, analysis: &Analysis) {
                 p.node_throttled_share * 100.0
             );
             if runs {
-                for c in [Component::Nodes, Component::Proxy] {
+                for c in [Component::Nodes, Component::Store, Component::Proxy] {
                     let _ = match p.runs_per_req.get(&c) {
                         Some(r) => write!(out, " {r:.3} |"),
                         None => write!(out, " — |"),
