@@ -31,10 +31,22 @@ AUTH=${AUTH:-token}
 case "$AUTH" in none | token) ;; *) echo "AUTH is none or token (no store is started)" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "node-cost: needs root (it writes a cgroup's CPU quota)" >&2; exit 2; }
 command -v curl >/dev/null || { echo "node-cost: needs curl (Debian/Ubuntu: apt-get install curl)" >&2; exit 2; }
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "node-cost: ROUNDS is a whole number from 1 (got $ROUNDS)" >&2; exit 2; }
+[[ "$PERIOD_US" =~ ^[0-9]+$ ]] && [ "$PERIOD_US" -ge 1000 ] && [ "$PERIOD_US" -le 1000000 ] ||
+  { echo "node-cost: PERIOD_US is the quota period in microseconds, 1000 to 1000000 (the kernel's limits; got $PERIOD_US)" >&2; exit 2; }
+quota_us=$(awk -v c="$NODE_CPU" -v p="$PERIOD_US" 'BEGIN {printf "%.0f", c * p}')
+[ "$quota_us" -ge 1000 ] 2>/dev/null ||
+  { echo "node-cost: NODE_CPU x PERIOD_US is $quota_us us of quota, under the kernel's 1000 us minimum: raise PERIOD_US or NODE_CPU" >&2; exit 2; }
 source scripts/lib.sh
 
-quota_us=$(awk -v c="$NODE_CPU" -v p="$PERIOD_US" 'BEGIN {printf "%d", c * p}')
 group="authscale-node-cost-$$"
+cg=""
+# Once, on any exit: the processes, then the group. Ctrl-C and TERM exit
+# through it with the usual statuses.
+remove_group() { [ -n "$cg" ] && [ -d "$cg" ] || return 0; for _ in $(seq 50); do rmdir "$cg" 2>/dev/null && return; sleep 0.1; done; }
+trap 'cleanup; remove_group' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
   cg=/sys/fs/cgroup/cpu/$group
   mkdir "$cg"
@@ -48,8 +60,6 @@ elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
 else
   echo "node-cost: no cgroup cpu controller found (v1 /sys/fs/cgroup/cpu or v2 with cpu)" >&2; exit 2
 fi
-remove_group() { for _ in $(seq 50); do rmdir "$cg" 2>/dev/null && return; sleep 0.1; done; }
-trap 'cleanup; remove_group' EXIT INT TERM
 
 last_cpu=$(($(nproc) - 1))
 auth_args=(--auth "$AUTH")
@@ -61,7 +71,7 @@ fi
 start_authscale node_addr node "${auth_args[@]}" ${NODE_ARGS:-} --threads 1 --listen 127.0.0.1:0
 node_pid=${pids[-1]}
 echo "$node_pid" >"$cg/cgroup.procs"
-taskset -pc "$last_cpu" "$node_pid" >/dev/null
+taskset -apc "$last_cpu" "$node_pid" >/dev/null
 
 # Nanoseconds on a CPU and times put on one, over all the node's threads.
 sched() { cat /proc/"$node_pid"/task/*/schedstat | awk '{ns += $1; runs += $3} END {printf "%.0f %.0f\n", ns, runs}'; }
@@ -79,14 +89,17 @@ measure() {
   [ -n "$rate" ] && rate_args=(--rate "$rate")
   read -r ns0 runs0 < <(sched)
   local answered0
-  answered0=$(answered)
+  answered0=$(answered) || { echo "node-cost: the node's /metrics did not answer before the $name run" >&2; exit 1; }
   local periods0 throttled0
   periods0=$(stat_of nr_periods); throttled0=$(stat_of nr_throttled)
   taskset -c 0 "$bin" load --target "http://$node_addr" --auth "$AUTH" -c "$conns" -d "$DURATION" \
     --warmup 1s "${rate_args[@]}" --json "$work/load.json" >/dev/null 2>"$work/load.err" ||
     { cat "$work/load.err" >&2; exit 1; }
   read -r ns1 runs1 < <(sched)
-  local served=$(($(answered) - answered0))
+  local answered1
+  answered1=$(answered) || { echo "node-cost: the node's /metrics did not answer after the $name run" >&2; exit 1; }
+  local served=$((answered1 - answered0))
+  [ "$served" -gt 0 ] || { echo "node-cost: the node answered no request in the $name run" >&2; exit 1; }
   local periods=$(($(stat_of nr_periods) - periods0)) throttled=$(($(stat_of nr_throttled) - throttled0))
   local rps p99
   rps=$(json_first achieved_rate "$work/load.json")
@@ -101,7 +114,7 @@ measure() {
     }'
 }
 
-echo "one $AUTH node ${NODE_ARGS:+$NODE_ARGS }(threads 1, CPU $last_cpu), load on CPU 0, $DURATION per run, $ROUNDS interleaved rounds; capped = $NODE_CPU core, period ${PERIOD_US} us"
+echo "authscale $(git describe --always --dirty 2>/dev/null || echo '(no git)'): one $AUTH node ${NODE_ARGS:+$NODE_ARGS }(threads 1, CPU $last_cpu), load on CPU 0, $DURATION per run, $ROUNDS interleaved rounds; capped = $NODE_CPU core, period ${PERIOD_US} us"
 for round in $(seq "$ROUNDS"); do
   measure capped on 8
   rate=$(tail -1 "$work/capped.rps")

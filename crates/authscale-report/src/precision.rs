@@ -362,7 +362,7 @@ fn superlinear_cause(mode: AuthMode, s: &Step, one: &Step, e: &Estimate) -> Stri
             _ => String::new(),
         };
         format!(
-            "the nodes spent {cn:.1} CPU-µs per request at N={} against {c1:.1} at N=1 ({:+.0}%){woken}, so the same budgets served more: an artefact of the scale model, not of the system (a node's CPU per request depends on how its requests reach it: how many it serves per wake-up and per throttle cycle, which differ between one node behind the proxy and N; docs/precision.md, \"The N = 1 cell and the quota period\")",
+            "the nodes spent {cn:.1} CPU-µs per request at N={} against {c1:.1} at N=1 ({:+.0}%){woken}, so the same budgets served more: an artefact of the scale model, not of the system (a node's CPU per request changes with how its requests reach it, which differs between one node behind the proxy and N; docs/precision.md, \"The N = 1 cell and the quota period\")",
             s.nodes,
             (cn / c1 - 1.0) * 100.0
         )

@@ -27,10 +27,12 @@ pub struct ComponentCpu {
     pub cpu_period_ms: Option<f64>,
     pub throttling: Option<Throttling>,
     /// Times the component's threads were put on a CPU during the window
-    /// (the scheduler's count, `/proc/PID/task/*/schedstat`): each wake-up
-    /// from waiting on its sockets, or from a throttled period, is one.
-    /// Its CPU per request depends on it (docs/precision.md). Absent where
-    /// not read (the store, an external service, runs before it was).
+    /// (the scheduler's count of switches in, `/proc/PID/task/*/schedstat`,
+    /// over the threads alive at both ends: a thread that ended takes its
+    /// count with it): after waiting on a socket, after a throttled
+    /// period, after being preempted. How the requests reached it, which
+    /// its CPU per request can depend on (docs/precision.md). Absent where
+    /// not read (an external service, runs before it was).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runs: Option<u64>,
 }

@@ -331,7 +331,7 @@ pub(super) fn cpu_section(out: &mut String, analysis: &Analysis) {
     if runs {
         let _ = writeln!(
             out,
-            "Runs/req: how many times per request the nodes (together), the store and the proxy were put on a CPU: each wake-up from waiting on a socket, or from a throttled period, is one. The fewer requests a process serves per wake-up, the more CPU each costs it.\n"
+            "Runs/req: how many times per request the scheduler put the nodes (together), the store and the proxy on a CPU (each switch in: after waiting on a socket, after a throttled period, after being preempted). It says how the requests reached each process, which its CPU per request can depend on (docs/precision.md).\n"
         );
     }
     crate::md::table_head(
