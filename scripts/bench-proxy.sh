@@ -77,18 +77,16 @@ switches() {
   for pid in "$@"; do total=$((total + $(awk '/ctxt_switches/ {s += $2} END {print s}' "/proc/$pid/status"))); done
   echo "$total"
 }
-# utime + stime, in clock ticks, of the processes given.
-cpu_ticks() {
-  local total=0 pid
-  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+# Clock ticks of the processes given, from /proc/PID/stat: utime + stime
+# (cpu_ticks), or utime alone, the CPU spent outside the kernel (user_ticks).
+stat_ticks() {
+  local expr=$1 total=0 pid
+  shift
+  for pid in "$@"; do total=$((total + $(awk "{print $expr}" "/proc/$pid/stat"))); done
   echo "$total"
 }
-# utime alone: the share of the CPU spent outside the kernel.
-user_ticks() {
-  local total=0 pid
-  for pid in "$@"; do total=$((total + $(awk '{print $14}' "/proc/$pid/stat"))); done
-  echo "$total"
-}
+cpu_ticks() { stat_ticks '$14 + $15' "$@"; }
+user_ticks() { stat_ticks '$14' "$@"; }
 
 declare -A target=(
   [authscale]="http://$authscale_addr/api/me"

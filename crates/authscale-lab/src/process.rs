@@ -152,6 +152,12 @@ impl Managed {
         authscale_schema::process_runs(self.pid)
     }
 
+    /// Runs counted between two reads of [`Managed::runs`] (a thread that
+    /// ended takes its count with it: never below zero).
+    pub fn runs_between(start: Option<u64>, end: Option<u64>) -> Option<u64> {
+        end.zip(start).map(|(e, s)| e.saturating_sub(s))
+    }
+
     pub fn throttling(&self) -> Option<Throttling> {
         self.group.as_ref().map(CpuGroup::throttling)
     }

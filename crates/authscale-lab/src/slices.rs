@@ -113,11 +113,7 @@ pub(crate) fn slice_of(step: &Step, round: u32, seq: u32, first_node: u32) -> Sl
             .collect(),
         store_commands_per_request: step.store_commands_per_request,
         store_reads_per_protected_request: step.store_reads_per_protected_request,
-        runs_per_request: step
-            .components
-            .iter()
-            .filter_map(|(k, c)| Some((*k, c.runs_per_request(step.requests)?)))
-            .collect(),
+        runs_per_request: step.runs_per_request(),
     }
 }
 

@@ -145,7 +145,7 @@ pub(crate) fn step(
             .capped
             .then(|| end.nodes_throttling.since(start.nodes_throttling)),
     );
-    nodes.runs = runs_between(start.nodes_runs, end.nodes_runs);
+    nodes.runs = Managed::runs_between(start.nodes_runs, end.nodes_runs);
     components.insert(Component::Nodes, nodes);
     let mut store_cpu = span.component(
         store.cpu_seconds,
@@ -160,7 +160,7 @@ pub(crate) fn step(
     store_cpu.runs = store.runs;
     components.insert(Component::Store, store_cpu);
     let mut proxy = span.component(end.proxy_cpu - start.proxy_cpu, 1.0, None, None);
-    proxy.runs = runs_between(start.proxy_runs, end.proxy_runs);
+    proxy.runs = Managed::runs_between(start.proxy_runs, end.proxy_runs);
     components.insert(Component::Proxy, proxy);
     components.insert(
         Component::Load,
@@ -181,12 +181,6 @@ pub(crate) fn step(
         .zip(end.store_delay)
         .and_then(|(s, e)| crate::store_delay::between(s, e));
     step
-}
-
-/// Runs counted between two snapshots (a thread that ended takes its
-/// count with it: never below zero).
-fn runs_between(start: Option<u64>, end: Option<u64>) -> Option<u64> {
-    end.zip(start).map(|(e, s)| e.saturating_sub(s))
 }
 
 /// The figures every step has, local or external: throughput, errors,

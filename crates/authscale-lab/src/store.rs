@@ -34,10 +34,7 @@ impl StoreCounters {
     pub fn since(&self, earlier: &StoreCounters) -> StoreCounters {
         StoreCounters {
             cpu_seconds: (self.cpu_seconds - earlier.cpu_seconds).max(0.0),
-            runs: self
-                .runs
-                .zip(earlier.runs)
-                .map(|(now, then)| now.saturating_sub(then)),
+            runs: Managed::runs_between(earlier.runs, self.runs),
             commands: self
                 .commands
                 .iter()

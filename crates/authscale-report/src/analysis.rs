@@ -209,11 +209,7 @@ fn point(s: &Step, x1: Option<f64>) -> Point {
             .iter()
             .map(|(k, c)| (*k, c.utilization))
             .collect(),
-        runs_per_req: s
-            .components
-            .iter()
-            .filter_map(|(k, c)| Some((*k, c.runs_per_request(s.requests)?)))
-            .collect(),
+        runs_per_req: s.runs_per_request(),
         store_cmds_per_req: s.store_commands_per_request,
         node_throttled_share: node_throttling
             .filter(|t| t.periods > 0)

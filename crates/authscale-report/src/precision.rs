@@ -349,11 +349,7 @@ fn superlinear_cause(mode: AuthMode, s: &Step, one: &Step, e: &Estimate) -> Stri
             .map_or(0.0, |c| c.utilization)
     };
     let (c1, cn, u1, un) = (cpu(one), cpu(s), util(one), util(s));
-    let runs = |x: &Step| {
-        x.components
-            .get(&Component::Nodes)
-            .and_then(|c| c.runs_per_request(x.requests))
-    };
+    let runs = |x: &Step| x.runs_per_request().get(&Component::Nodes).copied();
     let cause = if c1 > 0.0 && cn < c1 * 0.97 {
         let woken = match (runs(one), runs(s)) {
             (Some(r1), Some(rn)) => {

@@ -28,9 +28,9 @@ pub struct ComponentCpu {
     pub throttling: Option<Throttling>,
     /// Times the component's threads were put on a CPU during the window
     /// (the scheduler's count of switches in, `/proc/PID/task/*/schedstat`,
-    /// over the threads alive at both ends: a thread that ended takes its
-    /// count with it): after waiting on a socket, after a throttled
-    /// period, after being preempted. How the requests reached it, which
+    /// summed over the threads alive at each read: a thread that ended
+    /// takes its count with it): after waiting on a socket, after a
+    /// throttled period, after being preempted. How the requests reached it, which
     /// its CPU per request can depend on (docs/precision.md). Absent where
     /// not read (an external service, runs before it was).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -371,6 +371,14 @@ impl Step {
     /// The CPU record of `component` (zeros when it was not measured).
     pub fn cpu(&self, component: Component) -> ComponentCpu {
         self.components.get(&component).cloned().unwrap_or_default()
+    }
+
+    /// Times put on a CPU per request, per component whose runs were read.
+    pub fn runs_per_request(&self) -> BTreeMap<Component, f64> {
+        self.components
+            .iter()
+            .filter_map(|(k, c)| Some((*k, c.runs_per_request(self.requests)?)))
+            .collect()
     }
 }
 

@@ -321,8 +321,8 @@ pub(super) fn cpu_section(out: &mut String, analysis: &Analysis) {
         "CPU µs per request (and utilization of each component's limit: its cgroup budget, or one core for the uncapped proxy and load generator).\n"
     );
     // Runs recorded since the lab read the scheduler's counts also say how
-    // often the nodes and the proxy were put on a CPU per request: a
-    // process's CPU per request grows with it (docs/precision.md).
+    // often the nodes, the store and the proxy were put on a CPU per
+    // request; older runs render as they did.
     let runs = analysis
         .modes
         .iter()
