@@ -1,7 +1,9 @@
 //! `authscale proxy` as a real process in front of upstreams served by
 //! this test: hop-by-hop and forwarding headers, a mebibyte streamed both
-//! ways, broken, slow and missing upstreams answered 502, 504, 503, and a
-//! client that leaves early no longer counted in flight.
+//! ways, broken, slow and missing upstreams answered 502, 504, 503, a
+//! client that leaves early no longer counted in flight, and one
+//! connection carrying requests of the proxy's front and of its full
+//! server in order.
 
 mod support;
 
@@ -220,4 +222,51 @@ async fn a_client_that_leaves_early_is_no_longer_counted_in_flight() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+#[tokio::test]
+async fn one_connection_carries_plain_requests_then_those_for_the_full_server_in_order() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = test_upstream().await;
+    let proxy = proxy(&[upstream], &[]);
+    let mut client = tokio::net::TcpStream::connect(proxy.addr())
+        .await
+        .expect("connect");
+    // Pipelined in one write: two plain requests (the front's), a chunked
+    // upload (the full server's, for the rest of the connection), and a
+    // request that closes the connection.
+    client
+        .write_all(
+            b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n\
+              POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nfirst\
+              POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nsecond\r\n0\r\n\r\n\
+              POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nthird",
+        )
+        .await
+        .expect("send");
+    let mut answers = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut answers))
+        .await
+        .expect("the proxy closed the connection after the last answer")
+        .expect("read");
+    let text = String::from_utf8_lossy(&answers);
+    let heads: Vec<&str> = text
+        .match_indices("HTTP/1.1 ")
+        .map(|(at, _)| &text[at..])
+        .collect();
+    assert_eq!(heads.len(), 4, "{text}");
+    for head in &heads {
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        let head = head
+            .split("\r\n\r\n")
+            .next()
+            .expect("head")
+            .to_ascii_lowercase();
+        assert!(head.contains("\r\nvia: 1.1 authscale"), "{head}");
+        assert!(head.contains("\r\ndate: "), "{head}");
+    }
+    let first = text.find("\r\n\r\nfirst").expect("first body");
+    let second = text.find("second").expect("second body");
+    let third = text.find("\r\n\r\nthird").expect("third body");
+    assert!(first < second && second < third, "{text}");
 }

@@ -47,7 +47,10 @@ impl Phase {
     }
 }
 
-pub(crate) struct InRequest(Arc<Phase>);
+/// A request in progress on a connection: its head is complete and its
+/// answer not yet given. Dropping it ends the request.
+#[derive(Debug)]
+pub struct InRequest(Arc<Phase>);
 
 impl Drop for InRequest {
     fn drop(&mut self) {

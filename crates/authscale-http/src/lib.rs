@@ -4,6 +4,7 @@
 pub mod body;
 mod conn;
 pub mod framing;
+mod front;
 pub mod heartbeat;
 mod listen;
 pub mod prometheus;
@@ -11,5 +12,7 @@ pub mod respond;
 mod server;
 
 pub use body::{BodyTimeout, TimedBody};
+pub use conn::InRequest;
+pub use front::Conn;
 pub use listen::{LISTEN_BACKLOG, bind};
 pub use server::{Handler, ServerLimits, serve, serve_with};

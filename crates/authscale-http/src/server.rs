@@ -15,8 +15,10 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::conn::{ClientIo, Phase};
+use crate::front::Conn;
 
 /// Something that answers requests: a node, a proxy, an admin endpoint.
 pub trait Handler: Send + Sync + 'static {
@@ -33,6 +35,16 @@ pub trait Handler: Send + Sync + 'static {
     /// A client connection ended with an error (reset, bad request head,
     /// timeout). Counted by handlers that report downstream errors.
     fn connection_error(&self, _error: &hyper::Error) {}
+
+    /// Serves what it can of a new connection itself, before hyper: a
+    /// handler with a cheaper path for its common requests reads and
+    /// answers them on `conn` (see [`Conn`]). Returns the connection, with
+    /// the bytes it has read and not answered, to hand it to hyper for the
+    /// rest of its life; `None` when the connection is done. By default
+    /// hyper serves every request.
+    fn front(&self, conn: Conn, _peer: SocketAddr) -> impl Future<Output = Option<Conn>> + Send {
+        std::future::ready(Some(conn))
+    }
 }
 
 /// The request head (request line and headers) may not exceed this; hyper
@@ -102,6 +114,9 @@ pub async fn serve_with<H: Handler>(
         head: HEAD_TIMEOUT.min(limits.idle_timeout),
     };
     let heartbeat = crate::heartbeat::keep_armed();
+    // Every connection task holds a receiver until it ends: the drain
+    // waits for them all, whether hyper or a handler's front serves it.
+    let (draining, connections) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -119,30 +134,42 @@ pub async fn serve_with<H: Handler>(
         let _ = stream.set_nodelay(true);
         let phase = Arc::new(Phase::default());
         let io = ClientIo::new(stream, phase.clone(), client_limits);
-        let for_service = handler.clone();
-        let service = service_fn(move |req| {
-            let handler = for_service.clone();
-            let in_request = phase.begin();
-            async move {
-                let response = handler.handle(req, peer).await;
-                drop(in_request);
-                Ok::<_, std::convert::Infallible>(response)
-            }
-        });
-        let connection = builder.serve_connection(TokioIo::new(io), service);
-        let connection = graceful.watch(connection);
+        let conn = Conn::new(io, phase.clone(), connections.clone());
         let handler = handler.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let Some(conn) = handler.front(conn, peer).await else {
+                return;
+            };
+            let (io, _draining) = conn.into_io();
+            let for_service = handler.clone();
+            let service = service_fn(move |req| {
+                let handler = for_service.clone();
+                let in_request = phase.begin();
+                async move {
+                    let response = handler.handle(req, peer).await;
+                    drop(in_request);
+                    Ok::<_, std::convert::Infallible>(response)
+                }
+            });
+            let connection = builder.serve_connection(TokioIo::new(io), service);
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(error = %e, "connection ended with an error");
                 handler.connection_error(&e);
             }
         });
     }
     drop(listener);
+    drop(connections);
     let drain = limits.drain;
+    let _ = draining.send(true);
+    let drained = async {
+        graceful.shutdown().await;
+        draining.closed().await;
+    };
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections drained"),
+        () = drained => tracing::info!("all connections drained"),
         () = tokio::time::sleep(drain) => tracing::warn!(?drain, "drain deadline passed; closing remaining connections"),
     }
     drop(heartbeat);

@@ -14,14 +14,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use authscale_http::{framing, respond};
+use authscale_http::{Conn, framing, respond};
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use hyper::body::{Body as _, Incoming};
 use hyper::header::{self, HeaderMap};
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::client::{self, ClientBody, Limits, Outgoing};
+use crate::client::{self, ClientBody, Head, Limits, Outgoing};
 use crate::metrics::{LocalAnswer, ProxyMetrics};
 use crate::upload::{ClientFault, Upload, UploadState};
 use crate::upstreams::{FailureKind, Upstream, Upstreams};
@@ -88,6 +88,18 @@ impl Proxy {
         self.policy.store(crate::balance::index_of(policy), Relaxed);
     }
 
+    /// A request answered in `elapsed` (to its answer's head).
+    pub(crate) fn answered(&self, elapsed: std::time::Duration) {
+        self.metrics.latency(elapsed);
+    }
+
+    /// A client connection ended with an error: a head cut off, a reset,
+    /// a deadline passed.
+    pub(crate) fn downstream_error(&self) {
+        tracing::debug!(side = "downstream", "client connection error");
+        self.metrics.downstream_error();
+    }
+
     pub fn render_metrics(&self) -> String {
         self.metrics.render(&self.upstreams)
     }
@@ -135,11 +147,56 @@ impl Proxy {
         };
         let outgoing = Outgoing {
             method: &parts.method,
-            target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
-            headers: &parts.headers,
+            head: Head::Parts {
+                target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+                headers: &parts.headers,
+            },
             body: &body,
         };
-        let failure = match self.send(&first, &outgoing, &upload).await {
+        self.relay(&set, policy, first, &outgoing, &upload).await
+    }
+
+    /// A request the front read and rewrote itself (see `front`): already
+    /// admitted, its head written for the upstream with its body after it
+    /// (`bodiless` when it has none). `cookie` is the balancing cookie's
+    /// value, when the policy uses one.
+    pub(crate) async fn forward_written(
+        &self,
+        method: &Method,
+        written: &[u8],
+        bodiless: bool,
+        cookie: Option<&str>,
+    ) -> Response<ClientBody> {
+        let set = self.upstreams.snapshot();
+        let policy = self.policy();
+        let Some(first) = crate::balance::pick(policy, &self.upstreams, &set, cookie, None) else {
+            return self.local(
+                LocalAnswer::NoUpstream,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no healthy upstream",
+            );
+        };
+        let outgoing = Outgoing {
+            method,
+            head: Head::Written { written, bodiless },
+            body: &Bytes::new(),
+        };
+        self.relay(&set, policy, first, &outgoing, &UploadState::new())
+            .await
+    }
+
+    /// Sends a request whose body is in memory to `first`; on a failure
+    /// before any response, once more elsewhere where that is safe; maps a
+    /// failure to an answer.
+    async fn relay(
+        &self,
+        set: &[Arc<Upstream>],
+        policy: Policy,
+        first: Arc<Upstream>,
+        outgoing: &Outgoing<'_>,
+        upload: &UploadState,
+    ) -> Response<ClientBody> {
+        let failure = match self.send(&first, outgoing, upload).await {
             Ok(response) => return response,
             Err(Failure::Client(fault)) => return self.refuse(&fault),
             Err(Failure::Upstream(kind)) => kind,
@@ -147,15 +204,16 @@ impl Proxy {
         // One retry, on another upstream, of a request that never reached
         // its first one's application and can be sent again unchanged: a
         // GET or HEAD without a body.
-        let replayable = matches!(parts.method, Method::GET | Method::HEAD) && body.is_empty();
+        let replayable =
+            matches!(*outgoing.method, Method::GET | Method::HEAD) && outgoing.bodiless();
         let retry = (replayable
             && matches!(failure, FailureKind::Connect | FailureKind::Transport))
-        .then(|| crate::balance::pick(policy, &self.upstreams, &set, None, Some(&first)))
+        .then(|| crate::balance::pick(policy, &self.upstreams, set, None, Some(&first)))
         .flatten();
         let failure = match retry {
             Some(next) => {
                 self.metrics.retry();
-                match self.send(&next, &outgoing, &UploadState::new()).await {
+                match self.send(&next, outgoing, &UploadState::new()).await {
                     Ok(response) => return response,
                     Err(Failure::Client(fault)) => return self.refuse(&fault),
                     Err(Failure::Upstream(kind)) => kind,
@@ -354,13 +412,17 @@ impl authscale_http::Handler for Proxy {
     async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ClientBody> {
         let started = Instant::now();
         let response = self.forward(req, peer).await;
-        self.metrics.latency(started.elapsed());
+        self.answered(started.elapsed());
         response
     }
 
     fn connection_error(&self, error: &hyper::Error) {
         tracing::debug!(side = "downstream", %error, "client connection error");
         self.metrics.downstream_error();
+    }
+
+    async fn front(&self, conn: Conn, peer: SocketAddr) -> Option<Conn> {
+        crate::front::serve(self, conn, peer).await
     }
 }
 
@@ -376,12 +438,7 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(|h| {
-            h.split(';').find_map(|pair| {
-                let (k, v) = pair.trim().split_once('=')?;
-                (k == name).then(|| v.to_owned())
-            })
-        })
+        .find_map(|h| crate::headers::cookie_in(h, name))
 }
 
 /// Bodies up to this many bytes (by Content-Length) are read whole before
@@ -390,7 +447,7 @@ const BUFFERED_BODY: u64 = 256 * 1024;
 
 /// The largest client head forwarded: the upstreams' 8 KiB limit less room
 /// for the forwarding headers this proxy adds.
-const FORWARDABLE_HEAD: usize = 7 * 1024;
+pub(crate) const FORWARDABLE_HEAD: usize = 7 * 1024;
 
 /// A request head's size as it would be written: request line and headers.
 fn head_size<B>(req: &Request<B>) -> usize {

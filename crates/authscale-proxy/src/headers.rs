@@ -20,7 +20,7 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     header::UPGRADE,
 ];
 
-const VIA: &str = "1.1 authscale";
+pub(crate) const VIA: &str = "1.1 authscale";
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
@@ -86,15 +86,31 @@ pub fn check_host(version: Version, headers: &HeaderMap) -> Result<(), &'static 
         (Some(_), Some(_)) => Err("more than one Host header"),
         (None, _) if version >= Version::HTTP_11 => Err("missing Host header"),
         (None, _) => Ok(()),
-        (Some(host), None) if host.is_empty() => Ok(()),
-        (Some(host), None) => match Authority::try_from(host.as_bytes()) {
-            Ok(authority) if authority.as_str().contains('@') => {
-                Err("Host header must not carry user information")
-            }
-            Ok(_) => Ok(()),
-            Err(_) => Err("Host header is not a valid host[:port]"),
-        },
+        (Some(host), None) => check_host_value(host.as_bytes()),
     }
+}
+
+/// Checks one `Host` value: a valid authority without user information,
+/// or empty.
+pub fn check_host_value(host: &[u8]) -> Result<(), &'static str> {
+    if host.is_empty() {
+        return Ok(());
+    }
+    match Authority::try_from(host) {
+        Ok(authority) if authority.as_str().contains('@') => {
+            Err("Host header must not carry user information")
+        }
+        Ok(_) => Ok(()),
+        Err(_) => Err("Host header is not a valid host[:port]"),
+    }
+}
+
+/// The value of cookie `name` in one `Cookie` header's value.
+pub fn cookie_in(header: &str, name: &str) -> Option<String> {
+    header.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
 }
 
 /// The host a request names (RFC 9112 §3.2.2): the authority of an
@@ -150,7 +166,7 @@ pub fn forward_request(headers: &mut HeaderMap, client: SocketAddr) {
 
 /// An address as text, as `Display` writes it; IPv4 (every loopback
 /// client) without the formatting machinery, a hot path.
-fn write_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
+pub(crate) fn write_ip(out: &mut Vec<u8>, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
             for (i, octet) in v4.octets().into_iter().enumerate() {

@@ -4,13 +4,15 @@
 //! deadline and a size limit, errors classified by side, passive and active
 //! health checks, one retry of idempotent requests, and an admin endpoint
 //! (optionally token-protected) that changes the upstream set without a
-//! restart.
+//! restart. Plain requests are read and answered by the proxy's own front
+//! end; hyper serves every other one.
 
 mod admin;
 mod balance;
 mod client;
 mod config;
 mod forward;
+mod front;
 mod headers;
 mod health;
 mod metrics;

@@ -17,6 +17,7 @@
 //! Content-Length (digits only; conflicting values are a bad response);
 //! otherwise to the connection's close.
 
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Context;
@@ -52,10 +53,35 @@ const WHOLE_BODY: usize = 64 * 1024;
 #[derive(Clone, Copy)]
 pub(crate) struct Outgoing<'a> {
     pub method: &'a Method,
-    /// The origin-form target: path and query.
-    pub target: &'a str,
-    pub headers: &'a HeaderMap,
+    pub head: Head<'a>,
+    /// Sent after the head.
     pub body: &'a Bytes,
+}
+
+/// A request's head as the client side hands it over.
+#[derive(Clone, Copy)]
+pub(crate) enum Head<'a> {
+    /// To be written here from its parts.
+    Parts {
+        /// The origin-form target: path and query.
+        target: &'a str,
+        headers: &'a HeaderMap,
+    },
+    /// Written already: request line, headers (framing included), the
+    /// blank line and any body, as the proxy's front rewrote them from the
+    /// client's; `bodiless` when there is no body.
+    Written { written: &'a [u8], bodiless: bool },
+}
+
+impl Outgoing<'_> {
+    /// The request carries no body: it may be sent again unchanged.
+    pub(crate) fn bodiless(&self) -> bool {
+        self.body.is_empty()
+            && match self.head {
+                Head::Parts { .. } => true,
+                Head::Written { bodiless, .. } => bodiless,
+            }
+    }
 }
 
 /// Timeouts and pool limits of the upstream side.
@@ -132,8 +158,14 @@ async fn exchange_on(
     request: &Outgoing<'_>,
     limits: Limits,
 ) -> Result<Response<Relay>, Failed> {
-    write_request(&mut link.out, request, &upstream.authority);
-    if link.stream.write_all(&link.out).await.is_err() {
+    let head = match request.head {
+        Head::Parts { target, headers } => {
+            write_request(&mut link.out, request, target, headers, &upstream.authority);
+            &link.out[..]
+        }
+        Head::Written { written, .. } => written,
+    };
+    if link.stream.write_all(head).await.is_err() {
         return Err(Failed {
             kind: FailureKind::Transport,
             stale: link.reused,
@@ -181,19 +213,21 @@ async fn exchange_on(
 fn write_request(
     out: &mut Vec<u8>,
     request: &Outgoing<'_>,
+    target: &str,
+    headers: &HeaderMap,
     authority: &hyper::http::uri::Authority,
 ) {
     out.clear();
     out.extend_from_slice(request.method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(request.target.as_bytes());
+    out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    if !request.headers.contains_key(header::HOST) {
+    if !headers.contains_key(header::HOST) {
         out.extend_from_slice(b"host: ");
         out.extend_from_slice(authority.as_str().as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    for (name, value) in request.headers {
+    for (name, value) in headers {
         if name == header::CONTENT_LENGTH {
             continue;
         }
@@ -204,7 +238,7 @@ fn write_request(
     }
     // The body is whole in memory: its length is the framing, whatever
     // the client declared (hyper held the client to its declaration).
-    if !request.body.is_empty() || request.headers.contains_key(header::CONTENT_LENGTH) {
+    if !request.body.is_empty() || headers.contains_key(header::CONTENT_LENGTH) {
         out.extend_from_slice(b"content-length: ");
         out.extend_from_slice(request.body.len().to_string().as_bytes());
         out.extend_from_slice(b"\r\n");
@@ -228,34 +262,46 @@ async fn read_head(
     head_request: bool,
 ) -> Result<(hyper::http::response::Parts, Framing, bool), Failed> {
     loop {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        match response.parse(&link.buf) {
-            Ok(httparse::Status::Complete(len)) => {
-                let code = response.code.unwrap_or(0);
-                if (100..200).contains(&code) && code != 101 {
-                    // 100 Continue, 103 Early Hints: the final answer follows.
-                    link.buf.advance(len);
-                    continue;
-                }
-                let head = parse_head(&response, head_request)?;
-                link.buf.advance(len);
-                return Ok(head);
-            }
-            Ok(httparse::Status::Partial) if link.buf.len() < MAX_HEAD => {
-                link.buf.reserve(READ_CHUNK);
-                match link.stream.read_buf(&mut link.buf).await {
-                    Ok(0) | Err(_) => {
-                        return Err(Failed {
-                            kind: FailureKind::Transport,
-                            stale: link.reused && link.buf.is_empty(),
-                        });
+        // The header array (3 KiB) is not held across the read below: it
+        // would be part of every exchange's future, copied as it moves.
+        let partial = {
+            // Left uninitialised: httparse writes the ones it finds.
+            let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+            let mut response = httparse::Response::new(&mut []);
+            let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+                &mut response,
+                &link.buf,
+                &mut headers,
+            );
+            match parsed {
+                Ok(httparse::Status::Complete(len)) => {
+                    let code = response.code.unwrap_or(0);
+                    if (100..200).contains(&code) && code != 101 {
+                        // 100 Continue, 103 Early Hints: the final answer follows.
+                        link.buf.advance(len);
+                        continue;
                     }
-                    Ok(_) => {}
+                    let head = parse_head(&response, head_request)?;
+                    link.buf.advance(len);
+                    return Ok(head);
                 }
+                Ok(httparse::Status::Partial) => true,
+                Err(_) => false,
             }
-            // Over the head limit, or not HTTP.
-            _ => return Err(FailureKind::BadResponse.into()),
+        };
+        // Over the head limit, or not HTTP.
+        if !partial || link.buf.len() >= MAX_HEAD {
+            return Err(FailureKind::BadResponse.into());
+        }
+        link.buf.reserve(READ_CHUNK);
+        match link.stream.read_buf(&mut link.buf).await {
+            Ok(0) | Err(_) => {
+                return Err(Failed {
+                    kind: FailureKind::Transport,
+                    stale: link.reused && link.buf.is_empty(),
+                });
+            }
+            Ok(_) => {}
         }
     }
 }
@@ -388,8 +434,10 @@ pub(crate) async fn probe(
         upstream,
         Outgoing {
             method: &Method::GET,
-            target: path,
-            headers: &headers,
+            head: Head::Parts {
+                target: path,
+                headers: &headers,
+            },
             body: &Bytes::new(),
         },
         limits,

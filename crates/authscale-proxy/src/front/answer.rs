@@ -1,0 +1,179 @@
+//! An answer written to the client as hyper's HTTP/1.1 server writes it:
+//! the status line with the canonical reason, the headers, `Date` when the
+//! answer has none, the body framed by its `Content-Length` (added from
+//! its size when known) or else chunked, no body for 1xx, 204 and 304. A
+//! whole body goes out with its head in one write.
+
+use std::cell::RefCell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use authscale_http::Conn;
+use http_body_util::BodyExt as _;
+use hyper::body::Body as _;
+use hyper::header::{self, HeaderMap};
+use hyper::{Response, StatusCode};
+
+use crate::client::ClientBody;
+
+/// Bytes gathered before a write while a body streams.
+const WRITE_BATCH: usize = 16 * 1024;
+
+/// Writes `response` to `conn`, using `out` as the write buffer. Whether
+/// the connection may carry another request: not after `Connection:
+/// close` (the proxy's refusals), nor after a body that broke off.
+pub(crate) async fn write(
+    conn: &mut Conn,
+    response: Response<ClientBody>,
+    out: &mut Vec<u8>,
+) -> bool {
+    let (parts, mut body) = response.into_parts();
+    out.clear();
+    head(out, parts.status, &parts.headers);
+    let bodyless = parts.status.is_informational()
+        || parts.status == StatusCode::NO_CONTENT
+        || parts.status == StatusCode::NOT_MODIFIED;
+    let mut chunked = false;
+    if !bodyless && !parts.headers.contains_key(header::CONTENT_LENGTH) {
+        match body.size_hint().exact() {
+            Some(n) => {
+                out.extend_from_slice(b"content-length: ");
+                out.extend_from_slice(n.to_string().as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            None => {
+                out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+                chunked = true;
+            }
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    let keep = !closes(&parts.headers);
+    if bodyless {
+        return conn.write_all(out).await.is_ok() && keep;
+    }
+    while !body.is_end_stream() {
+        let data = match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                // Trailers are not forwarded.
+                Err(_) => continue,
+            },
+            // Broken off upstream: the client sees its connection end
+            // without the rest, as from hyper.
+            Some(Err(_)) => {
+                let _ = conn.write_all(out).await;
+                return false;
+            }
+        };
+        if chunked && !data.is_empty() {
+            out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+            out.extend_from_slice(&data);
+            out.extend_from_slice(b"\r\n");
+        } else {
+            out.extend_from_slice(&data);
+        }
+        if out.len() >= WRITE_BATCH && !body.is_end_stream() {
+            if conn.write_all(out).await.is_err() {
+                return false;
+            }
+            out.clear();
+        }
+    }
+    if chunked {
+        out.extend_from_slice(b"0\r\n\r\n");
+    }
+    conn.write_all(out).await.is_ok() && keep
+}
+
+/// The status line, the headers and `Date` when they have none.
+fn head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("<none>").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !headers.contains_key(header::DATE) {
+        out.extend_from_slice(b"date: ");
+        date(out);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Whether the answer says the connection ends with it.
+fn closes(headers: &HeaderMap) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|b| *b == b',')
+            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
+    })
+}
+
+thread_local! {
+    /// The current second and its IMF-fixdate (RFC 9110 §5.6.7): rendered
+    /// once a second per thread, as hyper does.
+    static DATE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+}
+
+fn date(out: &mut Vec<u8>) {
+    let now = SystemTime::now();
+    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE.with_borrow_mut(|(at, text)| {
+        if *at != second || text.is_empty() {
+            *at = second;
+            *text = httpdate::fmt_http_date(now);
+        }
+        out.extend_from_slice(text.as_bytes());
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_is_written_as_hyper_writes_it() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, "application/json".parse().expect("v"));
+        headers.insert(
+            header::DATE,
+            "Mon, 07 Dec 2026 20:00:00 GMT".parse().expect("v"),
+        );
+        let mut out = Vec::new();
+        head(&mut out, StatusCode::OK, &headers);
+        assert_eq!(
+            String::from_utf8(out).expect("text"),
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ndate: Mon, 07 Dec 2026 20:00:00 GMT\r\n"
+        );
+        let mut out = Vec::new();
+        head(
+            &mut out,
+            StatusCode::from_u16(599).expect("code"),
+            &HeaderMap::new(),
+        );
+        let text = String::from_utf8(out).expect("text");
+        assert!(text.starts_with("HTTP/1.1 599 <none>\r\ndate: "), "{text}");
+        let date = text.trim_end().rsplit("date: ").next().expect("date");
+        assert!(httpdate::parse_http_date(date).is_ok(), "{date}");
+    }
+
+    #[test]
+    fn only_connection_close_ends_the_connection() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONNECTION, value.parse().expect("v"));
+            headers
+        };
+        assert!(closes(&with("close")));
+        assert!(closes(&with("keep-alive, Close")));
+        assert!(!closes(&with("keep-alive")));
+        assert!(!closes(&HeaderMap::new()));
+    }
+}
