@@ -38,8 +38,8 @@ pub(crate) struct Phase {
 }
 
 impl Phase {
-    /// Marks a request head as complete until the guard is dropped (the
-    /// handler has answered, or the connection is gone).
+    /// Marks a request head as complete until the guard is dropped (its
+    /// answer's body has ended, or the connection is gone).
     pub(crate) fn begin(self: &Arc<Self>) -> InRequest {
         self.requests.fetch_add(1, Relaxed);
         self.in_request.store(true, Relaxed);

@@ -69,15 +69,15 @@ impl Conn {
 
     /// Resolves when the client has gone (the end of its input, or an
     /// error) while its request is being answered: the answer is then
-    /// abandoned, as hyper abandons it. Bytes sent meanwhile (a pipelined
-    /// request) are kept in [`buf`](Conn::buf), up to one read's worth;
-    /// beyond that the client is no longer watched.
+    /// abandoned, as hyper abandons it. Watched only while nothing else
+    /// of the client's is waiting: bytes sent meanwhile (a pipelined
+    /// request) are kept in [`buf`](Conn::buf) and end the watch, so the
+    /// requests before a half-close are answered.
     pub async fn gone(&mut self) {
-        while self.buf.len() < READ_CHUNK {
+        if self.buf.is_empty() {
             self.buf.reserve(READ_CHUNK);
-            match self.io.read_buf(&mut self.buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
+            if let Ok(0) | Err(_) = self.io.read_buf(&mut self.buf).await {
+                return;
             }
         }
         std::future::pending().await

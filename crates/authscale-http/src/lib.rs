@@ -15,4 +15,4 @@ pub use body::{BodyTimeout, TimedBody};
 pub use conn::InRequest;
 pub use front::Conn;
 pub use listen::{LISTEN_BACKLOG, bind};
-pub use server::{Handler, ServerLimits, serve, serve_with};
+pub use server::{Handler, MAX_HEAD_BYTES, ServerLimits, serve, serve_with};

@@ -17,12 +17,12 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::conn::{ClientIo, Phase};
+use crate::conn::{ClientIo, InRequest, Phase};
 use crate::front::Conn;
 
 /// Something that answers requests: a node, a proxy, an admin endpoint.
 pub trait Handler: Send + Sync + 'static {
-    type Body: hyper::body::Body<Data = Bytes, Error = Self::BodyError> + Send + 'static;
+    type Body: hyper::body::Body<Data = Bytes, Error = Self::BodyError> + Send + Unpin + 'static;
     type BodyError: Into<Box<dyn std::error::Error + Send + Sync>>;
 
     /// Answers one request from `peer`. Every outcome is a response.
@@ -49,7 +49,7 @@ pub trait Handler: Send + Sync + 'static {
 
 /// The request head (request line and headers) may not exceed this; hyper
 /// answers 431 beyond it. 8 KiB is also hyper's smallest buffer limit.
-const MAX_HEAD_BYTES: usize = 8 * 1024;
+pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 /// A client has this long to complete a request head once it has started
 /// one (slowloris guard).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -149,7 +149,12 @@ pub async fn serve_with<H: Handler>(
                 let in_request = phase.begin();
                 async move {
                     let response = handler.handle(req, peer).await;
-                    drop(in_request);
+                    // In a request until its answer's body has ended: a
+                    // long download is not cut off by the idle timeout.
+                    let response = response.map(|body| Answering {
+                        body,
+                        in_request: Some(in_request),
+                    });
                     Ok::<_, std::convert::Infallible>(response)
                 }
             });
@@ -174,4 +179,35 @@ pub async fn serve_with<H: Handler>(
     }
     drop(heartbeat);
     Ok(())
+}
+
+/// An answer's body, holding its request open until the body has ended
+/// (or is dropped).
+struct Answering<B> {
+    body: B,
+    in_request: Option<InRequest>,
+}
+
+impl<B: hyper::body::Body + Unpin> hyper::body::Body for Answering<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<B::Data>, B::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if let std::task::Poll::Ready(None) = polled {
+            self.in_request = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }

@@ -1,10 +1,14 @@
 //! An answer written to the client as hyper's HTTP/1.1 server writes it:
 //! the status line with the canonical reason, the headers, `Date` when the
 //! answer has none, the body framed by its `Content-Length` (added from
-//! its size when known) or else chunked, no body for 1xx, 204 and 304. A
-//! whole body goes out with its head in one write.
+//! its size when known) or else chunked, no body (nor `Content-Length`)
+//! for 1xx, 204 and 304. A whole answer goes out in one write; a streamed
+//! one piece by piece as it comes, with the client watched meanwhile.
 
 use std::cell::RefCell;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use authscale_http::Conn;
@@ -15,23 +19,38 @@ use hyper::{Response, StatusCode};
 
 use crate::client::ClientBody;
 
-/// Bytes gathered before a write while a body streams.
-const WRITE_BATCH: usize = 16 * 1024;
+/// A piece of body up to this size is copied behind what is gathered for
+/// one write; a larger one is written on its own, so the write buffer of
+/// an idle connection stays small.
+const INLINE: usize = 4 * 1024;
 
-/// Writes `response` to `conn`, using `out` as the write buffer. Whether
-/// the connection may carry another request: not after `Connection:
-/// close` (the proxy's refusals), nor after a body that broke off.
+/// How writing an answer ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Written whole: the connection may carry another request.
+    KeepOpen,
+    /// Written, or broken off, and the connection must close: after
+    /// `Connection: close` (the proxy's refusals), a body that broke off
+    /// upstream, or a failed write.
+    Close,
+    /// The client left while the body was still coming.
+    ClientLeft,
+}
+
+/// Writes `response` to `conn`, using `out` as the write buffer. What is
+/// ready is written together (a whole answer in one write); while a body
+/// streams, each piece goes out as it comes, the head first.
 pub(crate) async fn write(
     conn: &mut Conn,
     response: Response<ClientBody>,
     out: &mut Vec<u8>,
-) -> bool {
+) -> Ending {
     let (parts, mut body) = response.into_parts();
-    out.clear();
-    head(out, parts.status, &parts.headers);
     let bodyless = parts.status.is_informational()
         || parts.status == StatusCode::NO_CONTENT
         || parts.status == StatusCode::NOT_MODIFIED;
+    out.clear();
+    head(out, parts.status, &parts.headers, bodyless);
     let mut chunked = false;
     if !bodyless && !parts.headers.contains_key(header::CONTENT_LENGTH) {
         match body.size_hint().exact() {
@@ -47,12 +66,32 @@ pub(crate) async fn write(
         }
     }
     out.extend_from_slice(b"\r\n");
-    let keep = !closes(&parts.headers);
+    let keep = if closes(&parts.headers) {
+        Ending::Close
+    } else {
+        Ending::KeepOpen
+    };
     if bodyless {
-        return conn.write_all(out).await.is_ok() && keep;
+        return sent(conn.write_all(out).await, keep);
     }
-    while !body.is_end_stream() {
-        let data = match body.frame().await {
+    loop {
+        // A piece ready now joins what is gathered; when none is, what is
+        // gathered goes out before the wait, and the client is watched.
+        let ready = poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx))).await;
+        let frame = match ready {
+            Poll::Ready(frame) => frame,
+            Poll::Pending => {
+                if conn.write_all(out).await.is_err() {
+                    return Ending::Close;
+                }
+                out.clear();
+                tokio::select! {
+                    frame = body.frame() => frame,
+                    () = conn.gone() => return Ending::ClientLeft,
+                }
+            }
+        };
+        let data = match frame {
             None => break,
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(data) => data,
@@ -63,37 +102,53 @@ pub(crate) async fn write(
             // without the rest, as from hyper.
             Some(Err(_)) => {
                 let _ = conn.write_all(out).await;
-                return false;
+                return Ending::Close;
             }
         };
-        if chunked && !data.is_empty() {
-            out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-            out.extend_from_slice(&data);
-            out.extend_from_slice(b"\r\n");
-        } else {
-            out.extend_from_slice(&data);
+        if data.is_empty() {
+            continue;
         }
-        if out.len() >= WRITE_BATCH && !body.is_end_stream() {
-            if conn.write_all(out).await.is_err() {
-                return false;
+        if chunked {
+            out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        }
+        if data.len() <= INLINE {
+            out.extend_from_slice(&data);
+        } else {
+            if conn.write_all(out).await.is_err() || conn.write_all(&data).await.is_err() {
+                return Ending::Close;
             }
             out.clear();
+        }
+        if chunked {
+            out.extend_from_slice(b"\r\n");
         }
     }
     if chunked {
         out.extend_from_slice(b"0\r\n\r\n");
     }
-    conn.write_all(out).await.is_ok() && keep
+    sent(conn.write_all(out).await, keep)
 }
 
-/// The status line, the headers and `Date` when they have none.
-fn head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap) {
+fn sent(written: std::io::Result<()>, ending: Ending) -> Ending {
+    match written {
+        Ok(()) => ending,
+        Err(_) => Ending::Close,
+    }
+}
+
+/// The status line, the headers and `Date` when they have none; no
+/// `Content-Length` on an answer that has no body (1xx, 204, 304), as
+/// hyper writes them.
+fn head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap, bodyless: bool) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("<none>").as_bytes());
     out.extend_from_slice(b"\r\n");
     for (name, value) in headers {
+        if bodyless && name == header::CONTENT_LENGTH {
+            continue;
+        }
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
@@ -147,7 +202,7 @@ mod tests {
             "Mon, 07 Dec 2026 20:00:00 GMT".parse().expect("v"),
         );
         let mut out = Vec::new();
-        head(&mut out, StatusCode::OK, &headers);
+        head(&mut out, StatusCode::OK, &headers, false);
         assert_eq!(
             String::from_utf8(out).expect("text"),
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ndate: Mon, 07 Dec 2026 20:00:00 GMT\r\n"
@@ -157,11 +212,29 @@ mod tests {
             &mut out,
             StatusCode::from_u16(599).expect("code"),
             &HeaderMap::new(),
+            false,
         );
         let text = String::from_utf8(out).expect("text");
         assert!(text.starts_with("HTTP/1.1 599 <none>\r\ndate: "), "{text}");
         let date = text.trim_end().rsplit("date: ").next().expect("date");
         assert!(httpdate::parse_http_date(date).is_ok(), "{date}");
+    }
+
+    #[test]
+    fn an_answer_without_a_body_carries_no_content_length() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, "3".parse().expect("v"));
+        headers.insert(
+            header::DATE,
+            "Mon, 07 Dec 2026 20:00:00 GMT".parse().expect("v"),
+        );
+        for (status, bodyless) in [(204, true), (304, true), (200, false)] {
+            let mut out = Vec::new();
+            let status = StatusCode::from_u16(status).expect("code");
+            head(&mut out, status, &headers, bodyless);
+            let text = String::from_utf8(out).expect("text");
+            assert_eq!(text.contains("content-length"), !bodyless, "{text}");
+        }
     }
 
     #[test]

@@ -16,15 +16,16 @@ mod request;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use authscale_http::Conn;
+use authscale_http::{Conn, MAX_HEAD_BYTES};
 
 use crate::Policy;
 use crate::forward::Proxy;
+use answer::Ending;
 use request::Parsed;
 
-/// The head limit of the hyper path (`authscale_http`'s): a partial head
-/// this long goes there to be answered 431.
-const MAX_HEAD_BYTES: usize = 8 * 1024;
+/// The write and rewrite buffers of a connection are given back when a
+/// request made them larger than this: an idle connection stays small.
+const KEPT_CAPACITY: usize = 16 * 1024;
 
 /// Serves the plain requests of `conn`; the connection back when a request
 /// is for the hyper path, `None` when it has ended.
@@ -66,12 +67,28 @@ pub(crate) async fn serve(proxy: &Proxy, mut conn: Conn, peer: SocketAddr) -> Op
             response = forward => response,
             // The client left: the exchange is dropped, which takes the
             // request out of its upstream's count in flight.
-            () = conn.gone() => return None,
+            () = conn.gone() => {
+                proxy.downstream_error();
+                return None;
+            }
         };
         proxy.answered(started.elapsed());
+        let ending = answer::write(&mut conn, response, &mut out).await;
+        // In a request until its answer is written: a long download is
+        // not cut off by the idle timeout.
         drop(in_request);
-        if !answer::write(&mut conn, response, &mut out).await {
-            return None;
+        match ending {
+            Ending::KeepOpen => {}
+            Ending::Close => return None,
+            Ending::ClientLeft => {
+                proxy.downstream_error();
+                return None;
+            }
+        }
+        for buffer in [&mut written, &mut out] {
+            if buffer.capacity() > KEPT_CAPACITY {
+                *buffer = Vec::with_capacity(1024);
+            }
         }
     }
 }

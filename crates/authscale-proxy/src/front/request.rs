@@ -127,6 +127,11 @@ pub(crate) fn parse(
         Ok(httparse::Status::Partial) => return Parsed::Partial,
         Err(_) => return Parsed::Other,
     };
+    // Measured as it came, as the hyper path measures it: 431 is hyper's
+    // to answer.
+    if head_len > authscale_http::MAX_HEAD_BYTES {
+        return Parsed::Other;
+    }
     let (Some(name), Some(target), Some(1)) = (request.method, request.path, request.version)
     else {
         return Parsed::Other;
