@@ -4,7 +4,8 @@
 # through each proxy, ROUNDS times; prints medians and ratios of
 # throughput, latency and each proxy's CPU per request (its processes'
 # utime + stime from /proc over the wrk run, divided by wrk's requests,
-# and the user part alone).
+# and the user part alone), as medians of the rounds and as the median of
+# the per-round ratios (the pairs).
 # Each proxy gets one worker: nginx worker_processes 1, HAProxy nbthread 1,
 # authscale proxy --threads 1.
 # Also each proxy's context switches per request (voluntary + involuntary,
@@ -43,31 +44,9 @@ nginx_port=$(free_port)
 start_nginx "$up1 $up2" "    listen 127.0.0.1:$nginx_port;"
 procs[nginx]=$nginx_pid
 
-haproxy_port=$(free_port)
-cat >"$work/haproxy.cfg" <<CONF
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 30s
-  timeout server 30s
-  option http-keep-alive
-  http-reuse always
-frontend fe
-  bind 127.0.0.1:$haproxy_port
-  default_backend nodes
-backend nodes
-  balance roundrobin
-  server up1 $up1
-  server up2 $up2
-CONF
-haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
-pids+=($!)
-procs[haproxy]=$!
+start_haproxy "$up1 $up2"
+procs[haproxy]=$haproxy_pid
 wait_port "$nginx_port" "$work/nginx/stderr.log"
-wait_port "$haproxy_port" "$work/haproxy.log"
 # nginx's worker does the forwarding: the master and its children count.
 procs[nginx]="${procs[nginx]} $(pgrep -P "${procs[nginx]}" | tr '\n' ' ')"
 tick_us=$((1000000 / $(getconf CLK_TCK)))
@@ -143,4 +122,17 @@ for other in "${others[@]}"; do
     "$(ratio "$a" "$(median <"$work/$other.rps")")" \
     "$(ratio "$(median <"$work/authscale.p99")" "$(median <"$work/$other.p99")")" \
     "$(ratio "$c" "$(median <"$work/$other.cpu")")"
+done
+# The same comparisons pair by pair: each round's authscale figure over
+# the other's in that round, the median of those ratios and their range
+# (rounds are interleaved, so a drift of the machine falls on both).
+echo
+for other in "${others[@]}"; do
+  for figure in rps cpu; do
+    paste "$work/authscale.$figure" "$work/$other.$figure" | awk '{print $1 / $2}' >"$work/pairs.$figure"
+  done
+  printf 'authscale/%-8s per round: throughput %s [%s, %s]   CPU per request %s [%s, %s] (median [min, max] of %d rounds)\n' "$other" \
+    "$(median <"$work/pairs.rps" | xargs printf '%.2f')" "$(sort -g "$work/pairs.rps" | head -1 | xargs printf '%.2f')" "$(sort -g "$work/pairs.rps" | tail -1 | xargs printf '%.2f')" \
+    "$(median <"$work/pairs.cpu" | xargs printf '%.2f')" "$(sort -g "$work/pairs.cpu" | head -1 | xargs printf '%.2f')" "$(sort -g "$work/pairs.cpu" | tail -1 | xargs printf '%.2f')" \
+    "$ROUNDS"
 done

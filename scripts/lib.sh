@@ -87,4 +87,36 @@ CONF
   pids+=($!)
 }
 
+# Starts HAProxy, one thread, balancing round-robin over the upstreams in
+# $1 (space-separated host:port) with keep-alive reuse, on a free port.
+# Records the process; stores its port in haproxy_port and its pid in
+# haproxy_pid, once it listens.
+start_haproxy() {
+  local servers="" upstream i=0
+  for upstream in $1; do i=$((i + 1)); servers+="  server up$i $upstream"$'\n'; done
+  haproxy_port=$(free_port)
+  cat >"$work/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:$haproxy_port
+  default_backend nodes
+backend nodes
+  balance roundrobin
+$servers
+CONF
+  haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
+  haproxy_pid=$!
+  pids+=($!)
+  wait_port "$haproxy_port" "$work/haproxy.log"
+}
+
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

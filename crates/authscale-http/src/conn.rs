@@ -152,6 +152,15 @@ impl AsyncRead for ClientIo {
         // connection still uploading after its answer gets the head timeout.)
         if this.phase.in_request.load(Relaxed) {
             this.waiting = Waiting::Unnoted;
+            // The tick stays armed through a request: hyper may not read
+            // again once its answer is out, and then only the tick wakes
+            // the connection to its idle deadline.
+            if this.tick.as_mut().poll(cx).is_ready() {
+                this.tick
+                    .as_mut()
+                    .reset(Instant::now() + this.limits.tick());
+                let _ = this.tick.as_mut().poll(cx);
+            }
             return polled;
         }
         let got_bytes = matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before;

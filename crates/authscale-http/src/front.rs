@@ -56,7 +56,7 @@ impl Conn {
     /// is a broken connection or a deadline passed (idle, or a head begun
     /// and not completed in time).
     pub async fn read(&mut self) -> io::Result<usize> {
-        if *self.draining.borrow() {
+        if self.draining() {
             return Ok(0);
         }
         self.buf.reserve(READ_CHUNK);
@@ -81,6 +81,11 @@ impl Conn {
             }
         }
         std::future::pending().await
+    }
+
+    /// The server is stopping: an answer now is the connection's last.
+    pub fn draining(&self) -> bool {
+        *self.draining.borrow()
     }
 
     /// The request head in [`buf`](Conn::buf) is complete: its deadline

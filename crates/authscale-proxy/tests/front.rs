@@ -1,7 +1,8 @@
 //! The proxy's front end (plain requests served without hyper): at
 //! shutdown a request in flight is answered and an idle keep-alive
 //! connection does not hold the stop up; a streamed answer reaches the
-//! client as it comes, on either path, even past the idle timeout; a
+//! client as it comes, on either path, even past the idle timeout, and a
+//! connection idle after a slow answer is still closed in time; a
 //! client that leaves mid-answer takes the upstream exchange with it; the
 //! requests before a half-close are answered.
 
@@ -149,6 +150,8 @@ async fn a_plain_request_in_flight_is_answered_before_the_proxy_stops() {
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(text.ends_with("\r\n\r\nlate"), "{text}");
+    // The last answer of a stopping server says so, as hyper's do.
+    assert!(text.contains("\r\nconnection: close\r\n"), "{text}");
     tokio::time::timeout(Duration::from_secs(5), stopped)
         .await
         .expect("the proxy stopped")
@@ -279,6 +282,48 @@ async fn an_answer_streaming_past_the_idle_timeout_is_not_cut_off_on_either_path
         assert!(
             got.contains("1\r\nd\r\n0\r\n\r\n"),
             "cut off ({extra:?}): {got:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_connection_idle_after_a_slow_answer_is_closed_on_either_path() {
+    // Slower than a tick of the deadlines (a quarter of the idle timeout):
+    // a late head, and a body that streams.
+    static PIECES: [(u64, &[u8]); 4] = [
+        (0, CHUNKED_HEAD),
+        (300, b"4\r\nlate\r\n"),
+        (300, b"4\r\nlate\r\n"),
+        (0, b"0\r\n\r\n"),
+    ];
+    let limits = authscale_proxy::ServerLimits {
+        idle_timeout: Duration::from_millis(500),
+        drain: Duration::ZERO,
+    };
+    let late_head = slow_upstream(Duration::from_millis(400)).await;
+    let streaming = streaming_upstream(&PIECES).await.0;
+    let cases = [
+        (late_head, "", "late"),
+        (late_head, "Connection: keep-alive\r\n", "late"),
+        (streaming, "", "0\r\n\r\n"),
+        (streaming, "Connection: keep-alive\r\n", "0\r\n\r\n"),
+    ];
+    for (upstream, extra, end) in cases {
+        let (addr, _stop, _task) = proxy_with(upstream, limits).await;
+        let mut client = TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET /slow HTTP/1.1\r\nHost: a\r\n{extra}\r\n");
+        client.write_all(request.as_bytes()).await.expect("send");
+        let got = read_until(&mut client, end, Duration::from_secs(3)).await;
+        assert!(got.ends_with(end), "{got:?}");
+        let answered = Instant::now();
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(3), client.read_to_end(&mut rest))
+            .await
+            .unwrap_or_else(|_| panic!("still open 3 s after the answer ({extra:?})"))
+            .ok();
+        assert!(
+            answered.elapsed() >= Duration::from_millis(400),
+            "closed before the idle timeout ({extra:?})"
         );
     }
 }

@@ -23,6 +23,9 @@ use crate::client::ClientBody;
 /// one write; a larger one is written on its own, so the write buffer of
 /// an idle connection stays small.
 const INLINE: usize = 4 * 1024;
+/// What is gathered goes out once it reaches this, ready pieces or not:
+/// an answer of many small pieces is not held in memory whole.
+const GATHERED: usize = 16 * 1024;
 
 /// How writing an answer ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,20 +33,22 @@ pub(crate) enum Ending {
     /// Written whole: the connection may carry another request.
     KeepOpen,
     /// Written, or broken off, and the connection must close: after
-    /// `Connection: close` (the proxy's refusals), a body that broke off
-    /// upstream, or a failed write.
+    /// `Connection: close` (the proxy's refusals, or a server stopping),
+    /// or a body that broke off upstream.
     Close,
-    /// The client left while the body was still coming.
+    /// The client left while the answer was coming or being written.
     ClientLeft,
 }
 
 /// Writes `response` to `conn`, using `out` as the write buffer. What is
 /// ready is written together (a whole answer in one write); while a body
-/// streams, each piece goes out as it comes, the head first.
+/// streams, each piece goes out as it comes, the head first. `closing`
+/// (the server is stopping) adds `Connection: close`, as hyper does.
 pub(crate) async fn write(
     conn: &mut Conn,
     response: Response<ClientBody>,
     out: &mut Vec<u8>,
+    closing: bool,
 ) -> Ending {
     let (parts, mut body) = response.into_parts();
     let bodyless = parts.status.is_informational()
@@ -65,12 +70,15 @@ pub(crate) async fn write(
             }
         }
     }
-    out.extend_from_slice(b"\r\n");
     let keep = if closes(&parts.headers) {
+        Ending::Close
+    } else if closing {
+        out.extend_from_slice(b"connection: close\r\n");
         Ending::Close
     } else {
         Ending::KeepOpen
     };
+    out.extend_from_slice(b"\r\n");
     if bodyless {
         return sent(conn.write_all(out).await, keep);
     }
@@ -82,7 +90,7 @@ pub(crate) async fn write(
             Poll::Ready(frame) => frame,
             Poll::Pending => {
                 if conn.write_all(out).await.is_err() {
-                    return Ending::Close;
+                    return Ending::ClientLeft;
                 }
                 out.clear();
                 tokio::select! {
@@ -115,12 +123,18 @@ pub(crate) async fn write(
             out.extend_from_slice(&data);
         } else {
             if conn.write_all(out).await.is_err() || conn.write_all(&data).await.is_err() {
-                return Ending::Close;
+                return Ending::ClientLeft;
             }
             out.clear();
         }
         if chunked {
             out.extend_from_slice(b"\r\n");
+        }
+        if out.len() >= GATHERED {
+            if conn.write_all(out).await.is_err() {
+                return Ending::ClientLeft;
+            }
+            out.clear();
         }
     }
     if chunked {
@@ -132,7 +146,7 @@ pub(crate) async fn write(
 fn sent(written: std::io::Result<()>, ending: Ending) -> Ending {
     match written {
         Ok(()) => ending,
-        Err(_) => Ending::Close,
+        Err(_) => Ending::ClientLeft,
     }
 }
 

@@ -40,14 +40,15 @@ pub(crate) async fn serve(proxy: &Proxy, mut conn: Conn, peer: SocketAddr) -> Op
             Parsed::Plain(plain) => plain,
             Parsed::Partial if conn.buf.len() < MAX_HEAD_BYTES => {
                 match conn.read().await {
-                    Ok(0) if conn.buf.is_empty() => return None,
-                    Ok(0) | Err(_) => {
-                        // A head cut off, a reset or a deadline passed: as
-                        // hyper reports them.
+                    Ok(n) if n > 0 => continue,
+                    // Between requests: a close, a reset or the idle
+                    // timeout, none of them an error (as hyper counts).
+                    _ if conn.buf.is_empty() => return None,
+                    // A head cut off by the client or its deadline.
+                    _ => {
                         proxy.downstream_error();
                         return None;
                     }
-                    Ok(_) => continue,
                 }
             }
             Parsed::Partial | Parsed::Other => return Some(conn),
@@ -73,7 +74,8 @@ pub(crate) async fn serve(proxy: &Proxy, mut conn: Conn, peer: SocketAddr) -> Op
             }
         };
         proxy.answered(started.elapsed());
-        let ending = answer::write(&mut conn, response, &mut out).await;
+        let closing = conn.draining();
+        let ending = answer::write(&mut conn, response, &mut out, closing).await;
         // In a request until its answer is written: a long download is
         // not cut off by the idle timeout.
         drop(in_request);
