@@ -12,9 +12,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
 
-use authscale_http::{Conn, framing, respond};
+use authscale_http::{framing, respond};
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use hyper::body::{Body as _, Incoming};
@@ -93,10 +92,9 @@ impl Proxy {
         self.metrics.latency(elapsed);
     }
 
-    /// A client connection ended with an error: a head cut off, a reset,
-    /// a deadline passed.
+    /// Counts a client connection that ended with an error: a head cut
+    /// off, a reset, a deadline passed, a client gone mid-answer.
     pub(crate) fn downstream_error(&self) {
-        tracing::debug!(side = "downstream", "client connection error");
         self.metrics.downstream_error();
     }
 
@@ -107,7 +105,11 @@ impl Proxy {
     /// One request through the proxy's phases: admit it (or refuse it
     /// with the reason), pick an upstream, prepare its body, send it (with
     /// one retry where that is safe), and map a failure to an answer.
-    async fn forward(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<ClientBody> {
+    pub(crate) async fn forward(
+        &self,
+        mut req: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<ClientBody> {
         if let Err(fault) = self.admit(&mut req, peer) {
             return self.refuse(&fault);
         }
@@ -402,27 +404,6 @@ impl Proxy {
         }
         crate::headers::forward_response(response.headers_mut());
         response
-    }
-}
-
-impl authscale_http::Handler for Proxy {
-    type Body = ClientBody;
-    type BodyError = Box<dyn std::error::Error + Send + Sync>;
-
-    async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ClientBody> {
-        let started = Instant::now();
-        let response = self.forward(req, peer).await;
-        self.answered(started.elapsed());
-        response
-    }
-
-    fn connection_error(&self, error: &hyper::Error) {
-        tracing::debug!(side = "downstream", %error, "client connection error");
-        self.metrics.downstream_error();
-    }
-
-    async fn front(&self, conn: Conn, peer: SocketAddr) -> Option<Conn> {
-        crate::front::serve(self, conn, peer).await
     }
 }
 

@@ -13,6 +13,7 @@ mod client;
 mod config;
 mod forward;
 mod front;
+mod handler;
 mod headers;
 mod health;
 mod metrics;
