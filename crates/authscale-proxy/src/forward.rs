@@ -122,11 +122,7 @@ impl Proxy {
         let Some(first) =
             crate::balance::pick(policy, &self.upstreams, &set, cookie.as_deref(), None)
         else {
-            return self.local(
-                LocalAnswer::NoUpstream,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no healthy upstream",
-            );
+            return self.no_healthy_upstream();
         };
         let upload = UploadState::new();
         let (parts, body) = match self.prepare_body(req, &upload).await {
@@ -172,18 +168,14 @@ impl Proxy {
         let set = self.upstreams.snapshot();
         let policy = self.policy();
         let Some(first) = crate::balance::pick(policy, &self.upstreams, &set, cookie, None) else {
-            return self.local(
-                LocalAnswer::NoUpstream,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no healthy upstream",
-            );
+            return self.no_healthy_upstream();
         };
         let outgoing = Outgoing {
             method,
             head: Head::Written { written, bodiless },
             body: &Bytes::new(),
         };
-        self.relay(&set, policy, first, &outgoing, &UploadState::new())
+        self.relay(&set, policy, first, &outgoing, &UploadState::started())
             .await
     }
 
@@ -215,7 +207,7 @@ impl Proxy {
         let failure = match retry {
             Some(next) => {
                 self.metrics.retry();
-                match self.send(&next, outgoing, &UploadState::new()).await {
+                match self.send(&next, outgoing, &UploadState::started()).await {
                     Ok(response) => return response,
                     Err(Failure::Client(fault)) => return self.refuse(&fault),
                     Err(Failure::Upstream(kind)) => kind,
@@ -304,6 +296,15 @@ impl Proxy {
                 .cloned()
                 .unwrap_or_else(|| ClientFault::Incomplete(e.to_string()))),
         }
+    }
+
+    /// The answer when the balancer has no upstream to pick.
+    fn no_healthy_upstream(&self) -> Response<ClientBody> {
+        self.local(
+            LocalAnswer::NoUpstream,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no healthy upstream",
+        )
     }
 
     /// What the client is told when the upstream side failed: one table.

@@ -8,7 +8,7 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::uri::Authority;
 
 /// Headers that describe one connection, never the message end to end.
-const HOP_BY_HOP: [HeaderName; 9] = [
+pub(crate) const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -22,7 +22,7 @@ const HOP_BY_HOP: [HeaderName; 9] = [
 
 pub(crate) const VIA: &str = "1.1 authscale";
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// Whether any header of `headers` is one of `names`. A request or answer
 /// carries a handful of headers and rarely any of these: one pass over
@@ -63,7 +63,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// it connected; only the proxy speaks about that, so a client's are
 /// dropped (`X-Forwarded-For` is kept and extended, `X-Forwarded-Proto`
 /// set by the proxy).
-const CLIENT_CLAIMS: [HeaderName; 7] = [
+pub(crate) const CLIENT_CLAIMS: [HeaderName; 7] = [
     header::FORWARDED,
     HeaderName::from_static("x-forwarded-host"),
     HeaderName::from_static("x-forwarded-port"),

@@ -108,13 +108,20 @@ pub(crate) struct UploadState {
 }
 
 impl UploadState {
+    /// Shared with the body it watches (`Upload`).
     pub(crate) fn new() -> Arc<UploadState> {
-        Arc::new(UploadState {
+        Arc::new(UploadState::started())
+    }
+
+    /// For a request whose body is already in memory: nothing to share,
+    /// so no allocation on the request's path.
+    pub(crate) fn started() -> UploadState {
+        UploadState {
             fault: OnceLock::new(),
             waiting_on_client: AtomicBool::new(false),
             progress_ms: AtomicU64::new(0),
             epoch: Instant::now(),
-        })
+        }
     }
 
     /// The client's fault, if its body failed.

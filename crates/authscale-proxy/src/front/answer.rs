@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::future::poll_fn;
+use std::io::Write as _;
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -60,9 +61,7 @@ pub(crate) async fn write(
     if !bodyless && !parts.headers.contains_key(header::CONTENT_LENGTH) {
         match body.size_hint().exact() {
             Some(n) => {
-                out.extend_from_slice(b"content-length: ");
-                out.extend_from_slice(n.to_string().as_bytes());
-                out.extend_from_slice(b"\r\n");
+                let _ = write!(out, "content-length: {n}\r\n");
             }
             None => {
                 out.extend_from_slice(b"transfer-encoding: chunked\r\n");
@@ -89,10 +88,9 @@ pub(crate) async fn write(
         let frame = match ready {
             Poll::Ready(frame) => frame,
             Poll::Pending => {
-                if conn.write_all(out).await.is_err() {
+                if !flush(conn, out).await {
                     return Ending::ClientLeft;
                 }
-                out.clear();
                 tokio::select! {
                     frame = body.frame() => frame,
                     () = conn.gone() => return Ending::ClientLeft,
@@ -117,30 +115,32 @@ pub(crate) async fn write(
             continue;
         }
         if chunked {
-            out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+            let _ = write!(out, "{:x}\r\n", data.len());
         }
         if data.len() <= INLINE {
             out.extend_from_slice(&data);
-        } else {
-            if conn.write_all(out).await.is_err() || conn.write_all(&data).await.is_err() {
-                return Ending::ClientLeft;
-            }
-            out.clear();
+        } else if !flush(conn, out).await || conn.write_all(&data).await.is_err() {
+            return Ending::ClientLeft;
         }
         if chunked {
             out.extend_from_slice(b"\r\n");
         }
-        if out.len() >= GATHERED {
-            if conn.write_all(out).await.is_err() {
-                return Ending::ClientLeft;
-            }
-            out.clear();
+        if out.len() >= GATHERED && !flush(conn, out).await {
+            return Ending::ClientLeft;
         }
     }
     if chunked {
         out.extend_from_slice(b"0\r\n\r\n");
     }
     sent(conn.write_all(out).await, keep)
+}
+
+/// Writes what is gathered and empties the buffer; false when the
+/// client's connection failed.
+async fn flush(conn: &mut Conn, out: &mut Vec<u8>) -> bool {
+    let written = conn.write_all(out).await.is_ok();
+    out.clear();
+    written
 }
 
 fn sent(written: std::io::Result<()>, ending: Ending) -> Ending {

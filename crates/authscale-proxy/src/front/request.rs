@@ -14,6 +14,7 @@
 //! length. Every other request goes to the hyper path, which serves it or
 //! refuses it with its reason, as it always has.
 
+use std::io::Write as _;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 
@@ -231,9 +232,7 @@ pub(crate) fn parse(
     out.extend_from_slice(crate::headers::VIA.as_bytes());
     out.extend_from_slice(b"\r\n");
     if let Some(n) = length {
-        out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(n.to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
+        let _ = write!(out, "content-length: {n}\r\n");
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&buf[head_len..head_len + body_len]);

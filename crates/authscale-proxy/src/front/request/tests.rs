@@ -194,3 +194,21 @@ fn everything_else_is_left_to_the_hyper_path() {
     let raw = format!("GET / HTTP/1.1\r\nHost: a\r\n{fits}\r\n");
     assert!(matches!(parsed(&raw).0, Parsed::Plain(_)));
 }
+
+#[test]
+fn the_header_kinds_follow_the_hyper_paths_lists() {
+    use crate::headers::{CLIENT_CLAIMS, HOP_BY_HOP, X_FORWARDED_PROTO};
+    // In any case: names compare without it.
+    let upper = |name: &HeaderName| name.as_str().to_ascii_uppercase();
+    for name in &HOP_BY_HOP {
+        assert!(kind(name.as_str()) == Kind::Declined, "{name}");
+        assert!(kind(&upper(name)) == Kind::Declined, "{name}");
+    }
+    for name in CLIENT_CLAIMS.iter().chain([&X_FORWARDED_PROTO]) {
+        assert!(kind(name.as_str()) == Kind::Dropped, "{name}");
+        assert!(kind(&upper(name)) == Kind::Dropped, "{name}");
+    }
+    assert!(kind("Expect") == Kind::Declined);
+    assert!(kind("X-Forwarded-For") == Kind::ForwardedFor);
+    assert!(kind("x-custom") == Kind::Kept);
+}
