@@ -16,18 +16,16 @@ fn noise_floor_is_the_median_ratio_half_width() {
 #[test]
 fn an_efficiency_above_1_names_the_nodes_cost_and_their_wake_ups_where_recorded() {
     // A committed store-x4 sweep whose session E(8) came out 1.20: its
-    // nodes spent 61.2 CPU-us per request at N = 8 against 73.4 at 1.
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
-        "../../results/precision/2026-12-07/precision-sweeps/x4-20261207T014021Z-default/run.json",
-    );
-    let run = Run::read(&path).expect("a committed precision run");
+    // nodes spent 61.2 CPU-us per request at N = 8 against 73.4 at 1, and
+    // its store 7.2 CPU-us per command against 14.6.
+    let run = committed_x4();
     let mut one = step(&run, AuthMode::Session, 1).expect("N = 1").clone();
     let mut eight = step(&run, AuthMode::Session, 8).expect("N = 8").clone();
     let e = Estimate::new(1.2, 1.14, 1.26, 7);
     // Recorded before the lab read the scheduler's counts: no wake-ups.
     let before = superlinear_cause(AuthMode::Session, &eight, &one, &e);
     assert!(
-        before.contains("spent 61.2 CPU-µs per request at N=8 against 73.4 at N=1 (-17%), so"),
+        before.contains("spent 61.2 CPU-µs per request at N=8 against 73.4 at N=1 (-17%), and the store 7.2 CPU-µs per command against 14.6: "),
         "{before}"
     );
     for (s, per_request) in [(&mut one, 0.1), (&mut eight, 0.5)] {
@@ -36,9 +34,42 @@ fn an_efficiency_above_1_names_the_nodes_cost_and_their_wake_ups_where_recorded(
     }
     let after = superlinear_cause(AuthMode::Session, &eight, &one, &e);
     assert!(
-        after.contains("(-17%), and were put on a CPU 0.500 times per request against 0.100, so"),
+        after.contains(
+            "(-17%), and were put on a CPU 0.500 times per request against 0.100, and the store"
+        ),
         "{after}"
     );
+    assert!(
+        after.contains("Session nodes behind a busier store"),
+        "{after}"
+    );
+    assert!(!after.contains("artefact"), "{after}");
+}
+
+#[test]
+fn a_cheaper_request_without_cheaper_store_commands_is_named_an_artefact_of_the_scale_model() {
+    // The same run's token nodes, made 10% cheaper at N = 8: no store
+    // commands, so nothing but how the requests reached the nodes changed.
+    let run = committed_x4();
+    let one = step(&run, AuthMode::Token, 1).expect("N = 1").clone();
+    let mut eight = step(&run, AuthMode::Token, 8).expect("N = 8").clone();
+    let nodes = eight.components.get_mut(&Component::Nodes).expect("nodes");
+    nodes.cpu_us_per_request *= 0.9;
+    let e = Estimate::new(1.1, 1.06, 1.14, 7);
+    let cause = superlinear_cause(AuthMode::Token, &eight, &one, &e);
+    assert!(
+        cause.starts_with("token E(8) = 1.10 [1.06, 1.14] lies above 1: not superlinear scaling of the system, but the nodes spent 51.8 CPU-µs per request at N=8 against 57.4 at N=1 (-10%)"),
+        "{cause}"
+    );
+    assert!(cause.contains("an artefact of the scale model"), "{cause}");
+}
+
+/// A committed store-x4 sweep (2026-12-07).
+fn committed_x4() -> Run {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../results/precision/2026-12-07/precision-sweeps/x4-20261207T014021Z-default/run.json",
+    );
+    Run::read(&path).expect("a committed precision run")
 }
 
 #[test]
