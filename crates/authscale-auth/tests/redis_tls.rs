@@ -22,6 +22,19 @@ fn store(url: &str, ca_pem: Option<Vec<u8>>) -> RedisStore {
     RedisStore::new(&config(url, ca_pem)).expect("store")
 }
 
+/// A store whose refusal is the point of the test: a failed handshake
+/// ends at once, so a long timeout costs nothing when the test passes and
+/// keeps two handshakes (the manager's one retry) from running out of
+/// time on a machine busy with other tests (a CI run once read
+/// `Timeout(500ms)` here).
+fn patient_store(url: &str, ca_pem: Option<Vec<u8>>) -> RedisStore {
+    let config = RedisStoreConfig {
+        timeout: Duration::from_secs(10),
+        ..config(url, ca_pem)
+    };
+    RedisStore::new(&config).expect("store")
+}
+
 fn config_error(config: &RedisStoreConfig) -> String {
     match RedisStore::new(config) {
         Ok(_) => panic!("{config:?} was accepted"),
@@ -49,7 +62,7 @@ async fn rediss_with_the_stores_ca_carries_sessions() {
 #[tokio::test]
 async fn a_store_certificate_from_another_ca_is_refused() {
     let redis = RedisServer::start_tls();
-    let store = store(&redis.tls_url(), Some(unrelated_ca_pem()));
+    let store = patient_store(&redis.tls_url(), Some(unrelated_ca_pem()));
     let error = store
         .get("s:any", None)
         .await
@@ -60,7 +73,7 @@ async fn a_store_certificate_from_another_ca_is_refused() {
         "the error should say the certificate is not trusted: {error:?}"
     );
     // Without the lab CA, the system roots do not know it either.
-    let error = self::store(&redis.tls_url(), None)
+    let error = patient_store(&redis.tls_url(), None)
         .get("s:any", None)
         .await
         .expect_err("the test CA is not a system root");
