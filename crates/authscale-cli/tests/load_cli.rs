@@ -151,25 +151,23 @@ fn segments_run_by_two_generators_merge_into_one_result() {
         assert!(stderr.contains(reason), "{stderr}");
     };
     refused(&[&files[0], &files[0]], "drive the same users");
-    let started = |path: &Path| -> u64 {
-        let json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).expect("json")).expect("json");
-        json["started_at"].as_u64().expect("started_at")
+    let read = |path: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(path).expect("json")).expect("json")
     };
-    let mut earlier: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&files[1]).expect("json")).expect("json");
-    earlier["started_at"] = (started(&files[1]) - 3600).into();
+    let (first, second) = (read(&files[0]), read(&files[1]));
+    let started = |json: &serde_json::Value| json["started_at"].as_u64().expect("started_at");
+    let mut earlier = second.clone();
+    earlier["started_at"] = (started(&second) - 3600).into();
     let moved = temp_file("segment-an-hour-earlier.json");
     std::fs::write(&moved, earlier.to_string()).expect("write");
     // The two segments started together, but in whole seconds a second's
     // boundary may fall between them (a CI run read 3599 s).
-    let apart = started(&files[0]).abs_diff(started(&files[1]) - 3600);
+    let apart = started(&first).abs_diff(started(&earlier));
     assert!((3599..=3601).contains(&apart), "{apart}");
     refused(&[&files[0], &moved], &format!("started {apart} s apart"));
     let _ = std::fs::remove_file(&moved);
     // A segment of a load with another duration.
-    let mut longer: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&files[1]).expect("json")).expect("json");
+    let mut longer = second;
     longer["config"]["duration"] = 31.0.into();
     let longer_path = temp_file("segment-longer.json");
     std::fs::write(&longer_path, longer.to_string()).expect("write");

@@ -360,10 +360,9 @@ fn superlinear_cause(mode: AuthMode, s: &Step, one: &Step, e: &Estimate) -> Stri
             _ => String::new(),
         };
         format!(
-            "the nodes spent {cn:.1} CPU-µs per request at N={} against {c1:.1} at N=1 ({:+.0}%){woken}, so the same budgets served more. The USL takes a request's cost as fixed; here it fell between N=1 and N={}. What moves it was measured apart from this run: how a node's requests reach it, which differs between one node behind the proxy and N and is the scale model's (docs/precision.md, \"The N = 1 cell and the quota period\"), and, where the nodes use the store, commands pipelined on their store connection as the store gets busier, which a real cluster would share in part (\"Session nodes behind a busier store\")",
-            s.nodes,
-            (cn / c1 - 1.0) * 100.0,
-            s.nodes
+            "the nodes spent {cn:.1} CPU-µs per request at N={n} against {c1:.1} at N=1 ({change:+.0}%){woken}, so the same budgets served more. The USL takes a request's cost as fixed; here it fell between N=1 and N={n}. What moves it was measured apart from this run: how a node's requests reach it, which differs between one node behind the proxy and N and is the scale model's (docs/precision.md, \"The N = 1 cell and the quota period\"), and, where the nodes use the store, commands pipelined on their store connection as the store gets busier, which a real cluster would share in part (\"Session nodes behind a busier store\")",
+            n = s.nodes,
+            change = (cn / c1 - 1.0) * 100.0,
         )
     } else if u1 < un * 0.97 {
         format!(
